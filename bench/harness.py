@@ -1,0 +1,85 @@
+"""Helpers for bench case modules: a case record and a one-request driver."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from wsgiref.types import WSGIApplication
+
+
+@dataclass
+class Case:
+    """One measured callable. ``role`` is ``floor``, ``wsgikit`` or ``anchor``."""
+
+    group: str
+    name: str
+    role: str
+    call: Callable[[], object]
+    note: str = ""
+    seconds: float = field(default=0.0, repr=False)
+    median: float = field(default=0.0, repr=False)
+
+
+def environ(**overrides: Any) -> dict[str, Any]:
+    """A complete GET / environ; the input stream is fresh for every request."""
+    env: dict[str, Any] = {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "localhost",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    env.update(overrides)
+    return env
+
+
+def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+    return _discard
+
+
+def _discard(data: bytes) -> None:
+    pass
+
+
+def request(app: WSGIApplication, **overrides: Any) -> Callable[[], int]:
+    """Return a callable doing one request as a server would: call the app on a
+    fresh copy of the environ, iterate the body, close it; returns body size."""
+    base = environ(**overrides)
+
+    def call() -> int:
+        result = app(dict(base), _start_response)
+        size = 0
+        try:
+            for chunk in result:
+                size += len(chunk)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        return size
+
+    return call
+
+
+def bare_app(body: bytes = b"Hello, world!", content_type: str = "text/plain") -> WSGIApplication:
+    """The floor: the least a WSGI app can do."""
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", list(headers))
+        return [body]
+
+    return app

@@ -1,0 +1,77 @@
+"""wsgikit packaging: all metadata lives here (pyproject.toml holds tool settings)."""
+
+from setuptools import find_packages, setup
+
+with open("README.md", encoding="utf-8") as readme:
+    long_description = readme.read()
+
+# Runtime dependencies, each for a reason:
+# - werkzeug: HTTP header parsing and cookie serialisation (never hand-written)
+# - itsdangerous: signing for sessions
+RUNTIME = ["werkzeug>=3.0", "itsdangerous>=2.1"]
+
+SERVER = ["waitress>=3.0"]
+PASTE = ["PasteDeploy>=3.0"]
+BROTLI = ["brotli>=1.1"]
+ZSTD = ["zstandard>=0.22"]
+TESTING = [
+    *SERVER,
+    *PASTE,
+    *BROTLI,
+    *ZSTD,
+    "pytest>=8",
+    "hypothesis>=6.100",
+    "WebTest>=3.0",
+    "flask>=3.0",
+    "pyramid>=2.0",
+    "bottle>=0.13",
+    "requests>=2.31",
+    "ruff>=0.6",
+    "mypy>=1.10",
+]
+# Libraries the benchmarks compare against.
+BENCH = [*SERVER, *BROTLI, *ZSTD, "flask>=3.0", "Paste>=3.10"]
+
+
+setup(
+    name="wsgikit",
+    version="0.1.0.dev0",
+    description="Composable, framework-agnostic WSGI middlewares done right",
+    long_description=long_description,
+    long_description_content_type="text/markdown",
+    license="MIT",
+    packages=find_packages(exclude=["tests", "tests.*", "examples", "examples.*", "bench"]),
+    package_data={"wsgikit": ["py.typed"]},
+    include_package_data=True,
+    zip_safe=False,
+    python_requires=">=3.11",
+    install_requires=RUNTIME,
+    extras_require={
+        "server": SERVER,
+        "paste": PASTE,
+        "brotli": BROTLI,
+        "zstd": ZSTD,
+        "testing": TESTING,
+        "bench": BENCH,
+    },
+    entry_points={
+        "console_scripts": ["wsgikit = wsgikit.cli:main"],
+        "paste.filter_app_factory": [
+            "fake_forwarded_for = wsgikit.paste:fake_forwarded_for",
+            "proxy_fix = wsgikit.paste:proxy_fix",
+            "rewrite = wsgikit.paste:rewrite",
+            "compress = wsgikit.paste:compress",
+            "inject_html = wsgikit.paste:inject_html",
+            "json_errors = wsgikit.paste:json_errors",
+        ],
+    },
+    classifiers=[
+        "Development Status :: 3 - Alpha",
+        "Intended Audience :: Developers",
+        "License :: OSI Approved :: MIT License",
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3 :: Only",
+        "Topic :: Internet :: WWW/HTTP :: WSGI :: Middleware",
+        "Typing :: Typed",
+    ],
+)

@@ -1,0 +1,482 @@
+"""The one place where wsgikit looks at or changes a response.
+
+Every middleware that touches a response (headers, body, errors) goes through
+:func:`intercept`. The middleware supplies a *decide* function that sees the
+status and headers the application passed to ``start_response`` and answers
+with a plan:
+
+- ``None`` -- pass the response through untouched. The real
+  ``start_response`` is called at once, the application gets the server's own
+  ``write()`` callable, and when the application called ``start_response``
+  before returning, its iterable is handed back to the server *itself*, so
+  ``wsgi.file_wrapper`` and sendfile keep working and nothing is buffered.
+- :class:`EditHeaders` -- send another status or other headers; the body
+  streams through untouched, exactly as above.
+- :class:`Stream` -- map the chunk iterator to a new one. ``Content-Length``
+  is dropped so the server frames the body itself; memory stays bounded.
+- :class:`Buffer` -- collect the whole body, hand it to a function that returns
+  the new status, headers and body, and send it with a recomputed
+  ``Content-Length``. Past an optional size limit the response goes out
+  unmodified instead (already-read part first, then the rest).
+
+PEP 3333 rules kept here, so that no middleware has to remember them:
+
+- ``start_response`` may be called again only with ``exc_info``. Before
+  anything was committed to the server (buffering, or a lazy generator app that
+  has not produced its first chunk) the replacement is accepted and decided
+  afresh. Once a response has been committed -- passed through, its headers
+  edited, or streamed -- a later ``exc_info`` call goes straight to the server,
+  which re-raises if the headers are already on the wire.
+- Output of the legacy ``write()`` callable is collected in order with the
+  iterable's chunks whenever the body is transformed.
+- Applications that call ``start_response`` lazily, on the first iteration of
+  a generator, work: the first chunk is pulled to learn the status.
+- The inner iterable's ``close()`` is called exactly once on every path:
+  normal end, an exception from the application or from the transform, and a
+  response the server closes without iterating. Wrappers are classes with a
+  ``close()`` method, never generators, because an unstarted generator's
+  ``close()`` runs no ``finally``.
+- No body is sent for ``HEAD`` requests or for 1xx, 204 and 304 responses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TypeAlias, cast
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+Headers: TypeAlias = list[tuple[str, str]]
+ExcInfo: TypeAlias = (
+    tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
+)
+Write: TypeAlias = Callable[[bytes], object]
+
+#: A buffered transform: ``(status, headers, body) -> (status, headers, body)``.
+Finish: TypeAlias = Callable[[str, Headers, bytes], tuple[str, Headers, bytes]]
+#: A streaming transform: chunks in, chunks out.
+Transform: TypeAlias = Callable[[Iterator[bytes]], Iterable[bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class EditHeaders:
+    """Send ``status`` and ``headers`` instead of the application's; stream the body."""
+
+    status: str
+    headers: Headers
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """Send ``status`` and ``headers`` (``Content-Length`` removed) and the
+    chunks produced by ``transform`` from the application's chunks."""
+
+    status: str
+    headers: Headers
+    transform: Transform
+
+
+@dataclass(frozen=True, slots=True)
+class Buffer:
+    """Collect the body and send what ``finish`` makes of it.
+
+    ``limit`` caps the collected size in bytes (``None``: no cap). Past it, the
+    response goes out exactly as the application produced it and
+    ``on_overflow(size_read_so_far)`` is called, so the middleware can log it.
+    """
+
+    finish: Finish
+    limit: int | None = None
+    on_overflow: Callable[[int], None] | None = None
+
+
+Plan: TypeAlias = EditHeaders | Stream | Buffer | None
+#: ``decide(environ, status, headers) -> plan``, called from ``start_response``.
+Decide: TypeAlias = Callable[[WSGIEnvironment, str, Headers], Plan]
+
+
+# --- small header and status helpers, shared by every middleware -------------
+
+
+def status_code(status: str) -> int:
+    """Return the numeric code of a WSGI status line such as ``"404 Not Found"``."""
+    try:
+        return int(status[:3])
+    except ValueError:
+        return 0
+
+
+def body_forbidden(code: int) -> bool:
+    """True for statuses that never carry a body (1xx, 204, 304)."""
+    return code < 200 or code == 204 or code == 304
+
+
+def get_header(headers: Headers, name: str) -> str | None:
+    """Return the first value of header ``name`` (case-insensitive), or ``None``."""
+    name = name.lower()
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def without_headers(headers: Headers, *names: str) -> Headers:
+    """Return a new list without any of the headers ``names`` (case-insensitive)."""
+    drop = {name.lower() for name in names}
+    return [(key, value) for key, value in headers if key.lower() not in drop]
+
+
+def media_type(headers: Headers) -> str:
+    """Return the lower-case media type of ``Content-Type``, parameters removed."""
+    value = get_header(headers, "content-type")
+    if not value:
+        return ""
+    return value.split(";", 1)[0].strip().lower()
+
+
+# --- the interception itself -------------------------------------------------
+
+
+def intercept(
+    app: WSGIApplication,
+    environ: WSGIEnvironment,
+    start_response: StartResponse,
+    decide: Decide,
+) -> Iterable[bytes]:
+    """Call ``app`` and apply the plan ``decide`` returns for its response.
+
+    Exceptions raised by the application (or by a :class:`Buffer`'s
+    ``finish``) propagate to the caller, after the inner iterable was closed.
+    """
+    call = _Call(environ, start_response, decide)
+    app_iter = app(environ, call.start_response)
+    plan = call.plan
+    if call.committed and (plan is None or type(plan) is EditHeaders):
+        # Fast path: passed through (or headers edited) before the app returned;
+        # the server gets the app's own iterable (file_wrapper keeps working).
+        return app_iter
+    return call.finish(app_iter)
+
+
+class _Call:
+    """The state of one intercepted response."""
+
+    __slots__ = (
+        "environ",
+        "server_start_response",
+        "decide",
+        "status",
+        "headers",
+        "plan",
+        "committed",
+        "pending",
+        "generation",
+        "closed",
+    )
+
+    def __init__(
+        self, environ: WSGIEnvironment, start_response: StartResponse, decide: Decide
+    ) -> None:
+        self.environ = environ
+        self.server_start_response = start_response
+        self.decide = decide
+        self.status: str | None = None
+        self.headers: Headers = []
+        self.plan: Plan = None
+        # True once the server's start_response has been called.
+        self.committed = False
+        # write() output (and chunks read ahead) not yet handed on.
+        self.pending: list[bytes] = []
+        # Bumped on every accepted replacement by start_response(..., exc_info).
+        self.generation = 0
+        self.closed = False
+
+    def start_response(
+        self, status: str, headers: Headers, exc_info: ExcInfo | None = None
+    ) -> Write:
+        if exc_info is not None:
+            try:
+                if self.committed:
+                    return self._forward_replacement(status, headers, exc_info)
+            finally:
+                # Break the frame <-> traceback cycle (PEP 3333).
+                exc_info = None
+            # Nothing reached the server: the replacement simply wins.
+            self.pending.clear()
+            self.generation += 1
+        elif self.status is not None:
+            raise RuntimeError("start_response() called twice without exc_info")
+        self.status = status
+        self.headers = headers
+        plan = self.plan = self.decide(self.environ, status, headers)
+        if plan is None:
+            self.committed = True
+            return self.server_start_response(status, headers)
+        if type(plan) is EditHeaders:
+            self.committed = True
+            return self.server_start_response(plan.status, plan.headers)
+        if type(plan) is Stream:
+            self.committed = True
+            self.server_start_response(
+                plan.status, without_headers(plan.headers, "content-length")
+            )
+        return self.pending.append
+
+    def _forward_replacement(
+        self, status: str, headers: Headers, exc_info: ExcInfo
+    ) -> Write:
+        """An ``exc_info`` call after commit: the server decides (and may raise)."""
+        plan = self.decide(self.environ, status, headers)
+        if type(plan) is EditHeaders:
+            send_status, send_headers = plan.status, plan.headers
+        elif type(plan) is Stream:
+            send_status = plan.status
+            send_headers = without_headers(plan.headers, "content-length")
+        else:
+            # Too late to buffer: the replacement goes out as the app made it.
+            send_status, send_headers, plan = status, headers, None
+        write = self.server_start_response(send_status, send_headers, exc_info)
+        # The server accepted it, so nothing had been sent: switch plans.
+        self.status, self.headers, self.plan = status, headers, plan
+        self.pending.clear()
+        self.generation += 1
+        return write if type(plan) is not Stream else self.pending.append
+
+    def close_app(self, app_iter: Iterable[bytes]) -> None:
+        if not self.closed:
+            self.closed = True
+            _close(app_iter)
+
+    def commit(self, status: str, headers: Headers) -> None:
+        self.committed = True
+        self.server_start_response(status, headers)
+
+    def finish(self, app_iter: Iterable[bytes]) -> Iterable[bytes]:
+        """Handle everything but the fast path; closes ``app_iter`` on error."""
+        iterator = iter(app_iter)
+        try:
+            while self.status is None:
+                # A lazy app calls start_response on its first iteration.
+                try:
+                    chunk = next(iterator)
+                except StopIteration:
+                    raise RuntimeError(
+                        "the application returned without calling start_response()"
+                    ) from None
+                self.pending.append(chunk)
+            if type(self.plan) is Buffer:
+                return self._buffer(app_iter, iterator)
+        except BaseException:
+            self.close_app(app_iter)
+            raise
+        return self._relay(app_iter, iterator)
+
+    def _relay(self, app_iter: Iterable[bytes], iterator: Iterator[bytes]) -> Iterable[bytes]:
+        if type(self.plan) is Stream:
+            return _StreamedBody(self, app_iter, iterator)
+        if not self.pending:
+            return _ClosingBody(iter(()), app_iter, iterator)
+        return _ClosingBody(iter(self._take_pending()), app_iter, iterator)
+
+    def _take_pending(self) -> list[bytes]:
+        pending = self.pending
+        self.pending = []
+        return pending
+
+    def _buffer(self, app_iter: Iterable[bytes], iterator: Iterator[bytes]) -> Iterable[bytes]:
+        plan = cast(Buffer, self.plan)
+        generation = self.generation
+        limit = plan.limit
+        size = sum(len(chunk) for chunk in self.pending)
+        for chunk in iterator:
+            if self.generation != generation:
+                # Replaced with exc_info during iteration: pending was reset.
+                if type(self.plan) is not Buffer:
+                    self.pending.append(chunk)
+                    return self._relay(app_iter, iterator)
+                plan, generation = self.plan, self.generation
+                limit = plan.limit
+                size = sum(len(c) for c in self.pending)
+            self.pending.append(chunk)
+            size += len(chunk)
+            if limit is not None and size > limit:
+                if plan.on_overflow is not None:
+                    plan.on_overflow(size)
+                self.plan = None
+                self.commit(cast(str, self.status), self.headers)
+                return self._relay(app_iter, iterator)
+        if self.generation != generation and type(self.plan) is not Buffer:
+            return self._relay(app_iter, iterator)
+        plan = cast(Buffer, self.plan)
+        self.close_app(app_iter)
+        status, headers, body = plan.finish(
+            cast(str, self.status), self.headers, b"".join(self._take_pending())
+        )
+        return self._send(status, headers, body)
+
+    def _send(self, status: str, headers: Headers, body: bytes) -> list[bytes]:
+        code = status_code(status)
+        headers = without_headers(headers, "content-length")
+        if body_forbidden(code):
+            self.commit(status, headers)
+            return []
+        headers.append(("Content-Length", str(len(body))))
+        self.commit(status, headers)
+        if self.environ.get("REQUEST_METHOD") == "HEAD":
+            return []
+        return [body]
+
+
+def _close(app_iter: Iterable[bytes]) -> None:
+    close = getattr(app_iter, "close", None)
+    if close is not None:
+        close()
+
+
+class _ClosingBody:
+    """Yields ``head`` then the rest of ``iterator``; closes ``app_iter`` once."""
+
+    __slots__ = ("_head", "_iterator", "_app_iter", "_closed")
+
+    def __init__(
+        self, head: Iterator[bytes], app_iter: Iterable[bytes], iterator: Iterator[bytes]
+    ) -> None:
+        self._head = head
+        self._iterator = iterator
+        self._app_iter = app_iter
+        self._closed = False
+
+    def __iter__(self) -> _ClosingBody:
+        return self
+
+    def __next__(self) -> bytes:
+        for chunk in self._head:
+            return chunk
+        return next(self._iterator)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            _close(self._app_iter)
+
+
+class _StreamedBody:
+    """Yields what the plan's transform makes of the app's chunks and ``write()`` data."""
+
+    __slots__ = ("_call", "_app_iter", "_iterator", "_out", "_generation", "_closed")
+
+    def __init__(self, call: _Call, app_iter: Iterable[bytes], iterator: Iterator[bytes]) -> None:
+        self._call = call
+        self._app_iter = app_iter
+        self._iterator = iterator
+        self._closed = False
+        self._generation = -1
+        self._out: Iterator[bytes] = iter(())
+
+    def __iter__(self) -> _StreamedBody:
+        return self
+
+    def _chunks(self) -> Iterator[bytes]:
+        """The app's body in order: read-ahead and ``write()`` data, then chunks."""
+        call = self._call
+        generation = call.generation
+        while True:
+            if call.pending:
+                yield from call._take_pending()
+            try:
+                chunk = next(self._iterator)
+            except StopIteration:
+                break
+            if call.generation != generation:
+                # Replaced while producing this chunk, so the chunk belongs to
+                # the new response: keep it for the next plan and stop here.
+                call.pending.append(chunk)
+                return
+            if call.pending:  # write() called while producing this chunk
+                yield from call._take_pending()
+            yield chunk
+        if call.pending:
+            yield from call._take_pending()
+
+    def _restart(self) -> None:
+        """Build the output for the current plan (again, after a replacement)."""
+        old = self._out
+        close = getattr(old, "close", None)
+        if close is not None:
+            close()
+        call = self._call
+        self._generation = call.generation
+        plan = call.plan
+        chunks = self._chunks()
+        self._out = iter(plan.transform(chunks)) if type(plan) is Stream else chunks
+
+    def __next__(self) -> bytes:
+        while True:
+            if self._generation != self._call.generation:
+                self._restart()
+            try:
+                return next(self._out)
+            except StopIteration:
+                if self._generation == self._call.generation:
+                    raise
+                # The app replaced its response while we were reading it.
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            close = getattr(self._out, "close", None)
+            if close is not None:
+                close()
+        finally:
+            _close(self._app_iter)
+
+
+class GuardedBody:
+    """Iterate ``app_iter``; on an exception let ``on_error`` decide what follows.
+
+    ``on_error(exc, sent)`` gets the exception and whether a non-empty chunk
+    has already been handed to the server. It returns a replacement body (after
+    calling ``start_response`` again with ``exc_info`` itself) or ``None`` to
+    re-raise. ``app_iter`` is closed exactly once, before the replacement is
+    produced or the exception re-raised.
+    """
+
+    __slots__ = ("_app_iter", "_iterator", "_on_error", "_sent", "_closed")
+
+    def __init__(
+        self,
+        app_iter: Iterable[bytes],
+        on_error: Callable[[BaseException, bool], Iterable[bytes] | None],
+    ) -> None:
+        self._app_iter = app_iter
+        self._iterator: Iterator[bytes] = iter(app_iter)
+        self._on_error = on_error
+        self._sent = False
+        self._closed = False
+
+    def __iter__(self) -> GuardedBody:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            chunk = next(self._iterator)
+        except StopIteration:
+            raise
+        except Exception as exc:
+            self.close()
+            replacement = self._on_error(exc, self._sent)
+            if replacement is None:
+                raise
+            self._iterator = iter(replacement)
+            return next(self._iterator)
+        if chunk:
+            self._sent = True
+        return chunk
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            _close(self._app_iter)

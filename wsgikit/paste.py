@@ -1,0 +1,154 @@
+"""PasteDeploy filter factories: INI strings in, typed middleware options out.
+
+Each factory is registered under the ``paste.filter_app_factory`` entry point
+group, so an INI pipeline says ``use = egg:wsgikit#proxy_fix``. Option names
+are the constructor's keyword names; values are converted by the converters
+below, unknown options are rejected with a ``ValueError`` naming them, and a
+secret may be written ``env:NAME`` to read it from the environment.
+
+This module holds converters and thin factories only: no middleware logic.
+
+.. code-block:: ini
+
+    [pipeline:main]
+    pipeline = proxy json_errors myapp
+
+    [filter:proxy]
+    use = egg:wsgikit#proxy_fix
+    trusted = 10.0.0.0/8 192.168.0.0/16
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+from wsgiref.types import WSGIApplication
+
+Converter = Callable[[str], Any]
+
+_TRUE = frozenset({"true", "yes", "on", "y", "t", "1", "enable", "enabled"})
+_FALSE = frozenset({"false", "no", "off", "n", "f", "0", "disable", "disabled", "none", ""})
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
+
+
+# --- converters -----------------------------------------------------------------
+
+
+def asbool(value: str | bool) -> bool:
+    """``true/yes/on/y/t/1/enable(d)`` or ``false/no/off/n/f/0/disable(d)/none/""``."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"not a boolean: {value!r} (use true/false, yes/no, on/off, 1/0)")
+
+
+def asint(value: str | int) -> int:
+    """A whole number (``_`` separators allowed, as in Python)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"not a whole number: {value!r}") from None
+
+
+def asfloat(value: str | float) -> float:
+    """A decimal number."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        raise ValueError(f"not a number: {value!r}") from None
+
+
+def aslist(value: str | list[str] | tuple[str, ...]) -> list[str]:
+    """Items separated by whitespace, commas or new lines; empty items dropped."""
+    if isinstance(value, list | tuple):
+        return [str(item) for item in value]
+    return [item for item in re.split(r"[\s,]+", str(value)) if item]
+
+
+def asduration(value: str | int | float) -> int:
+    """Seconds: ``3600``, ``90s``, ``30m``, ``1h``, ``1h30m``, ``2d``, ``1w``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    text = str(value).strip()
+    if re.fullmatch(r"\d+", text):
+        return int(text)
+    position = 0
+    total = 0.0
+    for match in _DURATION.finditer(text):
+        if text[position : match.start()].strip():
+            break
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
+        position = match.end()
+    if position == 0 or text[position:].strip():
+        raise ValueError(f"not a duration: {value!r} (use seconds, or e.g. 90s, 30m, 1h30m, 2d)")
+    return int(total)
+
+
+def assecret(value: str) -> str:
+    """A secret, or ``env:NAME`` to read it from the environment variable ``NAME``."""
+    text = str(value)
+    if text.startswith("env:"):
+        name = text[4:].strip()
+        if not name:
+            raise ValueError("env: needs a variable name, as in env:SECRET_KEY")
+        try:
+            return os.environ[name]
+        except KeyError:
+            raise ValueError(f"environment variable {name} is not set") from None
+    return text
+
+
+def asoptional(convert: Converter) -> Converter:
+    """``convert``, but an empty value or ``none`` means ``None``."""
+
+    def optional(value: str) -> Any:
+        if value is None or str(value).strip().lower() in ("", "none"):
+            return None
+        return convert(value)
+
+    optional.__doc__ = f"{convert.__doc__} Empty or ``none``: None."
+    return optional
+
+
+def convert_options(
+    factory: str, local_conf: Mapping[str, Any], schema: Mapping[str, Converter]
+) -> dict[str, Any]:
+    """Convert ``local_conf`` by ``schema``; unknown or bad options raise ``ValueError``."""
+    unknown = sorted(set(local_conf) - set(schema))
+    if unknown:
+        raise ValueError(
+            f"[{factory}] unknown option(s) {', '.join(unknown)}; "
+            f"accepted: {', '.join(sorted(schema))}"
+        )
+    options: dict[str, Any] = {}
+    for name, value in local_conf.items():
+        try:
+            options[name] = schema[name](value)
+        except ValueError as error:
+            raise ValueError(f"[{factory}] option {name}: {error}") from None
+    return options
+
+
+# --- factories (entry points in setup.py) -----------------------------------------
+# Signature: factory(app, global_conf, **local_conf) -> app, as
+# paste.filter_app_factory expects.
+
+# --- proxy (wsgikit.proxy) ---
+# --- end proxy ---
+
+# --- rewrite (wsgikit.rewrite) ---
+# --- end rewrite ---
+
+# --- errors (wsgikit.errors) ---
+# --- end errors ---
