@@ -76,10 +76,14 @@ def measure(case: Case, min_time: float, repeats: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("filter", nargs="*", help="only groups whose name contains one of these")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--min-time", type=float, default=0.2, help="seconds per repeat (default 0.2)")
+    parser.add_argument(
+        "--min-time", type=float, default=0.2, help="seconds per repeat (default 0.2)"
+    )
     parser.add_argument("--repeats", type=int, default=5, help="repeats per case (default 5)")
     args = parser.parse_args(argv)
 

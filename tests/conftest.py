@@ -44,6 +44,9 @@ def testapp(app: WSGIApplication, *layers: Layer, **kwargs: Any) -> webtest.Test
     return webtest.TestApp(linted(app, *layers), **kwargs)
 
 
+testapp.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
 # --- close tracking -----------------------------------------------------------
 
 
@@ -255,7 +258,9 @@ class Handshake:
         """Iterate ``app`` (the wrapped handshake) chunk by chunk as a server does."""
         seen: list[bytes] = []
 
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
             return seen.append
 
         result = app(make_environ(**(environ or {})), start_response)
@@ -405,6 +410,7 @@ class Server:
     def __init__(self, target: str | None, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.output: str | None = None
         args = [sys.executable, "-m", "wsgikit", "serve"]
         if target:
             args.append(target)
@@ -446,7 +452,9 @@ class Server:
             return error
 
     def stop(self) -> str:
-        """Stop the child by its PID; return what it printed."""
+        """Stop the child by its PID; return what it printed (idempotent)."""
+        if self.output is not None:
+            return self.output
         if self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGTERM)
             try:
@@ -454,10 +462,10 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.kill(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
-        out = self.process.stdout.read() if self.process.stdout else ""
+        self.output = self.process.stdout.read() if self.process.stdout else ""
         if self.process.stdout:
             self.process.stdout.close()
-        return out
+        return self.output
 
 
 @pytest.fixture

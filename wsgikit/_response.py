@@ -218,14 +218,10 @@ class _Call:
             return self.server_start_response(plan.status, plan.headers)
         if type(plan) is Stream:
             self.committed = True
-            self.server_start_response(
-                plan.status, without_headers(plan.headers, "content-length")
-            )
+            self.server_start_response(plan.status, without_headers(plan.headers, "content-length"))
         return self.pending.append
 
-    def _forward_replacement(
-        self, status: str, headers: Headers, exc_info: ExcInfo
-    ) -> Write:
+    def _forward_replacement(self, status: str, headers: Headers, exc_info: ExcInfo) -> Write:
         """An ``exc_info`` call after commit: the server decides (and may raise)."""
         plan = self.decide(self.environ, status, headers)
         if type(plan) is EditHeaders:
@@ -243,6 +239,10 @@ class _Call:
         self.generation += 1
         return write if type(plan) is not Stream else self.pending.append
 
+    def started(self) -> bool:
+        """True once the application has called ``start_response``."""
+        return self.status is not None
+
     def close_app(self, app_iter: Iterable[bytes]) -> None:
         if not self.closed:
             self.closed = True
@@ -256,14 +256,16 @@ class _Call:
         """Handle everything but the fast path; closes ``app_iter`` on error."""
         iterator = iter(app_iter)
         try:
-            while self.status is None:
+            while not self.started():
                 # A lazy app calls start_response on its first iteration.
                 try:
                     chunk = next(iterator)
                 except StopIteration:
-                    raise RuntimeError(
-                        "the application returned without calling start_response()"
-                    ) from None
+                    if not self.started():
+                        raise RuntimeError(
+                            "the application returned without calling start_response()"
+                        ) from None
+                    break  # started, then produced an empty body
                 self.pending.append(chunk)
             if type(self.plan) is Buffer:
                 return self._buffer(app_iter, iterator)
@@ -412,15 +414,19 @@ class _StreamedBody:
         self._out = iter(plan.transform(chunks)) if type(plan) is Stream else chunks
 
     def __next__(self) -> bytes:
+        call = self._call
         while True:
-            if self._generation != self._call.generation:
+            if self._generation != call.generation:
                 self._restart()
             try:
-                return next(self._out)
+                chunk = next(self._out)
             except StopIteration:
-                if self._generation == self._call.generation:
+                if self._generation == call.generation:
                     raise
-                # The app replaced its response while we were reading it.
+                continue  # the app replaced its response while we read it
+            if self._generation == call.generation:
+                return chunk
+            # Output the old transform made of a replaced response: stale.
 
     def close(self) -> None:
         if self._closed:

@@ -150,5 +150,8 @@ def convert_options(
 # --- rewrite (wsgikit.rewrite) ---
 # --- end rewrite ---
 
+# --- compress (wsgikit.compress) ---
+# --- end compress ---
+
 # --- errors (wsgikit.errors) ---
 # --- end errors ---

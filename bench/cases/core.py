@@ -33,8 +33,13 @@ def cases() -> list[Case]:
     group = "core: 13-byte text response"
     return [
         Case(group, "bare app", "floor", request(app)),
-        Case(group, "plain function layer", "anchor", request(function_layer),
-             note="the least a middleware can cost"),
+        Case(
+            group,
+            "plain function layer",
+            "anchor",
+            request(function_layer),
+            note="the least a middleware can cost",
+        ),
         Case(group, "compose(app) with no layer", "wsgikit", request(compose(app))),
         Case(group, "intercept: pass-through", "wsgikit", request(pass_through)),
         Case(group, "intercept: buffer identity", "wsgikit", request(buffered)),

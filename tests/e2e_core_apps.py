@@ -1,0 +1,32 @@
+"""Targets for ``wsgikit serve`` in the CLI's end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+
+def hello(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    body = f"hello from {environ['PATH_INFO']}".encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def make_hello() -> WSGIApplication:
+    return hello
+
+
+def paste_app_factory(global_conf: dict[str, str], **local_conf: str) -> WSGIApplication:
+    """A ``paste.app_factory`` for INI tests: answers ``greeting``."""
+    greeting = local_conf.get("greeting", "hi").encode()
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response(
+            "200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(greeting)))]
+        )
+        return [greeting]
+
+    return app
+
+
+not_an_app = 42

@@ -1,0 +1,104 @@
+"""``wsgikit serve``: targets, errors, and a real waitress on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT, TESTS_DIR, free_port
+
+from wsgikit import cli
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wsgikit", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=str(TESTS_DIR),
+        env={"PYTHONPATH": f"{TESTS_DIR}:{ROOT}", "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_demo_answers_over_http(serve: Any) -> None:
+    server = serve(None)
+    response = server.get("/")
+    assert response.status == 200
+    assert b"wsgikit demo" in response.read()
+    whoami = server.get("/whoami")
+    assert whoami.status == 200
+    assert b'"remote_addr"' in whoami.read()
+
+
+def test_serve_prints_the_url_and_curl_lines(serve: Any) -> None:
+    server = serve(None)
+    output = server.stop()
+    assert f"http://127.0.0.1:{server.port}" in output
+    assert f"curl -i http://127.0.0.1:{server.port}/" in output
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        pytest.param("e2e_core_apps:hello", id="module:attr"),
+        pytest.param("e2e_core_apps:make_hello()", id="factory call"),
+    ],
+)
+def test_module_attr_target(serve: Any, target: str) -> None:
+    response = serve(target).get("/there")
+    assert response.read() == b"hello from /there"
+
+
+def test_ini_target(serve: Any, tmp_path: Path) -> None:
+    ini = tmp_path / "site.ini"
+    ini.write_text(
+        "[app:main]\nuse = call:e2e_core_apps:paste_app_factory\ngreeting = hello from ini\n"
+    )
+    response = serve(str(ini)).get("/")
+    assert response.read() == b"hello from ini"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(
+            ["serve", "no_such_module:app"], "cannot import 'no_such_module'", id="module"
+        ),
+        pytest.param(["serve", "e2e_core_apps:nope"], "has no attribute 'nope'", id="attribute"),
+        pytest.param(["serve", "e2e_core_apps:not_an_app"], "not a WSGI application", id="not app"),
+        pytest.param(["serve", "justaname"], "neither module:attr nor an .ini file", id="shape"),
+        pytest.param(["serve", "missing.ini"], "no such file: missing.ini", id="ini missing"),
+        pytest.param(
+            ["serve", "e2e_core_apps:hello", "--with", "sessionz"], "unknown filter", id="filter"
+        ),
+    ],
+)
+def test_bad_targets_give_one_line_errors(args: list[str], message: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("wsgikit serve: error:")
+    assert message in lines[0]
+
+
+def test_busy_port_gives_a_one_line_error() -> None:
+    port = free_port()
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", port))
+        blocker.listen()
+        result = run_cli("serve", "e2e_core_apps:hello", "--port", str(port))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"wsgikit serve: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([]) == 2
+    assert "serve" in capsys.readouterr().out

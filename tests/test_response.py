@@ -1,0 +1,561 @@
+"""The response-interception core (wsgikit._response), tested directly."""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+from wsgiref.util import FileWrapper
+from wsgiref.validate import validator
+
+import pytest
+from conftest import (
+    Handshake,
+    Tracked,
+    exc_info_app,
+    lazy_app,
+    linted,
+    make_environ,
+    run_wsgi,
+    testapp,
+    text_app,
+    tracked_app,
+    write_app,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wsgikit._response import (
+    Buffer,
+    EditHeaders,
+    GuardedBody,
+    Headers,
+    Plan,
+    Stream,
+    body_forbidden,
+    get_header,
+    intercept,
+    media_type,
+    status_code,
+    without_headers,
+)
+
+# --- plans used by the tests ----------------------------------------------------
+
+
+def upper_finish(status: str, headers: Headers, body: bytes) -> tuple[str, Headers, bytes]:
+    return status, headers, body.upper() + b"!"
+
+
+def upper_transform(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield chunk.upper()
+
+
+def decide_pass(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+    return None
+
+
+def decide_edit(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+    return EditHeaders(status, [*headers, ("X-Edited", "yes")])
+
+
+def decide_buffer(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+    return Buffer(upper_finish)
+
+
+def decide_stream(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+    return Stream(status, [*headers, ("X-Streamed", "yes")], upper_transform)
+
+
+def decide_buffer_html(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+    """Buffer text/html only: lets replacement tests change the plan."""
+    return Buffer(upper_finish) if media_type(headers) == "text/html" else None
+
+
+PLANS = [
+    pytest.param(decide_pass, id="pass"),
+    pytest.param(decide_edit, id="edit-headers"),
+    pytest.param(decide_buffer, id="buffer"),
+    pytest.param(decide_stream, id="stream"),
+]
+
+
+class Intercepting:
+    """A minimal middleware made of nothing but the core."""
+
+    def __init__(self, app: WSGIApplication, decide: Any) -> None:
+        self.app = app
+        self.decide = decide
+        self.decisions: list[str] = []
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        def decide(env: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+            self.decisions.append(status)
+            return self.decide(env, status, headers)
+
+        return intercept(self.app, environ, start_response, decide)
+
+
+def layer(decide: Any) -> Any:
+    return lambda app: Intercepting(app, decide)
+
+
+def expected_body(decide: Any, body: bytes) -> bytes:
+    if decide is decide_buffer:
+        return body.upper() + b"!"
+    if decide is decide_stream:
+        return body.upper()
+    return body
+
+
+# --- helpers ----------------------------------------------------------------------
+
+
+def test_status_code_reads_the_number_and_tolerates_garbage() -> None:
+    assert status_code("404 Not Found") == 404
+    assert status_code("garbage") == 0
+
+
+@pytest.mark.parametrize(
+    ("code", "forbidden"),
+    [(100, True), (101, True), (200, False), (204, True), (304, True), (404, False)],
+)
+def test_body_forbidden(code: int, forbidden: bool) -> None:
+    assert body_forbidden(code) is forbidden
+
+
+def test_header_helpers_are_case_insensitive_and_copy() -> None:
+    headers = [("Content-Type", "Text/HTML; charset=UTF-8"), ("content-length", "3"), ("X-A", "1")]
+    original = list(headers)
+    assert get_header(headers, "CONTENT-TYPE") == "Text/HTML; charset=UTF-8"
+    assert get_header(headers, "missing") is None
+    assert media_type(headers) == "text/html"
+    assert media_type([]) == ""
+    assert without_headers(headers, "Content-Length", "x-a") == [original[0]]
+    assert headers == original
+
+
+# --- every plan, every kind of app, lint on both sides -----------------------------
+
+
+@pytest.mark.parametrize("decide", PLANS)
+def test_list_app_through_each_plan(decide: Any) -> None:
+    response = testapp(text_app(b"hello"), layer(decide)).get("/")
+    assert response.body == expected_body(decide, b"hello")
+    # What the server received (WebTest fills in a Content-Length of its own).
+    calls, _, _ = run_wsgi(linted(text_app(b"hello"), layer(decide)))
+    [(_, headers)] = calls
+    if decide is decide_stream:
+        assert get_header(headers, "Content-Length") is None
+        assert get_header(headers, "X-Streamed") == "yes"
+    else:
+        assert get_header(headers, "Content-Length") == str(len(response.body))
+    if decide is decide_edit:
+        assert get_header(headers, "X-Edited") == "yes"
+
+
+@pytest.mark.parametrize("decide", PLANS)
+def test_lazy_generator_app_through_each_plan(decide: Any) -> None:
+    response = testapp(lazy_app([b"lazy ", b"body"]), layer(decide)).get("/")
+    assert response.body == expected_body(decide, b"lazy body")
+
+
+@pytest.mark.parametrize("decide", PLANS)
+def test_write_callable_output_keeps_its_order(decide: Any) -> None:
+    app = write_app(written=[b"one ", b"two "], returned=[b"three"])
+    response = testapp(app, layer(decide)).get("/")
+    assert response.body == expected_body(decide, b"one two three")
+
+
+@pytest.mark.parametrize("decide", PLANS)
+def test_empty_iterable(decide: Any) -> None:
+    response = testapp(text_app(b""), layer(decide)).get("/")
+    assert response.body == expected_body(decide, b"")
+    if decide is not decide_stream:
+        assert response.headers["Content-Length"] == str(len(response.body))
+
+
+@pytest.mark.parametrize("decide", PLANS)
+def test_inner_iterable_closed_exactly_once(decide: Any) -> None:
+    tracked = Tracked([b"a", b"b", b"c"])
+    calls, body, _ = run_wsgi(linted(tracked_app(tracked), layer(decide)))
+    assert tracked.closes == 1
+    assert b"".join(body) == expected_body(decide, b"abc")
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("decide", PLANS)
+def test_closed_once_when_the_server_never_iterates(decide: Any) -> None:
+    tracked = Tracked([b"a", b"b"])
+    run_wsgi(Intercepting(tracked_app(tracked), decide), consume=False)
+    assert tracked.closes == 1
+
+
+@pytest.mark.parametrize("decide", PLANS)
+def test_closed_once_when_the_app_raises_mid_body(decide: Any) -> None:
+    tracked = Tracked([b"a", b"b", b"c"], fail_at=1)
+    with pytest.raises(RuntimeError, match="boom at chunk 1"):
+        run_wsgi(Intercepting(tracked_app(tracked), decide))
+    assert tracked.closes == 1
+
+
+@pytest.mark.parametrize("decide", PLANS)
+def test_app_raising_before_start_response_propagates(decide: Any) -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        raise KeyError("nope")
+
+    with pytest.raises(KeyError):
+        run_wsgi(Intercepting(app, decide))
+
+
+def test_lazy_app_raising_on_first_iteration_is_closed_and_propagates() -> None:
+    closed: list[bool] = []
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        try:
+            start_response("200 OK", [("Content-Type", "text/html")])
+            raise ValueError("first chunk failed")
+            yield b""  # pragma: no cover - makes this a generator
+        finally:
+            closed.append(True)
+
+    with pytest.raises(ValueError, match="first chunk failed"):
+        run_wsgi(Intercepting(app, decide_buffer))
+    assert closed == [True]
+
+
+def test_app_that_never_calls_start_response_is_an_error() -> None:
+    tracked = Tracked([])
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return tracked
+
+    with pytest.raises(RuntimeError, match="without calling start_response"):
+        run_wsgi(Intercepting(app, decide_buffer))
+    assert tracked.closes == 1
+
+
+def test_second_start_response_without_exc_info_is_refused() -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b""]
+
+    with pytest.raises(RuntimeError, match="twice"):
+        run_wsgi(Intercepting(app, decide_buffer))
+
+
+# --- pass-through really is pass-through --------------------------------------------
+
+
+@pytest.mark.parametrize("decide", [decide_pass, decide_edit], ids=["pass", "edit-headers"])
+def test_pass_through_returns_the_apps_own_iterable(decide: Any) -> None:
+    tracked = Tracked([b"x"])
+    _, _, result = run_wsgi(Intercepting(tracked_app(tracked), decide))
+    assert result is tracked
+
+
+def test_pass_through_keeps_wsgi_file_wrapper() -> None:
+    """A server's sendfile optimisation sees its own file_wrapper object."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        wrapper: Iterable[bytes] = environ["wsgi.file_wrapper"](io.BytesIO(b"file data"))
+        return wrapper
+
+    calls, body, result = run_wsgi(
+        Intercepting(app, decide_pass), {"wsgi.file_wrapper": FileWrapper}
+    )
+    assert isinstance(result, FileWrapper)
+    assert b"".join(body) == b"file data"
+
+
+@pytest.mark.parametrize(
+    "decide", [decide_pass, decide_edit, decide_stream], ids=["pass", "edit-headers", "stream"]
+)
+def test_streaming_plans_do_not_buffer(decide: Any) -> None:
+    handshake = Handshake()
+    seen = handshake.drive(validator(Intercepting(validator(handshake), decide)))
+    assert handshake.second_produced
+    assert b"".join(seen).lower() == b"firstsecond"
+
+
+def test_pass_through_gives_the_app_the_servers_write() -> None:
+    server_writes: list[bytes] = []
+
+    def start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        return server_writes.append
+
+    app = write_app(written=[b"direct"], returned=[])
+    result = Intercepting(app, decide_pass)(make_environ(), start_response)
+    assert server_writes == [b"direct"]
+    assert list(result) == []
+
+
+def test_pass_through_does_not_touch_the_apps_header_list() -> None:
+    headers = [("Content-Type", "text/plain"), ("Content-Length", "2")]
+    snapshot = list(headers)
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", headers)
+        return [b"ok"]
+
+    for decide in (decide_pass, decide_edit, decide_buffer, decide_stream):
+        run_wsgi(Intercepting(app, decide))
+        assert headers == snapshot
+
+
+# --- buffering --------------------------------------------------------------------
+
+
+def test_buffer_replaces_every_content_length() -> None:
+    app = text_app(b"abc", headers=[("content-length", "3")])
+    calls, body, _ = run_wsgi(Intercepting(app, decide_buffer))
+    lengths = [value for name, value in calls[0][1] if name.lower() == "content-length"]
+    assert lengths == ["4"]
+    assert body == [b"ABC!"]
+
+
+def test_buffer_over_the_limit_goes_out_unmodified() -> None:
+    overflows: list[int] = []
+
+    def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        return Buffer(upper_finish, limit=5, on_overflow=overflows.append)
+
+    tracked = Tracked([b"abc", b"def", b"ghi"])
+    app = tracked_app(tracked, headers=[("Content-Length", "9")])
+    calls, body, _ = run_wsgi(linted(app, layer(decide)))
+    assert b"".join(body) == b"abcdefghi"
+    assert ("Content-Length", "9") in calls[0][1]
+    assert overflows == [6]
+    assert tracked.closes == 1
+
+
+def test_buffer_at_exactly_the_limit_is_rewritten() -> None:
+    def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        return Buffer(upper_finish, limit=6)
+
+    _, body, _ = run_wsgi(Intercepting(tracked_app(Tracked([b"abc", b"def"])), decide))
+    assert body == [b"ABCDEF!"]
+
+
+def test_failing_finish_closes_the_app_and_propagates() -> None:
+    def explode(status: str, headers: Headers, body: bytes) -> tuple[str, Headers, bytes]:
+        raise ZeroDivisionError("rewrite failed")
+
+    def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        return Buffer(explode)
+
+    tracked = Tracked([b"a"])
+    server_calls: list[str] = []
+
+    def start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        server_calls.append(status)
+        return lambda data: None
+
+    with pytest.raises(ZeroDivisionError):
+        intercept(tracked_app(tracked), make_environ(), start_response, decide)
+    assert tracked.closes == 1
+    assert server_calls == []  # nothing was committed: an outer layer may still answer
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "body", "length"),
+    [
+        pytest.param("HEAD", "200 OK", [], "4", id="HEAD keeps the GET length, no body"),
+        pytest.param("GET", "204 No Content", [], None, id="204"),
+        pytest.param("GET", "304 Not Modified", [], None, id="304"),
+        pytest.param("GET", "200 OK", [b"ABC!"], "4", id="GET"),
+    ],
+)
+def test_buffer_sends_no_body_where_none_is_allowed(
+    method: str, status: str, body: list[bytes], length: str | None
+) -> None:
+    app = text_app(b"abc", status=status)
+    calls, written, _ = run_wsgi(Intercepting(app, decide_buffer), {"REQUEST_METHOD": method})
+    assert written == body
+    assert get_header(calls[0][1], "Content-Length") == length
+
+
+def test_head_through_every_plan_is_valid() -> None:
+    """Buffered bodies are dropped for HEAD; streamed ones are left to the
+    server, as the app's own body would be."""
+    for decide in (decide_pass, decide_edit, decide_buffer, decide_stream):
+        response = testapp(text_app(b"abc"), layer(decide)).head("/")
+        if decide is decide_buffer:
+            assert response.body == b""
+            assert response.headers["Content-Length"] == "4"
+
+
+# --- start_response(..., exc_info) ----------------------------------------------------
+
+
+def test_exc_info_replacement_before_commit_wins_and_is_decided_again() -> None:
+    """Buffering: nothing reached the server, so the app's error page replaces
+    its first response and the plan is decided afresh for the new status."""
+    middleware = Intercepting(exc_info_app(content_type="text/html"), decide_buffer_html)
+    calls, body, _ = run_wsgi(validator(middleware))
+    assert middleware.decisions == ["200 OK", "500 Internal Server Error"]
+    assert [status for status, _ in calls] == ["500 Internal Server Error"]
+    assert body == [b"replacement error page"]  # text/plain now: passed through
+
+
+def test_exc_info_after_pass_through_goes_to_the_server() -> None:
+    received: list[tuple[str, bool]] = []
+
+    def start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        received.append((status, exc_info is not None))
+        return lambda data: None
+
+    result = Intercepting(exc_info_app(), decide_pass)(make_environ(), start_response)
+    assert received == [("200 OK", False), ("500 Internal Server Error", True)]
+    assert list(result) == [b"replacement error page"]
+
+
+def test_exc_info_after_headers_went_out_reraises() -> None:
+    """The server raises when headers are out; the app sees its own exception."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        yield b"partial"
+        try:
+            raise ValueError("late failure")
+        except ValueError:
+            start_response("500 Internal Server Error", [], sys.exc_info())
+        yield b"never"
+
+    for decide in (decide_pass, decide_stream):
+        with pytest.raises(ValueError, match="late failure"):
+            run_wsgi(Intercepting(app, decide))
+
+
+def test_exc_info_during_buffered_iteration_discards_the_old_body() -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        yield b"half of the page"
+        try:
+            raise ValueError("mid-body failure")
+        except ValueError:
+            start_response(
+                "500 Internal Server Error", [("Content-Type", "text/html")], sys.exc_info()
+            )
+        yield b"error page"
+
+    calls, body, _ = run_wsgi(validator(Intercepting(app, decide_buffer_html)))
+    assert [status for status, _ in calls] == ["500 Internal Server Error"]
+    assert body == [b"ERROR PAGE!"]
+
+
+def test_exc_info_during_buffered_iteration_can_switch_to_pass_through() -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        yield b"half"
+        try:
+            raise ValueError("mid-body failure")
+        except ValueError:
+            start_response(
+                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
+            )
+        yield b"plain "
+        yield b"error"
+
+    calls, body, _ = run_wsgi(validator(Intercepting(app, decide_buffer_html)))
+    assert [status for status, _ in calls] == ["500 Internal Server Error"]
+    assert b"".join(body) == b"plain error"
+
+
+def test_exc_info_replacement_accepted_mid_stream_switches_transform() -> None:
+    """A stream whose transform has produced nothing yet can still be replaced."""
+
+    def swallow_then_upper(chunks: Iterator[bytes]) -> Iterator[bytes]:
+        held = b"".join(chunks)  # emits only at the end
+        yield held.upper()
+
+    def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        if status.startswith("200"):
+            return Stream(status, headers, swallow_then_upper)
+        return None
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        yield b"first response"
+        try:
+            raise ValueError("mid-body failure")
+        except ValueError:
+            start_response(
+                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
+            )
+        yield b"second response"
+
+    calls, body, _ = run_wsgi(validator(Intercepting(app, decide)))
+    assert [status for status, _ in calls] == ["200 OK", "500 Internal Server Error"]
+    assert b"".join(body) == b"second response"
+
+
+# --- GuardedBody -------------------------------------------------------------------
+
+
+def test_guarded_body_replaces_an_error_before_anything_was_sent() -> None:
+    tracked = Tracked([b"", b"x"], fail_at=1)
+    seen: list[tuple[str, bool]] = []
+
+    def on_error(exc: BaseException, sent: bool) -> Iterable[bytes] | None:
+        seen.append((str(exc), sent))
+        return [b"replacement"]
+
+    body = GuardedBody(tracked, on_error)
+    assert list(body) == [b"", b"replacement"]
+    body.close()
+    assert seen == [("boom at chunk 1", False)]
+    assert tracked.closes == 1
+
+
+def test_guarded_body_reraises_after_bytes_were_sent() -> None:
+    tracked = Tracked([b"sent", b"x"], fail_at=1)
+    seen: list[bool] = []
+
+    def on_error(exc: BaseException, sent: bool) -> Iterable[bytes] | None:
+        seen.append(sent)
+        return None
+
+    body = GuardedBody(tracked, on_error)
+    assert next(body) == b"sent"
+    with pytest.raises(RuntimeError, match="boom"):
+        next(body)
+    body.close()
+    assert seen == [True]
+    assert tracked.closes == 1
+
+
+# --- properties ---------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    chunks=st.lists(st.binary(max_size=40), max_size=8),
+    decide=st.sampled_from([decide_pass, decide_edit, decide_buffer, decide_stream]),
+    lazy=st.booleans(),
+)
+def test_any_chunking_gives_the_transformed_body_and_one_close(
+    chunks: list[bytes], decide: Any, lazy: bool
+) -> None:
+    tracked = Tracked(chunks)
+    if lazy:
+
+        def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+            try:
+                start_response("200 OK", [("Content-Type", "text/html")])
+                yield from tracked
+            finally:
+                tracked.close()
+
+    else:
+        app = tracked_app(tracked)
+    calls, body, _ = run_wsgi(linted(app, layer(decide)))
+    assert b"".join(body) == expected_body(decide, b"".join(chunks))
+    assert tracked.closes == 1
+    length = get_header(calls[0][1], "Content-Length")
+    assert length is None or int(length) == len(b"".join(body))

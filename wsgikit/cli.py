@@ -1,0 +1,190 @@
+"""``wsgikit serve``: serve a WSGI app, an INI pipeline or the demo through waitress.
+
+.. code-block:: text
+
+    wsgikit serve                          # the built-in demo, full stack, 127.0.0.1:8000
+    wsgikit serve myproject.wsgi:app       # module:attr (attr may be a factory call: make_app())
+    wsgikit serve production.ini           # a PasteDeploy file (its "main" app, or file.ini#name)
+    wsgikit serve myapp:app --with proxy_fix --with json_errors
+
+Errors a user can fix (an unimportable target, a busy port, a missing server
+package) are printed as one line on stderr, with exit status 2 (usage) or 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import cast
+from wsgiref.types import WSGIApplication
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+#: Filters ``--with`` accepts: the PasteDeploy factory names of wsgikit.paste.
+FILTERS = ("fake_forwarded_for", "proxy_fix", "json_errors", "compress", "inject_html")
+
+
+class CLIError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``wsgikit`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command != "serve":
+        parser.print_help()
+        return 2
+    try:
+        return serve(
+            args.target, host=args.host, port=args.port, layers=args.layers, threads=args.threads
+        )
+    except CLIError as error:
+        print(f"wsgikit serve: error: {error}", file=sys.stderr)
+        return error.status
+    except KeyboardInterrupt:
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wsgikit", description="wsgikit command line")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve_parser = commands.add_parser(
+        "serve",
+        help="serve a WSGI app through waitress",
+        description="Serve TARGET (module:attr or a PasteDeploy .ini file; none: the "
+        "built-in demo behind the full wsgikit stack) through waitress.",
+    )
+    serve_parser.add_argument("target", nargs="?", help="module:attr or an .ini file")
+    serve_parser.add_argument("--host", default=DEFAULT_HOST, help="default: 127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="default: 8000")
+    serve_parser.add_argument("--threads", type=int, default=4, help="waitress threads (4)")
+    serve_parser.add_argument(
+        "--with",
+        dest="layers",
+        action="append",
+        default=[],
+        metavar="FILTER",
+        help="wrap the target in a wsgikit filter with its default options "
+        "(e.g. proxy_fix, json_errors, compress); repeat for more, outermost first",
+    )
+    return parser
+
+
+def serve(
+    target: str | None,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    layers: Sequence[str] = (),
+    threads: int = 4,
+) -> int:
+    """Load ``target``, wrap it in ``layers`` and serve it until interrupted."""
+    try:
+        import waitress
+    except ImportError:
+        raise CLIError("waitress is not installed: pip install 'wsgikit[server]'") from None
+
+    if target is None:
+        from .demo import demo_stack
+
+        app = demo_stack()
+    else:
+        app = load_target(target)
+    app = wrap(app, layers)
+
+    try:
+        server = waitress.create_server(app, host=host, port=port, threads=threads)
+    except OSError as error:
+        raise CLIError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    url = f"http://{_url_host(host)}:{server.effective_port}"
+    print(_banner(url, target), flush=True)
+    try:
+        server.run()
+    finally:
+        server.close()
+    return 0
+
+
+def load_target(target: str) -> WSGIApplication:
+    """Import ``module:attr`` (``attr()`` calls a factory) or load an INI file."""
+    path, _, name = target.partition("#")
+    if path.endswith((".ini", ".cfg")) or os.path.isfile(path):
+        return _load_ini(path, name or "main")
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise CLIError(f"target {target!r} is neither module:attr nor an .ini file", 2)
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise CLIError(f"cannot import {module_name!r}: {error}", 2) from None
+    call = attr.endswith("()")
+    obj: object = module
+    for part in attr.removesuffix("()").split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise CLIError(f"module {module_name!r} has no attribute {attr!r}", 2) from None
+    if call:
+        if not callable(obj):
+            raise CLIError(f"{target!r}: {attr.removesuffix('()')} is not callable", 2)
+        obj = obj()
+    if not callable(obj):
+        raise CLIError(f"{target!r} is not a WSGI application (not callable)", 2)
+    return cast(WSGIApplication, obj)
+
+
+def _load_ini(path: str, name: str) -> WSGIApplication:
+    if not os.path.isfile(path):
+        raise CLIError(f"no such file: {path}", 2)
+    try:
+        from paste.deploy import loadapp
+    except ImportError:
+        raise CLIError("PasteDeploy is not installed: pip install 'wsgikit[paste]'") from None
+    try:
+        app: WSGIApplication = loadapp(f"config:{os.path.abspath(path)}", name=name)
+    except (LookupError, ImportError, ValueError) as error:
+        raise CLIError(f"cannot load {path}#{name}: {error}", 2) from None
+    return app
+
+
+def wrap(app: WSGIApplication, layers: Sequence[str]) -> WSGIApplication:
+    """Wrap ``app`` in the named wsgikit filters (default options), outermost first."""
+    from . import paste
+
+    for name in reversed(layers):
+        if name not in FILTERS:
+            raise CLIError(f"unknown filter {name!r} (choose from {', '.join(FILTERS)})", 2)
+        factory = getattr(paste, name)
+        try:
+            app = factory(app, {})
+        except (TypeError, ValueError) as error:
+            raise CLIError(f"filter {name!r} needs options: {error}", 2) from None
+    return app
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _banner(url: str, target: str | None) -> str:
+    what = target or "the wsgikit demo (full middleware stack)"
+    lines = [f"wsgikit: serving {what} on {url}  (Ctrl+C to stop)", "Try:"]
+    if target is None:
+        from .demo import CURL_EXAMPLES
+
+        lines += [f"  {example.format(url=url)}" for example in CURL_EXAMPLES]
+    else:
+        lines.append(f"  curl -i {url}/")
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""The built-in demo served by ``wsgikit serve`` with no target.
+
+A bare WSGI app (no framework) with a few routes that show what each
+middleware of the stack does, wrapped in the full wsgikit stack.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+#: Lines printed by ``wsgikit serve`` for the demo; ``{url}`` is the server's URL.
+CURL_EXAMPLES = (
+    "curl -i {url}/",
+    "curl -i {url}/whoami -H 'X-Forwarded-For: 203.0.113.7' -H 'X-Forwarded-Proto: https'",
+    "curl -i {url}/missing",
+    "curl -i {url}/boom",
+    "curl -i --compressed {url}/big",
+)
+
+_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>wsgikit demo</title></head>
+<body>
+<h1>wsgikit demo</h1>
+<p>You are {remote} over {scheme}, asking for host {host}.</p>
+<ul>
+<li><a href="/whoami">/whoami</a>: what the app sees of you, as JSON</li>
+<li><a href="/missing">/missing</a>: a 404</li>
+<li><a href="/boom">/boom</a>: an unhandled exception</li>
+<li><a href="/big">/big</a>: a large text body</li>
+</ul>
+</body></html>
+"""
+
+
+def demo_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """The demo application itself, without middleware."""
+    path = environ.get("PATH_INFO") or "/"
+    if path == "/":
+        body = _PAGE.format(
+            remote=html.escape(environ.get("REMOTE_ADDR", "?")),
+            scheme=html.escape(environ.get("wsgi.url_scheme", "?")),
+            host=html.escape(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "?")),
+        ).encode()
+        return _respond(start_response, "200 OK", "text/html; charset=utf-8", body)
+    if path == "/whoami":
+        seen = {
+            "remote_addr": environ.get("REMOTE_ADDR"),
+            "scheme": environ.get("wsgi.url_scheme"),
+            "host": environ.get("HTTP_HOST"),
+            "script_name": environ.get("SCRIPT_NAME"),
+            "proxy_originals": environ.get("wsgikit.proxy.orig"),
+        }
+        body = json.dumps(seen, indent=2).encode() + b"\n"
+        return _respond(start_response, "200 OK", "application/json", body)
+    if path == "/boom":
+        raise RuntimeError("the demo failed on purpose")
+    if path == "/big":
+        line = b"wsgikit compresses this line, and the next, and the next.\n"
+        return _respond(start_response, "200 OK", "text/plain; charset=utf-8", line * 2000)
+    body = b"<html><body><h1>Not Found</h1></body></html>"
+    return _respond(start_response, "404 Not Found", "text/html; charset=utf-8", body)
+
+
+def _respond(
+    start_response: StartResponse, status: str, content_type: str, body: bytes
+) -> list[bytes]:
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def demo_stack() -> WSGIApplication:
+    """The demo app behind the full wsgikit stack, outermost first."""
+    return demo_app
