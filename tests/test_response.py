@@ -559,3 +559,25 @@ def test_any_chunking_gives_the_transformed_body_and_one_close(
     assert tracked.closes == 1
     length = get_header(calls[0][1], "Content-Length")
     assert length is None or int(length) == len(b"".join(body))
+
+
+def test_write_past_the_buffer_limit_goes_out_at_once_unmodified() -> None:
+    """A legacy app writing a huge body is not held in memory: past the limit
+    what was written goes to the server's write(), and so does the rest."""
+    overflows: list[int] = []
+    server_writes: list[bytes] = []
+    statuses: list[str] = []
+
+    def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        return Buffer(upper_finish, limit=5, on_overflow=overflows.append)
+
+    def start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        statuses.append(status)
+        return server_writes.append
+
+    app = write_app(written=[b"abc", b"def", b"ghi"], returned=[b"jkl"])
+    result = Intercepting(app, decide)(make_environ(), start_response)
+    assert server_writes == [b"abcdef", b"ghi"]
+    assert list(result) == [b"jkl"]
+    assert statuses == ["200 OK"]
+    assert overflows == [6]

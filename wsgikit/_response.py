@@ -173,6 +173,7 @@ class _Call:
         "pending",
         "generation",
         "closed",
+        "server_write",
     )
 
     def __init__(
@@ -191,6 +192,8 @@ class _Call:
         # Bumped on every accepted replacement by start_response(..., exc_info).
         self.generation = 0
         self.closed = False
+        # The server's write(), once a buffered response overflowed during write().
+        self.server_write: Write | None = None
 
     def start_response(
         self, status: str, headers: Headers, exc_info: ExcInfo | None = None
@@ -219,7 +222,8 @@ class _Call:
         if type(plan) is Stream:
             self.committed = True
             self.server_start_response(plan.status, without_headers(plan.headers, "content-length"))
-        return self.pending.append
+            return self.pending.append
+        return self.write
 
     def _forward_replacement(self, status: str, headers: Headers, exc_info: ExcInfo) -> Write:
         """An ``exc_info`` call after commit: the server decides (and may raise)."""
@@ -238,6 +242,27 @@ class _Call:
         self.pending.clear()
         self.generation += 1
         return write if type(plan) is not Stream else self.pending.append
+
+    def write(self, data: bytes) -> None:
+        """The ``write()`` given to the app while its body is buffered.
+
+        Past the :class:`Buffer`'s limit the response goes out unmodified at
+        once, and later ``write()`` calls go straight to the server.
+        """
+        if self.server_write is not None:
+            self.server_write(data)
+            return
+        self.pending.append(data)
+        plan = self.plan
+        if type(plan) is Buffer and plan.limit is not None:
+            size = sum(len(chunk) for chunk in self.pending)
+            if size > plan.limit:
+                if plan.on_overflow is not None:
+                    plan.on_overflow(size)
+                self.plan = None
+                self.committed = True
+                self.server_write = self.server_start_response(cast(str, self.status), self.headers)
+                self.server_write(b"".join(self._take_pending()))
 
     def started(self) -> bool:
         """True once the application has called ``start_response``."""
@@ -291,6 +316,9 @@ class _Call:
         generation = self.generation
         limit = plan.limit
         size = sum(len(chunk) for chunk in self.pending)
+        if limit is not None and size > limit:
+            # The read-ahead chunk and write() data alone are over the limit.
+            return self._overflow(plan, size, app_iter, iterator)
         for chunk in iterator:
             if self.generation != generation:
                 # Replaced with exc_info during iteration: pending was reset.
@@ -303,11 +331,7 @@ class _Call:
             self.pending.append(chunk)
             size += len(chunk)
             if limit is not None and size > limit:
-                if plan.on_overflow is not None:
-                    plan.on_overflow(size)
-                self.plan = None
-                self.commit(cast(str, self.status), self.headers)
-                return self._relay(app_iter, iterator)
+                return self._overflow(plan, size, app_iter, iterator)
         if self.generation != generation and type(self.plan) is not Buffer:
             return self._relay(app_iter, iterator)
         plan = cast(Buffer, self.plan)
@@ -316,6 +340,16 @@ class _Call:
             cast(str, self.status), self.headers, b"".join(self._take_pending())
         )
         return self._send(status, headers, body)
+
+    def _overflow(
+        self, plan: Buffer, size: int, app_iter: Iterable[bytes], iterator: Iterator[bytes]
+    ) -> Iterable[bytes]:
+        """Past the limit: send what was read, then the rest, unmodified."""
+        if plan.on_overflow is not None:
+            plan.on_overflow(size)
+        self.plan = None
+        self.commit(cast(str, self.status), self.headers)
+        return self._relay(app_iter, iterator)
 
     def _send(self, status: str, headers: Headers, body: bytes) -> list[bytes]:
         code = status_code(status)
