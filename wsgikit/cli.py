@@ -101,7 +101,11 @@ def serve(
     app = wrap(app, layers)
 
     try:
-        server = waitress.create_server(app, host=host, port=port, threads=threads)
+        # Forwarded headers are ProxyFix's business (trusted proxies, hop
+        # counts): waitress would otherwise delete them before any middleware.
+        server = waitress.create_server(
+            app, host=host, port=port, threads=threads, clear_untrusted_proxy_headers=False
+        )
     except OSError as error:
         raise CLIError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     url = f"http://{_url_host(host)}:{server.effective_port}"

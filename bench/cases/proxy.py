@@ -1,0 +1,82 @@
+"""ProxyFix against werkzeug's ProxyFix on the same requests, and trusted= mode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness import Case, bare_app, request
+from werkzeug.middleware.proxy_fix import ProxyFix as WerkzeugProxyFix
+
+from wsgikit.proxy import FakeForwardedFor, ProxyFix
+
+FORWARDED = {
+    "REMOTE_ADDR": "10.0.0.1",
+    "HTTP_X_FORWARDED_FOR": "203.0.113.7",
+    "HTTP_X_FORWARDED_PROTO": "https",
+    "HTTP_X_FORWARDED_HOST": "shop.example",
+}
+CHAIN = {
+    "REMOTE_ADDR": "10.0.0.1",
+    # The client, then four of our proxies; the peer (REMOTE_ADDR) is the fifth.
+    "HTTP_X_FORWARDED_FOR": "203.0.113.7, 10.0.0.5, 10.0.0.4, 192.168.1.3, 10.0.0.2",
+    "HTTP_X_FORWARDED_PROTO": "https",
+    "HTTP_X_FORWARDED_HOST": "shop.example",
+}
+
+
+def cases() -> list[Case]:
+    app = bare_app()
+
+    def function_layer(environ: dict[str, Any], start_response: Any) -> Any:
+        return app(environ, start_response)
+
+    ours = ProxyFix(app, x_for=1, x_proto=1, x_host=1)
+    theirs = WerkzeugProxyFix(app, x_for=1, x_proto=1, x_host=1)
+    trusted = ProxyFix(app, x_host=1, trusted=["10.0.0.0/8", "192.168.0.0/16", "fd00::/8"])
+    fake = FakeForwardedFor(app, real_ip="203.0.113.7", proto="https", host="shop.example")
+
+    cases = []
+    group = "proxy: X-Forwarded-For/-Proto/-Host, 1 hop"
+    cases += [
+        Case(group, "bare app", "floor", request(app, **FORWARDED)),
+        Case(
+            group,
+            "werkzeug ProxyFix(x_for=x_proto=x_host=1)",
+            "anchor",
+            request(theirs, **FORWARDED),
+        ),
+        Case(group, "ProxyFix(x_for=x_proto=x_host=1)", "wsgikit", request(ours, **FORWARDED)),
+    ]
+    group = "proxy: no forwarded headers"
+    cases += [
+        Case(group, "bare app", "floor", request(app)),
+        Case(group, "werkzeug ProxyFix(x_for=x_proto=x_host=1)", "anchor", request(theirs)),
+        Case(
+            group,
+            "plain function layer",
+            "wsgikit",
+            request(function_layer),
+            note="the least a middleware can cost",
+        ),
+        Case(group, "ProxyFix(x_for=x_proto=x_host=1)", "wsgikit", request(ours)),
+        Case(group, "ProxyFix(trusted=3 networks)", "wsgikit", request(trusted)),
+    ]
+    group = "proxy: trusted= mode, 5-address chain"
+    cases += [
+        Case(group, "bare app", "floor", request(app, **CHAIN)),
+        Case(
+            group,
+            "werkzeug ProxyFix(x_for=5, x_proto=1, x_host=1)",
+            "anchor",
+            request(WerkzeugProxyFix(app, x_for=5, x_proto=1, x_host=1), **CHAIN),
+            note="counts hops, validates nothing",
+        ),
+        Case(group, "ProxyFix(x_host=1, trusted=3 networks)", "wsgikit", request(trusted, **CHAIN)),
+    ]
+    group = "proxy: FakeForwardedFor"
+    cases += [
+        Case(group, "bare app", "floor", request(app)),
+        Case(group, "plain function layer", "anchor", request(function_layer)),
+        Case(group, "FakeForwardedFor(proto, host)", "wsgikit", request(fake)),
+    ]
+    return cases

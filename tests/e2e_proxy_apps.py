@@ -1,0 +1,36 @@
+"""Targets for the end-to-end proxy tests (``wsgikit serve MODULE:ATTR``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+from wsgikit.proxy import ProxyFix
+
+
+def _whoami(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    seen = {
+        key: environ.get(key)
+        for key in ("REMOTE_ADDR", "wsgi.url_scheme", "HTTP_HOST", "SERVER_PORT", "SCRIPT_NAME")
+    }
+    seen["orig"] = environ.get("wsgikit.proxy.orig")
+    seen["x_forwarded_for"] = environ.get("HTTP_X_FORWARDED_FOR")
+    body = json.dumps(seen).encode()
+    start_response(
+        "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+#: The test server's peer is 127.0.0.1: trust it, and 10.0.0.0/8 behind it.
+trusted_app = ProxyFix(
+    _whoami, x_host=1, x_prefix=1, trusted=["127.0.0.1", "10.0.0.0/8"], clear_untrusted=True
+)
+#: Trusts nobody who can reach a loopback test server.
+untrusted_app = ProxyFix(_whoami, x_host=1, trusted=["192.0.2.1"], clear_untrusted=True)
+
+
+def make_whoami(global_conf: dict[str, str]) -> WSGIApplication:
+    """PasteDeploy app factory (``use = call:e2e_proxy_apps:make_whoami``)."""
+    return _whoami

@@ -1,0 +1,1197 @@
+"""wsgikit.proxy: ProxyFix (werkzeug-compatible, trusted networks, RFC 7239,
+strict validation) and FakeForwardedFor."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+import pytest
+from conftest import Server, make_environ, run_wsgi, testapp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from werkzeug.middleware.proxy_fix import ProxyFix as WerkzeugProxyFix
+
+from wsgikit.proxy import FORWARDED_KEY, ORIG_KEY, FakeForwardedFor, ProxyFix
+
+CHANGED_KEYS = (
+    "REMOTE_ADDR",
+    "wsgi.url_scheme",
+    "HTTP_HOST",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SCRIPT_NAME",
+)
+HEADERS = (
+    "HTTP_FORWARDED",
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PORT",
+    "HTTP_X_FORWARDED_PREFIX",
+)
+
+
+class Capture:
+    """An app that keeps the environ it was called with."""
+
+    def __init__(self) -> None:
+        self.environ: WSGIEnvironment = {}
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        self.environ = environ
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+
+def through(middleware: Any, *args: Any, **kwargs: Any) -> Any:
+    """A factory: ``through(ProxyFix, x_for=2)(**environ) -> environ seen by the app``."""
+
+    def run(**environ: Any) -> WSGIEnvironment:
+        capture = Capture()
+        run_wsgi(middleware(capture, *args, **kwargs), environ)
+        return capture.environ
+
+    return run
+
+
+def seen(environ: WSGIEnvironment) -> dict[str, Any]:
+    return {key: environ.get(key) for key in CHANGED_KEYS}
+
+
+# --- werkzeug compatibility ---------------------------------------------------
+
+BEHIND = {"REMOTE_ADDR": "192.168.0.2", "HTTP_HOST": "spam", "SERVER_NAME": "spam"}
+
+WERKZEUG_CASES = [
+    pytest.param({}, {}, id="no headers"),
+    pytest.param(
+        {},
+        {"HTTP_X_FORWARDED_FOR": "192.168.0.1", "HTTP_X_FORWARDED_PROTO": "https"},
+        id="defaults: for and proto",
+    ),
+    pytest.param({"x_host": 1}, {"HTTP_X_FORWARDED_HOST": "example.com"}, id="host without port"),
+    pytest.param({"x_host": 1}, {"HTTP_X_FORWARDED_HOST": "example.com:8443"}, id="host with port"),
+    pytest.param({"x_port": 1}, {"HTTP_X_FORWARDED_PORT": "8080"}, id="port alone"),
+    pytest.param(
+        {"x_host": 1, "x_port": 1},
+        {"HTTP_X_FORWARDED_HOST": "example.com:81", "HTTP_X_FORWARDED_PORT": "8080"},
+        id="port wins over host's port",
+    ),
+    pytest.param(
+        {"x_port": 1},
+        {"HTTP_HOST": "spam:9000", "HTTP_X_FORWARDED_PORT": "8080"},
+        id="port replaces Host's port",
+    ),
+    pytest.param(
+        {"x_port": 1},
+        {"HTTP_HOST": "[::1]", "HTTP_X_FORWARDED_PORT": "8080"},
+        id="port added to bracketed IPv6 Host",
+    ),
+    pytest.param({"x_prefix": 1}, {"HTTP_X_FORWARDED_PREFIX": "/bar"}, id="prefix"),
+    pytest.param({"x_prefix": 1}, {"HTTP_X_FORWARDED_PREFIX": "/bar/"}, id="prefix slash"),
+    pytest.param(
+        {"x_for": 2},
+        {"HTTP_X_FORWARDED_FOR": "192.168.0.1, 192.168.0.3"},
+        id="two hops",
+    ),
+    pytest.param(
+        {"x_for": 2}, {"HTTP_X_FORWARDED_FOR": "192.168.0.3"}, id="fewer values than hops"
+    ),
+    pytest.param(
+        {"x_for": 1},
+        {"HTTP_X_FORWARDED_FOR": "6.6.6.6, 192.168.0.1"},
+        id="spoofed leftmost ignored",
+    ),
+    pytest.param(
+        {"x_for": 0, "x_proto": 0},
+        {"HTTP_X_FORWARDED_FOR": "1.2.3.4", "HTTP_X_FORWARDED_PROTO": "https"},
+        id="switched off",
+    ),
+    pytest.param(
+        {"x_for": 1},
+        {"HTTP_X_FORWARDED_FOR": " 1.2.3.4 ,\t, 5.6.7.8 ,"},
+        id="blanks and empty items",
+    ),
+    pytest.param({"x_for": 2}, {"HTTP_X_FORWARDED_FOR": '"1.2.3.4", "5.6.7.8"'}, id="quoted items"),
+    pytest.param({"x_for": 1}, {"HTTP_X_FORWARDED_FOR": '1.2.3.4, "5.6.7.8'}, id="unclosed quote"),
+    pytest.param({"x_for": 1}, {"HTTP_X_FORWARDED_FOR": ""}, id="empty header"),
+    pytest.param(
+        {"x_for": 1},
+        {"HTTP_X_FORWARDED_FOR": "2001:db8::1, ::1"},
+        id="IPv6 entries",
+    ),
+    pytest.param(
+        {"x_for": 3, "x_proto": 2, "x_host": 2},
+        {
+            "HTTP_X_FORWARDED_FOR": "10.0.0.9, 203.0.113.7, 10.0.0.5, 10.0.0.4",
+            "HTTP_X_FORWARDED_PROTO": "https, http",
+            "HTTP_X_FORWARDED_HOST": "shop.example, internal:8080",
+        },
+        id="mixed hop counts",
+    ),
+    pytest.param(
+        {"x_host": 1}, {"HTTP_X_FORWARDED_HOST": "[2001:db8::1]"}, id="IPv6 host, no port"
+    ),
+    pytest.param(
+        {"x_host": 1}, {"HTTP_X_FORWARDED_HOST": "[2001:db8::1]:8443"}, id="IPv6 host and port"
+    ),
+    pytest.param(
+        {"x_host": 1, "x_prefix": 1, "x_port": 1},
+        {"HTTP_X_FORWARDED_PORT": "443", "HTTP_X_FORWARDED_PREFIX": "/a/b"},
+        id="port and prefix without host",
+    ),
+]
+
+
+WERKZEUG_CASES += [
+    pytest.param(
+        {"x_port": 1},
+        {"HTTP_HOST": None, "SERVER_PORT": "9000", "HTTP_X_FORWARDED_PORT": "8080"},
+        id="port without Host header",
+    ),
+    pytest.param(
+        {"x_for": 1, "x_proto": 1, "x_host": 1, "x_port": 1, "x_prefix": 1},
+        {
+            "HTTP_HOST": "spam:9000",
+            "HTTP_X_FORWARDED_FOR": "192.168.0.1",
+            "HTTP_X_FORWARDED_PROTO": "https",
+            "HTTP_X_FORWARDED_HOST": "eggs",
+            "HTTP_X_FORWARDED_PORT": "443",
+            "HTTP_X_FORWARDED_PREFIX": "/ham",
+        },
+        id="all five",
+    ),
+    pytest.param({"x_for": 2}, {"HTTP_X_FORWARDED_FOR": ", 192.168.0.3"}, id="empty first item"),
+    pytest.param(
+        {"x_for": 2, "x_prefix": 1},
+        {"HTTP_X_FORWARDED_FOR": "192.168.0.1, 192.168.0.3", "HTTP_X_FORWARDED_PREFIX": "/a, /b"},
+        id="prefix hops below for hops",
+    ),
+    pytest.param(
+        {"x_port": 1},
+        {"HTTP_HOST": "[2001:db8::a]:9000", "HTTP_X_FORWARDED_PORT": "8080"},
+        id="port replaces IPv6 Host's port",
+    ),
+]
+
+
+def run_both(options: dict[str, int], headers: dict[str, str | None]) -> list[WSGIEnvironment]:
+    """The environs werkzeug's ProxyFix and ours hand to the app for one request."""
+    results = []
+    for middleware in (WerkzeugProxyFix, ProxyFix):
+        environ = make_environ(**BEHIND)
+        for key, value in headers.items():
+            if value is None:
+                del environ[key]
+            else:
+                environ[key] = value
+        capture = Capture()
+        run_wsgi(middleware(capture, **options), environ)
+        results.append(capture.environ)
+    return results
+
+
+@pytest.mark.parametrize(("options", "headers"), WERKZEUG_CASES)
+def test_same_environ_as_werkzeug(options: dict[str, int], headers: dict[str, str | None]) -> None:
+    """The same valid inputs through werkzeug's ProxyFix and ours: same environ,
+    so the same URL and client for any framework."""
+    from werkzeug.wrappers import Request
+
+    theirs, ours = run_both(options, headers)
+    assert seen(ours) == seen(theirs)
+    assert Request(ours).url_root == Request(theirs).url_root
+    assert Request(ours).remote_addr == Request(theirs).remote_addr
+    werkzeug_orig = theirs["werkzeug.proxy_fix.orig"]
+    for key, value in ours.get(ORIG_KEY, {}).items():
+        assert werkzeug_orig[key] == value
+        assert ours[key] != value
+
+
+def test_positional_hop_counts_as_in_werkzeug() -> None:
+    environ = through(ProxyFix, 2, 1, 1)(
+        HTTP_X_FORWARDED_FOR="1.2.3.4, 10.0.0.1", HTTP_X_FORWARDED_HOST="example.com"
+    )
+    assert (environ["REMOTE_ADDR"], environ["HTTP_HOST"]) == ("1.2.3.4", "example.com")
+
+
+@pytest.mark.parametrize(
+    ("options", "headers", "expected"),
+    [
+        pytest.param(
+            {}, {"HTTP_X_FORWARDED_FOR": "1.2.3.4:5678"}, {"REMOTE_ADDR": "1.2.3.4"}, id="ip:port"
+        ),
+        pytest.param(
+            {},
+            {"HTTP_X_FORWARDED_FOR": "[2001:db8::1]:4711"},
+            {"REMOTE_ADDR": "2001:db8::1"},
+            id="[v6]:port",
+        ),
+        pytest.param(
+            {}, {"HTTP_X_FORWARDED_FOR": "[2001:db8::1]"}, {"REMOTE_ADDR": "2001:db8::1"}, id="[v6]"
+        ),
+        pytest.param(
+            {}, {"HTTP_X_FORWARDED_PROTO": "HTTPS"}, {"wsgi.url_scheme": "https"}, id="upper case"
+        ),
+        pytest.param(
+            {}, {"HTTP_X_FORWARDED_PROTO": "wss"}, {"wsgi.url_scheme": "https"}, id="wss is https"
+        ),
+        pytest.param(
+            {}, {"HTTP_X_FORWARDED_PROTO": "ws"}, {"wsgi.url_scheme": "http"}, id="ws is http"
+        ),
+    ],
+)
+def test_valid_variants_werkzeug_would_copy_raw(
+    options: dict[str, int], headers: dict[str, str], expected: dict[str, str]
+) -> None:
+    environ = through(ProxyFix, **options)(**headers)
+    assert {key: environ[key] for key in expected} == expected
+
+
+# --- strict validation --------------------------------------------------------
+
+ORIGINAL = make_environ()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("not-an-ip", id="word"),
+        pytest.param("1.2.3.4\r\nX-Evil: 1", id="CRLF"),
+        pytest.param("1.2.3.256", id="octet too big"),
+        pytest.param("01.2.3.4", id="leading zero"),
+        pytest.param("1.2.3.4:0", id="port 0"),
+        pytest.param("1.2.3.4:65536", id="port too big"),
+        pytest.param("1.2.3.4:http", id="port word"),
+        pytest.param("fe80::1%eth0", id="scope id"),
+        pytest.param("fe80::1%\r\nX", id="scope id with CRLF"),
+        pytest.param("[1.2.3.4]", id="bracketed IPv4"),
+        pytest.param("[::1", id="unclosed bracket"),
+        pytest.param("[::1]x", id="junk after bracket"),
+        pytest.param("1" * 200, id="overlong"),
+        pytest.param("unknown", id="unknown"),
+        pytest.param("_hidden", id="obfuscated"),
+        pytest.param("1.2.3.4/8", id="network"),
+        pytest.param("١.٢.٣.٤", id="arabic digits"),
+    ],
+)
+def test_invalid_client_address_leaves_remote_addr(
+    value: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="wsgikit.proxy"):
+        environ = through(ProxyFix)(HTTP_X_FORWARDED_FOR=f"10.0.0.1, {value}")
+    assert environ["REMOTE_ADDR"] == "127.0.0.1"
+    assert ORIG_KEY not in environ
+    assert "X-Forwarded-For" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("ftp", id="other scheme"),
+        pytest.param("https\r\n", id="CRLF"),
+        pytest.param("javascript", id="javascript"),
+        pytest.param("http s", id="space"),
+    ],
+)
+def test_proto_outside_allow_list_is_ignored(value: str) -> None:
+    environ = through(ProxyFix)(HTTP_X_FORWARDED_PROTO=value)
+    assert environ["wsgi.url_scheme"] == "http"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("evil.example/path", id="path"),
+        pytest.param("evil.example\r\nSet-Cookie: a=b", id="CRLF"),
+        pytest.param("user@evil.example", id="userinfo"),
+        pytest.param("evil.example?x", id="query"),
+        pytest.param("evil.example#x", id="fragment"),
+        pytest.param("evil.example:0", id="port 0"),
+        pytest.param("evil.example:99999", id="port too big"),
+        pytest.param("evil.example:", id="empty port"),
+        pytest.param("evil.example:80:80", id="two ports"),
+        pytest.param("[::1", id="unclosed bracket"),
+        pytest.param("[zz::1]", id="bad IPv6 literal"),
+        pytest.param("[fe80::1%eth0]", id="scope id"),
+        pytest.param("-evil.example", id="leading dash"),
+        pytest.param("évil.example", id="non-ASCII"),
+        pytest.param("a" * 300, id="overlong"),
+        pytest.param("a b", id="space"),
+        pytest.param("\\\\evil", id="backslashes"),
+    ],
+)
+def test_forged_host_is_ignored(value: str) -> None:
+    environ = through(ProxyFix, x_host=1)(HTTP_X_FORWARDED_HOST=value)
+    assert (environ["HTTP_HOST"], environ["SERVER_NAME"], environ["SERVER_PORT"]) == (
+        "localhost",
+        "localhost",
+        "80",
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("0", id="zero"),
+        pytest.param("65536", id="too big"),
+        pytest.param("-1", id="negative"),
+        pytest.param("80abc", id="trailing junk"),
+        pytest.param("٨٠", id="arabic digits"),
+        pytest.param("8080\r\n", id="CRLF"),
+        pytest.param("9" * 50, id="overlong"),
+    ],
+)
+def test_invalid_port_is_ignored(value: str) -> None:
+    environ = through(ProxyFix, x_port=1)(HTTP_X_FORWARDED_PORT=value)
+    assert (environ["HTTP_HOST"], environ["SERVER_PORT"]) == ("localhost", "80")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("//evil.example", id="protocol-relative"),
+        pytest.param("/app//evil", id="empty segment"),
+        pytest.param("app", id="relative"),
+        pytest.param("/app\r\nX: y", id="CRLF"),
+        pytest.param("/app/../admin", id="dot-dot"),
+        pytest.param("/./app", id="dot"),
+        pytest.param("/..", id="dot-dot at end"),
+        pytest.param("/app?x=1", id="query"),
+        pytest.param("/app#x", id="fragment"),
+        pytest.param("/app%2F..", id="percent"),
+        pytest.param("/\\evil.example", id="backslash"),
+        pytest.param("/my app", id="space"),
+        pytest.param("https://evil.example/", id="absolute URL"),
+    ],
+)
+def test_unclean_prefix_is_ignored(value: str) -> None:
+    environ = through(ProxyFix, x_prefix=1)(HTTP_X_FORWARDED_PREFIX=value)
+    assert environ["SCRIPT_NAME"] == ""
+
+
+def test_root_prefix_is_an_empty_script_name() -> None:
+    environ = through(ProxyFix, x_prefix=1)(SCRIPT_NAME="/app", HTTP_X_FORWARDED_PREFIX="/")
+    assert (environ["SCRIPT_NAME"], environ[ORIG_KEY]) == ("", {"SCRIPT_NAME": "/app"})
+
+
+@pytest.mark.parametrize(
+    "value", ["/app", "/app/", "/a/b-c_d.e~f", "/v1/api:x@y", "/...", "/a/.well-known"]
+)
+def test_clean_prefix_is_believed(value: str) -> None:
+    environ = through(ProxyFix, x_prefix=1)(HTTP_X_FORWARDED_PREFIX=value)
+    assert environ["SCRIPT_NAME"] == value
+
+
+def test_rejected_value_is_logged_as_warning_and_truncated(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="wsgikit.proxy"):
+        through(ProxyFix, x_host=1)(HTTP_X_FORWARDED_HOST="evil/" + "x" * 5000)
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING and record.name == "wsgikit.proxy"
+    assert "X-Forwarded-Host" in record.getMessage() and len(record.getMessage()) < 200
+
+
+# --- originals ------------------------------------------------------------------
+
+
+def test_originals_keyed_by_changed_keys() -> None:
+    environ = through(ProxyFix, x_host=1)(
+        HTTP_X_FORWARDED_FOR="203.0.113.7",
+        HTTP_X_FORWARDED_PROTO="https",
+        HTTP_X_FORWARDED_HOST="shop.example",
+    )
+    assert environ[ORIG_KEY] == {
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "HTTP_HOST": "localhost",
+        "SERVER_NAME": "localhost",
+    }
+
+
+def test_originals_record_absent_key_as_none() -> None:
+    environ = make_environ(HTTP_X_FORWARDED_HOST="shop.example")
+    del environ["HTTP_HOST"]
+    capture = Capture()
+    ProxyFix(capture, x_host=1)(environ, lambda status, headers, exc_info=None: print)
+    assert capture.environ[ORIG_KEY]["HTTP_HOST"] is None
+    assert capture.environ["HTTP_HOST"] == "shop.example"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({}, id="no headers"),
+        pytest.param({"HTTP_X_FORWARDED_FOR": "garbage"}, id="only invalid values"),
+        pytest.param({"HTTP_X_FORWARDED_FOR": "127.0.0.1"}, id="same value"),
+        pytest.param({"HTTP_X_FORWARDED_HOST": "evil.example"}, id="header switched off"),
+    ],
+)
+def test_no_originals_when_nothing_changed(headers: dict[str, str]) -> None:
+    environ = through(ProxyFix)(**headers)
+    assert ORIG_KEY not in environ
+    assert seen(environ) == seen(ORIGINAL)
+
+
+# --- trusted networks ---------------------------------------------------------
+
+TRUSTED = ["10.0.0.0/8", "192.168.1.1", "fd00::/8"]
+
+
+@pytest.mark.parametrize(
+    ("remote", "chain", "client"),
+    [
+        pytest.param("10.0.0.1", "203.0.113.7", "203.0.113.7", id="one proxy"),
+        pytest.param(
+            "10.0.0.1", "6.6.6.6, 203.0.113.7, 10.0.0.5, 192.168.1.1", "203.0.113.7", id="walk"
+        ),
+        pytest.param("10.0.0.1", "10.0.0.7, 10.0.0.5", "10.0.0.7", id="all trusted: leftmost"),
+        pytest.param("203.0.113.9", "1.2.3.4", "203.0.113.9", id="untrusted peer"),
+        pytest.param("192.168.1.2", "1.2.3.4", "192.168.1.2", id="near miss"),
+        pytest.param("fd00::1", "2001:db8::7", "2001:db8::7", id="IPv6 peer"),
+        pytest.param("::ffff:10.0.0.1", "203.0.113.7", "203.0.113.7", id="IPv4-mapped peer"),
+        pytest.param("10.0.0.1", "[2001:db8::7]:443, 10.0.0.3:8080", "2001:db8::7", id="ports"),
+        pytest.param("10.0.0.1", "6.6.6.6, garbage, 10.0.0.3", "10.0.0.1", id="invalid hop"),
+        pytest.param("10.0.0.1", "", "10.0.0.1", id="empty chain"),
+        pytest.param("garbage", "1.2.3.4", "garbage", id="peer not an IP"),
+    ],
+)
+def test_trusted_mode_client_is_rightmost_untrusted(remote: str, chain: str, client: str) -> None:
+    environ = through(ProxyFix, trusted=TRUSTED)(REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=chain)
+    assert environ["REMOTE_ADDR"] == client
+
+
+@pytest.mark.parametrize(
+    ("remote", "headers", "expected"),
+    [
+        pytest.param(
+            "10.0.0.1",
+            {"HTTP_X_FORWARDED_PROTO": "https", "HTTP_X_FORWARDED_HOST": "shop.example"},
+            ("https", "shop.example"),
+            id="trusted peer",
+        ),
+        pytest.param(
+            "203.0.113.9",
+            {"HTTP_X_FORWARDED_PROTO": "https", "HTTP_X_FORWARDED_HOST": "shop.example"},
+            ("http", "localhost"),
+            id="untrusted peer",
+        ),
+        pytest.param(
+            "10.0.0.1",
+            {
+                "HTTP_X_FORWARDED_FOR": "203.0.113.7, 10.0.0.5",
+                "HTTP_X_FORWARDED_PROTO": "http, https, http",
+                "HTTP_X_FORWARDED_HOST": "evil.example, shop.example, internal",
+            },
+            ("https", "shop.example"),
+            id="value of the outermost trusted hop",
+        ),
+        pytest.param(
+            "10.0.0.1",
+            {
+                "HTTP_X_FORWARDED_FOR": "203.0.113.7, 10.0.0.5, 10.0.0.4",
+                "HTTP_X_FORWARDED_PROTO": "https",
+                "HTTP_X_FORWARDED_HOST": "shop.example",
+            },
+            ("https", "shop.example"),
+            id="single value set by a trusted proxy",
+        ),
+    ],
+)
+def test_trusted_mode_believes_proto_and_host_from_trusted_peer_only(
+    remote: str, headers: dict[str, str], expected: tuple[str, str]
+) -> None:
+    environ = through(ProxyFix, x_host=1, trusted=TRUSTED)(REMOTE_ADDR=remote, **headers)
+    assert (environ["wsgi.url_scheme"], environ["HTTP_HOST"]) == expected
+
+
+def test_trusted_mode_port_and_prefix() -> None:
+    environ = through(ProxyFix, x_port=1, x_prefix=1, trusted=TRUSTED)(
+        REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_PORT="8443", HTTP_X_FORWARDED_PREFIX="/shop"
+    )
+    assert (environ["SERVER_PORT"], environ["HTTP_HOST"], environ["SCRIPT_NAME"]) == (
+        "8443",
+        "localhost:8443",
+        "/shop",
+    )
+
+
+def test_trusted_mode_with_x_for_off_keeps_remote_addr() -> None:
+    environ = through(ProxyFix, x_for=0, trusted=TRUSTED)(
+        REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.7", HTTP_X_FORWARDED_PROTO="https"
+    )
+    assert (environ["REMOTE_ADDR"], environ["wsgi.url_scheme"]) == ("10.0.0.1", "https")
+
+
+@pytest.mark.parametrize(
+    "trusted",
+    [
+        pytest.param("10.0.0.0/8, 192.168.1.1 fd00::/8", id="one string"),
+        pytest.param(
+            [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_address("192.168.1.1")],
+            id="ipaddress objects",
+        ),
+        pytest.param(("10.0.0.1/8",), id="host bits set"),
+    ],
+)
+def test_trusted_accepts_several_spellings(trusted: Any) -> None:
+    environ = through(ProxyFix, trusted=trusted)(
+        REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR="203.0.113.7"
+    )
+    assert environ["REMOTE_ADDR"] == "203.0.113.7"
+
+
+# --- RFC 7239 Forwarded -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "client", "scheme", "host"),
+    [
+        # RFC 7239 section 4 examples, trusting the last element.
+        pytest.param('for="_gazonk"', "127.0.0.1", "http", "localhost", id="4: obfuscated"),
+        pytest.param(
+            'For="[2001:db8:cafe::17]:4711"', "2001:db8:cafe::17", "http", "localhost", id="4: v6"
+        ),
+        pytest.param(
+            "for=192.0.2.60;proto=http;by=203.0.113.43",
+            "192.0.2.60",
+            "http",
+            "localhost",
+            id="4: for proto by",
+        ),
+        pytest.param(
+            "for=192.0.2.43, for=198.51.100.17", "198.51.100.17", "http", "localhost", id="4: two"
+        ),
+        # Section 7.1.
+        pytest.param(
+            'for=192.0.2.43, for="[2001:db8:cafe::17]", for=unknown',
+            "127.0.0.1",
+            "http",
+            "localhost",
+            id="7.1: unknown last",
+        ),
+        # Section 7.4.
+        pytest.param(
+            "for=192.0.2.43,for=198.51.100.17;by=203.0.113.60;proto=http;host=example.com",
+            "198.51.100.17",
+            "http",
+            "example.com",
+            id="7.4: host",
+        ),
+        pytest.param(
+            'for=192.0.2.60;proto=https;host="example.com:8443"',
+            "192.0.2.60",
+            "https",
+            "example.com:8443",
+            id="quoted host with port",
+        ),
+        pytest.param(
+            "FOR=192.0.2.60;PROTO=HTTPS", "192.0.2.60", "https", "localhost", id="case-insensitive"
+        ),
+        pytest.param("for=unknown;proto=https", "127.0.0.1", "https", "localhost", id="unknown"),
+        pytest.param('for="_x:_port"', "127.0.0.1", "http", "localhost", id="obfuscated port"),
+        pytest.param(
+            "for=2001:db8::1", "2001:db8::1", "http", "localhost", id="lenient: bare IPv6"
+        ),
+    ],
+)
+def test_rfc7239_examples(header: str, client: str, scheme: str, host: str) -> None:
+    environ = through(ProxyFix, forwarded=1)(HTTP_FORWARDED=header)
+    assert (environ["REMOTE_ADDR"], environ["wsgi.url_scheme"], environ["HTTP_HOST"]) == (
+        client,
+        scheme,
+        host,
+    )
+
+
+def test_rfc7239_hops_count_elements() -> None:
+    header = 'for=192.0.2.43, for="[2001:db8:cafe::17]", for=unknown'
+    assert through(ProxyFix, forwarded=2)(HTTP_FORWARDED=header)["REMOTE_ADDR"] == (
+        "2001:db8:cafe::17"
+    )
+    assert through(ProxyFix, forwarded=3)(HTTP_FORWARDED=header)["REMOTE_ADDR"] == "192.0.2.43"
+    assert through(ProxyFix, forwarded=4)(HTTP_FORWARDED=header)["REMOTE_ADDR"] == "127.0.0.1"
+
+
+def test_rfc7239_several_header_lines_equal_one() -> None:
+    """Servers join repeated header lines with commas, in order."""
+    lines = ["for=192.0.2.43;proto=https", 'for="[2001:db8::1]:4711";host=a.example']
+    one = through(ProxyFix, forwarded=2)(HTTP_FORWARDED=", ".join(lines))
+    assert (one["REMOTE_ADDR"], one["wsgi.url_scheme"]) == ("192.0.2.43", "https")
+    last = through(ProxyFix, forwarded=1)(HTTP_FORWARDED=",".join(lines))
+    assert (last["REMOTE_ADDR"], last["HTTP_HOST"]) == ("2001:db8::1", "a.example")
+
+
+def test_rfc7239_believed_element_is_exposed() -> None:
+    environ = through(ProxyFix, forwarded=1)(
+        HTTP_FORWARDED='for="[2001:db8::1]:4711";by=_proxy1;proto=HTTPS;host=x.example;ext=1'
+    )
+    assert environ[FORWARDED_KEY] == {
+        "for": "[2001:db8::1]:4711",
+        "by": "_proxy1",
+        "proto": "https",
+        "host": "x.example",
+    }
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param("for=1.2.3.4/evil", id="trailing junk"),
+        pytest.param('for="1.2.3.4', id="unclosed quote"),
+        pytest.param('for="1.2.3.4\r\nX: y"', id="CRLF"),
+        pytest.param("for=_", id="empty obfuscated"),
+        pytest.param("for=", id="empty"),
+        pytest.param("for", id="no value"),
+        pytest.param("proto=gopher;host=a/b", id="bad proto and host"),
+    ],
+)
+def test_rfc7239_invalid_values_change_nothing(header: str) -> None:
+    environ = through(ProxyFix, forwarded=1)(HTTP_FORWARDED=header)
+    assert seen(environ) == seen(ORIGINAL)
+
+
+@pytest.mark.parametrize(
+    ("remote", "header", "client", "host"),
+    [
+        pytest.param(
+            "10.0.0.1",
+            "for=6.6.6.6;host=evil.example, for=203.0.113.7;host=shop.example, for=10.0.0.5",
+            "203.0.113.7",
+            "shop.example",
+            id="element of the client",
+        ),
+        pytest.param(
+            "10.0.0.1",
+            "for=10.0.0.7;host=inner.example, for=10.0.0.5",
+            "10.0.0.7",
+            "inner.example",
+            id="all trusted: first element",
+        ),
+        pytest.param(
+            "10.0.0.1",
+            "for=6.6.6.6, for=_hidden;host=shop.example, for=10.0.0.5",
+            "10.0.0.1",
+            "shop.example",
+            id="obfuscated client",
+        ),
+        pytest.param(
+            "203.0.113.9", "for=1.2.3.4;host=evil.example", "203.0.113.9", "localhost", id="peer"
+        ),
+    ],
+)
+def test_rfc7239_trusted_mode(remote: str, header: str, client: str, host: str) -> None:
+    environ = through(ProxyFix, forwarded=1, trusted=TRUSTED)(
+        REMOTE_ADDR=remote, HTTP_FORWARDED=header
+    )
+    assert (environ["REMOTE_ADDR"], environ["HTTP_HOST"]) == (client, host)
+
+
+@pytest.mark.parametrize("trusted", [None, TRUSTED], ids=["hop count", "trusted"])
+def test_forwarded_wins_over_x_forwarded(trusted: list[str] | None) -> None:
+    """for/proto/host come only from Forwarded; X-Forwarded-Port/-Prefix still apply."""
+    environ = through(ProxyFix, x_host=1, x_port=1, x_prefix=1, forwarded=1, trusted=trusted)(
+        REMOTE_ADDR="10.0.0.1",
+        HTTP_FORWARDED="for=203.0.113.7;proto=https",
+        HTTP_X_FORWARDED_FOR="6.6.6.6",
+        HTTP_X_FORWARDED_PROTO="http",
+        HTTP_X_FORWARDED_HOST="evil.example",
+        HTTP_X_FORWARDED_PORT="8443",
+        HTTP_X_FORWARDED_PREFIX="/shop",
+    )
+    assert seen(environ) == {
+        "REMOTE_ADDR": "203.0.113.7",
+        "wsgi.url_scheme": "https",
+        "HTTP_HOST": "localhost:8443",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "8443",
+        "SCRIPT_NAME": "/shop",
+    }
+
+
+def test_x_forwarded_used_when_forwarded_absent() -> None:
+    environ = through(ProxyFix, forwarded=1)(HTTP_X_FORWARDED_FOR="203.0.113.7")
+    assert environ["REMOTE_ADDR"] == "203.0.113.7"
+
+
+def test_forwarded_ignored_unless_enabled() -> None:
+    environ = through(ProxyFix)(HTTP_FORWARDED="for=6.6.6.6;proto=https")
+    assert seen(environ) == seen(ORIGINAL)
+
+
+# --- clear_untrusted ----------------------------------------------------------
+
+ALL_FORWARDED = {
+    "HTTP_FORWARDED": "for=6.6.6.6",
+    "HTTP_X_FORWARDED_FOR": "6.6.6.6",
+    "HTTP_X_FORWARDED_PROTO": "https",
+    "HTTP_X_FORWARDED_HOST": "evil.example",
+    "HTTP_X_FORWARDED_PORT": "8443",
+    "HTTP_X_FORWARDED_PREFIX": "/x",
+}
+
+
+def test_clear_untrusted_removes_everything_from_untrusted_peer() -> None:
+    environ = through(ProxyFix, trusted=TRUSTED, clear_untrusted=True)(
+        REMOTE_ADDR="203.0.113.9", **ALL_FORWARDED
+    )
+    assert not set(HEADERS) & set(environ)
+    assert environ[ORIG_KEY] == ALL_FORWARDED
+    assert seen(environ) == {**seen(ORIGINAL), "REMOTE_ADDR": "203.0.113.9"}
+
+
+def test_clear_untrusted_removes_headers_switched_off() -> None:
+    environ = through(ProxyFix, trusted=TRUSTED, clear_untrusted=True)(
+        REMOTE_ADDR="10.0.0.1", **ALL_FORWARDED
+    )
+    left = {key for key in HEADERS if key in environ}
+    assert left == {"HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO"}
+    assert environ["REMOTE_ADDR"] == "6.6.6.6"
+
+
+def test_clear_untrusted_in_hop_count_mode_removes_overridden_x_headers() -> None:
+    environ = through(ProxyFix, forwarded=1, clear_untrusted=True)(**ALL_FORWARDED)
+    assert [key for key in HEADERS if key in environ] == ["HTTP_FORWARDED"]
+    assert environ["REMOTE_ADDR"] == "6.6.6.6"
+
+
+def test_headers_stay_without_clear_untrusted() -> None:
+    environ = through(ProxyFix, trusted=TRUSTED)(REMOTE_ADDR="203.0.113.9", **ALL_FORWARDED)
+    assert {key: environ[key] for key in HEADERS} == ALL_FORWARDED
+
+
+# --- options ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        pytest.param({"x_for": "1"}, TypeError, "x_for", id="x_for str"),
+        pytest.param({"x_proto": True}, TypeError, "x_proto", id="x_proto bool"),
+        pytest.param({"x_host": -1}, ValueError, "x_host", id="x_host negative"),
+        pytest.param({"x_port": 1.0}, TypeError, "x_port", id="x_port float"),
+        pytest.param({"x_prefix": None}, TypeError, "x_prefix", id="x_prefix None"),
+        pytest.param({"forwarded": -2}, ValueError, "forwarded", id="forwarded negative"),
+        pytest.param({"trusted": []}, ValueError, "trusted", id="trusted empty"),
+        pytest.param({"trusted": ["10.0.0.300"]}, ValueError, "trusted", id="trusted bad"),
+        pytest.param({"trusted": ["fe80::1%eth0"]}, ValueError, "trusted", id="trusted scope"),
+        pytest.param({"trusted": [10]}, TypeError, "trusted", id="trusted int item"),
+        pytest.param({"trusted": 10}, TypeError, "trusted", id="trusted int"),
+        pytest.param({"clear_untrusted": "yes"}, TypeError, "clear_untrusted", id="clear str"),
+    ],
+)
+def test_proxy_fix_rejects_bad_options(
+    options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        ProxyFix(Capture(), **options)
+
+
+def test_proxy_fix_public_attributes() -> None:
+    fix = ProxyFix(Capture(), 2, 0, x_host=1, trusted="10.0.0.0/8", forwarded=1)
+    assert (fix.x_for, fix.x_proto, fix.x_host, fix.x_port, fix.x_prefix) == (2, 0, 1, 0, 0)
+    assert fix.trusted == (ipaddress.ip_network("10.0.0.0/8"),)
+    assert (fix.forwarded, fix.clear_untrusted) == (1, False)
+
+
+# --- hostile input (hypothesis) -------------------------------------------------
+
+HOST_OK = re.compile(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_][A-Za-z0-9_.-]*)(:[0-9]{1,5})?")
+PREFIX_OK = re.compile(r"(/[A-Za-z0-9\-._~!$&'()*+,;=:@]+)+/?")
+NASTY = st.sampled_from(
+    [",", ";", '"', "\\", "[", "]", ":", "=", "\r", "\n", " ", "%", "/", "_", "for=", "unknown"]
+)
+ADDRESSY = st.one_of(
+    st.ip_addresses().map(str),
+    st.ip_addresses(v=6).map(lambda ip: f'"[{ip}]:{ip.packed[0] * 200}"'),
+    st.text(max_size=12),
+    NASTY,
+)
+HEADER_VALUE = st.lists(ADDRESSY, max_size=6).map("".join) | st.text(max_size=60)
+
+
+def assert_sane(before: WSGIEnvironment, environ: WSGIEnvironment) -> None:
+    """Every value ProxyFix may write is valid (or untouched)."""
+    remote = environ["REMOTE_ADDR"]
+    if remote != before["REMOTE_ADDR"]:
+        assert "%" not in remote
+        ipaddress.ip_address(remote)
+    assert environ["wsgi.url_scheme"] in ("http", "https")
+    if environ["HTTP_HOST"] != before["HTTP_HOST"]:
+        match = HOST_OK.fullmatch(environ["HTTP_HOST"])
+        assert match is not None
+    assert environ["SERVER_PORT"].isdigit() and 0 < int(environ["SERVER_PORT"]) < 65536
+    if environ["SERVER_NAME"] != before["SERVER_NAME"]:
+        assert HOST_OK.fullmatch(environ["SERVER_NAME"]) is not None
+    script = environ["SCRIPT_NAME"]
+    assert script == "" or (PREFIX_OK.fullmatch(script) and "/../" not in script + "/")
+    for value in environ.get(FORWARDED_KEY, {}).values():
+        assert not set(value) & set('\r\n ,;"\\/')
+
+
+HOSTILE_CONFIGS = [
+    ProxyFix(Capture(), 2, 1, 1, 1, 1, forwarded=0),
+    ProxyFix(Capture(), 1, 1, 1, 1, 1, forwarded=2),
+    ProxyFix(Capture(), x_host=1, x_port=1, x_prefix=1, trusted=["0.0.0.0/0", "::/0"]),
+    ProxyFix(Capture(), x_host=1, x_prefix=1, forwarded=1, trusted="127.0.0.1 10.0.0.0/8"),
+]
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    config=st.sampled_from(range(len(HOSTILE_CONFIGS))),
+    values=st.fixed_dictionaries({}, optional={key: HEADER_VALUE for key in HEADERS}),
+    remote=st.sampled_from(["127.0.0.1", "10.1.2.3", "::1", "203.0.113.9"]),
+)
+def test_hostile_headers_never_raise_or_leak(
+    config: int, values: dict[str, str], remote: str
+) -> None:
+    fix = HOSTILE_CONFIGS[config]
+    before = make_environ(REMOTE_ADDR=remote, **values)
+    environ = dict(before)
+    fix(environ, lambda status, headers, exc_info=None: print)
+    assert_sane(before, environ)
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=st.text(max_size=80))
+def test_hostile_forwarded_elements_never_leak(value: str) -> None:
+    trusted = ProxyFix(Capture(), x_host=1, forwarded=1, trusted=["0.0.0.0/0", "::/0"])
+    for fix in (ProxyFix(Capture(), forwarded=1), trusted):
+        header = f"for=1.2.3.4;{value}, {value}"
+        before = make_environ(HTTP_FORWARDED=header)
+        environ = dict(before)
+        fix(environ, lambda status, headers, exc_info=None: print)
+        assert_sane(before, environ)
+
+
+@settings(max_examples=100, deadline=None)
+@given(ip=st.ip_addresses(), port=st.integers(1, 65535))
+def test_any_valid_address_with_port_is_believed(ip: Any, port: int) -> None:
+    node = f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+    environ = through(ProxyFix)(HTTP_X_FORWARDED_FOR=node)
+    assert ipaddress.ip_address(environ["REMOTE_ADDR"]) == ip
+    fwd = through(ProxyFix, forwarded=1)(HTTP_FORWARDED=f'for="{node}"')
+    assert ipaddress.ip_address(fwd["REMOTE_ADDR"]) == ip
+
+
+# --- FakeForwardedFor ---------------------------------------------------------
+
+
+def test_fake_adds_x_forwarded_for_with_defaults() -> None:
+    environ = through(FakeForwardedFor)()
+    assert environ["HTTP_X_FORWARDED_FOR"] == "10.1.1.1, 10.3.4.5, 127.0.0.1"
+    assert not {"HTTP_X_FORWARDED_PROTO", "HTTP_FORWARDED"} & set(environ)
+    assert environ["REMOTE_ADDR"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [pytest.param(False, "6.6.6.6", id="kept"), pytest.param(True, "10.1.1.1", id="overridden")],
+)
+def test_fake_keeps_client_header_unless_override(override: bool, expected: str) -> None:
+    environ = through(FakeForwardedFor, proxies=(), override=override, proto="https")(
+        HTTP_X_FORWARDED_FOR="6.6.6.6"
+    )
+    assert environ["HTTP_X_FORWARDED_FOR"] == expected
+    assert environ["HTTP_X_FORWARDED_PROTO"] == "https"
+
+
+def test_fake_sends_every_header_one_value_per_hop() -> None:
+    environ = through(
+        FakeForwardedFor,
+        real_ip="2001:db8::7",
+        proxies="10.0.0.5 fd00::1",
+        proto="https",
+        host="shop.example:8443",
+        port=8443,
+        prefix="/store",
+        forwarded=True,
+    )()
+    assert environ["HTTP_X_FORWARDED_FOR"] == "2001:db8::7, 10.0.0.5, fd00::1"
+    assert environ["HTTP_X_FORWARDED_PROTO"] == "https, https, https"
+    assert environ["HTTP_X_FORWARDED_PORT"] == "8443, 8443, 8443"
+    assert environ["HTTP_X_FORWARDED_PREFIX"] == "/store, /store, /store"
+    extra = ';proto=https;host="shop.example:8443"'
+    assert environ["HTTP_FORWARDED"] == (
+        f'for="[2001:db8::7]"{extra}, for=10.0.0.5{extra}, for="[fd00::1]"{extra}'
+    )
+
+
+@pytest.mark.parametrize(
+    "proxy_fix",
+    [
+        pytest.param({"x_for": 3, "x_proto": 3, "x_host": 3}, id="hop counts"),
+        pytest.param({"x_for": 3, "x_proto": 1, "x_host": 1}, id="hop count 1 for the rest"),
+        pytest.param({"x_host": 1, "trusted": ["10.0.0.0/8", "127.0.0.1"]}, id="trusted"),
+        pytest.param({"forwarded": 3}, id="forwarded hops"),
+        pytest.param({"forwarded": 1, "trusted": ["10.0.0.0/8", "127.0.0.1"]}, id="fwd trusted"),
+    ],
+)
+def test_fake_chain_is_understood_by_proxy_fix(proxy_fix: dict[str, Any]) -> None:
+    capture = Capture()
+    app = FakeForwardedFor(
+        ProxyFix(capture, **proxy_fix),
+        real_ip="203.0.113.7",
+        proxies=["10.0.0.5", "10.0.0.4"],
+        proto="https",
+        host="shop.example",
+        forwarded=True,
+    )
+    run_wsgi(app)
+    assert seen(capture.environ)["REMOTE_ADDR"] == "203.0.113.7"
+    assert (capture.environ["wsgi.url_scheme"], capture.environ["HTTP_HOST"]) == (
+        "https",
+        "shop.example",
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        pytest.param({"real_ip": "nope"}, ValueError, "real_ip", id="real_ip word"),
+        pytest.param({"real_ip": "1.2.3.4:80"}, ValueError, "real_ip", id="real_ip port"),
+        pytest.param({"real_ip": "fe80::1%eth0"}, ValueError, "real_ip", id="real_ip scope"),
+        pytest.param({"real_ip": 1}, TypeError, "real_ip", id="real_ip int"),
+        pytest.param({"proxies": ["10.0.0.1", "x"]}, ValueError, "proxies", id="proxies word"),
+        pytest.param({"proxies": [b"10.0.0.1"]}, TypeError, "proxies", id="proxies bytes"),
+        pytest.param({"proxies": 5}, TypeError, "proxies", id="proxies int"),
+        pytest.param({"override": 1}, TypeError, "override", id="override int"),
+        pytest.param({"proto": "ftp"}, ValueError, "proto", id="proto ftp"),
+        pytest.param({"host": "a/b"}, ValueError, "host", id="host path"),
+        pytest.param({"host": "a\r\nb"}, ValueError, "host", id="host CRLF"),
+        pytest.param({"port": 0}, ValueError, "port", id="port 0"),
+        pytest.param({"port": "80"}, ValueError, "port", id="port str"),
+        pytest.param({"prefix": "//evil"}, ValueError, "prefix", id="prefix //"),
+        pytest.param({"forwarded": "yes"}, TypeError, "forwarded", id="forwarded str"),
+    ],
+)
+def test_fake_rejects_bad_options(
+    options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        FakeForwardedFor(Capture(), **options)
+
+
+# --- lint, real frameworks, server, PasteDeploy --------------------------------
+
+
+def test_both_pass_wsgi_lint(echo_app: WSGIApplication) -> None:
+    app = testapp(
+        echo_app,
+        lambda inner: FakeForwardedFor(inner, real_ip="203.0.113.7", proxies=(), proto="https"),
+        lambda inner: ProxyFix(inner),
+    )
+    body = app.get("/", extra_environ={"REMOTE_ADDR": "127.0.0.1"}).json
+    assert (body["REMOTE_ADDR"], body["wsgi.url_scheme"]) == ("203.0.113.7", "https")
+    assert body[ORIG_KEY] == {"REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http"}
+
+
+@pytest.fixture
+def echo_app() -> WSGIApplication:
+    from conftest import echo_environ_app
+
+    return echo_environ_app
+
+
+def test_framework_behind_fake_proxy_and_proxy_fix(framework_app: WSGIApplication) -> None:
+    app = testapp(
+        framework_app,
+        lambda inner: FakeForwardedFor(
+            inner, real_ip="2001:db8::7", proto="https", host="shop.example", prefix="/store"
+        ),
+        lambda inner: ProxyFix(
+            inner, x_host=1, x_prefix=1, trusted=["10.0.0.0/8", "127.0.0.1"], clear_untrusted=True
+        ),
+    )
+    body = app.get("/env", extra_environ={"REMOTE_ADDR": "10.0.0.1"}).json
+    assert body["remote_addr"] == "2001:db8::7"
+    assert body["scheme"] == "https"
+    assert body["host_url"] == "https://shop.example/"
+    assert body["url"] == "https://shop.example/store/env"
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        pytest.param(lambda inner: ProxyFix(inner, x_host=1), id="ours"),
+        pytest.param(lambda inner: WerkzeugProxyFix(inner, x_host=1), id="werkzeug"),
+    ],
+)
+def test_framework_sees_same_request_as_behind_werkzeug(
+    flask_app: WSGIApplication, pyramid_app: WSGIApplication, layer: Any
+) -> None:
+    headers = {
+        "X-Forwarded-For": "203.0.113.7, 10.0.0.5",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "shop.example:8443",
+    }
+    for app in (flask_app, pyramid_app):
+        body = testapp(app, layer).get("/env", headers=headers).json
+        assert (body["remote_addr"], body["scheme"], body["host_url"]) == (
+            "10.0.0.5",
+            "https",
+            "https://shop.example:8443/",
+        )
+
+
+def test_clear_untrusted_protects_apps_reading_raw_headers(bottle_app: WSGIApplication) -> None:
+    """Bottle reads X-Forwarded-For/-Proto/-Host itself: without clear_untrusted
+    it believes the spoofable leftmost entry, with it what ProxyFix believed."""
+    headers = {
+        "X-Forwarded-For": "6.6.6.6, 203.0.113.7, 10.0.0.5",
+        "X-Forwarded-Proto": "https, http",
+        "X-Forwarded-Host": "evil.example",
+    }
+    extra = {"REMOTE_ADDR": "10.0.0.1"}
+    fooled = testapp(bottle_app, lambda inner: ProxyFix(inner, trusted=["10.0.0.0/8"]))
+    body = fooled.get("/env", headers=headers, extra_environ=extra).json
+    assert body["remote_addr"] == "6.6.6.6"
+    safe = testapp(
+        bottle_app, lambda inner: ProxyFix(inner, trusted=["10.0.0.0/8"], clear_untrusted=True)
+    )
+    body = safe.get("/env", headers=headers, extra_environ=extra).json
+    assert (body["remote_addr"], body["scheme"], body["host_url"]) == (
+        "203.0.113.7",
+        "https",
+        "https://localhost:80/",
+    )
+
+
+def test_framework_ignores_forged_headers_from_untrusted_peer(
+    framework_app: WSGIApplication,
+) -> None:
+    app = testapp(
+        framework_app,
+        lambda inner: ProxyFix(inner, x_host=1, trusted=["10.0.0.0/8"], clear_untrusted=True),
+    )
+    body = app.get(
+        "/env",
+        headers={"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Host": "evil.example"},
+        extra_environ={"REMOTE_ADDR": "203.0.113.9"},
+    ).json
+    assert body["remote_addr"] == "203.0.113.9"
+    assert "evil" not in body["host_url"]
+
+
+def test_end_to_end_through_a_real_server(serve: Any) -> None:
+    """Needs ``wsgikit serve`` to start waitress with
+    ``clear_untrusted_proxy_headers=False``: waitress 3 deletes X-Forwarded-For/
+    -Proto/-Host/-Port and Forwarded itself by default, before any middleware."""
+    server: Server = serve("e2e_proxy_apps:trusted_app")
+    response = server.get(
+        "/",
+        headers={
+            "X-Forwarded-For": "6.6.6.6, 203.0.113.7, 10.0.0.5",
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "shop.example",
+            "X-Forwarded-Prefix": "//evil.example",
+        },
+    )
+    body = json.loads(response.read())
+    response.close()
+    assert body["REMOTE_ADDR"] == "203.0.113.7"
+    assert (body["wsgi.url_scheme"], body["HTTP_HOST"]) == ("https", "shop.example")
+    assert body["SCRIPT_NAME"] == ""
+    assert body["orig"]["REMOTE_ADDR"] == "127.0.0.1"
+
+    untrusted = serve("e2e_proxy_apps:untrusted_app")
+    response = untrusted.get("/", headers={"X-Forwarded-For": "6.6.6.6"})
+    body = json.loads(response.read())
+    response.close()
+    assert body["REMOTE_ADDR"] == "127.0.0.1"
+    assert body["x_forwarded_for"] is None
+
+
+def write_ini(tmp_path: Path, filters: str, pipeline: str) -> str:
+    path = tmp_path / "proxy.ini"
+    path.write_text(
+        f"""
+[app:echo]
+use = call:e2e_proxy_apps:make_whoami
+
+{filters}
+
+[pipeline:main]
+pipeline = {pipeline} echo
+"""
+    )
+    return "config:" + str(path)
+
+
+def test_paste_factories_build_the_stack(tmp_path: Path) -> None:
+    from paste.deploy import loadapp
+
+    uri = write_ini(
+        tmp_path,
+        """
+[filter:fake]
+paste.filter_app_factory = wsgikit.paste:fake_forwarded_for
+real_ip = 2001:db8::7
+proxies = 10.0.0.5, 10.0.0.4
+proto = https
+host = shop.example
+port = 8443
+forwarded = true
+
+[filter:proxy]
+paste.filter_app_factory = wsgikit.paste:proxy_fix
+x_host = 1
+x_port = 1
+forwarded = 1
+trusted =
+    10.0.0.0/8
+    127.0.0.1
+clear_untrusted = yes
+""",
+        "fake proxy",
+    )
+    app = loadapp(uri)
+    body = testapp(app).get("/", extra_environ={"REMOTE_ADDR": "127.0.0.1"}).json
+    assert body["REMOTE_ADDR"] == "2001:db8::7"
+    assert (body["wsgi.url_scheme"], body["HTTP_HOST"]) == ("https", "shop.example:8443")
+
+
+@pytest.mark.parametrize(
+    ("factory", "option", "message"),
+    [
+        pytest.param("proxy_fix", "x_for = one", "x_for"),
+        pytest.param("proxy_fix", "trusted = 10.0.0.0/33", "trusted"),
+        pytest.param("proxy_fix", "bogus = 1", "bogus"),
+        pytest.param("fake_forwarded_for", "real_ip = nope", "real_ip"),
+        pytest.param("fake_forwarded_for", "override = maybe", "override"),
+    ],
+)
+def test_paste_factories_reject_bad_options(
+    tmp_path: Path, factory: str, option: str, message: str
+) -> None:
+    from paste.deploy import loadapp
+
+    section = f"[filter:f]\npaste.filter_app_factory = wsgikit.paste:{factory}\n{option}\n"
+    uri = write_ini(tmp_path, section, "f")
+    with pytest.raises(ValueError, match=message):
+        loadapp(uri)
+
+
+@pytest.mark.parametrize(
+    ("chain", "kept"),
+    [
+        pytest.param("6.6.6.6, 203.0.113.7, 10.0.0.5", "203.0.113.7, 10.0.0.5", id="trimmed"),
+        pytest.param("6.6.6.6, garbage, 10.0.0.5", "10.0.0.5", id="invalid client dropped"),
+        pytest.param("garbage, 10.0.0.5", "10.0.0.5", id="only the proxy's entry"),
+    ],
+)
+def test_clear_untrusted_trims_x_forwarded_for_in_hop_count_mode(chain: str, kept: str) -> None:
+    environ = through(ProxyFix, x_for=2, x_proto=1, clear_untrusted=True)(
+        HTTP_X_FORWARDED_FOR=chain, HTTP_X_FORWARDED_PROTO="http, https"
+    )
+    assert environ["HTTP_X_FORWARDED_FOR"] == kept
+    assert environ["HTTP_X_FORWARDED_PROTO"] == "https"
+    assert environ[ORIG_KEY]["HTTP_X_FORWARDED_FOR"] == chain
