@@ -3,6 +3,7 @@ real framework apps and a real server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -84,7 +85,7 @@ def run_wsgi(
     written: list[bytes] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        if exc_info is not None and written:
+        if exc_info is not None and any(written):
             raise exc_info[1].with_traceback(exc_info[2])
         calls.append((status, list(headers)))
         return written.append
@@ -407,14 +408,20 @@ def free_port() -> int:
 class Server:
     """``wsgikit serve TARGET`` (waitress) in a child process on 127.0.0.1."""
 
-    def __init__(self, target: str | None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        target: str | None,
+        env: dict[str, str] | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.output: str | None = None
+        self.responses: list[Any] = []
         args = [sys.executable, "-m", "wsgikit", "serve"]
         if target:
             args.append(target)
-        args += ["--host", "127.0.0.1", "--port", str(self.port)]
+        args += ["--host", "127.0.0.1", "--port", str(self.port), *(extra_args or [])]
         child_env = dict(os.environ)
         child_env["PYTHONPATH"] = os.pathsep.join(
             [str(TESTS_DIR), str(ROOT), child_env.get("PYTHONPATH", "")]
@@ -445,16 +452,23 @@ class Server:
         raise RuntimeError("server did not start in time")
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> Any:
+        """GET ``path``; an HTTP error status is returned, not raised. Responses
+        not closed by the test are closed by :meth:`stop` (no ResourceWarning)."""
         request = urllib.request.Request(self.url + path, headers=headers or {})
         try:
-            return urllib.request.urlopen(request, timeout=10)
+            response = urllib.request.urlopen(request, timeout=10)
         except urllib.error.HTTPError as error:
-            return error
+            response = error
+        self.responses.append(response)
+        return response
 
     def stop(self) -> str:
         """Stop the child by its PID; return what it printed (idempotent)."""
         if self.output is not None:
             return self.output
+        for response in self.responses:
+            with contextlib.suppress(Exception):
+                response.close()
         if self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGTERM)
             try:
@@ -477,8 +491,12 @@ def serve() -> Iterator[Callable[..., Server]]:
     """
     servers: list[Server] = []
 
-    def start(target: str | None, env: dict[str, str] | None = None) -> Server:
-        server = Server(target, env)
+    def start(
+        target: str | None,
+        env: dict[str, str] | None = None,
+        extra_args: list[str] | None = None,
+    ) -> Server:
+        server = Server(target, env, extra_args)
         servers.append(server)
         return server
 

@@ -581,3 +581,48 @@ def test_write_past_the_buffer_limit_goes_out_at_once_unmodified() -> None:
     assert list(result) == [b"jkl"]
     assert statuses == ["200 OK"]
     assert overflows == [6]
+
+
+def test_replacement_after_pass_through_can_still_be_buffered() -> None:
+    """An app passes a 200 through, then replaces it with a 500 before returning:
+    nothing was iterated, so the 500 is buffered (and rewritten) after all, and
+    the final commit carries exc_info so the server accepts it."""
+
+    def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        return Buffer(upper_finish) if status.startswith("5") else None
+
+    received: list[tuple[str, bool]] = []
+
+    def start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        received.append((status, exc_info is not None))
+        return lambda data: None
+
+    result = Intercepting(exc_info_app(), decide)(make_environ(), start_response)
+    assert list(result) == [b"REPLACEMENT ERROR PAGE!"]
+    assert received == [
+        ("200 OK", False),
+        ("500 Internal Server Error", True),
+        ("500 Internal Server Error", True),
+    ]
+    calls, body, _ = run_wsgi(validator(Intercepting(exc_info_app(), decide)))
+    assert body == [b"REPLACEMENT ERROR PAGE!"]
+
+
+def test_replacement_after_the_body_was_returned_stays_pass_through() -> None:
+    def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        return Buffer(upper_finish) if status.startswith("5") else None
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        yield b""
+        try:
+            raise ValueError("failed while iterating")
+        except ValueError:
+            start_response(
+                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
+            )
+        yield b"raw error"
+
+    calls, body, _ = run_wsgi(validator(Intercepting(app, decide)))
+    assert [status for status, _ in calls] == ["200 OK", "500 Internal Server Error"]
+    assert b"".join(body) == b"raw error"

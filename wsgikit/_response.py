@@ -26,7 +26,9 @@ PEP 3333 rules kept here, so that no middleware has to remember them:
   has not produced its first chunk) the replacement is accepted and decided
   afresh. Once a response has been committed -- passed through, its headers
   edited, or streamed -- a later ``exc_info`` call goes straight to the server,
-  which re-raises if the headers are already on the wire.
+  which re-raises if the headers are already on the wire; if the server
+  accepts it and the app has not returned its body yet, the replacement may
+  still be buffered (its final ``start_response`` carries the ``exc_info``).
 - Output of the legacy ``write()`` callable is collected in order with the
   iterable's chunks whenever the body is transformed.
 - Applications that call ``start_response`` lazily, on the first iteration of
@@ -155,8 +157,11 @@ def intercept(
     if call.committed and (plan is None or type(plan) is EditHeaders):
         # Fast path: passed through (or headers edited) before the app returned;
         # the server gets the app's own iterable (file_wrapper keeps working).
+        call.returned = True
         return app_iter
-    return call.finish(app_iter)
+    body = call.finish(app_iter)
+    call.returned = True
+    return body
 
 
 class _Call:
@@ -174,6 +179,8 @@ class _Call:
         "generation",
         "closed",
         "server_write",
+        "returned",
+        "replaced",
     )
 
     def __init__(
@@ -194,6 +201,11 @@ class _Call:
         self.closed = False
         # The server's write(), once a buffered response overflowed during write().
         self.server_write: Write | None = None
+        # True once intercept() handed a body back to the server.
+        self.returned = False
+        # exc_info of a replacement the server accepted after a commit, to be
+        # passed again when the buffered replacement is finally committed.
+        self.replaced: ExcInfo | None = None
 
     def start_response(
         self, status: str, headers: Headers, exc_info: ExcInfo | None = None
@@ -228,6 +240,16 @@ class _Call:
     def _forward_replacement(self, status: str, headers: Headers, exc_info: ExcInfo) -> Write:
         """An ``exc_info`` call after commit: the server decides (and may raise)."""
         plan = self.decide(self.environ, status, headers)
+        if type(plan) is Buffer and not self.returned:
+            # Nothing has been iterated yet, so the replacement can still be
+            # buffered. The server raises here if headers went out (write()).
+            self.server_start_response(status, headers, exc_info)
+            self.replaced = exc_info
+            self.committed = False
+            self.status, self.headers, self.plan = status, headers, plan
+            self.pending.clear()
+            self.generation += 1
+            return self.write
         if type(plan) is EditHeaders:
             send_status, send_headers = plan.status, plan.headers
         elif type(plan) is Stream:
@@ -260,8 +282,7 @@ class _Call:
                 if plan.on_overflow is not None:
                     plan.on_overflow(size)
                 self.plan = None
-                self.committed = True
-                self.server_write = self.server_start_response(cast(str, self.status), self.headers)
+                self.server_write = self.commit(cast(str, self.status), self.headers)
                 self.server_write(b"".join(self._take_pending()))
 
     def started(self) -> bool:
@@ -273,9 +294,13 @@ class _Call:
             self.closed = True
             _close(app_iter)
 
-    def commit(self, status: str, headers: Headers) -> None:
+    def commit(self, status: str, headers: Headers) -> Write:
+        """Call the server's start_response (with a pending replacement's exc_info)."""
         self.committed = True
-        self.server_start_response(status, headers)
+        exc_info, self.replaced = self.replaced, None
+        if exc_info is None:
+            return self.server_start_response(status, headers)
+        return self.server_start_response(status, headers, exc_info)
 
     def finish(self, app_iter: Iterable[bytes]) -> Iterable[bytes]:
         """Handle everything but the fast path; closes ``app_iter`` on error."""
