@@ -1,0 +1,1156 @@
+"""Body rewriting (wsgikit.rewrite): BodyRewriter and InjectHTML."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import textwrap
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+from wsgiref.util import FileWrapper
+
+import pytest
+from conftest import (
+    Handshake,
+    Tracked,
+    exc_info_app,
+    lazy_app,
+    linted,
+    run_wsgi,
+    testapp,
+    text_app,
+    tracked_app,
+    write_app,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from paste.deploy import loadapp
+
+from wsgikit.rewrite import BodyRewriter, InjectHTML, declared_charset
+
+SNIPPET = "<script>live()</script>"
+HTML = b"<html><head></head><body><p>Hi</p></body></html>"
+
+
+# --- local helpers --------------------------------------------------------------
+
+
+def upper(body: bytes) -> bytes:
+    return body.upper()
+
+
+def upper_stream(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield chunk.upper()
+
+
+def never(body: Any) -> bytes:
+    raise AssertionError("the rewrite function must not be called")
+
+
+def reheader(
+    app: WSGIApplication, *, add: Iterable[tuple[str, str]] = (), drop: Iterable[str] = ()
+) -> WSGIApplication:
+    """Wrap a test app so its response carries ``add`` and lacks ``drop`` headers."""
+    extra = list(add)
+    dropped = {name.lower() for name in drop}
+
+    def wrapped(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        def patched(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            kept = [(k, v) for k, v in headers if k.lower() not in dropped]
+            return start_response(status, kept + extra, exc_info)
+
+        return app(environ, patched)
+
+    return wrapped
+
+
+def header(headers: list[tuple[str, str]], name: str) -> str | None:
+    values = [value for key, value in headers if key.lower() == name.lower()]
+    assert len(values) <= 1, f"{name} appears {len(values)} times"
+    return values[0] if values else None
+
+
+def final(calls: list[tuple[str, list[tuple[str, str]]]]) -> tuple[str, list[tuple[str, str]]]:
+    """The status and headers that won (the last start_response call)."""
+    return calls[-1]
+
+
+def rewrite_only(**kwargs: Any) -> Callable[[WSGIApplication], WSGIApplication]:
+    return partial(BodyRewriter, **kwargs)
+
+
+# --- options --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("factory", "kwargs", "error", "names"),
+    [
+        pytest.param(BodyRewriter, {}, TypeError, "rewrite", id="neither rewrite nor stream"),
+        pytest.param(
+            BodyRewriter, {"rewrite": upper, "stream": upper_stream}, TypeError, "stream",
+            id="both rewrite and stream",
+        ),
+        pytest.param(BodyRewriter, {"rewrite": b"x"}, TypeError, "rewrite", id="rewrite bytes"),
+        pytest.param(BodyRewriter, {"stream": 3}, TypeError, "stream", id="stream int"),
+        pytest.param(
+            BodyRewriter, {"rewrite": upper, "content_types": ["html"]}, ValueError,
+            "content_types", id="content type without slash",
+        ),
+        pytest.param(
+            BodyRewriter, {"rewrite": upper, "content_types": ["text/ html"]}, ValueError,
+            "content_types", id="content type with space",
+        ),
+        pytest.param(
+            BodyRewriter, {"rewrite": upper, "content_types": ["*/html"]}, ValueError,
+            "content_types", id="wildcard major type",
+        ),
+        pytest.param(
+            BodyRewriter, {"rewrite": upper, "content_types": 5}, TypeError, "content_types",
+            id="content types int",
+        ),
+        pytest.param(
+            BodyRewriter, {"rewrite": upper, "content_types": [b"text/html"]}, TypeError,
+            "content_types", id="content type bytes",
+        ),
+        pytest.param(
+            BodyRewriter, {"rewrite": upper, "content_types": []}, ValueError, "content_types",
+            id="no content types",
+        ),
+        pytest.param(
+            BodyRewriter, {"rewrite": upper, "buffer_limit": -1}, ValueError, "buffer_limit",
+            id="negative limit",
+        ),
+        pytest.param(
+            BodyRewriter, {"rewrite": upper, "buffer_limit": "10"}, TypeError, "buffer_limit",
+            id="limit str",
+        ),
+        pytest.param(
+            BodyRewriter, {"rewrite": upper, "buffer_limit": True}, TypeError, "buffer_limit",
+            id="limit bool",
+        ),
+        pytest.param(
+            BodyRewriter, {"rewrite": upper, "statuses": [206]}, ValueError, "statuses",
+            id="status 206",
+        ),
+        pytest.param(
+            BodyRewriter, {"rewrite": upper, "statuses": [99]}, ValueError, "statuses",
+            id="status out of range",
+        ),
+        pytest.param(
+            BodyRewriter, {"rewrite": upper, "statuses": ["200"]}, TypeError, "statuses",
+            id="status str",
+        ),
+        pytest.param(
+            BodyRewriter, {"rewrite": upper, "statuses": 200}, TypeError, "statuses",
+            id="statuses int",
+        ),
+        pytest.param(InjectHTML, {"snippet": 3}, TypeError, "snippet", id="snippet int"),
+        pytest.param(InjectHTML, {"snippet": ""}, ValueError, "snippet", id="empty snippet"),
+        pytest.param(
+            InjectHTML, {"snippet": "x", "marker": ""}, ValueError, "marker", id="empty marker"
+        ),
+        pytest.param(
+            InjectHTML, {"snippet": "x", "marker": b"</body>"}, TypeError, "marker",
+            id="marker bytes",
+        ),
+        pytest.param(
+            InjectHTML, {"snippet": "x", "content_types": ["nope"]}, ValueError,
+            "content_types", id="inject bad content type",
+        ),
+    ],
+)  # fmt: skip
+def test_bad_options_raise_naming_the_option(
+    factory: Callable[..., object], kwargs: dict[str, Any], error: type[Exception], names: str
+) -> None:
+    with pytest.raises(error, match=names):
+        factory(text_app(), **kwargs)
+
+
+def test_options_are_public_attributes() -> None:
+    app = text_app()
+    rewriter = BodyRewriter(app, upper, content_types="Text/*", buffer_limit=5, statuses=[200])
+    assert rewriter.app is app
+    assert rewriter.rewrite is upper
+    assert rewriter.stream is None
+    assert rewriter.content_types == ("text/*",)
+    assert rewriter.buffer_limit == 5
+    assert rewriter.statuses == frozenset({200})
+    injector = InjectHTML(app, b"x", marker="</head>")
+    assert (injector.snippet, injector.marker) == (b"x", "</head>")
+    assert injector.content_types == ("text/html", "application/xhtml+xml")
+
+
+# --- buffered rewriting -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("app", "expected"),
+    [
+        pytest.param(text_app(HTML, content_type="text/html"), HTML.upper(), id="list app"),
+        pytest.param(lazy_app([b"<p>a", b"b</p>"]), b"<P>AB</P>", id="lazy generator app"),
+        pytest.param(write_app([b"<p>w", b"x"], [b"r</p>"]), b"<P>WXR</P>", id="write() app"),
+        pytest.param(tracked_app(Tracked([b"<i>", b"", b"t</i>"])), b"<I>T</I>", id="tracked"),
+    ],
+)
+def test_buffered_rewrite_sets_content_length(app: WSGIApplication, expected: bytes) -> None:
+    response = testapp(app, rewrite_only(rewrite=upper)).get("/")
+    assert response.body == expected
+    assert response.headers["Content-Length"] == str(len(expected))
+
+
+def test_buffered_rewrite_closes_the_app_iterable_once() -> None:
+    tracked = Tracked([b"<p>", b"x</p>"])
+    calls, body, _ = run_wsgi(linted(tracked_app(tracked), rewrite_only(rewrite=upper)))
+    assert b"".join(body) == b"<P>X</P>"
+    assert tracked.closes == 1
+
+
+def test_response_closed_without_iteration_closes_app_once() -> None:
+    tracked = Tracked([b"<p>x</p>"])
+    _, body, _ = run_wsgi(linted(tracked_app(tracked), rewrite_only(rewrite=upper)), consume=False)
+    assert body == []
+    assert tracked.closes == 1
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        pytest.param('"abc"', 'W/"abc"', id="strong becomes weak"),
+        pytest.param('W/"abc"', 'W/"abc"', id="weak stays weak"),
+        pytest.param('w/"abc"', 'W/"abc"', id="lower-case weak prefix normalised"),
+        pytest.param("abc", 'W/"abc"', id="unquoted tag quoted"),
+        pytest.param(' "a b" ', 'W/"a b"', id="spaces around"),
+    ],
+)
+def test_etag_becomes_weak_after_rewrite(given: str, expected: str) -> None:
+    app = text_app(b"<p>x</p>", content_type="text/html", headers=[("ETag", given)])
+    calls, _, _ = run_wsgi(linted(app, rewrite_only(rewrite=upper)))
+    assert header(final(calls)[1], "ETag") == expected
+
+
+def test_stale_headers_removed_after_rewrite() -> None:
+    stale = [
+        ("Content-MD5", "Q2hlY2sgSW50ZWdyaXR5IQ=="),
+        ("Accept-Ranges", "bytes"),
+        ("Content-Digest", "sha-256=:abc=:"),
+        ("Repr-Digest", "sha-256=:abc=:"),
+        ("Digest", "SHA-256=abc="),
+    ]
+    kept = [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("X-Custom", "yes")]
+    app = text_app(b"<p>x</p>", content_type="text/html", headers=stale + kept)
+    calls, body, _ = run_wsgi(linted(app, rewrite_only(rewrite=upper)))
+    headers = final(calls)[1]
+    names = {name.lower() for name, _ in headers}
+    assert names.isdisjoint(name.lower() for name, _ in stale)
+    assert [pair for pair in headers if pair in kept] == kept
+    assert header(headers, "Content-Length") == str(len(b"".join(body)))
+
+
+def test_unchanged_body_keeps_every_header() -> None:
+    headers = [("ETag", '"v1"'), ("Content-MD5", "abc"), ("Accept-Ranges", "bytes")]
+    app = text_app(HTML, content_type="text/html", headers=headers)
+    calls, body, _ = run_wsgi(linted(app, rewrite_only(rewrite=lambda body: bytes(body))))
+    assert b"".join(body) == HTML
+    assert all(pair in final(calls)[1] for pair in headers)
+
+
+@pytest.mark.parametrize(
+    ("content_types", "content_type", "rewritten"),
+    [
+        pytest.param(("text/html",), "text/html; charset=utf-8", True, id="parameters ignored"),
+        pytest.param(("text/html",), "TEXT/HTML", True, id="case-insensitive value"),
+        pytest.param(("Text/HTML",), "text/html", True, id="case-insensitive option"),
+        pytest.param(("text/html",), " text/html ;q=1", True, id="spaces around"),
+        pytest.param(("text/html",), "text/htmlx", False, id="longer subtype"),
+        pytest.param(("text/html",), "text/plain", False, id="other subtype"),
+        pytest.param(("text/html",), "application/xhtml+xml", False, id="xhtml not by default"),
+        pytest.param(("text/*",), "text/plain; charset=latin-1", True, id="wildcard subtype"),
+        pytest.param(("text/*",), "application/json", False, id="wildcard other major"),
+        pytest.param(("text/*",), "textual/plain", False, id="wildcard prefix only"),
+        pytest.param(("*/*",), "image/png", True, id="any type"),
+        pytest.param(("application/json",), "application/json", True, id="json listed"),
+        pytest.param("application/json", "application/json", True, id="single string option"),
+        pytest.param(("*/*",), "", False, id="empty content type"),
+    ],
+)
+def test_content_type_selection(content_types: Any, content_type: str, rewritten: bool) -> None:
+    app = text_app(b"body", content_type=content_type)
+    rewriter = BodyRewriter(app, upper, content_types=content_types)
+    _, body, _ = run_wsgi(rewriter)
+    assert (b"".join(body) == b"BODY") is rewritten
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param([("Content-Encoding", "identity")], id="identity encoding"),
+        pytest.param([("Cache-Control", "no-cache, no-store")], id="no-cache"),
+        pytest.param([("Cache-Control", 'private="no-transform"')], id="quoted directive value"),
+        pytest.param([("Content-Length", "8")], id="declared length within the limit"),
+    ],
+)
+def test_headers_that_do_not_prevent_rewriting(extra: list[tuple[str, str]]) -> None:
+    app = reheader(
+        text_app(b"<p>x</p>", content_type="text/html"), add=extra, drop=["Content-Length"]
+    )
+    calls, body, _ = run_wsgi(linted(app, rewrite_only(rewrite=upper, buffer_limit=8)))
+    assert b"".join(body) == b"<P>X</P>"
+    assert header(final(calls)[1], "Content-Length") == "8"
+
+
+def test_statuses_option_selects_by_status() -> None:
+    rewriter = partial(BodyRewriter, rewrite=upper, statuses=[404])
+    ok = testapp(text_app(b"<p>ok</p>", content_type="text/html"), rewriter).get("/")
+    missing = testapp(text_app(b"<p>gone</p>", "404 Not Found", "text/html"), rewriter).get(
+        "/", status=404
+    )
+    assert (ok.body, missing.body) == (b"<p>ok</p>", b"<P>GONE</P>")
+
+
+def test_error_statuses_rewritten_by_default() -> None:
+    app = text_app(b"<p>oops</p>", "500 Internal Server Error", "text/html")
+    response = testapp(app, rewrite_only(rewrite=upper)).get("/", status=500)
+    assert response.body == b"<P>OOPS</P>"
+
+
+# --- pass-through: unbuffered, untouched ------------------------------------------
+
+
+PASS_THROUGH = [
+    pytest.param({}, "text/plain", "200 OK", (), {}, id="non-matching type"),
+    pytest.param({}, "text/html", "200 OK", (), {"REQUEST_METHOD": "HEAD"}, id="HEAD"),
+    pytest.param(
+        {}, "text/html", "206 Partial Content", [("Content-Range", "bytes 0-10/100")], {},
+        id="206 partial content",
+    ),
+    pytest.param({}, "text/html", "200 OK", [("Content-Encoding", "gzip")], {}, id="gzip"),
+    pytest.param(
+        {}, "text/html", "200 OK", [("Content-Encoding", "identity, br")], {},
+        id="identity then br",
+    ),
+    pytest.param(
+        {}, "text/html", "200 OK", [("Cache-Control", "public, No-Transform")], {},
+        id="no-transform",
+    ),
+    pytest.param(
+        {}, "text/html", "200 OK",
+        [("Cache-Control", "max-age=60"), ("cache-control", "no-transform")], {},
+        id="no-transform in a second header",
+    ),
+    pytest.param(
+        {"statuses": [200]}, "text/html", "404 Not Found", (), {}, id="status not selected"
+    ),
+    pytest.param({"content_types": ["*/*"]}, None, "200 OK", (), {}, id="no Content-Type"),
+    pytest.param({}, "text/html", "204 No Content", (), {}, id="204"),
+    pytest.param({}, "text/html", "304 Not Modified", (), {}, id="304"),
+    pytest.param({}, "text/html", "103 Early Hints", (), {}, id="1xx"),
+]  # fmt: skip
+# Buffered mode only: streaming has no limit.
+DECLARED_TOO_LONG = pytest.param(
+    {"buffer_limit": 3}, "text/html", "200 OK", [("Content-Length", "11")], {},
+    id="declared length over the limit",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("mode", "options", "content_type", "status", "extra", "environ"),
+    [
+        *[pytest.param(mode, *case.values, id=f"{mode}: {case.id}") for case in PASS_THROUGH
+          for mode in ("rewrite", "stream")],
+        pytest.param("rewrite", *DECLARED_TOO_LONG.values, id=DECLARED_TOO_LONG.id),
+    ],
+)  # fmt: skip
+def test_pass_through_is_unbuffered(
+    mode: str,
+    options: dict[str, Any],
+    content_type: str | None,
+    status: str,
+    extra: Iterable[tuple[str, str]],
+    environ: dict[str, str],
+) -> None:
+    """The second chunk is produced only after the server saw the first one."""
+    handshake = Handshake(content_type=content_type or "text/html", status=status)
+    app = reheader(handshake, add=extra, drop=() if content_type else ["Content-Type"])
+    rewriter = BodyRewriter(app, **{mode: never}, **options)
+    assert handshake.drive(rewriter, environ) == [b"first", b"second"]
+    assert handshake.second_produced
+
+
+@pytest.mark.parametrize(
+    ("options", "content_type", "status", "extra", "environ"), [*PASS_THROUGH, DECLARED_TOO_LONG]
+)
+def test_pass_through_returns_the_app_iterable_and_headers(
+    options: dict[str, Any],
+    content_type: str | None,
+    status: str,
+    extra: Iterable[tuple[str, str]],
+    environ: dict[str, str],
+) -> None:
+    """The server gets the app's own iterable (file_wrapper works) and its headers as sent."""
+    tracked = Tracked([b"<p>a", b"b</p>"])
+    headers = [*([("Content-Type", content_type)] if content_type else []), *extra]
+    sent_headers = [*headers, ("ETag", '"strong"'), ("Content-MD5", "x")]
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response(status, list(sent_headers))
+        return tracked
+
+    calls, body, result = run_wsgi(BodyRewriter(app, never, **options), environ)
+    assert result is tracked
+    assert calls == [(status, sent_headers)]
+    assert b"".join(body) == b"<p>ab</p>"
+    assert tracked.closes == 1
+
+
+@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified"])
+def test_no_body_statuses_pass_through(status: str) -> None:
+    headers = [("Content-Type", "text/html"), ("ETag", '"x"')]
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response(status, list(headers))
+        return []
+
+    # Not linted: wsgiref.validate itself rejects Content-Type on these statuses.
+    calls, body, result = run_wsgi(BodyRewriter(app, never))
+    assert calls == [(status, headers)]
+    assert body == []
+
+
+def test_head_keeps_the_app_headers() -> None:
+    app = text_app(HTML, content_type="text/html", headers=[("ETag", '"x"')])
+    response = testapp(app, partial(InjectHTML, snippet=SNIPPET)).head("/")
+    assert response.headers["Content-Length"] == str(len(HTML))
+    assert response.headers["ETag"] == '"x"'
+    assert SNIPPET.encode() not in response.body
+
+
+def test_file_wrapper_survives_pass_through(tmp_path: Path) -> None:
+    path = tmp_path / "data.txt"
+    path.write_bytes(b"file body")
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return FileWrapper(path.open("rb"))  # type: ignore[no-any-return]
+
+    calls, body, result = run_wsgi(BodyRewriter(app, never))
+    assert isinstance(result, FileWrapper)
+    assert b"".join(body) == b"file body"
+
+
+# --- the buffer limit ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "app_factory",
+    [
+        pytest.param(lambda chunks: tracked_app(Tracked(chunks)), id="iterable"),
+        pytest.param(lambda chunks: lazy_app(chunks), id="lazy generator"),
+        pytest.param(lambda chunks: write_app(chunks[:2], chunks[2:]), id="write() then iterable"),
+        pytest.param(lambda chunks: lazy_app([b"".join(chunks)]), id="one read-ahead chunk"),
+        pytest.param(lambda chunks: write_app(chunks, []), id="write() only"),
+    ],
+)
+def test_overflow_sends_everything_unmodified(
+    app_factory: Callable[[list[bytes]], WSGIApplication], caplog: pytest.LogCaptureFixture
+) -> None:
+    chunks = [b"<p>one", b"two", b"three", b"four</p>"]
+    app = app_factory(chunks)
+    with caplog.at_level(logging.WARNING, logger="wsgikit.rewrite"):
+        calls, body, _ = run_wsgi(linted(app, rewrite_only(rewrite=never, buffer_limit=10)))
+    assert b"".join(body) == b"".join(chunks)
+    assert header(final(calls)[1], "Content-Length") is None
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "buffer_limit=10" in caplog.text
+
+
+def test_overflow_keeps_the_app_content_length_and_closes_once() -> None:
+    tracked = Tracked([b"0123456789", b"abcdef"])
+    app = tracked_app(tracked, headers=[("Content-Length", "16"), ("ETag", '"e"')])
+    # Lie about nothing: declared 16 > limit 12 would pass through at once, so
+    # give no limit breach on the header by declaring via the chunks only.
+    no_length = reheader(app, drop=["Content-Length"])
+    calls, body, _ = run_wsgi(linted(no_length, rewrite_only(rewrite=never, buffer_limit=12)))
+    assert b"".join(body) == b"0123456789abcdef"
+    assert header(final(calls)[1], "ETag") == '"e"'
+    assert tracked.closes == 1
+
+
+def test_body_exactly_at_the_limit_is_rewritten() -> None:
+    app = text_app(b"<p>12345</p>", content_type="text/html")
+    response = testapp(app, rewrite_only(rewrite=upper, buffer_limit=12)).get("/")
+    assert response.body == b"<P>12345</P>"
+
+
+def test_no_limit_buffers_everything() -> None:
+    chunks = [b"x" * 1000] * 50
+    calls, body, _ = run_wsgi(
+        linted(lazy_app(chunks), rewrite_only(rewrite=upper, buffer_limit=None))
+    )
+    assert body == [b"X" * 50000]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    chunks=st.lists(st.binary(max_size=20), max_size=8),
+    limit=st.integers(min_value=0, max_value=80),
+)
+def test_overflow_never_truncates_or_half_rewrites(chunks: list[bytes], limit: int) -> None:
+    """Either the whole body is rewritten or it goes out exactly as produced."""
+    original = b"".join(chunks)
+    app = lazy_app(chunks)
+    calls, body, _ = run_wsgi(
+        linted(app, rewrite_only(rewrite=lambda b: b"[" + b + b"]", buffer_limit=limit))
+    )
+    sent = b"".join(body)
+    if len(original) > limit:
+        assert sent == original
+    else:
+        assert sent == b"[" + original + b"]"
+        assert header(final(calls)[1], "Content-Length") == str(len(sent))
+
+
+# --- streaming mode -------------------------------------------------------------------
+
+
+def test_stream_mode_streams() -> None:
+    """Chunks come out as they are rewritten, not after the whole body."""
+    handshake = Handshake(content_type="text/html")
+    rewriter = BodyRewriter(handshake, stream=upper_stream)
+    assert handshake.drive(linted(rewriter)) == [b"FIRST", b"SECOND"]
+
+
+@pytest.mark.parametrize(
+    ("app", "expected"),
+    [
+        pytest.param(text_app(b"<p>x</p>", content_type="text/html"), b"<P>X</P>", id="list"),
+        pytest.param(lazy_app([b"a", b"b"]), b"AB", id="lazy generator"),
+        pytest.param(write_app([b"w1", b"w2"], [b"r"]), b"W1W2R", id="write() app"),
+    ],
+)
+def test_stream_mode_drops_content_length_and_weakens_etag(
+    app: WSGIApplication, expected: bytes
+) -> None:
+    app = reheader(app, add=[("ETag", '"s"'), ("Accept-Ranges", "bytes")])
+    calls, body, _ = run_wsgi(linted(app, rewrite_only(stream=upper_stream)))
+    headers = final(calls)[1]
+    assert b"".join(body) == expected
+    assert header(headers, "Content-Length") is None
+    assert header(headers, "Accept-Ranges") is None
+    assert header(headers, "ETag") == 'W/"s"'
+
+
+def test_stream_function_may_change_the_number_of_chunks() -> None:
+    def regroup(chunks: Iterator[bytes]) -> Iterable[bytes]:
+        return [b"".join(chunks), b"<!-- end -->"]
+
+    response = testapp(lazy_app([b"a", b"b", b"c"]), rewrite_only(stream=regroup)).get("/")
+    assert response.body == b"abc<!-- end -->"
+
+
+def test_stream_mode_closes_app_iterable_once() -> None:
+    tracked = Tracked([b"a", b"b"])
+    _, body, _ = run_wsgi(linted(tracked_app(tracked), rewrite_only(stream=upper_stream)))
+    assert body == [b"A", b"B"]
+    assert tracked.closes == 1
+
+
+# --- errors in the rewrite function -------------------------------------------------
+
+
+def broken(body: bytes) -> bytes:
+    raise ValueError("rewrite bug")
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        pytest.param(broken, id="raises"),
+        pytest.param(lambda body: body.decode(), id="returns str"),
+        pytest.param(lambda body: None, id="returns None"),
+    ],
+)
+def test_buffered_rewrite_error_gives_500(
+    rewrite: Callable[[bytes], Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    tracked = Tracked([b"<p>secret", b" page</p>"])
+    app = tracked_app(tracked, headers=[("Set-Cookie", "s=1")])
+    with caplog.at_level(logging.ERROR, logger="wsgikit.rewrite"):
+        calls, body, _ = run_wsgi(linted(app, rewrite_only(rewrite=rewrite)))
+    status, headers = final(calls)
+    assert len(calls) == 1
+    assert status.startswith("500 ")
+    assert header(headers, "Content-Type") == "text/plain; charset=utf-8"
+    assert header(headers, "Content-Length") == str(len(b"".join(body)))
+    assert b"secret" not in b"".join(body)
+    assert tracked.closes == 1
+    [record] = caplog.records
+    assert record.name == "wsgikit.rewrite" and record.exc_info is not None
+
+
+def test_buffered_rewrite_error_through_webtest() -> None:
+    response = testapp(text_app(HTML, content_type="text/html"), rewrite_only(rewrite=broken))
+    assert response.get("/", status=500).text == "Internal Server Error\n"
+
+
+def broken_stream(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    raise ValueError("stream bug")
+
+
+def broken_first(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    for _ in chunks:
+        raise ValueError("stream bug")
+    yield b""
+
+
+def str_chunks(chunks: Iterator[bytes]) -> Iterator[Any]:
+    for chunk in chunks:
+        yield chunk.decode()
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        pytest.param(broken_stream, id="stream function raises"),
+        pytest.param(broken_first, id="generator raises at first chunk"),
+        pytest.param(str_chunks, id="yields str"),
+    ],
+)
+def test_stream_error_before_body_gives_500(
+    stream: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    tracked = Tracked([b"<p>secret", b" page</p>"])
+    with caplog.at_level(logging.ERROR, logger="wsgikit.rewrite"):
+        calls, body, _ = run_wsgi(linted(tracked_app(tracked), rewrite_only(stream=stream)))
+    status, headers = final(calls)
+    assert status.startswith("500 ")
+    assert b"".join(body) == b"Internal Server Error\n"
+    assert header(headers, "Content-Length") == str(len(b"".join(body)))
+    assert tracked.closes == 1
+    assert caplog.records[0].exc_info is not None
+
+
+def test_stream_error_after_body_started_is_reraised(caplog: pytest.LogCaptureFixture) -> None:
+    def fails_late(chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for index, chunk in enumerate(chunks):
+            if index == 1:
+                raise ValueError("late stream bug")
+            yield chunk
+
+    tracked = Tracked([b"<p>one", b"two</p>"])
+    with (
+        caplog.at_level(logging.ERROR, logger="wsgikit.rewrite"),
+        pytest.raises(ValueError, match="late stream bug"),
+    ):
+        run_wsgi(linted(tracked_app(tracked), rewrite_only(stream=fails_late)))
+    assert tracked.closes == 1
+    assert "aborting" in caplog.text
+
+
+@pytest.mark.parametrize("fail_at", [0, 1])
+@pytest.mark.parametrize(
+    "rewriter",
+    [
+        pytest.param(rewrite_only(rewrite=upper), id="buffered"),
+        pytest.param(rewrite_only(stream=upper_stream), id="streaming"),
+        pytest.param(partial(InjectHTML, snippet=SNIPPET), id="inject"),
+    ],
+)
+def test_app_errors_are_not_disguised(
+    rewriter: Callable[[WSGIApplication], WSGIApplication],
+    fail_at: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An exception of the application propagates as is (an errors layer decides)."""
+    tracked = Tracked([b"<p>a", b"b</p>"], fail_at=fail_at)
+    with pytest.raises(RuntimeError, match="boom at chunk"):
+        run_wsgi(linted(tracked_app(tracked), rewriter))
+    assert tracked.closes == 1
+    assert not [r for r in caplog.records if r.name == "wsgikit.rewrite"]
+
+
+# --- exc_info ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "rewriter",
+    [
+        pytest.param(rewrite_only(rewrite=upper), id="buffered"),
+        pytest.param(rewrite_only(stream=upper_stream), id="streaming"),
+        pytest.param(partial(InjectHTML, snippet=SNIPPET), id="inject"),
+    ],
+)
+def test_exc_info_replacement_before_body_wins(
+    rewriter: Callable[[WSGIApplication], WSGIApplication],
+) -> None:
+    calls, body, _ = run_wsgi(linted(exc_info_app(), rewriter))
+    status, headers = final(calls)
+    assert status.startswith("500 ")
+    assert header(headers, "Content-Type") == "text/plain"
+    assert b"".join(body) == b"replacement error page"
+
+
+def replacing_app(first_type: str, second_type: str) -> WSGIApplication:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", first_type)])
+        try:
+            raise ValueError("late")
+        except ValueError:
+            start_response("500 Error", [("Content-Type", second_type)], sys.exc_info())
+        return [b"<p>error</p>"]
+
+    return app
+
+
+def test_exc_info_replacement_while_buffering_is_rewritten() -> None:
+    app = replacing_app("text/html", "text/html; charset=utf-8")
+    calls, body, _ = run_wsgi(linted(app, partial(InjectHTML, snippet="<hr>")))
+    assert [status for status, _ in calls] == ["500 Error"]
+    assert b"".join(body) == b"<p>error</p><hr>"
+
+
+def test_exc_info_replacement_after_pass_through_is_still_rewritten() -> None:
+    """Passed through, then replaced before the app returned: nothing was sent,
+    so the replacement is selected and rewritten on its own merits."""
+    app = replacing_app("text/plain", "text/html")
+    calls, body, _ = run_wsgi(linted(app, partial(InjectHTML, snippet="<hr>")))
+    assert final(calls)[0] == "500 Error"
+    assert b"".join(body) == b"<p>error</p><hr>"
+
+
+def exc_after_body_app(content_type: str) -> WSGIApplication:
+    """Sends a first chunk, then fails and calls start_response with exc_info."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", content_type)])
+        yield b"<p>partial"
+        try:
+            raise KeyError("after the body started")
+        except KeyError:
+            start_response("500 Error", [("Content-Type", "text/plain")], sys.exc_info())
+        yield b"never"
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("content_type", "rewriter"),
+    [
+        pytest.param("text/plain", rewrite_only(rewrite=never), id="passed through"),
+        pytest.param("text/html", rewrite_only(stream=upper_stream), id="streaming"),
+    ],
+)
+def test_exc_info_after_body_is_reraised_by_the_server(
+    content_type: str, rewriter: Callable[[WSGIApplication], WSGIApplication]
+) -> None:
+    with pytest.raises(KeyError, match="after the body started"):
+        run_wsgi(linted(exc_after_body_app(content_type), rewriter))
+
+
+# --- InjectHTML ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "marker", "expected"),
+    [
+        pytest.param(HTML, "</body>", HTML.replace(b"</body>", b"<!--S--></body>"), id="basic"),
+        pytest.param(b"<BODY>x</BODY>", "</body>", b"<BODY>x<!--S--></BODY>", id="upper-case"),
+        pytest.param(b"<p>x</BoDy>", "</BODY>", b"<p>x<!--S--></BoDy>", id="mixed-case marker"),
+        pytest.param(
+            b"<script>'</body>'</script></body>", "</body>",
+            b"<script>'</body>'</script><!--S--></body>", id="last occurrence",
+        ),
+        pytest.param(b"<p>fragment", "</body>", b"<p>fragment<!--S-->", id="missing: appended"),
+        pytest.param(b"", "</body>", b"<!--S-->", id="empty body"),
+        pytest.param(
+            b"<head></head><body></body>", "</head>", b"<head><!--S--></head><body></body>",
+            id="custom marker",
+        ),
+    ],
+)  # fmt: skip
+def test_inject_places_snippet(body: bytes, marker: str, expected: bytes) -> None:
+    app = text_app(body, content_type="text/html; charset=utf-8")
+    response = testapp(app, partial(InjectHTML, snippet="<!--S-->", marker=marker)).get("/")
+    assert response.body == expected
+    assert response.headers["Content-Length"] == str(len(expected))
+
+
+@pytest.mark.parametrize(
+    ("content_type", "snippet", "inserted"),
+    [
+        pytest.param("text/html", "<p>é€</p>", "<p>é€</p>".encode(), id="no charset: UTF-8"),
+        pytest.param(
+            "text/html; charset=utf-8", "<p>é€</p>", "<p>é€</p>".encode(), id="utf-8 declared"
+        ),
+        pytest.param(
+            "text/html; charset=ISO-8859-1", "<p>é€</p>", b"<p>\xe9&#8364;</p>",
+            id="latin-1: encoded, unencodable as reference",
+        ),
+        pytest.param(
+            'text/html; charset="windows-1252"', "<p>€</p>", b"<p>\x80</p>", id="quoted cp1252"
+        ),
+        pytest.param(
+            "text/html; charset=latin-1", "é".encode(), "é".encode(), id="bytes snippet as is"
+        ),
+        pytest.param("application/xhtml+xml", "<hr/>", b"<hr/>", id="xhtml"),
+    ],
+)  # fmt: skip
+def test_inject_keeps_the_declared_charset(
+    content_type: str, snippet: str | bytes, inserted: bytes
+) -> None:
+    app = text_app(b"<p>x</p></body>", content_type=content_type)
+    response = testapp(app, partial(InjectHTML, snippet=snippet)).get("/")
+    assert response.body == b"<p>x</p>" + inserted + b"</body>"
+    assert response.headers["Content-Type"] == content_type
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "utf-32-le", "cp500", "x-no-such-charset"])
+def test_inject_leaves_unsearchable_charsets_alone(
+    charset: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = "<p>x</p></body>".encode("utf-16") if charset == "utf-16" else b"<p>x</p></body>"
+    app = text_app(body, content_type=f"text/html; charset={charset}", headers=[("ETag", '"e"')])
+    with caplog.at_level(logging.WARNING, logger="wsgikit.rewrite"):
+        calls, sent, _ = run_wsgi(linted(app, partial(InjectHTML, snippet=SNIPPET)))
+    assert b"".join(sent) == body
+    assert header(final(calls)[1], "ETag") == '"e"'
+    assert charset in caplog.text
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/json", "text/css", "image/svg+xml"]
+)
+def test_inject_ignores_other_types(content_type: str) -> None:
+    app = text_app(b"</body>", content_type=content_type)
+    response = testapp(app, partial(InjectHTML, snippet=SNIPPET)).get("/")
+    assert response.body == b"</body>"
+
+
+def test_inject_weakens_etag_and_drops_content_md5() -> None:
+    app = text_app(HTML, content_type="text/html", headers=[("ETag", '"v"'), ("Content-MD5", "x")])
+    response = testapp(app, partial(InjectHTML, snippet=SNIPPET)).get("/")
+    assert response.headers["ETag"] == 'W/"v"'
+    assert "Content-MD5" not in response.headers
+
+
+def test_inject_overflow_passes_through(caplog: pytest.LogCaptureFixture) -> None:
+    chunks = [b"<p>" + b"x" * 40, b"</p></body>"]
+    with caplog.at_level(logging.WARNING, logger="wsgikit.rewrite"):
+        response = testapp(lazy_app(chunks), partial(InjectHTML, snippet=SNIPPET, buffer_limit=20))
+        body = response.get("/").body
+    assert body == b"".join(chunks)
+    assert "buffer_limit=20" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "injected"),
+    [
+        pytest.param("/", 200, True, id="page"),
+        pytest.param("/json", 200, False, id="json untouched"),
+        pytest.param("/missing", 404, None, id="404 page if HTML"),
+    ],
+)
+def test_inject_into_framework_apps(
+    framework_app: WSGIApplication, path: str, status: int, injected: bool | None
+) -> None:
+    bare = testapp(framework_app).get(path, status=status)
+    response = testapp(framework_app, partial(InjectHTML, snippet=SNIPPET)).get(path, status=status)
+    assert response.headers["Content-Length"] == str(len(response.body))
+    if injected is None:
+        injected = bare.content_type in ("text/html", "application/xhtml+xml")
+    if injected:
+        assert response.body.count(SNIPPET.encode()) == 1
+        assert response.body.replace(SNIPPET.encode(), b"", 1) == bare.body
+        if b"</body>" in bare.body.lower():
+            assert SNIPPET.encode() + b"</body>" in response.body
+    else:
+        assert response.body == bare.body
+
+
+def test_inject_into_framework_head_request(framework_app: WSGIApplication) -> None:
+    response = testapp(framework_app, partial(InjectHTML, snippet=SNIPPET)).head("/")
+    bare = testapp(framework_app).head("/")
+    assert response.body == b""
+    assert response.headers.get("Content-Length") == bare.headers.get("Content-Length")
+
+
+def test_stream_rewriter_on_framework_apps(framework_app: WSGIApplication) -> None:
+    _, bare, _ = run_wsgi(linted(framework_app))
+    calls, body, _ = run_wsgi(linted(framework_app, rewrite_only(stream=upper_stream)))
+    assert b"".join(body) == b"".join(bare).upper()
+    assert header(final(calls)[1], "Content-Length") is None
+
+
+# --- with Compress ---------------------------------------------------------------------------
+
+
+def test_inject_inside_compress_injects_then_compresses() -> None:
+    import gzip
+
+    from wsgikit.rewrite import Compress
+
+    body = b"<html><body>" + b"<p>compressible</p>" * 200 + b"</body></html>"
+    app = text_app(body, content_type="text/html; charset=utf-8")
+    stack = linted(app, Compress, partial(InjectHTML, snippet=SNIPPET))
+    calls, sent, _ = run_wsgi(stack, {"HTTP_ACCEPT_ENCODING": "gzip"})
+    headers = final(calls)[1]
+    assert header(headers, "Content-Encoding") == "gzip"
+    assert gzip.decompress(b"".join(sent)) == body.replace(
+        b"</body>", SNIPPET.encode() + b"</body>"
+    )
+
+
+def test_inject_outside_compress_leaves_the_gzip_body_alone() -> None:
+    from wsgikit.rewrite import Compress
+
+    body = b"<html><body>" + b"<p>compressible</p>" * 200 + b"</body></html>"
+    app = text_app(body, content_type="text/html; charset=utf-8")
+    bare = run_wsgi(linted(app, Compress), {"HTTP_ACCEPT_ENCODING": "gzip"})
+    calls, sent, _ = run_wsgi(
+        linted(app, partial(InjectHTML, snippet=SNIPPET), Compress),
+        {"HTTP_ACCEPT_ENCODING": "gzip"},
+    )
+    assert header(final(calls)[1], "Content-Encoding") == "gzip"
+    assert b"".join(sent) == b"".join(bare[1])
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+
+def last_marker(body: bytes, marker: bytes) -> int:
+    """Oracle: start of the last (possibly overlapping) case-insensitive match, or -1."""
+    starts = [m.start() for m in re.finditer(b"(?=" + re.escape(marker) + b")", body, re.I)]
+    return starts[-1] if starts else -1
+
+
+ascii_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    parts=st.lists(st.binary(max_size=30), max_size=5),
+    marker=ascii_text.filter(bool),
+    snippet=st.binary(min_size=1, max_size=20),
+    case=st.sampled_from([str.upper, str.lower, str.title, lambda s: s]),
+)
+def test_inject_keeps_every_byte_and_adds_snippet_once(
+    parts: list[bytes], marker: str, snippet: bytes, case: Callable[[str], str]
+) -> None:
+    # Sprinkle the marker (in some letter case) between random bytes.
+    body = case(marker).encode().join(parts)
+    app = text_app(body, content_type="text/html")
+    calls, sent, _ = run_wsgi(linted(app, partial(InjectHTML, snippet=snippet, marker=marker)))
+    result = b"".join(sent)
+    position = last_marker(body, marker.encode())
+    if position < 0:
+        position = len(body)
+    assert result == body[:position] + snippet + body[position:]
+    assert header(final(calls)[1], "Content-Length") == str(len(result))
+
+
+@pytest.mark.parametrize(
+    "offset_from_end",
+    [0, 6, 7, 1023, 1024, 1030, 1031, 1032, 4 * 1031, 4 * 1031 + 3, 16 * 1031 + 1, 30000],
+)
+@pytest.mark.parametrize("second", [False, True])
+def test_inject_finds_the_marker_far_from_the_end(offset_from_end: int, second: bool) -> None:
+    """The marker is found wherever it sits, also across the search windows."""
+    tail = b"y" * offset_from_end
+    head = b"x" * 500 + (b"</body>" if second else b"") + b"x" * 40000
+    body = head + b"</BoDy>" + tail
+    app = text_app(body, content_type="text/html")
+    _, sent, _ = run_wsgi(linted(app, partial(InjectHTML, snippet=b"<S>")))
+    assert b"".join(sent) == head + b"<S></BoDy>" + tail
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    before=st.integers(min_value=0, max_value=9000),
+    after=st.integers(min_value=0, max_value=9000),
+    markers=st.integers(min_value=0, max_value=2),
+)
+def test_inject_on_large_bodies_matches_the_oracle(before: int, after: int, markers: int) -> None:
+    body = b"a" * before + b"</BODY>" * markers + b"<" * after
+    _, sent, _ = run_wsgi(InjectHTML(text_app(body, content_type="text/html"), b"!"))
+    position = last_marker(body, b"</body>")
+    position = len(body) if position < 0 else position
+    assert b"".join(sent) == body[:position] + b"!" + body[position:]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    chunks=st.lists(st.binary(max_size=40), max_size=6),
+    kind=st.sampled_from(["list", "lazy", "write"]),
+    grow=st.binary(max_size=50),
+    method=st.sampled_from(["GET", "POST"]),
+)
+def test_content_length_always_matches_the_body(
+    chunks: list[bytes], kind: str, grow: bytes, method: str
+) -> None:
+    if kind == "list":
+        body = b"".join(chunks)
+        app = text_app(body, content_type="text/html")
+    elif kind == "lazy":
+        app = lazy_app(chunks)
+    else:
+        app = write_app(chunks[:1], chunks[1:])
+    rewriter = rewrite_only(rewrite=lambda b: grow + b[::-1])
+    calls, sent, _ = run_wsgi(linted(app, rewriter), {"REQUEST_METHOD": method})
+    result = b"".join(sent)
+    assert result == grow + b"".join(chunks)[::-1]
+    assert header(final(calls)[1], "Content-Length") == str(len(result))
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=st.text(max_size=60))
+def test_declared_charset_never_raises(value: str) -> None:
+    charset = declared_charset([("Content-Type", value)])
+    assert charset is None or charset == charset.lower()
+
+
+def test_declared_charset_reads_the_parameter() -> None:
+    assert declared_charset([("content-type", 'text/html; Charset="ISO-8859-1"')]) == "iso-8859-1"
+    assert declared_charset([("Content-Type", "text/html")]) is None
+    assert declared_charset([]) is None
+
+
+# --- PasteDeploy -------------------------------------------------------------------------------
+
+
+def app_factory(global_conf: dict[str, str], **local_conf: str) -> WSGIApplication:
+    """A PasteDeploy app factory for the INI tests."""
+    return text_app(HTML, content_type="text/html; charset=utf-8")
+
+
+def paste_upper(body: bytes) -> bytes:
+    return body.upper()
+
+
+def write_ini(tmp_path: Path, filter_section: str) -> str:
+    path = tmp_path / "app.ini"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            [pipeline:main]
+            pipeline = f app
+
+            [app:app]
+            use = call:test_rewrite:app_factory
+
+            """
+        )
+        + textwrap.dedent(filter_section)
+    )
+    return "config:" + str(path)
+
+
+def test_paste_inject_html(tmp_path: Path) -> None:
+    config = write_ini(
+        tmp_path,
+        """\
+        [filter:f]
+        paste.filter_app_factory = wsgikit.paste:inject_html
+        snippet = <script src="/reload.js"></script>
+        marker = </BODY>
+        buffer_limit = 1000
+        content_types = text/html application/xhtml+xml
+        """,
+    )
+    app = loadapp(config)
+    response = testapp(app).get("/")
+    assert response.body == HTML.replace(b"</body>", b'<script src="/reload.js"></script></body>')
+
+
+def test_paste_rewrite_with_dotted_function(tmp_path: Path) -> None:
+    config = write_ini(
+        tmp_path,
+        """\
+        [filter:f]
+        paste.filter_app_factory = wsgikit.paste:rewrite
+        rewrite = test_rewrite:paste_upper
+        content_types = text/*
+        statuses = 200, 404
+        buffer_limit = none
+        """,
+    )
+    app = loadapp(config)
+    assert isinstance(app, BodyRewriter)
+    assert (app.statuses, app.buffer_limit) == (frozenset({200, 404}), None)
+    assert testapp(app).get("/").body == HTML.upper()
+
+
+# The factories' protocol, named in the section: independent of installed entry points.
+EXPLICIT = "paste.filter_app_factory = wsgikit.paste:"
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        pytest.param(EXPLICIT + "rewrite\nrewrite = no_such_module:f\n", "rewrite",
+                     id="unimportable"),
+        pytest.param(EXPLICIT + "rewrite\nrewrite = test_rewrite:HTML\n", "callable",
+                     id="not callable"),
+        pytest.param(EXPLICIT + "inject_html\nsnippet = x\ncolour = red\n", "colour",
+                     id="unknown option"),
+        pytest.param(EXPLICIT + "inject_html\nsnippet = x\nbuffer_limit = lots\n",
+                     "buffer_limit", id="bad number"),
+    ],
+)  # fmt: skip
+def test_paste_bad_options(tmp_path: Path, section: str, message: str) -> None:
+    config = write_ini(tmp_path, "[filter:f]\n" + section)
+    with pytest.raises(ValueError, match=message):
+        loadapp(config)
+
+
+# --- end to end through waitress ------------------------------------------------------------
+
+
+def test_inject_html_through_a_real_server(serve: Callable[..., Any]) -> None:
+    server = serve("e2e_rewrite_apps:injected")
+    with server.get("/") as response:
+        body = response.read()
+        assert response.status == 200
+        assert int(response.headers["Content-Length"]) == len(body)
+    assert body.count(b"<!-- injected -->") == 1
+    assert body.endswith(b"<!-- injected --></body></html>\n")
+    with server.get("/plain") as response:
+        assert response.read() == b"plain </body> text\n"
+
+
+def test_stream_error_through_a_real_server_is_a_500(serve: Callable[..., Any]) -> None:
+    server = serve("e2e_rewrite_apps:broken_stream")
+    response = server.get("/")
+    with response:
+        assert response.status == 500
+        assert response.read() == b"Internal Server Error\n"
+    assert "stream bug" in server.stop()
+
+
+# --- examples -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "expected"),
+    [
+        pytest.param("pyramid_inject_html", "/", b"livereload.js", id="pyramid InjectHTML"),
+        pytest.param("flask_body_rewriter", "/", b"staff [at] example.com", id="flask buffered"),
+        pytest.param("flask_body_rewriter", "/log", b"token=******1", id="flask streaming"),
+    ],
+)
+def test_examples_run(
+    name: str, path: str, expected: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    file = Path(__file__).resolve().parent.parent / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"example_{name}", file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # Pyramid looks its caller up
+    spec.loader.exec_module(module)
+    response = testapp(module.app).get(path)
+    assert expected in response.body

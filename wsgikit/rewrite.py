@@ -1,0 +1,662 @@
+"""Content-Length-safe rewriting of response bodies: ``BodyRewriter``, ``InjectHTML``.
+
+Use :class:`BodyRewriter` to change the body of responses an application
+produces without teaching the application about it: a function gets the whole
+body and returns the new one (*buffered*, ``Content-Length`` recomputed), or
+maps the stream of chunks to a new stream (*streaming*, ``Content-Length``
+dropped so the server frames the body and memory stays bounded).
+:class:`InjectHTML` is the common case ready-made: it inserts a snippet (an
+analytics tag, a live-reload script, a banner) before ``</body>`` of HTML pages.
+
+Both select responses by content type (and optionally status) and pass every
+other response through *untouched and unbuffered* -- the application's own
+iterable goes to the server, so ``wsgi.file_wrapper`` keeps working. Responses
+that are never rewritten, whatever the configuration:
+
+- statuses without a body (1xx, 204, 304), and ``206 Partial Content``
+  (a range of a representation cannot be rewritten on its own);
+- ``HEAD`` requests (the application's headers go out as they are);
+- a response with a ``Content-Encoding`` other than ``identity`` (a gzip body
+  is not text; put :class:`BodyRewriter` *inside* any compression layer);
+- ``Cache-Control: no-transform`` (RFC 9110 section 7.7);
+- a buffered body larger than ``buffer_limit``: what was read and the rest go
+  out unmodified, never truncated or half rewritten, and a warning is logged.
+
+When NOT to use it: to rewrite huge or endless bodies in buffered mode (use
+``stream=``), or to rewrite compressed responses (decompress first, or
+rewrite below the compression layer).
+
+The rewrite functions see and return ``bytes`` in the response's own encoding:
+the charset is the function's business (:class:`InjectHTML` does honour the
+declared charset). Nothing is read from or written to the environ besides
+``REQUEST_METHOD`` and ``PATH_INFO`` (for log lines); logs go to the logger
+``wsgikit.rewrite``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache, partial
+from typing import cast
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+from werkzeug.http import parse_dict_header, parse_options_header
+
+from ._response import Buffer, Headers, Plan, Stream, intercept
+
+logger = logging.getLogger("wsgikit.rewrite")
+
+#: The default ``buffer_limit``: 10 MiB.
+DEFAULT_BUFFER_LIMIT = 10 * 1024 * 1024
+
+Rewrite = Callable[[bytes], bytes]
+StreamRewrite = Callable[[Iterator[bytes]], Iterable[bytes]]
+
+# Headers that describe the exact bytes of the original body: meaningless (or
+# wrong) once the body changed. Content-Length is recomputed by the core.
+_STALE_AFTER_REWRITE = frozenset(
+    {"content-md5", "accept-ranges", "content-digest", "repr-digest", "digest"}
+)
+_MEDIA_RANGE = re.compile(r"(?:\*/\*|[a-z0-9!#$&^_.+-]+/(?:\*|[a-z0-9!#$&^_.+-]+))")
+_ERROR_STATUS = "500 Internal Server Error"
+_ERROR_BODY = b"Internal Server Error\n"
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+class _Rewriter:
+    """What :class:`BodyRewriter` and :class:`InjectHTML` share: options,
+    selection of the responses to rewrite, header edits and error handling."""
+
+    app: WSGIApplication
+    content_types: tuple[str, ...]
+    buffer_limit: int | None
+    statuses: frozenset[int] | None
+    _streaming = False
+
+    def _configure(
+        self,
+        content_types: Iterable[str],
+        buffer_limit: int | None,
+        statuses: Iterable[int] | None,
+    ) -> None:
+        self.content_types = _media_ranges(content_types)
+        exact = {value for value in self.content_types if not value.endswith("/*")}
+        majors = {value[:-2] for value in self.content_types if value.endswith("/*")}
+        self._any_type = "*" in majors
+        self._exact_types = frozenset(exact)
+        self._major_types = frozenset(majors)
+        self._type_matches: dict[str, bool] = {}
+
+        if buffer_limit is not None and (
+            isinstance(buffer_limit, bool) or not isinstance(buffer_limit, int)
+        ):
+            raise TypeError(
+                f"buffer_limit must be an int (bytes) or None, not {type(buffer_limit).__name__}"
+            )
+        if buffer_limit is not None and buffer_limit < 0:
+            raise ValueError(f"buffer_limit must be >= 0 bytes or None, not {buffer_limit}")
+        self.buffer_limit = buffer_limit
+
+        self.statuses = None if statuses is None else _status_set(statuses)
+
+    def _selected(self, environ: WSGIEnvironment, status: str, headers: Headers) -> bool:
+        """True when this response is to be rewritten (see the module docstring)."""
+        # The content type first: it rejects most pass-through responses, and
+        # this path runs on every request.
+        content_type = None
+        for name, value in headers:
+            if name == "Content-Type" or name.lower() == "content-type":
+                content_type = value
+                break
+        if content_type is None:
+            return False
+        matches = self._type_matches.get(content_type)
+        if matches is None:
+            matches = self._match_type(content_type)
+        if not matches:
+            return False
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            return False
+        try:
+            code = int(status[:3])
+        except ValueError:
+            return False
+        if code < 200 or code in (204, 206, 304):
+            return False
+        if self.statuses is not None and code not in self.statuses:
+            return False
+        encoding: list[str] = []
+        directives: list[str] = []
+        length: str | None = None
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == "content-encoding":
+                encoding.append(value)
+            elif lowered == "cache-control":
+                directives.append(value)
+            elif lowered == "content-length":
+                length = value
+        if encoding and any(
+            token.strip().lower() not in ("", "identity") for token in ",".join(encoding).split(",")
+        ):
+            return False
+        if directives and "no-transform" in {
+            key.lower() for key in parse_dict_header(", ".join(directives))
+        }:
+            return False
+        return not self._too_long(environ, length)
+
+    def _match_type(self, content_type: str) -> bool:
+        kind = content_type.partition(";")[0].strip().lower()
+        matches = kind in self._exact_types or (
+            "/" in kind and (self._any_type or kind.partition("/")[0] in self._major_types)
+        )
+        # An application sends few distinct Content-Type values: remember them.
+        if len(self._type_matches) < 256:
+            self._type_matches[content_type] = matches
+        return matches
+
+    def _too_long(self, environ: WSGIEnvironment, length: str | None) -> bool:
+        """Pass through, without reading it, a body declared larger than the limit."""
+        if self.buffer_limit is None or length is None or self._streaming:
+            return False
+        try:
+            size = int(length)
+        except ValueError:
+            return False
+        if size <= self.buffer_limit:
+            return False
+        logger.warning(
+            "%s %s: not rewritten, Content-Length %d exceeds buffer_limit=%d",
+            environ.get("REQUEST_METHOD"),
+            environ.get("PATH_INFO"),
+            size,
+            self.buffer_limit,
+        )
+        return True
+
+    def _buffer_plan(self, environ: WSGIEnvironment) -> Buffer:
+        return Buffer(
+            partial(self._finish, environ),
+            limit=self.buffer_limit,
+            on_overflow=partial(_log_overflow, environ, self.buffer_limit),
+        )
+
+    def _finish(
+        self, environ: WSGIEnvironment, status: str, headers: Headers, body: bytes
+    ) -> tuple[str, Headers, bytes]:
+        """The buffered plan's end: rewrite, or a 500 when the rewrite fails."""
+        try:
+            new_body = _as_bytes(self._apply(headers, body), "rewrite")
+        except Exception:
+            logger.exception(
+                "%s %s: the body rewrite failed; sending a 500 instead",
+                environ.get("REQUEST_METHOD"),
+                environ.get("PATH_INFO"),
+            )
+            return _ERROR_STATUS, _error_headers(), _ERROR_BODY  # Content-Length: core
+        if new_body == body:
+            # Unchanged: the validators and digests still hold.
+            return status, headers, body
+        return status, _rewritten_headers(headers), new_body
+
+    def _apply(self, headers: Headers, body: bytes) -> bytes:
+        raise NotImplementedError
+
+
+class BodyRewriter(_Rewriter):
+    """Rewrite response bodies, buffered or streaming, keeping HTTP framing right.
+
+    - *Buffered* (``rewrite=``): the whole body (``write()`` output included) is
+      collected, ``rewrite(body)`` returns the new one and ``Content-Length`` is
+      set to its length. Past ``buffer_limit`` bytes the response goes out
+      unmodified (what was read first, then the rest) and a warning is logged.
+      A body declared larger than the limit is not even read ahead.
+    - *Streaming* (``stream=``): ``stream(chunks)`` gets an iterator over the
+      application's chunks and returns an iterable of new chunks, produced as
+      they are read; ``Content-Length`` is removed so the server frames the
+      body.
+    - Only responses whose media type matches ``content_types`` are touched;
+      everything listed in the module docstring (1xx, 204, 206, 304, ``HEAD``,
+      ``Content-Encoding``, ``Cache-Control: no-transform``) passes through
+      unbuffered, and so does a response without ``Content-Type``.
+    - After a rewrite a strong ``ETag`` is made weak (``"x"`` becomes
+      ``W/"x"``): the new body is still a faithful representation, so
+      ``If-None-Match`` revalidation keeps working, but it is no longer the
+      byte-identical one a strong validator promises. ``Content-MD5``,
+      ``Content-Digest``, ``Repr-Digest``, ``Digest`` and ``Accept-Ranges``
+      are removed. A buffered rewrite that returns the body unchanged leaves
+      every header as it was.
+    - If ``rewrite`` raises (or returns something that is not bytes), the
+      client gets a plain ``500 Internal Server Error`` (without the
+      application's headers) instead of a half response, and the traceback
+      is logged to ``wsgikit.rewrite``. In
+      streaming mode the same happens while no byte of the body went out;
+      after that the exception is logged and re-raised, so the server drops
+      the connection rather than end a truncated body cleanly. The
+      application's iterable is closed exactly once in every case.
+    - Bodies are ``bytes`` in and out, in the response's own encoding; decode
+      them yourself (the ``charset`` parameter of ``Content-Type``, UTF-8
+      for most HTML). A ``start_response(..., exc_info)`` replacement made
+      before the application returned is selected and rewritten like any
+      response; one made later, while a passed-through body is being sent,
+      goes straight to the server.
+
+    Environ keys: reads ``REQUEST_METHOD`` (and ``PATH_INFO`` for log lines),
+    writes none.
+
+    :param app: The WSGI application to wrap.
+    :param rewrite: A function ``rewrite(body: bytes) -> bytes`` for buffered
+        rewriting. Give exactly one of ``rewrite`` and ``stream``.
+    :param stream: A function ``stream(chunks: Iterator[bytes]) ->
+        Iterable[bytes]`` for streaming rewriting, typically a generator.
+    :param content_types: Media types to rewrite, compared without parameters
+        and case-insensitively. ``"text/*"`` matches every ``text/``
+        subtype, ``"*/*"`` every type. Defaults to HTML only. A single
+        string is taken as one media type.
+    :param buffer_limit: The largest body, in bytes, that buffered mode
+        collects; larger bodies go out unmodified with a warning. ``None``
+        means no limit. Defaults to 10 MiB. Unused in streaming mode.
+    :param statuses: Status codes to rewrite. ``None`` (the default) means
+        every status that carries a full body (all but 1xx, 204, 206, 304).
+
+    .. code-block:: python
+
+        def add_footer(body: bytes) -> bytes:
+            return body.replace(b"</footer>", b"<p>Served by wsgikit</p></footer>")
+
+        app = BodyRewriter(app, add_footer)
+
+        def shout(chunks):
+            for chunk in chunks:
+                yield chunk.upper()
+
+        app = BodyRewriter(app, stream=shout, content_types=("text/plain",))
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        rewrite: Rewrite | None = None,
+        *,
+        stream: StreamRewrite | None = None,
+        content_types: Iterable[str] = ("text/html",),
+        buffer_limit: int | None = DEFAULT_BUFFER_LIMIT,
+        statuses: Iterable[int] | None = None,
+    ) -> None:
+        self.app = app
+        if (rewrite is None) == (stream is None):
+            raise TypeError(
+                "BodyRewriter needs exactly one of rewrite= (buffered) or stream= (streaming)"
+            )
+        if rewrite is not None and not callable(rewrite):
+            raise TypeError(f"rewrite must be a callable bytes -> bytes, not {rewrite!r}")
+        if stream is not None and not callable(stream):
+            raise TypeError(
+                f"stream must be a callable Iterator[bytes] -> Iterable[bytes], not {stream!r}"
+            )
+        self.rewrite = rewrite
+        self.stream = stream
+        self._streaming = stream is not None
+        self._configure(content_types, buffer_limit, statuses)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self.stream is None:
+            return intercept(self.app, environ, start_response, self._decide)
+        decide = partial(self._decide_stream, self.stream, start_response)
+        return intercept(self.app, environ, start_response, decide)
+
+    def _decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        if not self._selected(environ, status, headers):
+            return None
+        return self._buffer_plan(environ)
+
+    def _decide_stream(
+        self,
+        stream: StreamRewrite,
+        start_response: StartResponse,
+        environ: WSGIEnvironment,
+        status: str,
+        headers: Headers,
+    ) -> Plan:
+        if not self._selected(environ, status, headers):
+            return None
+        transform = partial(_StreamOutput, stream, environ, start_response)
+        return Stream(status, _rewritten_headers(headers), transform)
+
+    def _apply(self, headers: Headers, body: bytes) -> bytes:
+        return cast(Rewrite, self.rewrite)(body)
+
+
+class InjectHTML(_Rewriter):
+    """Insert a snippet into HTML responses, before ``</body>`` (or another marker).
+
+    - The marker is searched case-insensitively (ASCII letters), and the
+      snippet goes in once, before the *last* occurrence: an earlier
+      ``</body>`` is most likely inside a script, comment or ``<template>``,
+      the last one closes the document. When the marker is missing (a
+      fragment, a page relying on implied end tags) the snippet is appended
+      at the end of the body.
+    - A ``str`` snippet is encoded with the charset the response declares in
+      ``Content-Type`` (UTF-8 when none is declared); characters that charset
+      cannot represent become HTML character references. A ``bytes`` snippet
+      is inserted as given. Responses in a charset that is unknown, or not
+      ASCII-compatible (UTF-16, UTF-32, EBCDIC), are sent unmodified with a
+      warning: their markup cannot be searched byte-wise.
+    - Only ``text/html`` and ``application/xhtml+xml`` are touched, and the
+      pass-through rules, ``ETag``/``Content-MD5`` handling and 500 on failure
+      are those of :class:`BodyRewriter` (buffered mode), ``buffer_limit``
+      included. Nothing is injected into ``HEAD`` responses, error pages with
+      no body, or compressed responses: put ``InjectHTML`` inside
+      ``Compress``.
+
+    Environ keys: reads ``REQUEST_METHOD`` (and ``PATH_INFO`` for log lines),
+    writes none.
+
+    :param app: The WSGI application to wrap.
+    :param snippet: The markup to insert, ``str`` (encoded as described
+        above) or ``bytes``. Must not be empty.
+    :param marker: The text to insert the snippet before, matched
+        case-insensitively. Defaults to ``"</body>"``.
+    :param content_types: Media types to inject into. Defaults to HTML and
+        XHTML.
+    :param buffer_limit: The largest body, in bytes, that is collected to
+        inject into; larger bodies go out unmodified with a warning. ``None``
+        means no limit. Defaults to 10 MiB.
+    :param statuses: Status codes to inject into. ``None`` (the default)
+        means every status that carries a full body, error pages included.
+
+    .. code-block:: python
+
+        app = InjectHTML(app, '<script src="/livereload.js"></script>')
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        snippet: str | bytes,
+        *,
+        marker: str = "</body>",
+        content_types: Iterable[str] = _HTML_TYPES,
+        buffer_limit: int | None = DEFAULT_BUFFER_LIMIT,
+        statuses: Iterable[int] | None = None,
+    ) -> None:
+        self.app = app
+        if not isinstance(snippet, str | bytes):
+            raise TypeError(f"snippet must be str or bytes, not {type(snippet).__name__}")
+        if not snippet:
+            raise ValueError("snippet must not be empty")
+        if not isinstance(marker, str):
+            raise TypeError(f"marker must be a str, not {type(marker).__name__}")
+        if not marker:
+            raise ValueError("marker must not be empty")
+        self.snippet = snippet
+        self.marker = marker
+        self._configure(content_types, buffer_limit, statuses)
+        # (snippet, lower-case marker) encoded per codec; None: cannot inject.
+        self._encoded: dict[str, tuple[bytes, bytes | None] | None] = {}
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return intercept(self.app, environ, start_response, self._decide)
+
+    def _decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        if not self._selected(environ, status, headers):
+            return None
+        return self._buffer_plan(environ)
+
+    def _apply(self, headers: Headers, body: bytes) -> bytes:
+        charset = declared_charset(headers) or "utf-8"
+        encoded = self._encoded.get(charset)
+        if encoded is None and charset not in self._encoded:
+            encoded = self._encode_for(charset)
+            if len(self._encoded) < 64:  # charsets come from the app: few
+                self._encoded[charset] = encoded
+        if encoded is None:
+            logger.warning("charset %r is not ASCII-compatible: nothing injected", charset)
+            return body
+        snippet, marker = encoded
+        position = -1 if marker is None else _rfind_ascii_nocase(body, marker)
+        if position < 0:
+            return body + snippet
+        view = memoryview(body)
+        return b"".join((view[:position], snippet, view[position:]))
+
+    def _encode_for(self, charset: str) -> tuple[bytes, bytes | None] | None:
+        """Encode the snippet and marker for ``charset``; ``None`` if unusable."""
+        try:
+            codec = codecs.lookup(charset).name
+            if "<x>".encode(codec) != b"<x>":
+                return None
+        except (LookupError, UnicodeError, ValueError):
+            return None
+        snippet = self.snippet
+        if isinstance(snippet, str):
+            snippet = snippet.encode(codec, "xmlcharrefreplace")
+        try:
+            marker: bytes | None = self.marker.lower().encode(codec)
+        except UnicodeEncodeError:
+            marker = None  # cannot occur in this charset: append at the end
+        return snippet, marker
+
+
+# --- helpers --------------------------------------------------------------------
+
+
+def declared_charset(headers: Headers) -> str | None:
+    """The ``charset`` parameter of ``Content-Type`` in ``headers``, lower-case, or ``None``."""
+    for name, value in headers:
+        if name.lower() == "content-type":
+            return _charset_of(value)
+    return None
+
+
+@lru_cache(maxsize=64)
+def _charset_of(content_type: str) -> str | None:
+    # Cached: an application sends a handful of distinct Content-Type values.
+    charset = parse_options_header(content_type)[1].get("charset")
+    return (charset.strip().lower() or None) if charset else None
+
+
+def _rfind_ascii_nocase(body: bytes, lowered: bytes) -> int:
+    """Start of the last occurrence of ``lowered`` in ``body``, ASCII letters
+    compared case-insensitively; -1 if none.
+
+    Lower-casing a whole page costs more than the rest of the injection, and
+    the marker is nearly always close to the end: search growing tails.
+    """
+    size = len(body)
+    window = 1024 + len(lowered)
+    while True:
+        start = max(0, size - window)
+        position = body[start:].lower().rfind(lowered)
+        if position >= 0:
+            # The last occurrence starting in the tail is the last of all.
+            return start + position
+        if start == 0:
+            return -1
+        window *= 4
+
+
+def _rewritten_headers(headers: Headers) -> Headers:
+    """A copy of ``headers`` fit for a rewritten body: strong ``ETag`` made weak,
+    ``Content-MD5``, digests and ``Accept-Ranges`` removed."""
+    result: Headers = []
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered in _STALE_AFTER_REWRITE:
+            continue
+        if lowered == "etag":
+            value = _weak_etag(value)
+        result.append((name, value))
+    return result
+
+
+def _weak_etag(value: str) -> str:
+    tag = value.strip()
+    if tag[:2] in ("W/", "w/"):
+        return "W/" + tag[2:]
+    if not (len(tag) >= 2 and tag[0] == '"' and tag[-1] == '"'):
+        tag = '"' + tag.strip('"') + '"'  # an unquoted (invalid) tag: quote it
+    return "W/" + tag
+
+
+def _media_ranges(content_types: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(content_types, str):
+        content_types = (content_types,)
+    try:
+        values = list(content_types)
+    except TypeError:
+        raise TypeError(
+            "content_types must be an iterable of media types such as 'text/html', "
+            f"not {type(content_types).__name__}"
+        ) from None
+    result = []
+    for value in values:
+        if not isinstance(value, str):
+            raise TypeError(f"content_types: {value!r} is not a str")
+        normal = value.strip().lower()
+        if not _MEDIA_RANGE.fullmatch(normal):
+            raise ValueError(
+                f"content_types: {value!r} is not a media type such as 'text/html' or 'text/*'"
+            )
+        result.append(normal)
+    if not result:
+        raise ValueError("content_types must name at least one media type")
+    return tuple(result)
+
+
+def _status_set(statuses: Iterable[int]) -> frozenset[int]:
+    try:
+        values = list(statuses)
+    except TypeError:
+        raise TypeError(
+            f"statuses must be an iterable of status codes, not {type(statuses).__name__}"
+        ) from None
+    for code in values:
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise TypeError(f"statuses: {code!r} is not an int status code")
+        if not 200 <= code <= 599 or code in (204, 206, 304):
+            raise ValueError(
+                f"statuses: {code} cannot be rewritten (use 200-599 except 204, 206, 304)"
+            )
+    return frozenset(values)
+
+
+def _as_bytes(value: object, option: str) -> bytes:
+    if type(value) is bytes:
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise TypeError(f"{option} must return bytes, not {type(value).__name__}")
+
+
+def _error_headers(*, with_length: bool = False) -> Headers:
+    headers = [("Content-Type", "text/plain; charset=utf-8")]
+    if with_length:
+        headers.append(("Content-Length", str(len(_ERROR_BODY))))
+    return headers
+
+
+def _log_overflow(environ: WSGIEnvironment, limit: int | None, size: int) -> None:
+    logger.warning(
+        "%s %s: not rewritten, body grew past buffer_limit=%s (%d bytes read); sent unmodified",
+        environ.get("REQUEST_METHOD"),
+        environ.get("PATH_INFO"),
+        limit,
+        size,
+    )
+
+
+class _Source:
+    """The application's chunks as given to ``stream``; remembers whether the
+    application (not the rewrite) raised, so its errors are not disguised."""
+
+    __slots__ = ("_chunks", "failed")
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self.failed = False
+
+    def __iter__(self) -> _Source:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            raise
+        except BaseException:
+            self.failed = True
+            raise
+
+
+class _StreamOutput:
+    """The output of the user's ``stream`` function for one response.
+
+    A failure of the rewrite before any byte went out becomes a 500 (sent with
+    ``exc_info``, which the server accepts while nothing was sent); after that
+    it is logged and re-raised. Errors of the application pass through as they
+    are. The core closes this iterator and the application's iterable.
+    """
+
+    __slots__ = ("_stream", "_environ", "_start_response", "_source", "_out", "_sent")
+
+    def __init__(
+        self,
+        stream: StreamRewrite,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        chunks: Iterator[bytes],
+    ) -> None:
+        self._stream = stream
+        self._environ = environ
+        self._start_response = start_response
+        self._source = _Source(chunks)
+        self._out: Iterator[bytes] | None = None
+        self._sent = False
+
+    def __iter__(self) -> _StreamOutput:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            if self._out is None:
+                self._out = iter(self._stream(self._source))
+            chunk = next(self._out)
+            if type(chunk) is not bytes:
+                chunk = _as_bytes(chunk, "stream")
+        except StopIteration:
+            raise
+        except Exception:
+            if self._source.failed:
+                raise
+            environ = self._environ
+            logger.exception(
+                "%s %s: the streaming body rewrite failed%s",
+                environ.get("REQUEST_METHOD"),
+                environ.get("PATH_INFO"),
+                " after the body started; aborting" if self._sent else "; sending a 500",
+            )
+            if self._sent:
+                raise
+            self._start_response(_ERROR_STATUS, _error_headers(with_length=True), sys.exc_info())
+            self.close()
+            self._out = iter((_ERROR_BODY,))
+            self._sent = True
+            return next(self._out)
+        if chunk:
+            self._sent = True
+        return chunk
+
+    def close(self) -> None:
+        close = getattr(self._out, "close", None)
+        if close is not None:
+            close()
+
+
+# DESIGN.md files Compress under "Body rewriting": importable from here too.
+from .compress import Compress as Compress  # noqa: E402
