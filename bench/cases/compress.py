@@ -1,0 +1,187 @@
+"""Compress against plain zlib (the floor: the app compressing its own body at the
+same level) and Paste's gzipper (the anchor), on a 20 KB HTML page and a 1 MB
+body; and what a response that is not compressed costs over the bare app."""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import brotli
+import zstandard
+from harness import Case, bare_app, request
+from paste.gzipper import middleware as paste_gzipper
+
+from wsgikit.compress import Compress
+
+LEVEL = 6
+WORDS = [
+    "wsgi",
+    "middleware",
+    "response",
+    "header",
+    "body",
+    "chunk",
+    "stream",
+    "gzip",
+    "brotli",
+    "vary",
+    "etag",
+    "cache",
+    "request",
+    "server",
+    "client",
+    "proxy",
+    "length",
+    "encoding",
+    "quality",
+    "identity",
+    "flask",
+    "pyramid",
+    "bottle",
+]
+
+
+def html(size: int, seed: int = 1) -> bytes:
+    """A deterministic HTML-like page of about ``size`` bytes (compresses ~4-6x)."""
+    rng = random.Random(seed)
+    rows = []
+    total = 0
+    while total < size:
+        words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 12)))
+        row = f'<tr><td class="n">{rng.randint(0, 10**6)}</td><td>{words}</td></tr>\n'
+        rows.append(row)
+        total += len(row)
+    page = "<html><body><table>\n" + "".join(rows) + "</table></body></html>\n"
+    return page.encode()[:size]
+
+
+def self_compressing_app(body: bytes, compress: Any, coding: str) -> Any:
+    """The floor: an app that sends its body compressed, no middleware."""
+    headers = [
+        ("Content-Type", "text/html"),
+        ("Content-Encoding", coding),
+        ("Vary", "Accept-Encoding"),
+    ]
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        data = compress(body)
+        start_response("200 OK", [*headers, ("Content-Length", str(len(data)))])
+        return [data]
+
+    return app
+
+
+def streaming_app(body: bytes, chunk: int = 64 * 1024) -> Any:
+    """Yields ``body`` in ``chunk``-sized pieces, no Content-Length."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        for start in range(0, len(body), chunk):
+            yield body[start : start + chunk]
+
+    return app
+
+
+def _gzip(body: bytes) -> bytes:
+    return zlib.compress(body, LEVEL, wbits=31)
+
+
+def _brotli(body: bytes) -> bytes:
+    return bytes(brotli.compress(body, quality=4))
+
+
+def _zstd(body: bytes) -> bytes:
+    return bytes(zstandard.ZstdCompressor(level=3).compress(body))
+
+
+def _size_group(label: str, body: bytes) -> list[Case]:
+    app = bare_app(body, "text/html")
+    group = f"compress: {label}, gzip level {LEVEL}"
+    gzip_request = {"HTTP_ACCEPT_ENCODING": "gzip, deflate"}
+    return [
+        Case(
+            group,
+            "plain zlib.compress in the app",
+            "floor",
+            request(self_compressing_app(body, _gzip, "gzip")),
+        ),
+        Case(
+            group,
+            "Compress (buffered, Content-Length)",
+            "wsgikit",
+            request(Compress(app, level=LEVEL), **gzip_request),
+        ),
+        Case(
+            group,
+            "Compress (streamed, 64 KiB app chunks)",
+            "wsgikit",
+            request(Compress(streaming_app(body), level=LEVEL), **gzip_request),
+        ),
+        Case(
+            group,
+            "paste.gzipper",
+            "anchor",
+            request(paste_gzipper(app, compress_level=LEVEL), **gzip_request),
+        ),
+    ]
+
+
+def _codec_group(body: bytes, coding: str, compress: Any, note: str) -> list[Case]:
+    group = f"compress: 20 KB HTML, {note}"
+    return [
+        Case(
+            group,
+            f"plain {coding} in the app",
+            "floor",
+            request(self_compressing_app(body, compress, coding)),
+        ),
+        Case(
+            group,
+            f"Compress ({coding})",
+            "wsgikit",
+            request(Compress(bare_app(body, "text/html")), HTTP_ACCEPT_ENCODING=coding),
+        ),
+    ]
+
+
+def cases() -> list[Case]:
+    page = html(20 * 1024)
+    big = html(1000 * 1000, seed=2)
+    png = bare_app(b"\x89PNG fake image", "image/png")
+    text = bare_app()  # 13-byte text/plain
+    group = "compress: not compressed, 13-byte response"
+    return [
+        *_size_group("20 KB HTML", page),
+        *_size_group("1 MB body", big),
+        *_codec_group(page, "br", _brotli, "brotli quality 4"),
+        *_codec_group(page, "zstd", _zstd, "zstandard level 3"),
+        Case(group, "bare app (image/png)", "floor", request(png)),
+        Case(
+            group,
+            "Compress: image/png, gzip accepted",
+            "wsgikit",
+            request(Compress(png), HTTP_ACCEPT_ENCODING="gzip, deflate, br, zstd"),
+            note="untouched, app iterable returned",
+        ),
+        Case(
+            group,
+            "Compress: text below min_size (adds Vary)",
+            "wsgikit",
+            request(Compress(text), HTTP_ACCEPT_ENCODING="gzip, deflate, br, zstd"),
+        ),
+        Case(
+            group,
+            "Compress: text, no Accept-Encoding (adds Vary)",
+            "wsgikit",
+            request(Compress(text)),
+        ),
+        Case(
+            group,
+            "paste.gzipper: image/png, gzip accepted",
+            "anchor",
+            request(paste_gzipper(png), HTTP_ACCEPT_ENCODING="gzip, deflate, br, zstd"),
+        ),
+    ]

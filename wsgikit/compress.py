@@ -1,0 +1,689 @@
+"""Compress responses: gzip, and brotli or zstandard when installed, chosen
+from the request's ``Accept-Encoding``.
+
+Use :class:`Compress` around an application that sends text (HTML, JSON,
+JavaScript, CSS, SVG, XML...) and is served without a compressing reverse proxy
+or CDN in front of it. It negotiates the content coding with q-values, adds
+``Vary: Accept-Encoding``, gives the compressed variant its own ``ETag`` and
+keeps conditional requests working against that ``ETag``, compresses small
+known-length bodies whole (exact ``Content-Length``) and streams the rest with
+bounded memory.
+
+When NOT to use it:
+
+- when nginx, a CDN or another proxy in front compresses already (the work is
+  done twice, or the proxy's cache varies badly);
+- for responses that reflect attacker-controlled input next to a secret (a CSRF
+  token, a session identifier) over TLS: compression leaks their content
+  through the response size (the BREACH attack). Mark such responses
+  ``Cache-Control: no-transform`` or leave them out with ``content_types``;
+- for data that is compressed already (images, video, archives, WOFF fonts):
+  it is passed through, so the middleware costs a header check only.
+
+Codings: ``gzip`` (zlib, always there), ``br`` (the ``brotli`` package, extra
+``wsgikit[brotli]``) and ``zstd`` (the ``zstandard`` package, extra
+``wsgikit[zstd]``). ``deflate`` is not offered: clients disagree on whether it
+means the zlib or the raw format. ``x-gzip`` in a request counts as ``gzip``.
+
+Environ keys read: ``HTTP_ACCEPT_ENCODING``, ``HTTP_IF_NONE_MATCH``,
+``HTTP_IF_MATCH``, ``REQUEST_METHOD``. Written: ``HTTP_IF_NONE_MATCH`` and
+``HTTP_IF_MATCH`` (the identity ``ETag`` of a compressed variant's ``ETag`` is
+added, see :class:`Compress`), with the original values kept in
+``environ["wsgikit.compress.orig"]`` (a dict keyed by the environ keys it
+changed). Logs go to the logger ``wsgikit.compress``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from types import ModuleType
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+from werkzeug.datastructures import Accept
+from werkzeug.http import (
+    parse_accept_header,
+    parse_cache_control_header,
+    parse_etags,
+    parse_list_header,
+    quote_etag,
+    unquote_etag,
+)
+
+from ._response import (
+    Buffer,
+    EditHeaders,
+    Headers,
+    Plan,
+    Stream,
+    intercept,
+)
+
+logger = logging.getLogger("wsgikit.compress")
+
+#: Server preference among the codings, best first (only the installed ones
+#: are used by default).
+DEFAULT_ENCODINGS = ("br", "zstd", "gzip")
+
+#: Media types compressed by default. ``type/*`` matches a whole top-level type,
+#: ``+suffix`` any structured-syntax suffix (``application/ld+json``,
+#: ``image/svg+xml``). Images, audio, video, archives, PDF, WOFF fonts and
+#: ``application/octet-stream`` are left out: they are compressed already.
+DEFAULT_CONTENT_TYPES = (
+    "text/*",
+    "+json",
+    "+xml",
+    "application/json",
+    "application/x-ndjson",
+    "application/javascript",
+    "application/x-javascript",
+    "application/ecmascript",
+    "application/xml",
+    "application/yaml",
+    "application/x-yaml",
+    "application/wasm",
+    "application/graphql",
+    "application/vnd.ms-fontobject",
+    "font/ttf",
+    "font/otf",
+    "font/collection",
+    "image/bmp",
+    "image/x-icon",
+    "image/vnd.microsoft.icon",
+)
+
+#: Streamed responses of these types are flushed after every chunk.
+DEFAULT_FLUSH_TYPES = ("text/event-stream",)
+
+_AVAILABLE = ("gzip", "br", "zstd")
+_MODULES = {"br": "brotli", "zstd": "zstandard"}
+_EXTRAS = {"br": "brotli", "zstd": "zstd"}
+# Negotiation results are cached per Accept-Encoding value (browsers send a
+# handful of distinct values); values longer than this are not cached.
+_CACHE_SIZE = 256
+_CACHE_KEY_MAX = 200
+_IDENTITY: tuple[str | None, bool] = (None, False)
+_NOTHING_HELD: frozenset[str] = frozenset()
+# What a Content-Type value means here (cached per value).
+_NOT_COMPRESSIBLE, _COMPRESSIBLE, _FLUSH_EACH = 0, 1, 2
+# A media type pattern: type/subtype, type/* or +suffix (RFC 6838 name chars).
+_NAME = r"[a-z0-9][a-z0-9!#$&^_.+-]*"
+_PATTERN = re.compile(rf"{_NAME}/(?:\*|{_NAME})|\+{_NAME}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Codec:
+    """One content coding: compress a whole body, or open a stream encoder
+    returning ``(compress, flush, finish)``."""
+
+    name: str
+    whole: Callable[[bytes], bytes]
+    stream: Callable[[], tuple[Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]]]
+
+
+class Compress:
+    """Compress responses with the best coding the client accepts.
+
+    - The coding is chosen from ``Accept-Encoding`` (parsed by werkzeug, with
+      q-values): the highest q among ``encodings`` wins, ties go to the order
+      of ``encodings``; ``*`` stands for every coding not listed; a coding with
+      ``q=0`` is never used. ``identity`` listed with a higher q than every
+      coding gets the body uncompressed. No ``Accept-Encoding`` header (or an
+      empty or unparseable one) means no compression: RFC 9110 would allow
+      any coding, but clients that send nothing rarely decode one.
+    - A response is *compressible* when its media type matches
+      ``content_types``, it has no ``Content-Encoding`` (``identity`` aside),
+      no ``Cache-Control: no-transform``, and its status has a body and is not
+      ``206``. Every
+      compressible response gets ``Vary: Accept-Encoding`` -- compressed or
+      not, whatever its size -- merged into an existing ``Vary`` (never
+      duplicated; ``Vary: *`` is left alone).
+    - Everything else passes through untouched and unbuffered: the
+      application's own iterable goes to the server (``wsgi.file_wrapper``
+      keeps working). Compressible responses that are not compressed (no
+      acceptable coding, or a ``Content-Length`` below ``min_size``) get only
+      the ``Vary`` header and stream through too. When the client refuses
+      ``identity`` (``identity;q=0`` or ``*;q=0``), ``min_size`` is ignored;
+      when it refuses every coding as well, the body goes out uncompressed.
+    - A compressed response loses ``Content-Length`` (recomputed or dropped,
+      below), ``Content-MD5`` and ``Accept-Ranges``, gains ``Content-Encoding``,
+      and its ``ETag`` gets the coding as a suffix inside the quotes
+      (``"abc"`` becomes ``"abc-gzip"``, ``W/"abc"`` becomes ``W/"abc-gzip"``),
+      since the variants' bytes differ. An ``ETag`` that cannot be quoted again
+      is dropped.
+    - Conditional requests keep working: before calling the application, an
+      ``If-None-Match`` tag ending in the negotiated coding's suffix gets its
+      identity tag added (``"abc-gzip"`` -> ``"abc-gzip", "abc"``), so the
+      application's own conditional logic answers ``304``; the ``ETag`` of that
+      ``304`` is mapped back to the variant the client holds, and gets
+      ``Vary``. ``If-Match`` tags with the suffix of any enabled coding get
+      the same treatment (a ``PUT`` with the ``ETag`` of a compressed ``GET``
+      still matches). A ``304`` to a request that did not prove it holds a
+      compressed variant (no such ``If-None-Match`` tag) passes through as it
+      is: its media type, and so its variant, is unknown.
+    - Buffered or streamed: a compressed body whose ``Content-Length`` is known
+      and at most ``buffer_limit`` is compressed whole and sent with the exact
+      ``Content-Length``. A longer or unknown-length body, and every
+      ``text/event-stream`` (``flush_types``), is compressed as it streams
+      (``Content-Length`` removed, memory bounded by the codec's window and
+      one chunk).
+    - Flush policy of a stream: the first non-empty chunk is flushed at once
+      (the head of a page leaves before the application's slow part); after
+      that the encoder runs without flushing -- zlib emits a block every few
+      tens of KiB on its own -- and is flushed after a chunk once
+      ``flush_size`` bytes went in since the last flush, which keeps the ratio
+      close to one-shot compression however the application chunks its body.
+      Responses of a ``flush_types`` media type are flushed after every chunk,
+      so each Server-Sent Event reaches the client as it is produced. Each
+      application chunk gives at least one (possibly empty) output chunk, as
+      PEP 3333 asks of middleware.
+    - ``HEAD`` gets the headers ``GET`` would get (``Content-Encoding``,
+      variant ``ETag``, ``Vary``) but no ``Content-Length``, since the
+      compressed length is unknown without the body; the application's body,
+      if any, is not read.
+    - Once a response has been passed through, a later
+      ``start_response(..., exc_info)`` goes straight to the server.
+
+    Environ keys: reads ``HTTP_ACCEPT_ENCODING``, ``HTTP_IF_NONE_MATCH``,
+    ``HTTP_IF_MATCH``, ``REQUEST_METHOD``; may change ``HTTP_IF_NONE_MATCH``
+    and ``HTTP_IF_MATCH``, keeping the originals in
+    ``environ["wsgikit.compress.orig"]``.
+
+    :param app: The WSGI application to wrap.
+    :param min_size: Responses whose ``Content-Length`` is below this many
+        bytes are not compressed (the framing costs more than it saves).
+        Bodies of unknown length are always compressed.
+    :param level: The gzip (zlib) compression level, 1 (fastest) to 9
+        (smallest).
+    :param encodings: The codings to offer, in the server's order of
+        preference for ties: any of ``"br"``, ``"zstd"``, ``"gzip"``. The
+        default offers every installed one, in that order. Naming one whose
+        package is not installed is an error.
+    :param content_types: The compressible media types: ``"type/subtype"``,
+        ``"type/*"`` or a ``"+suffix"``; matched case-insensitively, parameters
+        ignored. The default is :data:`DEFAULT_CONTENT_TYPES`.
+    :param buffer_limit: Bodies with a ``Content-Length`` up to this many bytes
+        are compressed whole; longer ones are streamed. ``0`` streams every
+        body.
+    :param flush_size: In a stream, flush the encoder after a chunk once this
+        many uncompressed bytes went in since the last flush.
+    :param flush_types: Media types (patterns as in ``content_types``) whose
+        compressed body is always streamed, never buffered, and flushed after
+        every chunk. Defaults to ``text/event-stream``. They are compressed
+        only if ``content_types`` matches them too.
+    :param brotli_quality: The brotli quality, 0 to 11.
+    :param zstd_level: The zstandard level, 1 to 22.
+
+    .. code-block:: python
+
+        from wsgikit import Compress
+
+        app.wsgi_app = Compress(app.wsgi_app, min_size=1024, level=6)
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        min_size: int = 500,
+        level: int = 6,
+        encodings: Iterable[str] | None = None,
+        content_types: Iterable[str] = DEFAULT_CONTENT_TYPES,
+        buffer_limit: int = 1024 * 1024,
+        flush_size: int = 64 * 1024,
+        flush_types: Iterable[str] = DEFAULT_FLUSH_TYPES,
+        brotli_quality: int = 4,
+        zstd_level: int = 3,
+    ) -> None:
+        self.app = app
+        self.min_size = _check_int("min_size", min_size, 0)
+        self.level = _check_int("level", level, 1, 9)
+        self.buffer_limit = _check_int("buffer_limit", buffer_limit, 0)
+        self.flush_size = _check_int("flush_size", flush_size, 1)
+        self.brotli_quality = _check_int("brotli_quality", brotli_quality, 0, 11)
+        self.zstd_level = _check_int("zstd_level", zstd_level, 1, 22)
+        self.encodings = _check_encodings(encodings)
+        self.content_types = _check_media_types("content_types", content_types)
+        self.flush_types = _check_media_types("flush_types", flush_types)
+        if not self.content_types:
+            raise ValueError("content_types: give at least one media type")
+
+        self._codecs = {name: self._make_codec(name) for name in self.encodings}
+        self._suffixes = tuple((f"-{name}", name) for name in self.encodings)
+        self._compressible = _split_patterns(self.content_types)
+        self._flushed = _split_patterns(self.flush_types)
+        self._negotiated: dict[str, tuple[str | None, bool]] = {}
+        self._kinds: dict[str, int] = {}
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        accept = environ.get("HTTP_ACCEPT_ENCODING")
+        negotiated = self._negotiated.get(accept) if accept else _IDENTITY
+        coding, identity_refused = negotiated or self.negotiate(accept)
+        held: frozenset[str] = _NOTHING_HELD
+        if coding is not None and "HTTP_IF_NONE_MATCH" in environ:
+            held = self._expand_condition(environ, "HTTP_IF_NONE_MATCH", ((f"-{coding}", coding),))
+        if "HTTP_IF_MATCH" in environ:
+            self._expand_condition(environ, "HTTP_IF_MATCH", self._suffixes)
+        head = environ.get("REQUEST_METHOD") == "HEAD"
+
+        def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+            return self._decide(status, headers, coding, identity_refused, head, held)
+
+        return intercept(self.app, environ, start_response, decide)
+
+    # --- negotiation -----------------------------------------------------------
+
+    def negotiate(self, accept_encoding: str | None) -> tuple[str | None, bool]:
+        """Return the coding to use for ``accept_encoding`` (``None``: identity)
+        and whether the client refuses ``identity``. Never raises."""
+        if not accept_encoding:
+            return None, False
+        cached = self._negotiated.get(accept_encoding)
+        if cached is not None:
+            return cached
+        result = self._negotiate(accept_encoding)
+        if len(accept_encoding) <= _CACHE_KEY_MAX:
+            if len(self._negotiated) >= _CACHE_SIZE:
+                self._negotiated.clear()
+            self._negotiated[accept_encoding] = result
+        return result
+
+    def _negotiate(self, accept_encoding: str) -> tuple[str | None, bool]:
+        try:
+            accept = parse_accept_header(accept_encoding, Accept)
+        except Exception:  # never let a hostile header become a 500
+            logger.info("ignoring unparseable Accept-Encoding %r", accept_encoding[:200])
+            return None, False
+        qualities: dict[str, float] = {}
+        # Sorted best first, so for a coding listed twice the higher q wins.
+        for value, quality in accept:
+            name = value.split(";", 1)[0].strip().lower()
+            if name == "x-gzip":
+                name = "gzip"
+            if name and name not in qualities:
+                qualities[name] = quality
+        if not qualities:
+            logger.debug("no usable entry in Accept-Encoding %r", accept_encoding[:200])
+            return None, False
+        star = qualities.get("*")
+        best: str | None = None
+        best_q = 0.0
+        for name in self.encodings:
+            offered = qualities.get(name, star)
+            if offered is not None and offered > best_q:
+                best, best_q = name, offered
+        identity_q = qualities.get("identity", star)
+        if identity_q is not None and identity_q > best_q:
+            best = None
+        return best, identity_q == 0
+
+    def _expand_condition(
+        self, environ: WSGIEnvironment, key: str, suffixes: tuple[tuple[str, str], ...]
+    ) -> frozenset[str]:
+        """Add the identity tag of every variant tag in ``environ[key]``;
+        return the identity tags added."""
+        value = environ[key]
+        if not isinstance(value, str) or "-" not in value:
+            return frozenset()
+        etags = parse_etags(value)
+        added: list[str] = []
+        bases: set[str] = set()
+        # Sorted, for a stable header; werkzeug may yield None for an empty tag.
+        for tag in sorted(tag for tag in etags.as_set(include_weak=True) if tag):
+            for suffix, _name in suffixes:
+                if tag.endswith(suffix) and len(tag) > len(suffix):
+                    base = tag[: -len(suffix)]
+                    try:
+                        if etags.is_strong(tag):
+                            added.append(quote_etag(base))
+                        if etags.is_weak(tag):
+                            added.append(quote_etag(base, weak=True))
+                    except ValueError:
+                        continue
+                    bases.add(base)
+        if not added:
+            return frozenset()
+        environ.setdefault("wsgikit.compress.orig", {})[key] = value
+        environ[key] = f"{value}, {', '.join(added)}"
+        return frozenset(bases)
+
+    # --- the response ------------------------------------------------------------
+
+    def _decide(
+        self,
+        status: str,
+        headers: Headers,
+        coding: str | None,
+        identity_refused: bool,
+        head: bool,
+        held: frozenset[str],
+    ) -> Plan:
+        code = status[:3]
+        if code == "304":
+            return self._not_modified(status, headers, coding, held)
+        if code == "206" or code == "204" or code[:1] == "1":
+            return None
+        # Find the media type first: most responses that pass through stop here.
+        content_type = None
+        for name, value in headers:
+            if name.lower() == "content-type":
+                content_type = value
+                break
+        if content_type is None:
+            return None
+        kind = self._kinds.get(content_type)
+        if kind is None:
+            kind = self._classify(content_type)
+        if not kind:
+            return None
+        content_encoding = content_length = None
+        cache_control: list[str] = []
+        vary: list[str] = []
+        for name, value in headers:
+            lower = name.lower()
+            if lower == "content-encoding":
+                content_encoding = value
+            elif lower == "content-length":
+                content_length = value
+            elif lower == "cache-control":
+                cache_control.append(value)
+            elif lower == "vary":
+                vary.append(value)
+        if content_encoding and content_encoding.strip().lower() != "identity":
+            return None
+        if cache_control and _no_transform(", ".join(cache_control)):
+            return None
+        varied = _with_vary(headers, vary)
+        if coding is None:
+            return None if varied is None else EditHeaders(status, varied)
+        length = _parse_length(content_length)
+        if length is not None and length < self.min_size and not identity_refused:
+            return None if varied is None else EditHeaders(status, varied)
+
+        codec = self._codecs[coding]
+        compressed = _compressed_headers(varied or headers, coding)
+        if head:
+            return Stream(status, compressed, _nothing)
+        flush_each = kind == _FLUSH_EACH
+        if flush_each or length is None or length > self.buffer_limit:
+            return Stream(
+                status, compressed, partial(_stream, codec.stream, flush_each, self.flush_size)
+            )
+        return Buffer(
+            partial(_finish, compressed, codec.whole),
+            limit=self.buffer_limit,
+            on_overflow=_overflowed,
+        )
+
+    def _not_modified(
+        self, status: str, headers: Headers, coding: str | None, held: frozenset[str]
+    ) -> Plan:
+        """Map the ``ETag`` of a 304 answering a compressed variant's tag."""
+        if coding is None or not held:
+            return None
+        out: Headers = []
+        vary: list[str] = []
+        for name, value in headers:
+            lower = name.lower()
+            if lower == "etag":
+                tag, weak = unquote_etag(value)
+                if tag is not None and tag in held:
+                    value = _variant_etag(tag, weak, coding) or value
+            elif lower == "vary":
+                vary.append(value)
+            out.append((name, value))
+        return EditHeaders(status, _with_vary(out, vary) or out)
+
+    def _classify(self, content_type: str) -> int:
+        """Whether a ``Content-Type`` value is compressible (and flushed after
+        every chunk); cached, since an application sends a handful of values."""
+        media = content_type.split(";", 1)[0].strip().lower()
+        kind = _NOT_COMPRESSIBLE
+        if _matches(media, *self._compressible):
+            kind = _FLUSH_EACH if _matches(media, *self._flushed) else _COMPRESSIBLE
+        if len(content_type) <= _CACHE_KEY_MAX:
+            if len(self._kinds) >= _CACHE_SIZE:
+                self._kinds.clear()
+            self._kinds[content_type] = kind
+        return kind
+
+    def compressible(self, content_type: str) -> bool:
+        """True when ``content_type`` (parameters allowed) is in ``content_types``."""
+        media = content_type.split(";", 1)[0].strip().lower()
+        return _matches(media, *self._compressible)
+
+    # --- codecs --------------------------------------------------------------------
+
+    def _make_codec(self, name: str) -> _Codec:
+        if name == "gzip":
+            level = self.level
+
+            def gzip_stream() -> tuple[
+                Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]
+            ]:
+                encoder = zlib.compressobj(level, zlib.DEFLATED, 31)
+                return encoder.compress, partial(encoder.flush, zlib.Z_SYNC_FLUSH), encoder.flush
+
+            return _Codec(name, partial(zlib.compress, level=level, wbits=31), gzip_stream)
+        module = _load(_MODULES[name])
+        if module is None:  # checked in __init__; installed packages do not vanish
+            raise ValueError(f"encodings: {name} needs the {_MODULES[name]} package")
+        if name == "br":
+            quality = self.brotli_quality
+
+            def brotli_stream() -> tuple[
+                Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]
+            ]:
+                encoder = module.Compressor(quality=quality)
+                return encoder.process, encoder.flush, encoder.finish
+
+            return _Codec(name, partial(module.compress, quality=quality), brotli_stream)
+        level = self.zstd_level
+        flush_block = module.COMPRESSOBJ_FLUSH_BLOCK
+
+        def zstd_whole(body: bytes) -> bytes:
+            return bytes(module.ZstdCompressor(level=level).compress(body))
+
+        def zstd_stream() -> tuple[
+            Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]
+        ]:
+            encoder = module.ZstdCompressor(level=level).compressobj()
+            return encoder.compress, partial(encoder.flush, flush_block), encoder.flush
+
+        return _Codec(name, zstd_whole, zstd_stream)
+
+
+# --- private helpers ---------------------------------------------------------------
+
+
+def _load(module: str) -> ModuleType | None:
+    """Import an optional codec package; ``None`` when it is not installed."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def _check_int(option: str, value: object, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{option} must be an int, not {type(value).__name__}")
+    if value < low or (high is not None and value > high):
+        span = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{option} must be {span}, got {value}")
+    return value
+
+
+def _check_strings(option: str, values: object) -> tuple[str, ...]:
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise TypeError(f"{option} must be a list of str, not {type(values).__name__}")
+    items = tuple(values)
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"{option} must contain str only, got {item!r}")
+    return items
+
+
+def _check_encodings(encodings: Iterable[str] | None) -> tuple[str, ...]:
+    if encodings is None:
+        return tuple(
+            name for name in DEFAULT_ENCODINGS if name not in _MODULES or _load(_MODULES[name])
+        )
+    names = tuple(name.strip().lower() for name in _check_strings("encodings", encodings))
+    if not names:
+        raise ValueError("encodings: give at least one of br, zstd, gzip")
+    for name in names:
+        if name not in _AVAILABLE:
+            raise ValueError(f"encodings: unknown coding {name!r}; use br, zstd or gzip")
+        if name in _MODULES and _load(_MODULES[name]) is None:
+            raise ValueError(
+                f"encodings: {name} needs the {_MODULES[name]} package "
+                f"(pip install wsgikit[{_EXTRAS[name]}])"
+            )
+    if len(set(names)) != len(names):
+        raise ValueError(f"encodings: {names!r} names a coding twice")
+    return names
+
+
+def _check_media_types(option: str, values: Iterable[str]) -> tuple[str, ...]:
+    patterns = tuple(item.strip().lower() for item in _check_strings(option, values))
+    for pattern in patterns:
+        if not _PATTERN.fullmatch(pattern):
+            raise ValueError(
+                f"{option}: {pattern!r} is not a media type pattern "
+                "(use type/subtype, type/* or +suffix)"
+            )
+    return patterns
+
+
+def _split_patterns(
+    patterns: tuple[str, ...],
+) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Split patterns into exact media types, ``type/*`` types and ``+suffixes``."""
+    exact = frozenset(p for p in patterns if "/" in p and not p.endswith("/*"))
+    wild = frozenset(p[:-2] for p in patterns if p.endswith("/*"))
+    suffix = frozenset(p[1:] for p in patterns if p.startswith("+"))
+    return exact, wild, suffix
+
+
+def _matches(
+    media: str, exact: frozenset[str], wild: frozenset[str], suffix: frozenset[str]
+) -> bool:
+    """Whether a lower-case media type matches the split patterns."""
+    if media in exact:
+        return True
+    main, _, sub = media.partition("/")
+    if main in wild:
+        return True
+    _, plus, tail = sub.rpartition("+")
+    return bool(plus) and tail in suffix
+
+
+def _no_transform(cache_control: str) -> bool:
+    # Directive names are case-insensitive (RFC 9111 section 5.2); werkzeug's
+    # parser is not, so lower-case first.
+    return bool(parse_cache_control_header(cache_control.lower()).no_transform)
+
+
+def _parse_length(value: str | None) -> int | None:
+    """The ``Content-Length`` as an int, or ``None`` when absent or invalid."""
+    if value is None:
+        return None
+    value = value.strip()
+    return int(value) if value.isdigit() and value.isascii() else None
+
+
+def _with_vary(headers: Headers, vary: list[str]) -> Headers | None:
+    """A copy of ``headers`` with ``Accept-Encoding`` in ``Vary``, or ``None``
+    when ``Vary`` already names it (or is ``*``)."""
+    if not vary:
+        return [*headers, ("Vary", "Accept-Encoding")]
+    for value in vary:
+        for token in parse_list_header(value):
+            token = token.strip().lower()
+            if token == "*" or token == "accept-encoding":
+                return None
+    out: Headers = []
+    merged = False
+    for name, value in headers:
+        if not merged and name.lower() == "vary":
+            merged = True
+            kept = value.strip().rstrip(",")
+            value = f"{kept}, Accept-Encoding" if kept else "Accept-Encoding"
+        out.append((name, value))
+    return out
+
+
+def _compressed_headers(headers: Headers, coding: str) -> Headers:
+    """``headers`` for the compressed variant: coding set, variant ``ETag``,
+    length, digest and ranges dropped (the core sets the new length)."""
+    out: Headers = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower in ("content-length", "content-md5", "accept-ranges", "content-encoding"):
+            continue
+        if lower == "etag":
+            tag, weak = unquote_etag(value)
+            variant = None if tag is None else _variant_etag(tag, weak, coding)
+            if variant is None:
+                logger.debug("dropping an ETag that cannot be re-quoted: %r", value)
+                continue
+            value = variant
+        out.append((name, value))
+    out.append(("Content-Encoding", coding))
+    return out
+
+
+def _variant_etag(tag: str, weak: bool, coding: str) -> str | None:
+    try:
+        return quote_etag(f"{tag}-{coding}", weak)
+    except ValueError:
+        return None
+
+
+def _finish(
+    headers: Headers, whole: Callable[[bytes], bytes], status: str, _headers: Headers, body: bytes
+) -> tuple[str, Headers, bytes]:
+    """The buffered plan: the whole body compressed in one call."""
+    return status, headers, whole(body)
+
+
+def _overflowed(size: int) -> None:
+    logger.warning(
+        "response body passed its Content-Length (%d bytes read): sent uncompressed", size
+    )
+
+
+def _nothing(chunks: Iterator[bytes]) -> Iterable[bytes]:
+    """The body of a ``HEAD`` response: none (the application's is not read)."""
+    return ()
+
+
+def _stream(
+    open_encoder: Callable[
+        [], tuple[Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]]
+    ],
+    flush_each: bool,
+    flush_size: int,
+    chunks: Iterator[bytes],
+) -> Iterator[bytes]:
+    """Compress ``chunks`` as they come, flushing as the class docstring says."""
+    compress, flush, finish = open_encoder()
+    unflushed = 0
+    first = True
+    for chunk in chunks:
+        if not chunk:
+            yield b""
+            continue
+        out = compress(chunk)
+        unflushed += len(chunk)
+        if first or flush_each or unflushed >= flush_size:
+            out += flush()
+            unflushed = 0
+            first = False
+        yield out
+    yield finish()
