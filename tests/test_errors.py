@@ -1,0 +1,934 @@
+"""JSONErrors: every error response and unhandled exception becomes JSON."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import logging
+import textwrap
+from collections.abc import Iterable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+from wsgiref.util import FileWrapper
+
+import pytest
+from conftest import (
+    Handshake,
+    Tracked,
+    exc_info_app,
+    lazy_app,
+    linted,
+    make_environ,
+    raising_app,
+    run_wsgi,
+    testapp,
+    text_app,
+    tracked_app,
+    write_app,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from wsgikit.errors import DETAILS, REQUEST_ID, JSONErrors
+
+SECRET = "secret internal detail"
+KEPT = [
+    ("Allow", "GET, HEAD"),
+    ("WWW-Authenticate", 'Basic realm="api"'),
+    ("Retry-After", "120"),
+    ("Set-Cookie", "a=1; Path=/"),
+    ("Set-Cookie", "b=2; Path=/"),
+    ("Location", "/elsewhere"),
+    ("Vary", "Cookie"),
+    ("Access-Control-Allow-Origin", "*"),
+    ("X-Trace", "abc"),
+    ("Cache-Control", "no-store"),
+]
+DROPPED = [
+    ("Content-Encoding", "identity"),
+    ("ETag", '"v1"'),
+    ("Content-MD5", "Q2hlY2sgSW50ZWdyaXR5IQ=="),
+    ("Last-Modified", "Wed, 21 Oct 2015 07:28:00 GMT"),
+    ("Content-Language", "en"),
+]
+
+
+def call(
+    app: WSGIApplication, *, lint: bool = True, **environ: Any
+) -> tuple[str, list[tuple[str, str]], bytes]:
+    """One request through ``app`` (linted on both sides by default)."""
+    calls, chunks, _ = run_wsgi(linted(app) if lint else app, environ)
+    status, headers = calls[-1]
+    return status, headers, b"".join(chunks)
+
+
+def header(headers: list[tuple[str, str]], name: str) -> list[str]:
+    return [value for key, value in headers if key.lower() == name.lower()]
+
+
+def problem(
+    headers: list[tuple[str, str]], body: bytes, content_type: str = "application/problem+json"
+) -> dict[str, Any]:
+    """Check the JSON framing and return the decoded body."""
+    assert header(headers, "Content-Type") == [content_type]
+    assert header(headers, "Content-Length") == [str(len(body))]
+    data = json.loads(body.decode("utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def raising(exc: BaseException) -> WSGIApplication:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        raise exc
+
+    return app
+
+
+# --- responses the application made ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("app", "code", "detail"),
+    [
+        pytest.param(
+            text_app(b"<html><body><p>Page gone.</p></body></html>", "404 Not Found", "text/html"),
+            404,
+            "Page gone.",
+            id="html 404",
+        ),
+        pytest.param(text_app(b"Not Found", "404 Not Found"), 404, DETAILS[404], id="plain 404"),
+        pytest.param(
+            text_app(b"Method not allowed", "405 Method Not Allowed", headers=[("Allow", "GET")]),
+            405,
+            DETAILS[405],
+            id="plain 405",
+        ),
+        pytest.param(
+            text_app(SECRET.encode(), "500 Internal Server Error"), 500, DETAILS[500], id="500"
+        ),
+        pytest.param(text_app(b"", "418 I'm a Teapot", ""), 418, DETAILS[418], id="empty 418"),
+        pytest.param(text_app(b"x", "499 Client Closed"), 499, "x", id="unknown 4xx"),
+    ],
+)
+def test_error_response_becomes_problem_json(app: WSGIApplication, code: int, detail: str) -> None:
+    status, headers, body = call(JSONErrors(app), PATH_INFO="/a/b")
+    data = problem(headers, body)
+    assert status.startswith(str(code))
+    assert data["status"] == code
+    assert data["detail"] == detail
+    assert data["instance"] == "/a/b"
+    assert data["type"] == "about:blank"
+    assert SECRET not in body.decode()
+
+
+def test_title_is_the_standard_phrase() -> None:
+    app = text_app(b"x", "404 NOPE")
+    status, headers, body = call(JSONErrors(app))
+    assert status == "404 NOPE"
+    assert problem(headers, body)["title"] == "Not Found"
+
+
+def test_unknown_status_takes_its_phrase_as_title() -> None:
+    status, headers, body = call(JSONErrors(text_app(b"", "499 Client Closed Request")))
+    assert problem(headers, body)["title"] == "Client Closed Request"
+
+
+def test_meaningful_headers_survive_and_body_headers_go() -> None:
+    app = text_app(b"<p>no</p>", "405 Method Not Allowed", "text/html", [*KEPT, *DROPPED])
+    status, headers, body = call(JSONErrors(app))
+    problem(headers, body)
+    for name, value in KEPT:
+        assert value in header(headers, name)
+    for name, _ in DROPPED:
+        assert header(headers, name) == []
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        pytest.param("application/json", id="json"),
+        pytest.param("application/problem+json", id="problem"),
+        pytest.param("application/vnd.api+json; charset=utf-8", id="vendor +json"),
+        pytest.param("Application/JSON", id="upper case"),
+    ],
+)
+def test_json_error_body_is_untouched_and_streams(content_type: str) -> None:
+    handshake = Handshake(content_type=content_type, status="422 Unprocessable Entity")
+    assert handshake.drive(JSONErrors(handshake)) == [b"first", b"second"]
+    assert handshake.second_produced
+
+
+def test_success_passes_through_as_the_apps_own_iterable() -> None:
+    body = [b"hello"]
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return body
+
+    assert JSONErrors(app)(make_environ(), lambda s, h, e=None: lambda b: None) is body
+
+
+def test_file_wrapper_reaches_the_server_unwrapped() -> None:
+    wrapped = FileWrapper(io.BytesIO(b"data"))
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return wrapped
+
+    environ = make_environ(**{"wsgi.file_wrapper": FileWrapper})
+    result = JSONErrors(app)(environ, lambda s, h, e=None: lambda b: None)
+    assert result is wrapped
+    wrapped.close()
+
+
+def test_success_streams() -> None:
+    handshake = Handshake()
+    assert handshake.drive(JSONErrors(handshake)) == [b"first", b"second"]
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        pytest.param("204 No Content", id="204"),
+        pytest.param("304 Not Modified", id="304"),
+    ],
+)
+def test_bodyless_statuses_pass_through(status: str) -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response(status, [("ETag", '"x"')])
+        return []
+
+    got, headers, body = call(JSONErrors(app))
+    assert (got, headers, body) == (status, [("ETag", '"x"')], b"")
+
+
+def test_head_gets_headers_without_body() -> None:
+    app = JSONErrors(text_app(b"<p>gone</p>", "404 Not Found", "text/html"))
+    _, get_headers, get_body = call(app)
+    status, headers, body = call(app, REQUEST_METHOD="HEAD")
+    assert status == "404 Not Found"
+    assert body == b""
+    assert header(headers, "Content-Length") == [str(len(get_body))]
+    assert header(headers, "Content-Type") == ["application/problem+json"]
+
+
+@pytest.mark.parametrize(
+    "app",
+    [
+        pytest.param(lazy_app([b"<p>lazy ", b"gone</p>"], "404 Not Found"), id="lazy generator"),
+        pytest.param(write_app([b"<p>written "], [b"gone</p>"], "404 Not Found"), id="write()"),
+        pytest.param(
+            exc_info_app("404 Not Found", "503 Service Unavailable"), id="exc_info replacement"
+        ),
+    ],
+)
+def test_unusual_apps_are_converted(app: WSGIApplication) -> None:
+    status, headers, body = call(JSONErrors(app))
+    data = problem(headers, body)
+    assert data["status"] == int(status[:3])
+    assert "<p>" not in body.decode()
+
+
+def test_converted_response_closes_the_inner_iterable_once() -> None:
+    tracked = Tracked([b"<p>a</p>", b"<p>b</p>"])
+    status, headers, body = call(JSONErrors(tracked_app(tracked, "404 Not Found")))
+    assert problem(headers, body)["detail"] == "b"
+    assert tracked.closes == 1
+
+
+def test_passed_through_response_closes_the_inner_iterable_once() -> None:
+    tracked = Tracked([b"a", b"b"])
+    status, headers, body = call(JSONErrors(tracked_app(tracked)))
+    assert body == b"ab"
+    assert tracked.closes == 1
+
+
+# --- the description ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "code", "expected"),
+    [
+        pytest.param(
+            b"<!doctype html><title>404 Not Found</title><h1>Not Found</h1><p>Where?</p>",
+            "text/html; charset=utf-8",
+            404,
+            "Where?",
+            id="werkzeug-like page",
+        ),
+        pytest.param(
+            b"<html><head><style>p {x}</style></head><body><p>Sorry <tt>&#039;u&#039;</tt>"
+            b"</p><pre>Bad &amp; worse</pre><!-- <p>hidden</p> --></body></html>",
+            "text/html",
+            400,
+            "Bad & worse",
+            id="bottle-like page, entities",
+        ),
+        pytest.param(
+            b"404 Not Found\n\nThe resource could not be found.\n\n\nMissing thing.\n\n",
+            "text/plain",
+            404,
+            "Missing thing.",
+            id="webob plain page",
+        ),
+        pytest.param(b"<h1>Error 404: Not Found</h1>", "text/html", 404, DETAILS[404], id="title"),
+        pytest.param(b"/the/path", "text/plain", 404, DETAILS[404], id="just the path"),
+        pytest.param(b"x" * 400, "text/plain", 404, DETAILS[404], id="too long a paragraph"),
+        pytest.param(b"<p>ok</p>" * 600, "text/html", 404, DETAILS[404], id="too big a page"),
+        pytest.param(b"<x>gone</x>", "application/xml", 404, DETAILS[404], id="xml"),
+        pytest.param(b"caf\xe9", "text/plain; charset=latin-1", 409, "caf\xe9", id="latin-1"),
+        pytest.param(b"caf\xc3\xa9", "text/plain; charset=bogus", 409, "caf\xe9", id="bad charset"),
+        pytest.param(b"bad\x00\x1b[31m\nline", "text/plain", 400, "bad [31m line", id="control"),
+        pytest.param(SECRET.encode(), "text/plain", 503, DETAILS[503], id="5xx text never"),
+    ],
+)
+def test_description_comes_from_small_4xx_pages(
+    body: bytes, content_type: str, code: int, expected: str
+) -> None:
+    app = text_app(body, f"{code} Whatever", content_type)
+    _, headers, out = call(JSONErrors(app), PATH_INFO="/the/path")
+    assert problem(headers, out)["detail"] == expected
+
+
+def test_compressed_page_is_not_read_for_a_description() -> None:
+    page = gzip.compress(b"<p>compressed words</p>")
+    app = text_app(page, "404 Not Found", "text/html", [("Content-Encoding", "gzip")])
+    _, headers, body = call(JSONErrors(app))
+    assert problem(headers, body)["detail"] == DETAILS[404]
+    assert header(headers, "Content-Encoding") == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(body=st.binary(max_size=600), content_type=st.sampled_from(["text/html", "text/plain", ""]))
+def test_any_4xx_body_gives_a_clean_short_detail(body: bytes, content_type: str) -> None:
+    app = text_app(body, "400 Bad Request", content_type)
+    _, headers, out = call(JSONErrors(app), lint=False)
+    detail = problem(headers, out)["detail"]
+    assert isinstance(detail, str) and 0 < len(detail) <= 300
+    assert not any(ord(char) < 32 for char in detail)
+
+
+# --- the real frameworks ----------------------------------------------------------
+
+
+def test_framework_missing_page_becomes_json_with_its_description(
+    framework_app: WSGIApplication,
+) -> None:
+    response = testapp(framework_app, JSONErrors).get("/missing", status=404)
+    assert response.content_type == "application/problem+json"
+    assert response.json == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "No such thing here.",
+        "instance": "/missing",
+    }
+
+
+def test_framework_crash_becomes_json_500_without_details(framework_app: WSGIApplication) -> None:
+    response = testapp(framework_app, JSONErrors).get("/boom", status=500, expect_errors=True)
+    assert response.json["detail"] == DETAILS[500]
+    assert "internal detail" not in response.text
+    assert "Traceback" not in response.text
+
+
+def test_framework_unrouted_page_becomes_json(framework_app: WSGIApplication) -> None:
+    response = testapp(framework_app, JSONErrors).get("/no/such/route", status=404)
+    assert response.json["status"] == 404
+    assert "<" not in response.json["detail"]
+
+
+def test_framework_json_and_pages_are_untouched(framework_app: WSGIApplication) -> None:
+    plain = testapp(framework_app)
+    wrapped = testapp(framework_app, JSONErrors)
+    for path in ("/json", "/"):
+        assert wrapped.get(path).body == plain.get(path).body
+
+
+@pytest.mark.parametrize("name", ["flask_app", "bottle_app"])
+def test_framework_405_keeps_allow(name: str, request: pytest.FixtureRequest) -> None:
+    app = request.getfixturevalue(name)
+    response = testapp(app, JSONErrors).post("/", status=405)
+    assert response.json["status"] == 405
+    assert "GET" in response.headers["Allow"]
+
+
+def test_flask_http_exception_headers_survive() -> None:
+    import flask
+    from werkzeug.exceptions import TooManyRequests
+
+    app = flask.Flask("errors_abort")
+
+    @app.route("/limited")
+    def limited() -> str:
+        raise TooManyRequests("Slow down.", retry_after=7)
+
+    response = testapp(app, JSONErrors).get("/limited", status=429)
+    assert response.json["detail"] == "Slow down."
+    assert response.headers["Retry-After"] == "7"
+
+
+# --- exceptions -------------------------------------------------------------------
+
+
+def _werkzeug_cases() -> list[Any]:
+    from werkzeug import exceptions as wz
+    from werkzeug.datastructures import WWWAuthenticate
+
+    return [
+        pytest.param(wz.NotFound("Nope."), 404, "Nope.", {}, id="werkzeug NotFound"),
+        pytest.param(
+            wz.MethodNotAllowed(["GET", "HEAD"]), 405, None, {"Allow": "GET, HEAD"}, id="405"
+        ),
+        pytest.param(
+            wz.Unauthorized(www_authenticate=WWWAuthenticate("basic", {"realm": "r"})),
+            401,
+            None,
+            {"WWW-Authenticate": "Basic realm=r"},
+            id="werkzeug 401",
+        ),
+        pytest.param(
+            wz.ServiceUnavailable(retry_after=30), 503, None, {"Retry-After": "30"}, id="503"
+        ),
+    ]
+
+
+def _webob_cases() -> list[Any]:
+    from pyramid import httpexceptions as px
+    from webob import exc as wx
+
+    return [
+        pytest.param(wx.HTTPNotFound(detail="Nope."), 404, "Nope.", {}, id="webob 404"),
+        pytest.param(wx.HTTPForbidden(), 403, None, {}, id="webob 403"),
+        pytest.param(
+            wx.HTTPMethodNotAllowed(headers={"Allow": "GET"}),
+            405,
+            None,
+            {"Allow": "GET"},
+            id="w405",
+        ),
+        pytest.param(px.HTTPConflict("Taken."), 409, "Taken.", {}, id="pyramid 409"),
+    ]
+
+
+def _bottle_cases() -> list[Any]:
+    import bottle
+
+    return [
+        pytest.param(bottle.HTTPError(404, "Nope."), 404, "Nope.", {}, id="bottle 404"),
+        pytest.param(
+            bottle.HTTPError(401, "Who?", WWW_Authenticate="Basic"),
+            401,
+            "Who?",
+            {"WWW-Authenticate": "Basic"},
+            id="bottle 401",
+        ),
+    ]
+
+
+class Conflict(Exception):
+    code = 409
+    description = "Already there."
+
+
+class Unprocessable(Exception):
+    status_code = 422
+
+
+class OddCode(Exception):
+    code = 200
+
+
+class BoolCode(Exception):
+    code = True
+
+
+@pytest.mark.parametrize(
+    ("exc", "code", "detail", "headers"),
+    [
+        *_werkzeug_cases(),
+        *_webob_cases(),
+        *_bottle_cases(),
+        pytest.param(Conflict(SECRET), 409, "Already there.", {}, id="int code + description"),
+        pytest.param(Unprocessable(SECRET), 422, None, {}, id="int status_code"),
+        pytest.param(OddCode(SECRET), 500, None, {}, id="code outside 400-599"),
+        pytest.param(BoolCode(SECRET), 500, None, {}, id="bool code"),
+    ],
+)
+def test_exceptions_keep_their_status_and_description(
+    exc: Exception, code: int, detail: str | None, headers: dict[str, str]
+) -> None:
+    status, got_headers, body = call(JSONErrors(raising(exc)))
+    data = problem(got_headers, body)
+    assert int(status[:3]) == data["status"] == code
+    if detail is not None:
+        assert data["detail"] == detail
+    assert "<" not in data["detail"]
+    assert SECRET not in body.decode()
+    for name, value in headers.items():
+        assert header(got_headers, name) == [value]
+
+
+def test_registered_exceptions_get_their_status() -> None:
+    class SlowDB(TimeoutError):
+        pass
+
+    app = JSONErrors(raising(SlowDB(SECRET)), exceptions={TimeoutError: 504, Conflict: 410})
+    status, headers, body = call(app)
+    assert status == "504 Gateway Timeout"
+    assert problem(headers, body)["detail"] == DETAILS[504]
+    assert SECRET not in body.decode()
+    status, _, _ = call(JSONErrors(raising(Conflict()), exceptions={Conflict: 410}))
+    assert status == "410 Gone"
+
+
+def test_unexpected_exception_is_a_500_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    errors = io.StringIO()
+    with caplog.at_level(logging.ERROR, "wsgikit.errors"):
+        status, headers, body = call(
+            JSONErrors(raising_app),
+            REQUEST_METHOD="POST",
+            PATH_INFO="/x",
+            **{"wsgi.errors": errors},
+        )
+    assert status == "500 Internal Server Error"
+    assert problem(headers, body)["detail"] == DETAILS[500]
+    assert SECRET not in body.decode() and "Traceback" not in body.decode()
+    assert "POST /x" in caplog.text and SECRET in caplog.text
+    assert "POST /x" in errors.getvalue() and "Traceback" in errors.getvalue()
+
+
+def test_client_error_exceptions_are_logged_without_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    errors = io.StringIO()
+    with caplog.at_level(logging.INFO, "wsgikit.errors"):
+        call(JSONErrors(raising(Conflict())), **{"wsgi.errors": errors})
+    assert [record.levelname for record in caplog.records] == ["INFO"]
+    assert errors.getvalue() == ""
+
+
+def test_log_lines_escape_control_characters(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, "wsgikit.errors"):
+        call(JSONErrors(raising_app), PATH_INFO="/a\nFAKE LOG LINE")
+    assert "\nFAKE LOG LINE" not in caplog.records[0].getMessage()
+
+
+def test_head_of_an_exception_has_no_body() -> None:
+    status, headers, body = call(JSONErrors(raising_app), REQUEST_METHOD="HEAD")
+    assert status.startswith("500") and body == b""
+    assert int(header(headers, "Content-Length")[0]) > 0
+
+
+def test_lazy_app_raising_before_start_response_is_a_500() -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        raise RuntimeError(SECRET)
+        yield b""
+
+    status, headers, body = call(JSONErrors(app))
+    assert status.startswith("500")
+    assert SECRET not in body.decode()
+
+
+def test_exception_while_buffering_an_error_is_a_500_and_closes() -> None:
+    tracked = Tracked([b"a", b"b"], fail_at=1)
+    status, headers, body = call(JSONErrors(tracked_app(tracked, "404 Not Found")))
+    assert status.startswith("500") and problem(headers, body)["status"] == 500
+    assert tracked.closes == 1
+
+
+def test_exception_before_the_first_chunk_becomes_a_500() -> None:
+    tracked = Tracked([b"a", b"b"], fail_at=0)
+    status, headers, body = call(JSONErrors(tracked_app(tracked)))
+    assert status.startswith("500") and problem(headers, body)["status"] == 500
+    assert tracked.closes == 1
+
+
+def test_exception_mid_stream_is_logged_and_reraised(caplog: pytest.LogCaptureFixture) -> None:
+    tracked = Tracked([b"a", b"b", b"c"], fail_at=1)
+    errors = io.StringIO()
+    with caplog.at_level(logging.ERROR, "wsgikit.errors"), pytest.raises(RuntimeError):
+        run_wsgi(linted(JSONErrors(tracked_app(tracked))), {"wsgi.errors": errors})
+    assert tracked.closes == 1
+    assert "after the response started" in caplog.text
+    assert "boom at chunk 1" in errors.getvalue()
+
+
+def test_exception_after_write_cannot_be_converted() -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"partial")
+        raise RuntimeError(SECRET)
+
+    with pytest.raises(RuntimeError, match=SECRET):
+        run_wsgi(JSONErrors(app))
+
+
+def test_debug_shows_the_traceback_and_warns(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, "wsgikit.errors"):
+        app = JSONErrors(raising_app, debug=True)
+    assert "debug=True" in caplog.text
+    _, headers, body = call(app)
+    data = problem(headers, body)
+    assert data["detail"] == f"RuntimeError: {SECRET}"
+    assert any("raise RuntimeError" in line for line in data["traceback"])
+
+
+def test_without_debug_there_is_no_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, "wsgikit.errors"):
+        JSONErrors(raising_app)
+    assert caplog.records == []
+
+
+# --- formats ----------------------------------------------------------------------
+
+
+def test_simple_format() -> None:
+    app = JSONErrors(text_app(b"<p>Gone away.</p>", "404 Not Found", "text/html"), format="simple")
+    _, headers, body = call(app)
+    assert problem(headers, body, "application/json") == {
+        "code": 404,
+        "message": "Not Found",
+        "description": "Gone away.",
+    }
+
+
+def test_callable_format_gets_status_title_detail_environ() -> None:
+    seen: list[Any] = []
+
+    def fmt(status: int, title: str, detail: str, environ: WSGIEnvironment) -> dict[str, Any]:
+        seen.append(environ.get("wsgikit.errors.exception"))
+        return {"error": {"status": status, "title": title, "detail": detail}}
+
+    _, headers, body = call(JSONErrors(raising(Conflict()), format=fmt))
+    data = problem(headers, body, "application/json")
+    assert data == {"error": {"status": 409, "title": "Conflict", "detail": "Already there."}}
+    assert isinstance(seen[0], Conflict)
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        pytest.param(lambda *args: 1 / 0, id="raises"),
+        pytest.param(lambda *args: ["not", "a", "dict"], id="not a mapping"),
+        pytest.param(lambda *args: {"x": object()}, id="not serialisable"),
+    ],
+)
+def test_failing_callable_falls_back_to_problem(fmt: Any, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, "wsgikit.errors"):
+        _, headers, body = call(JSONErrors(text_app(b"", "404 Not Found"), format=fmt))
+    assert json.loads(body)["status"] == 404
+    assert "format callable failed" in caplog.text
+
+
+def test_lone_surrogates_still_give_valid_json() -> None:
+    app = JSONErrors(text_app(b"", "400 Bad Request"), format=lambda *a: {"x": "\ud800"})
+    _, headers, body = call(app)
+    assert json.loads(body.decode("ascii")) == {"x": "\ud800"}
+
+
+def test_types_and_content_type_options() -> None:
+    app = JSONErrors(
+        text_app(b"", "404 Not Found"),
+        types={404: "https://example.com/probs/missing"},
+        content_type="application/json",
+    )
+    _, headers, body = call(app)
+    assert problem(headers, body, "application/json")["type"] == (
+        "https://example.com/probs/missing"
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "instance"),
+    [
+        pytest.param("/a b/%", "/a%20b/%25", id="quoted"),
+        pytest.param("/caf\xc3\xa9", "/caf%C3%A9", id="utf-8 bytes in latin-1"),
+        pytest.param("", "/", id="empty"),
+    ],
+)
+def test_instance_is_the_quoted_path(path: str, instance: str) -> None:
+    _, headers, body = call(JSONErrors(text_app(b"", "404 Not Found")), PATH_INFO=path)
+    assert problem(headers, body)["instance"] == instance
+
+
+# --- request id -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "echoed"),
+    [
+        pytest.param("4bf92f35-77b3-4da6-a3ce-929d0e0e4736", True, id="uuid"),
+        pytest.param("req:1/abc+def==", True, id="base64ish"),
+        pytest.param("x" * 128, True, id="128 chars"),
+        pytest.param("x" * 129, False, id="too long"),
+        pytest.param('<script>alert("x")</script>', False, id="markup"),
+        pytest.param("a b", False, id="space"),
+        pytest.param("caf\xe9", False, id="non-ascii"),
+        pytest.param("", False, id="empty"),
+    ],
+)
+def test_request_id_is_echoed_only_when_plausible(value: str, echoed: bool) -> None:
+    _, headers, body = call(JSONErrors(raising_app), HTTP_X_REQUEST_ID=value)
+    data = problem(headers, body)
+    assert data.get("request_id") == (value if echoed else None)
+
+
+def test_request_id_header_is_configurable() -> None:
+    app = JSONErrors(raising_app, request_id_header="X-Correlation-ID")
+    _, headers, body = call(app, HTTP_X_CORRELATION_ID="abc", HTTP_X_REQUEST_ID="def")
+    assert problem(headers, body)["request_id"] == "abc"
+    _, headers, body = call(JSONErrors(raising_app, request_id_header=None), HTTP_X_REQUEST_ID="d")
+    assert "request_id" not in problem(headers, body)
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=st.text(max_size=200))
+def test_any_request_id_is_echoed_exactly_or_dropped(value: str) -> None:
+    _, headers, body = call(JSONErrors(raising_app), lint=False, HTTP_X_REQUEST_ID=value)
+    data = problem(headers, body)
+    expected = value if REQUEST_ID.fullmatch(value) else None
+    assert data.get("request_id") == expected
+
+
+# --- negotiation -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("accept", "converted"),
+    [
+        pytest.param(None, True, id="no Accept"),
+        pytest.param("*/*", True, id="anything"),
+        pytest.param("application/json", True, id="json"),
+        pytest.param("application/problem+json", True, id="problem"),
+        pytest.param("text/html,application/xhtml+xml,*/*;q=0.8", False, id="browser"),
+        pytest.param("application/json;q=0.5, text/html", False, id="html preferred"),
+        pytest.param("text/html;q=0.1, application/json", True, id="json preferred"),
+        pytest.param("image/png", True, id="neither"),
+        pytest.param(";;;,,q=x", True, id="garbage"),
+    ],
+)
+def test_negotiate_converts_when_json_is_preferred(accept: str | None, converted: bool) -> None:
+    app = JSONErrors(text_app(b"<p>x</p>", "404 Not Found", "text/html"), negotiate=True)
+    environ = {} if accept is None else {"HTTP_ACCEPT": accept}
+    _, headers, body = call(app, **environ)
+    assert (body != b"<p>x</p>") is converted
+    assert header(headers, "Vary") == ["Accept"]
+
+
+def test_negotiate_merges_vary() -> None:
+    app = text_app(b"<p>x</p>", "404 Not Found", "text/html", [("Vary", "Cookie")])
+    _, headers, _ = call(JSONErrors(app, negotiate=True))
+    assert header(headers, "Vary") == ["Cookie, Accept"]
+
+
+def test_negotiate_still_converts_exceptions() -> None:
+    _, headers, body = call(JSONErrors(raising_app, negotiate=True), HTTP_ACCEPT="text/html")
+    assert problem(headers, body)["status"] == 500
+
+
+@settings(max_examples=100, deadline=None)
+@given(accept=st.text(max_size=80))
+def test_any_accept_header_is_handled(accept: str) -> None:
+    app = JSONErrors(text_app(b"<p>x</p>", "404 Not Found", "text/html"), negotiate=True)
+    status, headers, body = call(app, lint=False, HTTP_ACCEPT=accept)
+    assert status == "404 Not Found"
+    assert body == b"<p>x</p>" or problem(headers, body)["status"] == 404
+
+
+# --- properties over statuses and header sets -------------------------------------
+
+_HEADER_NAMES = st.sampled_from(
+    [name for name, _ in KEPT + DROPPED] + ["X-Custom", "Link", "Content-Type", "Content-Length"]
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    code=st.integers(min_value=200, max_value=599),
+    extra=st.lists(st.tuples(_HEADER_NAMES, st.from_regex(r"[a-z0-9=;, ]{0,12}", fullmatch=True))),
+    content_type=st.sampled_from(["text/html", "text/plain", "application/json", "image/png"]),
+)
+def test_statuses_and_header_sets(
+    code: int, extra: list[tuple[str, str]], content_type: str
+) -> None:
+    body = b"<p>body</p>"
+    extra = [(name, value) for name, value in extra if name.lower() != "content-length"]
+    status = f"{code} Something"
+    app = text_app(body, status, content_type, extra)
+    got_status, headers, out = call(JSONErrors(app), lint=False)
+    assert got_status == status
+    original = [
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(body))),
+        *extra,
+    ]
+    if code < 400 or content_type == "application/json":
+        assert (headers, out) == (original, body)
+        return
+    data = problem(headers, out)
+    assert data["status"] == code
+    kept_names = {name.lower() for name, _ in KEPT} | {"x-custom", "link"}
+    assert [h for h in headers if h[0].lower() in kept_names] == [
+        h for h in original if h[0].lower() in kept_names
+    ]
+    assert not {"etag", "content-md5", "last-modified"} & {h[0].lower() for h in headers}
+
+
+# --- options ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        pytest.param({"format": "xml"}, ValueError, "format", id="format name"),
+        pytest.param({"format": 3}, TypeError, "format", id="format type"),
+        pytest.param({"debug": "yes"}, TypeError, "debug", id="debug"),
+        pytest.param({"negotiate": 1}, TypeError, "negotiate", id="negotiate"),
+        pytest.param({"exceptions": [TimeoutError]}, TypeError, "exceptions", id="exc type"),
+        pytest.param({"exceptions": {"x": 500}}, TypeError, "exceptions", id="exc key"),
+        pytest.param({"exceptions": {TimeoutError: 200}}, ValueError, "exceptions", id="exc 2xx"),
+        pytest.param({"request_id_header": "bad header"}, ValueError, "request_id", id="rid"),
+        pytest.param({"types": {404: ""}}, ValueError, "types", id="types uri"),
+        pytest.param({"types": {302: "x"}}, ValueError, "types", id="types status"),
+        pytest.param({"content_type": "text/html"}, ValueError, "content_type", id="ctype"),
+    ],
+)
+def test_bad_options_are_rejected(options: dict[str, Any], error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        JSONErrors(text_app(), **options)
+
+
+# --- PasteDeploy -----------------------------------------------------------------------
+
+
+def test_paste_factory(tmp_path: Path) -> None:
+    from paste.deploy import loadapp
+
+    ini = tmp_path / "app.ini"
+    ini.write_text(
+        textwrap.dedent(
+            """
+            [pipeline:main]
+            pipeline = errors app
+
+            [filter:errors]
+            paste.filter_app_factory = wsgikit.paste:json_errors
+            format = simple
+            debug = false
+            negotiate = yes
+            request_id_header = none
+            exceptions = builtins:TimeoutError=504 test_errors:Conflict=410
+
+            [app:app]
+            use = call:test_errors:paste_app
+            """
+        )
+    )
+    app = loadapp(f"config:{ini}")
+    assert isinstance(app, JSONErrors)
+    assert (app.format, app.debug, app.negotiate) == ("simple", False, True)
+    assert app.request_id_header is None
+    assert app.exceptions == {TimeoutError: 504, Conflict: 410}
+    status, _, body = call(app)
+    assert status == "504 Gateway Timeout"
+    assert json.loads(body)["code"] == 504
+
+
+def test_paste_factory_rejects_unknown_options() -> None:
+    from wsgikit.paste import json_errors
+
+    with pytest.raises(ValueError, match="colour"):
+        json_errors(text_app(), {}, colour="red")
+
+
+def paste_app(global_conf: dict[str, str], **local_conf: str) -> WSGIApplication:
+    return raising(TimeoutError(SECRET))
+
+
+# --- end to end ----------------------------------------------------------------------
+
+
+def test_end_to_end_through_a_real_server(serve: Any) -> None:
+    server = serve("e2e_errors_apps:app")
+    missing = server.get("/missing", {"X-Request-ID": "e2e-1"})
+    assert missing.status == 404
+    assert missing.headers["Content-Type"] == "application/problem+json"
+    assert json.loads(missing.read()) == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "No such thing here.",
+        "instance": "/missing",
+        "request_id": "e2e-1",
+    }
+    boom = server.get("/boom")
+    text = boom.read().decode()
+    assert boom.status == 500 and "internal detail" not in text
+    assert json.loads(text)["status"] == 500
+    assert server.get("/json").read() == b'{"ok":true}\n'
+    stream = server.get("/stream")
+    assert stream.status == 200
+    with pytest.raises(Exception, match="IncompleteRead|incomplete|closed|Connection"):
+        stream.read()
+    stream.close()
+    for response in (missing, boom):
+        response.close()
+
+
+def test_wrapping_in_a_partial_layer() -> None:
+    layer = partial(JSONErrors, format="simple")
+    status, headers, body = call(layer(raising_app))
+    assert problem(headers, body, "application/json")["code"] == 500
+
+
+def test_werkzeug_test_client_gets_the_json_500() -> None:
+    """No exc_info on a first start_response: werkzeug's client would re-raise it."""
+    from werkzeug.test import Client
+
+    response = Client(JSONErrors(raising_app)).get("/")
+    assert response.status_code == 500
+    assert response.get_json()["status"] == 500
+
+
+def test_exception_after_start_response_replaces_it_with_exc_info() -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        raise RuntimeError(SECRET)
+
+    calls, chunks, _ = run_wsgi(linted(JSONErrors(app)))
+    assert [status for status, _ in calls] == ["200 OK", "500 Internal Server Error"]
+    assert json.loads(b"".join(chunks))["status"] == 500
+
+
+def paste_formatter(
+    status: int, title: str, detail: str, environ: WSGIEnvironment
+) -> dict[str, Any]:
+    return {"error": title}
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        pytest.param({"format": "no_such_module:fmt"}, "cannot import", id="dotted format"),
+        pytest.param({"exceptions": "builtins:TimeoutError"}, "module:Class=status", id="no ="),
+        pytest.param({"exceptions": "builtins:TimeoutError=x"}, "whole number", id="bad status"),
+        pytest.param({"debug": "maybe"}, "boolean", id="bad bool"),
+    ],
+)
+def test_paste_factory_reports_bad_values(options: dict[str, str], match: str) -> None:
+    from wsgikit.paste import json_errors
+
+    with pytest.raises(ValueError, match=match):
+        json_errors(text_app(), {}, **options)
+
+
+def test_paste_factory_resolves_a_dotted_format() -> None:
+    from wsgikit.paste import json_errors
+
+    app = json_errors(raising_app, {}, format="test_errors:paste_formatter")
+    _, headers, body = call(app)
+    assert problem(headers, body, "application/json") == {"error": "Internal Server Error"}

@@ -1,0 +1,841 @@
+"""JSON error responses for any WSGI application (RFC 9457 problem details).
+
+:class:`JSONErrors` makes every error an application (or any layer below it)
+produces come out as JSON: the 4xx/5xx pages a framework renders as HTML or
+text, and the exceptions nobody caught. Use it for APIs, outermost in the stack
+(only a proxy fix goes outside it), so that errors from every layer -- routing,
+authentication, the framework, the application -- share one shape.
+
+Do **not** use it for an application that serves HTML pages to browsers unless
+you set ``negotiate=True``: it would replace the friendly 404 page with JSON.
+It buffers error responses (never successful ones) to replace their body, so an
+endless error stream would be read to its end.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache, partial
+from http import HTTPStatus
+from json.encoder import encode_basestring as _json_string
+from types import TracebackType
+from typing import Any, TypeAlias, cast
+from urllib.parse import quote
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header, parse_options_header
+
+from ._response import (
+    Buffer,
+    EditHeaders,
+    GuardedBody,
+    Headers,
+    Plan,
+    get_header,
+    intercept,
+    media_type,
+    status_code,
+)
+
+#: ``formatter(status, title, detail, environ) -> dict``, the ``format`` callable.
+Formatter: TypeAlias = Callable[[int, str, str, WSGIEnvironment], Mapping[str, Any]]
+
+logger = logging.getLogger("wsgikit.errors")
+
+#: The environ key holding the exception being converted (for a ``format`` callable).
+EXCEPTION_KEY = "wsgikit.errors.exception"
+#: Set in the environ once the server's ``start_response`` has been called.
+STARTED_KEY = "wsgikit.errors.started"
+
+FORMATS = ("problem", "simple")
+PROBLEM_JSON = "application/problem+json"
+JSON = "application/json"
+
+#: Headers that describe the body being replaced; every other header survives.
+DROPPED_HEADERS = frozenset(
+    {
+        "content-type",
+        "content-length",
+        "content-encoding",
+        "content-md5",
+        "content-language",
+        "content-disposition",
+        "content-location",
+        "content-digest",
+        "repr-digest",
+        "digest",
+        "etag",
+        "last-modified",
+        "accept-ranges",
+        "transfer-encoding",
+    }
+)
+
+#: A description per status, for when nothing better is known.
+DETAILS: dict[int, str] = {
+    400: "The request could not be understood: it is malformed or incomplete.",
+    401: "This resource needs authentication; the request carried none or invalid credentials.",
+    402: "Payment is required to access this resource.",
+    403: "You are not allowed to access this resource.",
+    404: "There is nothing at this URL.",
+    405: "This resource does not support the request method; see the Allow header.",
+    406: "None of the representations this resource has is acceptable to the client.",
+    407: "The proxy needs authentication before it forwards this request.",
+    408: "The server gave up waiting for the rest of the request.",
+    409: "The request conflicts with the current state of the resource.",
+    410: "This resource existed but has been removed for good.",
+    411: "This request needs a Content-Length header.",
+    412: "A precondition in the request headers did not hold.",
+    413: "The request body is larger than the server accepts.",
+    414: "The URL is longer than the server accepts.",
+    415: "The request body has a media type this resource does not accept.",
+    416: "The requested range lies outside the resource.",
+    417: "The expectation in the Expect header cannot be met.",
+    418: "The server is a teapot and refuses to brew coffee.",
+    421: "The request went to a server that cannot answer for this URL.",
+    422: "The request is well-formed but its content is not valid.",
+    423: "The resource is locked.",
+    424: "The request depended on another request that failed.",
+    425: "The server will not process a request that might be replayed.",
+    426: "The client has to switch to another protocol; see the Upgrade header.",
+    428: "This request has to be conditional (If-Match or If-Unmodified-Since).",
+    429: "Too many requests; slow down and retry later (see Retry-After if present).",
+    431: "The request headers are larger than the server accepts.",
+    451: "This resource is unavailable for legal reasons.",
+    500: "The server failed to complete the request because of an internal error.",
+    501: "The server does not implement what this request needs.",
+    502: "An upstream server sent an invalid response.",
+    503: "The service is unavailable for now; retry later (see Retry-After if present).",
+    504: "An upstream server did not answer in time.",
+    505: "The server does not support this HTTP version.",
+    506: "The server's content negotiation is misconfigured.",
+    507: "The server has not enough storage to complete the request.",
+    508: "The server detected an endless loop while processing the request.",
+    510: "The request needs extensions the server was not given.",
+    511: "The network needs authentication before it can be used.",
+}
+CLIENT_ERROR = "The request could not be completed."
+SERVER_ERROR = "The server could not complete the request."
+
+#: Only bodies up to this size are searched for a description (4xx only).
+DESCRIPTION_SCAN_LIMIT = 4096
+#: A description found in a body longer than this is not used.
+DESCRIPTION_MAX_LENGTH = 300
+#: A request ID is echoed only when it matches this (bounded, no markup or quotes).
+REQUEST_ID = re.compile(r"[A-Za-z0-9._~:/+=@-]{1,128}")
+
+_TITLES = {int(status): status.phrase for status in HTTPStatus if 400 <= status <= 599}
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_SAFE_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
+
+
+class JSONErrors:
+    """Turn every 4xx/5xx response and every unhandled exception into JSON.
+
+    - A response with a 4xx or 5xx status whose body is not already JSON
+      (``application/json`` or any ``+json`` type) is buffered and replaced by
+      a JSON body with a recomputed ``Content-Length``. The status line stays.
+      Headers that carry meaning survive (``Allow``, ``WWW-Authenticate``,
+      ``Retry-After``, ``Set-Cookie``, ``Location``, ``Vary``,
+      ``Access-Control-*``, ``Cache-Control``, any ``X-*``); those describing
+      the replaced body (``Content-Type``, ``Content-Length``,
+      ``Content-Encoding``, ``ETag``, ``Last-Modified``, ``Content-MD5``, ...)
+      are dropped. Successful responses pass through unbuffered.
+    - ``detail`` is never the framework's markup. For a 4xx page of at most
+      4 KiB, the last paragraph of its text is used when it says more than the
+      status phrase (this is where Flask, Pyramid and Bottle put the
+      description given to ``abort``); otherwise, and always for 5xx, a
+      standard description of the status.
+    - An exception raised before the response started becomes a JSON response
+      (sent with ``exc_info`` when the server already had a status).
+      Exceptions registered in ``exceptions``, and exceptions carrying a
+      status (an ``int`` ``code`` or ``status_code`` between 400 and 599:
+      werkzeug and WebOb/Pyramid ``HTTPException``, Bottle ``HTTPError``),
+      keep it, with their ``description``, ``detail``, ``explanation`` or
+      ``body`` text and their meaningful headers (werkzeug's
+      ``get_headers()``, WebOb's and Bottle's ``headerlist``). Anything else
+      is a 500 whose body never contains the exception's message, unless
+      ``debug`` is on.
+    - The traceback of a 5xx exception is logged (logger ``wsgikit.errors``,
+      level ERROR) and written to ``wsgi.errors``, with the request method
+      and path; 4xx exceptions are logged at INFO without a traceback.
+    - An exception raised while the body is iterated, after a non-empty chunk
+      went out, cannot become JSON: it is logged and re-raised so the server
+      aborts the connection (PEP 3333). The inner iterable is closed once.
+    - ``HEAD`` responses get the JSON headers and no body; 204 and 304 are
+      never given one.
+    - The request ID header, when it is a plausible ID (at most 128 visible
+      characters of ``A-Z a-z 0-9 . _ ~ : / + = @ -``), is echoed as
+      ``request_id`` in problem bodies; any other value is ignored and logged.
+
+    Environ keys written: ``wsgikit.errors.exception`` (the exception being
+    converted, so a ``format`` callable can look at it) and
+    ``wsgikit.errors.started`` (internal: the server's ``start_response`` was
+    called, so a replacement needs ``exc_info``). Read: ``REQUEST_METHOD``,
+    ``SCRIPT_NAME``, ``PATH_INFO``, ``HTTP_ACCEPT`` (with ``negotiate``), the
+    request ID header, ``wsgi.errors``, ``wsgi.file_wrapper``.
+
+    :param app: The WSGI application to wrap.
+    :param format: ``"problem"`` (default) for RFC 9457
+        ``application/problem+json`` with ``type``, ``title``, ``status``,
+        ``detail`` and ``instance``; ``"simple"`` for ``application/json``
+        with ``code``, ``message`` (the status phrase) and ``description``; or a
+        callable ``(status, title, detail, environ) -> dict`` whose result is
+        sent as ``application/json``. If the callable fails, the problem format
+        is sent instead and the failure logged.
+    :param debug: Put the exception and its traceback in the body of converted
+        exceptions. Never in production: a warning is logged when enabled.
+    :param negotiate: Replace an application's error page only when the
+        client's ``Accept`` rates JSON at least as high as HTML (a missing
+        ``Accept`` counts as JSON); HTML pages kept for browsers get
+        ``Vary: Accept``. Exceptions always become JSON.
+    :param exceptions: More exception classes to answer with a status, such as
+        ``{TimeoutError: 504}``; subclasses match too. They take precedence over
+        a status the exception carries.
+    :param request_id_header: The request header echoed as ``request_id`` in
+        problem bodies; ``None`` turns it off.
+    :param types: Problem ``type`` URIs by status, such as
+        ``{404: "https://example.com/problems/not-found"}``; other statuses get
+        ``"about:blank"``.
+    :param content_type: The ``Content-Type`` to send; by default
+        ``application/problem+json`` for ``"problem"`` and ``application/json``
+        otherwise. It must be a JSON media type.
+
+    .. code-block:: python
+
+        from wsgikit import JSONErrors
+
+        app = JSONErrors(flask_app, exceptions={TimeoutError: 504})
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        format: str | Formatter = "problem",
+        debug: bool = False,
+        negotiate: bool = False,
+        exceptions: Mapping[type[BaseException], int] | None = None,
+        request_id_header: str | None = "X-Request-ID",
+        types: Mapping[int, str] | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        self.app = app
+        if isinstance(format, str):
+            if format not in FORMATS:
+                raise ValueError(
+                    f"format must be 'problem', 'simple' or a callable, not {format!r}"
+                )
+        elif not callable(format):
+            raise TypeError(f"format must be a str or a callable, not {type(format).__name__}")
+        self.format = format
+        self.debug = _check_bool("debug", debug)
+        self.negotiate = _check_bool("negotiate", negotiate)
+        self.exceptions = _check_exceptions(exceptions)
+        if request_id_header is not None and (
+            not isinstance(request_id_header, str) or not _TOKEN.fullmatch(request_id_header)
+        ):
+            raise ValueError(
+                f"request_id_header must be a header name or None, not {request_id_header!r}"
+            )
+        self.request_id_header = request_id_header
+        self.types = _check_types(types)
+        if content_type is None:
+            content_type = PROBLEM_JSON if format == "problem" else JSON
+        elif (
+            not isinstance(content_type, str)
+            or not _is_json(content_type.split(";", 1)[0].strip().lower())
+            or "\n" in content_type
+            or "\r" in content_type
+        ):
+            raise ValueError(f"content_type must be a JSON media type, not {content_type!r}")
+        self.content_type = content_type
+
+        # Precomputed for the request path.
+        self._decide_plan = self._decide
+        self._request_id_key = (
+            None
+            if request_id_header is None
+            else "HTTP_" + request_id_header.upper().replace("-", "_")
+        )
+        self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        self._encode_ascii = json.JSONEncoder(separators=(",", ":")).encode
+        if self.debug:
+            logger.warning(
+                "JSONErrors(debug=True): exception messages and tracebacks are sent to "
+                "clients; never enable this in production"
+            )
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            app_iter = intercept(self.app, environ, start_response, self._decide_plan)
+        except Exception as exc:
+            return self._from_exception(environ, start_response, exc)
+        # A list or tuple cannot raise while iterated (a converted response is a
+        # list too), and a file wrapper must reach the server unwrapped.
+        kind = type(app_iter)
+        if kind is list or kind is tuple:
+            return app_iter
+        wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(wrapper, type) and kind is wrapper:
+            return app_iter
+        return GuardedBody(app_iter, partial(self._on_body_error, environ, start_response))
+
+    # --- responses the application made -------------------------------------
+
+    def _decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        # Cheapest possible test first: most responses are not errors. Every
+        # plan but Buffer calls the server's start_response now: note it, so
+        # that a later exception is reported with exc_info (and only then).
+        if status < "4" or status >= "6":
+            environ[STARTED_KEY] = True
+            return None
+        code = status_code(status)
+        if code < 400 or code > 599 or _is_json(media_type(headers)):
+            environ[STARTED_KEY] = True
+            return None
+        if self.negotiate and not _prefers_json(environ.get("HTTP_ACCEPT")):
+            environ[STARTED_KEY] = True
+            return EditHeaders(status, _vary_accept(headers))
+        return Buffer(partial(self._finish, environ))
+
+    def _finish(
+        self, environ: WSGIEnvironment, status: str, headers: Headers, body: bytes
+    ) -> tuple[str, Headers, bytes]:
+        code = status_code(status)
+        phrase = status[4:].strip()
+        title = _title(code, phrase)
+        # One pass over the headers: keep the meaningful ones, note the body's.
+        kept: Headers = []
+        content_type = encoding = ""
+        for name, value in headers:
+            lower = name.lower()
+            if lower not in DROPPED_HEADERS:
+                kept.append((name, value))
+            elif lower == "content-type":
+                content_type = value
+            elif lower == "content-encoding":
+                encoding = value
+        detail = None
+        if code < 500 and len(body) <= DESCRIPTION_SCAN_LIMIT:
+            detail = _description_from_body(body, content_type, encoding, code, phrase, environ)
+        if detail is None:
+            detail = _standard_detail(code)
+        if self.negotiate:
+            kept = _vary_accept(kept)
+        kept.append(("Content-Type", self.content_type))
+        return status, kept, self._render(code, title, detail, environ, None)
+
+    # --- exceptions ---------------------------------------------------------
+
+    def _on_body_error(
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        exc: BaseException,
+        sent: bool,
+    ) -> Iterable[bytes] | None:
+        if not sent and isinstance(exc, Exception):
+            return self._from_exception(environ, start_response, exc)
+        method, path = _request_line(environ)
+        logger.error(
+            "%s %s: exception after the response started; aborting the connection",
+            method,
+            path,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+        _write_errors(environ, f"{method} {path}: exception after the response started", exc)
+        return None
+
+    def _from_exception(
+        self, environ: WSGIEnvironment, start_response: StartResponse, exc: Exception
+    ) -> list[bytes]:
+        code, detail, extra_headers = self._classify(exc, environ)
+        method, path = _request_line(environ)
+        if code < 500:
+            logger.info("%s %s: %s answered with %d", method, path, type(exc).__name__, code)
+        else:
+            logger.error(
+                "%s %s: unhandled exception, answered with %d",
+                method,
+                path,
+                code,
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
+            _write_errors(environ, f"{method} {path}: unhandled exception", exc)
+        trace = None
+        if self.debug:
+            trace = traceback.format_exception(exc)
+            if detail is None:
+                detail = _clean(f"{type(exc).__qualname__}: {exc}")
+        if detail is None:
+            detail = _standard_detail(code)
+        title = _title(code, "")
+        environ[EXCEPTION_KEY] = exc
+        body = self._render(code, title, detail, environ, trace)
+        headers = [*extra_headers, ("Content-Type", self.content_type)]
+        headers.append(("Content-Length", str(len(body))))
+        if environ.get(STARTED_KEY):
+            # The server has the app's status already: replace it (PEP 3333).
+            # It raises again if the headers went out. A raised exception
+            # always has a traceback.
+            exc_info = (type(exc), exc, cast(TracebackType, exc.__traceback__))
+            try:
+                start_response(f"{code} {title}", headers, exc_info)
+            finally:
+                del exc, exc_info  # break the frame <-> traceback cycle
+        else:
+            # First call: no exc_info, which some test clients (werkzeug's)
+            # would re-raise even though nothing was sent.
+            del exc
+            start_response(f"{code} {title}", headers)
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            return []
+        return [body]
+
+    def _classify(
+        self, exc: Exception, environ: WSGIEnvironment
+    ) -> tuple[int, str | None, Headers]:
+        """The status, the description (None: not safe to show) and headers of ``exc``."""
+        registered = self.exceptions
+        if registered:
+            for cls in type(exc).__mro__:
+                code = registered.get(cls)
+                if code is not None:
+                    return code, _exception_text(exc), _exception_headers(exc, environ)
+        code = _carried_status(exc)
+        if code is None:
+            return 500, None, []
+        return code, _exception_text(exc), _exception_headers(exc, environ)
+
+    # --- the body -----------------------------------------------------------
+
+    def _render(
+        self,
+        code: int,
+        title: str,
+        detail: str,
+        environ: WSGIEnvironment,
+        trace: list[str] | None,
+    ) -> bytes:
+        fmt = self.format
+        if trace is None and fmt == "problem":
+            return self._problem_json(code, title, detail, environ)
+        data: Mapping[str, Any]
+        if fmt == "simple":
+            data = {"code": code, "message": title, "description": detail}
+        elif callable(fmt):
+            try:
+                return self._dump(fmt(code, title, detail, environ))
+            except Exception:
+                logger.exception("the JSONErrors format callable failed; sent a problem instead")
+                data = self._problem(code, title, detail, environ)
+        else:
+            data = self._problem(code, title, detail, environ)
+        if trace is not None:
+            return self._dump({**data, "traceback": trace})
+        return self._dump(data)
+
+    def _problem_json(self, code: int, title: str, detail: str, environ: WSGIEnvironment) -> bytes:
+        """:meth:`_problem` encoded, without the intermediate dict (the hot path)."""
+        request_id = None
+        if self._request_id_key is not None:
+            request_id = _request_id(environ.get(self._request_id_key))
+        text = (
+            f'{{"type":{_json_string(self.types.get(code, "about:blank"))},'
+            f'"title":{_json_string(title)},"status":{code},'
+            f'"detail":{_json_string(detail)},"instance":{_json_string(_instance(environ))}'
+            + ("}" if request_id is None else f',"request_id":{_json_string(request_id)}}}')
+        )
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            return self._dump(self._problem(code, title, detail, environ))
+
+    def _problem(
+        self, code: int, title: str, detail: str, environ: WSGIEnvironment
+    ) -> dict[str, Any]:
+        problem: dict[str, Any] = {
+            "type": self.types.get(code, "about:blank"),
+            "title": title,
+            "status": code,
+            "detail": detail,
+            "instance": _instance(environ),
+        }
+        if self._request_id_key is not None:
+            request_id = _request_id(environ.get(self._request_id_key))
+            if request_id is not None:
+                problem["request_id"] = request_id
+        return problem
+
+    def _dump(self, data: Mapping[str, Any]) -> bytes:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"a JSON error body must be a mapping, not {type(data).__name__}")
+        try:
+            return self._encode(data).encode("utf-8")
+        except UnicodeEncodeError:
+            # Lone surrogates: \\u escapes are still valid JSON.
+            return self._encode_ascii(data).encode("ascii")
+
+
+# --- private helpers -------------------------------------------------------------
+
+
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {value!r}")
+    return value
+
+
+def _check_status(option: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 400 <= value <= 599:
+        raise ValueError(f"{option}: statuses must be ints between 400 and 599, not {value!r}")
+    return int(value)
+
+
+def _check_exceptions(
+    exceptions: Mapping[type[BaseException], int] | None,
+) -> dict[type[BaseException], int]:
+    if exceptions is None:
+        return {}
+    if not isinstance(exceptions, Mapping):
+        raise TypeError("exceptions must be a mapping of exception class -> status")
+    checked: dict[type[BaseException], int] = {}
+    for cls, code in exceptions.items():
+        if not isinstance(cls, type) or not issubclass(cls, Exception):
+            raise TypeError(f"exceptions: keys must be Exception subclasses, not {cls!r}")
+        checked[cls] = _check_status("exceptions", code)
+    return checked
+
+
+def _check_types(types: Mapping[int, str] | None) -> dict[int, str]:
+    if types is None:
+        return {}
+    if not isinstance(types, Mapping):
+        raise TypeError("types must be a mapping of status -> problem type URI")
+    checked: dict[int, str] = {}
+    for code, uri in types.items():
+        if not isinstance(uri, str) or not uri.strip():
+            raise ValueError(f"types: the type URI for {code!r} must be a non-empty str")
+        checked[_check_status("types", code)] = uri
+    return checked
+
+
+def _is_json(mime: str) -> bool:
+    return mime == "application/json" or mime.endswith("+json")
+
+
+def _prefers_json(accept: str | None) -> bool:
+    """True unless ``Accept`` rates ``text/html`` higher than JSON."""
+    if not accept:
+        return True
+    try:
+        parsed = parse_accept_header(accept, MIMEAccept)
+        json_q = max(parsed.quality(JSON), parsed.quality(PROBLEM_JSON))
+        return bool(json_q >= parsed.quality("text/html"))
+    except ValueError:
+        logger.info("ignored a malformed Accept header (%d characters)", len(accept))
+        return True
+
+
+def _vary_accept(headers: Headers) -> Headers:
+    """A copy of ``headers`` whose ``Vary`` includes ``Accept``."""
+    vary = get_header(headers, "vary")
+    if vary is None:
+        return [*headers, ("Vary", "Accept")]
+    fields = {item.strip().lower() for item in vary.split(",")}
+    if "accept" in fields or "*" in fields:
+        return list(headers)
+    return [
+        (name, f"{value}, Accept" if name.lower() == "vary" else value) for name, value in headers
+    ]
+
+
+def _title(code: int, phrase: str) -> str:
+    title = _TITLES.get(code)
+    if title is not None:
+        return title
+    phrase = _clean(phrase)
+    if phrase:
+        return phrase
+    return "Client Error" if code < 500 else "Server Error"
+
+
+def _standard_detail(code: int) -> str:
+    return DETAILS.get(code) or (CLIENT_ERROR if code < 500 else SERVER_ERROR)
+
+
+def _instance(environ: WSGIEnvironment) -> str:
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    if _SAFE_PATH.fullmatch(path):
+        return path or "/"
+    try:
+        raw = path.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = path.encode("utf-8", "replace")
+    return quote(raw, safe=_PATH_SAFE) or "/"
+
+
+def _request_id(value: object) -> str | None:
+    if not value:
+        return None
+    if isinstance(value, str) and REQUEST_ID.fullmatch(value):
+        return value
+    logger.info(
+        "ignored an invalid request ID header (%d characters)",
+        len(value) if isinstance(value, str) else -1,
+    )
+    return None
+
+
+def _request_line(environ: WSGIEnvironment) -> tuple[str, str]:
+    """Method and path, with control characters escaped (no log injection)."""
+    method = repr(str(environ.get("REQUEST_METHOD", "?")))[1:-1]
+    path = repr(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))[1:-1]
+    return method, path
+
+
+def _write_errors(environ: WSGIEnvironment, message: str, exc: BaseException) -> None:
+    stream = environ.get("wsgi.errors")
+    if stream is None:
+        return
+    try:
+        stream.write(f"wsgikit.errors: {message}\n{''.join(traceback.format_exception(exc))}")
+        stream.flush()
+    except Exception:  # a broken error stream must not hide the original error
+        logger.debug("could not write to wsgi.errors", exc_info=True)
+
+
+def _carried_status(exc: Exception) -> int | None:
+    """The status an exception carries in an int ``code`` or ``status_code``."""
+    for attr in ("code", "status_code"):
+        try:
+            value = getattr(exc, attr, None)
+        except Exception:
+            continue
+        if isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 599:
+            return int(value)
+    return None
+
+
+def _exception_text(exc: Exception) -> str | None:
+    """The description an HTTP exception carries (werkzeug, WebOb, Bottle)."""
+    for attr in ("description", "detail", "explanation", "body"):
+        try:
+            value = getattr(exc, attr, None)
+        except Exception:
+            continue
+        if isinstance(value, str):
+            text = _clean(value)
+            if text:
+                return text
+    return None
+
+
+def _exception_headers(exc: Exception, environ: WSGIEnvironment) -> Headers:
+    """Meaningful headers of an HTTP exception: werkzeug's ``get_headers()``,
+    WebOb's and Bottle's ``headerlist``; anything malformed is skipped."""
+    found: object = None
+    try:
+        get_headers = getattr(exc, "get_headers", None)
+        found = get_headers(environ) if callable(get_headers) else getattr(exc, "headerlist", None)
+    except Exception:
+        logger.debug("could not read the headers of %s", type(exc).__name__, exc_info=True)
+        return []
+    if not isinstance(found, list | tuple):
+        return []
+    headers: Headers = []
+    for item in found:
+        if not (isinstance(item, tuple) and len(item) == 2):
+            continue
+        name, value = item
+        if (
+            isinstance(name, str)
+            and isinstance(value, str)
+            and _TOKEN.fullmatch(name)
+            and name.lower() not in DROPPED_HEADERS
+            and "\n" not in value
+            and "\r" not in value
+        ):
+            headers.append((name, value))
+    return headers
+
+
+# --- the description hidden in an error page ------------------------------------
+
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_TAGS = re.compile(r"(<[^>]*>)")
+_TAG_NAME = re.compile(r"<\s*(/?)\s*([A-Za-z][A-Za-z0-9]*)")
+#: Elements whose text is not part of the message (titles repeat the status).
+_INVISIBLE = frozenset(
+    {"head", "title", "style", "script", "noscript", "template"}
+    | {f"h{level}" for level in range(1, 7)}
+)
+#: Elements that end a paragraph.
+_BLOCKS = frozenset(
+    [
+        "p",
+        "div",
+        "pre",
+        "br",
+        "hr",
+        "li",
+        "ul",
+        "ol",
+        "dl",
+        "dt",
+        "dd",
+        "tr",
+        "td",
+        "th",
+        "table",
+        "body",
+        "html",
+        "section",
+        "article",
+        "main",
+        "header",
+        "footer",
+        "nav",
+        "blockquote",
+        "address",
+        "form",
+        "fieldset",
+    ]
+)
+_PARAGRAPH = re.compile(r"\n\s*\n")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_WORDS = re.compile(r"[\W_]+")
+_STATUS_WORDS = {
+    code: frozenset({words, f"{code} {words}", f"error {code} {words}"})
+    for code, words in (
+        (code, " ".join(_WORDS.sub(" ", title.casefold()).split()))
+        for code, title in _TITLES.items()
+    )
+}
+
+
+def _clean(text: str) -> str:
+    """One line of printable text."""
+    if not text.isprintable():
+        text = _CONTROL.sub(" ", text)
+    return " ".join(text.split())
+
+
+def _description_from_body(
+    body: bytes,
+    content_type: str,
+    encoding: str,
+    code: int,
+    phrase: str,
+    environ: WSGIEnvironment,
+) -> str | None:
+    """The last paragraph of a small text or HTML error page, when it says more
+    than the status line; ``None`` otherwise. Never raises."""
+    if not body or (encoding and encoding.strip().lower() != "identity"):
+        return None
+    last = _last_paragraph(body, content_type)
+    if not last or _says_nothing(last, code, phrase, environ):
+        return None
+    return last
+
+
+@lru_cache(maxsize=256)
+def _last_paragraph(body: bytes, content_type: str) -> str:
+    """The last paragraph of a text or HTML page, cleaned, or ``""``.
+
+    Cached: frameworks send the same few error pages again and again."""
+    mime, charset = _content_type(content_type)
+    try:
+        text = body.decode(charset, "replace")
+    except LookupError:
+        text = body.decode("utf-8", "replace")
+    if mime in ("text/html", "application/xhtml+xml") or (not mime and text.lstrip()[:1] == "<"):
+        last = _last_html_paragraph(text)
+    elif mime in ("text/plain", ""):
+        last = ""
+        for block in reversed(_PARAGRAPH.split(text)):
+            if block and not block.isspace():
+                last = _clean(block)
+                break
+    else:
+        return ""
+    return last if len(last) <= DESCRIPTION_MAX_LENGTH else ""
+
+
+def _last_html_paragraph(text: str) -> str:
+    """The text of the last paragraph with text, reading the markup backwards
+    (only the end of the page is looked at, and no HTML parser is needed)."""
+    if "<!--" in text:
+        text = _COMMENT.sub("", text)
+    tokens = _TAGS.split(text)  # text, tag, text, tag, ..., text
+    parts: list[str] = []
+    has_text = False
+    hidden = ""  # inside this invisible element (walking backwards)
+    for index in range(len(tokens) - 1, -1, -1):
+        token = tokens[index]
+        if not index % 2:
+            if not hidden and token:
+                parts.append(token)
+                has_text = has_text or not token.isspace()
+            continue
+        match = _TAG_NAME.match(token)
+        if match is None:
+            continue  # <!doctype>, <?xml?>, stray "<"
+        closing, name = match.group(1), match.group(2).lower()
+        if hidden:
+            if name == hidden and not closing:
+                hidden = ""
+        elif name in _INVISIBLE:
+            if closing:
+                hidden = name
+        elif name in _BLOCKS:
+            if has_text:
+                break
+            parts.clear()
+    if not has_text:
+        return ""
+    paragraph = "".join(reversed(parts))
+    return _clean(html.unescape(paragraph) if "&" in paragraph else paragraph)
+
+
+def _says_nothing(text: str, code: int, phrase: str, environ: WSGIEnvironment) -> bool:
+    """True when ``text`` only repeats the status line or the request path."""
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    folded = text.casefold()
+    standard = _TITLES.get(code, "").casefold()
+    phrase = phrase.casefold()
+    # Cheap rejection first (the common case): the text mentions none of them.
+    if not (
+        (standard and standard in folded)
+        or (phrase and phrase in folded)
+        or str(code) in folded
+        or (path and path.casefold() in folded)
+    ):
+        return False
+    words = _words(text)
+    if words == str(code) or words in _STATUS_WORDS.get(code, ()):
+        return True
+    if phrase and phrase != standard:
+        phrase = _words(phrase)
+        if words in (phrase, f"{code} {phrase}", f"error {code} {phrase}"):
+            return True
+    return words == _words(path)
+
+
+def _words(text: str) -> str:
+    return " ".join(_WORDS.sub(" ", text.casefold()).split())
+
+
+@lru_cache(maxsize=64)
+def _content_type(value: str) -> tuple[str, str]:
+    """Media type (lower case) and charset of a ``Content-Type`` the app sent."""
+    mime, options = parse_options_header(value)
+    return mime.lower(), options.get("charset") or "utf-8"
