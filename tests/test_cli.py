@@ -102,3 +102,19 @@ def test_busy_port_gives_a_one_line_error() -> None:
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main([]) == 2
     assert "serve" in capsys.readouterr().out
+
+
+def test_with_wraps_the_target_in_filters(serve: Any) -> None:
+    server = serve(
+        "e2e_core_apps:hello", extra_args=["--with", "json_errors", "--with", "compress"]
+    )
+    response = server.get("/")
+    assert response.headers["Vary"] == "Accept-Encoding"  # Compress is in the stack
+    assert response.read() == b"hello from /"
+
+
+def test_serve_example_pipeline(serve: Any) -> None:
+    server = serve(str(ROOT / "examples" / "pipeline.ini"))
+    response = server.get("/items/99")
+    assert response.status == 404
+    assert response.headers["Content-Type"] == "application/problem+json"

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any
+from wsgiref.validate import validator
 
 import pytest
+import webtest
 from hypothesis import given
 from hypothesis import strategies as st
+from paste.deploy import loadapp
 
+from wsgikit import InjectHTML, ProxyFix
 from wsgikit.paste import (
     asbool,
     asduration,
@@ -126,3 +131,81 @@ def test_convert_options_rejects_unknown_and_names_bad_values() -> None:
         convert_options("proxy_fix", {"x_four": "2"}, schema)
     with pytest.raises(ValueError, match=r"\[proxy_fix\] option x_for: not a whole number"):
         convert_options("proxy_fix", {"x_for": "two"}, schema)
+
+
+# --- real INI files through paste.deploy.loadapp -------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_example_pipeline_loads_with_egg_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    """examples/pipeline.ini: proxy_fix, json_errors and compress from the
+    installed entry points, in front of a real Bottle app."""
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    app = loadapp(f"config:{EXAMPLES / 'pipeline.ini'}")
+    client = webtest.TestApp(validator(app))
+
+    found = client.get(
+        "/items/1",
+        extra_environ={"REMOTE_ADDR": "127.0.0.1"},
+        headers={"X-Forwarded-For": "203.0.113.9"},
+    )
+    assert found.json == {"id": 1, "name": "tea", "client": "203.0.113.9"}
+
+    missing = client.get("/items/99", status=404)
+    assert missing.content_type == "application/problem+json"
+    assert missing.json["detail"] == "There is no item 99."
+
+    listed = client.get("/items", headers={"Accept-Encoding": "gzip"})
+    assert listed.headers["Vary"] == "Accept-Encoding"
+    assert len(listed.json["items"]) == 150
+
+
+def test_ini_strings_reach_the_constructor_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WSGIKIT_TEST_SNIPPET", "<!-- from the environment -->")
+    ini = tmp_path / "typed.ini"
+    ini.write_text(
+        "[pipeline:main]\n"
+        "pipeline = proxy inject echo\n"
+        "[filter:proxy]\n"
+        "use = egg:wsgikit#proxy_fix\n"
+        "x_for = 2\n"
+        "x_proto = 0\n"
+        "trusted = 10.0.0.0/8,\n  192.168.0.0/16\n"
+        "clear_untrusted = yes\n"
+        "[filter:inject]\n"
+        "use = egg:wsgikit#inject_html\n"
+        "snippet = <hr>\n"
+        "buffer_limit = 1_000\n"
+        "statuses = 200 404\n"
+        "[app:echo]\n"
+        "use = call:wsgikit.demo:demo_paste_app\n"
+    )
+    app = loadapp(f"config:{ini}")
+    assert isinstance(app, ProxyFix)
+    assert app.x_for == 2 and app.x_proto == 0 and app.clear_untrusted is True
+    inject = app.app
+    assert isinstance(inject, InjectHTML)
+    assert inject.buffer_limit == 1000
+    assert inject.statuses == frozenset({200, 404})
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        pytest.param("use = egg:wsgikit#proxy_fix\nx_four = 1\n", "unknown option", id="unknown"),
+        pytest.param("use = egg:wsgikit#proxy_fix\nx_for = one\n", "whole number", id="bad int"),
+        pytest.param("use = egg:wsgikit#compress\nlevel = 42\n", "level", id="bad value"),
+    ],
+)
+def test_bad_ini_options_fail_at_load_time(tmp_path: Path, section: str, message: str) -> None:
+    ini = tmp_path / "bad.ini"
+    ini.write_text(
+        "[pipeline:main]\npipeline = layer echo\n[filter:layer]\n"
+        + section
+        + "[app:echo]\nuse = call:wsgikit.demo:demo_paste_app\n"
+    )
+    with pytest.raises(ValueError, match=message):
+        loadapp(f"config:{ini}")

@@ -150,6 +150,10 @@ def load_target(target: str) -> WSGIApplication:
 def _load_ini(path: str, name: str) -> WSGIApplication:
     if not os.path.isfile(path):
         raise CLIError(f"no such file: {path}", 2)
+    # Let the INI name apps that live beside it (use = call:module:factory).
+    here = os.path.dirname(os.path.abspath(path))
+    if here not in sys.path:
+        sys.path.insert(0, here)
     try:
         from paste.deploy import loadapp
     except ImportError:

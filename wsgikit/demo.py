@@ -9,14 +9,21 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable
+from functools import partial
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+from ._compose import compose
+from .compress import Compress
+from .errors import JSONErrors
+from .proxy import ProxyFix
+from .rewrite import InjectHTML
 
 #: Lines printed by ``wsgikit serve`` for the demo; ``{url}`` is the server's URL.
 CURL_EXAMPLES = (
     "curl -i {url}/",
     "curl -i {url}/whoami -H 'X-Forwarded-For: 203.0.113.7' -H 'X-Forwarded-Proto: https'",
     "curl -i {url}/missing",
-    "curl -i {url}/boom",
+    "curl -i {url}/boom -H 'X-Request-ID: demo-1'",
     "curl -i --compressed {url}/big",
 )
 
@@ -64,6 +71,11 @@ def demo_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterabl
     return _respond(start_response, "404 Not Found", "text/html; charset=utf-8", body)
 
 
+def demo_paste_app(global_conf: dict[str, str], **local_conf: str) -> WSGIApplication:
+    """``paste.app_factory`` of the bare demo app (``use = call:wsgikit.demo:demo_paste_app``)."""
+    return demo_app
+
+
 def _respond(
     start_response: StartResponse, status: str, content_type: str, body: bytes
 ) -> list[bytes]:
@@ -71,6 +83,35 @@ def _respond(
     return [body]
 
 
+#: Injected into the demo's HTML pages by InjectHTML.
+FOOTER = (
+    "<footer><small>Served through wsgikit: this line was added by InjectHTML.</small></footer>"
+)
+
+
 def demo_stack() -> WSGIApplication:
-    """The demo app behind the full wsgikit stack, outermost first."""
-    return demo_app
+    """The demo app behind the full wsgikit stack, in the order a request meets it.
+
+    - ``ProxyFix`` believes ``X-Forwarded-*`` only from the loopback peer the
+      demo listens on, and cleans what it does not believe;
+    - ``JSONErrors`` turns every error, and the ``/boom`` exception, into
+      problem JSON;
+    - ``Compress`` negotiates gzip/br/zstd (``/big``);
+    - ``InjectHTML`` adds a footer to HTML pages, below compression so it sees
+      the identity body.
+    """
+    return compose(
+        demo_app,
+        partial(
+            ProxyFix,
+            x_for=1,
+            x_proto=1,
+            x_host=1,
+            trusted=["127.0.0.1", "::1"],
+            clear_untrusted=True,
+        ),
+        JSONErrors,
+        Compress,
+        # Successful pages only: an error page is JSONErrors' to describe.
+        partial(InjectHTML, snippet=FOOTER, statuses=[200]),
+    )

@@ -21,10 +21,16 @@ This module holds converters and thin factories only: no middleware logic.
 from __future__ import annotations
 
 import os
+import pkgutil
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 from wsgiref.types import WSGIApplication
+
+from .compress import Compress
+from .errors import JSONErrors
+from .proxy import FakeForwardedFor, ProxyFix
+from .rewrite import BodyRewriter, InjectHTML
 
 Converter = Callable[[str], Any]
 
@@ -109,6 +115,29 @@ def assecret(value: str) -> str:
     return text
 
 
+def asimport(value: str | Any) -> Any:
+    """A dotted name, ``package.module:attr`` (or ``package.module.attr``), imported."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return pkgutil.resolve_name(value.strip())
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ValueError(f"cannot import {value!r} ({error})") from None
+
+
+def ascallable(value: str | Callable[..., Any]) -> Callable[..., Any]:
+    """Like :func:`asimport`, and the result must be callable."""
+    target = asimport(value)
+    if not callable(target):
+        raise ValueError(f"{value!r} is not callable")
+    return cast(Callable[..., Any], target)
+
+
+def asints(value: str | list[str]) -> list[int]:
+    """Whole numbers separated by whitespace or commas."""
+    return [asint(item) for item in aslist(value)]
+
+
 def asoptional(convert: Converter) -> Converter:
     """``convert``, but an empty value or ``none`` means ``None``."""
 
@@ -144,14 +173,135 @@ def convert_options(
 # Signature: factory(app, global_conf, **local_conf) -> app, as
 # paste.filter_app_factory expects.
 
-# --- proxy (wsgikit.proxy) ---
-# --- end proxy ---
+# proxy: wsgikit.proxy
 
-# --- rewrite (wsgikit.rewrite) ---
-# --- end rewrite ---
 
-# --- compress (wsgikit.compress) ---
-# --- end compress ---
+def fake_forwarded_for(
+    app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
+) -> WSGIApplication:
+    """``egg:wsgikit#fake_forwarded_for``: :class:`wsgikit.proxy.FakeForwardedFor`."""
+    options = convert_options(
+        "fake_forwarded_for",
+        local_conf,
+        {
+            "real_ip": str,
+            "proxies": aslist,
+            "override": asbool,
+            "proto": asoptional(str),
+            "host": asoptional(str),
+            "port": asoptional(asint),
+            "prefix": asoptional(str),
+            "forwarded": asbool,
+        },
+    )
+    return FakeForwardedFor(app, **options)
 
-# --- errors (wsgikit.errors) ---
-# --- end errors ---
+
+def proxy_fix(
+    app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
+) -> WSGIApplication:
+    """``egg:wsgikit#proxy_fix``: :class:`wsgikit.proxy.ProxyFix`; ``trusted`` is
+    a list of addresses/CIDRs separated by spaces, commas or new lines."""
+    options = convert_options(
+        "proxy_fix",
+        local_conf,
+        {
+            "x_for": asint,
+            "x_proto": asint,
+            "x_host": asint,
+            "x_port": asint,
+            "x_prefix": asint,
+            "trusted": asoptional(aslist),
+            "forwarded": asint,
+            "clear_untrusted": asbool,
+        },
+    )
+    return ProxyFix(app, **options)
+
+
+# body rewriting: wsgikit.rewrite
+
+
+_REWRITE_COMMON: dict[str, Converter] = {
+    "content_types": aslist,
+    "buffer_limit": asoptional(asint),
+    "statuses": asoptional(asints),
+}
+
+
+def rewrite(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
+    """``BodyRewriter``: ``rewrite`` or ``stream`` is a dotted ``module:function``."""
+    schema: dict[str, Converter] = {
+        "rewrite": ascallable,
+        "stream": ascallable,
+        **_REWRITE_COMMON,
+    }
+    return BodyRewriter(app, **convert_options("rewrite", local_conf, schema))
+
+
+def inject_html(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
+    """``InjectHTML``: ``snippet`` (required), ``marker``, ``content_types``, ``buffer_limit``."""
+    schema: dict[str, Converter] = {"snippet": str, "marker": str, **_REWRITE_COMMON}
+    return InjectHTML(app, **convert_options("inject_html", local_conf, schema))
+
+
+# compression: wsgikit.compress
+_COMPRESS_OPTIONS: dict[str, Converter] = {
+    "min_size": asint,
+    "level": asint,
+    "encodings": aslist,
+    "content_types": aslist,
+    "buffer_limit": asint,
+    "flush_size": asint,
+    "flush_types": aslist,
+    "brotli_quality": asint,
+    "zstd_level": asint,
+}
+
+
+def compress(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
+    """``use = egg:wsgikit#compress``: :class:`wsgikit.compress.Compress`.
+
+    Options: ``min_size``, ``level``, ``buffer_limit``, ``flush_size``,
+    ``brotli_quality``, ``zstd_level`` (whole numbers); ``encodings``,
+    ``content_types``, ``flush_types`` (lists separated by spaces or commas).
+    """
+    return Compress(app, **convert_options("compress", local_conf, _COMPRESS_OPTIONS))
+
+
+# JSON errors: wsgikit.errors
+def _errors_asformat(value: str) -> Any:
+    """``problem``, ``simple``, or a dotted ``module:function`` formatter."""
+    text = str(value).strip()
+    return text if text in ("problem", "simple") else asimport(text)
+
+
+def _errors_asexceptions(value: str) -> dict[Any, int]:
+    """``module:Class=status`` items, e.g. ``builtins:TimeoutError=504``."""
+    mapping: dict[Any, int] = {}
+    for item in aslist(value):
+        name, equals, status = item.rpartition("=")
+        if not equals:
+            raise ValueError(f"{item!r} is not module:Class=status")
+        mapping[asimport(name)] = asint(status)
+    return mapping
+
+
+_JSON_ERRORS_OPTIONS: dict[str, Converter] = {
+    "format": _errors_asformat,
+    "debug": asbool,
+    "negotiate": asbool,
+    "exceptions": _errors_asexceptions,
+    "request_id_header": asoptional(str),
+    "content_type": asoptional(str),
+}
+
+
+def json_errors(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
+    """``use = egg:wsgikit#json_errors``: :class:`wsgikit.errors.JSONErrors`.
+
+    Options: ``format`` (``problem``, ``simple`` or a dotted ``module:function``),
+    ``debug``, ``negotiate`` (booleans), ``exceptions`` (``module:Class=status``
+    items), ``request_id_header`` (a header name, or ``none``), ``content_type``.
+    """
+    return JSONErrors(app, **convert_options("json_errors", local_conf, _JSON_ERRORS_OPTIONS))
