@@ -14,8 +14,11 @@ SERVER = ["waitress>=3.0"]
 PASTE = ["PasteDeploy>=3.0"]
 BROTLI = ["brotli>=1.1"]
 ZSTD = ["zstandard>=0.22"]
+# bcrypt password hashes for BasicAuth (``{SHA}`` entries need nothing extra).
+BCRYPT = ["bcrypt>=4.0"]
 TESTING = [
     *SERVER,
+    *BCRYPT,
     *PASTE,
     *BROTLI,
     *ZSTD,
@@ -30,7 +33,17 @@ TESTING = [
     "mypy>=1.10",
 ]
 # Libraries the benchmarks compare against.
-BENCH = [*SERVER, *BROTLI, *ZSTD, "flask>=3.0", "Paste>=3.10"]
+BENCH = [
+    *SERVER,
+    *BROTLI,
+    *ZSTD,
+    *BCRYPT,
+    "flask>=3.0",
+    "Paste>=3.10",
+    "Beaker>=1.13",
+    "secure-cookie>=0.2",
+    "wsgi-basic-auth>=1.1",
+]
 
 
 setup(
@@ -51,6 +64,7 @@ setup(
         "paste": PASTE,
         "brotli": BROTLI,
         "zstd": ZSTD,
+        "bcrypt": BCRYPT,
         "testing": TESTING,
         "bench": BENCH,
     },
@@ -63,6 +77,10 @@ setup(
             "compress = wsgikit.paste:compress",
             "inject_html = wsgikit.paste:inject_html",
             "json_errors = wsgikit.paste:json_errors",
+            "session = wsgikit.paste:session",
+            "auth = wsgikit.paste:auth",
+            "basic_auth = wsgikit.paste:basic_auth",
+            "bearer_auth = wsgikit.paste:bearer_auth",
         ],
     },
     classifiers=[

@@ -305,3 +305,10 @@ def json_errors(app: WSGIApplication, global_conf: Mapping[str, Any], **local_co
     items), ``request_id_header`` (a header name, or ``none``), ``content_type``.
     """
     return JSONErrors(app, **convert_options("json_errors", local_conf, _JSON_ERRORS_OPTIONS))
+
+
+# --- sessions (wsgikit.sessions) ---
+# --- end sessions ---
+
+# --- auth (wsgikit.auth) ---
+# --- end auth ---
