@@ -626,3 +626,28 @@ def test_replacement_after_the_body_was_returned_stays_pass_through() -> None:
     calls, body, _ = run_wsgi(validator(Intercepting(app, decide)))
     assert [status for status, _ in calls] == ["200 OK", "500 Internal Server Error"]
     assert b"".join(body) == b"raw error"
+
+
+def test_write_overflow_while_iterating_sends_the_rest_unmodified() -> None:
+    """A generator app that writes past the limit while being iterated: the
+    written data went out at once, the chunks after it follow unmodified."""
+    overflows: list[int] = []
+    sent: list[bytes] = []
+
+    def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        return Buffer(upper_finish, limit=4, on_overflow=overflows.append)
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/html")])
+        yield b"ab"
+        write(b"cdef")
+        yield b"gh"
+
+    def start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        return sent.append
+
+    result = Intercepting(app, decide)(make_environ(), start_response)
+    sent.extend(result)
+    getattr(result, "close", lambda: None)()
+    assert b"".join(sent) == b"abcdefgh"
+    assert overflows == [6]

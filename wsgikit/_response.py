@@ -277,7 +277,7 @@ class _Call:
         self.pending.append(data)
         plan = self.plan
         if type(plan) is Buffer and plan.limit is not None:
-            size = sum(len(chunk) for chunk in self.pending)
+            size = sum(map(len, self.pending))
             if size > plan.limit:
                 if plan.on_overflow is not None:
                     plan.on_overflow(size)
@@ -317,8 +317,9 @@ class _Call:
                         ) from None
                     break  # started, then produced an empty body
                 self.pending.append(chunk)
-            if type(self.plan) is Buffer:
-                return self._buffer(app_iter, iterator)
+            plan = self.plan
+            if type(plan) is Buffer:
+                return self._buffer(plan, app_iter, iterator)
         except BaseException:
             self.close_app(app_iter)
             raise
@@ -336,34 +337,37 @@ class _Call:
         self.pending = []
         return pending
 
-    def _buffer(self, app_iter: Iterable[bytes], iterator: Iterator[bytes]) -> Iterable[bytes]:
-        plan = cast(Buffer, self.plan)
+    def _buffer(
+        self, plan: Buffer, app_iter: Iterable[bytes], iterator: Iterator[bytes]
+    ) -> Iterable[bytes]:
         generation = self.generation
         limit = plan.limit
-        size = sum(len(chunk) for chunk in self.pending)
+        size = sum(map(len, self.pending))
         if limit is not None and size > limit:
             # The read-ahead chunk and write() data alone are over the limit.
             return self._overflow(plan, size, app_iter, iterator)
         for chunk in iterator:
-            if self.generation != generation:
-                # Replaced with exc_info during iteration: pending was reset.
-                if type(self.plan) is not Buffer:
-                    self.pending.append(chunk)
-                    return self._relay(app_iter, iterator)
-                plan, generation = self.plan, self.generation
-                limit = plan.limit
-                size = sum(len(c) for c in self.pending)
             self.pending.append(chunk)
-            size += len(chunk)
+            if self.generation != generation or self.plan is not plan:
+                # Replaced with exc_info (pending was reset, so this chunk is
+                # the replacement's first), or sent on by an overflowing write().
+                current = self.plan
+                if type(current) is not Buffer:
+                    return self._relay(app_iter, iterator)
+                plan, generation, limit = current, self.generation, current.limit
+                size = sum(map(len, self.pending))
+            else:
+                size += len(chunk)
             if limit is not None and size > limit:
                 return self._overflow(plan, size, app_iter, iterator)
-        if self.generation != generation and type(self.plan) is not Buffer:
+        current = self.plan
+        if type(current) is not Buffer:
             return self._relay(app_iter, iterator)
-        plan = cast(Buffer, self.plan)
         self.close_app(app_iter)
-        status, headers, body = plan.finish(
-            cast(str, self.status), self.headers, b"".join(self._take_pending())
-        )
+        status = self.status
+        if status is None:  # pragma: no cover - finish() guarantees a status
+            raise RuntimeError("no status to send")
+        status, headers, body = current.finish(status, self.headers, b"".join(self._take_pending()))
         return self._send(status, headers, body)
 
     def _overflow(
@@ -377,9 +381,8 @@ class _Call:
         return self._relay(app_iter, iterator)
 
     def _send(self, status: str, headers: Headers, body: bytes) -> list[bytes]:
-        code = status_code(status)
-        headers = without_headers(headers, "content-length")
-        if body_forbidden(code):
+        headers = [item for item in headers if item[0].lower() != "content-length"]
+        if body_forbidden(status_code(status)):
             self.commit(status, headers)
             return []
         headers.append(("Content-Length", str(len(body))))
