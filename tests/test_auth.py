@@ -1,0 +1,1127 @@
+"""Authorization: parse_authorization, AuthParser, BasicAuth and BearerAuth."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+import bcrypt
+import pytest
+import webtest
+from conftest import echo_environ_app, linted, run_wsgi, testapp, text_app
+from e2e_auth_apps import ALICE_PASSWORD, BOB_PASSWORD, USERS, sha_hash, whoami
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from paste.deploy import loadapp
+from werkzeug.http import parse_dict_header
+
+import wsgikit.auth
+from wsgikit import JSONErrors
+from wsgikit.auth import (
+    AUTH_KEY,
+    MAX_LENGTH,
+    PRINCIPAL_KEY,
+    Authorization,
+    AuthParser,
+    BasicAuth,
+    BearerAuth,
+    parse_authorization,
+)
+
+TOKEN_RE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
+
+
+def basic(username: str, password: str, encoding: str = "utf-8") -> str:
+    """An ``Authorization: Basic`` value for the credentials."""
+    raw = f"{username}:{password}".encode(encoding)
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+def bcrypt_hash(password: str, rounds: int = 4) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=rounds)).decode()
+
+
+def call(app: WSGIApplication, **environ: Any) -> tuple[str, list[tuple[str, str]], bytes]:
+    """One request through ``app``, linted on both sides."""
+    calls, chunks, _ = run_wsgi(linted(app), environ)
+    status, headers = calls[-1]
+    return status, headers, b"".join(chunks)
+
+
+def header(headers: list[tuple[str, str]], name: str) -> list[str]:
+    return [value for key, value in headers if key.lower() == name.lower()]
+
+
+class Spy:
+    """An app that records whether it was called and the environ it saw."""
+
+    def __init__(self) -> None:
+        self.environ: WSGIEnvironment | None = None
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        self.environ = environ
+        return text_app(b"inner")(environ, start_response)
+
+
+# --- parse_authorization: known answers ------------------------------------------
+
+RFC7616_DIGEST = (
+    'Digest username="Mufasa", realm="http-auth@example.org", uri="/dir/index.html", '
+    'algorithm=SHA-256, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", nc=00000001, '
+    'cnonce="f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", qop=auth, '
+    'response="753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1", '
+    'opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"'
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+            Authorization("basic", username="Aladdin", password="open sesame"),
+            id="RFC 7617 Aladdin",
+        ),
+        pytest.param(
+            "Basic dGVzdDoxMjPCow==",
+            Authorization("basic", username="test", password="123£"),
+            id="RFC 7617 UTF-8 test:123£",
+        ),
+        pytest.param(
+            "Basic dGVzdDoxMjOj",
+            Authorization("basic", username="test", password="123£"),
+            id="ISO-8859-1 fallback",
+        ),
+        pytest.param(
+            "bAsIc   QWxhZGRpbjpvcGVuIHNlc2FtZQ==  ",
+            Authorization("basic", username="Aladdin", password="open sesame"),
+            id="scheme case and extra whitespace",
+        ),
+        pytest.param(
+            basic("user", ""), Authorization("basic", username="user", password=""), id="empty pw"
+        ),
+        pytest.param(
+            basic("", "pw"), Authorization("basic", username="", password="pw"), id="empty user"
+        ),
+        pytest.param(
+            basic("u", "a:b:c"),
+            Authorization("basic", username="u", password="a:b:c"),
+            id="colons in password",
+        ),
+        pytest.param(
+            "Bearer mF_9.B5f-4.1JqM",
+            Authorization("bearer", token="mF_9.B5f-4.1JqM"),
+            id="RFC 6750 bearer",
+        ),
+        pytest.param(
+            "Bearer abc/def+ghi==",
+            Authorization("bearer", token="abc/def+ghi=="),
+            id="bearer with trailing =",
+        ),
+        pytest.param(
+            RFC7616_DIGEST,
+            Authorization(
+                "digest",
+                params={
+                    "username": "Mufasa",
+                    "realm": "http-auth@example.org",
+                    "uri": "/dir/index.html",
+                    "algorithm": "SHA-256",
+                    "nonce": "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v",
+                    "nc": "00000001",
+                    "cnonce": "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ",
+                    "qop": "auth",
+                    "response": "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1",
+                    "opaque": "FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS",
+                },
+            ),
+            id="RFC 7616 digest",
+        ),
+        pytest.param(
+            'Custom Realm="a, b", X=1, bare',
+            Authorization("custom", params={"realm": "a, b", "x": "1"}),
+            id="params lower-cased, bare item dropped",
+        ),
+        pytest.param(
+            "Negotiate YIIB9wYGKwYBBQUCoIIB7TCCAemgDTAL==",
+            Authorization("negotiate", token="YIIB9wYGKwYBBQUCoIIB7TCCAemgDTAL=="),
+            id="other scheme with token68",
+        ),
+        pytest.param("Mutual", Authorization("mutual"), id="scheme alone"),
+    ],
+)
+def test_parse_authorization_known_answers(value: str, expected: Authorization) -> None:
+    assert parse_authorization(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(None, id="None"),
+        pytest.param("", id="empty"),
+        pytest.param("   ", id="blank"),
+        pytest.param(b"Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==", id="bytes"),
+        pytest.param(42, id="int"),
+        pytest.param("Basic", id="basic without credentials"),
+        pytest.param("Basic !!!!", id="basic not base64"),
+        pytest.param("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ", id="basic missing padding"),
+        pytest.param("Basic QWxh ZGRp", id="basic with a space"),
+        pytest.param("Basic " + base64.b64encode(b"nocolon").decode(), id="basic no colon"),
+        pytest.param(basic("us\ner", "pw"), id="basic LF in user"),
+        pytest.param(basic("user", "p\x00w"), id="basic NUL in password"),
+        pytest.param(basic("user", "p\x7fw"), id="basic DEL in password"),
+        pytest.param("Basic _-_-", id="basic url-safe alphabet"),
+        pytest.param("Bearer", id="bearer without token"),
+        pytest.param("Bearer a b", id="bearer with space"),
+        pytest.param("Bearer tok,en", id="bearer with comma"),
+        pytest.param("Bearer tökén", id="bearer non-ASCII"),
+        pytest.param('Bearer realm="x"', id="bearer with params"),
+        pytest.param("Bearer =abc", id="bearer leading ="),
+        pytest.param("Digest foo bar", id="digest junk"),
+        pytest.param('Digest a="unclosed', id="digest unclosed quote"),
+        pytest.param("\x00Basic QWxh", id="NUL before scheme"),
+        pytest.param("Bas(ic QWxh", id="scheme not a token"),
+        pytest.param("Bearer " + "a" * MAX_LENGTH, id="over MAX_LENGTH"),
+        pytest.param("Basic " + "QUFB" * 3000, id="huge basic"),
+    ],
+)
+def test_parse_authorization_malformed_is_none(value: object) -> None:
+    assert parse_authorization(value) is None
+
+
+def test_parse_authorization_accepts_up_to_max_length() -> None:
+    token = "a" * (MAX_LENGTH - len("Bearer "))
+    parsed = parse_authorization("Bearer " + token)
+    assert parsed is not None and parsed.token == token
+
+
+def test_authorization_repr_hides_secrets_and_is_hashable() -> None:
+    auth = parse_authorization(basic("alice", "hunter2"))
+    bearer = parse_authorization("Bearer s3cr3t")
+    assert auth is not None and bearer is not None
+    assert "hunter2" not in repr(auth) and "alice" in repr(auth)
+    assert "s3cr3t" not in repr(bearer)
+    assert hash(auth) == hash(parse_authorization(basic("alice", "hunter2")))
+    with pytest.raises(AttributeError):
+        auth.username = "mallory"  # type: ignore[misc]
+
+
+# --- parse_authorization: properties -------------------------------------------------
+
+
+def _well_formed(auth: Authorization) -> None:
+    assert auth.scheme == auth.scheme.lower() and auth.scheme
+    assert isinstance(auth.params, dict)
+    for name, value in auth.params.items():
+        assert isinstance(name, str) and name == name.lower() and isinstance(value, str)
+    if auth.scheme == "basic":
+        assert isinstance(auth.username, str) and isinstance(auth.password, str)
+        assert ":" not in auth.username
+        assert auth.token is None and auth.params == {}
+    else:
+        assert auth.username is None and auth.password is None
+    if auth.scheme == "bearer":
+        assert isinstance(auth.token, str) and auth.token
+    assert not (auth.token is not None and auth.params)
+
+
+_SCHEMES = st.sampled_from(["Basic ", "basic  ", "Bearer ", "Digest ", "Foo ", "", " "])
+
+
+@settings(max_examples=400)
+@given(prefix=_SCHEMES, rest=st.text(max_size=200))
+def test_parse_authorization_never_raises(prefix: str, rest: str) -> None:
+    parsed = parse_authorization(prefix + rest)
+    assert parsed is None or isinstance(parsed, Authorization)
+    if parsed is not None:
+        _well_formed(parsed)
+
+
+@settings(max_examples=200)
+@given(
+    prefix=st.sampled_from(["Basic ", "Bearer ", "Negotiate "]),
+    rest=st.text(alphabet=TOKEN_RE_CHARS + "= \t,\"'", max_size=120),
+)
+def test_parse_authorization_never_raises_near_valid(prefix: str, rest: str) -> None:
+    parsed = parse_authorization(prefix + rest)
+    if parsed is not None:
+        _well_formed(parsed)
+
+
+_USER = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters=":"),
+    max_size=40,
+)
+_PASSWORD = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), max_size=40)
+
+
+@settings(max_examples=200)
+@given(username=_USER, password=_PASSWORD)
+def test_basic_round_trips_utf8(username: str, password: str) -> None:
+    assert parse_authorization(basic(username, password)) == Authorization(
+        "basic", username=username, password=password
+    )
+
+
+_LATIN1_USER = st.text(
+    alphabet=st.characters(max_codepoint=255, blacklist_categories=("Cc",)).filter(
+        lambda c: c != ":"
+    ),
+    max_size=30,
+)
+_LATIN1_PASSWORD = st.text(
+    alphabet=st.characters(max_codepoint=255, blacklist_categories=("Cc",)), max_size=30
+)
+
+
+@settings(max_examples=200)
+@given(username=_LATIN1_USER, password=_LATIN1_PASSWORD)
+def test_basic_round_trips_latin1_when_not_utf8(username: str, password: str) -> None:
+    raw = f"{username}:{password}".encode("latin-1")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        expected = Authorization("basic", username=username, password=password)
+    else:
+        # Valid UTF-8 wins (RFC 7617); ASCII is identical in both.
+        text = raw.decode("utf-8")
+        user, _, pw = text.partition(":")
+        expected = Authorization("basic", username=user, password=pw)
+    assert parse_authorization(basic(username, password, "latin-1")) == expected
+
+
+@settings(max_examples=150)
+@given(
+    token=st.text(alphabet=TOKEN_RE_CHARS, min_size=1, max_size=80),
+    padding=st.integers(0, 3),
+)
+def test_bearer_token68_round_trips(token: str, padding: int) -> None:
+    value = token + "=" * padding
+    assert parse_authorization(f"Bearer {value}") == Authorization("bearer", token=value)
+
+
+# --- AuthParser ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        pytest.param({}, None, id="no header"),
+        pytest.param({"HTTP_AUTHORIZATION": "Basic !!"}, None, id="malformed"),
+        pytest.param(
+            {"HTTP_AUTHORIZATION": "Bearer abc"}, Authorization("bearer", token="abc"), id="bearer"
+        ),
+        pytest.param(
+            {"HTTP_AUTHORIZATION": basic("u", "p")},
+            Authorization("basic", username="u", password="p"),
+            id="basic",
+        ),
+    ],
+)
+def test_auth_parser_stores_the_parsed_header(
+    headers: dict[str, str], expected: Authorization | None
+) -> None:
+    spy = Spy()
+    status, _, body = call(AuthParser(spy), **headers)
+    assert status == "200 OK" and body == b"inner"
+    assert spy.environ is not None and spy.environ[AUTH_KEY] == expected
+
+
+# --- BasicAuth: configuration ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        pytest.param({}, ValueError, "exactly one of users, verify or htpasswd", id="no source"),
+        pytest.param(
+            {"users": {}, "verify": lambda u, p: True},
+            ValueError,
+            r"got users, verify",
+            id="two sources",
+        ),
+        pytest.param({"users": [("a", "b")]}, TypeError, "users must be a mapping", id="list"),
+        pytest.param({"verify": "module:func"}, TypeError, "verify must be callable", id="verify"),
+        pytest.param({"htpasswd": 42}, TypeError, "htpasswd must be a file path", id="htpasswd"),
+        pytest.param(
+            {"users": {"a": "plaintext"}},
+            ValueError,
+            r"users\['a'\]: unsupported password hash \(not a known hash\)",
+            id="plaintext password",
+        ),
+        pytest.param(
+            {"users": {"a": "$apr1$abc$0123456789012345678901"}},
+            ValueError,
+            r"Apache MD5",
+            id="apr1",
+        ),
+        pytest.param(
+            {"users": {"a": "{SHA}not-base64!"}}, ValueError, "not a valid {SHA}", id="bad SHA"
+        ),
+        pytest.param(
+            {"users": {"a": "{SHA}" + base64.b64encode(b"short").decode()}},
+            ValueError,
+            "not a valid {SHA}",
+            id="short SHA",
+        ),
+        pytest.param({"users": {"a:b": sha_hash("x")}}, ValueError, "user name", id="colon name"),
+        pytest.param({"users": {"": sha_hash("x")}}, ValueError, "user name", id="empty name"),
+        pytest.param({"users": {1: sha_hash("x")}}, TypeError, "user names must be str", id="int"),
+        pytest.param({"users": {"a": None}}, TypeError, "password hash", id="hash None"),
+        pytest.param({"users": {}, "realm": "a\r\nb"}, ValueError, "realm", id="realm CRLF"),
+        pytest.param({"users": {}, "realm": ""}, ValueError, "realm", id="realm empty"),
+        pytest.param({"users": {}, "realm": "Zürich"}, ValueError, "realm", id="realm non-ASCII"),
+        pytest.param({"users": {}, "realm": b"x"}, TypeError, "realm must be a str", id="bytes"),
+        pytest.param({"users": {}, "exempt": "/"}, ValueError, "every path", id="exempt root"),
+        pytest.param({"users": {}, "exempt": ["health"]}, ValueError, "absolute", id="relative"),
+        pytest.param({"users": {}, "exempt": ["/a/../b"]}, ValueError, "segment", id="dots"),
+        pytest.param({"users": {}, "exempt": [b"/a"]}, TypeError, "exempt", id="exempt bytes"),
+        pytest.param({"users": {}, "exempt": 3}, TypeError, "exempt", id="exempt int"),
+        pytest.param({"users": {}, "cache_ttl": -1}, ValueError, "cache_ttl", id="ttl<0"),
+        pytest.param({"users": {}, "cache_size": 1.5}, TypeError, "cache_size", id="size float"),
+        pytest.param(
+            {"users": {}, "reload_interval": "1"}, TypeError, "reload_interval", id="reload str"
+        ),
+    ],
+)
+def test_basic_auth_rejects_bad_options(
+    kwargs: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        BasicAuth(text_app(), **kwargs)
+
+
+def test_bcrypt_hash_without_bcrypt_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "bcrypt", None)  # import bcrypt now fails
+    monkeypatch.setattr(wsgikit.auth, "_bcrypt", None)
+    with pytest.raises(ValueError, match=r"users\['bob'\].*wsgikit\[bcrypt\]"):
+        BasicAuth(text_app(), users=USERS)
+    # {SHA} entries need nothing.
+    app = BasicAuth(echo_environ_app, users={"alice": USERS["alice"]})
+    status, _, _ = call(app, HTTP_AUTHORIZATION=basic("alice", ALICE_PASSWORD))
+    assert status == "200 OK"
+
+
+# --- BasicAuth: requests ---------------------------------------------------------------
+
+BCRYPT_VARIANTS = {
+    "b": bcrypt_hash("pw-b"),
+    "a": bcrypt_hash("pw-a").replace("$2b$", "$2a$", 1),
+    "y": bcrypt_hash("pw-y").replace("$2b$", "$2y$", 1),
+}
+
+
+@pytest.mark.parametrize(
+    ("users", "username", "password"),
+    [
+        pytest.param(USERS, "alice", ALICE_PASSWORD, id="{SHA}"),
+        pytest.param(USERS, "bob", BOB_PASSWORD, id="bcrypt, non-ASCII password"),
+        pytest.param(BCRYPT_VARIANTS, "b", "pw-b", id="$2b$"),
+        pytest.param(BCRYPT_VARIANTS, "a", "pw-a", id="$2a$"),
+        pytest.param(BCRYPT_VARIANTS, "y", "pw-y", id="$2y$"),
+    ],
+)
+def test_valid_credentials_reach_the_app(
+    users: dict[str, str], username: str, password: str
+) -> None:
+    app = testapp(whoami, partial(BasicAuth, users=users))
+    response = app.get("/", headers={"Authorization": basic(username, password)})
+    assert response.json == {
+        "remote_user": username,
+        "auth_type": "Basic",
+        "principal": username,
+        "path": "/",
+    }
+
+
+def test_latin1_client_matches_a_utf8_hash() -> None:
+    """A password sent as ISO-8859-1 is checked as its UTF-8 text."""
+    app = BasicAuth(whoami, users={"u": sha_hash("prix: 5£")})
+    status, _, _ = call(app, HTTP_AUTHORIZATION=basic("u", "prix: 5£", "latin-1"))
+    assert status == "200 OK"
+
+
+def test_non_ascii_user_name_follows_pep3333() -> None:
+    app = BasicAuth(whoami, users={"jürgen": sha_hash("pw")})
+    _, _, body = call(app, HTTP_AUTHORIZATION=basic("jürgen", "pw"))
+    data = json.loads(body)
+    assert data["principal"] == "jürgen"
+    assert data["remote_user"] == "jürgen".encode().decode("latin-1")
+
+
+def test_bcrypt_password_over_72_bytes_is_truncated_like_htpasswd() -> None:
+    long = "x" * 72
+    app = BasicAuth(whoami, users={"u": bcrypt_hash(long)})
+    status, _, _ = call(app, HTTP_AUTHORIZATION=basic("u", long + "-and-more"))
+    assert status == "200 OK"
+    status, _, _ = call(app, HTTP_AUTHORIZATION=basic("u", "x" * 71))
+    assert status.startswith("401")
+
+
+@pytest.mark.parametrize(
+    ("authorization", "log_level", "log_text"),
+    [
+        pytest.param(None, logging.DEBUG, "no credentials", id="no header"),
+        pytest.param("Bearer abc", logging.INFO, "non-Basic", id="other scheme"),
+        pytest.param("Basic %%%", logging.INFO, "malformed", id="broken base64"),
+        pytest.param(
+            "Basic " + base64.b64encode(b"alice").decode(), logging.INFO, "malformed", id="no colon"
+        ),
+        pytest.param(basic("", "x"), logging.INFO, "empty user name", id="empty user"),
+        pytest.param(basic("mallory", "guess"), logging.INFO, "unknown user", id="unknown user"),
+        pytest.param(basic("alice", "guess"), logging.INFO, "wrong password", id="wrong {SHA}"),
+        pytest.param(basic("bob", "guess"), logging.INFO, "wrong password", id="wrong bcrypt"),
+        pytest.param(basic("alice", ""), logging.INFO, "wrong password", id="empty password"),
+        pytest.param("Basic " + "QUFB" * 3000, logging.INFO, "malformed", id="huge"),
+    ],
+)
+def test_bad_credentials_get_a_401_challenge(
+    authorization: str | None, log_level: int, log_text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    spy = Spy()
+    environ = {} if authorization is None else {"HTTP_AUTHORIZATION": authorization}
+    with caplog.at_level(logging.DEBUG, logger="wsgikit.auth"):
+        status, headers, body = call(BasicAuth(spy, users=USERS, realm="Staff"), **environ)
+    assert status == "401 Unauthorized"
+    assert header(headers, "WWW-Authenticate") == ['Basic realm="Staff", charset="UTF-8"']
+    assert header(headers, "Content-Length") == [str(len(body))]
+    assert body.startswith(b"401 Unauthorized") and len(body) < 100
+    assert spy.environ is None
+    records = [r for r in caplog.records if r.name == "wsgikit.auth"]
+    assert [r.levelno for r in records] == [log_level]
+    assert log_text in records[0].getMessage()
+    assert "guess" not in caplog.text
+
+
+def test_head_challenge_has_no_body() -> None:
+    status, headers, body = call(BasicAuth(text_app(), users=USERS), REQUEST_METHOD="HEAD")
+    assert status == "401 Unauthorized" and body == b""
+    assert header(headers, "WWW-Authenticate")
+
+
+@pytest.mark.parametrize(
+    "realm",
+    [
+        pytest.param('Say "hi"', id="quotes"),
+        pytest.param("back\\slash", id="backslash"),
+        pytest.param("a, b=c", id="comma and equals"),
+        pytest.param("plain", id="token"),
+    ],
+)
+def test_realm_is_quoted_and_escaped(realm: str) -> None:
+    _, headers, _ = call(BasicAuth(text_app(), users=USERS, realm=realm))
+    (challenge,) = header(headers, "WWW-Authenticate")
+    scheme, _, params = challenge.partition(" ")
+    assert scheme == "Basic"
+    assert params.startswith('realm="')
+    assert parse_dict_header(params) == {"realm": realm, "charset": "UTF-8"}
+
+
+def test_unknown_user_is_checked_against_a_stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The costliest hash of the table does the work for an unknown user."""
+    costly = bcrypt_hash("x", rounds=5)
+    users = {"cheap": bcrypt_hash("y", rounds=4), "costly": costly, "sha": sha_hash("z")}
+    checked: list[tuple[str, bytes]] = []
+    real = wsgikit.auth._verify_hash
+
+    def spy(stored: Any, password: bytes) -> bool:
+        checked.append((stored.text, password))
+        return real(stored, password)
+
+    monkeypatch.setattr(wsgikit.auth, "_verify_hash", spy)
+    app = BasicAuth(text_app(), users=users)
+    status, _, _ = call(app, HTTP_AUTHORIZATION=basic("nobody", "x"))
+    assert status.startswith("401")
+    assert checked == [(costly, b"x")]  # even with the right password of "costly"
+
+
+def test_unknown_user_in_sha_table_still_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[str] = []
+    real = wsgikit.auth._verify_hash
+
+    def spy(stored: Any, password: bytes) -> bool:
+        checked.append(stored.kind)
+        return real(stored, password)
+
+    monkeypatch.setattr(wsgikit.auth, "_verify_hash", spy)
+    status, _, _ = call(
+        BasicAuth(text_app(), users={"a": sha_hash("pw")}), HTTP_AUTHORIZATION=basic("b", "pw")
+    )
+    assert status.startswith("401") and checked == ["sha"]
+
+
+@pytest.mark.parametrize(
+    ("path", "exempt"),
+    [
+        pytest.param("/health", True, id="exact"),
+        pytest.param("/health/", True, id="trailing slash"),
+        pytest.param("/health/live", True, id="below"),
+        pytest.param("/static/css/a.css", True, id="prefix given with slash"),
+        pytest.param("/healthz", False, id="not a segment boundary"),
+        pytest.param("/HEALTH", False, id="case matters"),
+        pytest.param("/health/../admin", False, id="dot-dot segment"),
+        pytest.param("/health/./x", False, id="dot segment"),
+        pytest.param("/health\\..\\admin", False, id="backslash"),
+        pytest.param("/", False, id="root"),
+        pytest.param("/admin/health", False, id="not a prefix"),
+    ],
+)
+def test_exempt_paths_match_on_segments(path: str, exempt: bool) -> None:
+    spy = Spy()
+    app = BasicAuth(spy, users=USERS, exempt=["/health", "/static/"])
+    status, _, _ = call(app, PATH_INFO=path)
+    assert (status == "200 OK") is exempt
+    assert (spy.environ is not None) is exempt
+    if spy.environ is not None:
+        assert "REMOTE_USER" not in spy.environ
+
+
+def test_exempt_uses_path_info_not_script_name() -> None:
+    app = BasicAuth(text_app(), users=USERS, exempt="/health")
+    assert call(app, SCRIPT_NAME="/mount", PATH_INFO="/health")[0] == "200 OK"
+    assert call(app, SCRIPT_NAME="/health", PATH_INFO="/x")[0].startswith("401")
+
+
+@pytest.mark.parametrize(
+    ("result", "status"),
+    [
+        pytest.param(True, "200 OK", id="True"),
+        pytest.param(False, "401 Unauthorized", id="False"),
+        pytest.param(None, "401 Unauthorized", id="None"),
+        pytest.param(1, "401 Unauthorized", id="truthy int is not True"),
+        pytest.param("yes", "401 Unauthorized", id="truthy str is not True"),
+    ],
+)
+def test_verify_callable_must_return_true(result: object, status: str) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def verify(username: str, password: str) -> Any:
+        seen.append((username, password))
+        return result
+
+    got, _, _ = call(BasicAuth(whoami, verify=verify), HTTP_AUTHORIZATION=basic("u", "p£"))
+    assert got == status
+    assert seen == [("u", "p£")]
+
+
+def test_verify_callable_sets_remote_user() -> None:
+    app = testapp(whoami, partial(BasicAuth, verify=lambda u, p: u == "carol" and p == "pw"))
+    response = app.get("/", headers={"Authorization": basic("carol", "pw")})
+    assert response.json["remote_user"] == "carol"
+    app.get("/", headers={"Authorization": basic("carol", "nope")}, status=401)
+
+
+def test_verify_exception_propagates() -> None:
+    def verify(username: str, password: str) -> bool:
+        raise ConnectionError("ldap down")
+
+    with pytest.raises(ConnectionError, match="ldap down"):
+        run_wsgi(BasicAuth(text_app(), verify=verify), {"HTTP_AUTHORIZATION": basic("u", "p")})
+
+
+def test_json_errors_keeps_the_challenge() -> None:
+    app = testapp(text_app(), JSONErrors, partial(BasicAuth, users=USERS, realm="api"))
+    response = app.get("/", status=401)
+    assert response.content_type == "application/problem+json"
+    assert response.json["status"] == 401
+    assert response.headers["WWW-Authenticate"] == 'Basic realm="api", charset="UTF-8"'
+
+
+@settings(max_examples=150)
+@given(value=st.text(alphabet=st.characters(max_codepoint=255), max_size=100))
+def test_basic_auth_answers_any_header_with_401(value: str) -> None:
+    calls, _, _ = run_wsgi(
+        BasicAuth(text_app(), users={"alice": USERS["alice"]}),
+        {"HTTP_AUTHORIZATION": "Basic " + value},
+    )
+    assert calls[-1][0] == "401 Unauthorized"
+
+
+# --- BasicAuth: the success cache --------------------------------------------------------
+
+
+def _count_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    checked: list[str] = []
+    real = wsgikit.auth._verify_hash
+
+    def spy(stored: Any, password: bytes) -> bool:
+        checked.append(stored.kind)
+        return real(stored, password)
+
+    monkeypatch.setattr(wsgikit.auth, "_verify_hash", spy)
+    return checked
+
+
+def test_successful_bcrypt_check_is_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked = _count_checks(monkeypatch)
+    app = BasicAuth(text_app(), users=USERS)
+    good = {"HTTP_AUTHORIZATION": basic("bob", BOB_PASSWORD)}
+    bad = {"HTTP_AUTHORIZATION": basic("bob", "wrong")}
+    assert [call(app, **good)[0] for _ in range(3)] == ["200 OK"] * 3
+    assert checked == ["bcrypt"]
+    assert [call(app, **bad)[0] for _ in range(2)] == ["401 Unauthorized"] * 2
+    assert checked == ["bcrypt"] * 3  # failures are never cached
+
+
+def test_sha_checks_and_disabled_cache_are_not_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked = _count_checks(monkeypatch)
+    app = BasicAuth(text_app(), users=USERS, cache_ttl=0)
+    for user, password in [("bob", BOB_PASSWORD), ("alice", ALICE_PASSWORD)] * 2:
+        assert call(app, HTTP_AUTHORIZATION=basic(user, password))[0] == "200 OK"
+    assert checked == ["bcrypt", "sha"] * 2
+
+
+def test_cache_is_bounded_and_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked = _count_checks(monkeypatch)
+    users = {"a": bcrypt_hash("pa"), "b": bcrypt_hash("pb")}
+    app = BasicAuth(text_app(), users=users, cache_size=1)
+    for user in ["a", "a", "b", "a"]:
+        assert call(app, HTTP_AUTHORIZATION=basic(user, "p" + user))[0] == "200 OK"
+    assert len(checked) == 3  # "b" evicted "a"
+    now = time.monotonic()
+    monkeypatch.setattr(wsgikit.auth.time, "monotonic", lambda: now + 61)
+    assert call(app, HTTP_AUTHORIZATION=basic("a", "pa"))[0] == "200 OK"
+    assert len(checked) == 4  # expired after cache_ttl
+
+
+def test_cache_key_holds_no_plaintext() -> None:
+    app = BasicAuth(text_app(), users=USERS)
+    call(app, HTTP_AUTHORIZATION=basic("bob", BOB_PASSWORD))
+    assert app._cache is not None
+    (key,) = app._cache._entries
+    assert len(key) == 32 and BOB_PASSWORD.encode() not in key and b"bob" not in key
+
+
+# --- BasicAuth: htpasswd ---------------------------------------------------------------
+
+
+def write_htpasswd(path: Path, *lines: str) -> str:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_htpasswd_file_with_bcrypt_sha_comments_and_extra_fields(tmp_path: Path) -> None:
+    path = write_htpasswd(
+        tmp_path / "htpasswd",
+        "# staff",
+        "",
+        f"alice:{USERS['alice']}",
+        f"  bob:{USERS['bob']}:Bob the builder  ",
+    )
+    app = testapp(whoami, partial(BasicAuth, htpasswd=path))
+    for user, password in [("alice", ALICE_PASSWORD), ("bob", BOB_PASSWORD)]:
+        assert app.get("/", headers={"Authorization": basic(user, password)}).json[
+            "remote_user"
+        ] == (user)
+    app.get("/", headers={"Authorization": basic("alice", BOB_PASSWORD)}, status=401)
+
+
+@pytest.mark.parametrize(
+    ("lines", "match"),
+    [
+        pytest.param(["alice:{SHA}x", "bob:$apr1$salt$hash"], "line 1", id="bad SHA"),
+        pytest.param(
+            ["# c", "alice:$apr1$abcdefgh$0123456789abcdefghijkl"], "line 2.*MD5", id="md5"
+        ),
+        pytest.param(["carol:abJnggxhB/yWI"], "line 1.*crypt", id="crypt"),
+        pytest.param(["dave:$6$salt$" + "a" * 86], "SHA-512-crypt", id="sha512"),
+        pytest.param(["no colon here"], "line 1: expected name:hash", id="no colon"),
+        pytest.param([f"a:{USERS['alice']}", f"a:{USERS['alice']}"], "line 2.*twice", id="dup"),
+    ],
+)
+def test_htpasswd_refuses_unsupported_lines(tmp_path: Path, lines: list[str], match: str) -> None:
+    path = write_htpasswd(tmp_path / "htpasswd", *lines)
+    with pytest.raises(ValueError, match=match):
+        BasicAuth(text_app(), htpasswd=path)
+
+
+def test_htpasswd_missing_or_not_utf8(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cannot read"):
+        BasicAuth(text_app(), htpasswd=tmp_path / "nope")
+    bad = tmp_path / "latin1"
+    bad.write_bytes(b"j\xfcrgen:" + USERS["alice"].encode())
+    with pytest.raises(ValueError, match="not UTF-8"):
+        BasicAuth(text_app(), htpasswd=bad)
+
+
+def test_htpasswd_is_reloaded_when_it_changes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "htpasswd"
+    write_htpasswd(path, f"alice:{USERS['alice']}")
+    app = BasicAuth(text_app(), htpasswd=path, reload_interval=0)
+    alice = {"HTTP_AUTHORIZATION": basic("alice", ALICE_PASSWORD)}
+    bob = {"HTTP_AUTHORIZATION": basic("bob", BOB_PASSWORD)}
+    assert call(app, **alice)[0] == "200 OK" and call(app, **bob)[0].startswith("401")
+
+    write_htpasswd(path, f"bob:{USERS['bob']}")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert call(app, **bob)[0] == "200 OK" and call(app, **alice)[0].startswith("401")
+
+    write_htpasswd(path, "bob:$apr1$broken")  # invalid: keep the users we have
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
+    with caplog.at_level(logging.ERROR, logger="wsgikit.auth"):
+        assert call(app, **bob)[0] == "200 OK"
+        assert call(app, **bob)[0] == "200 OK"
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "not reloaded" in errors[0].getMessage()
+
+    path.unlink()
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="wsgikit.auth"):
+        assert call(app, **bob)[0] == "200 OK"
+        assert call(app, **bob)[0] == "200 OK"
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        f"htpasswd {path} unreadable"
+    ]
+
+    write_htpasswd(path, f"alice:{USERS['alice']}")  # back: reloaded
+    assert call(app, **alice)[0] == "200 OK" and call(app, **bob)[0].startswith("401")
+
+
+def test_htpasswd_reload_can_be_turned_off(tmp_path: Path) -> None:
+    path = tmp_path / "htpasswd"
+    write_htpasswd(path, f"alice:{USERS['alice']}")
+    app = BasicAuth(text_app(), htpasswd=path, reload_interval=None)
+    write_htpasswd(path, f"bob:{USERS['bob']}")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert call(app, HTTP_AUTHORIZATION=basic("alice", ALICE_PASSWORD))[0] == "200 OK"
+
+
+# --- BasicAuth: real frameworks -----------------------------------------------------------
+
+
+@pytest.fixture(params=["flask", "pyramid", "bottle"])
+def whoami_framework(request: pytest.FixtureRequest) -> WSGIApplication:
+    """A real framework app whose ``/whoami`` returns the user it was given."""
+    if request.param == "flask":
+        import flask
+
+        flask_app = flask.Flask("wsgikit_test_auth")
+
+        @flask_app.route("/whoami")
+        def flask_whoami() -> Any:
+            req = flask.request
+            return flask.jsonify(user=req.remote_user, type=req.environ.get("AUTH_TYPE"))
+
+        return flask_app
+    if request.param == "pyramid":
+        from pyramid.config import Configurator
+        from pyramid.response import Response
+
+        def pyramid_whoami(req: Any) -> Response:
+            return Response(json_body={"user": req.remote_user, "type": req.authorization[0]})
+
+        with Configurator() as config:
+            config.add_route("whoami", "/whoami")
+            config.add_view(pyramid_whoami, route_name="whoami")
+            return config.make_wsgi_app()
+    import bottle
+
+    bottle_app = bottle.Bottle()
+
+    @bottle_app.route("/whoami")
+    def bottle_whoami() -> dict[str, Any]:
+        req = bottle.request
+        return {"user": req.environ.get("REMOTE_USER"), "type": req.environ.get("AUTH_TYPE")}
+
+    return bottle_app
+
+
+def test_remote_user_reaches_real_frameworks(whoami_framework: WSGIApplication) -> None:
+    app = testapp(whoami_framework, partial(BasicAuth, users=USERS))
+    response = app.get("/whoami", headers={"Authorization": basic("bob", BOB_PASSWORD)})
+    assert response.json["user"] == "bob"
+    assert response.json["type"].lower() == "basic"
+    app.get("/whoami", status=401)
+
+
+def test_framework_responses_pass_through(framework_app: WSGIApplication) -> None:
+    app = testapp(framework_app, partial(BasicAuth, users=USERS, exempt=["/missing"]))
+    auth = {"Authorization": basic("alice", ALICE_PASSWORD)}
+    assert app.get("/json", headers=auth).json == {"ok": True}
+    app.get("/json", status=401)
+    app.get("/missing", status=404)  # exempt: the framework's own 404
+
+
+# --- BearerAuth ---------------------------------------------------------------------------
+
+TOKENS: dict[str, Any] = {"good": "ci-bot", "claims": {"sub": "42", "scope": "read"}}
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status", "challenge"),
+    [
+        pytest.param(None, "401 Unauthorized", 'Bearer realm="api"', id="no header"),
+        pytest.param(basic("a", "b"), "401 Unauthorized", 'Bearer realm="api"', id="basic"),
+        pytest.param("junk\x00", "401 Unauthorized", 'Bearer realm="api"', id="junk"),
+        pytest.param(
+            "Bearer", "400 Bad Request", 'Bearer realm="api", error="invalid_request"', id="empty"
+        ),
+        pytest.param(
+            "Bearer a b",
+            "400 Bad Request",
+            'Bearer realm="api", error="invalid_request"',
+            id="space in token",
+        ),
+        pytest.param(
+            "bearer tökén",
+            "400 Bad Request",
+            'Bearer realm="api", error="invalid_request"',
+            id="non-ASCII token",
+        ),
+        pytest.param(
+            "Bearer " + "a" * MAX_LENGTH,
+            "400 Bad Request",
+            'Bearer realm="api", error="invalid_request"',
+            id="too long",
+        ),
+        pytest.param(
+            "Bearer bad",
+            "401 Unauthorized",
+            'Bearer realm="api", error="invalid_token"',
+            id="unknown token",
+        ),
+        pytest.param(
+            "Bearer false",
+            "401 Unauthorized",
+            'Bearer realm="api", error="invalid_token"',
+            id="verify returned False",
+        ),
+    ],
+)
+def test_bearer_challenges(authorization: str | None, status: str, challenge: str) -> None:
+    spy = Spy()
+    environ = {} if authorization is None else {"HTTP_AUTHORIZATION": authorization}
+    verify: Callable[[str], Any] = lambda token: False if token == "false" else TOKENS.get(token)  # noqa: E731
+    got, headers, body = call(BearerAuth(spy, verify), **environ)
+    assert got == status
+    assert header(headers, "WWW-Authenticate") == [challenge]
+    assert body.startswith(status[:3].encode())
+    assert spy.environ is None
+
+
+@pytest.mark.parametrize(
+    ("token", "principal", "remote_user"),
+    [
+        pytest.param("good", "ci-bot", "ci-bot", id="str principal"),
+        pytest.param("claims", {"sub": "42", "scope": "read"}, None, id="dict principal"),
+    ],
+)
+def test_bearer_accepts_valid_tokens(token: str, principal: Any, remote_user: str | None) -> None:
+    spy = Spy()
+    status, _, _ = call(BearerAuth(spy, TOKENS.get), HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert status == "200 OK" and spy.environ is not None
+    assert spy.environ[PRINCIPAL_KEY] == principal
+    assert spy.environ.get("REMOTE_USER") == remote_user
+    assert spy.environ["AUTH_TYPE"] == "Bearer"
+
+
+def test_bearer_verify_exceptions(caplog: pytest.LogCaptureFixture) -> None:
+    class Expired(Exception):
+        pass
+
+    def verify(token: str) -> str:
+        if token == "expired":
+            raise Expired("token expired")
+        raise ConnectionError("key set unreachable")
+
+    app = BearerAuth(text_app(), verify, invalid_token_errors=[Expired])
+    with caplog.at_level(logging.INFO, logger="wsgikit.auth"):
+        status, headers, _ = call(app, HTTP_AUTHORIZATION="Bearer expired")
+    assert status == "401 Unauthorized"
+    assert 'error="invalid_token"' in header(headers, "WWW-Authenticate")[0]
+    assert "Expired" in caplog.text and "expired" not in caplog.text.replace("Expired", "")
+    with pytest.raises(ConnectionError):
+        run_wsgi(app, {"HTTP_AUTHORIZATION": "Bearer other"})
+
+
+def test_bearer_realm_and_non_ascii_principal() -> None:
+    spy = Spy()
+    app = BearerAuth(spy, lambda token: "zoë", realm='my "api"')
+    assert call(app, HTTP_AUTHORIZATION="Bearer t")[0] == "200 OK"
+    assert spy.environ is not None and spy.environ["REMOTE_USER"] == "zoë".encode().decode(
+        "latin-1"
+    )
+    _, headers, _ = call(app)
+    assert header(headers, "WWW-Authenticate") == ['Bearer realm="my \\"api\\""']
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        pytest.param(("nope",), {}, TypeError, "verify must be callable", id="verify"),
+        pytest.param((TOKENS.get,), {"realm": "a\nb"}, ValueError, "realm", id="realm"),
+        pytest.param(
+            (TOKENS.get,),
+            {"invalid_token_errors": [ValueError, "x"]},
+            TypeError,
+            "exception",
+            id="e",
+        ),
+    ],
+)
+def test_bearer_rejects_bad_options(
+    args: tuple[Any, ...], kwargs: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        BearerAuth(text_app(), *args, **kwargs)
+
+
+def test_bearer_through_a_real_framework(framework_app: WSGIApplication) -> None:
+    app = testapp(framework_app, partial(BearerAuth, verify=TOKENS.get))
+    assert app.get("/json", headers={"Authorization": "Bearer good"}).json == {"ok": True}
+    response = app.get("/json", headers={"Authorization": "Bearer nope"}, status=401)
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api", error="invalid_token"'
+
+
+# --- PasteDeploy ---------------------------------------------------------------------------
+
+
+def load(tmp_path: Path, filter_section: str) -> webtest.TestApp:
+    ini = tmp_path / "app.ini"
+    ini.write_text(
+        "[pipeline:main]\npipeline = auth app\n\n"
+        + filter_section
+        + "\n\n[app:app]\nuse = call:test_auth:make_whoami\n",
+        encoding="utf-8",
+    )
+    return webtest.TestApp(loadapp("config:" + str(ini)))
+
+
+def make_whoami(global_conf: dict[str, Any], **local_conf: Any) -> WSGIApplication:
+    return whoami
+
+
+def test_paste_basic_auth_with_users_and_exempt(tmp_path: Path) -> None:
+    app = load(
+        tmp_path,
+        "[filter:auth]\nuse = egg:wsgikit#basic_auth\nrealm = Back office\n"
+        f"users =\n    alice:{USERS['alice']}\n    bob:{USERS['bob']}\n"
+        "exempt = /health /static\ncache_ttl = 30\n",
+    )
+    assert isinstance(app.app, BasicAuth)
+    assert app.app.exempt == ("/health", "/static") and app.app.cache_ttl == 30.0
+    response = app.get("/", headers={"Authorization": basic("bob", BOB_PASSWORD)})
+    assert response.json["remote_user"] == "bob"
+    assert app.get("/health").json["remote_user"] is None
+    denied = app.get("/", status=401)
+    assert denied.headers["WWW-Authenticate"] == 'Basic realm="Back office", charset="UTF-8"'
+
+
+def test_paste_basic_auth_with_htpasswd_and_verify(tmp_path: Path) -> None:
+    write_htpasswd(tmp_path / "htpasswd", f"alice:{USERS['alice']}")
+    app = load(
+        tmp_path,
+        "[filter:auth]\nuse = egg:wsgikit#basic_auth\n"
+        "htpasswd = %(here)s/htpasswd\nreload_interval = none\n",
+    )
+    assert app.app.reload_interval is None
+    app.get("/", headers={"Authorization": basic("alice", ALICE_PASSWORD)}, status=200)
+    app = load(
+        tmp_path,
+        "[filter:auth]\nuse = egg:wsgikit#basic_auth\nverify = e2e_auth_apps:verify_password\n",
+    )
+    app.get("/", headers={"Authorization": basic("carol", "c4r0l")}, status=200)
+    app.get("/", headers={"Authorization": basic("carol", "x")}, status=401)
+
+
+def test_paste_bearer_and_parser(tmp_path: Path) -> None:
+    app = load(
+        tmp_path,
+        "[filter:auth]\nuse = egg:wsgikit#bearer_auth\nverify = e2e_auth_apps:verify_token\n"
+        "realm = tokens\ninvalid_token_errors = builtins:LookupError\n",
+    )
+    assert app.app.invalid_token_errors == (LookupError,)
+    assert app.get("/", headers={"Authorization": "Bearer good-token"}).json["principal"] == (
+        "ci-bot"
+    )
+    assert app.get("/", status=401).headers["WWW-Authenticate"] == 'Bearer realm="tokens"'
+    parsed = load(tmp_path, "[filter:auth]\nuse = egg:wsgikit#auth\n")
+    assert isinstance(parsed.app, AuthParser)
+
+
+@pytest.mark.parametrize(
+    ("section", "match"),
+    [
+        pytest.param("use = egg:wsgikit#basic_auth\nusers = alice\n", "not name:hash", id="users"),
+        pytest.param("use = egg:wsgikit#basic_auth\nuser = a:b\n", "unknown option", id="unknown"),
+        pytest.param("use = egg:wsgikit#auth\nrealm = x\n", "unknown option", id="auth options"),
+        pytest.param(
+            "use = egg:wsgikit#bearer_auth\nverify = e2e_auth_apps:TOKENS\n",
+            "not callable",
+            id="verify not callable",
+        ),
+    ],
+)
+def test_paste_rejects_bad_options(tmp_path: Path, section: str, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        load(tmp_path, "[filter:auth]\n" + section)
+
+
+# --- end to end ------------------------------------------------------------------------------
+
+
+def test_basic_auth_through_a_real_server(serve: Callable[..., Any]) -> None:
+    server = serve("e2e_auth_apps:app")
+    denied = server.get("/")
+    assert denied.status == 401
+    assert denied.headers["WWW-Authenticate"] == 'Basic realm="e2e", charset="UTF-8"'
+    wrong = server.get("/", {"Authorization": basic("bob", "nope")})
+    assert wrong.status == 401
+    response = server.get("/who", {"Authorization": basic("bob", BOB_PASSWORD)})
+    assert response.status == 200
+    assert json.loads(response.read()) == {
+        "remote_user": "bob",
+        "auth_type": "Basic",
+        "principal": "bob",
+        "path": "/who",
+    }
+    assert server.get("/health").status == 200
+    assert server.get("/healthz").status == 401
+    assert "Traceback" not in server.stop()
+
+
+@settings(max_examples=200)
+@given(
+    path=st.text(alphabet="/health.zx\\", max_size=30).map(lambda p: "/" + p),
+)
+def test_exempt_only_on_segment_boundaries(path: str) -> None:
+    calls, _, _ = run_wsgi(
+        BasicAuth(text_app(), users=USERS, exempt="/health"), {"PATH_INFO": path}
+    )
+    exempt = calls[-1][0] == "200 OK"
+    on_boundary = path == "/health" or path.startswith("/health/")
+    ambiguous = "\\" in path or any(seg in (".", "..") for seg in path.split("/"))
+    assert exempt == (on_boundary and not ambiguous)
+
+
+@settings(max_examples=150)
+@given(
+    prefix=st.sampled_from(["Bearer ", "bearer\t", "Bearer", "Basic ", ""]),
+    value=st.text(alphabet=st.characters(max_codepoint=255), max_size=60),
+)
+def test_bearer_answers_any_header_with_400_or_401(prefix: str, value: str) -> None:
+    verified: list[str] = []
+
+    def verify(token: str) -> None:
+        verified.append(token)
+        return None
+
+    calls, _, _ = run_wsgi(BearerAuth(text_app(), verify), {"HTTP_AUTHORIZATION": prefix + value})
+    status = calls[-1][0]
+    assert status in ("400 Bad Request", "401 Unauthorized")
+    parsed = parse_authorization(prefix + value)
+    if parsed is not None and parsed.scheme == "bearer":
+        assert verified == [parsed.token] and status == "401 Unauthorized"
+    else:
+        assert verified == []

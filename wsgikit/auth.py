@@ -1,0 +1,827 @@
+"""Authorization: parse the ``Authorization`` header, or enforce HTTP Basic
+(RFC 7617) or Bearer (RFC 6750) authentication in front of any WSGI app.
+
+- :func:`parse_authorization` turns a header value into an
+  :class:`Authorization` (scheme, user name and password, token, or
+  parameters), or ``None`` when it is absent or malformed. It never raises.
+- :class:`AuthParser` puts that value at ``environ["wsgikit.auth"]`` for an
+  app that checks credentials itself.
+- :class:`BasicAuth` lets a request through only with a valid user name and
+  password, checked against bcrypt or ``{SHA}`` hashes (a mapping or an
+  Apache htpasswd file) or by your own ``verify`` callable.
+- :class:`BearerAuth` does the same for bearer tokens checked by your
+  ``verify`` callable.
+
+Use them for an internal tool, a staging site, an admin back-office or a
+machine-to-machine API that needs one gate in front of the whole app,
+whatever the framework.
+
+When *not* to use them: Basic credentials travel with every request in clear
+text (base64 is not encryption), so serve them over HTTPS only. There is no
+logout, no session, no per-view permission and no rate limiting of failed
+logins (put that in the proxy); an app with real user accounts wants its
+framework's login system. ``{SHA}`` hashes are unsalted SHA-1 and only exist
+for old htpasswd files: prefer bcrypt (``htpasswd -B``).
+
+Environ keys written: ``wsgikit.auth`` (:class:`AuthParser`),
+``REMOTE_USER``, ``AUTH_TYPE`` and ``wsgikit.principal`` (:class:`BasicAuth`
+and :class:`BearerAuth`, on success).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import importlib
+import logging
+import os
+import re
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+from werkzeug.http import parse_dict_header, quote_header_value
+
+logger = logging.getLogger("wsgikit.auth")
+
+#: Environ key of the parsed ``Authorization`` header (:class:`AuthParser`).
+AUTH_KEY = "wsgikit.auth"
+#: Environ key of the authenticated principal (:class:`BasicAuth`: the user
+#: name; :class:`BearerAuth`: what ``verify`` returned).
+PRINCIPAL_KEY = "wsgikit.principal"
+#: Longest ``Authorization`` value parsed, in characters; longer ones are
+#: treated as malformed. Common server limits for one header line are 8 KiB
+#: (nginx, Apache), so a legitimate value is never longer.
+MAX_LENGTH = 8192
+
+# RFC 9110 token, the syntax of an auth-scheme and of a parameter name.
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_TOKEN_RE = re.compile(_TOKEN)
+# RFC 9110 section 11.2: credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ]
+_CREDENTIALS_RE = re.compile(rf"({_TOKEN})(?:[ \t]+(.+))?", re.DOTALL)
+_TOKEN68_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# RFC 7617 section 2: user-id and password MUST NOT contain control characters.
+_CTL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+# bcrypt as written by htpasswd -B, the bcrypt package and PHP: $2a$, $2b$, $2y$.
+_BCRYPT_RE = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
+_SHA_PREFIX = "{SHA}"
+# bcrypt reads at most 72 bytes of a password; the bcrypt package (>= 5)
+# refuses longer ones instead of truncating as htpasswd and older versions did.
+_BCRYPT_MAX_PASSWORD = 72
+_BCRYPT_EXTRA = "pip install 'wsgikit[bcrypt]'"
+_NOT_SUPPORTED = {
+    "$apr1$": "Apache MD5 ($apr1$)",
+    "$1$": "MD5-crypt ($1$)",
+    "$5$": "SHA-256-crypt ($5$)",
+    "$6$": "SHA-512-crypt ($6$)",
+    "$argon2": "Argon2",
+}
+# A dot segment or backslash makes a path ambiguous: never exempt it.
+_UNSAFE_PATH_RE = re.compile(r"/\.\.?(?:/|$)|\\")
+_REALM_RE = re.compile(r"[\x20-\x7e]{1,200}")
+_LOG_CHARS = 64
+# The change stamp of an htpasswd file that could not be read.
+_UNREADABLE = (-1, -1, -1)
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    """The parts of an ``Authorization`` header; missing parts are ``None``/``{}``.
+
+    - ``scheme``: the lower-case auth scheme (``"basic"``, ``"bearer"``, ...).
+    - ``username``, ``password``: Basic credentials, decoded.
+    - ``token``: a token68 credential (Bearer, Negotiate, ...).
+    - ``params``: auth parameters (Digest, ...), names lower-cased.
+
+    ``password`` and ``token`` are left out of ``repr()`` so that logging the
+    object does not leak them.
+    """
+
+    scheme: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    params: dict[str, str] = field(default_factory=dict, hash=False)
+
+
+def parse_authorization(value: object) -> Authorization | None:
+    """Parse an ``Authorization`` header value; ``None`` if absent or malformed.
+
+    - ``Basic``: the base64 (RFC 4648, padded) of ``user-id:password``,
+      decoded as UTF-8 (RFC 7617), or as ISO-8859-1 when it is not valid
+      UTF-8. No colon, or control characters in either part: ``None``.
+    - ``Bearer``: one token68 (RFC 6750 section 2.1); anything else: ``None``.
+    - Other schemes: a token68 goes to ``token``; auth parameters
+      (``name=value`` or ``name="quoted"``, parsed by
+      :func:`werkzeug.http.parse_dict_header`) go to ``params``, names
+      lower-cased; items without a value are dropped. A scheme alone gives an
+      :class:`Authorization` with neither.
+
+    Anything that is not a ``str`` (such as ``None``), and values longer than
+    :data:`MAX_LENGTH` characters, give ``None``. It never raises.
+
+    :param value: The header value, as in ``environ["HTTP_AUTHORIZATION"]``.
+    """
+    if not isinstance(value, str) or len(value) > MAX_LENGTH:
+        return None
+    split = _split(value)
+    if split is None:
+        return None
+    scheme, rest = split
+    if scheme == "basic":
+        credentials = None if rest is None else _decode_basic(rest)
+        if credentials is None:
+            return None
+        return Authorization("basic", credentials[0], credentials[1])
+    if scheme == "bearer":
+        if rest is None or _TOKEN68_RE.fullmatch(rest) is None:
+            return None
+        return Authorization("bearer", token=rest)
+    if rest is None:
+        return Authorization(scheme)
+    if _TOKEN68_RE.fullmatch(rest) is not None:
+        return Authorization(scheme, token=rest)
+    return _parse_params(scheme, rest)
+
+
+class AuthParser:
+    """Put the parsed ``Authorization`` header at ``environ["wsgikit.auth"]``.
+
+    - The value is what :func:`parse_authorization` returns: an
+      :class:`Authorization`, or ``None`` when the header is absent or
+      malformed. Nothing is enforced; the request always goes on.
+
+    Environ keys read: ``HTTP_AUTHORIZATION``. Written: ``wsgikit.auth``.
+
+    :param app: The WSGI application to wrap.
+
+    .. code-block:: python
+
+        from wsgikit import AuthParser
+
+        app = AuthParser(app)
+        # in the app:
+        auth = environ["wsgikit.auth"]
+        if auth is not None and auth.scheme == "bearer": ...
+    """
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        environ[AUTH_KEY] = parse_authorization(environ.get("HTTP_AUTHORIZATION"))
+        return self.app(environ, start_response)
+
+
+class BasicAuth:
+    """Require HTTP Basic credentials (RFC 7617) for every request.
+
+    - **One credential source**, exactly: ``users`` (user name to password
+      hash), ``htpasswd`` (an Apache htpasswd file) or ``verify`` (your
+      callable). Hashes are bcrypt (``$2a$``, ``$2b$``, ``$2y$``; needs the
+      ``bcrypt`` package, ``pip install 'wsgikit[bcrypt]'``) or ``{SHA}`` (the
+      base64 SHA-1 ``htpasswd -s`` writes). Any other format (``$apr1$``,
+      crypt, SHA-crypt, plain text) is refused at construction with a
+      ``ValueError`` naming the user or the file and line.
+    - **htpasswd file**: ``name:hash`` lines; blank lines and ``#`` comments
+      are skipped, and fields after a second colon are ignored (as Apache
+      does). A duplicate name is refused. The file is checked for changes
+      (modification time, size, inode) at most every ``reload_interval``
+      seconds and reloaded; a file that became unreadable or invalid is
+      logged as an error and the previous users stay in force.
+    - **Checking**: the password (as UTF-8; its first 72 bytes for bcrypt,
+      like htpasswd) is compared in constant time. For an unknown user the
+      same work is done against a stand-in hash, so timing does not tell
+      which user names exist (in a table mixing bcrypt and ``{SHA}`` it can
+      still tell the kinds apart: keep to one). ``verify(username, password)``
+      grants access only when it returns ``True``; an exception it raises
+      propagates (a 500, or a JSON error under :class:`~wsgikit.JSONErrors`):
+      a broken verifier is a server fault, not bad credentials.
+    - **Cache**: a successful bcrypt check (100-250 ms each at the usual
+      costs) is remembered for ``cache_ttl`` seconds in a bounded LRU of
+      ``cache_size`` entries, keyed by an HMAC (with a random per-process key)
+      of user name, stored hash and password, so no plaintext is kept and a
+      changed hash invalidates it at once. Failures are never cached.
+    - **Failure**: no credentials, another scheme, broken base64, no colon,
+      an empty user name, an unknown user or a wrong password all get
+      ``401 Unauthorized`` with ``WWW-Authenticate: Basic realm="...",
+      charset="UTF-8"`` and a short text body, made here without calling the
+      app. Failed logins are logged at INFO on logger ``wsgikit.auth`` (with
+      the user name, never the password); a request without credentials, as
+      every browser sends first, at DEBUG.
+    - **Exempt paths** need no credentials and pass straight through (no
+      ``REMOTE_USER``). They match ``PATH_INFO`` (the path as the wrapped app
+      routes it, without ``SCRIPT_NAME``) on segment boundaries: ``/health``
+      exempts ``/health`` and ``/health/live`` but not ``/healthz``. A path
+      with a ``.``/``..`` segment or a backslash is never exempt.
+
+    On success ``REMOTE_USER`` is the user name (its UTF-8 bytes as ISO-8859-1
+    characters, the PEP 3333 convention servers use; the same for ASCII
+    names), ``AUTH_TYPE`` is ``"Basic"`` and ``wsgikit.principal`` is the user
+    name as a plain ``str``.
+
+    Environ keys read: ``HTTP_AUTHORIZATION``, ``PATH_INFO``,
+    ``REQUEST_METHOD``. Written: ``REMOTE_USER``, ``AUTH_TYPE``,
+    ``wsgikit.principal``.
+
+    :param app: The WSGI application to wrap.
+    :param users: A mapping of user name to password hash (bcrypt or
+        ``{SHA}``).
+    :param verify: A callable ``verify(username, password) -> bool``; access
+        only when it returns ``True``.
+    :param htpasswd: The path of an Apache htpasswd file with bcrypt and
+        ``{SHA}`` entries.
+    :param realm: The realm sent in the challenge: 1 to 200 printable ASCII
+        characters (quotes and backslashes are escaped).
+    :param exempt: Path prefixes (or one path prefix) that need no
+        credentials. Each starts with ``/``; ``/`` alone is refused.
+    :param reload_interval: Seconds between checks of the htpasswd file for
+        changes; ``None`` never reloads.
+    :param cache_ttl: Seconds a successful bcrypt check is remembered; 0
+        turns the cache off.
+    :param cache_size: How many successful bcrypt checks are remembered at
+        most; 0 turns the cache off.
+
+    .. code-block:: python
+
+        from wsgikit import BasicAuth
+
+        app = BasicAuth(app, htpasswd="/etc/myapp/htpasswd", exempt=["/health"])
+        # or
+        app = BasicAuth(app, users={"admin": "$2b$12$..."}, realm="Back office")
+        # or
+        app = BasicAuth(app, verify=lambda user, password: ldap_bind(user, password))
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        users: Mapping[str, str] | None = None,
+        verify: Callable[[str, str], bool] | None = None,
+        htpasswd: str | os.PathLike[str] | None = None,
+        realm: str = "Restricted",
+        exempt: str | Iterable[str] = (),
+        reload_interval: float | None = 1.0,
+        cache_ttl: float = 60.0,
+        cache_size: int = 1024,
+    ) -> None:
+        self.app = app
+        given = [
+            name
+            for name, option in (("users", users), ("verify", verify), ("htpasswd", htpasswd))
+            if option is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "BasicAuth needs exactly one of users, verify or htpasswd"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        self.users: dict[str, str] | None = None
+        self.verify = verify
+        self.htpasswd: str | None = None
+        self._table: dict[str, _Hash] = {}
+        self._stamp: tuple[int, int, int] | None = None
+        if users is not None:
+            if not isinstance(users, Mapping):
+                raise TypeError(f"users must be a mapping of name to hash, not {_kind(users)}")
+            self.users = dict(users)
+            self._table = _build_table(self.users.items(), lambda name, line: f"users[{name!r}]")
+        elif htpasswd is not None:
+            if not isinstance(htpasswd, str | os.PathLike):
+                raise TypeError(f"htpasswd must be a file path, not {_kind(htpasswd)}")
+            self.htpasswd = os.fspath(htpasswd)
+            self._stamp, self._table = _load_htpasswd(self.htpasswd)
+        elif not callable(verify):
+            raise TypeError(f"verify must be callable, not {_kind(verify)}")
+        self._dummy = _stand_in(self._table)
+
+        self.realm = _check_realm(realm)
+        self.exempt = _exempt_prefixes(exempt)
+        self.reload_interval = (
+            None if reload_interval is None else _check_seconds("reload_interval", reload_interval)
+        )
+        self.cache_ttl = _check_seconds("cache_ttl", cache_ttl)
+        self.cache_size = _check_count("cache_size", cache_size)
+        self._cache = (
+            _SuccessCache(self.cache_size, self.cache_ttl)
+            if self.cache_ttl > 0 and self.cache_size > 0
+            else None
+        )
+        self._next_check = (
+            time.monotonic() + self.reload_interval
+            if self.htpasswd is not None and self.reload_interval is not None
+            else None
+        )
+        self._reload_lock = threading.Lock()
+        challenge = f"Basic realm={quote_header_value(self.realm, allow_token=False)}"
+        self._challenge = _plain_response(
+            "401 Unauthorized",
+            b"401 Unauthorized: valid credentials are required.\n",
+            [("WWW-Authenticate", f'{challenge}, charset="UTF-8"')],
+        )
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self.exempt and _is_exempt(self.exempt, environ.get("PATH_INFO") or "/"):
+            return self.app(environ, start_response)
+        header = environ.get("HTTP_AUTHORIZATION")
+        if not header:
+            logger.debug("no credentials for %s", _where(environ))
+            return self._challenge(environ, start_response)
+        split = _split(header) if len(header) <= MAX_LENGTH else None
+        credentials = None
+        if split is not None and split[0] == "basic" and split[1] is not None:
+            credentials = _decode_basic(split[1])
+        if credentials is None:
+            logger.info("malformed or non-Basic credentials from %s", _where(environ))
+            return self._challenge(environ, start_response)
+        username, password = credentials
+        if not username:
+            logger.info("empty user name from %s", _where(environ))
+            return self._challenge(environ, start_response)
+        if not self._check(username, password, environ):
+            return self._challenge(environ, start_response)
+        environ["REMOTE_USER"] = _wsgi_str(username)
+        environ["AUTH_TYPE"] = "Basic"
+        environ[PRINCIPAL_KEY] = username
+        return self.app(environ, start_response)
+
+    def _check(self, username: str, password: str, environ: WSGIEnvironment) -> bool:
+        """Whether the credentials are valid; a failure is logged here."""
+        if self.verify is not None:
+            if self.verify(username, password) is True:
+                return True
+            logger.info("login refused for user %s from %s", _shorten(username), _where(environ))
+            return False
+        if self._next_check is not None and time.monotonic() >= self._next_check:
+            self._reload()
+        stored = self._table.get(username)
+        secret = password.encode("utf-8")
+        if stored is None:
+            # Do the work a real user costs, so timing hides who exists.
+            _verify_hash(self._dummy, secret)
+            logger.info("unknown user %s from %s", _shorten(username), _where(environ))
+            return False
+        cache = self._cache if stored.kind == "bcrypt" else None
+        key = b""
+        if cache is not None:
+            key = cache.key(username, stored.text, secret)
+            if cache.hit(key):
+                return True
+        if not _verify_hash(stored, secret):
+            logger.info("wrong password for user %s from %s", _shorten(username), _where(environ))
+            return False
+        if cache is not None:
+            cache.add(key)
+        return True
+
+    def _reload(self) -> None:
+        """Reload the htpasswd file if it changed (one thread at a time)."""
+        if not self._reload_lock.acquire(blocking=False):
+            return  # another thread is checking right now
+        try:
+            self._next_check = time.monotonic() + (self.reload_interval or 0.0)
+            path = self.htpasswd or ""
+            try:
+                stamp = _file_stamp(path)
+            except OSError as error:
+                if self._stamp != _UNREADABLE:  # reported once, not every check
+                    self._stamp = _UNREADABLE
+                    logger.error("htpasswd %s unreadable (%s); users unchanged", path, error)
+                return
+            if stamp == self._stamp:
+                return
+            self._stamp = stamp  # a broken file is reported once, not every check
+            try:
+                _, table = _load_htpasswd(path)
+            except ValueError as error:
+                logger.error("htpasswd not reloaded, users unchanged: %s", error)
+                return
+            self._table, self._dummy = table, _stand_in(table)
+            logger.info("htpasswd %s reloaded: %d user(s)", path, len(table))
+        finally:
+            self._reload_lock.release()
+
+
+class BearerAuth:
+    """Require a bearer token (RFC 6750) that ``verify`` accepts.
+
+    - ``verify(token)`` returns the principal (a user name, a claims dict, a
+      user object...) or ``None`` (or ``False``) for an invalid token. The
+      principal goes to ``environ["wsgikit.principal"]``, and to
+      ``REMOTE_USER`` when it is a ``str`` (its UTF-8 bytes as ISO-8859-1
+      characters, the PEP 3333 convention); ``AUTH_TYPE`` is ``"Bearer"``.
+    - No credentials, or another scheme: ``401`` with
+      ``WWW-Authenticate: Bearer realm="api"`` (no error code, RFC 6750
+      section 3.1).
+    - A ``Bearer`` header whose token is missing or not token68 (or longer
+      than :data:`MAX_LENGTH`): ``400`` with ``error="invalid_request"``.
+    - A token ``verify`` rejects: ``401`` with ``error="invalid_token"``.
+    - An exception from ``verify`` propagates (a 500, or a JSON error under
+      :class:`~wsgikit.JSONErrors`), since a verifier that cannot decide
+      (database down, key set unreachable) is a server fault and a 401 would
+      make clients throw a good token away; exceptions listed in
+      ``invalid_token_errors`` (e.g. ``jwt.InvalidTokenError``) mean an
+      invalid token instead.
+
+    Failures are logged on logger ``wsgikit.auth`` at INFO (DEBUG for a
+    request without credentials); tokens are never logged. Responses are
+    made here without calling the app. Only the ``Authorization`` header is
+    read: tokens in the query string or form body (RFC 6750 sections 2.2-2.3)
+    are not.
+
+    Environ keys read: ``HTTP_AUTHORIZATION``, ``REQUEST_METHOD``. Written:
+    ``wsgikit.principal``, ``REMOTE_USER``, ``AUTH_TYPE``.
+
+    :param app: The WSGI application to wrap.
+    :param verify: A callable ``verify(token) -> principal | None``.
+    :param realm: The realm sent in challenges: 1 to 200 printable ASCII
+        characters.
+    :param invalid_token_errors: Exception classes raised by ``verify`` that
+        mean the token is invalid. None by default: every exception
+        propagates.
+
+    .. code-block:: python
+
+        from wsgikit import BearerAuth
+
+        TOKENS = {"s3cr3t-token": "ci-bot"}
+        app = BearerAuth(app, TOKENS.get, realm="api")
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        verify: Callable[[str], Any],
+        *,
+        realm: str = "api",
+        invalid_token_errors: Iterable[type[BaseException]] = (),
+    ) -> None:
+        self.app = app
+        if not callable(verify):
+            raise TypeError(f"verify must be callable, not {_kind(verify)}")
+        self.verify = verify
+        self.realm = _check_realm(realm)
+        errors = tuple(invalid_token_errors)
+        for error in errors:
+            if not (isinstance(error, type) and issubclass(error, BaseException)):
+                raise TypeError(f"invalid_token_errors must be exception classes, not {error!r}")
+        self.invalid_token_errors = errors
+        challenge = f"Bearer realm={quote_header_value(self.realm, allow_token=False)}"
+        self._challenge = _plain_response(
+            "401 Unauthorized",
+            b"401 Unauthorized: a bearer token is required.\n",
+            [("WWW-Authenticate", challenge)],
+        )
+        self._invalid_token = _plain_response(
+            "401 Unauthorized",
+            b"401 Unauthorized: the access token is invalid or expired.\n",
+            [("WWW-Authenticate", f'{challenge}, error="invalid_token"')],
+        )
+        self._invalid_request = _plain_response(
+            "400 Bad Request",
+            b"400 Bad Request: malformed bearer token.\n",
+            [("WWW-Authenticate", f'{challenge}, error="invalid_request"')],
+        )
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        header: str = environ.get("HTTP_AUTHORIZATION") or ""
+        split = _split(header[: MAX_LENGTH + 1]) if header else None
+        if split is None or split[0] != "bearer":
+            if header:
+                logger.info("malformed or non-Bearer credentials from %s", _where(environ))
+            else:
+                logger.debug("no credentials for %s", _where(environ))
+            return self._challenge(environ, start_response)
+        token = split[1]
+        if token is None or len(header) > MAX_LENGTH or _TOKEN68_RE.fullmatch(token) is None:
+            logger.info("malformed bearer token from %s", _where(environ))
+            return self._invalid_request(environ, start_response)
+        try:
+            principal = self.verify(token)
+        except self.invalid_token_errors as error:
+            logger.info("bearer token rejected (%s) from %s", type(error).__name__, _where(environ))
+            return self._invalid_token(environ, start_response)
+        if principal is None or principal is False:
+            logger.info("invalid bearer token from %s", _where(environ))
+            return self._invalid_token(environ, start_response)
+        environ[PRINCIPAL_KEY] = principal
+        if isinstance(principal, str):
+            environ["REMOTE_USER"] = _wsgi_str(principal)
+        environ["AUTH_TYPE"] = "Bearer"
+        return self.app(environ, start_response)
+
+
+# --- parsing helpers ---------------------------------------------------------------
+
+
+def _split(value: str) -> tuple[str, str | None] | None:
+    """``(lower-case scheme, credentials or None)``, or ``None`` if malformed."""
+    value = value.strip(" \t")
+    scheme, space, rest = value.partition(" ")
+    lowered = scheme.lower()
+    if space and (lowered == "basic" or lowered == "bearer"):
+        return lowered, rest.lstrip(" \t")  # fast path for the usual schemes
+    match = _CREDENTIALS_RE.fullmatch(value)
+    if match is None:
+        return None
+    return match.group(1).lower(), match.group(2)
+
+
+def _decode_basic(credentials: str) -> tuple[str, str] | None:
+    """``(user-id, password)`` from Basic credentials, or ``None``."""
+    try:
+        # validate=True: only the base64 alphabet with padding at the end
+        # (a subset of token68); non-ASCII text raises ValueError.
+        raw = base64.b64decode(credentials, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # RFC 7617 section 2.1: the charset is UTF-8 only when the server
+        # asked for it; older clients send ISO-8859-1.
+        text = raw.decode("latin-1")
+    username, colon, password = text.partition(":")
+    if not colon or (not text.isprintable() and _CTL_RE.search(text) is not None):
+        return None
+    return username, password
+
+
+def _parse_params(scheme: str, rest: str) -> Authorization | None:
+    try:
+        parsed = parse_dict_header(rest)
+    except Exception:  # werkzeug does not raise today; a parser must never
+        return None
+    params = {
+        name.lower(): value
+        for name, value in parsed.items()
+        if value is not None and _TOKEN_RE.fullmatch(name) is not None
+    }
+    if not params:
+        return None
+    return Authorization(scheme, params=params)
+
+
+# --- password hashes ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Hash:
+    """A stored password hash: ``kind`` is ``"bcrypt"`` or ``"sha"``."""
+
+    kind: str
+    value: bytes  # the bcrypt hash, or the SHA-1 digest
+    text: str = field(repr=False)  # as configured (part of the cache key)
+
+
+_bcrypt: ModuleType | None = None
+
+
+def _require_bcrypt(where: str) -> ModuleType:
+    """Import ``bcrypt`` (once) or fail with a message naming the extra."""
+    global _bcrypt
+    if _bcrypt is None:
+        try:
+            _bcrypt = importlib.import_module("bcrypt")
+        except ImportError:
+            raise ValueError(
+                f"{where} is a bcrypt hash, which needs the bcrypt package: {_BCRYPT_EXTRA}"
+            ) from None
+    return _bcrypt
+
+
+def _parse_hash(text: object, where: str) -> _Hash:
+    if not isinstance(text, str):
+        raise TypeError(f"{where} must be a password hash (str), not {_kind(text)}")
+    if text.startswith(_SHA_PREFIX):
+        try:
+            digest = base64.b64decode(text[len(_SHA_PREFIX) :], validate=True)
+        except (binascii.Error, ValueError):
+            digest = b""
+        if len(digest) != hashlib.sha1().digest_size:
+            raise ValueError(f"{where} is not a valid {{SHA}} hash (base64 of a SHA-1 digest)")
+        return _Hash("sha", digest, text)
+    if _BCRYPT_RE.fullmatch(text) is not None:
+        _require_bcrypt(where)
+        return _Hash("bcrypt", text.encode("ascii"), text)
+    kind = next(
+        (name for prefix, name in _NOT_SUPPORTED.items() if text.startswith(prefix)),
+        "crypt" if re.fullmatch(r"[./0-9A-Za-z]{13}", text) else "not a known hash",
+    )
+    raise ValueError(
+        f"{where}: unsupported password hash ({kind}); use bcrypt (htpasswd -B) "
+        "or {SHA} (htpasswd -s)"
+    )
+
+
+def _build_table(
+    entries: Iterable[tuple[object, object]], where: Callable[[str, int], str]
+) -> dict[str, _Hash]:
+    table: dict[str, _Hash] = {}
+    for line, (name, hashed) in enumerate(entries, 1):
+        if not isinstance(name, str):
+            raise TypeError(f"user names must be str, not {_kind(name)}")
+        label = where(name, line)
+        if not name or ":" in name or _CTL_RE.search(name) is not None:
+            raise ValueError(
+                f"{label}: a user name is non-empty, without ':' or control characters"
+            )
+        if name in table:
+            raise ValueError(f"{label}: user {name!r} is listed twice")
+        table[name] = _parse_hash(hashed, label)
+    return table
+
+
+def _load_htpasswd(path: str) -> tuple[tuple[int, int, int], dict[str, _Hash]]:
+    """Read an htpasswd file: its change stamp and its user table."""
+    try:
+        stamp = _file_stamp(path)
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except OSError as error:
+        raise ValueError(f"htpasswd: cannot read {path!r} ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"htpasswd: {path!r} is not UTF-8 text") from None
+    entries: list[tuple[str, str]] = []
+    lines: list[int] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, colon, rest = line.partition(":")
+        if not colon:
+            raise ValueError(f"htpasswd {path!r}, line {number}: expected name:hash")
+        entries.append((name, rest.partition(":")[0]))
+        lines.append(number)
+    table = _build_table(entries, lambda name, index: f"htpasswd {path!r}, line {lines[index - 1]}")
+    return stamp, table
+
+
+def _file_stamp(path: str) -> tuple[int, int, int]:
+    info = os.stat(path)
+    return info.st_mtime_ns, info.st_size, info.st_ino
+
+
+def _stand_in(table: Mapping[str, _Hash]) -> _Hash:
+    """The hash an unknown user is checked against: the costliest in the table."""
+    best: _Hash | None = None
+    best_cost = -1
+    for stored in table.values():
+        if stored.kind == "bcrypt":
+            cost = int(stored.text[4:6])
+            if cost > best_cost:
+                best, best_cost = stored, cost
+    if best is not None:
+        return best
+    return _Hash("sha", secrets.token_bytes(20), "")
+
+
+def _verify_hash(stored: _Hash, password: bytes) -> bool:
+    """Whether ``password`` matches ``stored``, in constant time."""
+    if stored.kind == "sha":
+        return hmac.compare_digest(hashlib.sha1(password).digest(), stored.value)
+    bcrypt = _require_bcrypt("a user's hash")
+    try:
+        return bool(bcrypt.checkpw(password[:_BCRYPT_MAX_PASSWORD], stored.value))
+    except ValueError:
+        return False
+
+
+class _SuccessCache:
+    """A bounded LRU of recent successful checks, keyed by an HMAC with a
+    per-process random key: no password (nor its plain hash) is stored."""
+
+    def __init__(self, size: int, ttl: float) -> None:
+        self._size = size
+        self._ttl = ttl
+        self._key = secrets.token_bytes(32)
+        self._entries: OrderedDict[bytes, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def key(self, username: str, stored: str, password: bytes) -> bytes:
+        # Neither the user name nor the stored hash contains NUL; the password is last.
+        message = b"\0".join((username.encode("utf-8"), stored.encode("ascii"), password))
+        return hmac.digest(self._key, message, "sha256")
+
+    def hit(self, key: bytes) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            expires = self._entries.get(key)
+            if expires is None:
+                return False
+            if expires <= now:
+                del self._entries[key]
+                return False
+            self._entries.move_to_end(key)
+            return True
+
+    def add(self, key: bytes) -> None:
+        with self._lock:
+            self._entries[key] = time.monotonic() + self._ttl
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+# --- options and responses ---------------------------------------------------------
+
+
+def _check_realm(realm: object) -> str:
+    if not isinstance(realm, str):
+        raise TypeError(f"realm must be a str, not {_kind(realm)}")
+    if _REALM_RE.fullmatch(realm) is None:
+        raise ValueError(
+            f"realm must be 1 to 200 printable ASCII characters (no control "
+            f"characters, CR or LF), not {realm!r}"
+        )
+    return realm
+
+
+def _check_seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds, not {_kind(value)}")
+    if not value >= 0:
+        raise ValueError(f"{name} must be >= 0, not {value!r}")
+    return float(value)
+
+
+def _check_count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a whole number, not {_kind(value)}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, not {value!r}")
+    return value
+
+
+def _exempt_prefixes(exempt: object) -> tuple[str, ...]:
+    items = (exempt,) if isinstance(exempt, str) else exempt
+    if not isinstance(items, Iterable):
+        raise TypeError(f"exempt must be path prefixes, not {_kind(exempt)}")
+    prefixes: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"exempt must be path prefixes (str), not {_kind(item)}")
+        if not item.startswith("/") or re.search(r"[\s\x00-\x1f\x7f]", item):
+            raise ValueError(f"exempt: {item!r} is not an absolute path (starting with '/')")
+        if _UNSAFE_PATH_RE.search(item):
+            raise ValueError(f"exempt: {item!r} has a '.' or '..' segment or a backslash")
+        prefix = item.rstrip("/")
+        if not prefix:
+            raise ValueError("exempt: '/' would exempt every path; leave BasicAuth out instead")
+        prefixes.append(prefix)
+    return tuple(prefixes)
+
+
+def _is_exempt(prefixes: tuple[str, ...], path: str) -> bool:
+    for prefix in prefixes:
+        if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+            return _UNSAFE_PATH_RE.search(path) is None
+    return False
+
+
+def _plain_response(
+    status: str, body: bytes, extra: list[tuple[str, str]]
+) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
+    """A tiny WSGI app answering ``status`` with a text ``body`` (none for HEAD)."""
+    headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-store"),
+        *extra,
+    ]
+
+    def respond(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response(status, list(headers))
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+
+    return respond
+
+
+def _wsgi_str(text: str) -> str:
+    """A str as PEP 3333 environ strings are: its UTF-8 bytes as ISO-8859-1."""
+    return text if text.isascii() else text.encode("utf-8").decode("latin-1")
+
+
+def _where(environ: WSGIEnvironment) -> str:
+    path = str(environ.get("PATH_INFO") or "/")
+    return f"{environ.get('REMOTE_ADDR', '?')} ({environ.get('REQUEST_METHOD', '?')} {path!r:.100})"
+
+
+def _shorten(text: str) -> str:
+    """A user-supplied value for a log line: repr'd (no line breaks), capped."""
+    shown = text if len(text) <= _LOG_CHARS else text[:_LOG_CHARS] + "..."
+    return repr(shown)
+
+
+def _kind(value: object) -> str:
+    return type(value).__name__
