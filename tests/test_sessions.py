@@ -1,0 +1,1304 @@
+"""SessionMiddleware: a lazily verified, signed cookie session for any WSGI app."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import datetime
+import hashlib
+import json
+import logging
+import operator
+import random
+import textwrap
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+import itsdangerous
+import pytest
+import requests
+from conftest import Handshake, Tracked, linted, make_environ, run_wsgi, testapp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from markupsafe import Markup
+from paste.deploy import loadapp
+
+from wsgikit.sessions import (
+    MAX_COOKIE_SIZE,
+    SESSION_KEY,
+    Session,
+    SessionMiddleware,
+    TaggedJSON,
+    get_session,
+)
+
+SECRET = "test-secret-key-0123456789abcdef"
+OLD_SECRET = "old-secret-key-fedcba9876543210"
+T0 = 1_700_000_000
+DAY = 86400
+
+Action = Callable[[Session], object]
+
+
+# --- helpers ------------------------------------------------------------------
+
+
+class Clock:
+    """A settable ``time.time`` (itsdangerous and werkzeug both read it)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock(T0)
+    monkeypatch.setattr(time, "time", fake)
+    return fake
+
+
+@pytest.fixture
+def checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Records every signature verification itsdangerous performs."""
+    seen: list[bytes] = []
+    original = itsdangerous.Signer.verify_signature
+
+    def counting(self: itsdangerous.Signer, value: Any, sig: Any) -> bool:
+        seen.append(value)
+        return original(self, value, sig)
+
+    monkeypatch.setattr(itsdangerous.Signer, "verify_signature", counting)
+    return seen
+
+
+def session_app(action: Action | None = None, headers: Iterable[tuple[str, str]] = ()) -> Any:
+    """An app that runs ``action(session)`` and returns the session as JSON."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        session = get_session(environ)
+        if action is not None:
+            action(session)
+        body = json.dumps(dict(session), default=repr, sort_keys=True).encode()
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *headers],
+        )
+        return [body]
+
+    return app
+
+
+def ignoring_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """Never touches the session."""
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"ok"]
+
+
+def call(
+    app: WSGIApplication, cookie: str | None = None, *, lint: bool = True, **environ: Any
+) -> tuple[str, list[tuple[str, str]], bytes]:
+    if cookie is not None:
+        environ["HTTP_COOKIE"] = cookie
+    calls, chunks, _ = run_wsgi(linted(app) if lint else app, environ)
+    status, headers = calls[-1]
+    return status, headers, b"".join(chunks)
+
+
+def header(headers: list[tuple[str, str]], name: str) -> list[str]:
+    return [value for key, value in headers if key.lower() == name.lower()]
+
+
+def set_cookie(headers: list[tuple[str, str]], name: str = "session") -> str | None:
+    """The value of the ``Set-Cookie`` for ``name`` (one at most), or ``None``."""
+    found = [v for v in header(headers, "Set-Cookie") if v.startswith(name + "=")]
+    assert len(found) <= 1
+    return found[0] if found else None
+
+
+def value_of(cookie: str | None) -> str:
+    assert cookie is not None
+    return cookie.split(";", 1)[0].split("=", 1)[1]
+
+
+def attributes(cookie: str) -> dict[str, str]:
+    parts = [part.strip() for part in cookie.split(";")[1:]]
+    return {p.split("=", 1)[0]: (p.split("=", 1)[1] if "=" in p else "") for p in parts}
+
+
+def signed(
+    data: Any,
+    key: str = SECRET,
+    *,
+    salt: str = "wsgikit.session",
+    digest: Any = hashlib.sha256,
+    payload: bytes | None = None,
+) -> str:
+    """A cookie value made with itsdangerous directly (independent of our code)."""
+    serializer = itsdangerous.URLSafeTimedSerializer(
+        key, salt=salt, signer_kwargs={"key_derivation": "hmac", "digest_method": digest}
+    )
+    if payload is None:
+        return serializer.dumps(data)
+    signer = serializer.make_signer()
+    return signer.sign(payload).decode()
+
+
+def unsign(value: str, key: str = SECRET, max_age: int | None = None) -> Any:
+    serializer = itsdangerous.URLSafeTimedSerializer(
+        key,
+        salt="wsgikit.session",
+        signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256},
+    )
+    return serializer.loads(value, max_age=max_age)
+
+
+def middleware(action: Action | None = None, **options: Any) -> SessionMiddleware:
+    return SessionMiddleware(session_app(action), options.pop("secret_key", SECRET), **options)
+
+
+def setter(**values: Any) -> Action:
+    return lambda session: session.update(values)
+
+
+# --- known answers --------------------------------------------------------------
+
+
+def test_known_answer_cookie(clock: Clock) -> None:
+    """A fixed time and key give exactly this cookie (an itsdangerous token)."""
+    _, headers, _ = call(middleware(setter(user="alice", n=1)))
+    assert set_cookie(headers) == (
+        "session=eyJ1c2VyIjoiYWxpY2UiLCJuIjoxfQ.ZVPxAA."
+        "bCitovom1I998WGgYEFYTbBIios3MhpvBgI43q58SRE; "
+        "Expires=Tue, 28 Nov 2023 22:13:20 GMT; Max-Age=1209600; HttpOnly; Path=/; SameSite=Lax"
+    )
+    assert unsign(value_of(set_cookie(headers))) == {"user": "alice", "n": 1}
+
+
+def test_known_answer_compressed_cookie(clock: Clock) -> None:
+    """A payload that compresses well is zlib-compressed (a leading ".")."""
+    _, headers, _ = call(middleware(setter(text="ab" * 200), max_age=None, samesite=None))
+    value = value_of(set_cookie(headers))
+    assert value.startswith(".")
+    payload = value[1:].split(".")[0]
+    decoded = zlib.decompress(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert json.loads(decoded) == {"text": "ab" * 200}
+    assert set_cookie(headers) == f"session={value}; HttpOnly; Path=/"
+    assert unsign(value) == {"text": "ab" * 200}
+
+
+def flask_cookie(data: dict[str, Any], secret: str = SECRET) -> str:
+    """The session cookie a real Flask app writes for ``data``."""
+    import flask
+
+    app = flask.Flask("known_answer")
+    app.secret_key = secret
+
+    @app.route("/")
+    def index() -> str:
+        flask.session.update(data)
+        return "ok"
+
+    response = app.test_client().get("/")
+    return response.headers["Set-Cookie"]
+
+
+TAGGED = {
+    "tuple": (1, "two", [3]),
+    "bytes": b"\x00\xffbinary",
+    "markup": Markup("<b>bold</b>"),
+    "uuid": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+    "when": datetime.datetime(2024, 2, 29, 12, 30, 15, tzinfo=datetime.UTC),
+    "tag_like": {" t": "not a tuple"},
+    "nested": {"list": [(1, 2), {"b": b"x"}], "plain": "ünïcode"},
+}
+
+
+def test_flask_mode_writes_exactly_what_flask_writes(clock: Clock) -> None:
+    ours = middleware(setter(**TAGGED), flask_compatible=True, max_age=None, samesite=None)
+    _, headers, _ = call(ours)
+    assert set_cookie(headers) == flask_cookie(TAGGED)
+
+
+# --- laziness and when a cookie is written --------------------------------------
+
+
+def test_untouched_session_costs_no_verification(checks: list[bytes]) -> None:
+    calls, chunks, result = run_wsgi(
+        SessionMiddleware(ignoring_app, SECRET), {"HTTP_COOKIE": "session=" + signed({"a": 1})}
+    )
+    assert checks == []
+    assert calls == [("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])]
+    assert chunks == [b"ok"]
+
+
+def test_untouched_session_returns_the_apps_own_iterable() -> None:
+    body = [b"ok"]
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return body
+
+    result = SessionMiddleware(app, SECRET)(make_environ(), lambda s, h, e=None: lambda b: None)
+    assert result is body
+
+
+def test_cookie_is_verified_once_on_first_access(checks: list[bytes]) -> None:
+    def read_a_lot(session: Session) -> None:
+        for _ in range(5):
+            assert session["a"] == 1
+        assert "a" in session and len(session) == 1 and session.get("b") is None
+
+    status, headers, body = call(middleware(read_a_lot), "session=" + signed({"a": 1}))
+    assert len(checks) == 1
+    assert json.loads(body) == {"a": 1}
+
+
+def test_reading_sends_no_cookie_but_varies_on_cookie() -> None:
+    status, headers, body = call(middleware(lambda s: s.get("a")), "session=" + signed({"a": 1}))
+    assert set_cookie(headers) is None
+    assert header(headers, "Vary") == ["Cookie"]
+    assert json.loads(body) == {"a": 1}
+
+
+def test_unchanged_new_session_writes_nothing() -> None:
+    _, headers, body = call(middleware(lambda s: s.get("a")))
+    assert set_cookie(headers) is None and json.loads(body) == {}
+
+
+def test_change_writes_a_cookie_that_reads_back() -> None:
+    app = middleware(lambda s: s.__setitem__("n", s.get("n", 0) + 1))
+    _, headers, body = call(app)
+    assert json.loads(body) == {"n": 1}
+    _, headers, body = call(app, "other=1; session=" + value_of(set_cookie(headers)))
+    assert json.loads(body) == {"n": 2}
+    assert unsign(value_of(set_cookie(headers))) == {"n": 2}
+
+
+@pytest.mark.parametrize(
+    ("vary", "expected"),
+    [
+        pytest.param([], ["Cookie"], id="none"),
+        pytest.param(["Accept-Encoding"], ["Accept-Encoding, Cookie"], id="merged"),
+        pytest.param(["accept-encoding, COOKIE"], ["accept-encoding, COOKIE"], id="already there"),
+        pytest.param(["*"], ["*"], id="star"),
+        pytest.param(["Accept", "Origin"], ["Accept, Origin, Cookie"], id="two headers, one out"),
+    ],
+)
+def test_vary_cookie_is_merged(vary: list[str], expected: list[str]) -> None:
+    app = SessionMiddleware(session_app(lambda s: s.get("x"), [("Vary", v) for v in vary]), SECRET)
+    _, headers, _ = call(app)
+    assert header(headers, "Vary") == expected
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        pytest.param(lambda s: s.clear(), id="clear()"),
+        pytest.param(lambda s: s.__delitem__("a"), id="del last key"),
+        pytest.param(lambda s: s.pop("a"), id="pop last key"),
+        pytest.param(lambda s: s.popitem(), id="popitem last key"),
+    ],
+)
+def test_emptying_a_session_deletes_the_cookie(action: Action) -> None:
+    app = middleware(action, domain="example.com", secure=True)
+    _, headers, body = call(app, "session=" + signed({"a": 1}))
+    cookie = set_cookie(headers)
+    assert cookie is not None and json.loads(body) == {}
+    attrs = attributes(cookie)
+    assert value_of(cookie) == ""
+    assert attrs["Max-Age"] == "0" and attrs["Expires"] == "Thu, 01 Jan 1970 00:00:00 GMT"
+    assert attrs["Domain"] == "example.com" and "Secure" in attrs and attrs["Path"] == "/"
+
+
+def test_clearing_without_a_cookie_writes_nothing() -> None:
+    _, headers, _ = call(middleware(lambda s: s.clear()))
+    assert set_cookie(headers) is None
+    assert header(headers, "Vary") == ["Cookie"]
+
+
+def test_clearing_an_invalid_cookie_deletes_it() -> None:
+    _, headers, _ = call(middleware(lambda s: s.clear()), "session=garbage")
+    assert value_of(set_cookie(headers)) == ""
+
+
+def test_nested_change_needs_modified_flag() -> None:
+    value = "session=" + signed({"cart": ["a"]})
+    _, headers, body = call(middleware(lambda s: s["cart"].append("b")), value)
+    assert set_cookie(headers) is None  # not detected, as documented
+    assert json.loads(body) == {"cart": ["a", "b"]}
+
+    def append_and_flag(session: Session) -> None:
+        session["cart"].append("b")
+        session.modified = True
+
+    _, headers, _ = call(middleware(append_and_flag), value)
+    assert unsign(value_of(set_cookie(headers))) == {"cart": ["a", "b"]}
+
+
+def test_modified_flag_alone_loads_and_rewrites_the_data(checks: list[bytes]) -> None:
+    def flagging_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        get_session(environ).modified = True
+        return ignoring_app(environ, start_response)
+
+    app = SessionMiddleware(flagging_app, SECRET)
+    _, headers, _ = call(app, "session=" + signed({"keep": "me"}))
+    assert len(checks) == 1
+    assert unsign(value_of(set_cookie(headers))) == {"keep": "me"}
+
+
+def test_refresh_each_request_resigns_a_read_session(clock: Clock) -> None:
+    value = signed({"a": 1})
+    clock.now = T0 + 100
+    app = middleware(lambda s: s.get("a"), refresh_each_request=True)
+    _, headers, _ = call(app, "session=" + value)
+    new = value_of(set_cookie(headers))
+    assert new != value and unsign(new) == {"a": 1}
+    assert attributes(set_cookie(headers) or "")["Max-Age"] == str(14 * DAY)
+    # A request that never touches the session still costs nothing.
+    untouched = SessionMiddleware(ignoring_app, SECRET, refresh_each_request=True)
+    _, headers, _ = call(untouched, "session=" + value)
+    assert set_cookie(headers) is None and header(headers, "Vary") == []
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        pytest.param(
+            {},
+            {
+                "Expires": "Tue, 28 Nov 2023 22:13:20 GMT",
+                "Max-Age": "1209600",
+                "HttpOnly": "",
+                "Path": "/",
+                "SameSite": "Lax",
+            },
+            id="defaults",
+        ),
+        pytest.param(
+            {"max_age": None, "httponly": False, "samesite": None},
+            {"Path": "/"},
+            id="browser session, no flags",
+        ),
+        pytest.param(
+            {
+                "max_age": datetime.timedelta(hours=1),
+                "secure": True,
+                "samesite": "strict",
+                "domain": "example.com",
+                "path": "/app",
+            },
+            {
+                "Domain": "example.com",
+                "Expires": "Tue, 14 Nov 2023 23:13:20 GMT",
+                "Max-Age": "3600",
+                "Secure": "",
+                "HttpOnly": "",
+                "Path": "/app",
+                "SameSite": "Strict",
+            },
+            id="all set",
+        ),
+        pytest.param(
+            {"secure": True, "samesite": "None", "partitioned": True, "max_age": 60},
+            {
+                "Expires": "Tue, 14 Nov 2023 22:14:20 GMT",
+                "Max-Age": "60",
+                "Secure": "",
+                "HttpOnly": "",
+                "Path": "/",
+                "SameSite": "None",
+                "Partitioned": "",
+            },
+            id="cross-site partitioned",
+        ),
+    ],
+)
+def test_cookie_attributes(clock: Clock, options: dict[str, Any], expected: dict[str, str]) -> None:
+    _, headers, _ = call(middleware(setter(a=1), **options))
+    cookie = set_cookie(headers)
+    assert cookie is not None and attributes(cookie) == expected
+
+
+def test_cookie_name_is_configurable() -> None:
+    app = middleware(setter(a=1), cookie_name="__Host-sid", secure=True)
+    _, headers, _ = call(app, "session=" + signed({"wrong": "cookie"}))
+    cookie = set_cookie(headers, "__Host-sid")
+    assert set_cookie(headers) is None
+    _, _, body = call(app, "__Host-sid=" + value_of(cookie))
+    assert json.loads(body) == {"a": 1}
+
+
+# --- expiry, rotation, salt, digest --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("age", "valid"),
+    [
+        pytest.param(0, True, id="just signed"),
+        pytest.param(DAY - 1, True, id="within max_age"),
+        pytest.param(DAY, True, id="exactly max_age"),
+        pytest.param(DAY + 1, False, id="expired"),
+        pytest.param(-10, False, id="signed in the future"),
+    ],
+)
+def test_expiry_is_enforced_on_the_server(
+    clock: Clock, caplog: pytest.LogCaptureFixture, age: int, valid: bool
+) -> None:
+    value = signed({"a": 1})
+    clock.now = T0 + age
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        _, _, body = call(middleware(lambda s: s.get("a"), max_age=DAY), "session=" + value)
+    assert json.loads(body) == ({"a": 1} if valid else {})
+    assert bool(caplog.records) is not valid
+    if not valid:
+        assert caplog.records[0].levelno == logging.INFO and "expired" in caplog.text
+
+
+def test_no_max_age_accepts_old_cookies(clock: Clock) -> None:
+    value = signed({"a": 1})
+    clock.now = T0 + 400 * DAY
+    _, _, body = call(middleware(lambda s: s.get("a"), max_age=None), "session=" + value)
+    assert json.loads(body) == {"a": 1}
+
+
+def test_fallback_keys_verify_but_never_sign() -> None:
+    old = "session=" + signed({"a": 1}, OLD_SECRET)
+    rotated = middleware(setter(b=2), fallback_keys=[OLD_SECRET])
+    _, headers, body = call(rotated, old)
+    assert json.loads(body) == {"a": 1, "b": 2}
+    new = value_of(set_cookie(headers))
+    assert unsign(new, SECRET) == {"a": 1, "b": 2}
+    with pytest.raises(itsdangerous.BadSignature):
+        unsign(new, OLD_SECRET)
+    # Without the fallback the old cookie is just a bad one.
+    _, _, body = call(middleware(lambda s: s.get("a")), old)
+    assert json.loads(body) == {}
+
+
+def test_several_fallback_keys() -> None:
+    oldest = "session=" + signed({"v": "oldest"}, "k1-oldest-key")
+    app = middleware(lambda s: s.get("v"), fallback_keys=("k2-old-key", "k1-oldest-key"))
+    assert json.loads(call(app, oldest)[2]) == {"v": "oldest"}
+
+
+@pytest.mark.parametrize(
+    ("options", "salt", "digest"),
+    [
+        pytest.param({"salt": "my-app"}, "my-app", hashlib.sha256, id="salt"),
+        pytest.param({"digest": "sha512"}, "wsgikit.session", hashlib.sha512, id="digest"),
+        pytest.param({"flask_compatible": True}, "cookie-session", hashlib.sha1, id="flask"),
+    ],
+)
+def test_salt_and_digest(options: dict[str, Any], salt: str, digest: Any) -> None:
+    app = middleware(lambda s: s.get("v"), **options)
+    good = signed({"v": 1}, salt=salt, digest=digest)
+    assert json.loads(call(app, "session=" + good)[2]) == {"v": 1}
+    default = signed({"v": 1})
+    assert json.loads(call(app, "session=" + default)[2]) == {}
+
+
+# --- bad cookies: empty session, a log line, the app's data still saved --------
+
+
+def _bad_cookies() -> list[Any]:
+    good = signed({"a": 1})
+    payload, timestamp, sig = good.split(".")
+    return [
+        pytest.param(f"session={good[:-1]}", id="truncated signature"),
+        pytest.param(f"session={good[:20]}", id="truncated"),
+        pytest.param(f"session={payload}x.{timestamp}.{sig}", id="tampered payload"),
+        pytest.param(
+            "session="
+            + base64.urlsafe_b64encode(b'{"admin":true}').decode().rstrip("=")
+            + f".{timestamp}.{sig}",
+            id="swapped payload",
+        ),
+        pytest.param("session=" + signed({"a": 1}, "wrong-key"), id="wrong key"),
+        pytest.param("session=" + signed({"a": 1}, salt="other"), id="wrong salt"),
+        pytest.param("session=" + signed(None, payload=b"bm90IGpzb24"), id="signed non-JSON"),
+        pytest.param("session=" + signed([1, 2]), id="signed JSON list"),
+        pytest.param("session=" + signed(None, payload=b"!!!"), id="signed bad base64"),
+        pytest.param("session=" + signed(None, payload=b".bm90IHpsaWI"), id="signed bad zlib"),
+        pytest.param("session=" + signed(None, payload=b"/w"), id="signed non-UTF-8"),
+        pytest.param("session=", id="empty value"),
+        pytest.param("session", id="no value"),
+        pytest.param("session=a.b.c", id="three dots"),
+        pytest.param("session=x.AAAAAAAAAAAAAAAAAAAAAAAA.y", id="huge timestamp"),
+        pytest.param('session="unterminated; a=1', id="bad quoting"),
+        pytest.param("session=\xff\xfe\x80; ;;=;", id="not UTF-8, bad syntax"),
+        pytest.param("session=garbage; session=more garbage", id="two bad cookies"),
+    ]
+
+
+@pytest.mark.parametrize("cookie", _bad_cookies())
+def test_bad_cookie_gives_an_empty_session_and_keeps_new_data(
+    cookie: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        status, headers, body = call(middleware(setter(after=1)), cookie)
+    assert status == "200 OK"
+    assert json.loads(body) == {"after": 1}
+    assert unsign(value_of(set_cookie(headers))) == {"after": 1}
+    assert caplog.records and all(r.name == "wsgikit.sessions" for r in caplog.records)
+    assert {r.levelno for r in caplog.records} <= {logging.INFO, logging.WARNING}
+
+
+@pytest.mark.parametrize("timestamp", [2**64 - 1, 2**40], ids=["overflow", "year 36812"])
+def test_signed_absurd_timestamp_is_an_empty_session(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, timestamp: int
+) -> None:
+    with monkeypatch.context() as patch:
+        patch.setattr(itsdangerous.TimestampSigner, "get_timestamp", lambda self: timestamp)
+        value = signed({"a": 1})
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        _, _, body = call(middleware(lambda s: s.get("a")), "session=" + value)
+        _, _, twice = call(middleware(lambda s: s.get("a")), f"session={value}; session={value}")
+    assert json.loads(body) == {} == json.loads(twice)
+    assert caplog.records
+
+
+def test_bad_cookie_log_does_not_show_its_content(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        call(middleware(lambda s: s.get("a")), "session=" + signed({"secret": "xyzzy"}, "bad"))
+    assert "xyzzy" not in caplog.text and signed({"secret": "xyzzy"}, "bad") not in caplog.text
+    assert caplog.records[0].levelno == logging.WARNING
+
+
+def test_several_cookies_the_one_signed_last_wins(clock: Clock) -> None:
+    older = signed({"v": "older"})
+    clock.now = T0 + 10
+    newer = signed({"v": "newer"})
+    app = middleware(lambda s: s.get("v"))
+    for header_value, expected in [
+        (f"session={older}; session={newer}", "newer"),
+        (f"session={newer}; session={older}", "newer"),
+        (f"session=bad; session={older}; session=worse", "older"),
+    ]:
+        assert json.loads(call(app, header_value)[2]) == {"v": expected}
+
+
+def test_other_cookies_are_ignored() -> None:
+    app = middleware(lambda s: s.get("a"))
+    cookie = f"sessionid=zzz; my_session=yyy; session={signed({'a': 1})}; x=session"
+    assert json.loads(call(app, cookie)[2]) == {"a": 1}
+    assert json.loads(call(app, "sessionid=1; xsession=2")[2]) == {}
+
+
+def test_oversized_cookie_is_logged_as_error_and_sent(caplog: pytest.LogCaptureFixture) -> None:
+    big = base64.b64encode(random.Random(7).randbytes(3200)).decode()  # incompressible
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        _, headers, _ = call(middleware(setter(big=big)))
+    cookie = set_cookie(headers)
+    assert cookie is not None and len(cookie) > MAX_COOKIE_SIZE
+    [record] = caplog.records
+    assert record.levelno == logging.ERROR and str(len(cookie)) in record.getMessage()
+
+
+def test_small_cookie_is_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        call(middleware(setter(small="x" * 100)))
+    assert caplog.records == []
+
+
+def test_unserialisable_value_is_a_programming_error() -> None:
+    app = SessionMiddleware(session_app(setter(bad={1, 2})), SECRET)
+    with pytest.raises(TypeError, match="cannot be serialised"):
+        run_wsgi(app)
+
+
+# --- the session object -----------------------------------------------------------
+
+
+READS: list[Any] = [
+    pytest.param(lambda s: s["a"], 1, id="getitem"),
+    pytest.param(lambda s: s.get("a"), 1, id="get"),
+    pytest.param(lambda s: "a" in s, True, id="contains"),
+    pytest.param(lambda s: len(s), 2, id="len"),
+    pytest.param(lambda s: bool(s), True, id="bool"),
+    pytest.param(lambda s: list(s), ["a", "b"], id="iter"),
+    pytest.param(lambda s: list(reversed(s)), ["b", "a"], id="reversed"),
+    pytest.param(lambda s: list(s.keys()), ["a", "b"], id="keys"),
+    pytest.param(lambda s: list(s.values()), [1, [2]], id="values"),
+    pytest.param(lambda s: dict(s.items()), {"a": 1, "b": [2]}, id="items"),
+    pytest.param(lambda s: dict(s), {"a": 1, "b": [2]}, id="dict()"),
+    pytest.param(lambda s: {**s}, {"a": 1, "b": [2]}, id="unpacking"),
+    pytest.param(lambda s: s.copy(), {"a": 1, "b": [2]}, id="copy"),
+    pytest.param(lambda s: copy.copy(s), {"a": 1, "b": [2]}, id="copy.copy"),
+    pytest.param(lambda s: s == {"a": 1, "b": [2]}, True, id="eq"),
+    pytest.param(lambda s: operator.eq({"a": 1, "b": [2]}, s), True, id="reflected eq"),
+    pytest.param(lambda s: s != {}, True, id="ne"),
+    pytest.param(lambda s: s | {"c": 3}, {"a": 1, "b": [2], "c": 3}, id="or"),
+    pytest.param(lambda s: {"c": 3} | s, {"c": 3, "a": 1, "b": [2]}, id="ror"),
+    pytest.param(lambda s: json.loads(json.dumps(s)), {"a": 1, "b": [2]}, id="json.dumps"),
+    pytest.param(lambda s: repr(s), "<Session {'a': 1, 'b': [2]}>", id="repr"),
+    pytest.param(lambda s: s.new, False, id="new"),
+]
+
+
+@pytest.mark.parametrize(("read", "expected"), READS)
+def test_every_read_loads_the_cookie(read: Callable[[Session], Any], expected: Any) -> None:
+    results: list[Any] = []
+    app = middleware(lambda s: (results.append(read(s)), results.append(s.modified)))
+    _, headers, _ = call(app, "session=" + signed({"a": 1, "b": [2]}))
+    assert results == [expected, False]
+    assert set_cookie(headers) is None and header(headers, "Vary") == ["Cookie"]
+
+
+WRITES: list[Any] = [
+    pytest.param(lambda s: s.__setitem__("c", 3), {"a": 1, "c": 3}, id="setitem"),
+    pytest.param(lambda s: s.__delitem__("a"), {}, id="delitem"),
+    pytest.param(lambda s: s.update(c=3), {"a": 1, "c": 3}, id="update"),
+    pytest.param(lambda s: s.__ior__({"c": 3}), {"a": 1, "c": 3}, id="ior"),
+    pytest.param(lambda s: s.setdefault("c", 3), {"a": 1, "c": 3}, id="setdefault new"),
+    pytest.param(lambda s: s.pop("a"), {}, id="pop"),
+    pytest.param(lambda s: s.popitem(), {}, id="popitem"),
+    pytest.param(lambda s: s.clear(), {}, id="clear"),
+]
+
+
+@pytest.mark.parametrize(("write", "expected"), WRITES)
+def test_every_change_is_saved(write: Action, expected: dict[str, Any]) -> None:
+    app = middleware(write)
+    _, headers, body = call(app, "session=" + signed({"a": 1}))
+    assert json.loads(body) == expected
+    cookie = value_of(set_cookie(headers))
+    assert (unsign(cookie) if cookie else {}) == expected
+
+
+@pytest.mark.parametrize(
+    "noop",
+    [
+        pytest.param(lambda s: s.setdefault("a", 5), id="setdefault existing"),
+        pytest.param(lambda s: s.pop("missing", None), id="pop missing"),
+    ],
+)
+def test_non_changes_write_nothing(noop: Action) -> None:
+    _, headers, body = call(middleware(noop), "session=" + signed({"a": 1}))
+    assert set_cookie(headers) is None and json.loads(body) == {"a": 1}
+
+
+def test_new_and_accessed_flags() -> None:
+    seen: dict[str, Any] = {}
+
+    def look(session: Session) -> None:
+        seen["accessed_before"] = session.accessed
+        seen["new"] = session.new
+        seen["accessed_after"] = session.accessed
+
+    call(middleware(look))
+    assert seen == {"accessed_before": False, "new": True, "accessed_after": True}
+    call(middleware(look), "session=" + signed({"a": 1}))
+    assert seen["new"] is False
+    call(middleware(look), "session=tampered")
+    assert seen["new"] is True
+
+
+def test_a_session_built_directly_is_a_plain_dict() -> None:
+    session = Session({"a": 1}, b=2)
+    assert isinstance(session, dict) and session == {"a": 1, "b": 2}
+    assert session.new and not session.modified
+    session["c"] = 3
+    assert session.modified
+
+
+def test_get_session_without_the_middleware() -> None:
+    with pytest.raises(LookupError, match="SessionMiddleware"):
+        get_session(make_environ())
+
+
+def test_session_is_in_the_environ() -> None:
+    seen: list[Any] = []
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        seen.append(environ[SESSION_KEY] is get_session(environ))
+        return ignoring_app(environ, start_response)
+
+    call(SessionMiddleware(app, SECRET))
+    assert seen == [True]
+
+
+# --- PEP 3333 paths ----------------------------------------------------------------
+
+
+def test_generator_app_changing_the_session_before_start_response() -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        get_session(environ)["lazy"] = True
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"lazy"
+
+    _, headers, body = call(SessionMiddleware(app, SECRET))
+    assert unsign(value_of(set_cookie(headers))) == {"lazy": True} and body == b"lazy"
+
+
+def test_change_during_the_body_is_logged_and_lost(caplog: pytest.LogCaptureFixture) -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        session = get_session(environ)
+        session["before"] = 1
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"first"
+        session["during"] = 2
+        session["again"] = 3
+        yield b"second"
+
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        _, headers, body = call(SessionMiddleware(app, SECRET))
+    assert unsign(value_of(set_cookie(headers))) == {"before": 1}
+    assert body == b"firstsecond"
+    [record] = caplog.records  # once per request
+    assert record.levelno == logging.WARNING and "after start_response" in caplog.text
+
+
+def test_streaming_is_kept() -> None:
+    handshake = Handshake()
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        get_session(environ)["streamed"] = True
+        return handshake(environ, start_response)
+
+    assert handshake.drive(SessionMiddleware(app, SECRET)) == [b"first", b"second"]
+    assert handshake.second_produced
+
+
+@pytest.mark.parametrize("touch", [False, True], ids=["untouched", "changed"])
+@pytest.mark.parametrize("fail_at", [None, 1], ids=["complete", "raises mid-body"])
+def test_inner_iterable_is_closed_once(touch: bool, fail_at: int | None) -> None:
+    tracked = Tracked([b"a", b"b"], fail_at=fail_at)
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if touch:
+            get_session(environ)["x"] = 1
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return tracked
+
+    if fail_at is None:
+        calls, _, _ = run_wsgi(linted(SessionMiddleware(app, SECRET)))
+        assert (set_cookie(calls[-1][1]) is not None) is touch
+    else:
+        with pytest.raises(RuntimeError, match="boom"):
+            run_wsgi(linted(SessionMiddleware(app, SECRET)))
+    assert tracked.closes == 1
+
+
+def test_legacy_write_app() -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        get_session(environ)["w"] = 1
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"written ")
+        return [b"returned"]
+
+    _, headers, body = call(SessionMiddleware(app, SECRET))
+    assert body == b"written returned" and unsign(value_of(set_cookie(headers))) == {"w": 1}
+
+
+def test_exc_info_replacement_carries_the_cookie() -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        session = get_session(environ)
+        session["step"] = 1
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            raise ValueError("failed")
+        except ValueError:
+            import sys
+
+            session["step"] = 2  # before anything was sent: the replacement saves it
+            start_response(
+                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
+            )
+        return [b"error page"]
+
+    calls, chunks, _ = run_wsgi(SessionMiddleware(app, SECRET))
+    status, headers = calls[-1]
+    assert status.startswith("500")
+    assert unsign(value_of(set_cookie(headers))) == {"step": 2}
+
+
+def test_head_request_gets_the_cookie() -> None:
+    _, headers, _ = call(middleware(setter(a=1)), REQUEST_METHOD="HEAD")
+    assert unsign(value_of(set_cookie(headers))) == {"a": 1}
+
+
+def test_app_headers_are_not_mutated() -> None:
+    app_headers = [("Content-Type", "text/plain"), ("Vary", "Accept")]
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        get_session(environ)["a"] = 1
+        start_response("200 OK", app_headers)
+        return [b""]
+
+    _, headers, _ = call(SessionMiddleware(app, SECRET))
+    assert app_headers == [("Content-Type", "text/plain"), ("Vary", "Accept")]
+    assert header(headers, "Vary") == ["Accept, Cookie"]
+
+
+# --- options ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        pytest.param({"secret_key": ""}, ValueError, "secret_key", id="empty key"),
+        pytest.param({"secret_key": None}, TypeError, "secret_key", id="no key"),
+        pytest.param({"secret_key": 42}, TypeError, "secret_key", id="int key"),
+        pytest.param({"fallback_keys": "old"}, TypeError, "fallback_keys", id="one str fallback"),
+        pytest.param({"fallback_keys": [""]}, ValueError, "fallback_keys", id="empty fallback"),
+        pytest.param({"fallback_keys": [1]}, TypeError, "fallback_keys", id="int fallback"),
+        pytest.param({"cookie_name": "a b"}, ValueError, "cookie_name", id="space in name"),
+        pytest.param({"cookie_name": "a;b"}, ValueError, "cookie_name", id="; in name"),
+        pytest.param({"cookie_name": ""}, ValueError, "cookie_name", id="empty name"),
+        pytest.param({"cookie_name": b"s"}, TypeError, "cookie_name", id="bytes name"),
+        pytest.param({"max_age": 0}, ValueError, "max_age", id="zero max_age"),
+        pytest.param({"max_age": -5}, ValueError, "max_age", id="negative max_age"),
+        pytest.param({"max_age": "3600"}, TypeError, "max_age", id="str max_age"),
+        pytest.param({"max_age": True}, TypeError, "max_age", id="bool max_age"),
+        pytest.param({"max_age": 1.5}, TypeError, "max_age", id="float max_age"),
+        pytest.param({"samesite": "sometimes"}, ValueError, "samesite", id="bad samesite"),
+        pytest.param({"samesite": "None"}, ValueError, "secure", id="SameSite=None not secure"),
+        pytest.param({"partitioned": True}, ValueError, "secure", id="partitioned not secure"),
+        pytest.param({"secure": "yes"}, TypeError, "secure", id="str secure"),
+        pytest.param({"httponly": 1}, TypeError, "httponly", id="int httponly"),
+        pytest.param({"flask_compatible": None}, TypeError, "flask_compatible", id="None flag"),
+        pytest.param({"refresh_each_request": "no"}, TypeError, "refresh", id="str refresh"),
+        pytest.param({"domain": "exa mple.com"}, ValueError, "domain", id="bad domain"),
+        pytest.param({"domain": 5}, TypeError, "domain", id="int domain"),
+        pytest.param({"path": "app"}, ValueError, "path", id="relative path"),
+        pytest.param({"path": "/a;b"}, ValueError, "path", id="; in path"),
+        pytest.param({"salt": 5}, TypeError, "salt", id="int salt"),
+        pytest.param({"digest": "md4x"}, ValueError, "digest", id="unknown digest"),
+        pytest.param({"digest": "shake_128"}, ValueError, "digest", id="variable digest"),
+        pytest.param({"digest": hashlib.sha256}, TypeError, "digest", id="digest function"),
+        pytest.param({"serializer": object()}, TypeError, "serializer", id="bad serializer"),
+        pytest.param({"serializer": json}, TypeError, "serializer", id="json module is text"),
+        pytest.param(
+            {"cookie_name": "__Host-s", "secure": True, "path": "/a"},
+            ValueError,
+            "__Host-",
+            id="__Host- with a path",
+        ),
+        pytest.param({"cookie_name": "__Secure-s"}, ValueError, "__Secure-", id="__Secure- plain"),
+    ],
+)
+def test_bad_options_fail_at_construction(
+    options: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    secret = options.pop("secret_key", SECRET)
+    if options.get("serializer") is json:
+        options["serializer"] = _BytesSerializer()
+    with pytest.raises(error, match=match):
+        SessionMiddleware(ignoring_app, secret, **options)
+
+
+class _BytesSerializer:
+    def dumps(self, obj: Any) -> bytes:
+        return json.dumps(obj).encode()
+
+    def loads(self, text: Any) -> Any:
+        return json.loads(text)
+
+
+def test_options_are_public_attributes() -> None:
+    app = SessionMiddleware(
+        ignoring_app,
+        b"bytes-key",
+        cookie_name="sid",
+        max_age=datetime.timedelta(days=1),
+        samesite="strict",
+        fallback_keys=["old"],
+        flask_compatible=True,
+    )
+    assert app.app is ignoring_app and app.secret_key == b"bytes-key"
+    assert (app.cookie_name, app.max_age, app.samesite) == ("sid", DAY, "Strict")
+    assert app.fallback_keys == ("old",) and (app.salt, app.digest) == ("cookie-session", "sha1")
+    assert isinstance(app.serializer, TaggedJSON)
+
+
+def test_custom_serializer() -> None:
+    class Upper:
+        def dumps(self, obj: Any) -> str:
+            return json.dumps(obj).upper()
+
+        def loads(self, text: str) -> Any:
+            return json.loads(text.lower())
+
+    app = middleware(setter(k="v"), serializer=Upper())
+    _, headers, _ = call(app)
+    reader = middleware(lambda s: s.get("k"), serializer=Upper())
+    assert json.loads(call(reader, "session=" + value_of(set_cookie(headers)))[2]) == {"k": "v"}
+
+
+# --- property tests -------------------------------------------------------------------
+
+
+COOKIE_TEXT = st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=200)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    header_value=st.one_of(
+        COOKIE_TEXT,
+        st.builds(lambda v: "session=" + v, COOKIE_TEXT),
+        st.builds(lambda a, b: f"{a}session={signed({'a': 1})}{b}", COOKIE_TEXT, COOKIE_TEXT),
+    )
+)
+def test_any_cookie_header_gives_a_dict_session(header_value: str) -> None:
+    seen: list[Any] = []
+    app = middleware(lambda s: seen.append((type(s), dict(s))))
+    status, headers, body = call(app, header_value, lint=False)
+    assert status == "200 OK"
+    [(kind, data)] = seen
+    assert kind is Session and isinstance(data, dict)
+    assert data in ({}, {"a": 1})
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.dictionaries(st.text(max_size=10), JSON_VALUES, max_size=6))
+def test_json_contents_round_trip(data: dict[str, Any]) -> None:
+    writer = SessionMiddleware(session_app(lambda s: (s.clear(), s.update(data))), SECRET)
+    _, headers, _ = call(writer, lint=False)
+    seen: list[dict[str, Any]] = []
+    reader = SessionMiddleware(session_app(lambda s: seen.append(dict(s))), SECRET)
+    if data:
+        call(reader, "session=" + value_of(set_cookie(headers)), lint=False)
+        assert seen == [data]
+    else:
+        assert set_cookie(headers) is None
+
+
+TAGGED_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
+    | st.binary(max_size=20)
+    | st.uuids()
+    | st.builds(Markup, st.text(max_size=10))
+    | st.datetimes(
+        min_value=datetime.datetime(1970, 1, 1), max_value=datetime.datetime(9999, 1, 1)
+    ).map(lambda d: d.replace(microsecond=0, tzinfo=datetime.UTC)),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.lists(children, max_size=3).map(tuple)
+        | st.dictionaries(
+            st.sampled_from([" t", " b", " di", " m", " u", " d", "k", "k__"])
+            | st.text(max_size=5),
+            children,
+            max_size=3,
+        )
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=TAGGED_VALUES)
+def test_tagged_json_round_trip(value: Any) -> None:
+    tagged = TaggedJSON()
+    assert tagged.loads(tagged.dumps({"v": value})) == {"v": value}
+
+
+@settings(max_examples=60, deadline=None)
+@given(value=TAGGED_VALUES)
+def test_tagged_json_matches_flask(value: Any) -> None:
+    from flask.json.tag import TaggedJSONSerializer
+
+    flask_serializer = TaggedJSONSerializer()
+    ours = TaggedJSON()
+    text = ours.dumps({"v": value})
+    assert flask_serializer.loads(text) == {"v": value}
+    assert ours.loads(flask_serializer.dumps({"v": value})) == {"v": value}
+
+
+# --- Flask interoperability ----------------------------------------------------------
+
+
+def _flask_app() -> Any:
+    import flask
+
+    app = flask.Flask("interop")
+    app.secret_key = SECRET
+
+    @app.route("/write")
+    def write() -> str:
+        flask.session.update(TAGGED)
+        return "ok"
+
+    @app.route("/read")
+    def read() -> Any:
+        return repr(sorted(flask.session.items()))
+
+    return app
+
+
+def test_flask_writes_we_read() -> None:
+    cookie = flask_cookie(TAGGED)
+    seen: list[dict[str, Any]] = []
+    app = middleware(lambda s: seen.append(dict(s)), flask_compatible=True)
+    call(app, "session=" + value_of(cookie))
+    assert seen == [TAGGED]
+    assert {type(v) for v in seen[0].values()} == {type(v) for v in TAGGED.values()}
+
+
+def test_we_write_flask_reads() -> None:
+    _, headers, _ = call(middleware(setter(**TAGGED), flask_compatible=True))
+    flask_app = _flask_app()
+    client = flask_app.test_client()
+    client.set_cookie("session", value_of(set_cookie(headers)))
+    assert client.get("/read").text == repr(sorted(TAGGED.items()))
+
+
+def test_flask_and_us_in_one_stack_share_the_session() -> None:
+    """A Flask app inside our middleware: both see and change the same cookie."""
+    import flask
+
+    inner = flask.Flask("shared")
+    inner.secret_key = SECRET
+
+    @inner.route("/flask")
+    def by_flask() -> Any:
+        flask.session["flask"] = flask.session.get("flask", 0) + 1
+        return flask.jsonify(dict(flask.session))
+
+    @inner.route("/ours")
+    def by_us() -> Any:
+        session = get_session(flask.request.environ)
+        session["ours"] = session.get("ours", 0) + 1
+        return flask.jsonify(dict(session))
+
+    app = testapp(inner, partial(SessionMiddleware, secret_key=SECRET, flask_compatible=True))
+    assert app.get("/flask").json == {"flask": 1}
+    assert app.get("/ours").json == {"flask": 1, "ours": 1}
+    assert app.get("/flask").json == {"flask": 2, "ours": 1}
+    assert app.get("/ours").json == {"flask": 2, "ours": 2}
+
+
+def test_flask_cookie_with_malformed_tags_is_rejected(caplog: pytest.LogCaptureFixture) -> None:
+    bad = signed(
+        None, salt="cookie-session", digest=hashlib.sha1, payload=_b64(b'{"x":{" u":"nope"}}')
+    )
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        _, _, body = call(middleware(lambda s: s.get("x"), flask_compatible=True), "session=" + bad)
+    assert json.loads(body) == {} and caplog.records[0].levelno == logging.WARNING
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+# --- real frameworks use the session via the environ -----------------------------------
+
+
+@pytest.fixture(params=["flask", "pyramid", "bottle"])
+def counting_app(request: pytest.FixtureRequest) -> WSGIApplication:
+    """A framework app counting visits in ``get_session(environ)["n"]`` at ``/``."""
+    kind = request.param
+    if kind == "flask":
+        import flask
+
+        app = flask.Flask("count")
+
+        @app.route("/")
+        def index() -> Any:
+            session = get_session(flask.request.environ)
+            session["n"] = session.get("n", 0) + 1
+            return flask.jsonify(n=session["n"])
+
+        return app
+    if kind == "pyramid":
+        from pyramid.config import Configurator
+        from pyramid.response import Response
+
+        def view(req: Any) -> Response:
+            session = get_session(req.environ)
+            session["n"] = session.get("n", 0) + 1
+            return Response(json_body={"n": session["n"]})
+
+        with Configurator() as config:
+            config.add_route("index", "/")
+            config.add_view(view, route_name="index")
+            return config.make_wsgi_app()
+    import bottle
+
+    bottle_app = bottle.Bottle()
+
+    @bottle_app.route("/")
+    def bottle_index() -> dict[str, int]:
+        session = get_session(bottle.request.environ)
+        session["n"] = session.get("n", 0) + 1
+        return {"n": session["n"]}
+
+    return bottle_app
+
+
+def test_frameworks_keep_a_session_across_requests(counting_app: WSGIApplication) -> None:
+    app = testapp(counting_app, partial(SessionMiddleware, secret_key=SECRET))
+    assert [app.get("/").json["n"] for _ in range(3)] == [1, 2, 3]
+    response = app.get("/")
+    assert response.json == {"n": 4}
+    assert "Cookie" in response.headers["Vary"]
+    assert unsign(app.cookies["session"]) == {"n": 4}
+
+
+# --- concurrency and a real server --------------------------------------------------
+
+
+def test_sessions_never_bleed_between_threads() -> None:
+    barrier = threading.Barrier(8)
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        session = get_session(environ)
+        who = environ["QUERY_STRING"]
+        previous = session.get("who")
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=0.05)
+        session["who"] = who
+        body = json.dumps({"previous": previous, "who": who}).encode()
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
+
+    shared = SessionMiddleware(app, SECRET)
+
+    def client(number: int) -> list[str]:
+        problems = []
+        cookie = None
+        for step in range(15):
+            who = f"client{number}-{step}"
+            environ = {"QUERY_STRING": who}
+            if cookie:
+                environ["HTTP_COOKIE"] = "session=" + cookie
+            calls, chunks, _ = run_wsgi(shared, environ)
+            data = json.loads(b"".join(chunks))
+            expected_previous = f"client{number}-{step - 1}" if step else None
+            if data != {"previous": expected_previous, "who": who}:
+                problems.append(f"{who}: {data}")
+            cookie = value_of(set_cookie(calls[-1][1]))
+            if unsign(cookie) != {"who": who}:
+                problems.append(f"{who}: cookie {unsign(cookie)}")
+        return problems
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(client, range(16)))
+    assert results == [[]] * 16
+
+
+def test_end_to_end_with_a_cookie_jar(serve: Any) -> None:
+    server = serve("e2e_sessions_apps:app")
+    with requests.Session() as browser:
+        assert [browser.get(server.url + "/").json()["visits"] for _ in range(3)] == [1, 2, 3]
+        peek = browser.get(server.url + "/peek")
+        assert peek.json() == {"visits": 3}
+        assert "Set-Cookie" not in peek.headers and peek.headers["Vary"] == "Cookie"
+        [cookie] = list(browser.cookies)
+        assert cookie.name == "session" and cookie.has_nonstandard_attr("HttpOnly")
+        logout = browser.get(server.url + "/logout")
+        assert logout.json() == {} and "Max-Age=0" in logout.headers["Set-Cookie"]
+        assert list(browser.cookies) == []
+        assert browser.get(server.url + "/").json() == {"visits": 1}
+
+
+def test_end_to_end_flask_and_bottle_share_a_session(serve: Any) -> None:
+    server = serve("e2e_sessions_apps:shared")
+    with requests.Session() as browser:
+        assert browser.get(server.url + "/add/apple").json() == {"cart": ["apple"]}
+        assert browser.get(server.url + "/bottle/add/pear").json() == {"cart": ["apple", "pear"]}
+        assert browser.get(server.url + "/cart").json() == {
+            "cart": ["apple", "pear"],
+            "seen_by": ["flask", "bottle"],
+        }
+        assert browser.get(server.url + "/bottle/cart").json()["cart"] == ["apple", "pear"]
+
+
+# --- PasteDeploy ----------------------------------------------------------------------
+
+
+def test_paste_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WSGIKIT_TEST_SESSION_KEY", SECRET)
+    monkeypatch.setenv("WSGIKIT_TEST_OLD_KEY", OLD_SECRET)
+    ini = tmp_path / "app.ini"
+    ini.write_text(
+        textwrap.dedent(
+            """
+            [pipeline:main]
+            pipeline = session app
+
+            [filter:session]
+            use = egg:wsgikit#session
+            secret_key = env:WSGIKIT_TEST_SESSION_KEY
+            fallback_keys = env:WSGIKIT_TEST_OLD_KEY literal-old-key
+            cookie_name = sid
+            max_age = 1h
+            secure = true
+            httponly = false
+            samesite = strict
+            domain = example.com
+            path = /app
+            partitioned = true
+            salt = my-salt
+            digest = sha512
+            flask_compatible = false
+            refresh_each_request = yes
+
+            [app:app]
+            use = call:test_sessions:_paste_app
+            """
+        )
+    )
+    app = loadapp(f"config:{ini}")
+    assert isinstance(app, SessionMiddleware)
+    assert app.secret_key == SECRET
+    assert app.fallback_keys == (OLD_SECRET, "literal-old-key")
+    assert (app.cookie_name, app.max_age, app.secure, app.httponly) == ("sid", 3600, True, False)
+    assert (app.samesite, app.domain, app.path, app.partitioned) == (
+        "Strict",
+        "example.com",
+        "/app",
+        True,
+    )
+    assert (app.salt, app.digest, app.flask_compatible, app.refresh_each_request) == (
+        "my-salt",
+        "sha512",
+        False,
+        True,
+    )
+
+
+def test_paste_factory_defaults_and_unknown_options(tmp_path: Path) -> None:
+    ini = tmp_path / "app.ini"
+    base = (
+        "[pipeline:main]\npipeline = session app\n\n"
+        "[filter:session]\nuse = egg:wsgikit#session\nsecret_key = s3cret\n"
+    )
+    tail = "\n[app:app]\nuse = call:test_sessions:_paste_app\n"
+    ini.write_text(base + "max_age = none\n" + tail)
+    app = loadapp(f"config:{ini}")
+    assert app.max_age is None and app.cookie_name == "session" and app.salt == "wsgikit.session"
+    ini.write_text(base + "cookie = x\n" + tail)
+    with pytest.raises(ValueError, match="unknown option"):
+        loadapp(f"config:{ini}")
+
+
+def _paste_app(global_conf: Any, **local_conf: Any) -> WSGIApplication:
+    return ignoring_app

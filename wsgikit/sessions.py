@@ -1,0 +1,896 @@
+"""Sessions: a signed cookie that holds the session data, for any WSGI app.
+
+:class:`SessionMiddleware` puts a :class:`Session` -- a ``dict`` -- at
+``environ["wsgikit.session"]`` (also :func:`get_session`). The data travels in
+one cookie: JSON, zlib-compressed when that is smaller, base64url, signed with
+a timestamp by itsdangerous (``URLSafeTimedSerializer``). Nothing is stored on
+the server, so any process with the secret key can read the session.
+
+Use it when the session is small (the whole cookie must stay under about 4 KB)
+and when it is fine that the client can *read* it: the cookie is signed, not
+encrypted. Do *not* put secrets, passwords or personal data in it, do not use
+it for large or fast-changing state (a server-side store is the tool then),
+and remember that a signed cookie cannot be revoked before it expires: logging
+out clears the cookie in *this* browser, but a copy stolen earlier stays valid
+until ``max_age`` runs out (rotate the key to invalidate every session).
+
+``flask_compatible=True`` reads and writes exactly the cookies of Flask's
+default session (same key, salt ``"cookie-session"``, SHA-1, Flask's tagged
+JSON), so a Flask app and a non-Flask app can share one session. Flask itself
+is not imported.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import decimal
+import hashlib
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol, cast
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from markupsafe import Markup
+from werkzeug.http import dump_cookie, http_date, parse_date
+from werkzeug.sansio.http import parse_cookie
+
+from ._response import EditHeaders, Headers, Plan, intercept
+
+logger = logging.getLogger("wsgikit.sessions")
+
+#: Environ key of the request's :class:`Session`.
+SESSION_KEY = "wsgikit.session"
+
+#: werkzeug's rule of thumb for the largest ``Set-Cookie`` value every browser keeps.
+MAX_COOKIE_SIZE = 4093
+#: Two weeks, like Django and Starlette.
+DEFAULT_MAX_AGE = 14 * 24 * 3600
+
+_DEFAULT_SALT = "wsgikit.session"
+_DEFAULT_DIGEST = "sha256"
+# What Flask's SecureCookieSessionInterface uses.
+_FLASK_SALT = "cookie-session"
+_FLASK_DIGEST = "sha1"
+
+_SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
+# RFC 6265 cookie-name = RFC 9110 token.
+_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_PATH_RE = re.compile(r"/[\x21-\x3a\x3c-\x7e]*")  # visible ASCII but ";"
+_DOMAIN_RE = re.compile(r"\.?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
+
+
+class Serializer(Protocol):
+    """What a session serializer provides: text in, text out."""
+
+    def dumps(self, obj: Any, /) -> str: ...
+    def loads(self, text: str, /) -> Any: ...
+
+
+class SessionMiddleware:
+    """Keep a session in a signed cookie and give it to the app as a ``dict``.
+
+    - The cookie is verified **lazily**: a request whose app never touches
+      ``environ["wsgikit.session"]`` costs no signature check, no JSON and no
+      response change. The first access of the session (any ``dict``
+      method, or :attr:`Session.new`) parses the ``Cookie`` header and
+      verifies the cookie.
+    - ``Set-Cookie`` is sent only when the session was changed (assignment,
+      ``del``, ``pop``, ``update``, ``setdefault``, ``clear`` ...), or when
+      ``session.modified = True`` was set, or on every response whose
+      request read a non-empty session when ``refresh_each_request=True``
+      (sliding expiry). A session read and left as it was writes nothing.
+    - A session emptied while the request carried a cookie (``clear()``,
+      or deleting the last key) gets an expiring cookie that deletes it.
+    - Once the session has been accessed, the response gets ``Vary: Cookie``
+      (merged into an existing ``Vary``).
+    - **Expiry** is enforced on the server from the signed timestamp: a
+      cookie older than ``max_age`` (or dated in the future) gives an
+      empty session. ``max_age`` is also sent as ``Max-Age``/``Expires``.
+    - **Bad cookies never raise.** Tampered, truncated, expired, wrongly
+      signed, not JSON, not a JSON object, a broken ``Cookie`` header:
+      the app gets an empty session (its changes are saved as usual) and a
+      line on the ``wsgikit.sessions`` logger (INFO for an expired
+      cookie, WARNING for the rest; the cookie's content is never logged).
+      When the browser sends several cookies of this name (set for other
+      paths or domains), the valid one signed last wins.
+    - A ``Set-Cookie`` value longer than 4093 bytes is logged as an ERROR
+      with its size and still sent (as werkzeug does); browsers are likely
+      to drop it, so the session stays as it was on the client.
+    - The cookie is decided when the app calls ``start_response``. Changes
+      made later, while the body is being iterated, cannot be sent: they
+      are lost, and the first one is logged as a WARNING (unless the app
+      then replaces its response with ``start_response(..., exc_info)``,
+      which carries the session as it is then).
+    - Changes *inside* a stored value (``session["cart"].append(item)``)
+      are not seen; set ``session.modified = True`` afterwards.
+    - Values must be JSON types (``str``, ``int``, ``float``, ``bool``,
+      ``None``, lists, dicts with ``str`` keys); with ``flask_compatible``
+      also tuples, ``bytes``, ``Markup``, ``UUID`` and ``datetime``. Storing
+      anything else is a programming error: ``TypeError`` is raised from
+      ``start_response``, as Flask does.
+    - With ``flask_compatible``, this side ignores Flask's ``_permanent``
+      key: ``max_age`` alone decides the cookie's lifetime here, while Flask
+      checks its ``PERMANENT_SESSION_LIFETIME`` (31 days) on every read and
+      writes a browser-session cookie unless ``session.permanent`` is set.
+
+    Environ keys written: ``wsgikit.session`` (the :class:`Session`). Read:
+    ``HTTP_COOKIE``. One ``SessionMiddleware`` per stack: an inner one
+    replaces the outer one's session in the environ.
+
+    :param app: The WSGI application to wrap.
+    :param secret_key: The key that signs new cookies (``str`` or
+        ``bytes``, not empty). Use a long random value, e.g.
+        ``secrets.token_hex(32)``, kept out of the source code.
+    :param cookie_name: The cookie's name. ``"session"`` by default (Flask's
+        name too). ``__Host-`` names require ``secure=True``, ``path="/"``
+        and no ``domain``; ``__Secure-`` names require ``secure=True``.
+    :param max_age: Seconds (an ``int`` or a ``timedelta``) a cookie stays
+        valid after it was last written: checked on the server and sent as
+        ``Max-Age``/``Expires``. Two weeks by default. ``None`` makes a
+        browser-session cookie (no ``Max-Age``) and the server accepts a
+        cookie of any age.
+    :param secure: Send the cookie over HTTPS only. Off by default; turn it
+        on in production.
+    :param httponly: Hide the cookie from JavaScript. On by default.
+    :param samesite: ``"Lax"`` (the default), ``"Strict"``, ``"None"`` (needs
+        ``secure=True``), or ``None`` to send no ``SameSite`` attribute.
+    :param fallback_keys: Older keys that still verify cookies but never sign
+        them, for key rotation (newest first). Empty by default.
+    :param flask_compatible: Read and write Flask's session cookies: salt
+        ``"cookie-session"``, SHA-1 and Flask's tagged JSON (tuples,
+        ``bytes``, ``Markup``, ``UUID`` and ``datetime`` survive the trip).
+        Off by default.
+    :param domain: The cookie's ``Domain``. ``None`` (the default) keeps the
+        cookie to the host that set it.
+    :param path: The cookie's ``Path``, ``"/"`` by default.
+    :param partitioned: Send the CHIPS ``Partitioned`` attribute (needs
+        ``secure=True``). Off by default.
+    :param salt: Separates these signatures from other uses of the key.
+        ``None`` means ``"wsgikit.session"``, or Flask's
+        ``"cookie-session"`` with ``flask_compatible``.
+    :param digest: The hashlib name of the HMAC digest. ``None`` means
+        ``"sha256"``, or Flask's ``"sha1"`` with ``flask_compatible``.
+    :param refresh_each_request: Re-sign the cookie (a fresh timestamp, so
+        a fresh ``max_age``) on every response whose request accessed a
+        non-empty session: sliding expiry. Requests that never touch the
+        session stay free. Off by default.
+    :param serializer: An object with ``dumps(obj) -> str`` and
+        ``loads(str) -> obj``. ``None`` means compact JSON, or
+        :class:`TaggedJSON` with ``flask_compatible``.
+
+    .. code-block:: python
+
+        from wsgikit import SessionMiddleware, get_session
+
+        def app(environ, start_response):
+            session = get_session(environ)
+            session["visits"] = session.get("visits", 0) + 1
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"visit %d" % session["visits"]]
+
+        app = SessionMiddleware(app, os.environ["SECRET_KEY"], secure=True)
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        secret_key: str | bytes,
+        *,
+        cookie_name: str = "session",
+        max_age: int | timedelta | None = DEFAULT_MAX_AGE,
+        secure: bool = False,
+        httponly: bool = True,
+        samesite: str | None = "Lax",
+        fallback_keys: Iterable[str | bytes] = (),
+        flask_compatible: bool = False,
+        domain: str | None = None,
+        path: str = "/",
+        partitioned: bool = False,
+        salt: str | bytes | None = None,
+        digest: str | None = None,
+        refresh_each_request: bool = False,
+        serializer: Serializer | None = None,
+    ) -> None:
+        self.app = app
+        self.secret_key = _key("secret_key", secret_key)
+        if isinstance(fallback_keys, str | bytes):
+            raise TypeError("fallback_keys must be a list of keys, not a single key")
+        self.fallback_keys = tuple(_key("fallback_keys", key) for key in fallback_keys)
+        self.cookie_name = _cookie_name(cookie_name)
+        self.max_age = _max_age(max_age)
+        self.secure = _flag("secure", secure)
+        self.httponly = _flag("httponly", httponly)
+        self.samesite = _samesite(samesite)
+        self.flask_compatible = _flag("flask_compatible", flask_compatible)
+        self.domain = _domain(domain)
+        self.path = _path(path)
+        self.partitioned = _flag("partitioned", partitioned)
+        self.refresh_each_request = _flag("refresh_each_request", refresh_each_request)
+        if self.samesite == "None" and not self.secure:
+            raise ValueError('samesite="None" requires secure=True (browsers reject it otherwise)')
+        if self.partitioned and not self.secure:
+            raise ValueError("partitioned=True requires secure=True")
+        if self.cookie_name.startswith("__Secure-") and not self.secure:
+            raise ValueError("a __Secure- cookie_name requires secure=True")
+        if self.cookie_name.startswith("__Host-") and (
+            not self.secure or self.path != "/" or self.domain is not None
+        ):
+            raise ValueError('a __Host- cookie_name requires secure=True, path="/" and no domain')
+        if salt is None:
+            salt = _FLASK_SALT if self.flask_compatible else _DEFAULT_SALT
+        if not isinstance(salt, str | bytes):
+            raise TypeError(f"salt must be a str or bytes, not {type(salt).__name__}")
+        self.salt = salt
+        self.digest = _digest(
+            digest or (_FLASK_DIGEST if self.flask_compatible else _DEFAULT_DIGEST)
+        )
+        if serializer is None:
+            serializer = TaggedJSON() if self.flask_compatible else _JSON
+        if not (
+            callable(getattr(serializer, "dumps", None))
+            and callable(getattr(serializer, "loads", None))
+        ):
+            raise TypeError("serializer must have dumps(obj) -> str and loads(str) methods")
+        if not isinstance(serializer.dumps({}), str):
+            raise TypeError("serializer.dumps() must return str")
+        self.serializer = serializer
+
+        # itsdangerous verifies with every key, newest (last) first, and signs
+        # with the last one only: that is key rotation.
+        keys: list[bytes] = [
+            _bytes(key) for key in (*reversed(self.fallback_keys), self.secret_key)
+        ]
+        self._payloads = URLSafeTimedSerializer(
+            keys,
+            salt=salt,
+            serializer=serializer,
+            signer=_Signer,
+            signer_kwargs={"key_derivation": "hmac", "digest_method": self.digest},
+        )
+        self._signer = cast(_Signer, self._payloads.make_signer())
+        self._cookie_options: dict[str, Any] = {
+            "path": self.path,
+            "domain": self.domain,
+            "secure": self.secure,
+            "httponly": self.httponly,
+            "samesite": self.samesite,
+            "partitioned": self.partitioned,
+            "max_size": 0,  # we log oversized cookies ourselves
+        }
+        self._expires_cache: tuple[int, str] = (-1, "")
+        self._named = re.compile(rf"(?:^|[;,\s]){re.escape(self.cookie_name)}\s*=")
+        self._delete_cookie = dump_cookie(
+            self.cookie_name, "", max_age=0, expires=0, **self._cookie_options
+        )
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        session = _lazy_session(self, environ.get("HTTP_COOKIE"))
+        environ[SESSION_KEY] = session
+        return intercept(self.app, environ, start_response, session._decide)
+
+    # --- reading: called on the session's first access ----------------------
+
+    def _open(self, header: str | None) -> tuple[dict[str, Any], bool]:
+        """Return the data of the request's cookie and whether one was sent."""
+        name = self.cookie_name
+        if not header or name not in header:
+            return {}, False
+        # PEP 3333 headers are latin-1; cookies are UTF-8 on the wire.
+        text = header.encode("latin-1", "replace").decode("utf-8", "replace")
+        values = parse_cookie(text).getlist(name)
+        if not values:
+            if self._named.search(text):
+                logger.warning("the Cookie header has a malformed %s cookie; ignored", name)
+                return {}, True
+            return {}, False
+        if len(values) == 1:
+            return self._verify(values[0]), True
+        logger.info("%d cookies named %s; using the valid one signed last", len(values), name)
+        best: dict[str, Any] = {}
+        best_time = -1.0
+        for value in values:
+            signed = self._signed_at(value)
+            if signed > best_time:
+                data = self._verify(value)
+                if data:
+                    best, best_time = data, signed
+        return best, True
+
+    def _verify(self, value: str) -> dict[str, Any]:
+        """Return the cookie's data, or ``{}`` (and a log line) if it is bad."""
+        try:
+            payload = self._signer.unsign(value, max_age=self.max_age)
+        except SignatureExpired as error:
+            logger.info("session cookie %s expired (%s)", self.cookie_name, error)
+            return {}
+        except BadData:
+            logger.warning(
+                "session cookie %s (%d bytes) has a bad signature or format; "
+                "starting an empty session",
+                self.cookie_name,
+                len(value),
+            )
+            return {}
+        except (ValueError, OverflowError, OSError):  # a validly signed absurd timestamp
+            logger.warning("session cookie %s has an impossible timestamp", self.cookie_name)
+            return {}
+        try:
+            data = self._payloads.load_payload(payload)
+        except BadData as error:
+            cause = getattr(error, "original_error", None) or error
+            logger.warning(
+                "session cookie %s is signed but cannot be decoded (%s); starting an empty session",
+                self.cookie_name,
+                type(cause).__name__,
+            )
+            return {}
+        if not isinstance(data, dict):
+            logger.warning(
+                "session cookie %s holds a JSON %s, not an object; starting an empty session",
+                self.cookie_name,
+                type(data).__name__,
+            )
+            return {}
+        return data
+
+    def _signed_at(self, value: str) -> float:
+        """When a validly signed, unexpired ``value`` was signed; -1 if it is not one."""
+        try:
+            return self._signer.unsign(value, max_age=self.max_age, return_timestamp=True)[
+                1
+            ].timestamp()
+        except (BadData, ValueError, OverflowError, OSError):
+            return -1.0
+
+    # --- writing: called from start_response ---------------------------------
+
+    def _response_headers(self, session: Session, headers: Headers) -> Headers:
+        """The app's headers with ``Vary: Cookie`` and the session's cookie, if any."""
+        headers = _with_vary_cookie(headers)
+        if not dict.__len__(session):
+            if session.modified and session._had_cookie:
+                headers.append(("Set-Cookie", self._delete_cookie))
+            return headers
+        if session.modified or self.refresh_each_request:
+            headers.append(("Set-Cookie", self._dump(session)))
+        return headers
+
+    def _dump(self, session: Session) -> str:
+        try:
+            payload = self._payloads.dump_payload(dict(dict.items(session)))
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"the session cannot be serialised ({error}); store JSON types "
+                "(str, int, float, bool, None, list, dict with str keys)"
+            ) from error
+        value = self._signer.sign(payload).decode("ascii")
+        expires = None if self.max_age is None else self._expires()
+        cookie = dump_cookie(
+            self.cookie_name, value, max_age=self.max_age, expires=expires, **self._cookie_options
+        )
+        if len(cookie) > MAX_COOKIE_SIZE:
+            logger.error(
+                "session cookie %s is %d bytes, over the %d-byte limit browsers keep; "
+                "it is sent, but the browser will probably drop it",
+                self.cookie_name,
+                len(cookie),
+                MAX_COOKIE_SIZE,
+            )
+        return cookie
+
+    def _expires(self) -> str:
+        """The ``Expires`` date for a cookie written now (computed once a second)."""
+        now = int(time.time())
+        second, text = self._expires_cache
+        if second != now:
+            text = http_date(now + cast(int, self.max_age))
+            self._expires_cache = (now, text)
+        return text
+
+
+def get_session(environ: WSGIEnvironment) -> Session:
+    """Return the request's :class:`Session`.
+
+    :param environ: The WSGI environ of a request that passed through
+        :class:`SessionMiddleware`.
+    :raises LookupError: When no ``SessionMiddleware`` is installed.
+    """
+    try:
+        return cast(Session, environ[SESSION_KEY])
+    except KeyError:
+        raise LookupError(
+            "no session in the environ: wrap the app in wsgikit.SessionMiddleware"
+        ) from None
+
+
+class Session(dict[str, Any]):
+    """The session of one request: a ``dict`` that records its changes.
+
+    The middleware's session loads (and verifies) its cookie on first access.
+    A ``Session`` built directly, ``Session({"a": 1})``, is simply a dict with
+    the same attributes.
+
+    - :attr:`modified` -- set by every change through the dict's own
+      methods; set it yourself after changing a value in place
+      (``session["cart"].append(item)``).
+    - :attr:`new` -- ``True`` when the request carried no valid session.
+    - :attr:`accessed` -- ``True`` once the session was read or written.
+    - :meth:`clear` empties the session and deletes the cookie.
+
+    Until it is loaded, the middleware's session holds one private placeholder
+    entry, so that C code that reads a dict's storage directly (the ``json``
+    module checks the size first) goes through ``items()`` and loads it.
+    Extensions that bypass the dict methods entirely (``orjson`` serialises
+    dict subclasses from their storage) see that placeholder on a session
+    that was not accessed yet: pass ``dict(session)`` to them.
+    """
+
+    __slots__ = (
+        "modified",
+        "accessed",
+        "_new",
+        "_pending",
+        "_cookie",
+        "_middleware",
+        "_had_cookie",
+        "_sealed",
+        "_late",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        dict.__init__(self, *args, **kwargs)
+        #: True once the session was changed (and so will be written).
+        self.modified = False
+        #: True once the session was read or written in this request.
+        self.accessed = False
+        self._new = True
+        self._pending = False
+        self._cookie: str | None = None
+        self._middleware: SessionMiddleware | None = None
+        self._had_cookie = False
+        self._sealed = False
+        self._late = False
+
+    @property
+    def new(self) -> bool:
+        """``True`` when the request brought no valid session cookie."""
+        if self._pending:
+            self._load()
+        return self._new
+
+    def _load(self) -> None:
+        self._pending = False
+        self.accessed = True
+        dict.pop(self, _UNLOADED, None)
+        middleware = self._middleware
+        if middleware is None:
+            return
+        data, self._had_cookie = middleware._open(self._cookie)
+        if data:
+            self._new = False
+            dict.update(self, data)
+
+    def _changed(self) -> None:
+        if self._sealed and not self._late:
+            logger.warning(
+                "the session was changed after start_response(); the change is not sent "
+                "(unless the response is replaced with start_response(..., exc_info))"
+            )
+            self._late = True
+        self.modified = True
+
+    def _decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        """The plan for the response (``intercept``'s decide)."""
+        if not self.accessed and not self.modified:
+            return None  # the app never touched the session: nothing to do
+        if self._pending:
+            self._load()  # only `modified = True` was set
+        self._sealed = True
+        self._late = False
+        middleware = self._middleware
+        if middleware is None:
+            return None
+        return EditHeaders(status, middleware._response_headers(self, headers))
+
+    # --- reading --------------------------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        if self._pending:
+            self._load()
+        return dict.__getitem__(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        if self._pending:
+            self._load()
+        return dict.__contains__(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        if self._pending:
+            self._load()
+        return dict.__iter__(self)
+
+    def __reversed__(self) -> Iterator[str]:
+        if self._pending:
+            self._load()
+        return dict.__reversed__(self)
+
+    def __len__(self) -> int:
+        if self._pending:
+            self._load()
+        return dict.__len__(self)
+
+    def __eq__(self, other: object) -> bool:
+        if self._pending:
+            self._load()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        if self._pending:
+            self._load()
+        return dict.__ne__(self, other)
+
+    __hash__ = None  # a dict is unhashable
+
+    def __or__(self, other: Any) -> Any:
+        if self._pending:
+            self._load()
+        return dict(dict.items(self)) | other
+
+    def __ror__(self, other: Any) -> Any:
+        if self._pending:
+            self._load()
+        return other | dict(dict.items(self))
+
+    def __repr__(self) -> str:
+        if self._pending:
+            self._load()
+        return f"<Session {dict.__repr__(self)}>"
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if self._pending:
+            self._load()
+        return dict.get(self, key, default)
+
+    def keys(self) -> Any:
+        if self._pending:
+            self._load()
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        if self._pending:
+            self._load()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        if self._pending:
+            self._load()
+        return dict.items(self)
+
+    def copy(self) -> dict[str, Any]:
+        """A plain ``dict`` copy of the data."""
+        if self._pending:
+            self._load()
+        return dict(dict.items(self))
+
+    def __copy__(self) -> dict[str, Any]:
+        return self.copy()
+
+    def __reduce__(self) -> Any:
+        return (dict, (self.copy(),))
+
+    # --- writing --------------------------------------------------------------
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if self._pending:
+            self._load()
+        dict.__setitem__(self, key, value)
+        self._changed()
+
+    def __delitem__(self, key: str) -> None:
+        if self._pending:
+            self._load()
+        dict.__delitem__(self, key)
+        self._changed()
+
+    def __ior__(self, other: Any) -> Session:  # type: ignore[override]  # any mapping
+        self.update(other)
+        return self
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if self._pending:
+            self._load()
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        dict.__setitem__(self, key, default)
+        self._changed()
+        return default
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if self._pending:
+            self._load()
+        if dict.__contains__(self, key):
+            self._changed()
+        return dict.pop(self, key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        if self._pending:
+            self._load()
+        item = dict.popitem(self)
+        self._changed()
+        return item
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        if self._pending:
+            self._load()
+        dict.update(self, *args, **kwargs)
+        self._changed()
+
+    def clear(self) -> None:
+        """Empty the session; the response deletes the cookie."""
+        if self._pending:
+            self._load()
+        dict.clear(self)
+        self._changed()
+
+
+class TaggedJSON:
+    """Flask's tagged JSON (``flask.json.tag``), written from its format.
+
+    JSON, plus one-key objects that mark other types: ``{" t": [...]}`` a
+    tuple, ``{" b": "base64"}`` bytes, ``{" m": "html"}`` ``Markup`` (anything
+    with ``__html__``), ``{" u": "hex"}`` a ``UUID``, ``{" d": "HTTP date"}``
+    a ``datetime`` (UTC, whole seconds), and ``{" di": {"key__": value}}`` a
+    one-key dict whose key looks like a tag. Output is compact, sorted and
+    ASCII, byte for byte what Flask writes. Like Flask's JSON provider, a
+    ``date`` is written as an HTTP date string, a ``Decimal`` as a string and
+    a dataclass as an object.
+    """
+
+    def dumps(self, obj: Any, /) -> str:
+        return json.dumps(
+            _tag(obj),
+            separators=(",", ":"),
+            sort_keys=True,
+            ensure_ascii=True,
+            default=_flask_default,
+        )
+
+    def loads(self, text: str, /) -> Any:
+        return _untag(json.loads(text))
+
+
+# --- private helpers -----------------------------------------------------------
+
+
+class _Unloaded:
+    """The key of the placeholder entry of a session not loaded yet."""
+
+    def __repr__(self) -> str:
+        return "<session not loaded yet>"
+
+
+_UNLOADED: Any = _Unloaded()
+
+
+def _lazy_session(middleware: SessionMiddleware, cookie: str | None) -> Session:
+    """A session that loads ``cookie`` on first access (``__init__`` skipped: hot path)."""
+    session = Session.__new__(Session)
+    session.modified = False
+    session.accessed = False
+    session._new = True
+    session._pending = True
+    session._cookie = cookie
+    session._middleware = middleware
+    session._had_cookie = False
+    session._sealed = False
+    session._late = False
+    # A placeholder entry, so that C code reading the dict's storage directly
+    # (the json module's encoder checks the size first) does not see an empty
+    # dict but goes through items(), which loads the cookie.
+    dict.__setitem__(session, _UNLOADED, None)
+    return session
+
+
+class _CompactJSON:
+    """The default serializer: compact JSON, no NaN or Infinity."""
+
+    def dumps(self, obj: Any, /) -> str:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+    def loads(self, text: str, /) -> Any:
+        return json.loads(text)
+
+
+_JSON = _CompactJSON()
+
+
+class _Signer(TimestampSigner):
+    """itsdangerous' ``TimestampSigner`` with its derived keys computed once
+    instead of on every signature (the HMAC itself stays itsdangerous')."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        derive = super().derive_key
+        self._derived = {key: derive(key) for key in self.secret_keys}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        if secret_key is None:
+            secret_key = self.secret_keys[-1]
+        elif isinstance(secret_key, str):
+            secret_key = secret_key.encode("utf-8")
+        derived = self._derived.get(secret_key)
+        return derived if derived is not None else super().derive_key(secret_key)
+
+
+_TAGS = frozenset({" di", " t", " b", " m", " u", " d"})
+
+
+def _tag(value: Any) -> Any:
+    """Python value -> JSON-able value with Flask's type tags (same order of checks)."""
+    if isinstance(value, dict):
+        if len(value) == 1:
+            key = next(iter(value))
+            if key in _TAGS:
+                return {" di": {f"{key}__": _tag(value[key])}}
+        return {key: _tag(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return {" t": [_tag(item) for item in value]}
+    if isinstance(value, list):
+        return [_tag(item) for item in value]
+    if isinstance(value, bytes):
+        return {" b": base64.b64encode(value).decode("ascii")}
+    if callable(getattr(value, "__html__", None)):
+        return {" m": str(value.__html__())}
+    if isinstance(value, uuid.UUID):
+        return {" u": value.hex}
+    if isinstance(value, datetime):
+        return {" d": http_date(value)}
+    return value
+
+
+def _untag_di(value: Any) -> Any:
+    key = next(iter(value))
+    return {key[:-2]: value[key]}
+
+
+_UNTAG: dict[str, Callable[[Any], Any]] = {
+    " di": _untag_di,
+    " t": tuple,
+    " b": base64.b64decode,
+    " m": Markup,
+    " u": uuid.UUID,
+    " d": parse_date,
+}
+
+
+def _untag(value: Any) -> Any:
+    """JSON value -> Python value, tags resolved inside out (as Flask does)."""
+    if isinstance(value, dict):
+        value = {key: _untag(item) for key, item in value.items()}
+        if len(value) == 1:
+            key = next(iter(value))
+            untag = _UNTAG.get(key)
+            if untag is not None:
+                return untag(value[key])
+        return value
+    if isinstance(value, list):
+        return [_untag(item) for item in value]
+    return value
+
+
+def _flask_default(value: Any) -> Any:
+    """What Flask's JSON provider does with the types its tags leave over."""
+    if isinstance(value, date):
+        return http_date(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _with_vary_cookie(headers: Headers) -> Headers:
+    """A copy of ``headers`` whose ``Vary`` includes ``Cookie`` (once)."""
+    tokens: list[str] = []
+    first = -1
+    for index, (key, value) in enumerate(headers):
+        if key.lower() == "vary":
+            if first < 0:
+                first = index
+            tokens += [token.strip() for token in value.split(",") if token.strip()]
+    if first < 0:
+        return [*headers, ("Vary", "Cookie")]
+    if any(token == "*" or token.lower() == "cookie" for token in tokens):
+        return list(headers)
+    merged = ", ".join([*tokens, "Cookie"])
+    out: Headers = []
+    for index, (key, value) in enumerate(headers):
+        if index == first:
+            out.append((key, merged))
+        elif key.lower() != "vary":
+            out.append((key, value))
+    return out
+
+
+def _key(option: str, key: object) -> str | bytes:
+    if not isinstance(key, str | bytes):
+        raise TypeError(f"{option} must be str or bytes, not {type(key).__name__}")
+    if not key:
+        raise ValueError(f"{option} must not be empty")
+    return key
+
+
+def _bytes(key: str | bytes) -> bytes:
+    return key.encode("utf-8") if isinstance(key, str) else key
+
+
+def _flag(option: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{option} must be a bool, not {type(value).__name__}")
+    return value
+
+
+def _cookie_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"cookie_name must be a str, not {type(name).__name__}")
+    if not _TOKEN_RE.fullmatch(name):
+        raise ValueError(f"cookie_name {name!r} is not a valid cookie name (an RFC 9110 token)")
+    return name
+
+
+def _max_age(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        value = int(value.total_seconds())
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"max_age must be seconds (int), a timedelta or None, not {value!r}")
+    if value <= 0:
+        raise ValueError(f"max_age must be positive (or None), not {value}")
+    return value
+
+
+def _samesite(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in _SAMESITE:
+        raise ValueError(f'samesite must be "Strict", "Lax", "None" or None, not {value!r}')
+    return _SAMESITE[value.lower()]
+
+
+def _domain(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"domain must be a str or None, not {type(value).__name__}")
+    if not _DOMAIN_RE.fullmatch(value):
+        raise ValueError(f"domain {value!r} is not a host name")
+    return value
+
+
+def _path(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"path must be a str, not {type(value).__name__}")
+    if not _PATH_RE.fullmatch(value):
+        raise ValueError(f"path {value!r} must start with / and hold no spaces, controls or ;")
+    return value
+
+
+def _digest(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"digest must be a hashlib algorithm name, not {type(name).__name__}")
+    try:
+        hashlib.new(name)
+        hmac_ok = not name.lower().startswith("shake")
+    except ValueError:
+        hmac_ok = False
+    if not hmac_ok:
+        raise ValueError(f"digest {name!r} is not a fixed-size hashlib algorithm (e.g. sha256)")
+    return name.lower()
