@@ -2,25 +2,41 @@
 
 Each middleware wraps any WSGI application and adds one concern; every class is
 also importable from its own module (``wsgikit.proxy``, ``wsgikit.rewrite``,
-``wsgikit.compress``, ``wsgikit.errors``).
+``wsgikit.compress``, ``wsgikit.errors``, ``wsgikit.sessions``, ``wsgikit.auth``).
 """
 
 from __future__ import annotations
 
 from ._compose import compose as compose
+from .auth import Authorization as Authorization
+from .auth import AuthParser as AuthParser
+from .auth import BasicAuth as BasicAuth
+from .auth import BearerAuth as BearerAuth
+from .auth import parse_authorization as parse_authorization
 from .compress import Compress as Compress
 from .errors import JSONErrors as JSONErrors
 from .proxy import FakeForwardedFor as FakeForwardedFor
 from .proxy import ProxyFix as ProxyFix
 from .rewrite import BodyRewriter as BodyRewriter
 from .rewrite import InjectHTML as InjectHTML
+from .sessions import Session as Session
+from .sessions import SessionMiddleware as SessionMiddleware
+from .sessions import get_session as get_session
 
 __all__ = [
+    "AuthParser",
+    "Authorization",
+    "BasicAuth",
+    "BearerAuth",
     "BodyRewriter",
     "Compress",
     "FakeForwardedFor",
     "InjectHTML",
     "JSONErrors",
     "ProxyFix",
+    "Session",
+    "SessionMiddleware",
     "compose",
+    "get_session",
+    "parse_authorization",
 ]

@@ -24,7 +24,7 @@ from wsgiref.types import WSGIApplication
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 #: Filters ``--with`` accepts: the PasteDeploy factory names of wsgikit.paste.
-FILTERS = ("fake_forwarded_for", "proxy_fix", "json_errors", "compress", "inject_html")
+FILTERS = ("fake_forwarded_for", "proxy_fix", "json_errors", "compress", "inject_html", "auth")
 
 
 class CLIError(Exception):

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import html
 import json
+import secrets
 from collections.abc import Iterable
 from functools import partial
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._compose import compose
+from .auth import AuthParser, BasicAuth
 from .compress import Compress
 from .errors import JSONErrors
 from .proxy import ProxyFix
 from .rewrite import InjectHTML
+from .sessions import SessionMiddleware, get_session
 
 #: Lines printed by ``wsgikit serve`` for the demo; ``{url}`` is the server's URL.
 CURL_EXAMPLES = (
@@ -25,6 +28,8 @@ CURL_EXAMPLES = (
     "curl -i {url}/missing",
     "curl -i {url}/boom -H 'X-Request-ID: demo-1'",
     "curl -i --compressed {url}/big",
+    "curl -i -c /tmp/wsgikit-demo.jar -b /tmp/wsgikit-demo.jar {url}/visits",
+    "curl -i -u demo:demo {url}/private",
 )
 
 _PAGE = """<!doctype html>
@@ -37,6 +42,8 @@ _PAGE = """<!doctype html>
 <li><a href="/missing">/missing</a>: a 404</li>
 <li><a href="/boom">/boom</a>: an unhandled exception</li>
 <li><a href="/big">/big</a>: a large text body</li>
+<li><a href="/visits">/visits</a>: a counter kept in a signed-cookie session</li>
+<li><a href="/private">/private</a>: behind HTTP Basic auth (demo / demo)</li>
 </ul>
 </body></html>
 """
@@ -59,9 +66,17 @@ def demo_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterabl
             "host": environ.get("HTTP_HOST"),
             "script_name": environ.get("SCRIPT_NAME"),
             "proxy_originals": environ.get("wsgikit.proxy.orig"),
+            "auth_scheme": getattr(environ.get("wsgikit.auth"), "scheme", None),
         }
         body = json.dumps(seen, indent=2).encode() + b"\n"
         return _respond(start_response, "200 OK", "application/json", body)
+    if path == "/visits":
+        session = get_session(environ)
+        session["visits"] = session.get("visits", 0) + 1
+        body = f"You have been here {session['visits']} time(s) in this session.\n".encode()
+        return _respond(start_response, "200 OK", "text/plain; charset=utf-8", body)
+    if path == "/private" or path.startswith("/private/"):
+        return _PRIVATE(environ, start_response)
     if path == "/boom":
         raise RuntimeError("the demo failed on purpose")
     if path == "/big":
@@ -69,6 +84,17 @@ def demo_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterabl
         return _respond(start_response, "200 OK", "text/plain; charset=utf-8", line * 2000)
     body = b"<html><body><h1>Not Found</h1></body></html>"
     return _respond(start_response, "404 Not Found", "text/html; charset=utf-8", body)
+
+
+def _private_page(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    body = f"Hello, {environ.get('wsgikit.principal')}: you are logged in.\n".encode()
+    return _respond(start_response, "200 OK", "text/plain; charset=utf-8", body)
+
+
+# The demo's only user: "demo" / "demo" ({SHA}, so no bcrypt is needed).
+_PRIVATE = BasicAuth(
+    _private_page, users={"demo": "{SHA}ieSV55Qc+eQOaYDRSha/AjzNTJE="}, realm="wsgikit demo"
+)
 
 
 def demo_paste_app(global_conf: dict[str, str], **local_conf: str) -> WSGIApplication:
@@ -95,7 +121,10 @@ def demo_stack() -> WSGIApplication:
     - ``ProxyFix`` believes ``X-Forwarded-*`` only from the loopback peer the
       demo listens on, and cleans what it does not believe;
     - ``JSONErrors`` turns every error, and the ``/boom`` exception, into
-      problem JSON;
+      problem JSON (the 401 of ``/private`` keeps its ``WWW-Authenticate``);
+    - ``SessionMiddleware`` keeps the ``/visits`` counter in a signed cookie,
+      with a key made afresh for each process (sessions end on restart);
+    - ``AuthParser`` shows the parsed ``Authorization`` on ``/whoami``;
     - ``Compress`` negotiates gzip/br/zstd (``/big``);
     - ``InjectHTML`` adds a footer to HTML pages, below compression so it sees
       the identity body.
@@ -111,6 +140,8 @@ def demo_stack() -> WSGIApplication:
             clear_untrusted=True,
         ),
         JSONErrors,
+        partial(SessionMiddleware, secret_key=secrets.token_hex(32)),
+        AuthParser,
         Compress,
         # Successful pages only: an error page is JSONErrors' to describe.
         partial(InjectHTML, snippet=FOOTER, statuses=[200]),

@@ -27,10 +27,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 from wsgiref.types import WSGIApplication
 
+from .auth import AuthParser, BasicAuth, BearerAuth
 from .compress import Compress
 from .errors import JSONErrors
 from .proxy import FakeForwardedFor, ProxyFix
 from .rewrite import BodyRewriter, InjectHTML
+from .sessions import SessionMiddleware
 
 Converter = Callable[[str], Any]
 
@@ -307,8 +309,113 @@ def json_errors(app: WSGIApplication, global_conf: Mapping[str, Any], **local_co
     return JSONErrors(app, **convert_options("json_errors", local_conf, _JSON_ERRORS_OPTIONS))
 
 
-# --- sessions (wsgikit.sessions) ---
-# --- end sessions ---
+# sessions: wsgikit.sessions
+def _assecrets(value: str | list[str]) -> list[str]:
+    """Secrets separated by whitespace or commas, each possibly ``env:NAME``."""
+    return [assecret(item) for item in aslist(value)]
 
-# --- auth (wsgikit.auth) ---
-# --- end auth ---
+
+def _assamesite(value: str) -> str | None:
+    """``Strict``, ``Lax`` or ``None`` (the SameSite value); empty: no attribute."""
+    text = str(value).strip()
+    return text or None
+
+
+_SESSION_OPTIONS: dict[str, Converter] = {
+    "secret_key": assecret,
+    "fallback_keys": _assecrets,
+    "cookie_name": str,
+    "max_age": asoptional(asduration),
+    "secure": asbool,
+    "httponly": asbool,
+    "samesite": _assamesite,
+    "domain": asoptional(str),
+    "path": str,
+    "partitioned": asbool,
+    "salt": asoptional(str),
+    "digest": asoptional(str),
+    "flask_compatible": asbool,
+    "refresh_each_request": asbool,
+    "serializer": asoptional(asimport),
+}
+
+
+def session(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
+    """``use = egg:wsgikit#session``: :class:`wsgikit.sessions.SessionMiddleware`.
+
+    Options: ``secret_key`` (required) and ``fallback_keys`` (a list) accept
+    ``env:NAME``; ``max_age`` is a duration (``3600``, ``1h``, ``14d``) or
+    ``none`` for a browser-session cookie; ``secure``, ``httponly``,
+    ``partitioned``, ``flask_compatible``, ``refresh_each_request`` are
+    booleans; ``samesite`` is ``Strict``, ``Lax`` or ``None`` (the SameSite
+    value; an empty value sends no attribute); ``domain``, ``salt``, ``digest``
+    may be ``none``; ``cookie_name``, ``path`` are strings; ``serializer`` is
+    a dotted ``module:object``.
+    """
+    return SessionMiddleware(app, **convert_options("session", local_conf, _SESSION_OPTIONS))
+
+
+# authorization: wsgikit.auth
+
+
+def _auth_asusers(value: str | Mapping[str, str]) -> dict[str, str]:
+    """``name:hash`` items separated by spaces, commas or new lines."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    users: dict[str, str] = {}
+    for item in aslist(value):
+        name, colon, hashed = item.partition(":")
+        if not colon:
+            raise ValueError(f"{item[:20]!r}... is not name:hash")
+        users[name] = hashed
+    return users
+
+
+def _auth_asexceptions(value: str) -> tuple[Any, ...]:
+    """Dotted ``module:Class`` names of exception classes."""
+    return tuple(asimport(item) for item in aslist(value))
+
+
+def auth(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
+    """``use = egg:wsgikit#auth``: :class:`wsgikit.auth.AuthParser` (no options)."""
+    convert_options("auth", local_conf, {})
+    return AuthParser(app)
+
+
+_BASIC_AUTH_OPTIONS: dict[str, Converter] = {
+    "users": _auth_asusers,
+    "verify": ascallable,
+    "htpasswd": str,
+    "realm": str,
+    "exempt": aslist,
+    "reload_interval": asoptional(asfloat),
+    "cache_ttl": asfloat,
+    "cache_size": asint,
+}
+
+
+def basic_auth(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
+    """``use = egg:wsgikit#basic_auth``: :class:`wsgikit.auth.BasicAuth`.
+
+    One of ``users`` (``name:hash`` items; bcrypt or ``{SHA}`` hashes),
+    ``htpasswd`` (a file path) or ``verify`` (a dotted ``module:function``);
+    ``realm``; ``exempt`` (path prefixes); ``reload_interval`` (seconds, or
+    ``none``), ``cache_ttl`` (seconds), ``cache_size``.
+    """
+    return BasicAuth(app, **convert_options("basic_auth", local_conf, _BASIC_AUTH_OPTIONS))
+
+
+_BEARER_AUTH_OPTIONS: dict[str, Converter] = {
+    "verify": ascallable,
+    "realm": str,
+    "invalid_token_errors": _auth_asexceptions,
+}
+
+
+def bearer_auth(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
+    """``use = egg:wsgikit#bearer_auth``: :class:`wsgikit.auth.BearerAuth`.
+
+    ``verify`` (required, a dotted ``module:function``), ``realm``,
+    ``invalid_token_errors`` (dotted ``module:Class`` names).
+    """
+    return BearerAuth(app, **convert_options("bearer_auth", local_conf, _BEARER_AUTH_OPTIONS))
