@@ -61,7 +61,12 @@ Finish: TypeAlias = Callable[[str, Headers, bytes], tuple[str, Headers, bytes]]
 Transform: TypeAlias = Callable[[Iterator[bytes]], Iterable[bytes]]
 
 
-@dataclass(frozen=True, slots=True)
+# Plans are plain (not frozen) dataclasses: one is made per intercepted
+# response, and a frozen one costs twice as much to create. Treat them as
+# immutable all the same.
+
+
+@dataclass(slots=True)
 class EditHeaders:
     """Send ``status`` and ``headers`` instead of the application's; stream the body."""
 
@@ -69,7 +74,7 @@ class EditHeaders:
     headers: Headers
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Stream:
     """Send ``status`` and ``headers`` (``Content-Length`` removed) and the
     chunks produced by ``transform`` from the application's chunks."""
@@ -79,7 +84,7 @@ class Stream:
     transform: Transform
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Buffer:
     """Collect the body and send what ``finish`` makes of it.
 
