@@ -30,3 +30,7 @@ def paste_app_factory(global_conf: dict[str, str], **local_conf: str) -> WSGIApp
 
 
 not_an_app = 42
+
+
+def failing_factory() -> WSGIApplication:
+    raise KeyError("missing setting")

@@ -74,6 +74,16 @@ def test_ini_target(serve: Any, tmp_path: Path) -> None:
         pytest.param(["serve", "justaname"], "neither module:attr nor an .ini file", id="shape"),
         pytest.param(["serve", "missing.ini"], "no such file: missing.ini", id="ini missing"),
         pytest.param(
+            ["serve", "e2e_broken_module:app"],
+            "importing 'e2e_broken_module' failed: ZeroDivisionError",
+            id="module raises",
+        ),
+        pytest.param(
+            ["serve", "e2e_core_apps:failing_factory()"],
+            "failed: KeyError",
+            id="factory raises",
+        ),
+        pytest.param(
             ["serve", "e2e_core_apps:hello", "--with", "sessionz"], "unknown filter", id="filter"
         ),
     ],
@@ -85,6 +95,13 @@ def test_bad_targets_give_one_line_errors(args: list[str], message: str) -> None
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("wsgikit serve: error:")
     assert message in lines[0]
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_bad_port_is_a_usage_error(port: str) -> None:
+    result = run_cli("serve", "e2e_core_apps:hello", "--port", port)
+    assert result.returncode == 2
+    assert "--port" in result.stderr
 
 
 def test_busy_port_gives_a_one_line_error() -> None:

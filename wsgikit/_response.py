@@ -38,7 +38,11 @@ PEP 3333 rules kept here, so that no middleware has to remember them:
   response the server closes without iterating. Wrappers are classes with a
   ``close()`` method, never generators, because an unstarted generator's
   ``close()`` runs no ``finally``.
-- No body is sent for ``HEAD`` requests or for 1xx, 204 and 304 responses.
+- A buffered response gets no body for ``HEAD`` requests (its
+  ``Content-Length`` stays that of the GET) and none, nor a
+  ``Content-Length``, for 1xx, 204 and 304. Passed-through and streamed
+  bodies are left as the application sends them: dropping a ``HEAD`` body
+  is the server's job.
 """
 
 from __future__ import annotations

@@ -64,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve_parser.add_argument("target", nargs="?", help="module:attr or an .ini file")
     serve_parser.add_argument("--host", default=DEFAULT_HOST, help="default: 127.0.0.1")
-    serve_parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="default: 8000")
+    serve_parser.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help="0-65535 (0: any free port); default 8000"
+    )
     serve_parser.add_argument("--threads", type=int, default=4, help="waitress threads (4)")
     serve_parser.add_argument(
         "--with",
@@ -131,6 +133,10 @@ def load_target(target: str) -> WSGIApplication:
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise CLIError(f"cannot import {module_name!r}: {error}", 2) from None
+    except Exception as error:  # the module itself failed while being imported
+        raise CLIError(
+            f"importing {module_name!r} failed: {type(error).__name__}: {error}", 2
+        ) from None
     call = attr.endswith("()")
     obj: object = module
     for part in attr.removesuffix("()").split("."):
@@ -141,7 +147,10 @@ def load_target(target: str) -> WSGIApplication:
     if call:
         if not callable(obj):
             raise CLIError(f"{target!r}: {attr.removesuffix('()')} is not callable", 2)
-        obj = obj()
+        try:
+            obj = obj()
+        except Exception as error:
+            raise CLIError(f"{target!r} failed: {type(error).__name__}: {error}", 2) from None
     if not callable(obj):
         raise CLIError(f"{target!r} is not a WSGI application (not callable)", 2)
     return cast(WSGIApplication, obj)
@@ -178,6 +187,17 @@ def wrap(app: WSGIApplication, layers: Sequence[str]) -> WSGIApplication:
         except (TypeError, ValueError) as error:
             raise CLIError(f"filter {name!r} needs options: {error}", 2) from None
     return app
+
+
+def _port(value: str) -> int:
+    """argparse type: a TCP port number."""
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is not in 0-65535")
+    return port
 
 
 def _url_host(host: str) -> str:
