@@ -30,12 +30,12 @@ from hypothesis import strategies as st
 from wsgikit._response import (
     Buffer,
     EditHeaders,
-    GuardedBody,
     Headers,
     Plan,
     Stream,
     body_forbidden,
     get_header,
+    guard,
     intercept,
     media_type,
     status_code,
@@ -495,10 +495,10 @@ def test_exc_info_replacement_accepted_mid_stream_switches_transform() -> None:
     assert b"".join(body) == b"second response"
 
 
-# --- GuardedBody -------------------------------------------------------------------
+# --- guard() -----------------------------------------------------------------------
 
 
-def test_guarded_body_replaces_an_error_before_anything_was_sent() -> None:
+def test_guard_replaces_an_error_before_anything_was_sent() -> None:
     tracked = Tracked([b"", b"x"], fail_at=1)
     seen: list[tuple[str, bool]] = []
 
@@ -506,14 +506,14 @@ def test_guarded_body_replaces_an_error_before_anything_was_sent() -> None:
         seen.append((str(exc), sent))
         return [b"replacement"]
 
-    body = GuardedBody(tracked, on_error)
+    body = guard(tracked, on_error)
     assert list(body) == [b"", b"replacement"]
     body.close()
     assert seen == [("boom at chunk 1", False)]
     assert tracked.closes == 1
 
 
-def test_guarded_body_reraises_after_bytes_were_sent() -> None:
+def test_guard_reraises_after_bytes_were_sent() -> None:
     tracked = Tracked([b"sent", b"x"], fail_at=1)
     seen: list[bool] = []
 
@@ -521,10 +521,11 @@ def test_guarded_body_reraises_after_bytes_were_sent() -> None:
         seen.append(sent)
         return None
 
-    body = GuardedBody(tracked, on_error)
-    assert next(body) == b"sent"
+    body = guard(tracked, on_error)
+    chunks = iter(body)
+    assert next(chunks) == b"sent"
     with pytest.raises(RuntimeError, match="boom"):
-        next(body)
+        next(chunks)
     body.close()
     assert seen == [True]
     assert tracked.closes == 1

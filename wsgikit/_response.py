@@ -49,6 +49,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from types import TracebackType
 from typing import TypeAlias, cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -315,17 +316,17 @@ class _Call:
         """Handle everything but the fast path; closes ``app_iter`` on error."""
         iterator = iter(app_iter)
         try:
-            while not self.started():
+            if not self.started():
                 # A lazy app calls start_response on its first iteration.
-                try:
-                    chunk = next(iterator)
-                except StopIteration:
+                for chunk in iterator:
+                    self.pending.append(chunk)
+                    if self.started():
+                        break
+                else:
                     if not self.started():
                         raise RuntimeError(
                             "the application returned without calling start_response()"
-                        ) from None
-                    break  # started, then produced an empty body
-                self.pending.append(chunk)
+                        )
             plan = self.plan
             if type(plan) is Buffer:
                 return self._buffer(plan, app_iter, iterator)
@@ -337,8 +338,6 @@ class _Call:
     def _relay(self, app_iter: Iterable[bytes], iterator: Iterator[bytes]) -> Iterable[bytes]:
         if type(self.plan) is Stream:
             return _StreamedBody(self, app_iter, iterator)
-        if not self.pending:
-            return _ClosingBody(iter(()), app_iter, iterator)
         return _ClosingBody(iter(self._take_pending()), app_iter, iterator)
 
     def _take_pending(self) -> list[bytes]:
@@ -420,13 +419,9 @@ class _ClosingBody:
         self._app_iter = app_iter
         self._closed = False
 
-    def __iter__(self) -> _ClosingBody:
-        return self
-
-    def __next__(self) -> bytes:
-        for chunk in self._head:
-            return chunk
-        return next(self._iterator)
+    def __iter__(self) -> Iterator[bytes]:
+        # A C-level chain: no Python call per chunk.
+        return chain(self._head, self._iterator)
 
     def close(self) -> None:
         if not self._closed:
@@ -511,49 +506,110 @@ class _StreamedBody:
             _close(self._app_iter)
 
 
-class GuardedBody:
-    """Iterate ``app_iter``; on an exception let ``on_error`` decide what follows.
+def guard(
+    body: Iterable[bytes],
+    on_error: Callable[[BaseException, bool], Iterable[bytes] | None],
+    file_wrapper: object = None,
+) -> Iterable[bytes]:
+    """Iterate ``body`` (what :func:`intercept` returned); on an exception let
+    ``on_error`` decide what follows.
 
     ``on_error(exc, sent)`` gets the exception and whether a non-empty chunk
-    has already been handed to the server. It returns a replacement body (after
-    calling ``start_response`` again with ``exc_info`` itself) or ``None`` to
-    re-raise. ``app_iter`` is closed exactly once, before the replacement is
-    produced or the exception re-raised.
-    """
+    has already been handed to the server. It returns a replacement body
+    (after calling ``start_response`` again with ``exc_info`` itself) or
+    ``None`` to re-raise. The application's iterable is closed exactly once,
+    before ``on_error`` runs; a replacement body is closed too.
 
-    __slots__ = ("_app_iter", "_iterator", "_on_error", "_sent", "_closed")
+    A ``list`` or ``tuple`` (which cannot raise while iterated) and an
+    instance of the server's ``file_wrapper`` class (which must reach the
+    server unwrapped) are returned as they are. The core's own wrapper for a
+    lazy application is taken apart, so one object guards and relays. The
+    result is an iterable, not an iterator: iterating it runs a generator,
+    which costs far less per chunk than a ``__next__`` method.
+    """
+    kind = type(body)
+    if kind is list or kind is tuple:
+        return body
+    if isinstance(file_wrapper, type) and kind is file_wrapper:
+        return body
+    return _Guarded(body, on_error)
+
+
+class _Guarded:
+    """The body :func:`guard` returns. Closes the application's iterable once
+    (before ``on_error`` runs, on an error), and a replacement body once."""
+
+    __slots__ = ("_head", "_iterable", "_app_iter", "_on_error", "_closed", "_replacement")
 
     def __init__(
         self,
-        app_iter: Iterable[bytes],
+        body: Iterable[bytes],
         on_error: Callable[[BaseException, bool], Iterable[bytes] | None],
     ) -> None:
-        self._app_iter = app_iter
-        self._iterator: Iterator[bytes] = iter(app_iter)
+        if type(body) is _ClosingBody:
+            # Read-ahead chunks (produced without error), then the rest.
+            self._head: Iterable[bytes] = body._head
+            self._iterable: Iterable[bytes] = body._iterator
+            self._app_iter: Iterable[bytes] = body._app_iter
+        else:
+            self._head = ()
+            self._iterable = self._app_iter = body
         self._on_error = on_error
-        self._sent = False
         self._closed = False
+        self._replacement: Iterable[bytes] | None = None
 
-    def __iter__(self) -> GuardedBody:
-        return self
-
-    def __next__(self) -> bytes:
+    def __iter__(self) -> Iterator[bytes]:
+        # A generator: far cheaper per chunk than a __next__ method. Not
+        # returned by guard() itself, because close() must work unstarted.
+        sent = False
+        for chunk in self._head:
+            yield chunk
+            if chunk:
+                sent = True
         try:
-            chunk = next(self._iterator)
-        except StopIteration:
-            raise
+            iterator = iter(self._iterable)
+            if not sent:
+                # Until a byte went out an error may be replaced: look at chunks.
+                for chunk in iterator:
+                    if chunk:
+                        break
+                    yield chunk
+                else:
+                    return
         except Exception as exc:
-            self.close()
-            replacement = self._on_error(exc, self._sent)
+            replacement = self._fail(exc, sent)
             if replacement is None:
                 raise
-            self._iterator = iter(replacement)
-            return next(self._iterator)
-        if chunk:
-            self._sent = True
-        return chunk
+        else:
+            if not sent:
+                yield chunk
+            # A byte went out: plain relay (a generator's loop is the cheapest).
+            try:
+                for chunk in iterator:
+                    yield chunk
+                return
+            except Exception as exc:
+                replacement = self._fail(exc, True)
+                if replacement is None:
+                    raise
+        for chunk in replacement:  # not "yield from": close() closes it, once
+            yield chunk
 
-    def close(self) -> None:
+    def _fail(self, exc: Exception, sent: bool) -> Iterable[bytes] | None:
+        """Close the application's iterable, then ask ``on_error``."""
+        self._close_app()
+        replacement = self._replacement = self._on_error(exc, sent)
+        return replacement
+
+    def _close_app(self) -> None:
         if not self._closed:
             self._closed = True
             _close(self._app_iter)
+
+    def close(self) -> None:
+        try:
+            self._close_app()
+        finally:
+            replacement, self._replacement = self._replacement, None
+            if replacement is not None:
+                _close(replacement)
