@@ -7,7 +7,7 @@ import io
 import json
 import logging
 import textwrap
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from conftest import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from wsgikit._response import guard
 from wsgikit.errors import DETAILS, REQUEST_ID, JSONErrors
 
 SECRET = "secret internal detail"
@@ -932,3 +933,371 @@ def test_paste_factory_resolves_a_dotted_format() -> None:
     app = json_errors(raising_app, {}, format="test_errors:paste_formatter")
     _, headers, body = call(app)
     assert problem(headers, body, "application/json") == {"error": "Internal Server Error"}
+
+
+# --- HTTP exceptions that make their own response (redirects, 304) ------------------
+
+
+def _werkzeug_redirect() -> Exception:
+    from werkzeug.routing import Map, RequestRedirect, Rule
+
+    urls = Map([Rule("/items/", endpoint="items")])
+    try:
+        urls.bind("localhost").match("/items")
+    except RequestRedirect as exc:
+        return exc
+    raise AssertionError("werkzeug did not redirect")
+
+
+def _werkzeug_abort(status: int, body: str, **headers: str) -> Exception:
+    from werkzeug.exceptions import HTTPException, abort
+    from werkzeug.wrappers import Response
+
+    try:
+        abort(Response(body, status, headers=headers, content_type="text/html"))
+    except HTTPException as exc:
+        return exc
+    raise AssertionError("abort did not raise")
+
+
+def _own_response_cases() -> list[Any]:
+    from pyramid import httpexceptions as px
+    from webob import exc as wx
+
+    return [
+        pytest.param(
+            _werkzeug_redirect,
+            "308",
+            "http://localhost/items/",
+            True,
+            id="werkzeug RequestRedirect",
+        ),
+        pytest.param(
+            lambda: _werkzeug_abort(302, "moved", Location="/new"),
+            "302",
+            "/new",
+            True,
+            id="werkzeug abort(302 response)",
+        ),
+        pytest.param(
+            lambda: wx.HTTPFound(location="/elsewhere"),
+            "302",
+            "http://localhost/elsewhere",
+            True,
+            id="webob HTTPFound",
+        ),
+        pytest.param(
+            lambda: wx.HTTPSeeOther(location="/other"),
+            "303",
+            "http://localhost/other",
+            True,
+            id="webob HTTPSeeOther",
+        ),
+        pytest.param(lambda: wx.HTTPNotModified(), "304", None, False, id="webob 304"),
+        pytest.param(
+            lambda: px.HTTPFound(location="/there"),
+            "302",
+            "http://localhost/there",
+            True,
+            id="pyramid HTTPFound",
+        ),
+        pytest.param(lambda: px.HTTPNotModified(), "304", None, False, id="pyramid 304"),
+    ]
+
+
+@pytest.mark.parametrize(("make", "code", "location", "has_body"), _own_response_cases())
+def test_redirect_exceptions_go_out_untouched(
+    make: Callable[[], Exception],
+    code: str,
+    location: str | None,
+    has_body: bool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    exc = make()
+    with caplog.at_level(logging.DEBUG, "wsgikit.errors"):
+        status, headers, body = call(JSONErrors(raising(exc)), PATH_INFO="/items")
+    assert status[:3] == code
+    assert header(headers, "Location") == ([location] if location else [])
+    assert b"problem" not in body and not body.startswith(b"{")
+    assert bool(body) is has_body
+    if has_body:
+        assert header(headers, "Content-Length") == [str(len(body))]
+    assert [r.levelname for r in caplog.records] == ["DEBUG"]
+
+
+def test_own_error_response_of_an_exception_becomes_json() -> None:
+    """werkzeug's abort(response) carries no code: its 4xx page is converted."""
+    exc = _werkzeug_abort(404, "<html><body><p>No such item.</p></body></html>", **{"X-Item": "7"})
+    status, headers, body = call(JSONErrors(raising(exc)))
+    assert status.startswith("404")
+    data = problem(headers, body)
+    assert (data["status"], data["detail"]) == (404, "No such item.")
+    assert header(headers, "X-Item") == ["7"]
+
+
+def test_head_of_a_redirect_exception() -> None:
+    from webob import exc as wx
+
+    status, headers, body = call(
+        JSONErrors(raising(wx.HTTPFound(location="/x"))), REQUEST_METHOD="HEAD"
+    )
+    assert status.startswith("302") and body == b""
+    assert header(headers, "Location") == ["http://localhost/x"]
+
+
+def test_redirect_after_start_response_replaces_it_with_exc_info() -> None:
+    from webob import exc as wx
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        raise wx.HTTPFound(location="/login")
+        yield b""
+
+    calls, chunks, _ = run_wsgi(linted(JSONErrors(app)))
+    assert [status for status, _ in calls] == ["200 OK", "302 Found"]
+    assert header(calls[-1][1], "Location") == ["http://localhost/login"]
+    assert b"/login" in b"".join(chunks)
+
+
+def test_redirect_through_the_werkzeug_test_client() -> None:
+    from werkzeug.test import Client
+
+    response = Client(JSONErrors(raising(_werkzeug_redirect()))).get("/items")
+    assert response.status_code == 308
+    assert response.headers["Location"] == "http://localhost/items/"
+
+
+def test_registered_class_wins_over_an_own_response() -> None:
+    from webob import exc as wx
+
+    app = JSONErrors(raising(wx.HTTPFound(location="/x")), exceptions={wx.HTTPFound: 409})
+    status, headers, body = call(app)
+    assert status.startswith("409") and problem(headers, body)["status"] == 409
+
+
+class BrokenRedirect(Exception):
+    code = 302
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        raise RuntimeError(SECRET)
+
+
+class NotAnApp(Exception):
+    code = 302
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        pytest.param(BrokenRedirect(), id="its response fails"),
+        pytest.param(NotAnApp(), id="3xx code but no response"),
+    ],
+)
+def test_redirect_like_exceptions_without_a_response_are_500s(
+    exc: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, "wsgikit.errors"):
+        status, headers, body = call(JSONErrors(raising(exc)))
+    assert status.startswith("500") and problem(headers, body)["status"] == 500
+    assert SECRET not in body.decode()
+    assert [r.levelname for r in caplog.records] == ["ERROR"]
+
+
+def test_framework_redirects_pass_through() -> None:
+    import flask
+
+    app = flask.Flask("wsgikit_test_redirects")
+
+    @app.route("/items/")
+    def items() -> str:
+        return "items"
+
+    @app.route("/go")
+    def go() -> Any:
+        return flask.redirect("/items/")
+
+    client = testapp(app, JSONErrors)
+    response = client.get("/items", status=308)
+    assert response.headers["Location"].endswith("/items/")
+    response = client.get("/go", status=302)
+    assert response.headers["Location"] == "/items/"
+
+
+# --- the guarded body (wsgikit._response.guard) -------------------------------------
+
+
+class LazyTracked:
+    """A lazy app's iterable: start_response on the first iteration, then the
+    chunks of ``tracked`` (a fresh iterator for every ``iter()``)."""
+
+    def __init__(self, start_response: StartResponse, tracked: Tracked) -> None:
+        self.start_response = start_response
+        self.tracked = tracked
+
+    def __iter__(self) -> Iterator[bytes]:
+        self.start_response("200 OK", [("Content-Type", "text/plain")])
+        yield from self.tracked
+
+    def close(self) -> None:
+        self.tracked.close()
+
+
+def guarded_app(tracked: Tracked, lazy: bool) -> WSGIApplication:
+    if not lazy:
+        return tracked_app(tracked, content_type="text/plain")
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return LazyTracked(start_response, tracked)
+
+    return app
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    chunks=st.lists(st.sampled_from([b"", b"a", b"bc"]), max_size=5),
+    fail=st.none() | st.integers(min_value=0, max_value=5),
+    lazy=st.booleans(),
+)
+def test_errors_while_iterating_become_json_only_before_a_byte_went_out(
+    chunks: list[bytes], fail: int | None, lazy: bool
+) -> None:
+    fail_at = None if fail is None else min(fail, len(chunks))
+    tracked = Tracked(chunks, fail_at=fail_at)
+    app = linted(JSONErrors(guarded_app(tracked, lazy)))
+    logging.disable(logging.CRITICAL)
+    try:
+        if fail_at is not None and any(chunks[:fail_at]):
+            with pytest.raises(RuntimeError, match="boom"):
+                run_wsgi(app)
+        else:
+            calls, body, _ = run_wsgi(app)
+            if fail_at is None:
+                assert calls[-1][0] == "200 OK" and body == chunks
+            else:
+                assert calls[-1][0].startswith("500")
+                assert json.loads(b"".join(body))["status"] == 500
+    finally:
+        logging.disable(logging.NOTSET)
+    assert tracked.closes == 1
+
+
+def test_guard_iterates_a_reiterable_body_once() -> None:
+    """An iterable whose __iter__ starts afresh is iterated through one iterator."""
+    tracked = Tracked([b"", b"a", b"b", b"c"])
+    calls, body, _ = run_wsgi(linted(JSONErrors(tracked_app(tracked))))
+    assert body == [b"", b"a", b"b", b"c"]
+    assert tracked.served == 4 and tracked.closes == 1
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+@pytest.mark.parametrize("consume", [False, True])
+def test_guarded_body_closes_once_whether_iterated_or_not(lazy: bool, consume: bool) -> None:
+    tracked = Tracked([b"a", b"b"])
+    _, body, result = run_wsgi(JSONErrors(guarded_app(tracked, lazy)), consume=consume)
+    result.close()  # a second close() is harmless
+    assert tracked.closes == 1
+    assert body == ([b"a", b"b"] if consume else [])
+
+
+def test_guarded_body_streams() -> None:
+    handshake = Handshake(content_type="text/plain")
+    assert handshake.drive(JSONErrors(handshake)) == [b"first", b"second"]
+    assert handshake.second_produced
+
+
+def test_body_whose_iter_raises_becomes_a_500() -> None:
+    class Unstartable:
+        closes = 0
+
+        def __iter__(self) -> Iterator[bytes]:
+            raise RuntimeError(SECRET)
+
+        def close(self) -> None:
+            Unstartable.closes += 1
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Unstartable()
+
+    status, headers, body = call(JSONErrors(app))
+    assert status.startswith("500") and SECRET not in body.decode()
+    assert Unstartable.closes == 1
+
+
+def test_guard_returns_lists_and_file_wrappers_as_they_are() -> None:
+    body = [b"x"]
+    assert guard(body, lambda exc, sent: None) is body
+    wrapped = FileWrapper(io.BytesIO(b"x"))
+    assert guard(wrapped, lambda exc, sent: None, FileWrapper) is wrapped
+    assert guard(wrapped, lambda exc, sent: None) is not wrapped
+    assert list(guard(iter([b"a", b"b"]), lambda exc, sent: None)) == [b"a", b"b"]
+
+
+def test_guard_may_replace_even_after_bytes_went_out() -> None:
+    """The on_error contract of guard(): a replacement is used whenever given."""
+    tracked = Tracked([b"a", b"b"], fail_at=1)
+    seen: list[bool] = []
+
+    def on_error(exc: BaseException, sent: bool) -> Iterable[bytes] | None:
+        seen.append(sent)
+        assert tracked.closes == 1  # closed before on_error runs
+        return [b"!"]
+
+    assert list(guard(tracked, on_error)) == [b"a", b"!"]
+    assert seen == [True]
+
+
+def test_pyramid_redirect_and_not_modified_views_pass_through() -> None:
+    from pyramid.config import Configurator
+    from pyramid.httpexceptions import HTTPNotModified, HTTPSeeOther
+
+    def moved(request: Any) -> Any:
+        raise HTTPSeeOther(location="/new")
+
+    def unchanged(request: Any) -> Any:
+        raise HTTPNotModified()
+
+    with Configurator() as config:
+        config.add_route("moved", "/moved")
+        config.add_view(moved, route_name="moved")
+        config.add_route("unchanged", "/unchanged")
+        config.add_view(unchanged, route_name="unchanged")
+        app = config.make_wsgi_app()
+
+    client = testapp(app, JSONErrors)
+    response = client.get("/moved", status=303)
+    assert response.headers["Location"] == "http://localhost/new"
+    response = client.get("/unchanged", status=304)
+    assert response.body == b""
+
+
+class TrackedRedirect(Exception):
+    """A duck-typed HTTP exception answering with a body that records close()."""
+
+    code = 303
+
+    def __init__(self) -> None:
+        super().__init__("see other")
+        self.body = Tracked([b"see ", b"other"])
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("303 See Other", [("Location", "/x"), ("Content-Type", "text/plain")])
+        return self.body
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_redirect_raised_while_iterating_replaces_the_response(lazy: bool) -> None:
+    """Before a byte went out a redirect still wins; both bodies are closed once."""
+    exc = TrackedRedirect()
+
+    class Failing(Tracked):
+        def __iter__(self) -> Iterator[bytes]:
+            yield b""
+            raise exc
+
+    failing = Failing([])
+    calls, chunks, _ = run_wsgi(linted(JSONErrors(guarded_app(failing, lazy))))
+    assert [status for status, _ in calls][-1] == "303 See Other"
+    assert header(calls[-1][1], "Location") == ["/x"]
+    assert b"".join(chunks) == b"see other"
+    assert failing.closes == 1 and exc.body.closes == 1

@@ -34,10 +34,11 @@ from werkzeug.http import parse_accept_header, parse_options_header
 from ._response import (
     Buffer,
     EditHeaders,
-    GuardedBody,
+    ExcInfo,
     Headers,
     Plan,
     get_header,
+    guard,
     intercept,
     media_type,
     status_code,
@@ -163,6 +164,14 @@ class JSONErrors:
       ``get_headers()``, WebOb's and Bottle's ``headerlist``). Anything else
       is a 500 whose body never contains the exception's message, unless
       ``debug`` is on.
+    - An HTTP exception that makes its own response and carries no 4xx/5xx
+      status -- a werkzeug ``HTTPException`` (``RequestRedirect``, or
+      ``abort(response)``) through ``get_response(environ)``, a WebOb or
+      Pyramid ``HTTPException`` (itself a WSGI application) with a 1xx-3xx
+      ``code`` -- is answered with that response, decided like any response
+      the application made: redirects and ``304`` go out untouched
+      (``Location`` kept, no body for 304), a 4xx/5xx page becomes JSON.
+      Such exceptions are control flow: logged at DEBUG only.
     - The traceback of a 5xx exception is logged (logger ``wsgikit.errors``,
       level ERROR) and written to ``wsgi.errors``, with the request method
       and path; 4xx exceptions are logged at INFO without a traceback.
@@ -279,14 +288,24 @@ class JSONErrors:
         except Exception as exc:
             return self._from_exception(environ, start_response, exc)
         # A list or tuple cannot raise while iterated (a converted response is a
-        # list too), and a file wrapper must reach the server unwrapped.
+        # list too); guard() also leaves a file wrapper unwrapped for the server.
         kind = type(app_iter)
         if kind is list or kind is tuple:
             return app_iter
-        wrapper = environ.get("wsgi.file_wrapper")
-        if isinstance(wrapper, type) and kind is wrapper:
-            return app_iter
-        return GuardedBody(app_iter, partial(self._on_body_error, environ, start_response))
+        return guard(
+            app_iter,
+            partial(self._on_body_error, environ, start_response),
+            environ.get("wsgi.file_wrapper"),
+        )
+
+    def _guarded(
+        self, environ: WSGIEnvironment, start_response: StartResponse, body: Iterable[bytes]
+    ) -> Iterable[bytes]:
+        return guard(
+            body,
+            partial(self._on_body_error, environ, start_response),
+            environ.get("wsgi.file_wrapper"),
+        )
 
     # --- responses the application made -------------------------------------
 
@@ -356,7 +375,13 @@ class JSONErrors:
 
     def _from_exception(
         self, environ: WSGIEnvironment, start_response: StartResponse, exc: Exception
-    ) -> list[bytes]:
+    ) -> Iterable[bytes]:
+        if not self._registered(exc):
+            own = _own_response(exc)
+            if own is not None:
+                served = self._serve_own(environ, start_response, exc, own)
+                if served is not None:
+                    return served
         code, detail, extra_headers = self._classify(exc, environ)
         method, path = _request_line(environ)
         if code < 500:
@@ -399,6 +424,44 @@ class JSONErrors:
         if environ.get("REQUEST_METHOD") == "HEAD":
             return []
         return [body]
+
+    def _registered(self, exc: Exception) -> bool:
+        registered = self.exceptions
+        return bool(registered) and any(cls in registered for cls in type(exc).__mro__)
+
+    def _serve_own(
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        exc: Exception,
+        own: WSGIApplication,
+    ) -> Iterable[bytes] | None:
+        """Send the response an HTTP exception makes itself (a redirect, a 304,
+        a ready-made response) through the same decision as any response:
+        1xx-3xx go out untouched, 4xx/5xx pages become JSON. ``None`` when
+        the exception failed to make its response."""
+        method, path = _request_line(environ)
+        logger.debug("%s %s: %s answered with its own response", method, path, type(exc).__name__)
+        send: StartResponse = start_response
+        replacing = None
+        if environ.get(STARTED_KEY):
+            # The server has the app's status already: replace it (PEP 3333).
+            replacing = send = _Replacing(start_response, exc)
+        try:
+            body = intercept(own, environ, send, self._decide_plan)
+        except Exception:
+            logger.debug(
+                "%s %s: %s could not make its response",
+                method,
+                path,
+                type(exc).__name__,
+                exc_info=True,
+            )
+            return None
+        finally:
+            if replacing is not None:
+                replacing.exc_info = None  # break the frame <-> traceback cycle
+        return self._guarded(environ, start_response, body)
 
     def _classify(
         self, exc: Exception, environ: WSGIEnvironment
@@ -611,6 +674,65 @@ def _write_errors(environ: WSGIEnvironment, message: str, exc: BaseException) ->
         stream.flush()
     except Exception:  # a broken error stream must not hide the original error
         logger.debug("could not write to wsgi.errors", exc_info=True)
+
+
+def _own_response(exc: Exception) -> WSGIApplication | None:
+    """The WSGI application that answers for an HTTP exception which makes its
+    own response and carries no error status (those get the JSON made from
+    their description): a werkzeug ``HTTPException`` (``get_response``), a
+    WebOb/Pyramid ``HTTPException`` (itself a WSGI application); ``None``
+    for anything else. Duck-typed: no framework is imported."""
+    try:
+        code = _any_status(exc)
+        if code is not None and code >= 400:
+            return None
+        get_response = getattr(exc, "get_response", None)
+        if callable(get_response) and hasattr(exc, "code"):
+            # werkzeug: a status below 400, or a ready-made response (abort(response)).
+            if code is None and getattr(exc, "response", None) is None:
+                return None
+            return partial(_werkzeug_response, get_response)
+        if code is not None and callable(exc):
+            return cast(WSGIApplication, exc)
+    except Exception:
+        logger.debug("could not inspect %s", type(exc).__name__, exc_info=True)
+    return None
+
+
+def _werkzeug_response(
+    get_response: Callable[[WSGIEnvironment], WSGIApplication],
+    environ: WSGIEnvironment,
+    start_response: StartResponse,
+) -> Iterable[bytes]:
+    return get_response(environ)(environ, start_response)
+
+
+def _any_status(exc: Exception) -> int | None:
+    """The status (100-599) an exception carries in an int ``code`` or ``status_code``."""
+    for attr in ("code", "status_code"):
+        try:
+            value = getattr(exc, attr, None)
+        except Exception:
+            continue
+        if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
+            return int(value)
+    return None
+
+
+class _Replacing:
+    """The server's ``start_response``, given ``exc_info`` on every call: the
+    response replaces one the server already has (not an interception)."""
+
+    __slots__ = ("start_response", "exc_info")
+
+    def __init__(self, start_response: StartResponse, exc: BaseException) -> None:
+        self.start_response = start_response
+        self.exc_info: ExcInfo | None = (type(exc), exc, cast(TracebackType, exc.__traceback__))
+
+    def __call__(
+        self, status: str, headers: Headers, exc_info: ExcInfo | None = None
+    ) -> Callable[[bytes], object]:
+        return self.start_response(status, headers, exc_info or self.exc_info)
 
 
 def _carried_status(exc: Exception) -> int | None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import flask
+import webob.exc
 from harness import Case, bare_app, request
 from werkzeug.exceptions import HTTPException, default_exceptions
 
@@ -52,6 +53,12 @@ def _generator_app(environ: dict[str, Any], start_response: Any) -> Iterator[byt
     yield b"Hello, world!"
 
 
+def _iterator_app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+    # start_response before returning, then an iterator (what frameworks do).
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
+    return iter((b"Hello, world!",))
+
+
 def _not_found_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     body = b"<html><body><h1>Not Found</h1><p>No such thing here.</p></body></html>"
     start_response(
@@ -74,6 +81,20 @@ def _raising_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     raise RuntimeError("secret internal detail")
 
 
+def _redirect_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("302 Found", [("Location", "http://localhost/login"), ("Content-Length", "0")])
+    return []
+
+
+def _raising_redirect_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    raise webob.exc.HTTPFound(location="/login")
+
+
+def _webob_redirect_app(environ: dict[str, Any], start_response: Any) -> Any:
+    # What a WebOb user does without JSONErrors: call the exception as the response.
+    return webob.exc.HTTPFound(location="/login")(environ, start_response)
+
+
 def cases() -> list[Case]:
     app = bare_app()
 
@@ -86,16 +107,26 @@ def cases() -> list[Case]:
 
     ok = "errors: 200 pass-through"
     gen = "errors: 200 pass-through, generator app"
+    eager = "errors: 200 pass-through, iterator app"
     convert = "errors: 404 conversion vs Flask's JSON handler path"
     flask_404 = "errors: Flask 404 page -> JSON"
     crash = "errors: exception -> 500 JSON"
+    redirect = "errors: raised WebOb HTTPFound -> 302 untouched"
     missing = {"PATH_INFO": "/missing"}
     return [
         Case(ok, "bare app", "floor", request(app)),
         Case(ok, "plain function layer", "anchor", request(function_layer)),
         Case(ok, "JSONErrors(bare app)", "wsgikit", request(JSONErrors(app))),
         Case(gen, "generator app", "floor", request(_generator_app)),
-        Case(gen, "JSONErrors(generator app)", "wsgikit", request(JSONErrors(_generator_app))),
+        Case(
+            gen,
+            "JSONErrors(generator app)",
+            "wsgikit",
+            request(JSONErrors(_generator_app)),
+            note="start_response on the first iteration: the core reads ahead",
+        ),
+        Case(eager, "iterator app", "floor", request(_iterator_app)),
+        Case(eager, "JSONErrors(iterator app)", "wsgikit", request(JSONErrors(_iterator_app))),
         # What converting costs, against what Flask's own JSON error path costs
         # over a bare WSGI app answering the same 404.
         Case(convert, "bare app, HTML 404", "floor", request(_not_found_app)),
@@ -133,5 +164,19 @@ def cases() -> list[Case]:
             "wsgikit",
             request(JSONErrors(_raising_app), **null),
             note="traceback formatted for wsgi.errors; logger disabled",
+        ),
+        Case(redirect, "bare app answering a 302", "floor", request(_redirect_app)),
+        Case(
+            redirect,
+            "app returning HTTPFound(...)(environ, sr)",
+            "anchor",
+            request(_webob_redirect_app),
+        ),
+        Case(
+            redirect,
+            "JSONErrors(app raising HTTPFound)",
+            "wsgikit",
+            request(JSONErrors(_raising_redirect_app)),
+            note="most of either row is WebOb making its response",
         ),
     ]
