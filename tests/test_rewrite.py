@@ -20,6 +20,7 @@ from conftest import (
     exc_info_app,
     lazy_app,
     linted,
+    make_environ,
     run_wsgi,
     testapp,
     text_app,
@@ -323,7 +324,6 @@ def test_error_statuses_rewritten_by_default() -> None:
 
 PASS_THROUGH = [
     pytest.param({}, "text/plain", "200 OK", (), {}, id="non-matching type"),
-    pytest.param({}, "text/html", "200 OK", (), {"REQUEST_METHOD": "HEAD"}, id="HEAD"),
     pytest.param(
         {}, "text/html", "206 Partial Content", [("Content-Range", "bytes 0-10/100")], {},
         id="206 partial content",
@@ -355,6 +355,13 @@ DECLARED_TOO_LONG = pytest.param(
     {"buffer_limit": 3}, "text/html", "200 OK", [("Content-Length", "11")], {},
     id="declared length over the limit",
 )  # fmt: skip
+HEAD = {"REQUEST_METHOD": "HEAD"}
+# HEAD follows GET's selection: every response a GET passes through, HEAD does too.
+HEAD_PASS_THROUGH = [
+    pytest.param(options, content_type, status, extra, HEAD, id=f"HEAD, {case.id}")
+    for case in [*PASS_THROUGH, DECLARED_TOO_LONG]
+    for options, content_type, status, extra, _ in [case.values]
+]
 
 
 @pytest.mark.parametrize(
@@ -363,6 +370,9 @@ DECLARED_TOO_LONG = pytest.param(
         *[pytest.param(mode, *case.values, id=f"{mode}: {case.id}") for case in PASS_THROUGH
           for mode in ("rewrite", "stream")],
         pytest.param("rewrite", *DECLARED_TOO_LONG.values, id=DECLARED_TOO_LONG.id),
+        # A selected HEAD has its headers edited, but its body is not read either.
+        *[pytest.param(mode, {}, "text/html", "200 OK", (), HEAD, id=f"{mode}: selected HEAD")
+          for mode in ("rewrite", "stream")],
     ],
 )  # fmt: skip
 def test_pass_through_is_unbuffered(
@@ -382,7 +392,8 @@ def test_pass_through_is_unbuffered(
 
 
 @pytest.mark.parametrize(
-    ("options", "content_type", "status", "extra", "environ"), [*PASS_THROUGH, DECLARED_TOO_LONG]
+    ("options", "content_type", "status", "extra", "environ"),
+    [*PASS_THROUGH, DECLARED_TOO_LONG, *HEAD_PASS_THROUGH],
 )
 def test_pass_through_returns_the_app_iterable_and_headers(
     options: dict[str, Any],
@@ -421,12 +432,78 @@ def test_no_body_statuses_pass_through(status: str) -> None:
     assert body == []
 
 
-def test_head_keeps_the_app_headers() -> None:
-    app = text_app(HTML, content_type="text/html", headers=[("ETag", '"x"')])
-    response = testapp(app, partial(InjectHTML, snippet=SNIPPET)).head("/")
-    assert response.headers["Content-Length"] == str(len(HTML))
-    assert response.headers["ETag"] == '"x"'
-    assert SNIPPET.encode() not in response.body
+def page_app(body: bytes, content_type: str, headers: Iterable[tuple[str, str]]) -> WSGIApplication:
+    """Like ``text_app``, but with no body for HEAD, as frameworks do."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response(
+            "200 OK",
+            [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers],
+        )
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
+
+    return app
+
+
+HEAD_LAYERS = [
+    pytest.param(partial(InjectHTML, snippet=SNIPPET), id="InjectHTML"),
+    pytest.param(rewrite_only(rewrite=upper), id="BodyRewriter buffered"),
+    pytest.param(rewrite_only(stream=upper_stream), id="BodyRewriter streaming"),
+]
+
+
+@pytest.mark.parametrize("layer", HEAD_LAYERS)
+def test_head_gets_the_headers_of_the_get(
+    layer: Callable[[WSGIApplication], WSGIApplication],
+) -> None:
+    """RFC 9110 9.3.2: same headers as GET, except the Content-Length HEAD cannot know."""
+    stale = [("ETag", '"x"'), ("Content-MD5", "abc"), ("Accept-Ranges", "bytes")]
+    app = page_app(HTML, content_type="text/html", headers=[*stale, ("X-Kept", "1")])
+    get = testapp(app, layer).get("/")
+    head = testapp(app, layer).head("/")
+    assert get.body != HTML  # the GET was rewritten
+    assert head.body == b""
+    assert head.headers["ETag"] == get.headers["ETag"] == 'W/"x"'
+    assert "Content-Length" not in head.headers
+    without_length = [(k, v) for k, v in get.headerlist if k.lower() != "content-length"]
+    assert head.headerlist == without_length
+
+
+@pytest.mark.parametrize("layer", HEAD_LAYERS)
+def test_head_never_reads_the_body_nor_calls_the_rewrite(
+    layer: Callable[[WSGIApplication], WSGIApplication],
+) -> None:
+    tracked = Tracked([b"<p>a", b"b</p>"], fail_at=0)  # reading it would raise
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html"), ("Content-Length", "9")])
+        return tracked
+
+    wrapped = layer(app)
+    environ = make_environ(REQUEST_METHOD="HEAD")
+    calls: list[tuple[str, list[tuple[str, str]]]] = []
+    result = wrapped(
+        environ, lambda status, headers, exc_info=None: calls.append((status, headers))
+    )
+    assert result is tracked
+    assert calls == [("200 OK", [("Content-Type", "text/html")])]
+    assert tracked.served == 0
+    tracked.close()  # the server closes what it got: the same object
+    assert tracked.closes == 1
+
+
+def test_head_in_an_unsearchable_charset_passes_through_like_its_get() -> None:
+    """InjectHTML leaves a UTF-16 page and its headers alone on GET: HEAD too."""
+    body = "<html><body>hi</body></html>".encode("utf-16")
+    app = page_app(body, content_type="text/html; charset=utf-16", headers=[("ETag", '"x"')])
+    layer = partial(InjectHTML, snippet=SNIPPET)
+    get_calls, get_body, _ = run_wsgi(linted(app, layer))
+    head_calls, head_body, _ = run_wsgi(linted(app, layer), {"REQUEST_METHOD": "HEAD"})
+    assert (b"".join(get_body), head_body) == (body, [])
+    [(get_status, get_headers)], [(head_status, head_headers)] = get_calls, head_calls
+    assert head_status == get_status
+    assert sorted(head_headers) == sorted(get_headers)  # the core re-appends Content-Length
+    assert header(head_headers, "ETag") == '"x"'
 
 
 def test_file_wrapper_survives_pass_through(tmp_path: Path) -> None:
@@ -872,10 +949,14 @@ def test_inject_into_framework_apps(
 
 
 def test_inject_into_framework_head_request(framework_app: WSGIApplication) -> None:
-    response = testapp(framework_app, partial(InjectHTML, snippet=SNIPPET)).head("/")
-    bare = testapp(framework_app).head("/")
+    layer = partial(InjectHTML, snippet=SNIPPET)
+    response = testapp(framework_app, layer).head("/")
+    get = testapp(framework_app, layer).get("/")
+    assert SNIPPET.encode() in get.body  # the GET was injected into
     assert response.body == b""
-    assert response.headers.get("Content-Length") == bare.headers.get("Content-Length")
+    assert "Content-Length" not in response.headers
+    assert response.headers.get("ETag") == get.headers.get("ETag")
+    assert response.headers["Content-Type"] == get.headers["Content-Type"]
 
 
 def test_stream_rewriter_on_framework_apps(framework_app: WSGIApplication) -> None:

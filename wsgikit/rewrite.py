@@ -15,12 +15,18 @@ that are never rewritten, whatever the configuration:
 
 - statuses without a body (1xx, 204, 304), and ``206 Partial Content``
   (a range of a representation cannot be rewritten on its own);
-- ``HEAD`` requests (the application's headers go out as they are);
 - a response with a ``Content-Encoding`` other than ``identity`` (a gzip body
   is not text; put :class:`BodyRewriter` *inside* any compression layer);
 - ``Cache-Control: no-transform`` (RFC 9110 section 7.7);
 - a buffered body larger than ``buffer_limit``: what was read and the rest go
   out unmodified, never truncated or half rewritten, and a warning is logged.
+
+A ``HEAD`` request is selected by the same rules as a ``GET`` and gets the
+header edits a rewrite makes (``ETag`` weakened, digests and ``Accept-Ranges``
+removed; ``Content-Length`` removed too, see below), so that it carries the
+headers of the ``GET`` (RFC 9110 section 9.3.2). Its body is neither read nor
+rewritten: the length the rewritten body would have is unknown without
+producing it, so no ``Content-Length`` is sent rather than a wrong one.
 
 When NOT to use it: to rewrite huge or endless bodies in buffered mode (use
 ``stream=``), or to rewrite compressed responses (decompress first, or
@@ -46,7 +52,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.http import parse_dict_header, parse_options_header
 
-from ._response import Buffer, Headers, Plan, Stream, intercept
+from ._response import Buffer, EditHeaders, Headers, Plan, Stream, intercept
 
 logger = logging.getLogger("wsgikit.rewrite")
 
@@ -61,6 +67,8 @@ StreamRewrite = Callable[[Iterator[bytes]], Iterable[bytes]]
 _STALE_AFTER_REWRITE = frozenset(
     {"content-md5", "accept-ranges", "content-digest", "repr-digest", "digest"}
 )
+# A HEAD cannot know the rewritten length either.
+_STALE_FOR_HEAD = _STALE_AFTER_REWRITE | {"content-length"}
 _MEDIA_RANGE = re.compile(r"(?:\*/\*|[a-z0-9!#$&^_.+-]+/(?:\*|[a-z0-9!#$&^_.+-]+))")
 _ERROR_STATUS = "500 Internal Server Error"
 _ERROR_BODY = b"Internal Server Error\n"
@@ -118,8 +126,6 @@ class _Rewriter:
         if matches is None:
             matches = self._match_type(content_type)
         if not matches:
-            return False
-        if environ.get("REQUEST_METHOD") == "HEAD":
             return False
         try:
             code = int(status[:3])
@@ -179,6 +185,11 @@ class _Rewriter:
         )
         return True
 
+    def _head_plan(self, status: str, headers: Headers) -> EditHeaders:
+        """A selected ``HEAD``: the headers a rewritten ``GET`` gets, without
+        ``Content-Length`` (unknown without rewriting); the body is not read."""
+        return EditHeaders(status, _rewritten_headers(headers, _STALE_FOR_HEAD))
+
     def _buffer_plan(self, environ: WSGIEnvironment) -> Buffer:
         return Buffer(
             partial(self._finish, environ),
@@ -221,9 +232,15 @@ class BodyRewriter(_Rewriter):
       they are read; ``Content-Length`` is removed so the server frames the
       body.
     - Only responses whose media type matches ``content_types`` are touched;
-      everything listed in the module docstring (1xx, 204, 206, 304, ``HEAD``,
+      everything listed in the module docstring (1xx, 204, 206, 304,
       ``Content-Encoding``, ``Cache-Control: no-transform``) passes through
       unbuffered, and so does a response without ``Content-Type``.
+    - A selected ``HEAD`` response gets the header edits below (and loses
+      ``Content-Length``, whose rewritten value is unknown) so it matches the
+      ``GET``; its body is not read and ``rewrite``/``stream`` is not called.
+      The ``GET`` may still differ where only its body tells: a buffered
+      rewrite that returns the body unchanged, or a body past
+      ``buffer_limit`` without a declared ``Content-Length``.
     - After a rewrite a strong ``ETag`` is made weak (``"x"`` becomes
       ``W/"x"``): the new body is still a faithful representation, so
       ``If-None-Match`` revalidation keeps working, but it is no longer the
@@ -313,6 +330,8 @@ class BodyRewriter(_Rewriter):
     def _decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
         if not self._selected(environ, status, headers):
             return None
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            return self._head_plan(status, headers)
         return self._buffer_plan(environ)
 
     def _decide_stream(
@@ -325,6 +344,8 @@ class BodyRewriter(_Rewriter):
     ) -> Plan:
         if not self._selected(environ, status, headers):
             return None
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            return self._head_plan(status, headers)
         transform = partial(_StreamOutput, stream, environ, start_response)
         return Stream(status, _rewritten_headers(headers), transform)
 
@@ -350,9 +371,10 @@ class InjectHTML(_Rewriter):
     - Only ``text/html`` and ``application/xhtml+xml`` are touched, and the
       pass-through rules, ``ETag``/``Content-MD5`` handling and 500 on failure
       are those of :class:`BodyRewriter` (buffered mode), ``buffer_limit``
-      included. Nothing is injected into ``HEAD`` responses, error pages with
-      no body, or compressed responses: put ``InjectHTML`` inside
-      ``Compress``.
+      included. ``HEAD`` responses get the headers of the ``GET`` (weak
+      ``ETag``, no ``Content-Length``), with nothing read or injected.
+      Nothing is injected into error pages with no body, or compressed
+      responses: put ``InjectHTML`` inside ``Compress``.
 
     Environ keys: reads ``REQUEST_METHOD`` (and ``PATH_INFO`` for log lines),
     writes none.
@@ -406,15 +428,16 @@ class InjectHTML(_Rewriter):
     def _decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
         if not self._selected(environ, status, headers):
             return None
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            # A GET in an unsearchable charset goes out unchanged: so does HEAD.
+            if self._encoded_for(declared_charset(headers) or "utf-8") is None:
+                return None
+            return self._head_plan(status, headers)
         return self._buffer_plan(environ)
 
     def _apply(self, headers: Headers, body: bytes) -> bytes:
         charset = declared_charset(headers) or "utf-8"
-        encoded = self._encoded.get(charset)
-        if encoded is None and charset not in self._encoded:
-            encoded = self._encode_for(charset)
-            if len(self._encoded) < 64:  # charsets come from the app: few
-                self._encoded[charset] = encoded
+        encoded = self._encoded_for(charset)
         if encoded is None:
             logger.warning("charset %r is not ASCII-compatible: nothing injected", charset)
             return body
@@ -424,6 +447,15 @@ class InjectHTML(_Rewriter):
             return body + snippet
         view = memoryview(body)
         return b"".join((view[:position], snippet, view[position:]))
+
+    def _encoded_for(self, charset: str) -> tuple[bytes, bytes | None] | None:
+        """The snippet and marker encoded for ``charset`` (cached); ``None`` if unusable."""
+        encoded = self._encoded.get(charset)
+        if encoded is None and charset not in self._encoded:
+            encoded = self._encode_for(charset)
+            if len(self._encoded) < 64:  # charsets come from the app: few
+                self._encoded[charset] = encoded
+        return encoded
 
     def _encode_for(self, charset: str) -> tuple[bytes, bytes | None] | None:
         """Encode the snippet and marker for ``charset``; ``None`` if unusable."""
@@ -481,13 +513,13 @@ def _rfind_ascii_nocase(body: bytes, lowered: bytes) -> int:
         window *= 4
 
 
-def _rewritten_headers(headers: Headers) -> Headers:
+def _rewritten_headers(headers: Headers, stale: frozenset[str] = _STALE_AFTER_REWRITE) -> Headers:
     """A copy of ``headers`` fit for a rewritten body: strong ``ETag`` made weak,
-    ``Content-MD5``, digests and ``Accept-Ranges`` removed."""
+    ``Content-MD5``, digests and ``Accept-Ranges`` (all ``stale`` headers) removed."""
     result: Headers = []
     for name, value in headers:
         lowered = name.lower()
-        if lowered in _STALE_AFTER_REWRITE:
+        if lowered in stale:
             continue
         if lowered == "etag":
             value = _weak_etag(value)

@@ -66,7 +66,7 @@ def cases() -> list[Case]:
              request(BodyRewriter(plain, stream=iter))),
     ]  # fmt: skip
 
-    group = "rewrite: pass-through of a HEAD request for HTML"
+    group = "rewrite: HEAD of an HTML page (GET's header edits, body not read)"
     cases += [
         Case(group, "bare app", "floor", request(page, REQUEST_METHOD="HEAD")),
         Case(group, "InjectHTML", "wsgikit",
