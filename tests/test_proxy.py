@@ -95,7 +95,6 @@ WERKZEUG_CASES = [
         id="port added to bracketed IPv6 Host",
     ),
     pytest.param({"x_prefix": 1}, {"HTTP_X_FORWARDED_PREFIX": "/bar"}, id="prefix"),
-    pytest.param({"x_prefix": 1}, {"HTTP_X_FORWARDED_PREFIX": "/bar/"}, id="prefix slash"),
     pytest.param(
         {"x_for": 2},
         {"HTTP_X_FORWARDED_FOR": "192.168.0.1, 192.168.0.3"},
@@ -209,9 +208,15 @@ def test_same_environ_as_werkzeug(options: dict[str, int], headers: dict[str, st
     assert Request(ours).url_root == Request(theirs).url_root
     assert Request(ours).remote_addr == Request(theirs).remote_addr
     werkzeug_orig = theirs["werkzeug.proxy_fix.orig"]
+    hops = {"x_for": 1, "x_proto": 1, **options}
+    read = any(
+        headers.get(f"HTTP_X_FORWARDED_{name[2:].upper()}") is not None
+        for name in hops
+        if hops[name]
+    )
+    assert (ORIG_KEY in ours) == read
     for key, value in ours.get(ORIG_KEY, {}).items():
         assert werkzeug_orig[key] == value
-        assert ours[key] != value
 
 
 def test_positional_hop_counts_as_in_werkzeug() -> None:
@@ -284,10 +289,10 @@ ORIGINAL = make_environ()
 def test_invalid_client_address_leaves_remote_addr(
     value: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="wsgikit.proxy"):
+    with caplog.at_level(logging.DEBUG, logger="wsgikit.proxy"):
         environ = through(ProxyFix)(HTTP_X_FORWARDED_FOR=f"10.0.0.1, {value}")
     assert environ["REMOTE_ADDR"] == "127.0.0.1"
-    assert ORIG_KEY not in environ
+    assert environ[ORIG_KEY] == {}
     assert "X-Forwarded-For" in caplog.text
 
 
@@ -382,21 +387,74 @@ def test_root_prefix_is_an_empty_script_name() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["/app", "/app/", "/a/b-c_d.e~f", "/v1/api:x@y", "/...", "/a/.well-known"]
+    ("value", "script_name"),
+    [
+        pytest.param("/app", "/app", id="one segment"),
+        pytest.param("/app/", "/app", id="trailing slash dropped"),
+        pytest.param("/a/b/", "/a/b", id="two segments, trailing slash"),
+        pytest.param("/a/b-c_d.e~f", "/a/b-c_d.e~f", id="unreserved"),
+        pytest.param("/v1/api:x@y", "/v1/api:x@y", id="colon and at"),
+        pytest.param("/...", "/...", id="three dots"),
+        pytest.param("/a/.well-known", "/a/.well-known", id="dot file"),
+    ],
 )
-def test_clean_prefix_is_believed(value: str) -> None:
+def test_clean_prefix_is_believed(value: str, script_name: str) -> None:
     environ = through(ProxyFix, x_prefix=1)(HTTP_X_FORWARDED_PREFIX=value)
-    assert environ["SCRIPT_NAME"] == value
+    assert environ["SCRIPT_NAME"] == script_name
 
 
-def test_rejected_value_is_logged_as_warning_and_truncated(
-    caplog: pytest.LogCaptureFixture,
+@pytest.mark.parametrize(
+    ("options", "remote", "level"),
+    [
+        pytest.param({}, "127.0.0.1", logging.DEBUG, id="hop count: any client, DEBUG"),
+        pytest.param(
+            {"trusted": ["127.0.0.1"]}, "127.0.0.1", logging.WARNING, id="trusted peer: WARNING"
+        ),
+    ],
+)
+def test_rejected_value_log_level_and_truncation(
+    caplog: pytest.LogCaptureFixture, options: dict[str, Any], remote: str, level: int
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="wsgikit.proxy"):
-        through(ProxyFix, x_host=1)(HTTP_X_FORWARDED_HOST="evil/" + "x" * 5000)
+    with caplog.at_level(logging.DEBUG, logger="wsgikit.proxy"):
+        through(ProxyFix, x_host=1, **options)(
+            REMOTE_ADDR=remote, HTTP_X_FORWARDED_HOST="evil/" + "x" * 5000
+        )
     (record,) = caplog.records
-    assert record.levelno == logging.WARNING and record.name == "wsgikit.proxy"
+    assert record.levelno == level and record.name == "wsgikit.proxy"
     assert "X-Forwarded-Host" in record.getMessage() and len(record.getMessage()) < 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"HTTP_X_FORWARDED_FOR": "garbage"}, id="for"),
+        pytest.param({"HTTP_X_FORWARDED_PROTO": "gopher"}, id="proto"),
+        pytest.param({"HTTP_X_FORWARDED_HOST": "a/b"}, id="host"),
+        pytest.param({"HTTP_X_FORWARDED_PORT": "0"}, id="port"),
+        pytest.param({"HTTP_X_FORWARDED_PREFIX": "//evil"}, id="prefix"),
+        pytest.param({"HTTP_FORWARDED": "for=garbage;proto=gopher"}, id="forwarded"),
+        pytest.param({"HTTP_X_FORWARDED_FOR": "1.2.3.4" * 2000}, id="too long"),
+    ],
+)
+def test_client_sent_garbage_is_not_logged_as_warning(
+    caplog: pytest.LogCaptureFixture, headers: dict[str, str]
+) -> None:
+    """Hop-count mode believes any client that reaches the app: its garbage
+    must not flood the logs at WARNING (nor from an untrusted peer)."""
+    options: dict[str, Any] = {"x_host": 1, "x_port": 1, "x_prefix": 1, "forwarded": 1}
+    with caplog.at_level(logging.DEBUG, logger="wsgikit.proxy"):
+        through(ProxyFix, **options)(**headers)
+        through(ProxyFix, trusted=["10.0.0.0/8"], **options)(REMOTE_ADDR="203.0.113.9", **headers)
+    assert caplog.records and all(r.levelno == logging.DEBUG for r in caplog.records)
+
+
+def test_trusted_proxy_passing_garbage_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="wsgikit.proxy"):
+        environ = through(ProxyFix, trusted=["10.0.0.0/8"])(
+            REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, garbage"
+        )
+    assert environ["REMOTE_ADDR"] == "10.0.0.1"
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
 
 
 # --- originals ------------------------------------------------------------------
@@ -426,18 +484,46 @@ def test_originals_record_absent_key_as_none() -> None:
 
 
 @pytest.mark.parametrize(
-    "headers",
+    ("headers", "orig"),
     [
-        pytest.param({}, id="no headers"),
-        pytest.param({"HTTP_X_FORWARDED_FOR": "garbage"}, id="only invalid values"),
-        pytest.param({"HTTP_X_FORWARDED_FOR": "127.0.0.1"}, id="same value"),
-        pytest.param({"HTTP_X_FORWARDED_HOST": "evil.example"}, id="header switched off"),
+        pytest.param({}, None, id="no headers: not set"),
+        pytest.param({"HTTP_X_FORWARDED_HOST": "evil.example"}, None, id="header not read"),
+        pytest.param({"HTTP_FORWARDED": "for=6.6.6.6"}, None, id="forwarded not read"),
+        pytest.param({"HTTP_X_FORWARDED_FOR": "garbage"}, {}, id="only invalid values: empty"),
+        pytest.param({"HTTP_X_FORWARDED_FOR": "1.2.3.4" * 9999}, {}, id="too long: empty"),
+        pytest.param(
+            {"HTTP_X_FORWARDED_FOR": "127.0.0.1"}, {"REMOTE_ADDR": "127.0.0.1"}, id="same value"
+        ),
+        pytest.param(
+            {"HTTP_X_FORWARDED_FOR": "127.0.0.1", "HTTP_X_FORWARDED_PROTO": "http"},
+            {"REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http"},
+            id="same values",
+        ),
     ],
 )
-def test_no_originals_when_nothing_changed(headers: dict[str, str]) -> None:
+def test_originals_of_every_key_written_even_unchanged(
+    headers: dict[str, str], orig: dict[str, str] | None
+) -> None:
     environ = through(ProxyFix)(**headers)
-    assert ORIG_KEY not in environ
+    assert environ.get(ORIG_KEY) == orig
     assert seen(environ) == seen(ORIGINAL)
+
+
+def test_originals_behind_fake_forwarded_for_defaults() -> None:
+    """The DESIGN defaults on a 127.0.0.1 peer: the client is 127.0.0.1, as
+    before, and the original is still recorded."""
+    environ = through(FakeForwardedFor)(REMOTE_ADDR="127.0.0.1")
+    capture = Capture()
+    run_wsgi(FakeForwardedFor(ProxyFix(capture, x_for=1)), {"REMOTE_ADDR": "127.0.0.1"})
+    assert environ["HTTP_X_FORWARDED_FOR"].endswith(", 127.0.0.1")
+    assert capture.environ[ORIG_KEY] == {"REMOTE_ADDR": "127.0.0.1"}
+
+
+def test_originals_from_untrusted_peer_are_empty() -> None:
+    environ = through(ProxyFix, trusted=["10.0.0.0/8"])(
+        REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="6.6.6.6"
+    )
+    assert (environ["REMOTE_ADDR"], environ[ORIG_KEY]) == ("203.0.113.9", {})
 
 
 # --- trusted networks ---------------------------------------------------------
@@ -774,7 +860,7 @@ def test_headers_stay_without_clear_untrusted() -> None:
     ("options", "error", "message"),
     [
         pytest.param({"x_for": "1"}, TypeError, "x_for", id="x_for str"),
-        pytest.param({"x_proto": True}, TypeError, "x_proto", id="x_proto bool"),
+        pytest.param({"x_proto": "true"}, TypeError, "x_proto", id="x_proto str"),
         pytest.param({"x_host": -1}, ValueError, "x_host", id="x_host negative"),
         pytest.param({"x_port": 1.0}, TypeError, "x_port", id="x_port float"),
         pytest.param({"x_prefix": None}, TypeError, "x_prefix", id="x_prefix None"),
@@ -807,6 +893,7 @@ HOST_OK = re.compile(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_][A-Za-z0-9_.-]*)(:[0-9]{1
 PREFIX_OK = re.compile(r"(/[A-Za-z0-9\-._~!$&'()*+,;=:@]+)+/?")
 NASTY = st.sampled_from(
     [",", ";", '"', "\\", "[", "]", ":", "=", "\r", "\n", " ", "%", "/", "_", "for=", "unknown"]
+    + [":00080", "00443", "/app/"]
 )
 ADDRESSY = st.one_of(
     st.ip_addresses().map(str),
@@ -832,6 +919,12 @@ def assert_sane(before: WSGIEnvironment, environ: WSGIEnvironment) -> None:
         assert HOST_OK.fullmatch(environ["SERVER_NAME"]) is not None
     script = environ["SCRIPT_NAME"]
     assert script == "" or (PREFIX_OK.fullmatch(script) and "/../" not in script + "/")
+    assert not script.endswith("/")
+    for key in ("SERVER_PORT", "HTTP_HOST"):
+        if environ[key] != before[key]:
+            after_literal = environ[key].rpartition("]")[2]
+            if key == "SERVER_PORT" or ":" in after_literal:
+                assert not after_literal.rpartition(":")[2].startswith("0")
     for value in environ.get(FORWARDED_KEY, {}).values():
         assert not set(value) & set('\r\n ,;"\\/')
 
@@ -1195,3 +1288,350 @@ def test_clear_untrusted_trims_x_forwarded_for_in_hop_count_mode(chain: str, kep
     assert environ["HTTP_X_FORWARDED_FOR"] == kept
     assert environ["HTTP_X_FORWARDED_PROTO"] == "https"
     assert environ[ORIG_KEY]["HTTP_X_FORWARDED_FOR"] == chain
+
+
+# --- review fixes: werkzeug differences, limits, caches, mapped networks, INI hops -----------
+
+
+@pytest.mark.parametrize(
+    ("options", "headers", "ours", "theirs"),
+    [
+        pytest.param(
+            {"x_prefix": 1},
+            {"HTTP_X_FORWARDED_PREFIX": "/app/"},
+            {"SCRIPT_NAME": "/app"},
+            {"SCRIPT_NAME": "/app/"},
+            id="prefix trailing slash",
+        ),
+        pytest.param(
+            {"x_port": 1},
+            {"HTTP_X_FORWARDED_PORT": "00443"},
+            {"SERVER_PORT": "443", "HTTP_HOST": "spam:443"},
+            {"SERVER_PORT": "00443", "HTTP_HOST": "spam:00443"},
+            id="port with leading zeros",
+        ),
+        pytest.param(
+            {"x_host": 1},
+            {"HTTP_X_FORWARDED_HOST": "ex.com:00080"},
+            {"SERVER_PORT": "80", "HTTP_HOST": "ex.com:80", "SERVER_NAME": "ex.com"},
+            {"SERVER_PORT": "00080", "HTTP_HOST": "ex.com:00080", "SERVER_NAME": "ex.com"},
+            id="host port with leading zeros",
+        ),
+        pytest.param(
+            {"x_host": 1},
+            {"HTTP_X_FORWARDED_HOST": "[::1]:08443"},
+            {"SERVER_PORT": "8443", "HTTP_HOST": "[::1]:8443", "SERVER_NAME": "[::1]"},
+            {"SERVER_PORT": "08443", "HTTP_HOST": "[::1]:08443", "SERVER_NAME": "[::1]"},
+            id="IPv6 host port with leading zero",
+        ),
+    ],
+)
+def test_documented_differences_from_werkzeug(
+    options: dict[str, int], headers: dict[str, str], ours: dict[str, str], theirs: dict[str, str]
+) -> None:
+    from werkzeug.wrappers import Request
+
+    werkzeug_environ, our_environ = run_both(options, {"PATH_INFO": "/x", **headers})
+    assert {key: our_environ[key] for key in ours} == ours
+    assert {key: werkzeug_environ[key] for key in theirs} == theirs
+    url = Request(our_environ).url
+    assert "//x" not in url and ":0" not in url.split("//", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        pytest.param("HTTP_X_FORWARDED_PORT", "000443", id="port: six digits"),
+        pytest.param("HTTP_X_FORWARDED_PORT", "00000", id="port: zeros"),
+        pytest.param("HTTP_X_FORWARDED_HOST", "ex.com:00000", id="host: port zeros"),
+        pytest.param("HTTP_X_FORWARDED_HOST", "ex.com:000080", id="host: port six digits"),
+    ],
+)
+def test_ports_with_zeros_still_need_one_to_five_digits_in_range(header: str, value: str) -> None:
+    environ = through(ProxyFix, x_host=1, x_port=1)(**{header: value})
+    assert seen(environ) == seen(ORIGINAL)
+
+
+@pytest.fixture
+def longest_key(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Spies on the cached functions: the longest argument each was called with."""
+    from wsgikit import proxy
+
+    longest: dict[str, int] = {}
+
+    def spy(name: str, function: Any) -> Any:
+        def wrapper(*args: Any) -> Any:
+            longest[name] = max(longest.get(name, 0), len(args[-1]))
+            return function(*args)
+
+        return wrapper
+
+    for name in ("_client_address", "_valid_host", "_trust_verdict"):
+        monkeypatch.setattr(proxy, name, spy(name, getattr(proxy, name)))
+    return longest
+
+
+def test_caches_are_never_keyed_by_long_values(longest_key: dict[str, int]) -> None:
+    """Forwarded values are attacker-chosen cache keys: one over the size
+    limits must never reach a cached function (4096 unique 60 KB values once
+    pinned 240 MB)."""
+    from wsgikit import proxy
+
+    long = "1" * 5000
+    headers = {
+        "HTTP_X_FORWARDED_FOR": f"10.0.0.9, {long}, [{long}]:80, 10.0.0.5",
+        "HTTP_X_FORWARDED_HOST": "a" * 3000 + ":80, shop.example",
+        "HTTP_FORWARDED": f'for="{long[:900]}";by={long[:60]}x;host={"a" * 900}',
+    }
+    configs = [
+        ProxyFix(Capture(), x_host=1, forwarded=1),
+        ProxyFix(Capture(), x_for=2, x_host=2),
+        ProxyFix(Capture(), x_host=1, trusted=["10.0.0.0/8"]),
+        ProxyFix(Capture(), x_host=1, forwarded=1, trusted=["10.0.0.0/8"]),
+    ]
+    for fix in configs:
+        for remote in ("10.0.0.1", "9" * 5000):
+            environ = make_environ(REMOTE_ADDR=remote, **headers)
+            fix(environ, lambda status, headers, exc_info=None: print)
+            assert environ["REMOTE_ADDR"] == remote
+    assert set(longest_key) == {"_client_address", "_valid_host", "_trust_verdict"}
+    assert longest_key["_client_address"] <= proxy._MAX_NODE
+    assert longest_key["_trust_verdict"] <= proxy._MAX_NODE
+    assert longest_key["_valid_host"] <= proxy._MAX_HOST
+
+
+def test_caches_stay_empty_under_overlong_values() -> None:
+    from wsgikit import proxy
+
+    proxy._client_address.cache_clear()
+    proxy._valid_host.cache_clear()
+    fix = ProxyFix(Capture(), x_host=1)
+    for index in range(200):
+        value = f"{index}" + "x" * 6000
+        fix(
+            make_environ(HTTP_X_FORWARDED_FOR=value, HTTP_X_FORWARDED_HOST=value),
+            lambda status, headers, exc_info=None: print,
+        )
+    assert proxy._client_address.cache_info().currsize == 0
+    assert proxy._valid_host.cache_info().currsize == 0
+
+
+@pytest.fixture
+def parse_counts(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How often the header-splitting and element-parsing helpers run."""
+    from wsgikit import proxy
+
+    counts = {"items": 0, "elements": 0}
+
+    def counted(name: str, function: Any) -> Any:
+        def wrapper(*args: Any) -> Any:
+            counts[name] += 1
+            return function(*args)
+
+        return wrapper
+
+    monkeypatch.setattr(proxy, "_items", counted("items", proxy._items))
+    monkeypatch.setattr(proxy, "parse_dict_header", counted("elements", proxy.parse_dict_header))
+    return counts
+
+
+BIG = 200_000
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "options"),
+    [
+        pytest.param(
+            "HTTP_FORWARDED", "for=1.2.3.4;proto=https, " * (BIG // 25), {}, id="Forwarded"
+        ),
+        pytest.param(
+            "HTTP_X_FORWARDED_FOR", '"' + "1.2.3.4, " * (BIG // 9), {}, id="X-Forwarded-For"
+        ),
+        pytest.param("HTTP_X_FORWARDED_PROTO", "https," * (BIG // 6), {}, id="X-Forwarded-Proto"),
+        pytest.param(
+            "HTTP_X_FORWARDED_HOST", "a.example," * (BIG // 10), {}, id="X-Forwarded-Host"
+        ),
+        pytest.param("HTTP_X_FORWARDED_PORT", "443, " * (BIG // 5), {}, id="X-Forwarded-Port"),
+        pytest.param("HTTP_X_FORWARDED_PREFIX", "/a," * (BIG // 3), {}, id="X-Forwarded-Prefix"),
+        pytest.param(
+            "HTTP_FORWARDED",
+            "for=1.2.3.4, " * (BIG // 13),
+            {"trusted": ["127.0.0.1"]},
+            id="Forwarded, trusted",
+        ),
+        pytest.param(
+            "HTTP_X_FORWARDED_FOR",
+            "127.0.0.1, " * (BIG // 11),
+            {"trusted": ["127.0.0.1"]},
+            id="X-Forwarded-For, trusted",
+        ),
+    ],
+)
+def test_overlong_header_is_refused_unparsed(
+    caplog: pytest.LogCaptureFixture,
+    parse_counts: dict[str, int],
+    header: str,
+    value: str,
+    options: dict[str, Any],
+) -> None:
+    """A 200 KB forwarded header is refused as a whole, logged, not parsed."""
+    assert len(value) > 8192 * 20
+    fix = ProxyFix(Capture(), x_host=2, x_port=2, x_prefix=2, forwarded=2, **options)
+    with caplog.at_level(logging.DEBUG, logger="wsgikit.proxy"):
+        environ = make_environ(**{header: value, "HTTP_X_FORWARDED_FOR_": "x"})
+        fix(environ, lambda status, headers, exc_info=None: print)
+    assert seen(environ) == seen(ORIGINAL)
+    assert parse_counts == {"items": 0, "elements": 0}
+    assert f"of {len(value)} characters" in caplog.text
+
+
+def test_overlong_forwarded_still_overrides_x_forwarded() -> None:
+    """Refusing Forwarded must not hand the choice to X-Forwarded-For, which
+    the proxy writing Forwarded may not set (then the client does)."""
+    environ = through(ProxyFix, forwarded=1, clear_untrusted=True)(
+        HTTP_FORWARDED="for=1.2.3.4, " * 1000, HTTP_X_FORWARDED_FOR="6.6.6.6"
+    )
+    assert environ["REMOTE_ADDR"] == "127.0.0.1"
+    assert not {"HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR"} & set(environ)
+
+
+def test_header_at_the_limit_is_read() -> None:
+    from wsgikit import proxy
+
+    chain = "x" * (proxy._MAX_HEADER - len(", 203.0.113.7")) + ", 203.0.113.7"
+    assert len(chain) == proxy._MAX_HEADER
+    assert through(ProxyFix)(HTTP_X_FORWARDED_FOR=chain)["REMOTE_ADDR"] == "203.0.113.7"
+    assert through(ProxyFix)(HTTP_X_FORWARDED_FOR=chain + "1")["REMOTE_ADDR"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["plain", "quoted"])
+def test_hop_count_parses_only_the_element_it_needs(
+    parse_counts: dict[str, int], quoted: bool
+) -> None:
+    client = '"[2001:db8::7]:4711"' if quoted else "203.0.113.7"
+    header = "for=6.6.6.6;proto=http, " * 300 + f"for={client};proto=https, for=10.0.0.5"
+    assert len(header) < 8192
+    environ = through(ProxyFix, forwarded=2)(HTTP_FORWARDED=header)
+    assert ipaddress.ip_address(environ["REMOTE_ADDR"]) in (
+        ipaddress.ip_address("203.0.113.7"),
+        ipaddress.ip_address("2001:db8::7"),
+    )
+    assert environ["wsgi.url_scheme"] == "https"
+    assert parse_counts["elements"] == 1
+
+
+def test_trusted_mode_parses_elements_only_up_to_the_client(
+    parse_counts: dict[str, int],
+) -> None:
+    header = "for=6.6.6.6, " * 300 + "for=203.0.113.7;proto=https, for=10.0.0.5"
+    environ = through(ProxyFix, forwarded=1, trusted=["10.0.0.0/8"])(
+        REMOTE_ADDR="10.0.0.1", HTTP_FORWARDED=header
+    )
+    assert (environ["REMOTE_ADDR"], environ["wsgi.url_scheme"]) == ("203.0.113.7", "https")
+    assert parse_counts["elements"] == 2
+
+
+def test_overlong_forwarded_element_is_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    element = "for=203.0.113.7;proto=https;ext=" + "x" * 1000
+    with caplog.at_level(logging.DEBUG, logger="wsgikit.proxy"):
+        environ = through(ProxyFix, forwarded=1)(HTTP_FORWARDED=element)
+    assert seen(environ) == seen(ORIGINAL)
+    assert "Forwarded element" in caplog.text
+    ok = through(ProxyFix, forwarded=1)(HTTP_FORWARDED=element[:900])
+    assert (ok["REMOTE_ADDR"], ok["wsgi.url_scheme"]) == ("203.0.113.7", "https")
+
+
+LIST_TEXT = st.text(alphabet=' \t,"\\ab;=\r1.', max_size=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=LIST_TEXT)
+def test_list_splitting_matches_werkzeug(value: str) -> None:
+    """The splitter that parses only what is needed gives werkzeug's items."""
+    from werkzeug.http import parse_list_header
+
+    from wsgikit import proxy
+
+    assert [proxy._unquote(item) for item in proxy._items(value)] == parse_list_header(value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(LIST_TEXT, min_size=1, max_size=5), hops=st.integers(1, 6))
+def test_hop_counts_pick_what_werkzeug_picks(values: list[str], hops: int) -> None:
+    from werkzeug.http import parse_list_header
+
+    from wsgikit import proxy
+
+    header = ",".join(values)
+    items = parse_list_header(header)
+    expected = items[-hops] if len(items) >= hops else None
+    environ = {"HTTP_X_FORWARDED_FOR": header}
+    assert proxy._nth_from_right(environ, "HTTP_X_FORWARDED_FOR", hops, 0) == expected
+
+
+@pytest.mark.parametrize(
+    ("trusted", "remote", "client"),
+    [
+        pytest.param(["::ffff:0:0/96"], "127.0.0.1", "6.6.6.6", id="all mapped, IPv4 peer"),
+        pytest.param(["::ffff:0:0/96"], "::ffff:127.0.0.1", "6.6.6.6", id="all mapped, mapped"),
+        pytest.param(["::ffff:10.0.0.0/104"], "10.1.2.3", "6.6.6.6", id="mapped /104"),
+        pytest.param(["::ffff:10.0.0.0/104"], "11.0.0.1", "11.0.0.1", id="mapped /104 miss"),
+        pytest.param(["::ffff:127.0.0.1"], "127.0.0.1", "6.6.6.6", id="mapped address"),
+        pytest.param(["10.0.0.0/8"], "::ffff:10.0.0.1", "6.6.6.6", id="IPv4 net, mapped peer"),
+        pytest.param(["::/0"], "127.0.0.1", "127.0.0.1", id="::/0 is not IPv4"),
+    ],
+)
+def test_ipv4_mapped_trusted_networks(trusted: list[str], remote: str, client: str) -> None:
+    environ = through(ProxyFix, trusted=trusted)(REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR="6.6.6.6")
+    assert environ["REMOTE_ADDR"] == client
+
+
+def test_ipv4_mapped_trusted_networks_are_stored_as_ipv4() -> None:
+    fix = ProxyFix(Capture(), trusted="::ffff:10.0.0.0/104 ::ffff:0:0/96 fd00::/8")
+    assert fix.trusted == (
+        ipaddress.ip_network("10.0.0.0/8"),
+        ipaddress.ip_network("0.0.0.0/0"),
+        ipaddress.ip_network("fd00::/8"),
+    )
+
+
+def test_bool_hop_counts_are_one_and_zero() -> None:
+    fix = ProxyFix(Capture(), x_for=False, x_proto=True, forwarded=True)
+    assert (fix.x_for, fix.x_proto, fix.forwarded) == (0, 1, 1)
+    assert all(type(hops) is int for hops in (fix.x_for, fix.x_proto, fix.forwarded))
+    environ = through(ProxyFix, forwarded=True)(HTTP_FORWARDED="for=203.0.113.7")
+    assert environ["REMOTE_ADDR"] == "203.0.113.7"
+
+
+@pytest.mark.parametrize(
+    ("text", "hops"),
+    [
+        pytest.param("true", 1, id="true"),
+        pytest.param("Yes", 1, id="yes"),
+        pytest.param("on", 1, id="on"),
+        pytest.param("false", 0, id="false"),
+        pytest.param("no", 0, id="no"),
+        pytest.param("OFF", 0, id="off"),
+        pytest.param("2", 2, id="two"),
+        pytest.param("0", 0, id="zero"),
+    ],
+)
+def test_paste_proxy_fix_hops_accept_booleans(tmp_path: Path, text: str, hops: int) -> None:
+    from paste.deploy import loadapp
+
+    section = (
+        "[filter:f]\nuse = egg:wsgikit#proxy_fix\n"
+        f"forwarded = {text}\nx_host = {text}\nx_for = {text}\n"
+    )
+    app = loadapp(write_ini(tmp_path, section, "f"))
+    assert isinstance(app, ProxyFix)
+    assert (app.forwarded, app.x_host, app.x_for) == (hops, hops, hops)
+
+
+@pytest.mark.parametrize("text", ["maybe", "1.5", "-1", "y"])
+def test_paste_proxy_fix_hops_reject_other_words(tmp_path: Path, text: str) -> None:
+    from paste.deploy import loadapp
+
+    section = f"[filter:f]\nuse = egg:wsgikit#proxy_fix\nforwarded = {text}\n"
+    with pytest.raises(ValueError, match="forwarded"):
+        loadapp(write_ini(tmp_path, section, "f"))

@@ -181,7 +181,10 @@ def convert_options(
 def fake_forwarded_for(
     app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
 ) -> WSGIApplication:
-    """``egg:wsgikit#fake_forwarded_for``: :class:`wsgikit.proxy.FakeForwardedFor`."""
+    """``egg:wsgikit#fake_forwarded_for``: :class:`wsgikit.proxy.FakeForwardedFor`.
+    ``proxies`` is a list separated by spaces, commas or new lines; ``forwarded``
+    is a boolean here (``true``/``false``, ``yes``/``no``, ``on``/``off``, ``1``/``0``:
+    send a ``Forwarded`` header or not), where ``proxy_fix`` takes a hop count."""
     options = convert_options(
         "fake_forwarded_for",
         local_conf,
@@ -203,18 +206,29 @@ def proxy_fix(
     app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
 ) -> WSGIApplication:
     """``egg:wsgikit#proxy_fix``: :class:`wsgikit.proxy.ProxyFix`; ``trusted`` is
-    a list of addresses/CIDRs separated by spaces, commas or new lines."""
+    a list of addresses/CIDRs separated by spaces, commas or new lines. The hop
+    counts (``x_for``, ``x_proto``, ``x_host``, ``x_port``, ``x_prefix``,
+    ``forwarded``) are whole numbers, or ``true``/``yes``/``on`` for 1 and
+    ``false``/``no``/``off`` for 0: ``forwarded = true`` reads the ``Forwarded``
+    header from one proxy, as ``forwarded = true`` of ``fake_forwarded_for``
+    sends it."""
+
+    def ashops(value: str | int) -> int:
+        words = {"true": 1, "yes": 1, "on": 1, "false": 0, "no": 0, "off": 0}
+        hops = words.get(str(value).strip().lower())
+        return asint(value) if hops is None else hops
+
     options = convert_options(
         "proxy_fix",
         local_conf,
         {
-            "x_for": asint,
-            "x_proto": asint,
-            "x_host": asint,
-            "x_port": asint,
-            "x_prefix": asint,
+            "x_for": ashops,
+            "x_proto": ashops,
+            "x_host": ashops,
+            "x_port": ashops,
+            "x_prefix": ashops,
             "trusted": asoptional(aslist),
-            "forwarded": asint,
+            "forwarded": ashops,
             "clear_untrusted": asbool,
         },
     )

@@ -22,9 +22,19 @@ deploy ``FakeForwardedFor`` in production.
 
 Which header wins: with ``forwarded`` > 0 and a ``Forwarded`` header on the
 request, the client address, scheme and host come only from ``Forwarded``;
-``X-Forwarded-For``, ``-Proto`` and ``-Host`` are then ignored, not merged.
+``X-Forwarded-For``, ``-Proto`` and ``-Host`` are then ignored, not merged
+(even when the ``Forwarded`` header itself is refused as invalid or too long).
 ``X-Forwarded-Port`` and ``X-Forwarded-Prefix`` (which ``Forwarded`` has no
 parameter for) still apply as configured.
+
+Limits: a forwarded header value over 8 KiB (all its lines joined) is refused
+as a whole; a ``Forwarded`` element over 1 KiB, an address over 64 characters
+and a host over 259 characters are invalid. Real chains are far below: an
+``X-Forwarded-For`` entry takes at most ~50 characters (8 KiB is over 150
+hops), a full ``Forwarded`` element (``for``, ``by``, ``proto`` and a
+253-character host) under 400; and servers refuse header lines over about
+8 KiB anyway (nginx, Apache, gunicorn). The limits bound the work per request
+(only the elements needed are parsed) and the memory of the lookup caches.
 """
 
 from __future__ import annotations
@@ -33,14 +43,14 @@ import functools
 import ipaddress
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from werkzeug.http import parse_dict_header, parse_list_header, quote_header_value
+from werkzeug.http import parse_dict_header, quote_header_value, unquote_header_value
 
 logger = logging.getLogger("wsgikit.proxy")
 
-#: Environ key of the dict of original values (keyed by the environ keys changed).
+#: Environ key of the dict of original values (keyed by the environ keys set).
 ORIG_KEY = "wsgikit.proxy.orig"
 #: Environ key of the RFC 7239 element that was believed (validated parameters only).
 FORWARDED_KEY = "wsgikit.proxy.forwarded"
@@ -52,6 +62,14 @@ _X_HOST = "HTTP_X_FORWARDED_HOST"
 _X_PORT = "HTTP_X_FORWARDED_PORT"
 _X_PREFIX = "HTTP_X_FORWARDED_PREFIX"
 _ALL_HEADERS = (_FORWARDED, _X_FOR, _X_PROTO, _X_HOST, _X_PORT, _X_PREFIX)
+_NAMES = {
+    _FORWARDED: "Forwarded",
+    _X_FOR: "X-Forwarded-For",
+    _X_PROTO: "X-Forwarded-Proto",
+    _X_HOST: "X-Forwarded-Host",
+    _X_PORT: "X-Forwarded-Port",
+    _X_PREFIX: "X-Forwarded-Prefix",
+}
 
 #: Believed schemes. PEP 3333 knows only http and https, so WebSocket schemes
 #: are mapped to the scheme of their transport.
@@ -67,8 +85,30 @@ _PREFIX_RE = re.compile(r"(?:/[A-Za-z0-9\-._~!$&'()*+,;=:@]+)+/?")
 _DOT_SEGMENT_RE = re.compile(r"/\.\.?(?:/|$)")
 # RFC 7239 section 6.3 obfuscated node name or port.
 _OBFUSCATED_RE = re.compile(r"_[A-Za-z0-9._-]+")
+# Size limits (see the module docstring). They bound the CPU spent on a
+# request and, as no longer value reaches a cached function, the memory of
+# the caches: _client_address 4096 x 64 characters, _valid_host 1024 x 259,
+# each trusted-mode instance's verdicts 4096 x 64: 2.2 MiB with all three
+# full of the longest keys (measured with tracemalloc, entries included).
+_MAX_HEADER = 8192
+_MAX_ELEMENT = 1024
 _MAX_NODE = 64  # "[" + 45-character IPv6 + "]:" + port fits easily
+_MAX_HOST = 259  # 253-character name + ":" + 5-digit port
+_MAX_VERDICTS = 4096
 _LOG_CHARS = 100
+_INVALID: tuple[str | None, bool] = (None, False)
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+# The items of a list header as werkzeug's parse_list_header finds them (a
+# run of anything but "," and '"' or a quoted string with backslash escapes;
+# blanks around an item are not part of it), in one pass of C code, with no
+# backtracking. _BALANCED_RE first checks that every quoted string is closed
+# (parse_list_header gives nothing otherwise).
+_QUOTED = r'"(?:[^"\\]++|\\.)*+"'
+_BALANCED_RE = re.compile(rf'(?:[^"]++|{_QUOTED})*+', re.DOTALL)
+_ITEM_RE = re.compile(
+    rf'(?:[^ \t,"]++|{_QUOTED})(?:[^ \t,"]++|{_QUOTED}|[ \t]++(?=[^ \t,]))*+', re.DOTALL
+)
 
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -88,45 +128,75 @@ class ProxyFix:
       if all are). Nothing is believed unless the peer itself is trusted. The
       ``x_*`` options then only switch headers on (non-zero) or off (0); a
       list-valued header is read at the position of the outermost trusted hop
-      (its leftmost value if it has fewer).
+      (its leftmost value if it has fewer). IPv4-mapped IPv6 addresses
+      (``::ffff:10.0.0.1``, as dual-stack sockets report IPv4 peers) match
+      IPv4 networks, and IPv4-mapped networks (inside ``::ffff:0:0/96``) are
+      converted to IPv4 when the middleware is built, so they match both
+      spellings; wider IPv6 networks such as ``::/0`` do not cover IPv4
+      peers (list ``0.0.0.0/0`` for that).
     - **RFC 7239** (``forwarded=N``): ``for``, ``proto`` and ``host`` come from
       the N-th element from the right (in trusted mode: from the element whose
       ``for`` is the client). Quoted values, ``"[2001:db8::1]:4711"``, several
       header lines and elements are understood; an obfuscated (``_hidden``) or
-      ``unknown`` client leaves ``REMOTE_ADDR`` alone. The believed element's
-      valid ``for``/``by``/``proto``/``host`` are put in
-      ``environ["wsgikit.proxy.forwarded"]``. When the request has a
-      ``Forwarded`` header it wins over ``X-Forwarded-For/-Proto/-Host``.
+      ``unknown`` client leaves ``REMOTE_ADDR`` alone. Only the elements
+      needed are parsed. The believed element's valid ``for``/``by``/
+      ``proto``/``host`` are put in ``environ["wsgikit.proxy.forwarded"]``.
+      When the request has a ``Forwarded`` header it wins over
+      ``X-Forwarded-For/-Proto/-Host``.
     - **Validation**: only a valid IP address (an ``ip:port``, ``[v6]:port``
       or quoted entry gives its address; scope ids are refused) is written to
       ``REMOTE_ADDR``; the scheme must be ``http``/``https`` (``ws``/``wss``
-      map to them); a host must be a host name or IP literal with a port in
-      1-65535; ``X-Forwarded-Prefix`` must be a clean absolute path (no
-      ``//``, no dot segments, no ``%``, ``?``, ``#``, ``\\``, spaces or
-      controls; ``/`` means the root: an empty ``SCRIPT_NAME``). A value
-      that fails is ignored and logged (logger ``wsgikit.proxy``, level
-      WARNING); the request goes on.
+      map to them); a host must be a host name or IP literal with a port of
+      1 to 5 digits in 1-65535; ``X-Forwarded-Port`` likewise; ports are
+      written without leading zeros (``00443`` becomes ``443``, in
+      ``SERVER_PORT`` and ``HTTP_HOST``); ``X-Forwarded-Prefix`` must be a
+      clean absolute path (no ``//``, no dot segments, no ``%``, ``?``,
+      ``#``, ``\\``, spaces or controls), and loses a trailing ``/``
+      (``/app/`` becomes ``/app``; ``/`` means the root: an empty
+      ``SCRIPT_NAME``). A forwarded header over 8 KiB is refused as a whole
+      (see the module docstring for the limits). A value that fails is
+      ignored; the request goes on.
+    - **Logging** (logger ``wsgikit.proxy``): in hop-count mode anybody who
+      reaches the app can send these headers, so refused values are logged
+      at DEBUG (no log flooding by clients). In trusted mode they are logged
+      at WARNING, as they arrived through a trusted proxy (a misconfigured or
+      misbehaving proxy is worth a warning); headers from an untrusted peer
+      are ignored with a DEBUG line.
     - ``clear_untrusted=True`` leaves the forwarded headers saying only what
       was believed, for apps and frameworks that read them raw (Bottle does):
       ``X-Forwarded-For`` is trimmed to the believed part of the chain (client
       first), the other ``X-Forwarded-*`` headers are reduced to the believed
       value, and every header not believed is deleted (all of them from an
-      untrusted peer; those switched off by a 0 option or invalid; the
-      ``X-Forwarded-*`` ones ``Forwarded`` overrode).
+      untrusted peer; those switched off by a 0 option, invalid or too long;
+      the ``X-Forwarded-*`` ones ``Forwarded`` overrode).
     - A request without any of the headers it reads is passed straight on.
 
     Environ keys read: ``REMOTE_ADDR``, ``HTTP_HOST``, ``HTTP_FORWARDED``,
     ``HTTP_X_FORWARDED_FOR/_PROTO/_HOST/_PORT/_PREFIX``. Written:
     ``REMOTE_ADDR``, ``wsgi.url_scheme``, ``HTTP_HOST``, ``SERVER_NAME``,
-    ``SERVER_PORT``, ``SCRIPT_NAME``, ``wsgikit.proxy.orig`` (a dict of the
-    original values of the keys changed or deleted, ``None`` for a key that
-    was absent; only set when something changed) and
-    ``wsgikit.proxy.forwarded``.
+    ``SERVER_PORT``, ``SCRIPT_NAME``, ``wsgikit.proxy.forwarded`` and
+    ``wsgikit.proxy.orig``: a dict keyed by the environ keys it set, holding
+    their values before; ``None`` for a key that was absent. A key is in it
+    whenever a valid forwarded value was written to it, even one equal to
+    the value before (so ``orig`` tells what the proxies said, not only what
+    changed); the forwarded headers ``clear_untrusted`` trimmed or deleted
+    are in it too. ``wsgikit.proxy.orig`` is set (possibly to an empty dict)
+    whenever a header it reads is present, and only then.
 
-    Differences from werkzeug, all on input werkzeug would write unchecked:
-    invalid values are ignored rather than copied, the port of an
-    ``ip:port`` client is dropped, the scheme is lower-cased, and originals
-    are under ``wsgikit.proxy.orig`` instead of ``werkzeug.proxy_fix.orig``.
+    Differences from werkzeug, all on input werkzeug would write unchecked
+    or unchanged:
+
+    - invalid values are ignored rather than copied, and a header value over
+      8 KiB is refused as a whole (werkzeug parses any size);
+    - the port of an ``ip:port`` client is dropped, the scheme is lower-cased
+      and ``ws``/``wss`` become ``http``/``https``;
+    - ports lose leading zeros (``00443`` → ``443``; werkzeug copies
+      ``00443`` into ``SERVER_PORT`` and ``HTTP_HOST``);
+    - a trailing ``/`` of ``X-Forwarded-Prefix`` is dropped (werkzeug's
+      ``SCRIPT_NAME`` ``/app/`` makes ``/app//page`` URLs);
+    - originals are under ``wsgikit.proxy.orig`` instead of
+      ``werkzeug.proxy_fix.orig``, and hold only the keys written (werkzeug
+      stores all six on every request).
 
     :param app: The WSGI application to wrap.
     :param x_for: Hops to trust in ``X-Forwarded-For`` (sets ``REMOTE_ADDR``).
@@ -142,12 +212,18 @@ class ProxyFix:
     :param trusted: Addresses and CIDR networks (IPv4 or IPv6; strings,
         ``ipaddress`` objects, or one string of them separated by commas or
         spaces) of your own proxies. ``None`` (the default) counts hops
-        instead.
+        instead. The ``trusted`` attribute holds them as networks, IPv4-mapped
+        ones converted to IPv4.
     :param forwarded: Hops to trust in the RFC 7239 ``Forwarded`` header
         (in trusted mode: any non-zero value reads it). 0, the default,
         ignores it.
     :param clear_untrusted: Reduce the forwarded headers in the environ to
         what was believed, and delete the rest. Off by default.
+
+    Every hop count is a whole number of 0 or more; ``True`` and ``False``
+    are accepted as 1 and 0 (Python's ``bool`` is an ``int``, and werkzeug
+    takes them so too), so ``forwarded=True`` reads the ``Forwarded`` header
+    from one proxy, as ``forwarded = true`` does in an INI file.
 
     .. code-block:: python
 
@@ -187,69 +263,83 @@ class ProxyFix:
             None if trusted is None else _parse_networks(trusted)
         )
 
-        self._trust: Callable[[str], tuple[str | None, bool]] | None = None
-        if self.trusted is not None:
-            # Single addresses as text, found without parsing; verdicts cached.
-            exact = frozenset(
-                str(net.network_address) for net in self.trusted if net.num_addresses == 1
+        # The headers this configuration reads: without any, a request is
+        # passed straight on.
+        self._reads = (
+            _ALL_HEADERS
+            if clear_untrusted
+            else tuple(
+                key
+                for key, hops in (
+                    (_X_FOR, self.x_for),
+                    (_X_PROTO, self.x_proto),
+                    (_FORWARDED, self.forwarded),
+                    (_X_HOST, self.x_host),
+                    (_X_PORT, self.x_port),
+                    (_X_PREFIX, self.x_prefix),
+                )
+                if hops
             )
-            self._trust = functools.lru_cache(maxsize=4096)(
-                functools.partial(_trust_verdict, self.trusted, exact)
-            )
+        )
+        # Trusted mode: single addresses as text, found without parsing, and
+        # the verdict on each node seen (see _verdict), looked up inline.
+        self._exact = frozenset(
+            str(net.network_address) for net in self.trusted or () if net.num_addresses == 1
+        )
+        self._verdicts: dict[str, tuple[str | None, bool]] = {}
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        # Fast exit, as literal lookups (measured cheaper than a loop).
-        if (
-            "HTTP_X_FORWARDED_FOR" not in environ
-            and "HTTP_X_FORWARDED_PROTO" not in environ
-            and "HTTP_FORWARDED" not in environ
-            and "HTTP_X_FORWARDED_HOST" not in environ
-            and "HTTP_X_FORWARDED_PORT" not in environ
-            and "HTTP_X_FORWARDED_PREFIX" not in environ
-        ):
+        for key in self._reads:
+            if key in environ:
+                break
+        else:
             return self.app(environ, start_response)
 
         orig: dict[str, str | None] = {}
-        if self._trust is None:
+        if self.trusted is None:
             self._by_hop_count(environ, orig)
         else:
-            self._by_trusted_networks(environ, orig, self._trust)
-        if orig:
-            environ[ORIG_KEY] = orig
+            self._by_trusted_networks(environ, orig, self.trusted)
+        environ[ORIG_KEY] = orig
         return self.app(environ, start_response)
 
     def _by_hop_count(self, environ: WSGIEnvironment, orig: dict[str, str | None]) -> None:
         """werkzeug's rule: the N-th value from the right, if there are N."""
+        level = logging.DEBUG  # anybody can send these headers
         believed: dict[str, str] = {}
         x_for, x_proto, x_host = self.x_for, self.x_proto, self.x_host
-        use_forwarded = self.forwarded and _FORWARDED in environ
-        if use_forwarded:
-            elements = _forwarded_elements(environ[_FORWARDED])
-            if len(elements) >= self.forwarded:
-                self._apply_element(environ, orig, elements[-self.forwarded])
-            believed[_FORWARDED] = environ[_FORWARDED]
-            x_for = x_proto = x_host = 0
+        if self.forwarded and _FORWARDED in environ:
+            x_for = x_proto = x_host = 0  # Forwarded wins, even when refused
+            header = _header(environ, _FORWARDED, level)
+            if header is not None:
+                items = _items(header)
+                if len(items) >= self.forwarded:
+                    element = _element(items[-self.forwarded], level)
+                    if element is not None:
+                        self._apply_element(environ, orig, element, level)
+                believed[_FORWARDED] = header
         if x_for:
-            client = _nth_from_right(environ.get(_X_FOR), x_for)
+            client = _nth_from_right(environ, _X_FOR, x_for, level)
             if client is not None:
-                keep = x_for if _set_client(environ, orig, client, "X-Forwarded-For") else x_for - 1
+                keep = x_for if _set_client(environ, orig, client, level) else x_for - 1
                 if keep and self.clear_untrusted:
-                    believed[_X_FOR] = ", ".join(_list_values(environ[_X_FOR])[-keep:])
+                    chain = _items(environ[_X_FOR])[-keep:]
+                    believed[_X_FOR] = ", ".join(map(_unquote, chain))
         if x_proto:
-            value = _nth_from_right(environ.get(_X_PROTO), x_proto)
-            if value is not None and _set_scheme(environ, orig, value, "X-Forwarded-Proto"):
+            value = _nth_from_right(environ, _X_PROTO, x_proto, level)
+            if value is not None and _set_scheme(environ, orig, value, "X-Forwarded-Proto", level):
                 believed[_X_PROTO] = value
         if x_host:
-            value = _nth_from_right(environ.get(_X_HOST), x_host)
-            if value is not None and _set_host(environ, orig, value, "X-Forwarded-Host"):
+            value = _nth_from_right(environ, _X_HOST, x_host, level)
+            if value is not None and _set_host(environ, orig, value, "X-Forwarded-Host", level):
                 believed[_X_HOST] = value
         if self.x_port:
-            value = _nth_from_right(environ.get(_X_PORT), self.x_port)
-            if value is not None and _set_port(environ, orig, value):
+            value = _nth_from_right(environ, _X_PORT, self.x_port, level)
+            if value is not None and _set_port(environ, orig, value, level):
                 believed[_X_PORT] = value
         if self.x_prefix:
-            value = _nth_from_right(environ.get(_X_PREFIX), self.x_prefix)
-            if value is not None and _set_prefix(environ, orig, value):
+            value = _nth_from_right(environ, _X_PREFIX, self.x_prefix, level)
+            if value is not None and _set_prefix(environ, orig, value, level):
                 believed[_X_PREFIX] = value
         if self.clear_untrusted:
             _keep_only(environ, orig, believed)
@@ -258,71 +348,96 @@ class ProxyFix:
         self,
         environ: WSGIEnvironment,
         orig: dict[str, str | None],
-        trust: Callable[[str], tuple[str | None, bool]],
+        networks: tuple[_Network, ...],
     ) -> None:
         """Walk from the peer leftwards while the hops are our own proxies."""
         believed: dict[str, str] = {}
+        verdicts, verdict = self._verdicts, self._verdict
         peer = environ.get("REMOTE_ADDR")
-        if not (isinstance(peer, str) and trust(peer)[1]):
+        if not (isinstance(peer, str) and (verdicts.get(peer) or verdict(networks, peer))[1]):
             logger.debug("forwarded headers from untrusted peer %r ignored", peer)
             if self.clear_untrusted:
                 _keep_only(environ, orig, believed)
             return
 
+        level = logging.WARNING  # sent or passed on by a trusted proxy
         # Trusted proxies between the client and us: the position, from the
         # right, of the value the outermost trusted proxy wrote in list headers.
         depth = 1
         if self.forwarded and _FORWARDED in environ:
-            elements = _forwarded_elements(environ[_FORWARDED])
-            index = 0
-            for index in range(len(elements) - 1, -1, -1):
-                node = elements[index].get("for")
-                if node is None or not trust(node)[1]:
+            header = _header(environ, _FORWARDED, level)
+            items = _items(header) if header is not None else []
+            element: dict[str, str | None] | None = None
+            for depth in range(1, len(items) + 1):
+                element = _element(items[-depth], level)
+                node = None if element is None else element.get("for")
+                if node is None or not (verdicts.get(node) or verdict(networks, node))[1]:
                     break
-            if elements:
-                self._apply_element(environ, orig, elements[index])
-                depth = len(elements) - index
-            believed[_FORWARDED] = environ[_FORWARDED]
+            if element is not None:
+                self._apply_element(environ, orig, element, level)
+            if header is not None:
+                believed[_FORWARDED] = header
         else:
-            chain = _list_values(environ.get(_X_FOR)) if self.x_for else []
+            header = _header(environ, _X_FOR, level) if self.x_for else None
+            chain: list[str] = []
+            if header:
+                chain = _items(header)
+                if '"' in header:
+                    chain = [_unquote(item) for item in chain]
             if chain:
                 client: str | None = None
                 for depth in range(1, len(chain) + 1):
-                    client, trusted = trust(chain[-depth])
+                    node = chain[-depth]
+                    client, trusted = verdicts.get(node) or verdict(networks, node)
                     if not trusted:
                         break
                 keep = depth
                 if client is not None:
                     _store(environ, orig, "REMOTE_ADDR", client)
                 else:
-                    _reject("X-Forwarded-For", chain[-depth])
+                    _reject("X-Forwarded-For", chain[-depth], level)
                     keep -= 1
                 if keep:
                     believed[_X_FOR] = ", ".join(chain[-keep:])
             if self.x_proto:
-                value = _at_depth(environ.get(_X_PROTO), depth)
-                if value is not None and _set_scheme(environ, orig, value, "X-Forwarded-Proto"):
+                value = _at_depth(environ, _X_PROTO, depth, level)
+                if value is not None and _set_scheme(
+                    environ, orig, value, "X-Forwarded-Proto", level
+                ):
                     believed[_X_PROTO] = value
             if self.x_host:
-                value = _at_depth(environ.get(_X_HOST), depth)
-                if value is not None and _set_host(environ, orig, value, "X-Forwarded-Host"):
+                value = _at_depth(environ, _X_HOST, depth, level)
+                if value is not None and _set_host(environ, orig, value, "X-Forwarded-Host", level):
                     believed[_X_HOST] = value
         if self.x_port:
-            value = _at_depth(environ.get(_X_PORT), depth)
-            if value is not None and _set_port(environ, orig, value):
+            value = _at_depth(environ, _X_PORT, depth, level)
+            if value is not None and _set_port(environ, orig, value, level):
                 believed[_X_PORT] = value
         if self.x_prefix:
-            value = _at_depth(environ.get(_X_PREFIX), depth)
-            if value is not None and _set_prefix(environ, orig, value):
+            value = _at_depth(environ, _X_PREFIX, depth, level)
+            if value is not None and _set_prefix(environ, orig, value, level):
                 believed[_X_PREFIX] = value
         if self.clear_untrusted:
             _keep_only(environ, orig, believed)
+
+    def _verdict(self, networks: tuple[_Network, ...], node: str) -> tuple[str | None, bool]:
+        """(the node's address or None if invalid, whether it is trusted),
+        remembered in ``self._verdicts`` for nodes of at most ``_MAX_NODE``
+        characters; the memo is emptied when it reaches 4096 entries."""
+        if len(node) > _MAX_NODE:
+            return _INVALID
+        result = _trust_verdict(networks, self._exact, node)
+        if len(self._verdicts) >= _MAX_VERDICTS:
+            self._verdicts.clear()
+        self._verdicts[node] = result
+        return result
 
     def _apply_element(
         self,
         environ: WSGIEnvironment,
         orig: dict[str, str | None],
         element: dict[str, str | None],
+        level: int,
     ) -> None:
         """Copy a believed RFC 7239 element's ``for``/``proto``/``host``."""
         seen: dict[str, str] = {}
@@ -335,15 +450,15 @@ class ProxyFix:
                     _store(environ, orig, "REMOTE_ADDR", address)
                 # else: "unknown" or obfuscated; the client stays unknown.
             else:
-                _reject("Forwarded for", node)
+                _reject("Forwarded for", node, level)
         by = element.get("by")
         if by is not None and _node_is_valid(by):
             seen["by"] = by
         proto = element.get("proto")
-        if proto is not None and _set_scheme(environ, orig, proto, "Forwarded proto"):
+        if proto is not None and _set_scheme(environ, orig, proto, "Forwarded proto", level):
             seen["proto"] = proto.lower()
         host = element.get("host")
-        if host is not None and _set_host(environ, orig, host, "Forwarded host"):
+        if host is not None and _set_host(environ, orig, host, "Forwarded host", level):
             seen["host"] = host
         if seen:
             environ[FORWARDED_KEY] = seen
@@ -382,7 +497,8 @@ class FakeForwardedFor:
     :param prefix: A clean absolute path for ``X-Forwarded-Prefix``; ``None``
         sends none.
     :param forwarded: Also send the chain as an RFC 7239 ``Forwarded``
-        header. Off by default.
+        header. Off by default. A bool here; :class:`ProxyFix`'s
+        ``forwarded`` is a hop count, which takes ``True`` as 1.
 
     .. code-block:: python
 
@@ -464,7 +580,9 @@ class FakeForwardedFor:
 
 
 def _hops(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool):
+        return int(value)  # True is one hop, as in werkzeug and the INI files
+    if not isinstance(value, int):
         raise TypeError(f"{name} must be a whole number of hops, not {type(value).__name__}")
     if value < 0:
         raise ValueError(f"{name} must be 0 or more hops, not {value}")
@@ -476,7 +594,8 @@ def _split_words(text: str) -> list[str]:
 
 
 def _parse_networks(trusted: object) -> tuple[_Network, ...]:
-    """``trusted=`` as networks; a single address becomes a /32 or /128."""
+    """``trusted=`` as networks; a single address becomes a /32 or /128, and
+    an IPv4-mapped network (inside ``::ffff:0:0/96``) the IPv4 one."""
     if isinstance(trusted, str):
         trusted = _split_words(trusted)
     if not isinstance(trusted, Iterable):
@@ -485,22 +604,27 @@ def _parse_networks(trusted: object) -> tuple[_Network, ...]:
         )
     networks: list[_Network] = []
     for item in trusted:
+        network: _Network
         if isinstance(item, ipaddress.IPv4Network | ipaddress.IPv6Network):
-            networks.append(item)
-            continue
-        if isinstance(item, ipaddress.IPv4Address | ipaddress.IPv6Address):
-            networks.append(ipaddress.ip_network(item))
-            continue
-        if not isinstance(item, str):
+            network = item
+        elif isinstance(item, ipaddress.IPv4Address | ipaddress.IPv6Address):
+            network = ipaddress.ip_network(item)
+        elif not isinstance(item, str):
             raise TypeError(f"trusted entries must be strings, not {type(item).__name__}")
-        try:
-            if "%" in item:
-                raise ValueError("scope ids are not supported")
-            networks.append(ipaddress.ip_network(item.strip(), strict=False))
-        except ValueError as error:
-            raise ValueError(
-                f"trusted: {item!r} is not an IP address or network ({error})"
-            ) from None
+        else:
+            try:
+                if "%" in item:
+                    raise ValueError("scope ids are not supported")
+                network = ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError as error:
+                raise ValueError(
+                    f"trusted: {item!r} is not an IP address or network ({error})"
+                ) from None
+        if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+            mapped = network.network_address.ipv4_mapped
+            if mapped is not None:  # always, inside ::ffff:0:0/96
+                network = ipaddress.IPv4Network((mapped, network.prefixlen - 96))
+        networks.append(network)
     if not networks:
         raise ValueError("trusted must name at least one address or network (or be None)")
     return tuple(networks)
@@ -509,7 +633,7 @@ def _parse_networks(trusted: object) -> tuple[_Network, ...]:
 def _checked_ip(option: str, value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{option} must be IP address strings, not {type(value).__name__}")
-    if _client_address(value) != value:
+    if len(value) > _MAX_NODE or _client_address(value) != value:
         raise ValueError(f"{option}: {value!r} is not a plain IPv4 or IPv6 address")
     return value
 
@@ -522,8 +646,9 @@ def _forwarded_node(ip: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def _client_address(text: str) -> str | None:
     """The IP address of an ``ip``, ``ip:port``, ``[v6]`` or ``[v6]:port``
-    node, as written (without port or brackets); ``None`` if not valid."""
-    if len(text) > _MAX_NODE or "%" in text:
+    node, as written (without port or brackets); ``None`` if not valid.
+    Callers pass no text over ``_MAX_NODE`` characters (the cache's keys)."""
+    if "%" in text:
         return None
     host, port = text, ""
     if text.startswith("["):
@@ -553,8 +678,10 @@ def _valid_node_port(port: str) -> bool:
 
 
 def _node_is_valid(node: str) -> bool:
-    """An RFC 7239 node: an address (with optional port), ``unknown`` or
-    an obfuscated identifier (with optional port)."""
+    """An RFC 7239 node of at most ``_MAX_NODE`` characters: an address (with
+    optional port), ``unknown`` or an obfuscated identifier (with optional port)."""
+    if len(node) > _MAX_NODE:
+        return False
     if _client_address(node) is not None:
         return True
     name, _, port = node.partition(":")
@@ -571,7 +698,7 @@ def _trust_verdict(
         return node, True
     address = _client_address(node)
     if address is None:
-        return None, False
+        return _INVALID
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         # A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d.
@@ -579,80 +706,123 @@ def _trust_verdict(
     return address, any(ip in network for network in networks)
 
 
-def _list_values(value: str | None) -> list[str]:
-    """werkzeug's ``parse_list_header``, with a shortcut for values without
-    quotes (the usual case; measured ~10x faster) that gives the same list."""
-    if not value:
+def _header(environ: WSGIEnvironment, key: str, level: int) -> str | None:
+    """A forwarded header's value; ``None`` if absent or refused as too long."""
+    value = environ.get(key)
+    if value is not None and len(value) > _MAX_HEADER:
+        _too_long(key, value, level)
+        return None
+    return value
+
+
+def _too_long(key: str, value: str, level: int) -> None:
+    logger.log(
+        level,
+        "ignoring %s header of %d characters (the limit is %d)",
+        _NAMES[key],
+        len(value),
+        _MAX_HEADER,
+    )
+
+
+def _items(value: str) -> list[str]:
+    """The items of a list header, as werkzeug's ``parse_list_header`` gives
+    them (blanks stripped, empty ones dropped, nothing if a quoted string is
+    not closed) but still quoted (see :func:`_unquote`): only the items used
+    are unquoted or parsed further."""
+    if '"' not in value:
+        # The usual case: measured ~10x faster than parse_list_header.
+        items = [item.strip(" \t") for item in value.split(",")]
+        return [item for item in items if item] if "" in items else items
+    if _BALANCED_RE.fullmatch(value) is None:
         return []
-    if '"' in value:
-        return parse_list_header(value)
-    values = [part.strip(" \t") for part in value.split(",")]
-    return [part for part in values if part] if "" in values else values
+    return _ITEM_RE.findall(value)
 
 
-def _nth_from_right(value: str | None, hops: int) -> str | None:
-    """werkzeug's ``_get_real_value``: the ``hops``-th value from the right."""
+def _unquote(item: str) -> str:
+    return unquote_header_value(item) if item[0] == '"' else item
+
+
+def _nth_from_right(environ: WSGIEnvironment, key: str, hops: int, level: int) -> str | None:
+    """werkzeug's ``_get_real_value``: the ``hops``-th value from the right of
+    a header (``None`` also when it is too long)."""
+    value: str | None = environ.get(key)
     if not value:
         return None
-    if hops == 1 and '"' not in value:
-        last = value.rpartition(",")[2].strip(" \t")
-        if last:
+    if len(value) > _MAX_HEADER:
+        _too_long(key, value, level)
+        return None
+    if hops == 1:
+        # The usual case, without splitting: the text after the last comma,
+        # when that comma is outside quoted strings (no quote before it, or
+        # an even number of them and no backslash escapes).
+        rest, _, last = value.rpartition(",")
+        last = last.strip(" \t")
+        if (
+            last
+            and '"' not in last
+            and ('"' not in rest or ("\\" not in rest and rest.count('"') % 2 == 0))
+        ):
             return last
-    values = _list_values(value)
-    return values[-hops] if len(values) >= hops else None
+    items = _items(value)
+    return _unquote(items[-hops]) if len(items) >= hops else None
 
 
-def _at_depth(value: str | None, depth: int) -> str | None:
-    """Trusted mode: the value of the outermost trusted hop, or the leftmost."""
+def _at_depth(environ: WSGIEnvironment, key: str, depth: int, level: int) -> str | None:
+    """Trusted mode: the value of the outermost trusted hop, or the leftmost
+    (``None`` also when the header is too long)."""
+    value: str | None = environ.get(key)
     if not value:
+        return None
+    if len(value) > _MAX_HEADER:
+        _too_long(key, value, level)
         return None
     if "," not in value and '"' not in value:
         return value.strip(" \t") or None
-    values = _list_values(value)
-    if not values:
+    items = _items(value)
+    if not items:
         return None
-    return values[-depth] if len(values) >= depth else values[0]
+    return _unquote(items[-depth] if len(items) >= depth else items[0])
 
 
-def _forwarded_elements(value: str) -> list[dict[str, str | None]]:
-    """RFC 7239 elements (commas) of ``;``-separated pairs, quotes respected;
-    parameter names are case-insensitive."""
-    elements = []
-    for element in parse_list_header(value):
-        pairs = parse_dict_header(element.replace(";", ","))
-        elements.append({name.lower(): pair for name, pair in pairs.items()})
-    return elements
+def _element(item: str, level: int) -> dict[str, str | None] | None:
+    """One RFC 7239 element (``;``-separated pairs, quotes respected; names
+    are case-insensitive), or ``None`` if it is over ``_MAX_ELEMENT``."""
+    if len(item) > _MAX_ELEMENT:
+        logger.log(level, "ignoring Forwarded element of %d characters", len(item))
+        return None
+    pairs = parse_dict_header(_unquote(item).replace(";", ","))
+    return {name.lower(): pair for name, pair in pairs.items()}
 
 
-def _reject(what: str, value: str) -> None:
-    logger.warning("ignoring invalid %s value %r", what, value[:_LOG_CHARS])
+def _reject(what: str, value: str, level: int) -> None:
+    logger.log(level, "ignoring invalid %s value %r", what, value[:_LOG_CHARS])
 
 
 def _store(environ: WSGIEnvironment, orig: dict[str, str | None], key: str, value: str) -> None:
-    old = environ.get(key)
-    if old != value:
-        if key not in orig:
-            orig[key] = old
-        environ[key] = value
+    """Write a believed value, keeping the key's value before in ``orig``."""
+    if key not in orig:
+        orig[key] = environ.get(key)
+    environ[key] = value
 
 
 def _set_client(
-    environ: WSGIEnvironment, orig: dict[str, str | None], value: str, what: str
+    environ: WSGIEnvironment, orig: dict[str, str | None], value: str, level: int
 ) -> bool:
-    address = _client_address(value)
+    address = _client_address(value) if len(value) <= _MAX_NODE else None
     if address is None:
-        _reject(what, value)
+        _reject("X-Forwarded-For", value, level)
         return False
     _store(environ, orig, "REMOTE_ADDR", address)
     return True
 
 
 def _set_scheme(
-    environ: WSGIEnvironment, orig: dict[str, str | None], value: str, what: str
+    environ: WSGIEnvironment, orig: dict[str, str | None], value: str, what: str, level: int
 ) -> bool:
     scheme = _SCHEMES.get(value.lower())
     if scheme is None:
-        _reject(what, value)
+        _reject(what, value, level)
         return False
     _store(environ, orig, "wsgi.url_scheme", scheme)
     return True
@@ -660,7 +830,8 @@ def _set_scheme(
 
 @functools.lru_cache(maxsize=1024)
 def _valid_host(value: str) -> tuple[str, str | None] | None:
-    """(name, port or None) of a clean ``Host`` value, else ``None``."""
+    """(name, port without leading zeros or None) of a clean ``Host`` value,
+    else ``None``. Callers pass no value over ``_MAX_HOST`` characters."""
     match = _HOST_RE.fullmatch(value)
     if match is None:
         return None
@@ -670,35 +841,43 @@ def _valid_host(value: str) -> tuple[str, str | None] | None:
             ipaddress.IPv6Address(name[1:-1])
         except ValueError:
             return None
-    if port is not None and not 0 < int(port) < 65536:
-        return None
-    return name, port
+    if port is None:
+        return name, None
+    number = int(port)
+    return (name, str(number)) if 0 < number < 65536 else None
 
 
-def _set_host(environ: WSGIEnvironment, orig: dict[str, str | None], value: str, what: str) -> bool:
-    parsed = _valid_host(value)
+def _set_host(
+    environ: WSGIEnvironment, orig: dict[str, str | None], value: str, what: str, level: int
+) -> bool:
+    parsed = _valid_host(value) if len(value) <= _MAX_HOST else None
     if parsed is None:
-        _reject(what, value)
+        _reject(what, value, level)
         return False
     name, port = parsed
     # As werkzeug: SERVER_PORT only changes when the host names a port.
-    _store(environ, orig, "HTTP_HOST", value)
-    _store(environ, orig, "SERVER_NAME", name)
-    if port is not None:
+    if port is None:
+        _store(environ, orig, "HTTP_HOST", name)
+    else:
+        _store(environ, orig, "HTTP_HOST", f"{name}:{port}")
         _store(environ, orig, "SERVER_PORT", port)
+    _store(environ, orig, "SERVER_NAME", name)
     return True
 
 
-def _set_port(environ: WSGIEnvironment, orig: dict[str, str | None], value: str) -> bool:
+def _set_port(
+    environ: WSGIEnvironment, orig: dict[str, str | None], value: str, level: int
+) -> bool:
     if not (value.isascii() and value.isdigit() and len(value) <= 5 and 0 < int(value) < 65536):
-        _reject("X-Forwarded-Port", value)
+        _reject("X-Forwarded-Port", value, level)
         return False
+    port = str(int(value))  # "00443" -> "443"
     host = environ.get("HTTP_HOST")
     if host:
         if ":" in host and not host.endswith("]"):
             host = host.rpartition(":")[0]
-        _store(environ, orig, "HTTP_HOST", f"{host}:{value}")
-    _store(environ, orig, "SERVER_PORT", value)
+        _store(environ, orig, "HTTP_HOST", f"{host}:{port}")
+    _store(environ, orig, "SERVER_PORT", port)
     return True
 
 
@@ -706,15 +885,18 @@ def _valid_prefix(value: str) -> bool:
     return _PREFIX_RE.fullmatch(value) is not None and _DOT_SEGMENT_RE.search(value) is None
 
 
-def _set_prefix(environ: WSGIEnvironment, orig: dict[str, str | None], value: str) -> bool:
+def _set_prefix(
+    environ: WSGIEnvironment, orig: dict[str, str | None], value: str, level: int
+) -> bool:
     if value == "/":
         # Mounted at the root: PEP 3333 spells that as an empty SCRIPT_NAME.
         _store(environ, orig, "SCRIPT_NAME", "")
         return True
     if not _valid_prefix(value):
-        _reject("X-Forwarded-Prefix", value)
+        _reject("X-Forwarded-Prefix", value, level)
         return False
-    _store(environ, orig, "SCRIPT_NAME", value)
+    # "/app/" + PATH_INFO "/page" would make "/app//page" URLs.
+    _store(environ, orig, "SCRIPT_NAME", value[:-1] if value.endswith("/") else value)
     return True
 
 

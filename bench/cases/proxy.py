@@ -23,6 +23,10 @@ CHAIN = {
     "HTTP_X_FORWARDED_HOST": "shop.example",
 }
 
+# Any client can send these to a hop-count ProxyFix.
+HOSTILE = {"HTTP_X_FORWARDED_FOR": '"' + "1.2.3.4, " * 900 + '"' + ", 203.0.113.7"}
+HUGE = {"HTTP_FORWARDED": "for=1.2.3.4;proto=http, " * 9000}
+
 
 def cases() -> list[Case]:
     app = bare_app()
@@ -72,6 +76,29 @@ def cases() -> list[Case]:
             note="counts hops, validates nothing",
         ),
         Case(group, "ProxyFix(x_host=1, trusted=3 networks)", "wsgikit", request(trusted, **CHAIN)),
+    ]
+    group = "proxy: hostile 8 KB quoted X-Forwarded-For (at the limit)"
+    cases += [
+        Case(group, "bare app", "floor", request(app, **HOSTILE)),
+        Case(group, "werkzeug ProxyFix()", "anchor", request(WerkzeugProxyFix(app), **HOSTILE)),
+        Case(group, "ProxyFix()", "wsgikit", request(ProxyFix(app), **HOSTILE)),
+    ]
+    group = "proxy: hostile 200 KB Forwarded, forwarded=1"
+    cases += [
+        Case(group, "bare app", "floor", request(app, **HUGE)),
+        Case(
+            group,
+            "werkzeug ProxyFix() (ignores Forwarded)",
+            "anchor",
+            request(WerkzeugProxyFix(app), **HUGE),
+        ),
+        Case(
+            group,
+            "ProxyFix(forwarded=1)",
+            "wsgikit",
+            request(ProxyFix(app, forwarded=1), **HUGE),
+            note="refused unparsed (over 8 KiB)",
+        ),
     ]
     group = "proxy: FakeForwardedFor"
     cases += [
