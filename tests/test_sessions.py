@@ -22,10 +22,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+from wsgiref.validate import validator
 
 import itsdangerous
 import pytest
 import requests
+import webtest
 from conftest import Handshake, Tracked, linted, make_environ, run_wsgi, testapp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -576,6 +578,75 @@ def test_bad_cookie_log_does_not_show_its_content(caplog: pytest.LogCaptureFixtu
     assert caplog.records[0].levelno == logging.WARNING
 
 
+@pytest.mark.parametrize("cookie", _bad_cookies())
+def test_bad_cookie_is_deleted_by_a_request_that_reads_the_session(cookie: str) -> None:
+    app = middleware(lambda s: s.get("a"), domain="example.com", path="/app")
+    _, headers, body = call(app, cookie)
+    assert json.loads(body) == {}
+    deletion = set_cookie(headers)
+    assert deletion is not None and value_of(deletion) == ""
+    attrs = attributes(deletion)
+    assert attrs["Max-Age"] == "0" and attrs["Domain"] == "example.com"
+    assert attrs["Path"] == "/app"
+    assert header(headers, "Vary") == ["Cookie"]
+
+
+def test_expired_cookie_is_deleted(clock: Clock) -> None:
+    value = signed({"a": 1})
+    clock.now = T0 + 2 * DAY
+    _, headers, body = call(middleware(lambda s: s.get("a"), max_age=DAY), "session=" + value)
+    assert json.loads(body) == {} and value_of(set_cookie(headers)) == ""
+
+
+def test_cookie_of_a_retired_key_is_deleted_once_and_then_costs_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The reviewer's case: a browser holds a cookie whose key left fallback_keys."""
+    retired = SessionMiddleware(session_app(setter(user="alice")), OLD_SECRET)
+    current = SessionMiddleware(session_app(lambda s: s.get("user")), SECRET)
+
+    def site(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        handler = retired if environ["PATH_INFO"] == "/login" else current
+        return handler(environ, start_response)
+
+    app = testapp(site)
+    app.get("/login")
+    assert "session" in app.cookies
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        first = app.get("/")
+        second = app.get("/")
+    assert first.json == {} == second.json
+    assert first.headers.getall("Set-Cookie")[0].startswith("session=;")
+    assert "session" not in app.cookies
+    assert second.headers.getall("Set-Cookie") == []
+    assert len(caplog.records) == 1  # the second request sent no cookie to check
+
+
+@pytest.mark.parametrize(
+    ("cookie", "deleted"),
+    [
+        pytest.param(f"session=bad; session={signed({'a': 1})}", False, id="one valid of two"),
+        pytest.param(f"session={signed({})}", False, id="valid but empty"),
+        pytest.param("sessionid=bad; other=x", False, id="another name"),
+        pytest.param("session=bad; session=worse", True, id="none valid of two"),
+    ],
+)
+def test_only_a_cookie_that_failed_verification_is_deleted(cookie: str, deleted: bool) -> None:
+    _, headers, _ = call(middleware(lambda s: s.get("a")), cookie)
+    assert (set_cookie(headers) is not None) is deleted
+
+
+def test_bad_cookie_is_replaced_not_deleted_when_the_app_stores_data() -> None:
+    _, headers, _ = call(middleware(setter(fresh=1)), "session=garbage")
+    [cookie] = header(headers, "Set-Cookie")
+    assert unsign(value_of(cookie)) == {"fresh": 1}
+
+
+def test_bad_cookie_of_an_untouched_session_is_left_alone(checks: list[bytes]) -> None:
+    calls, _, _ = run_wsgi(SessionMiddleware(ignoring_app, SECRET), {"HTTP_COOKIE": "session=bad"})
+    assert checks == [] and header(calls[-1][1], "Set-Cookie") == []
+
+
 def test_several_cookies_the_one_signed_last_wins(clock: Clock) -> None:
     older = signed({"v": "older"})
     clock.now = T0 + 10
@@ -642,7 +713,6 @@ READS: list[Any] = [
     pytest.param(lambda s: s | {"c": 3}, {"a": 1, "b": [2], "c": 3}, id="or"),
     pytest.param(lambda s: {"c": 3} | s, {"c": 3, "a": 1, "b": [2]}, id="ror"),
     pytest.param(lambda s: json.loads(json.dumps(s)), {"a": 1, "b": [2]}, id="json.dumps"),
-    pytest.param(lambda s: repr(s), "<Session {'a': 1, 'b': [2]}>", id="repr"),
     pytest.param(lambda s: s.new, False, id="new"),
 ]
 
@@ -654,6 +724,38 @@ def test_every_read_loads_the_cookie(read: Callable[[Session], Any], expected: A
     _, headers, _ = call(app, "session=" + signed({"a": 1, "b": [2]}))
     assert results == [expected, False]
     assert set_cookie(headers) is None and header(headers, "Vary") == ["Cookie"]
+
+
+def test_repr_does_not_load_the_cookie(checks: list[bytes]) -> None:
+    seen: list[Any] = []
+
+    def look(session: Session) -> None:
+        seen.extend([repr(session), f"{session!s}", session.accessed])
+        seen.extend([session.get("a"), repr(session), session.accessed])
+
+    call(middleware(look), "session=" + signed({"a": 1}))
+    assert seen == [
+        "<Session (not loaded)>",
+        "<Session (not loaded)>",
+        False,
+        1,
+        "<Session {'a': 1}>",
+        True,
+    ]
+    assert len(checks) == 1  # the get(), not the repr()
+
+
+def test_validator_repr_of_the_environ_leaves_the_session_untouched(
+    checks: list[bytes],
+) -> None:
+    """wsgiref.validate formats the whole environ (``%r``) on every request."""
+    calls, chunks, _ = run_wsgi(
+        SessionMiddleware(validator(ignoring_app), SECRET),
+        make_environ(HTTP_COOKIE="session=" + signed({"a": 1})),
+    )
+    assert checks == []
+    assert calls == [("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])]
+    assert chunks == [b"ok"]
 
 
 WRITES: list[Any] = [
@@ -758,6 +860,38 @@ def test_change_during_the_body_is_logged_and_lost(caplog: pytest.LogCaptureFixt
     assert body == b"firstsecond"
     [record] = caplog.records  # once per request
     assert record.levelno == logging.WARNING and "after start_response" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("touch", "warned"),
+    [
+        pytest.param(lambda s: s.__setitem__("user", "alice"), True, id="set"),
+        pytest.param(lambda s: s.clear(), True, id="clear"),
+        pytest.param(lambda s: setattr(s, "modified", True), False, id="modified flag"),
+        pytest.param(lambda s: s.get("user"), False, id="read"),
+    ],
+)
+def test_first_touch_during_the_body_is_logged_and_lost(
+    touch: Action, warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The app touches the session for the first time inside its body generator."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+
+        def body() -> Iterator[bytes]:
+            touch(get_session(environ))
+            get_session(environ).get("again")
+            yield b"hi"
+
+        return body()
+
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        _, headers, body = call(SessionMiddleware(app, SECRET), "session=" + signed({"a": 1}))
+    assert body == b"hi"
+    assert header(headers, "Set-Cookie") == [] and header(headers, "Vary") == []
+    warnings = [r for r in caplog.records if "after start_response" in r.getMessage()]
+    assert [r.levelno for r in warnings] == ([logging.WARNING] if warned else [])
 
 
 def test_streaming_is_kept() -> None:
@@ -1070,7 +1204,7 @@ def test_we_write_flask_reads() -> None:
     assert client.get("/read").text == repr(sorted(TAGGED.items()))
 
 
-def test_flask_and_us_in_one_stack_share_the_session() -> None:
+def test_flask_and_us_in_one_stack_share_the_session(caplog: pytest.LogCaptureFixture) -> None:
     """A Flask app inside our middleware: both see and change the same cookie."""
     import flask
 
@@ -1089,10 +1223,12 @@ def test_flask_and_us_in_one_stack_share_the_session() -> None:
         return flask.jsonify(dict(session))
 
     app = testapp(inner, partial(SessionMiddleware, secret_key=SECRET, flask_compatible=True))
-    assert app.get("/flask").json == {"flask": 1}
-    assert app.get("/ours").json == {"flask": 1, "ours": 1}
-    assert app.get("/flask").json == {"flask": 2, "ours": 1}
-    assert app.get("/ours").json == {"flask": 2, "ours": 2}
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        assert app.get("/flask").json == {"flask": 1}
+        assert app.get("/ours").json == {"flask": 1, "ours": 1}
+        assert app.get("/flask").json == {"flask": 2, "ours": 1}
+        assert app.get("/ours").json == {"flask": 2, "ours": 2}
+    assert caplog.records == []  # Flask writing the shared cookie is no clash
 
 
 def test_flask_cookie_with_malformed_tags_is_rejected(caplog: pytest.LogCaptureFixture) -> None:
@@ -1106,6 +1242,106 @@ def test_flask_cookie_with_malformed_tags_is_rejected(caplog: pytest.LogCaptureF
 
 def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _clashing_app(their_cookie: str, action: Action) -> WSGIApplication:
+    """An app that sets a cookie of its own (``their_cookie``) and runs ``action``."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        action(get_session(environ))
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Set-Cookie", their_cookie)])
+        return [b"ok"]
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("their_cookie", "action", "options", "warned"),
+    [
+        pytest.param("session=theirs; Path=/", setter(a=1), {}, True, id="both write"),
+        pytest.param(" session =theirs", lambda s: s.get("a"), {}, True, id="we only read"),
+        pytest.param(
+            "session=theirs",
+            lambda s: s.get("a"),
+            {"flask_compatible": True},
+            False,
+            id="flask mode, we only read",
+        ),
+        pytest.param(
+            "session=theirs",
+            setter(a=1),
+            {"flask_compatible": True},
+            True,
+            id="flask mode, both write",
+        ),
+        pytest.param("sessionid=x", setter(a=1), {}, False, id="another name"),
+        pytest.param("session=theirs", setter(a=1), {"cookie_name": "sid"}, False, id="renamed"),
+        pytest.param("session=theirs", lambda s: None, {}, False, id="untouched"),
+    ],
+)
+def test_app_setting_a_cookie_of_our_name_is_logged_once(
+    their_cookie: str,
+    action: Action,
+    options: dict[str, Any],
+    warned: bool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = SessionMiddleware(_clashing_app(their_cookie, action), SECRET, **options)
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        _, headers, _ = call(app)
+        _, again, _ = call(app)
+    assert headers == again
+    cookies = header(headers, "Set-Cookie")
+    assert cookies[0] == their_cookie  # the app's cookie is passed on as it was
+    clash = [r for r in caplog.records if "sets a cookie named" in r.getMessage()]
+    assert [r.levelno for r in clash] == ([logging.WARNING] if warned else [])
+    if warned:
+        assert "cookie_name" in caplog.text and "flask_compatible" in caplog.text
+
+
+def test_app_cookie_of_our_name_replaces_a_bad_one_without_a_deletion() -> None:
+    app = SessionMiddleware(
+        _clashing_app("session=fresh", lambda s: s.get("a")), SECRET, flask_compatible=True
+    )
+    _, headers, _ = call(app, "session=stale")
+    assert header(headers, "Set-Cookie") == ["session=fresh"]
+
+
+def _flask_counter(cookie_name: str = "session", **options: Any) -> webtest.TestApp:
+    """Flask's own session and ours, side by side in one Flask view."""
+    import flask
+
+    inner = flask.Flask("clash")
+    inner.secret_key = "flask-" + SECRET
+
+    @inner.route("/")
+    def index() -> Any:
+        ours = get_session(flask.request.environ)
+        ours["mw"] = ours.get("mw", 0) + 1
+        flask.session["fl"] = flask.session.get("fl", 0) + 1
+        return flask.jsonify(fl=flask.session["fl"], mw=ours["mw"])
+
+    return testapp(
+        inner, partial(SessionMiddleware, secret_key=SECRET, cookie_name=cookie_name, **options)
+    )
+
+
+def test_wrapping_flask_with_the_default_name_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    app = _flask_counter()
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        counts = [app.get("/").json for _ in range(3)]
+    assert counts[-1] == {"fl": 1, "mw": 3}  # Flask's session is overwritten every time
+    assert "sets a cookie named session too" in caplog.text
+
+
+def test_wrapping_flask_with_another_cookie_name_keeps_both_sessions(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = _flask_counter("wsgikit_session")
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        counts = [app.get("/").json for _ in range(3)]
+    assert counts == [{"fl": n, "mw": n} for n in (1, 2, 3)]
+    assert caplog.records == []
 
 
 # --- real frameworks use the session via the environ -----------------------------------
@@ -1247,7 +1483,9 @@ def test_paste_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             [filter:session]
             use = egg:wsgikit#session
             secret_key = env:WSGIKIT_TEST_SESSION_KEY
-            fallback_keys = env:WSGIKIT_TEST_OLD_KEY literal-old-key
+            fallback_keys =
+                env:WSGIKIT_TEST_OLD_KEY
+                a literal, old key
             cookie_name = sid
             max_age = 1h
             secure = true
@@ -1269,7 +1507,7 @@ def test_paste_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app = loadapp(f"config:{ini}")
     assert isinstance(app, SessionMiddleware)
     assert app.secret_key == SECRET
-    assert app.fallback_keys == (OLD_SECRET, "literal-old-key")
+    assert app.fallback_keys == (OLD_SECRET, "a literal, old key")
     assert (app.cookie_name, app.max_age, app.secure, app.httponly) == ("sid", 3600, True, False)
     assert (app.samesite, app.domain, app.path, app.partitioned) == (
         "Strict",
@@ -1298,6 +1536,29 @@ def test_paste_factory_defaults_and_unknown_options(tmp_path: Path) -> None:
     ini.write_text(base + "cookie = x\n" + tail)
     with pytest.raises(ValueError, match="unknown option"):
         loadapp(f"config:{ini}")
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        pytest.param("fallback_keys = k1 k2, k3", ("k1 k2, k3",), id="one line is one key"),
+        pytest.param("fallback_keys =\n  k1\n\n  k2 x\n", ("k1", "k2 x"), id="one per line"),
+        pytest.param("fallback_keys =", (), id="empty"),
+        pytest.param("samesite = none\nsecure = true", "None", id="samesite none is None"),
+        pytest.param("samesite =", None, id="samesite empty: no attribute"),
+        pytest.param("domain = none", None, id="domain none: unset"),
+    ],
+)
+def test_paste_factory_list_and_none_values(tmp_path: Path, lines: str, expected: Any) -> None:
+    ini = tmp_path / "app.ini"
+    ini.write_text(
+        "[pipeline:main]\npipeline = session app\n\n"
+        f"[filter:session]\nuse = egg:wsgikit#session\nsecret_key = s3cret\n{lines}\n"
+        "\n[app:app]\nuse = call:test_sessions:_paste_app\n"
+    )
+    app = loadapp(f"config:{ini}")
+    option = lines.split("=", 1)[0].strip()
+    assert getattr(app, option) == expected
 
 
 def _paste_app(global_conf: Any, **local_conf: Any) -> WSGIApplication:

@@ -80,7 +80,8 @@ class SessionMiddleware:
       ``environ["wsgikit.session"]`` costs no signature check, no JSON and no
       response change. The first access of the session (any ``dict``
       method, or :attr:`Session.new`) parses the ``Cookie`` header and
-      verifies the cookie.
+      verifies the cookie; ``repr()`` does not (``wsgiref.validate`` and
+      debug pages format the whole environ on every request).
     - ``Set-Cookie`` is sent only when the session was changed (assignment,
       ``del``, ``pop``, ``update``, ``setdefault``, ``clear`` ...), or when
       ``session.modified = True`` was set, or on every response whose
@@ -98,16 +99,24 @@ class SessionMiddleware:
       the app gets an empty session (its changes are saved as usual) and a
       line on the ``wsgikit.sessions`` logger (INFO for an expired
       cookie, WARNING for the rest; the cookie's content is never logged).
+      When the session is accessed and the app stores nothing, the response
+      deletes the bad cookie (so it is not checked, and logged, again on
+      every request); an untouched session leaves it alone.
       When the browser sends several cookies of this name (set for other
       paths or domains), the valid one signed last wins.
     - A ``Set-Cookie`` value longer than 4093 bytes is logged as an ERROR
       with its size and still sent (as werkzeug does); browsers are likely
       to drop it, so the session stays as it was on the client.
     - The cookie is decided when the app calls ``start_response``. Changes
-      made later, while the body is being iterated, cannot be sent: they
-      are lost, and the first one is logged as a WARNING (unless the app
-      then replaces its response with ``start_response(..., exc_info)``,
-      which carries the session as it is then).
+      made later, while the body is being iterated (also when the session
+      is first touched there), cannot be sent: they are lost, and the first
+      one is logged as a WARNING (unless the app then replaces its response
+      with ``start_response(..., exc_info)``, which carries the session as
+      it is then).
+    - The cookie name must be the session's alone. If the app's response
+      sets a cookie of the same name (Flask's ``flask.session`` uses
+      ``"session"`` too), the two overwrite each other; the first such
+      response is logged as a WARNING. See ``cookie_name``.
     - Changes *inside* a stored value (``session["cart"].append(item)``)
       are not seen; set ``session.modified = True`` afterwards.
     - Values must be JSON types (``str``, ``int``, ``float``, ``bool``,
@@ -128,9 +137,15 @@ class SessionMiddleware:
     :param secret_key: The key that signs new cookies (``str`` or
         ``bytes``, not empty). Use a long random value, e.g.
         ``secrets.token_hex(32)``, kept out of the source code.
-    :param cookie_name: The cookie's name. ``"session"`` by default (Flask's
-        name too). ``__Host-`` names require ``secure=True``, ``path="/"``
-        and no ``domain``; ``__Secure-`` names require ``secure=True``.
+    :param cookie_name: The cookie's name. ``"session"`` by default, which
+        is also the name of Flask's own session cookie: when wrapping a
+        Flask app that uses ``flask.session`` (``flash()``, logins ...),
+        either pass ``flask_compatible=True`` and Flask's ``secret_key`` (one
+        shared session), or choose another name (two separate sessions).
+        Otherwise each side reads the other's cookie as a bad one: Flask's
+        data is overwritten or deleted. ``__Host-`` names require
+        ``secure=True``, ``path="/"`` and no ``domain``; ``__Secure-`` names
+        require ``secure=True``.
     :param max_age: Seconds (an ``int`` or a ``timedelta``) a cookie stays
         valid after it was last written: checked on the server and sent as
         ``Max-Age``/``Expires``. Two weeks by default. ``None`` makes a
@@ -269,6 +284,8 @@ class SessionMiddleware:
         self._delete_cookie = dump_cookie(
             self.cookie_name, "", max_age=0, expires=0, **self._cookie_options
         )
+        # True once a cookie of our name set by the app itself was logged.
+        self._clash_logged = False
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         session = _lazy_session(self, environ.get("HTTP_COOKIE"))
@@ -277,8 +294,12 @@ class SessionMiddleware:
 
     # --- reading: called on the session's first access ----------------------
 
-    def _open(self, header: str | None) -> tuple[dict[str, Any], bool]:
-        """Return the data of the request's cookie and whether one was sent."""
+    def _open(self, header: str | None) -> tuple[dict[str, Any] | None, bool]:
+        """Return the data of the request's cookie and whether one was sent.
+
+        The data is ``None`` when cookies of this name were sent but none of
+        them is valid (tampered, expired, malformed ...).
+        """
         name = self.cookie_name
         if not header or name not in header:
             return {}, False
@@ -288,28 +309,28 @@ class SessionMiddleware:
         if not values:
             if self._named.search(text):
                 logger.warning("the Cookie header has a malformed %s cookie; ignored", name)
-                return {}, True
+                return None, True
             return {}, False
         if len(values) == 1:
             return self._verify(values[0]), True
         logger.info("%d cookies named %s; using the valid one signed last", len(values), name)
-        best: dict[str, Any] = {}
+        best: dict[str, Any] | None = None
         best_time = -1.0
         for value in values:
             signed = self._signed_at(value)
             if signed > best_time:
                 data = self._verify(value)
-                if data:
+                if data is not None:
                     best, best_time = data, signed
         return best, True
 
-    def _verify(self, value: str) -> dict[str, Any]:
-        """Return the cookie's data, or ``{}`` (and a log line) if it is bad."""
+    def _verify(self, value: str) -> dict[str, Any] | None:
+        """Return the cookie's data, or ``None`` (and a log line) if it is bad."""
         try:
             payload = self._signer.unsign(value, max_age=self.max_age)
         except SignatureExpired as error:
             logger.info("session cookie %s expired (%s)", self.cookie_name, error)
-            return {}
+            return None
         except BadData:
             logger.warning(
                 "session cookie %s (%d bytes) has a bad signature or format; "
@@ -317,10 +338,10 @@ class SessionMiddleware:
                 self.cookie_name,
                 len(value),
             )
-            return {}
+            return None
         except (ValueError, OverflowError, OSError):  # a validly signed absurd timestamp
             logger.warning("session cookie %s has an impossible timestamp", self.cookie_name)
-            return {}
+            return None
         try:
             data = self._payloads.load_payload(payload)
         except BadData as error:
@@ -330,14 +351,14 @@ class SessionMiddleware:
                 self.cookie_name,
                 type(cause).__name__,
             )
-            return {}
+            return None
         if not isinstance(data, dict):
             logger.warning(
                 "session cookie %s holds a JSON %s, not an object; starting an empty session",
                 self.cookie_name,
                 type(data).__name__,
             )
-            return {}
+            return None
         return data
 
     def _signed_at(self, value: str) -> float:
@@ -354,13 +375,39 @@ class SessionMiddleware:
     def _response_headers(self, session: Session, headers: Headers) -> Headers:
         """The app's headers with ``Vary: Cookie`` and the session's cookie, if any."""
         headers = _with_vary_cookie(headers)
-        if not dict.__len__(session):
-            if session.modified and session._had_cookie:
-                headers.append(("Set-Cookie", self._delete_cookie))
-            return headers
-        if session.modified or self.refresh_each_request:
-            headers.append(("Set-Cookie", self._dump(session)))
+        cookie: str | None = None
+        stale = False
+        if dict.__len__(session):
+            if session.modified or self.refresh_each_request:
+                cookie = self._dump(session)
+        elif session._had_cookie and (session.modified or session._invalid):
+            # Emptied, or the request's cookie is bad: delete it (a bad one
+            # would otherwise be verified, and logged, on every request).
+            cookie = self._delete_cookie
+            stale = not session.modified
+        if self._app_sets_cookie(headers):
+            if stale:
+                cookie = None  # the app's own cookie replaces the bad one
+            if (cookie is not None or not self.flask_compatible) and not self._clash_logged:
+                self._clash_logged = True
+                logger.warning(
+                    "the app's response sets a cookie named %s too: it and the session "
+                    "cookie overwrite each other (the session's, sent last, wins). Give "
+                    "SessionMiddleware another cookie_name, or use flask_compatible=True "
+                    "with Flask's secret key to share one session (logged once)",
+                    self.cookie_name,
+                )
+        if cookie is not None:
+            headers.append(("Set-Cookie", cookie))
         return headers
+
+    def _app_sets_cookie(self, headers: Headers) -> bool:
+        """Whether ``headers`` hold a ``Set-Cookie`` for this cookie name."""
+        name = self.cookie_name
+        return any(
+            key.lower() == "set-cookie" and value.split("=", 1)[0].strip() == name
+            for key, value in headers
+        )
 
     def _dump(self, session: Session) -> str:
         try:
@@ -440,6 +487,7 @@ class Session(dict[str, Any]):
         "_cookie",
         "_middleware",
         "_had_cookie",
+        "_invalid",
         "_sealed",
         "_late",
     )
@@ -455,6 +503,7 @@ class Session(dict[str, Any]):
         self._cookie: str | None = None
         self._middleware: SessionMiddleware | None = None
         self._had_cookie = False
+        self._invalid = False
         self._sealed = False
         self._late = False
 
@@ -473,7 +522,9 @@ class Session(dict[str, Any]):
         if middleware is None:
             return
         data, self._had_cookie = middleware._open(self._cookie)
-        if data:
+        if data is None:
+            self._invalid = True
+        elif data:
             self._new = False
             dict.update(self, data)
 
@@ -489,7 +540,10 @@ class Session(dict[str, Any]):
     def _decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
         """The plan for the response (``intercept``'s decide)."""
         if not self.accessed and not self.modified:
-            return None  # the app never touched the session: nothing to do
+            # The app never touched the session: nothing to do. A change made
+            # from now on (in the body) is too late, and must be logged.
+            self._sealed = True
+            return None
         if self._pending:
             self._load()  # only `modified = True` was set
         self._sealed = True
@@ -549,8 +603,10 @@ class Session(dict[str, Any]):
         return other | dict(dict.items(self))
 
     def __repr__(self) -> str:
+        # Not a read: repr(environ) (wsgiref.validate, debug pages, loggers)
+        # must not verify the cookie nor make the response vary on it.
         if self._pending:
-            self._load()
+            return "<Session (not loaded)>"
         return f"<Session {dict.__repr__(self)}>"
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -689,6 +745,7 @@ def _lazy_session(middleware: SessionMiddleware, cookie: str | None) -> Session:
     session._cookie = cookie
     session._middleware = middleware
     session._had_cookie = False
+    session._invalid = False
     session._sealed = False
     session._late = False
     # A placeholder entry, so that C code reading the dict's storage directly
