@@ -6,6 +6,7 @@ import base64
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -37,6 +38,7 @@ from wsgikit.auth import (
     parse_authorization,
 )
 
+APR1 = "$apr1$abcdefgh$0123456789abcdefghijkl"  # htpasswd's default (MD5)
 TOKEN_RE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 
 
@@ -156,7 +158,11 @@ RFC7616_DIGEST = (
             Authorization("negotiate", token="YIIB9wYGKwYBBQUCoIIB7TCCAemgDTAL=="),
             id="other scheme with token68",
         ),
-        pytest.param("Mutual", Authorization("mutual"), id="scheme alone"),
+        pytest.param(
+            'Custom a="x=y", b=""',
+            Authorization("custom", params={"a": "x=y", "b": ""}),
+            id="quoted = and empty quoted value",
+        ),
     ],
 )
 def test_parse_authorization_known_answers(value: str, expected: Authorization) -> None:
@@ -190,6 +196,15 @@ def test_parse_authorization_known_answers(value: str, expected: Authorization) 
         pytest.param('Digest a="unclosed', id="digest unclosed quote"),
         pytest.param("\x00Basic QWxh", id="NUL before scheme"),
         pytest.param("Bas(ic QWxh", id="scheme not a token"),
+        pytest.param("Mutual", id="scheme alone"),
+        pytest.param("garbage", id="garbage"),
+        pytest.param("not-a-valid-header", id="one word with dashes"),
+        pytest.param("!!!", id="punctuation"),
+        pytest.param("!!! !!!", id="punctuation scheme and credentials"),
+        pytest.param("Negotiate   ", id="scheme and blanks"),
+        pytest.param("Digest a,b=", id="digest junk with trailing ="),
+        pytest.param("Basic\tQWxhZGRpbjpvcGVuIHNlc2FtZQ==", id="tab is not SP (RFC 9110)"),
+        pytest.param("\u212aerberos abc", id="Kelvin sign lowers to ASCII k"),
         pytest.param("Bearer " + "a" * MAX_LENGTH, id="over MAX_LENGTH"),
         pytest.param("Basic " + "QUFB" * 3000, id="huge basic"),
     ],
@@ -232,6 +247,8 @@ def _well_formed(auth: Authorization) -> None:
     if auth.scheme == "bearer":
         assert isinstance(auth.token, str) and auth.token
     assert not (auth.token is not None and auth.params)
+    if auth.scheme != "basic":
+        assert auth.token is not None or auth.params  # a bare scheme is None
 
 
 _SCHEMES = st.sampled_from(["Basic ", "basic  ", "Bearer ", "Digest ", "Foo ", "", " "])
@@ -255,6 +272,13 @@ def test_parse_authorization_never_raises_near_valid(prefix: str, rest: str) -> 
     parsed = parse_authorization(prefix + rest)
     if parsed is not None:
         _well_formed(parsed)
+
+
+@settings(max_examples=150)
+@given(word=st.text(alphabet=st.characters(max_codepoint=0x17F), max_size=30))
+def test_one_word_is_never_an_authorization(word: str) -> None:
+    """A scheme alone, or any other single word, carries no credentials."""
+    assert parse_authorization(word.replace(" ", "")) is None
 
 
 _USER = st.text(
@@ -527,7 +551,7 @@ def test_realm_is_quoted_and_escaped(realm: str) -> None:
 
 
 def test_unknown_user_is_checked_against_a_stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The costliest hash of the table does the work for an unknown user."""
+    """A hash of the table does the work for an unknown user (a tie: the costliest)."""
     costly = bcrypt_hash("x", rounds=5)
     users = {"cheap": bcrypt_hash("y", rounds=4), "costly": costly, "sha": sha_hash("z")}
     checked: list[tuple[str, bytes]] = []
@@ -542,6 +566,42 @@ def test_unknown_user_is_checked_against_a_stand_in(monkeypatch: pytest.MonkeyPa
     status, _, _ = call(app, HTTP_AUTHORIZATION=basic("nobody", "x"))
     assert status.startswith("401")
     assert checked == [(costly, b"x")]  # even with the right password of "costly"
+
+
+@pytest.mark.parametrize(
+    ("users", "expected"),
+    [
+        pytest.param(
+            {"a": bcrypt_hash("a", 4), "b": bcrypt_hash("b", 4), "c": bcrypt_hash("c", 5)},
+            ("bcrypt", "$2b$04$"),
+            id="most users at cost 4",
+        ),
+        pytest.param(
+            {"a": bcrypt_hash("a", 5), "b": bcrypt_hash("b", 4), "c": bcrypt_hash("c", 5)},
+            ("bcrypt", "$2b$05$"),
+            id="most users at cost 5",
+        ),
+        pytest.param(
+            {"a": sha_hash("a"), "b": sha_hash("b"), "c": bcrypt_hash("c", 4)},
+            ("sha", ""),
+            id="mostly {SHA}",
+        ),
+    ],
+)
+def test_stand_in_is_of_the_most_common_kind_and_cost(
+    monkeypatch: pytest.MonkeyPatch, users: dict[str, str], expected: tuple[str, str]
+) -> None:
+    """Timing then tells an unknown name from no more users than it must."""
+    checked: list[tuple[str, str]] = []
+    real = wsgikit.auth._verify_hash
+
+    def spy(stored: Any, password: bytes) -> bool:
+        checked.append((stored.kind, stored.text[:7]))
+        return real(stored, password)
+
+    monkeypatch.setattr(wsgikit.auth, "_verify_hash", spy)
+    status, _, _ = call(BasicAuth(text_app(), users=users), HTTP_AUTHORIZATION=basic("x", "a"))
+    assert status.startswith("401") and checked == [expected]
 
 
 def test_unknown_user_in_sha_table_still_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -585,6 +645,26 @@ def test_exempt_paths_match_on_segments(path: str, exempt: bool) -> None:
         assert "REMOTE_USER" not in spy.environ
 
 
+@pytest.mark.parametrize(
+    ("path", "exempt"),
+    [
+        pytest.param("/café", True, id="exact"),
+        pytest.param("/café/menu", True, id="below"),
+        pytest.param("/cafe", False, id="ASCII look-alike"),
+        pytest.param("/caféx", False, id="not a segment boundary"),
+    ],
+)
+def test_non_ascii_exempt_prefix_matches_pep3333_path_info(path: str, exempt: bool) -> None:
+    """PATH_INFO holds the UTF-8 bytes as ISO-8859-1 characters (PEP 3333)."""
+    app = BasicAuth(text_app(), users=USERS, exempt=["/café", "/health"])
+    assert app.exempt == ("/café", "/health")  # as given
+    status, _, _ = call(app, PATH_INFO=path.encode("utf-8").decode("latin-1"))
+    assert (status == "200 OK") is exempt
+    web = testapp(text_app(), partial(BasicAuth, users=USERS, exempt="/café"))
+    url = "".join(c if c.isascii() else "".join(f"%{b:02X}" for b in c.encode()) for c in path)
+    assert web.get(url, expect_errors=True).status_int == (200 if exempt else 401)
+
+
 def test_exempt_uses_path_info_not_script_name() -> None:
     app = BasicAuth(text_app(), users=USERS, exempt="/health")
     assert call(app, SCRIPT_NAME="/mount", PATH_INFO="/health")[0] == "200 OK"
@@ -611,6 +691,36 @@ def test_verify_callable_must_return_true(result: object, status: str) -> None:
     got, _, _ = call(BasicAuth(whoami, verify=verify), HTTP_AUTHORIZATION=basic("u", "p£"))
     assert got == status
     assert seen == [("u", "p£")]
+
+
+@pytest.mark.parametrize(
+    ("results", "warned"),
+    [
+        pytest.param([1, "yes"], "int", id="truthy non-bool: warned once"),
+        pytest.param([{"user": "u"}], "dict", id="a principal instead of True"),
+        pytest.param([False, None, 0, ""], None, id="falsy: no warning"),
+        pytest.param([True], None, id="True: no warning"),
+    ],
+)
+def test_truthy_verify_result_is_refused_with_one_warning(
+    caplog: pytest.LogCaptureFixture, results: list[object], warned: str | None
+) -> None:
+    pending = list(results) * 2
+
+    def verify(username: str, password: str) -> Any:
+        return pending.pop(0)
+
+    app = BasicAuth(text_app(), verify=verify)
+    with caplog.at_level(logging.INFO, logger="wsgikit.auth"):
+        statuses = [call(app, HTTP_AUTHORIZATION=basic("u", "p"))[0] for _ in range(len(pending))]
+    assert statuses == ["200 OK" if r is True else "401 Unauthorized" for r in results * 2]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    if warned is None:
+        assert warnings == []
+    else:
+        assert warnings == [
+            f"verify returned {warned}, not True: access refused (return True to grant it)"
+        ]
 
 
 def test_verify_callable_sets_remote_user() -> None:
@@ -736,6 +846,11 @@ def test_htpasswd_file_with_bcrypt_sha_comments_and_extra_fields(tmp_path: Path)
         pytest.param(["dave:$6$salt$" + "a" * 86], "SHA-512-crypt", id="sha512"),
         pytest.param(["no colon here"], "line 1: expected name:hash", id="no colon"),
         pytest.param([f"a:{USERS['alice']}", f"a:{USERS['alice']}"], "line 2.*twice", id="dup"),
+        pytest.param(
+            ["x", f"a:{APR1}", "b:{SHA}"],
+            r"line 1: expected name:hash \(and 2 more problem\(s\)\)$",
+            id="first of several problems",
+        ),
     ],
 )
 def test_htpasswd_refuses_unsupported_lines(tmp_path: Path, lines: list[str], match: str) -> None:
@@ -767,25 +882,143 @@ def test_htpasswd_is_reloaded_when_it_changes(
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
     assert call(app, **bob)[0] == "200 OK" and call(app, **alice)[0].startswith("401")
 
-    write_htpasswd(path, "bob:$apr1$broken")  # invalid: keep the users we have
+    write_htpasswd(path, "bob:$apr1$broken")  # invalid: bob is refused, not kept
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
     with caplog.at_level(logging.ERROR, logger="wsgikit.auth"):
-        assert call(app, **bob)[0] == "200 OK"
-        assert call(app, **bob)[0] == "200 OK"
-    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 1 and "not reloaded" in errors[0].getMessage()
+        assert call(app, **bob)[0].startswith("401")
+        assert call(app, **bob)[0].startswith("401")
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "line 1" in errors[0] and "'bob' refused" in errors[0]
 
+    write_htpasswd(path, f"bob:{USERS['bob']}")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 3 * 10**9))
+    assert call(app, **bob)[0] == "200 OK"
     path.unlink()
     caplog.clear()
     with caplog.at_level(logging.ERROR, logger="wsgikit.auth"):
-        assert call(app, **bob)[0] == "200 OK"
-        assert call(app, **bob)[0] == "200 OK"
+        assert call(app, **bob)[0].startswith("401")  # deny everyone, not keep bob
+        assert call(app, **bob)[0].startswith("401")
     assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
         f"htpasswd {path} unreadable"
     ]
 
     write_htpasswd(path, f"alice:{USERS['alice']}")  # back: reloaded
     assert call(app, **alice)[0] == "200 OK" and call(app, **bob)[0].startswith("401")
+
+
+@pytest.mark.parametrize(
+    ("lines", "refused", "logged"),
+    [
+        pytest.param(
+            [f"alice:{USERS['alice']}", f"carol:{APR1}"],
+            ["bob", "carol"],
+            [r"line 2: unsupported password hash \(Apache MD5.*'carol' refused"],
+            id="bob removed, carol added with htpasswd's default $apr1$",
+        ),
+        pytest.param(
+            [f"alice:{USERS['alice']}", f"bob:!{USERS['bob']}"],
+            ["bob"],
+            ["line 2: unsupported password hash.*'bob' refused"],
+            id="bob locked with a leading !",
+        ),
+        pytest.param(
+            [f"bob:{USERS['bob']}", f"alice:{USERS['alice']}", f"bob:{USERS['bob']}"],
+            ["bob"],
+            ["line 3: user 'bob' is listed twice.*'bob' refused"],
+            id="duplicate name: both lines refused",
+        ),
+        pytest.param(
+            [f"bob:{USERS['bob']}", "bob:{SHA}broken", f"alice:{USERS['alice']}"],
+            ["bob"],
+            ["line 2: user 'bob' is listed twice.*'bob' refused"],
+            id="valid line then a broken duplicate",
+        ),
+        pytest.param(
+            ["bob:plaintext", f"bob:{USERS['bob']}", f"alice:{USERS['alice']}"],
+            ["bob"],
+            [r"line 1: unsupported.*'bob' refused", r"line 2: user 'bob' is listed twice"],
+            id="broken line then a valid duplicate",
+        ),
+        pytest.param(
+            ["just a name", f"alice:{USERS['alice']}", f"bob:{USERS['bob']}"],
+            [],
+            ["line 1: expected name:hash; line ignored"],
+            id="line without colon",
+        ),
+        pytest.param(
+            [f"alice:{USERS['alice']}", "j\udcfcrgen:{SHA}x", f"bob:{USERS['bob']}"],
+            [],
+            ["line 2: not UTF-8 text; line ignored"],
+            id="line not UTF-8",
+        ),
+    ],
+)
+def test_htpasswd_reload_refuses_the_users_of_bad_lines(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    lines: list[str],
+    refused: list[str],
+    logged: list[str],
+) -> None:
+    """Reloading fails closed: a bad line never leaves the old users in force."""
+    path = tmp_path / "htpasswd"
+    write_htpasswd(path, f"alice:{USERS['alice']}", f"bob:{USERS['bob']}")
+    app = BasicAuth(text_app(), htpasswd=path, reload_interval=0)
+    passwords = {"alice": ALICE_PASSWORD, "bob": BOB_PASSWORD, "carol": "carol"}
+    assert call(app, HTTP_AUTHORIZATION=basic("bob", BOB_PASSWORD))[0] == "200 OK"
+
+    path.write_bytes(
+        "\n".join(lines).encode("utf-8", "surrogateescape") + b"\n"  # \udcfc: byte 0xfc
+    )
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    with caplog.at_level(logging.ERROR, logger="wsgikit.auth"):
+        for user, password in passwords.items():
+            status = call(app, HTTP_AUTHORIZATION=basic(user, password))[0]
+            listed = any(line.startswith(f"{user}:") for line in lines)
+            assert (status == "200 OK") is (listed and user not in refused), user
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == len(logged)  # once per change, not once per request
+    for message, pattern in zip(errors, logged, strict=True):
+        assert message.startswith(f"htpasswd {str(path)!r}, line ")
+        assert re.search(pattern, message), message
+
+
+def test_htpasswd_reload_refuses_bcrypt_users_without_bcrypt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "htpasswd"
+    write_htpasswd(path, f"alice:{USERS['alice']}")
+    app = BasicAuth(text_app(), htpasswd=path, reload_interval=0)
+    monkeypatch.setitem(sys.modules, "bcrypt", None)  # import bcrypt now fails
+    monkeypatch.setattr(wsgikit.auth, "_bcrypt", None)
+    write_htpasswd(path, f"alice:{USERS['alice']}", f"bob:{USERS['bob']}")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    with caplog.at_level(logging.ERROR, logger="wsgikit.auth"):
+        assert call(app, HTTP_AUTHORIZATION=basic("bob", BOB_PASSWORD))[0].startswith("401")
+        assert call(app, HTTP_AUTHORIZATION=basic("alice", ALICE_PASSWORD))[0] == "200 OK"
+    (error,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert "line 2" in error and "wsgikit[bcrypt]" in error and "'bob' refused" in error
+
+
+def test_htpasswd_that_cannot_be_opened_refuses_everyone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """stat() works but open() fails (here: a directory in its place)."""
+    path = tmp_path / "htpasswd"
+    write_htpasswd(path, f"alice:{USERS['alice']}")
+    app = BasicAuth(text_app(), htpasswd=path, reload_interval=0)
+    alice = {"HTTP_AUTHORIZATION": basic("alice", ALICE_PASSWORD)}
+    assert call(app, **alice)[0] == "200 OK"
+    path.unlink()
+    path.mkdir()
+    with caplog.at_level(logging.ERROR, logger="wsgikit.auth"):
+        assert call(app, **alice)[0].startswith("401")
+        assert call(app, **alice)[0].startswith("401")
+    (error,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert error.startswith(f"htpasswd {path} unreadable") and "every login is refused" in error
+    path.rmdir()
+    write_htpasswd(path, f"alice:{USERS['alice']}")
+    assert call(app, **alice)[0] == "200 OK"
 
 
 def test_htpasswd_reload_can_be_turned_off(tmp_path: Path) -> None:
@@ -1054,6 +1287,11 @@ def test_paste_bearer_and_parser(tmp_path: Path) -> None:
     ("section", "match"),
     [
         pytest.param("use = egg:wsgikit#basic_auth\nusers = alice\n", "not name:hash", id="users"),
+        pytest.param(
+            "use = egg:wsgikit#basic_auth\nusers = bob:{SHA}a bob:{SHA}b\n",
+            "user 'bob' is listed twice",
+            id="users duplicate",
+        ),
         pytest.param("use = egg:wsgikit#basic_auth\nuser = a:b\n", "unknown option", id="unknown"),
         pytest.param("use = egg:wsgikit#auth\nrealm = x\n", "unknown option", id="auth options"),
         pytest.param(

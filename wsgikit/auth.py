@@ -48,7 +48,8 @@ from types import ModuleType
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from werkzeug.http import parse_dict_header, quote_header_value
+from werkzeug.datastructures import Authorization as _WerkzeugAuthorization
+from werkzeug.http import quote_header_value
 
 logger = logging.getLogger("wsgikit.auth")
 
@@ -63,10 +64,7 @@ PRINCIPAL_KEY = "wsgikit.principal"
 MAX_LENGTH = 8192
 
 # RFC 9110 token, the syntax of an auth-scheme and of a parameter name.
-_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_TOKEN_RE = re.compile(_TOKEN)
-# RFC 9110 section 11.2: credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ]
-_CREDENTIALS_RE = re.compile(rf"({_TOKEN})(?:[ \t]+(.+))?", re.DOTALL)
+_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TOKEN68_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 # RFC 7617 section 2: user-id and password MUST NOT contain control characters.
 _CTL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -120,37 +118,32 @@ def parse_authorization(value: object) -> Authorization | None:
       decoded as UTF-8 (RFC 7617), or as ISO-8859-1 when it is not valid
       UTF-8. No colon, or control characters in either part: ``None``.
     - ``Bearer``: one token68 (RFC 6750 section 2.1); anything else: ``None``.
-    - Other schemes: a token68 goes to ``token``; auth parameters
-      (``name=value`` or ``name="quoted"``, parsed by
-      :func:`werkzeug.http.parse_dict_header`) go to ``params``, names
-      lower-cased; items without a value are dropped. A scheme alone gives an
-      :class:`Authorization` with neither.
+    - Other schemes (split by
+      :meth:`werkzeug.datastructures.Authorization.from_header`): a token68
+      goes to ``token``; auth parameters (``name=value`` or
+      ``name="quoted"``) go to ``params``, names lower-cased; items without a
+      value are dropped. Neither (a scheme alone, or junk after it): ``None``.
+      RFC 9110's grammar allows a bare scheme, but it carries no credentials
+      and no registered scheme sends one, so it is treated like any other
+      value that cannot authenticate anyone.
 
-    Anything that is not a ``str`` (such as ``None``), and values longer than
-    :data:`MAX_LENGTH` characters, give ``None``. It never raises.
+    The scheme must be an RFC 9110 token separated from the credentials by
+    spaces. Anything that is not a ``str`` (such as ``None``), and values
+    longer than :data:`MAX_LENGTH` characters, give ``None``. It never
+    raises.
 
     :param value: The header value, as in ``environ["HTTP_AUTHORIZATION"]``.
     """
     if not isinstance(value, str) or len(value) > MAX_LENGTH:
         return None
-    split = _split(value)
-    if split is None:
-        return None
-    scheme, rest = split
+    scheme, rest = _scheme(value)
     if scheme == "basic":
-        credentials = None if rest is None else _decode_basic(rest)
-        if credentials is None:
-            return None
-        return Authorization("basic", credentials[0], credentials[1])
+        credentials = _decode_basic(rest)
+        return None if credentials is None else Authorization("basic", *credentials)
     if scheme == "bearer":
-        if rest is None or _TOKEN68_RE.fullmatch(rest) is None:
-            return None
-        return Authorization("bearer", token=rest)
-    if rest is None:
-        return Authorization(scheme)
-    if _TOKEN68_RE.fullmatch(rest) is not None:
-        return Authorization(scheme, token=rest)
-    return _parse_params(scheme, rest)
+        # RFC 6750 section 2.1: one token68, no parameters.
+        return Authorization("bearer", token=rest) if _TOKEN68_RE.fullmatch(rest) else None
+    return _other_scheme(scheme, value) if scheme else None
 
 
 class AuthParser:
@@ -194,16 +187,25 @@ class BasicAuth:
       ``ValueError`` naming the user or the file and line.
     - **htpasswd file**: ``name:hash`` lines; blank lines and ``#`` comments
       are skipped, and fields after a second colon are ignored (as Apache
-      does). A duplicate name is refused. The file is checked for changes
-      (modification time, size, inode) at most every ``reload_interval``
-      seconds and reloaded; a file that became unreadable or invalid is
-      logged as an error and the previous users stay in force.
+      does). At construction a bad line (unsupported hash, no colon, not
+      UTF-8) or a duplicate name is a ``ValueError``. The file is checked for
+      changes (modification time, size, inode) at most every
+      ``reload_interval`` seconds and reloaded, failing closed so that
+      removing or locking a user always takes effect: the user of a bad line,
+      and a name listed twice, are refused (an ERROR log names the file and
+      line) while the other lines take effect; a file that cannot be read
+      (deleted, a permission error) refuses everyone, logged at ERROR, until
+      it can be read again. The previous users never stay in force.
     - **Checking**: the password (as UTF-8; its first 72 bytes for bcrypt,
       like htpasswd) is compared in constant time. For an unknown user the
-      same work is done against a stand-in hash, so timing does not tell
-      which user names exist (in a table mixing bcrypt and ``{SHA}`` it can
-      still tell the kinds apart: keep to one). ``verify(username, password)``
-      grants access only when it returns ``True``; an exception it raises
+      same work is done against a stand-in: a hash of the table's most common
+      kind and bcrypt cost. Timing then does not tell an unknown name from
+      the users with that kind and cost, but it can tell it from users whose
+      hash costs more or less (another bcrypt cost, ``{SHA}`` among bcrypt):
+      keep to one kind and cost. ``verify(username, password)`` grants access
+      only when it returns ``True``; any other value refuses it, and a truthy
+      one (say ``1`` or a user object) also logs a WARNING, once per
+      middleware, as it is likely a mistake. An exception it raises
       propagates (a 500, or a JSON error under :class:`~wsgikit.JSONErrors`):
       a broken verifier is a server fault, not bad credentials.
     - **Cache**: a successful bcrypt check (100-250 ms each at the usual
@@ -237,13 +239,15 @@ class BasicAuth:
     :param users: A mapping of user name to password hash (bcrypt or
         ``{SHA}``).
     :param verify: A callable ``verify(username, password) -> bool``; access
-        only when it returns ``True``.
+        only when it returns ``True`` (not merely a truthy value).
     :param htpasswd: The path of an Apache htpasswd file with bcrypt and
         ``{SHA}`` entries.
     :param realm: The realm sent in the challenge: 1 to 200 printable ASCII
         characters (quotes and backslashes are escaped).
     :param exempt: Path prefixes (or one path prefix) that need no
-        credentials. Each starts with ``/``; ``/`` alone is refused.
+        credentials, as plain text (``"/café"``; matched against the PEP 3333
+        form of ``PATH_INFO``). Each starts with ``/``; ``/`` alone is
+        refused.
     :param reload_interval: Seconds between checks of the htpasswd file for
         changes; ``None`` never reloads.
     :param cache_ttl: Seconds a successful bcrypt check is remembered; 0
@@ -295,18 +299,30 @@ class BasicAuth:
             if not isinstance(users, Mapping):
                 raise TypeError(f"users must be a mapping of name to hash, not {_kind(users)}")
             self.users = dict(users)
-            self._table = _build_table(self.users.items(), lambda name, line: f"users[{name!r}]")
+            self._table, problems = _build_table(
+                (index, f"users[{name!r}]", name, hashed)
+                for index, (name, hashed) in enumerate(self.users.items())
+            )
+            _refuse(problems)
         elif htpasswd is not None:
             if not isinstance(htpasswd, str | os.PathLike):
                 raise TypeError(f"htpasswd must be a file path, not {_kind(htpasswd)}")
             self.htpasswd = os.fspath(htpasswd)
-            self._stamp, self._table = _load_htpasswd(self.htpasswd)
+            try:
+                self._stamp, self._table, problems = _read_htpasswd(self.htpasswd)
+            except OSError as error:
+                raise ValueError(
+                    f"htpasswd: cannot read {self.htpasswd!r} ({error.strerror or error})"
+                ) from None
+            _refuse(problems)
         elif not callable(verify):
             raise TypeError(f"verify must be callable, not {_kind(verify)}")
         self._dummy = _stand_in(self._table)
 
         self.realm = _check_realm(realm)
         self.exempt = _exempt_prefixes(exempt)
+        # PATH_INFO holds the path's UTF-8 bytes as ISO-8859-1 characters (PEP 3333).
+        self._exempt = tuple(_wsgi_str(prefix) for prefix in self.exempt)
         self.reload_interval = (
             None if reload_interval is None else _check_seconds("reload_interval", reload_interval)
         )
@@ -323,6 +339,7 @@ class BasicAuth:
             else None
         )
         self._reload_lock = threading.Lock()
+        self._warned_truthy = False
         challenge = f"Basic realm={quote_header_value(self.realm, allow_token=False)}"
         self._challenge = _plain_response(
             "401 Unauthorized",
@@ -331,16 +348,14 @@ class BasicAuth:
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if self.exempt and _is_exempt(self.exempt, environ.get("PATH_INFO") or "/"):
+        if self._exempt and _is_exempt(self._exempt, environ.get("PATH_INFO") or "/"):
             return self.app(environ, start_response)
         header = environ.get("HTTP_AUTHORIZATION")
         if not header:
             logger.debug("no credentials for %s", _where(environ))
             return self._challenge(environ, start_response)
-        split = _split(header) if len(header) <= MAX_LENGTH else None
-        credentials = None
-        if split is not None and split[0] == "basic" and split[1] is not None:
-            credentials = _decode_basic(split[1])
+        scheme, rest = _scheme(header) if len(header) <= MAX_LENGTH else ("", "")
+        credentials = _decode_basic(rest) if scheme == "basic" else None
         if credentials is None:
             logger.info("malformed or non-Basic credentials from %s", _where(environ))
             return self._challenge(environ, start_response)
@@ -358,8 +373,15 @@ class BasicAuth:
     def _check(self, username: str, password: str, environ: WSGIEnvironment) -> bool:
         """Whether the credentials are valid; a failure is logged here."""
         if self.verify is not None:
-            if self.verify(username, password) is True:
+            result = self.verify(username, password)
+            if result is True:
                 return True
+            if not self._warned_truthy and _truthy(result):
+                self._warned_truthy = True  # once per instance: not a flood
+                logger.warning(
+                    "verify returned %s, not True: access refused (return True to grant it)",
+                    _kind(result),
+                )
             logger.info("login refused for user %s from %s", _shorten(username), _where(environ))
             return False
         if self._next_check is not None and time.monotonic() >= self._next_check:
@@ -367,7 +389,7 @@ class BasicAuth:
         stored = self._table.get(username)
         secret = password.encode("utf-8")
         if stored is None:
-            # Do the work a real user costs, so timing hides who exists.
+            # Do the work most users cost (see _stand_in), so timing hides who exists.
             _verify_hash(self._dummy, secret)
             logger.info("unknown user %s from %s", _shorten(username), _where(environ))
             return False
@@ -385,29 +407,42 @@ class BasicAuth:
         return True
 
     def _reload(self) -> None:
-        """Reload the htpasswd file if it changed (one thread at a time)."""
+        """Reload the htpasswd file if it changed (one thread at a time).
+
+        Fails closed: a bad line refuses its user, an unreadable file everyone;
+        the previous users never stay in force (that would undo revocations).
+        """
         if not self._reload_lock.acquire(blocking=False):
             return  # another thread is checking right now
         try:
             self._next_check = time.monotonic() + (self.reload_interval or 0.0)
             path = self.htpasswd or ""
             try:
-                stamp = _file_stamp(path)
+                if _file_stamp(path) == self._stamp:
+                    return
+                # The stamp is taken before reading: a write still under way
+                # changes it again, and the next check reads the file again.
+                stamp, table, problems = _read_htpasswd(path)
             except OSError as error:
                 if self._stamp != _UNREADABLE:  # reported once, not every check
                     self._stamp = _UNREADABLE
-                    logger.error("htpasswd %s unreadable (%s); users unchanged", path, error)
+                    self._table, self._dummy = {}, _stand_in({})
+                    logger.error(
+                        "htpasswd %s unreadable (%s): every login is refused until it is back",
+                        path,
+                        error.strerror or error,
+                    )
                 return
-            if stamp == self._stamp:
-                return
-            self._stamp = stamp  # a broken file is reported once, not every check
-            try:
-                _, table = _load_htpasswd(path)
-            except ValueError as error:
-                logger.error("htpasswd not reloaded, users unchanged: %s", error)
-                return
+            self._stamp = stamp  # a bad line is reported once, not every check
+            for _, message, name in problems:
+                if name is None:
+                    logger.error("%s; line ignored", message)
+                else:
+                    logger.error("%s; user %s refused until it is fixed", message, _shorten(name))
             self._table, self._dummy = table, _stand_in(table)
-            logger.info("htpasswd %s reloaded: %d user(s)", path, len(table))
+            logger.info(
+                "htpasswd %s reloaded: %d user(s), %d bad line(s)", path, len(table), len(problems)
+            )
         finally:
             self._reload_lock.release()
 
@@ -495,15 +530,14 @@ class BearerAuth:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         header: str = environ.get("HTTP_AUTHORIZATION") or ""
-        split = _split(header[: MAX_LENGTH + 1]) if header else None
-        if split is None or split[0] != "bearer":
+        scheme, token = _scheme(header[: MAX_LENGTH + 1]) if header else ("", "")
+        if scheme != "bearer":
             if header:
                 logger.info("malformed or non-Bearer credentials from %s", _where(environ))
             else:
                 logger.debug("no credentials for %s", _where(environ))
             return self._challenge(environ, start_response)
-        token = split[1]
-        if token is None or len(header) > MAX_LENGTH or _TOKEN68_RE.fullmatch(token) is None:
+        if len(header) > MAX_LENGTH or _TOKEN68_RE.fullmatch(token) is None:
             logger.info("malformed bearer token from %s", _where(environ))
             return self._invalid_request(environ, start_response)
         try:
@@ -524,21 +558,50 @@ class BearerAuth:
 # --- parsing helpers ---------------------------------------------------------------
 
 
-def _split(value: str) -> tuple[str, str | None] | None:
-    """``(lower-case scheme, credentials or None)``, or ``None`` if malformed."""
-    value = value.strip(" \t")
-    scheme, space, rest = value.partition(" ")
+def _scheme(value: str) -> tuple[str, str]:
+    """``(lower-case auth-scheme, the credentials after it)``, both stripped;
+    the scheme is ``""`` when the value does not start with an RFC 9110 token
+    followed by a space (RFC 9110 section 11.4: ``1*SP``) or the end."""
+    scheme, _, rest = value.strip(" \t").partition(" ")
     lowered = scheme.lower()
-    if space and (lowered == "basic" or lowered == "bearer"):
-        return lowered, rest.lstrip(" \t")  # fast path for the usual schemes
-    match = _CREDENTIALS_RE.fullmatch(value)
-    if match is None:
+    # The token check comes before lowering (which maps the Kelvin sign to
+    # ASCII "k"); the usual schemes skip the regex.
+    usual = (lowered == "basic" or lowered == "bearer") and scheme.isascii()
+    if not usual and _TOKEN_RE.fullmatch(scheme) is None:
+        return "", ""
+    return lowered, rest.lstrip(" \t")
+
+
+def _other_scheme(scheme: str, value: str) -> Authorization | None:
+    """A scheme other than Basic and Bearer: its token68 or its parameters,
+    as split by werkzeug's :meth:`~werkzeug.datastructures.Authorization.from_header`."""
+    try:
+        parsed = _WerkzeugAuthorization.from_header(value.strip(" \t"))
+    except Exception:  # werkzeug does not raise today; a parser must never
         return None
-    return match.group(1).lower(), match.group(2)
+    if parsed is None:
+        return None
+    if parsed.token is not None:
+        # werkzeug takes any text without a non-trailing "=" as the token.
+        if _TOKEN68_RE.fullmatch(parsed.token) is None:
+            return None
+        return Authorization(scheme, token=parsed.token)
+    params = {
+        name.lower(): item
+        for name, item in parsed.parameters.items()
+        if item is not None and _TOKEN_RE.fullmatch(name) is not None
+    }
+    return Authorization(scheme, params=params) if params else None
 
 
 def _decode_basic(credentials: str) -> tuple[str, str] | None:
-    """``(user-id, password)`` from Basic credentials, or ``None``."""
+    """``(user-id, password)`` from Basic credentials, or ``None``.
+
+    Not werkzeug's ``Authorization.from_header``, which cannot express RFC
+    7617: it decodes the credentials as UTF-8 only (``None`` otherwise, so no
+    ISO-8859-1 fallback, section 2.1), and accepts them without a colon or
+    with control characters, which section 2 forbids.
+    """
     try:
         # validate=True: only the base64 alphabet with padding at the end
         # (a subset of token68); non-ASCII text raises ValueError.
@@ -555,21 +618,6 @@ def _decode_basic(credentials: str) -> tuple[str, str] | None:
     if not colon or (not text.isprintable() and _CTL_RE.search(text) is not None):
         return None
     return username, password
-
-
-def _parse_params(scheme: str, rest: str) -> Authorization | None:
-    try:
-        parsed = parse_dict_header(rest)
-    except Exception:  # werkzeug does not raise today; a parser must never
-        return None
-    params = {
-        name.lower(): value
-        for name, value in parsed.items()
-        if value is not None and _TOKEN_RE.fullmatch(name) is not None
-    }
-    if not params:
-        return None
-    return Authorization(scheme, params=params)
 
 
 # --- password hashes ---------------------------------------------------------------
@@ -624,47 +672,77 @@ def _parse_hash(text: object, where: str) -> _Hash:
     )
 
 
+# What a user table refused: (line, message naming the entry, user name or None).
+_Problems = list[tuple[int, str, str | None]]
+
+
 def _build_table(
-    entries: Iterable[tuple[object, object]], where: Callable[[str, int], str]
-) -> dict[str, _Hash]:
+    entries: Iterable[tuple[int, str, object, object]],
+) -> tuple[dict[str, _Hash], _Problems]:
+    """The users of ``(line, label, name, hash)`` entries, and the entries refused.
+
+    Fails closed: a name with a bad or repeated entry is left out entirely,
+    so that its other entry cannot grant access. A wrong type (only possible
+    in a mapping given in Python) raises ``TypeError`` at once.
+    """
     table: dict[str, _Hash] = {}
-    for line, (name, hashed) in enumerate(entries, 1):
+    seen: set[str] = set()
+    problems: _Problems = []
+    for line, label, name, hashed in entries:
         if not isinstance(name, str):
             raise TypeError(f"user names must be str, not {_kind(name)}")
-        label = where(name, line)
         if not name or ":" in name or _CTL_RE.search(name) is not None:
-            raise ValueError(
-                f"{label}: a user name is non-empty, without ':' or control characters"
-            )
-        if name in table:
-            raise ValueError(f"{label}: user {name!r} is listed twice")
-        table[name] = _parse_hash(hashed, label)
-    return table
+            message = f"{label}: a user name is non-empty, without ':' or control characters"
+            problems.append((line, message, None))  # no client can send such a name
+            continue
+        if name in seen:
+            problems.append((line, f"{label}: user {name!r} is listed twice", name))
+            table.pop(name, None)
+            continue
+        seen.add(name)
+        try:
+            table[name] = _parse_hash(hashed, label)
+        except ValueError as error:
+            problems.append((line, str(error), name))
+    return table, problems
 
 
-def _load_htpasswd(path: str) -> tuple[tuple[int, int, int], dict[str, _Hash]]:
-    """Read an htpasswd file: its change stamp and its user table."""
-    try:
-        stamp = _file_stamp(path)
-        with open(path, encoding="utf-8") as file:
-            text = file.read()
-    except OSError as error:
-        raise ValueError(f"htpasswd: cannot read {path!r} ({error.strerror})") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"htpasswd: {path!r} is not UTF-8 text") from None
-    entries: list[tuple[str, str]] = []
-    lines: list[int] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
+def _read_htpasswd(path: str) -> tuple[tuple[int, int, int], dict[str, _Hash], _Problems]:
+    """Read an htpasswd file: its change stamp, its users and its bad lines.
+
+    A line that is not UTF-8 or not ``name:hash`` is a bad line, as is one
+    :func:`_build_table` refuses. Raises ``OSError`` if the file cannot be read.
+    """
+    stamp = _file_stamp(path)
+    with open(path, "rb") as file:
+        data = file.read()
+    entries: list[tuple[int, str, str, str]] = []
+    problems: _Problems = []
+    for number, raw in enumerate(data.splitlines(), 1):
+        label = f"htpasswd {path!r}, line {number}"
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            problems.append((number, f"{label}: not UTF-8 text", None))
+            continue
         if not line or line.startswith("#"):
             continue
         name, colon, rest = line.partition(":")
         if not colon:
-            raise ValueError(f"htpasswd {path!r}, line {number}: expected name:hash")
-        entries.append((name, rest.partition(":")[0]))
-        lines.append(number)
-    table = _build_table(entries, lambda name, index: f"htpasswd {path!r}, line {lines[index - 1]}")
-    return stamp, table
+            problems.append((number, f"{label}: expected name:hash", None))
+            continue
+        entries.append((number, label, name, rest.partition(":")[0]))
+    table, refused = _build_table(entries)
+    problems.extend(refused)
+    problems.sort(key=lambda problem: problem[0])
+    return stamp, table, problems
+
+
+def _refuse(problems: _Problems) -> None:
+    """At construction, any problem in the user table is a ``ValueError``."""
+    if problems:
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise ValueError(problems[0][1] + more)
 
 
 def _file_stamp(path: str) -> tuple[int, int, int]:
@@ -673,16 +751,18 @@ def _file_stamp(path: str) -> tuple[int, int, int]:
 
 
 def _stand_in(table: Mapping[str, _Hash]) -> _Hash:
-    """The hash an unknown user is checked against: the costliest in the table."""
-    best: _Hash | None = None
-    best_cost = -1
+    """The hash an unknown user is checked against: one of the most common
+    kind and bcrypt cost in the table (the costliest of those tied), so that
+    an unknown name takes as long as most known ones."""
+    counts: dict[int, int] = {}
+    examples: dict[int, _Hash] = {}
     for stored in table.values():
-        if stored.kind == "bcrypt":
-            cost = int(stored.text[4:6])
-            if cost > best_cost:
-                best, best_cost = stored, cost
-    if best is not None:
-        return best
+        cost = int(stored.text[4:6]) if stored.kind == "bcrypt" else -1  # {SHA}: -1
+        counts[cost] = counts.get(cost, 0) + 1
+        examples.setdefault(cost, stored)
+    cost = max(counts, key=lambda each: (counts[each], each), default=-1)
+    if cost >= 0:
+        return examples[cost]
     return _Hash("sha", secrets.token_bytes(20), "")
 
 
@@ -821,6 +901,14 @@ def _shorten(text: str) -> str:
     """A user-supplied value for a log line: repr'd (no line breaks), capped."""
     shown = text if len(text) <= _LOG_CHARS else text[:_LOG_CHARS] + "..."
     return repr(shown)
+
+
+def _truthy(value: object) -> bool:
+    """``bool(value)``, and ``True`` when even that fails (still not ``True``)."""
+    try:
+        return bool(value)
+    except Exception:
+        return True
 
 
 def _kind(value: object) -> str:

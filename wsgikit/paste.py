@@ -325,8 +325,10 @@ def json_errors(app: WSGIApplication, global_conf: Mapping[str, Any], **local_co
 
 # sessions: wsgikit.sessions
 def _assecrets(value: str | list[str]) -> list[str]:
-    """Secrets separated by whitespace or commas, each possibly ``env:NAME``."""
-    return [assecret(item) for item in aslist(value)]
+    """Secrets, one per line (a key may hold spaces and commas), each possibly ``env:NAME``."""
+    if isinstance(value, list | tuple):
+        return [assecret(item) for item in value]
+    return [assecret(line.strip()) for line in str(value).splitlines() if line.strip()]
 
 
 def _assamesite(value: str) -> str | None:
@@ -357,14 +359,24 @@ _SESSION_OPTIONS: dict[str, Converter] = {
 def session(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
     """``use = egg:wsgikit#session``: :class:`wsgikit.sessions.SessionMiddleware`.
 
-    Options: ``secret_key`` (required) and ``fallback_keys`` (a list) accept
-    ``env:NAME``; ``max_age`` is a duration (``3600``, ``1h``, ``14d``) or
-    ``none`` for a browser-session cookie; ``secure``, ``httponly``,
+    Options: ``secret_key`` (required) accepts ``env:NAME``;
+    ``fallback_keys`` holds **one key per line** (indented continuation
+    lines), each may be ``env:NAME``; a line is one whole key, spaces and
+    commas included. ``max_age`` is a duration (``3600``, ``1h``, ``14d``)
+    or ``none`` for a browser-session cookie; ``secure``, ``httponly``,
     ``partitioned``, ``flask_compatible``, ``refresh_each_request`` are
-    booleans; ``samesite`` is ``Strict``, ``Lax`` or ``None`` (the SameSite
-    value; an empty value sends no attribute); ``domain``, ``salt``, ``digest``
-    may be ``none``; ``cookie_name``, ``path`` are strings; ``serializer`` is
-    a dotted ``module:object``.
+    booleans. ``samesite`` is ``Strict``, ``Lax`` or ``None`` -- careful:
+    ``samesite = none`` is the SameSite *value* ``None`` (needs ``secure``),
+    and only an empty value sends no attribute -- while ``domain = none``,
+    ``salt = none`` and ``digest = none`` mean unset (the defaults).
+    ``cookie_name``, ``path`` are strings; ``serializer`` is a dotted
+    ``module:object``.
+
+    .. code-block:: ini
+
+        fallback_keys =
+            env:OLD_SECRET_KEY
+            an older key, with spaces
     """
     return SessionMiddleware(app, **convert_options("session", local_conf, _SESSION_OPTIONS))
 
@@ -381,6 +393,8 @@ def _auth_asusers(value: str | Mapping[str, str]) -> dict[str, str]:
         name, colon, hashed = item.partition(":")
         if not colon:
             raise ValueError(f"{item[:20]!r}... is not name:hash")
+        if name in users:
+            raise ValueError(f"user {name!r} is listed twice")
         users[name] = hashed
     return users
 
