@@ -42,4 +42,3 @@ def test_example_answers_without_a_server_error(
     app = wsgi_app(load(path))
     response = webtest.TestApp(validator(app)).get("/", expect_errors=True)
     assert response.status_int < 500, response.body[:300]
-
