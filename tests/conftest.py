@@ -21,6 +21,18 @@ from wsgiref.validate import validator
 
 import pytest
 import webtest
+from hypothesis import HealthCheck, settings
+
+# Property tests: no per-example deadline (a loaded 2-core CI machine is not a
+# bug), and on CI a fixed example sequence, so a run is repeatable; locally
+# every run explores new examples.
+settings.register_profile(
+    "wsgikit",
+    deadline=None,
+    derandomize=bool(os.environ.get("CI")),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("wsgikit")
 
 TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
