@@ -652,3 +652,34 @@ def test_write_overflow_while_iterating_sends_the_rest_unmodified() -> None:
     getattr(result, "close", lambda: None)()
     assert b"".join(sent) == b"abcdefgh"
     assert overflows == [6]
+
+
+def test_second_replacement_after_a_buffered_one_still_carries_exc_info() -> None:
+    """200 passed through, replaced by a 500 (buffered), replaced again by a 503
+    that passes through: every later call to the server carries exc_info."""
+
+    def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        return Buffer(upper_finish) if status.startswith("500") else None
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        for status in ("500 Internal Server Error", "503 Service Unavailable"):
+            try:
+                raise ValueError(status)
+            except ValueError:
+                start_response(status, [("Content-Type", "text/plain")], sys.exc_info())
+        return [b"unavailable"]
+
+    received: list[tuple[str, bool]] = []
+
+    def start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        received.append((status, exc_info is not None))
+        return lambda data: None
+
+    result = Intercepting(app, decide)(make_environ(), start_response)
+    assert list(result) == [b"unavailable"]
+    assert received == [
+        ("200 OK", False),
+        ("500 Internal Server Error", True),
+        ("503 Service Unavailable", True),
+    ]

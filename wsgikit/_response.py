@@ -236,14 +236,17 @@ class _Call:
         self.headers = headers
         plan = self.plan = self.decide(self.environ, status, headers)
         if plan is None:
+            if self.replaced is not None:  # the server saw a replacement already
+                return self.commit(status, headers)
             self.committed = True
             return self.server_start_response(status, headers)
         if type(plan) is EditHeaders:
+            if self.replaced is not None:
+                return self.commit(plan.status, plan.headers)
             self.committed = True
             return self.server_start_response(plan.status, plan.headers)
         if type(plan) is Stream:
-            self.committed = True
-            self.server_start_response(plan.status, without_headers(plan.headers, "content-length"))
+            self.commit(plan.status, without_headers(plan.headers, "content-length"))
             return self.pending.append
         return self.write
 
