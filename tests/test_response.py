@@ -39,6 +39,7 @@ from wsgikit._response import (
     intercept,
     media_type,
     status_code,
+    with_vary,
     without_headers,
 )
 
@@ -683,3 +684,27 @@ def test_second_replacement_after_a_buffered_one_still_carries_exc_info() -> Non
         ("500 Internal Server Error", True),
         ("503 Service Unavailable", True),
     ]
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        pytest.param([], [("Vary", "Cookie")], id="no Vary"),
+        pytest.param([("Vary", "Accept")], [("Vary", "Accept, Cookie")], id="merged"),
+        pytest.param(
+            [("vary", "Accept"), ("X-A", "1"), ("Vary", "Origin")],
+            [("vary", "Accept, Origin, Cookie"), ("X-A", "1")],
+            id="several Vary headers become one",
+        ),
+        pytest.param([("Vary", "accept, COOKIE")], None, id="already named"),
+        pytest.param([("Vary", "*")], None, id="star"),
+    ],
+)
+def test_with_vary(headers: Headers, expected: Headers | None) -> None:
+    snapshot = list(headers)
+    result = with_vary(headers, "Cookie")
+    if expected is None:
+        assert result is headers
+    else:
+        assert result == expected
+    assert headers == snapshot

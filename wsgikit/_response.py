@@ -54,6 +54,8 @@ from types import TracebackType
 from typing import TypeAlias, cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
+from werkzeug.http import parse_list_header
+
 Headers: TypeAlias = list[tuple[str, str]]
 ExcInfo: TypeAlias = (
     tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
@@ -137,6 +139,37 @@ def without_headers(headers: Headers, *names: str) -> Headers:
     """Return a new list without any of the headers ``names`` (case-insensitive)."""
     drop = {name.lower() for name in names}
     return [(key, value) for key, value in headers if key.lower() not in drop]
+
+
+def with_vary(headers: Headers, field: str) -> Headers:
+    """Return ``headers`` with ``field`` named in ``Vary``.
+
+    Several ``Vary`` headers are merged into the first one. When ``Vary``
+    already names ``field`` (case-insensitive) or is ``*``, ``headers``
+    itself is returned, so ``with_vary(h, f) is h`` tells that nothing changed;
+    otherwise a new list (the input is never modified).
+    """
+    lowered = field.lower()
+    tokens: list[str] = []
+    first = -1
+    for index, (key, value) in enumerate(headers):
+        if key.lower() == "vary":
+            if first < 0:
+                first = index
+            for token in parse_list_header(value):
+                token = token.strip()
+                if token == "*" or token.lower() == lowered:
+                    return headers
+                if token:
+                    tokens.append(token)
+    if first < 0:
+        return [*headers, ("Vary", field)]
+    merged = ", ".join([*tokens, field])
+    return [
+        (key, merged) if index == first else (key, value)
+        for index, (key, value) in enumerate(headers)
+        if index == first or key.lower() != "vary"
+    ]
 
 
 def media_type(headers: Headers) -> str:
