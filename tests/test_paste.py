@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import Any
 from wsgiref.validate import validator
@@ -16,9 +17,12 @@ from paste.deploy import loadapp
 from wsgikit import InjectHTML, ProxyFix
 from wsgikit.paste import (
     asbool,
+    ascallable,
     asduration,
     asfloat,
+    asimport,
     asint,
+    asints,
     aslist,
     asoptional,
     assecret,
@@ -122,6 +126,22 @@ def test_asoptional() -> None:
     assert optional_int("") is None
     assert optional_int("None") is None
     assert optional_int("5") == 5
+
+
+def test_asimport_and_ascallable_resolve_dotted_names() -> None:
+    assert asimport("os.path:join") is os.path.join
+    assert asimport("os.path.join") is os.path.join
+    assert ascallable("builtins:len") is len
+    with pytest.raises(ValueError, match="cannot import 'no_such_module:thing'"):
+        asimport("no_such_module:thing")
+    with pytest.raises(ValueError, match="is not callable"):
+        ascallable("os:sep")
+
+
+def test_asints() -> None:
+    assert asints("200 404,500") == [200, 404, 500]
+    with pytest.raises(ValueError, match="whole number"):
+        asints("200 ok")
 
 
 def test_convert_options_rejects_unknown_and_names_bad_values() -> None:
