@@ -97,11 +97,20 @@ def test_bad_targets_give_one_line_errors(args: list[str], message: str) -> None
     assert message in lines[0]
 
 
-@pytest.mark.parametrize("port", ["99999", "-1", "http"])
-def test_bad_port_is_a_usage_error(port: str) -> None:
-    result = run_cli("serve", "e2e_core_apps:hello", "--port", port)
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--port", "99999"),
+        ("--port", "-1"),
+        ("--port", "http"),
+        ("--threads", "0"),
+        ("--threads", "many"),
+    ],
+)
+def test_bad_port_or_threads_is_a_usage_error(option: str, value: str) -> None:
+    result = run_cli("serve", "e2e_core_apps:hello", option, value)
     assert result.returncode == 2
-    assert "--port" in result.stderr
+    assert f"argument {option}" in result.stderr
 
 
 def test_busy_port_gives_a_one_line_error() -> None:

@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     serve_parser.add_argument(
         "--port", type=_port, default=DEFAULT_PORT, help="0-65535 (0: any free port); default 8000"
     )
-    serve_parser.add_argument("--threads", type=int, default=4, help="waitress threads (4)")
+    serve_parser.add_argument("--threads", type=_threads, default=4, help="waitress threads (4)")
     serve_parser.add_argument(
         "--with",
         dest="layers",
@@ -198,6 +198,17 @@ def _port(value: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"port {port} is not in 0-65535")
     return port
+
+
+def _threads(value: str) -> int:
+    """argparse type: a thread count of at least 1."""
+    try:
+        threads = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if threads < 1:
+        raise argparse.ArgumentTypeError("at least 1 thread is needed")
+    return threads
 
 
 def _url_host(host: str) -> str:
