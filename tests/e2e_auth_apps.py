@@ -12,7 +12,7 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 
 import bcrypt
 
-from wsgikit.auth import BasicAuth, BearerAuth
+from wsgikit.auth import BasicAuth
 
 ALICE_PASSWORD = "wonderland"
 BOB_PASSWORD = "bäckerei £ 123"
@@ -57,4 +57,3 @@ def verify_password(username: str, password: str) -> bool:
 
 
 app = BasicAuth(whoami, users=USERS, realm="e2e", exempt=["/health"])
-bearer_app = BearerAuth(whoami, verify_token)

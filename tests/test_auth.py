@@ -18,7 +18,19 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 import bcrypt
 import pytest
 import webtest
-from conftest import echo_environ_app, linted, run_wsgi, testapp, text_app
+from conftest import (
+    Tracked,
+    echo_environ_app,
+    exc_info_app,
+    lazy_app,
+    linted,
+    raising_app,
+    run_wsgi,
+    testapp,
+    text_app,
+    tracked_app,
+    write_app,
+)
 from e2e_auth_apps import ALICE_PASSWORD, BOB_PASSWORD, USERS, sha_hash, whoami
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -1363,3 +1375,108 @@ def test_bearer_answers_any_header_with_400_or_401(prefix: str, value: str) -> N
         assert verified == [parsed.token] and status == "401 Unauthorized"
     else:
         assert verified == []
+
+
+# --- PEP 3333 paths -------------------------------------------------------------------------
+
+_GATES: list[Any] = [
+    pytest.param(partial(BasicAuth, users=USERS), {}, "401 Unauthorized", id="basic, none"),
+    pytest.param(
+        partial(BasicAuth, users=USERS),
+        {"HTTP_AUTHORIZATION": basic("bob", "guess")},
+        "401 Unauthorized",
+        id="basic, wrong password",
+    ),
+    pytest.param(partial(BearerAuth, verify=TOKENS.get), {}, "401 Unauthorized", id="bearer, none"),
+    pytest.param(
+        partial(BearerAuth, verify=TOKENS.get),
+        {"HTTP_AUTHORIZATION": "Bearer bad"},
+        "401 Unauthorized",
+        id="bearer, invalid_token",
+    ),
+    pytest.param(
+        partial(BearerAuth, verify=TOKENS.get),
+        {"HTTP_AUTHORIZATION": "Bearer a b"},
+        "400 Bad Request",
+        id="bearer, invalid_request",
+    ),
+]
+
+
+@pytest.mark.parametrize(("layer", "environ", "status"), _GATES)
+def test_own_answers_are_valid_for_get_and_head(
+    layer: Callable[[WSGIApplication], WSGIApplication], environ: dict[str, str], status: str
+) -> None:
+    """Linted; HEAD gets no body but the Content-Length of the GET; native str headers."""
+    spy = Spy()
+    got, headers, body = call(layer(spy), **environ)
+    head_got, head_headers, head_body = call(layer(spy), REQUEST_METHOD="HEAD", **environ)
+    assert got == head_got == status and spy.environ is None
+    assert body.startswith(status[:3].encode()) and head_body == b""
+    assert header(headers, "Content-Length") == [str(len(body))]
+    assert head_headers == headers
+    assert all(type(k) is str and type(v) is str and v.isascii() for k, v in headers)
+    assert header(headers, "Cache-Control") == ["no-store"]
+
+
+_PASSING: list[Any] = [
+    pytest.param(
+        partial(BasicAuth, users=USERS),
+        {"HTTP_AUTHORIZATION": basic("alice", ALICE_PASSWORD)},
+        id="basic, valid",
+    ),
+    pytest.param(
+        partial(BasicAuth, users=USERS, exempt="/health"), {"PATH_INFO": "/health"}, id="exempt"
+    ),
+    pytest.param(
+        partial(BearerAuth, verify=TOKENS.get), {"HTTP_AUTHORIZATION": "Bearer good"}, id="bearer"
+    ),
+    pytest.param(AuthParser, {}, id="parser"),
+]
+
+
+@pytest.mark.parametrize(("layer", "environ"), _PASSING)
+@pytest.mark.parametrize("fail_at", [None, 1], ids=["complete", "raises mid-body"])
+def test_passed_through_body_is_closed_once(
+    layer: Callable[[WSGIApplication], WSGIApplication],
+    environ: dict[str, str],
+    fail_at: int | None,
+) -> None:
+    tracked = Tracked([b"a", b"b"], fail_at=fail_at)
+    app = layer(tracked_app(tracked, content_type="text/plain"))
+    if fail_at is None:
+        assert b"".join(run_wsgi(linted(app), environ)[1]) == b"ab"
+    else:
+        with pytest.raises(RuntimeError, match="boom at chunk 1"):
+            run_wsgi(linted(app), environ)
+    assert tracked.closes == 1
+
+
+@pytest.mark.parametrize(("layer", "environ"), _PASSING)
+@pytest.mark.parametrize(
+    ("inner", "expected_status", "expected_body"),
+    [
+        pytest.param(lazy_app(), "200 OK", b"lazy body", id="lazy generator"),
+        pytest.param(write_app(), "200 OK", b"written returned", id="write()"),
+        pytest.param(
+            exc_info_app(), "500 Internal Server Error", b"replacement error page", id="exc_info"
+        ),
+    ],
+)
+def test_passed_through_apps_work(
+    layer: Callable[[WSGIApplication], WSGIApplication],
+    environ: dict[str, str],
+    inner: WSGIApplication,
+    expected_status: str,
+    expected_body: bytes,
+) -> None:
+    calls, chunks, _ = run_wsgi(linted(layer(inner)), environ)
+    assert calls[-1][0] == expected_status and b"".join(chunks) == expected_body
+
+
+@pytest.mark.parametrize(("layer", "environ"), _PASSING)
+def test_app_raising_before_start_response_propagates(
+    layer: Callable[[WSGIApplication], WSGIApplication], environ: dict[str, str]
+) -> None:
+    with pytest.raises(RuntimeError, match="secret internal detail"):
+        run_wsgi(linted(layer(raising_app)), environ)

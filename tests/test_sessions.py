@@ -812,7 +812,7 @@ def test_a_session_built_directly_is_a_plain_dict() -> None:
     assert isinstance(session, dict) and session == {"a": 1, "b": 2}
     assert session.new and not session.modified
     session["c"] = 3
-    assert session.modified
+    assert session.modified and not session.accessed  # no request, no cookie
 
 
 def test_get_session_without_the_middleware() -> None:
@@ -824,11 +824,12 @@ def test_session_is_in_the_environ() -> None:
     seen: list[Any] = []
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        seen.append(environ[SESSION_KEY] is get_session(environ))
+        session = environ["wsgikit.session"]  # the key DESIGN.md names
+        seen.append((type(session), session is get_session(environ)))
         return ignoring_app(environ, start_response)
 
     call(SessionMiddleware(app, SECRET))
-    assert seen == [True]
+    assert SESSION_KEY == "wsgikit.session" and seen == [(Session, True)]
 
 
 # --- PEP 3333 paths ----------------------------------------------------------------
@@ -963,8 +964,16 @@ def test_head_request_gets_the_cookie() -> None:
     assert unsign(value_of(set_cookie(headers))) == {"a": 1}
 
 
-def test_app_headers_are_not_mutated() -> None:
-    app_headers = [("Content-Type", "text/plain"), ("Vary", "Accept")]
+@pytest.mark.parametrize(
+    ("vary", "sent"),
+    [
+        pytest.param("Accept", "Accept, Cookie", id="Vary merged"),
+        pytest.param("cookie", "cookie", id="Vary names Cookie already"),
+        pytest.param("*", "*", id="Vary *"),
+    ],
+)
+def test_app_headers_are_not_mutated(vary: str, sent: str) -> None:
+    app_headers = [("Content-Type", "text/plain"), ("Vary", vary)]
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         get_session(environ)["a"] = 1
@@ -972,8 +981,69 @@ def test_app_headers_are_not_mutated() -> None:
         return [b""]
 
     _, headers, _ = call(SessionMiddleware(app, SECRET))
-    assert app_headers == [("Content-Type", "text/plain"), ("Vary", "Accept")]
-    assert header(headers, "Vary") == ["Accept, Cookie"]
+    assert app_headers == [("Content-Type", "text/plain"), ("Vary", vary)]
+    assert header(headers, "Vary") == [sent]
+    assert unsign(value_of(set_cookie(headers))) == {"a": 1}
+
+
+def test_session_beside_a_cookie_that_is_not_utf8_is_read() -> None:
+    """Another cookie's non-UTF-8 bytes (werkzeug.http.parse_cookie raises on
+    them) do not cost the session."""
+    cookie = "other=caf\xe9; session=" + signed({"a": 1})
+    _, headers, body = call(middleware(lambda s: s.get("a")), cookie)
+    assert json.loads(body) == {"a": 1} and set_cookie(headers) is None
+
+
+def test_app_raising_before_start_response_propagates() -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        get_session(environ)["a"] = 1
+        raise RuntimeError("app failed")
+
+    with pytest.raises(RuntimeError, match="app failed"):
+        run_wsgi(linted(SessionMiddleware(app, SECRET)))
+
+
+@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified"])
+def test_bodyless_statuses_get_the_cookie(status: str) -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        get_session(environ)["a"] = 1
+        start_response(status, [])
+        return []
+
+    sent, headers, body = call(SessionMiddleware(app, SECRET))
+    assert sent == status and body == b""
+    assert unsign(value_of(set_cookie(headers))) == {"a": 1}
+    assert header(headers, "Vary") == ["Cookie"] and header(headers, "Content-Length") == []
+
+
+class _LazyUnserialisable:
+    """A lazy app's iterable that stores a ``set`` in the session, then calls
+    ``start_response`` on its first iteration; counts ``close()`` calls."""
+
+    def __init__(self, environ: WSGIEnvironment, start_response: StartResponse) -> None:
+        self.environ = environ
+        self.start_response = start_response
+        self.closes = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        get_session(self.environ)["bad"] = {1, 2}
+        self.start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"never sent"
+
+    def close(self) -> None:
+        self.closes += 1
+
+
+def test_error_in_our_start_response_closes_a_lazy_iterable_once() -> None:
+    made: list[_LazyUnserialisable] = []
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        made.append(_LazyUnserialisable(environ, start_response))
+        return made[0]
+
+    with pytest.raises(TypeError, match="cannot be serialised"):
+        run_wsgi(SessionMiddleware(app, SECRET))
+    assert [body.closes for body in made] == [1]
 
 
 # --- options ---------------------------------------------------------------------------

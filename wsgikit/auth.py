@@ -208,8 +208,8 @@ class BasicAuth:
       middleware, as it is likely a mistake. An exception it raises
       propagates (a 500, or a JSON error under :class:`~wsgikit.JSONErrors`):
       a broken verifier is a server fault, not bad credentials.
-    - **Cache**: a successful bcrypt check (100-250 ms each at the usual
-      costs) is remembered for ``cache_ttl`` seconds in a bounded LRU of
+    - **Cache**: a successful bcrypt check (some 70 ms at cost 10, 300 ms at
+      cost 12) is remembered for ``cache_ttl`` seconds in a bounded LRU of
       ``cache_size`` entries, keyed by an HMAC (with a random per-process key)
       of user name, stored hash and password, so no plaintext is kept and a
       changed hash invalidates it at once. Failures are never cached.
@@ -599,8 +599,9 @@ def _decode_basic(credentials: str) -> tuple[str, str] | None:
 
     Not werkzeug's ``Authorization.from_header``, which cannot express RFC
     7617: it decodes the credentials as UTF-8 only (``None`` otherwise, so no
-    ISO-8859-1 fallback, section 2.1), and accepts them without a colon or
-    with control characters, which section 2 forbids.
+    ISO-8859-1 fallback, section 2.1), accepts them without a colon or with
+    control characters, which section 2 forbids, and decodes base64 leniently
+    (characters outside the alphabet are silently dropped).
     """
     try:
         # validate=True: only the base64 alphabet with padding at the end

@@ -41,7 +41,7 @@ from markupsafe import Markup
 from werkzeug.http import dump_cookie, http_date, parse_date
 from werkzeug.sansio.http import parse_cookie
 
-from ._response import EditHeaders, Headers, Plan, intercept
+from ._response import EditHeaders, Headers, Plan, intercept, with_vary
 
 logger = logging.getLogger("wsgikit.sessions")
 
@@ -303,7 +303,11 @@ class SessionMiddleware:
         name = self.cookie_name
         if not header or name not in header:
             return {}, False
-        # PEP 3333 headers are latin-1; cookies are UTF-8 on the wire.
+        # PEP 3333 headers are latin-1; cookies are UTF-8 on the wire. Not
+        # werkzeug.http.parse_cookie, which does this step strictly: it raises
+        # UnicodeDecodeError when *any* cookie in the header is not UTF-8 (and
+        # UnicodeEncodeError for a non-latin-1 str), so a neighbour's cookie
+        # would cost us the session. werkzeug's own sans-IO parser does the rest.
         text = header.encode("latin-1", "replace").decode("utf-8", "replace")
         values = parse_cookie(text).getlist(name)
         if not values:
@@ -373,8 +377,11 @@ class SessionMiddleware:
     # --- writing: called from start_response ---------------------------------
 
     def _response_headers(self, session: Session, headers: Headers) -> Headers:
-        """The app's headers with ``Vary: Cookie`` and the session's cookie, if any."""
-        headers = _with_vary_cookie(headers)
+        """The app's headers with ``Vary: Cookie`` and the session's cookie, if any.
+
+        The app's list is never modified: a new list is returned when a header is added.
+        """
+        varied = with_vary(headers, "Cookie")
         cookie: str | None = None
         stale = False
         if dict.__len__(session):
@@ -385,7 +392,7 @@ class SessionMiddleware:
             # would otherwise be verified, and logged, on every request).
             cookie = self._delete_cookie
             stale = not session.modified
-        if self._app_sets_cookie(headers):
+        if self._app_sets_cookie(varied):
             if stale:
                 cookie = None  # the app's own cookie replaces the bad one
             if (cookie is not None or not self.flask_compatible) and not self._clash_logged:
@@ -398,8 +405,8 @@ class SessionMiddleware:
                     self.cookie_name,
                 )
         if cookie is not None:
-            headers.append(("Set-Cookie", cookie))
-        return headers
+            return [*varied, ("Set-Cookie", cookie)]
+        return varied
 
     def _app_sets_cookie(self, headers: Headers) -> bool:
         """Whether ``headers`` hold a ``Set-Cookie`` for this cookie name."""
@@ -481,7 +488,6 @@ class Session(dict[str, Any]):
 
     __slots__ = (
         "modified",
-        "accessed",
         "_new",
         "_pending",
         "_cookie",
@@ -489,23 +495,28 @@ class Session(dict[str, Any]):
         "_had_cookie",
         "_invalid",
         "_sealed",
-        "_late",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         dict.__init__(self, *args, **kwargs)
         #: True once the session was changed (and so will be written).
         self.modified = False
-        #: True once the session was read or written in this request.
-        self.accessed = False
         self._new = True
+        # True until the middleware's session loads its cookie (first access).
         self._pending = False
         self._cookie: str | None = None
         self._middleware: SessionMiddleware | None = None
         self._had_cookie = False
         self._invalid = False
+        # True once the cookie was decided (start_response) and no later
+        # change has been logged yet.
         self._sealed = False
-        self._late = False
+
+    @property
+    def accessed(self) -> bool:
+        """``True`` once the middleware's session was read or written in this
+        request (always ``False`` for a ``Session`` built directly)."""
+        return not self._pending and self._middleware is not None
 
     @property
     def new(self) -> bool:
@@ -516,7 +527,6 @@ class Session(dict[str, Any]):
 
     def _load(self) -> None:
         self._pending = False
-        self.accessed = True
         dict.pop(self, _UNLOADED, None)
         middleware = self._middleware
         if middleware is None:
@@ -529,28 +539,23 @@ class Session(dict[str, Any]):
             dict.update(self, data)
 
     def _changed(self) -> None:
-        if self._sealed and not self._late:
+        if self._sealed:
+            self._sealed = False  # logged once (until the next decision)
             logger.warning(
                 "the session was changed after start_response(); the change is not sent "
                 "(unless the response is replaced with start_response(..., exc_info))"
             )
-            self._late = True
         self.modified = True
 
     def _decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
         """The plan for the response (``intercept``'s decide)."""
-        if not self.accessed and not self.modified:
-            # The app never touched the session: nothing to do. A change made
-            # from now on (in the body) is too late, and must be logged.
-            self._sealed = True
-            return None
+        self._sealed = True  # a change made from now on (in the body) is too late
         if self._pending:
+            if not self.modified:
+                return None  # the app never touched the session: nothing to do
             self._load()  # only `modified = True` was set
-        self._sealed = True
-        self._late = False
-        middleware = self._middleware
-        if middleware is None:
-            return None
+        # Only the middleware's own (lazy) sessions are asked to decide.
+        middleware = cast(SessionMiddleware, self._middleware)
         return EditHeaders(status, middleware._response_headers(self, headers))
 
     # --- reading --------------------------------------------------------------
@@ -739,7 +744,6 @@ def _lazy_session(middleware: SessionMiddleware, cookie: str | None) -> Session:
     """A session that loads ``cookie`` on first access (``__init__`` skipped: hot path)."""
     session = Session.__new__(Session)
     session.modified = False
-    session.accessed = False
     session._new = True
     session._pending = True
     session._cookie = cookie
@@ -747,7 +751,6 @@ def _lazy_session(middleware: SessionMiddleware, cookie: str | None) -> Session:
     session._had_cookie = False
     session._invalid = False
     session._sealed = False
-    session._late = False
     # A placeholder entry, so that C code reading the dict's storage directly
     # (the json module's encoder checks the size first) does not see an empty
     # dict but goes through items(), which loads the cookie.
@@ -851,29 +854,6 @@ def _flask_default(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _with_vary_cookie(headers: Headers) -> Headers:
-    """A copy of ``headers`` whose ``Vary`` includes ``Cookie`` (once)."""
-    tokens: list[str] = []
-    first = -1
-    for index, (key, value) in enumerate(headers):
-        if key.lower() == "vary":
-            if first < 0:
-                first = index
-            tokens += [token.strip() for token in value.split(",") if token.strip()]
-    if first < 0:
-        return [*headers, ("Vary", "Cookie")]
-    if any(token == "*" or token.lower() == "cookie" for token in tokens):
-        return list(headers)
-    merged = ", ".join([*tokens, "Cookie"])
-    out: Headers = []
-    for index, (key, value) in enumerate(headers):
-        if index == first:
-            out.append((key, merged))
-        elif key.lower() != "vary":
-            out.append((key, value))
-    return out
 
 
 def _key(option: str, key: object) -> str | bytes:
