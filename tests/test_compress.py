@@ -483,7 +483,7 @@ def test_level_is_zlib_level(level: int) -> None:
         ),
         pytest.param(["*"], ["*"], id="star left alone"),
         pytest.param(
-            ["Origin", "Cookie"], ["Origin, Accept-Encoding", "Cookie"], id="first merged"
+            ["Origin", "Cookie"], ["Origin, Cookie, Accept-Encoding"], id="several merged"
         ),
     ],
 )
@@ -521,6 +521,7 @@ PASS_THROUGH = [
     pytest.param("200 OK", "application/octet-stream", [], {}, id="octet-stream"),
     pytest.param("200 OK", "application/zip", [], {}, id="archive"),
     pytest.param("200 OK", "font/woff2", [], {}, id="woff2"),
+    pytest.param("200 OK", "text", [], {}, id="no subtype"),
     pytest.param("200 OK", "text/html", [("Content-Encoding", "br")], {}, id="already encoded"),
     pytest.param(
         "200 OK", "text/html", [("Cache-Control", "public, No-Transform")], {}, id="no-transform"
@@ -831,35 +832,43 @@ def test_not_modified_for_a_held_variant_gets_vary() -> None:
     assert header(headers, "vary") == "Accept-Encoding"
 
 
-def test_condition_headers_are_expanded_with_originals_kept() -> None:
+@pytest.mark.parametrize(
+    ("if_none_match", "if_match", "seen_none_match", "seen_match"),
+    [
+        pytest.param(
+            '"a-gzip", W/"b-gzip", "c-br"',
+            '"a-br", "plain"',
+            '"a-gzip", W/"b-gzip", "c-br", "a", W/"b"',
+            '"a-br", "plain", "a"',
+            id="variant tags expanded",
+        ),
+        pytest.param('"abc"', "*", '"abc"', "*", id="no variant tags: untouched"),
+        pytest.param('"a-br"', '"a-gzip"', '"a-br"', '"a-gzip", "a"', id="other coding held"),
+    ],
+)
+def test_condition_headers_expanded_with_originals_kept(
+    if_none_match: str, if_match: str, seen_none_match: str, seen_match: str
+) -> None:
+    """If-None-Match gets the identity tag of the negotiated coding's variant,
+    If-Match that of any enabled coding's; the originals are kept."""
     _, headers, body = request(
         echo_environ_app,
         compress(),
         HTTP_ACCEPT_ENCODING="gzip",
-        HTTP_IF_NONE_MATCH='"a-gzip", W/"b-gzip", "c-br"',
-        HTTP_IF_MATCH='"a-br", "plain"',
+        HTTP_IF_NONE_MATCH=if_none_match,
+        HTTP_IF_MATCH=if_match,
     )
     seen = json.loads(decode(header(headers, "content-encoding"), body))
-    assert seen["HTTP_IF_NONE_MATCH"] == '"a-gzip", W/"b-gzip", "c-br", "a", W/"b"'
-    assert seen["HTTP_IF_MATCH"] == '"a-br", "plain", "a"'
-    assert seen["wsgikit.compress.orig"] == {
-        "HTTP_IF_NONE_MATCH": '"a-gzip", W/"b-gzip", "c-br"',
-        "HTTP_IF_MATCH": '"a-br", "plain"',
+    assert (seen["HTTP_IF_NONE_MATCH"], seen["HTTP_IF_MATCH"]) == (seen_none_match, seen_match)
+    originals = {
+        key: value
+        for key, value, changed in [
+            ("HTTP_IF_NONE_MATCH", if_none_match, seen_none_match != if_none_match),
+            ("HTTP_IF_MATCH", if_match, seen_match != if_match),
+        ]
+        if changed
     }
-
-
-def test_condition_headers_without_variants_are_untouched() -> None:
-    _, headers, body = request(
-        echo_environ_app,
-        compress(),
-        HTTP_ACCEPT_ENCODING="gzip",
-        HTTP_IF_NONE_MATCH='"abc"',
-        HTTP_IF_MATCH="*",
-    )
-    seen = json.loads(decode(header(headers, "content-encoding"), body))
-    assert seen["HTTP_IF_NONE_MATCH"] == '"abc"'
-    assert seen["HTTP_IF_MATCH"] == "*"
-    assert "wsgikit.compress.orig" not in seen
+    assert seen.get("wsgikit.compress.orig") == (originals or None)
 
 
 @settings(max_examples=100, deadline=None)
@@ -1061,6 +1070,45 @@ def test_inner_iterable_closed_when_it_fails(headers: list[tuple[str, str]]) -> 
     tracked = Tracked([HTML[:10], HTML[10:]], fail_at=1)
     with pytest.raises(RuntimeError, match="boom"):
         run_wsgi(Compress(tracked_app(tracked, headers=headers)), {"HTTP_ACCEPT_ENCODING": "gzip"})
+    assert tracked.closes == 1
+
+
+class FailingEncoder:
+    """A zlib compressobj whose second compress() call fails."""
+
+    def __init__(self, *args: Any) -> None:
+        self.calls = 0
+
+    def compress(self, data: bytes) -> bytes:
+        self.calls += 1
+        if self.calls > 1:
+            raise zlib.error("codec bug")
+        return b""
+
+    def flush(self, mode: int = zlib.Z_FINISH) -> bytes:
+        return b""
+
+
+def failing_compress(*args: Any, **kwargs: Any) -> bytes:
+    raise zlib.error("codec bug")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param([("Content-Length", str(len(HTML)))], id="buffered"),
+        pytest.param([], id="streamed, fails mid-body"),
+    ],
+)
+def test_inner_iterable_closed_once_when_compression_fails(
+    monkeypatch: pytest.MonkeyPatch, headers: list[tuple[str, str]]
+) -> None:
+    monkeypatch.setattr(zlib, "compress", failing_compress)
+    monkeypatch.setattr(zlib, "compressobj", FailingEncoder)
+    tracked = Tracked([HTML[:10], HTML[10:]])
+    app = Compress(tracked_app(tracked, headers=headers), encodings=["gzip"])
+    with pytest.raises(zlib.error, match="codec bug"):
+        run_wsgi(app, {"HTTP_ACCEPT_ENCODING": "gzip"})
     assert tracked.closes == 1
 
 

@@ -21,6 +21,7 @@ from conftest import (
     lazy_app,
     linted,
     make_environ,
+    raising_app,
     run_wsgi,
     testapp,
     text_app,
@@ -226,9 +227,10 @@ def test_response_closed_without_iteration_closes_app_once() -> None:
         pytest.param('w/"abc"', 'W/"abc"', id="lower-case weak prefix normalised"),
         pytest.param("abc", 'W/"abc"', id="unquoted tag quoted"),
         pytest.param(' "a b" ', 'W/"a b"', id="spaces around"),
+        pytest.param('"a"b"', None, id="quote inside: dropped"),
     ],
 )
-def test_etag_becomes_weak_after_rewrite(given: str, expected: str) -> None:
+def test_etag_becomes_weak_after_rewrite(given: str, expected: str | None) -> None:
     app = text_app(b"<p>x</p>", content_type="text/html", headers=[("ETag", given)])
     calls, _, _ = run_wsgi(linted(app, rewrite_only(rewrite=upper)))
     assert header(final(calls)[1], "ETag") == expected
@@ -274,6 +276,8 @@ def test_unchanged_body_keeps_every_header() -> None:
         pytest.param(("text/*",), "application/json", False, id="wildcard other major"),
         pytest.param(("text/*",), "textual/plain", False, id="wildcard prefix only"),
         pytest.param(("*/*",), "image/png", True, id="any type"),
+        pytest.param(("text/*",), "text", False, id="wildcard needs a subtype"),
+        pytest.param(("*/*",), "text", False, id="any type needs a subtype"),
         pytest.param(("application/json",), "application/json", True, id="json listed"),
         pytest.param("application/json", "application/json", True, id="single string option"),
         pytest.param(("*/*",), "", False, id="empty content type"),
@@ -643,37 +647,6 @@ def broken(body: bytes) -> bytes:
     raise ValueError("rewrite bug")
 
 
-@pytest.mark.parametrize(
-    "rewrite",
-    [
-        pytest.param(broken, id="raises"),
-        pytest.param(lambda body: body.decode(), id="returns str"),
-        pytest.param(lambda body: None, id="returns None"),
-    ],
-)
-def test_buffered_rewrite_error_gives_500(
-    rewrite: Callable[[bytes], Any], caplog: pytest.LogCaptureFixture
-) -> None:
-    tracked = Tracked([b"<p>secret", b" page</p>"])
-    app = tracked_app(tracked, headers=[("Set-Cookie", "s=1")])
-    with caplog.at_level(logging.ERROR, logger="wsgikit.rewrite"):
-        calls, body, _ = run_wsgi(linted(app, rewrite_only(rewrite=rewrite)))
-    status, headers = final(calls)
-    assert len(calls) == 1
-    assert status.startswith("500 ")
-    assert header(headers, "Content-Type") == "text/plain; charset=utf-8"
-    assert header(headers, "Content-Length") == str(len(b"".join(body)))
-    assert b"secret" not in b"".join(body)
-    assert tracked.closes == 1
-    [record] = caplog.records
-    assert record.name == "wsgikit.rewrite" and record.exc_info is not None
-
-
-def test_buffered_rewrite_error_through_webtest() -> None:
-    response = testapp(text_app(HTML, content_type="text/html"), rewrite_only(rewrite=broken))
-    assert response.get("/", status=500).text == "Internal Server Error\n"
-
-
 def broken_stream(chunks: Iterator[bytes]) -> Iterator[bytes]:
     raise ValueError("stream bug")
 
@@ -690,25 +663,38 @@ def str_chunks(chunks: Iterator[bytes]) -> Iterator[Any]:
 
 
 @pytest.mark.parametrize(
-    "stream",
+    ("options", "statuses"),
     [
-        pytest.param(broken_stream, id="stream function raises"),
-        pytest.param(broken_first, id="generator raises at first chunk"),
-        pytest.param(str_chunks, id="yields str"),
+        pytest.param({"rewrite": broken}, ["500"], id="rewrite raises"),
+        pytest.param({"rewrite": lambda body: body.decode()}, ["500"], id="rewrite returns str"),
+        pytest.param({"rewrite": lambda body: None}, ["500"], id="rewrite returns None"),
+        # Streaming: the 200 went to the server, the 500 replaces it with exc_info.
+        pytest.param({"stream": broken_stream}, ["200", "500"], id="stream function raises"),
+        pytest.param({"stream": broken_first}, ["200", "500"], id="stream raises at first chunk"),
+        pytest.param({"stream": str_chunks}, ["200", "500"], id="stream yields str"),
     ],
 )
-def test_stream_error_before_body_gives_500(
-    stream: Callable[..., Any], caplog: pytest.LogCaptureFixture
+def test_rewrite_error_before_body_gives_500(
+    options: dict[str, Any], statuses: list[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     tracked = Tracked([b"<p>secret", b" page</p>"])
+    app = tracked_app(tracked, headers=[("Set-Cookie", "s=1")])
     with caplog.at_level(logging.ERROR, logger="wsgikit.rewrite"):
-        calls, body, _ = run_wsgi(linted(tracked_app(tracked), rewrite_only(stream=stream)))
-    status, headers = final(calls)
-    assert status.startswith("500 ")
+        calls, body, _ = run_wsgi(linted(app, rewrite_only(**options)))
+    headers = final(calls)[1]
+    assert [status[:3] for status, _ in calls] == statuses
     assert b"".join(body) == b"Internal Server Error\n"
+    assert header(headers, "Content-Type") == "text/plain; charset=utf-8"
     assert header(headers, "Content-Length") == str(len(b"".join(body)))
+    assert header(headers, "Set-Cookie") is None
     assert tracked.closes == 1
-    assert caplog.records[0].exc_info is not None
+    [record] = caplog.records
+    assert record.name == "wsgikit.rewrite" and record.exc_info is not None
+
+
+def test_buffered_rewrite_error_through_webtest() -> None:
+    response = testapp(text_app(HTML, content_type="text/html"), rewrite_only(rewrite=broken))
+    assert response.get("/", status=500).text == "Internal Server Error\n"
 
 
 def test_stream_error_after_body_started_is_reraised(caplog: pytest.LogCaptureFixture) -> None:
@@ -747,6 +733,22 @@ def test_app_errors_are_not_disguised(
     with pytest.raises(RuntimeError, match="boom at chunk"):
         run_wsgi(linted(tracked_app(tracked), rewriter))
     assert tracked.closes == 1
+    assert not [r for r in caplog.records if r.name == "wsgikit.rewrite"]
+
+
+@pytest.mark.parametrize(
+    "rewriter",
+    [
+        pytest.param(rewrite_only(rewrite=never), id="buffered"),
+        pytest.param(rewrite_only(stream=never), id="streaming"),
+        pytest.param(partial(InjectHTML, snippet=SNIPPET), id="inject"),
+    ],
+)
+def test_app_raising_before_start_response_propagates(
+    rewriter: Callable[[WSGIApplication], WSGIApplication], caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(RuntimeError, match="secret internal detail"):
+        run_wsgi(linted(raising_app, rewriter))
     assert not [r for r in caplog.records if r.name == "wsgikit.rewrite"]
 
 

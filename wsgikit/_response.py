@@ -49,10 +49,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import chain
 from types import TracebackType
 from typing import TypeAlias, cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+from werkzeug.http import parse_cache_control_header, quote_etag, unquote_etag
 
 Headers: TypeAlias = list[tuple[str, str]]
 ExcInfo: TypeAlias = (
@@ -171,6 +174,59 @@ def with_vary(headers: Headers, field: str) -> Headers:
         for index, (key, value) in enumerate(headers)
         if index == first or key.lower() != "vary"
     ]
+
+
+def split_media_patterns(
+    patterns: tuple[str, ...],
+) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Split patterns into exact media types, ``type/*`` types (``*`` for
+    ``*/*``) and ``+suffixes``."""
+    exact = frozenset(p for p in patterns if "/" in p and not p.endswith("/*"))
+    wild = frozenset(p[:-2] for p in patterns if p.endswith("/*"))
+    suffix = frozenset(p[1:] for p in patterns if p.startswith("+"))
+    return exact, wild, suffix
+
+
+def media_matches(
+    media: str, exact: frozenset[str], wild: frozenset[str], suffix: frozenset[str]
+) -> bool:
+    """Whether a lower-case media type matches the split patterns."""
+    if media in exact:
+        return True
+    main, slash, sub = media.partition("/")
+    if slash and (main in wild or "*" in wild):
+        return True
+    _, plus, tail = sub.rpartition("+")
+    return bool(plus) and tail in suffix
+
+
+def no_transform(cache_control: list[str]) -> bool:
+    """Whether the ``Cache-Control`` header values forbid transforming the body."""
+    return _no_transform_in(
+        cache_control[0] if len(cache_control) == 1 else ", ".join(cache_control)
+    )
+
+
+@lru_cache(maxsize=256)
+def _no_transform_in(cache_control: str) -> bool:
+    # Cached: werkzeug's parser costs microseconds and an application sends a
+    # handful of distinct values. Directive names are case-insensitive
+    # (RFC 9111 section 5.2); werkzeug's parser is not, so lower-case first.
+    return bool(parse_cache_control_header(cache_control.lower()).no_transform)
+
+
+def requote_etag(value: str, *, suffix: str = "", weak: bool = False) -> str | None:
+    """The ``ETag`` header ``value`` with ``suffix`` added inside the quotes,
+    made weak when ``weak`` (a weak tag stays weak); ``None`` when it cannot be
+    quoted again (empty, or a quote inside)."""
+    value = value.strip()
+    if not value:  # werkzeug's unquote_etag gives (None, None) for it
+        return None
+    tag, was_weak = unquote_etag(value)
+    try:
+        return quote_etag(tag + suffix, weak or was_weak)
+    except ValueError:
+        return None
 
 
 def media_type(headers: Headers) -> str:

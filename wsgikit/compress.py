@@ -48,9 +48,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from werkzeug.datastructures import Accept
 from werkzeug.http import (
     parse_accept_header,
-    parse_cache_control_header,
     parse_etags,
-    parse_list_header,
     quote_etag,
     unquote_etag,
 )
@@ -62,6 +60,11 @@ from ._response import (
     Plan,
     Stream,
     intercept,
+    media_matches,
+    no_transform,
+    requote_etag,
+    split_media_patterns,
+    with_vary,
 )
 
 logger = logging.getLogger("wsgikit.compress")
@@ -142,7 +145,8 @@ class Compress:
       ``206``. Every
       compressible response gets ``Vary: Accept-Encoding`` -- compressed or
       not, whatever its size -- merged into an existing ``Vary`` (never
-      duplicated; ``Vary: *`` is left alone).
+      duplicated; several ``Vary`` headers become one; ``Vary: *`` is left
+      alone).
     - Everything else passes through untouched and unbuffered: the
       application's own iterable goes to the server (``wsgi.file_wrapper``
       keeps working). Compressible responses that are not compressed (no
@@ -255,8 +259,8 @@ class Compress:
 
         self._codecs = {name: self._make_codec(name) for name in self.encodings}
         self._suffixes = tuple((f"-{name}", name) for name in self.encodings)
-        self._compressible = _split_patterns(self.content_types)
-        self._flushed = _split_patterns(self.flush_types)
+        self._compressible = split_media_patterns(self.content_types)
+        self._flushed = split_media_patterns(self.flush_types)
         self._negotiated: dict[str, tuple[str | None, bool]] = {}
         self._kinds: dict[str, int] = {}
 
@@ -383,7 +387,7 @@ class Compress:
             return None
         content_encoding = content_length = None
         cache_control: list[str] = []
-        vary: list[str] = []
+        has_vary = False
         for name, value in headers:
             lower = name.lower()
             if lower == "content-encoding":
@@ -393,20 +397,26 @@ class Compress:
             elif lower == "cache-control":
                 cache_control.append(value)
             elif lower == "vary":
-                vary.append(value)
+                has_vary = True
         if content_encoding and content_encoding.strip().lower() != "identity":
             return None
-        if cache_control and _no_transform(", ".join(cache_control)):
+        if cache_control and no_transform(cache_control):
             return None
-        varied = _with_vary(headers, vary)
+        # Without a Vary header the answer is plain; with_vary would scan the
+        # headers again (measurable on the "adds Vary" pass-through path).
+        varied = (
+            with_vary(headers, "Accept-Encoding")
+            if has_vary
+            else [*headers, ("Vary", "Accept-Encoding")]
+        )
         if coding is None:
-            return None if varied is None else EditHeaders(status, varied)
+            return None if varied is headers else EditHeaders(status, varied)
         length = _parse_length(content_length)
         if length is not None and length < self.min_size and not identity_refused:
-            return None if varied is None else EditHeaders(status, varied)
+            return None if varied is headers else EditHeaders(status, varied)
 
         codec = self._codecs[coding]
-        compressed = _compressed_headers(varied or headers, coding)
+        compressed = _compressed_headers(varied, coding)
         if head:
             return Stream(status, compressed, _nothing)
         flush_each = kind == _FLUSH_EACH
@@ -427,35 +437,24 @@ class Compress:
         if coding is None or not held:
             return None
         out: Headers = []
-        vary: list[str] = []
         for name, value in headers:
-            lower = name.lower()
-            if lower == "etag":
-                tag, weak = unquote_etag(value)
-                if tag is not None and tag in held:
-                    value = _variant_etag(tag, weak, coding) or value
-            elif lower == "vary":
-                vary.append(value)
+            if name.lower() == "etag" and unquote_etag(value.strip())[0] in held:
+                value = requote_etag(value, suffix=f"-{coding}") or value
             out.append((name, value))
-        return EditHeaders(status, _with_vary(out, vary) or out)
+        return EditHeaders(status, with_vary(out, "Accept-Encoding"))
 
     def _classify(self, content_type: str) -> int:
         """Whether a ``Content-Type`` value is compressible (and flushed after
         every chunk); cached, since an application sends a handful of values."""
         media = content_type.split(";", 1)[0].strip().lower()
         kind = _NOT_COMPRESSIBLE
-        if _matches(media, *self._compressible):
-            kind = _FLUSH_EACH if _matches(media, *self._flushed) else _COMPRESSIBLE
+        if media_matches(media, *self._compressible):
+            kind = _FLUSH_EACH if media_matches(media, *self._flushed) else _COMPRESSIBLE
         if len(content_type) <= _CACHE_KEY_MAX:
             if len(self._kinds) >= _CACHE_SIZE:
                 self._kinds.clear()
             self._kinds[content_type] = kind
         return kind
-
-    def compressible(self, content_type: str) -> bool:
-        """True when ``content_type`` (parameters allowed) is in ``content_types``."""
-        media = content_type.split(";", 1)[0].strip().lower()
-        return _matches(media, *self._compressible)
 
     # --- codecs --------------------------------------------------------------------
 
@@ -560,62 +559,12 @@ def _check_media_types(option: str, values: Iterable[str]) -> tuple[str, ...]:
     return patterns
 
 
-def _split_patterns(
-    patterns: tuple[str, ...],
-) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    """Split patterns into exact media types, ``type/*`` types and ``+suffixes``."""
-    exact = frozenset(p for p in patterns if "/" in p and not p.endswith("/*"))
-    wild = frozenset(p[:-2] for p in patterns if p.endswith("/*"))
-    suffix = frozenset(p[1:] for p in patterns if p.startswith("+"))
-    return exact, wild, suffix
-
-
-def _matches(
-    media: str, exact: frozenset[str], wild: frozenset[str], suffix: frozenset[str]
-) -> bool:
-    """Whether a lower-case media type matches the split patterns."""
-    if media in exact:
-        return True
-    main, _, sub = media.partition("/")
-    if main in wild:
-        return True
-    _, plus, tail = sub.rpartition("+")
-    return bool(plus) and tail in suffix
-
-
-def _no_transform(cache_control: str) -> bool:
-    # Directive names are case-insensitive (RFC 9111 section 5.2); werkzeug's
-    # parser is not, so lower-case first.
-    return bool(parse_cache_control_header(cache_control.lower()).no_transform)
-
-
 def _parse_length(value: str | None) -> int | None:
     """The ``Content-Length`` as an int, or ``None`` when absent or invalid."""
     if value is None:
         return None
     value = value.strip()
     return int(value) if value.isdigit() and value.isascii() else None
-
-
-def _with_vary(headers: Headers, vary: list[str]) -> Headers | None:
-    """A copy of ``headers`` with ``Accept-Encoding`` in ``Vary``, or ``None``
-    when ``Vary`` already names it (or is ``*``)."""
-    if not vary:
-        return [*headers, ("Vary", "Accept-Encoding")]
-    for value in vary:
-        for token in parse_list_header(value):
-            token = token.strip().lower()
-            if token == "*" or token == "accept-encoding":
-                return None
-    out: Headers = []
-    merged = False
-    for name, value in headers:
-        if not merged and name.lower() == "vary":
-            merged = True
-            kept = value.strip().rstrip(",")
-            value = f"{kept}, Accept-Encoding" if kept else "Accept-Encoding"
-        out.append((name, value))
-    return out
 
 
 def _compressed_headers(headers: Headers, coding: str) -> Headers:
@@ -627,8 +576,7 @@ def _compressed_headers(headers: Headers, coding: str) -> Headers:
         if lower in ("content-length", "content-md5", "accept-ranges", "content-encoding"):
             continue
         if lower == "etag":
-            tag, weak = unquote_etag(value)
-            variant = None if tag is None else _variant_etag(tag, weak, coding)
+            variant = requote_etag(value, suffix=f"-{coding}")
             if variant is None:
                 logger.debug("dropping an ETag that cannot be re-quoted: %r", value)
                 continue
@@ -636,13 +584,6 @@ def _compressed_headers(headers: Headers, coding: str) -> Headers:
         out.append((name, value))
     out.append(("Content-Encoding", coding))
     return out
-
-
-def _variant_etag(tag: str, weak: bool, coding: str) -> str | None:
-    try:
-        return quote_etag(f"{tag}-{coding}", weak)
-    except ValueError:
-        return None
 
 
 def _finish(

@@ -245,8 +245,14 @@ _REWRITE_COMMON: dict[str, Converter] = {
 }
 
 
-def rewrite(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
-    """``BodyRewriter``: ``rewrite`` or ``stream`` is a dotted ``module:function``."""
+def rewrite(
+    app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
+) -> WSGIApplication:
+    """``use = egg:wsgikit#rewrite``: :class:`wsgikit.rewrite.BodyRewriter`.
+
+    ``rewrite`` or ``stream`` is a dotted ``module:function``; ``content_types``
+    a list, ``buffer_limit`` a whole number or ``none``, ``statuses`` whole numbers.
+    """
     schema: dict[str, Converter] = {
         "rewrite": ascallable,
         "stream": ascallable,
@@ -255,8 +261,14 @@ def rewrite(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: 
     return BodyRewriter(app, **convert_options("rewrite", local_conf, schema))
 
 
-def inject_html(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
-    """``InjectHTML``: ``snippet`` (required), ``marker``, ``content_types``, ``buffer_limit``."""
+def inject_html(
+    app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
+) -> WSGIApplication:
+    """``use = egg:wsgikit#inject_html``: :class:`wsgikit.rewrite.InjectHTML`.
+
+    ``snippet`` (required), ``marker``, and the options of ``rewrite``:
+    ``content_types``, ``buffer_limit``, ``statuses``.
+    """
     schema: dict[str, Converter] = {"snippet": str, "marker": str, **_REWRITE_COMMON}
     return InjectHTML(app, **convert_options("inject_html", local_conf, schema))
 
@@ -275,7 +287,9 @@ _COMPRESS_OPTIONS: dict[str, Converter] = {
 }
 
 
-def compress(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
+def compress(
+    app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
+) -> WSGIApplication:
     """``use = egg:wsgikit#compress``: :class:`wsgikit.compress.Compress`.
 
     Options: ``min_size``, ``level``, ``buffer_limit``, ``flush_size``,
@@ -289,7 +303,7 @@ def compress(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf:
 def _errors_asformat(value: str) -> Any:
     """``problem``, ``simple``, or a dotted ``module:function`` formatter."""
     text = str(value).strip()
-    return text if text in ("problem", "simple") else asimport(text)
+    return text if text in ("problem", "simple") else ascallable(text)
 
 
 def _errors_asexceptions(value: str) -> dict[Any, int]:

@@ -50,9 +50,24 @@ from functools import lru_cache, partial
 from typing import cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from werkzeug.http import parse_dict_header, parse_options_header
+from werkzeug.http import parse_options_header
 
-from ._response import Buffer, EditHeaders, Headers, Plan, Stream, intercept
+from ._response import (
+    Buffer,
+    EditHeaders,
+    Headers,
+    Plan,
+    Stream,
+    get_header,
+    intercept,
+    media_matches,
+    no_transform,
+    requote_etag,
+    split_media_patterns,
+)
+
+# DESIGN.md files Compress under "Body rewriting": importable from here too.
+from .compress import Compress as Compress
 
 logger = logging.getLogger("wsgikit.rewrite")
 
@@ -92,11 +107,7 @@ class _Rewriter:
         statuses: Iterable[int] | None,
     ) -> None:
         self.content_types = _media_ranges(content_types)
-        exact = {value for value in self.content_types if not value.endswith("/*")}
-        majors = {value[:-2] for value in self.content_types if value.endswith("/*")}
-        self._any_type = "*" in majors
-        self._exact_types = frozenset(exact)
-        self._major_types = frozenset(majors)
+        self._patterns = split_media_patterns(self.content_types)
         self._type_matches: dict[str, bool] = {}
 
         if buffer_limit is not None and (
@@ -150,17 +161,12 @@ class _Rewriter:
             token.strip().lower() not in ("", "identity") for token in ",".join(encoding).split(",")
         ):
             return False
-        if directives and "no-transform" in {
-            key.lower() for key in parse_dict_header(", ".join(directives))
-        }:
+        if directives and no_transform(directives):
             return False
         return not self._too_long(environ, length)
 
     def _match_type(self, content_type: str) -> bool:
-        kind = content_type.partition(";")[0].strip().lower()
-        matches = kind in self._exact_types or (
-            "/" in kind and (self._any_type or kind.partition("/")[0] in self._major_types)
-        )
+        matches = media_matches(content_type.partition(";")[0].strip().lower(), *self._patterns)
         # An application sends few distinct Content-Type values: remember them.
         if len(self._type_matches) < 256:
             self._type_matches[content_type] = matches
@@ -480,10 +486,8 @@ class InjectHTML(_Rewriter):
 
 def declared_charset(headers: Headers) -> str | None:
     """The ``charset`` parameter of ``Content-Type`` in ``headers``, lower-case, or ``None``."""
-    for name, value in headers:
-        if name.lower() == "content-type":
-            return _charset_of(value)
-    return None
+    content_type = get_header(headers, "content-type")
+    return None if content_type is None else _charset_of(content_type)
 
 
 @lru_cache(maxsize=64)
@@ -514,26 +518,22 @@ def _rfind_ascii_nocase(body: bytes, lowered: bytes) -> int:
 
 
 def _rewritten_headers(headers: Headers, stale: frozenset[str] = _STALE_AFTER_REWRITE) -> Headers:
-    """A copy of ``headers`` fit for a rewritten body: strong ``ETag`` made weak,
-    ``Content-MD5``, digests and ``Accept-Ranges`` (all ``stale`` headers) removed."""
+    """A copy of ``headers`` fit for a rewritten body: strong ``ETag`` made weak
+    (dropped when it cannot be quoted again), ``Content-MD5``, digests and
+    ``Accept-Ranges`` (all ``stale`` headers) removed."""
     result: Headers = []
     for name, value in headers:
         lowered = name.lower()
         if lowered in stale:
             continue
         if lowered == "etag":
-            value = _weak_etag(value)
+            weak = requote_etag(value, weak=True)
+            if weak is None:
+                logger.debug("dropping an ETag that cannot be re-quoted: %r", value)
+                continue
+            value = weak
         result.append((name, value))
     return result
-
-
-def _weak_etag(value: str) -> str:
-    tag = value.strip()
-    if tag[:2] in ("W/", "w/"):
-        return "W/" + tag[2:]
-    if not (len(tag) >= 2 and tag[0] == '"' and tag[-1] == '"'):
-        tag = '"' + tag.strip('"') + '"'  # an unquoted (invalid) tag: quote it
-    return "W/" + tag
 
 
 def _media_ranges(content_types: Iterable[str]) -> tuple[str, ...]:
@@ -633,6 +633,16 @@ class _StreamOutput:
     ``exc_info``, which the server accepts while nothing was sent); after that
     it is logged and re-raised. Errors of the application pass through as they
     are. The core closes this iterator and the application's iterable.
+
+    The 500 goes to the *server's* ``start_response``, as the ``on_error`` of
+    the core's ``guard()`` does. Not through the core's own ``start_response``:
+    that would decide the response afresh, and the core's stream would then
+    drop this output as stale and go on relaying the application's body. Nor
+    through ``guard()``: it would have to wrap every response of a streaming
+    rewriter, passed-through ones included (which would lose the application's
+    own iterable), since a late ``exc_info`` replacement may choose a stream
+    after ``intercept()`` returned; and it would still need this class to tell a failure of the
+    rewrite from one of the application.
     """
 
     __slots__ = ("_stream", "_environ", "_start_response", "_source", "_out", "_sent")
@@ -688,7 +698,3 @@ class _StreamOutput:
         close = getattr(self._out, "close", None)
         if close is not None:
             close()
-
-
-# DESIGN.md files Compress under "Body rewriting": importable from here too.
-from .compress import Compress as Compress  # noqa: E402
