@@ -1,0 +1,199 @@
+"""Signed cookie values, byte for byte what itsdangerous writes, in fewer steps.
+
+A session cookie is an itsdangerous ``URLSafeTimedSerializer`` value signed by a
+``TimestampSigner`` with ``key_derivation="hmac"`` (Flask's session interface
+uses exactly that, with salt ``cookie-session`` and SHA-1)::
+
+    payload "." base64(timestamp) "." base64(HMAC(derived key, payload "." timestamp))
+
+where ``payload`` is the base64url of the serialised data, or ``"."`` and the
+base64url of its zlib form when that is at least two bytes shorter.
+
+:class:`CookieCodec` writes the same bytes and accepts the same values as
+itsdangerous (``tests/test_signing.py`` compares both ways), but does per key
+once what itsdangerous does per call: the derived key and the HMAC's inner and
+outer pads are computed at construction and copied for each message, and the
+timestamp's text is computed once a second. It is also stricter in one way:
+the signature and the timestamp must be in their canonical base64 form.
+itsdangerous (like the ``base64`` module) ignores characters outside the
+alphabet and the unused low bits of the last character, so several texts
+verify as one signature; here only the one itsdangerous writes does. That
+forges nothing either way, but a verifier should not accept what no signer
+produces.
+
+Errors are itsdangerous' own exception classes (``BadSignature``,
+``BadTimeSignature``, ``SignatureExpired``, ``BadPayload``, all ``BadData``),
+so callers handle both implementations alike.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hmac
+import struct
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from itsdangerous import BadPayload, BadSignature, BadTimeSignature, SignatureExpired
+
+_TIMESTAMP = struct.Struct(">Q")
+# urlsafe base64 <-> standard base64, for binascii's C codec.
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_URLSAFE_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def b64encode(data: bytes) -> bytes:
+    """URL-safe base64 without padding (itsdangerous' ``base64_encode``)."""
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+
+
+def b64decode(text: bytes) -> bytes:
+    """Decode padless URL-safe base64 that is in its canonical form.
+
+    :raises ValueError: On a character outside the alphabet, an impossible
+        length, or unused bits that are not zero (a text no encoder writes).
+    """
+    if len(text) % 4 == 1 or not _URLSAFE_ALPHABET.issuperset(text):
+        raise ValueError("not canonical base64url")
+    data = binascii.a2b_base64(text.translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4))
+    if b64encode(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
+
+
+class CookieCodec:
+    """Serialise, compress, sign, and the way back, as itsdangerous does.
+
+    :param keys: Secret keys, the newest (the one that signs) last; every key
+        verifies.
+    :param salt: The salt the keys are derived with.
+    :param digest: The hash's name for :mod:`hashlib`, e.g. ``"sha256"``.
+    :param dumps: Turns the data into text (JSON, or Flask's tagged JSON).
+    :param loads: Turns that text back into the data.
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[bytes],
+        salt: bytes,
+        digest: str,
+        dumps: Callable[[Any], str],
+        loads: Callable[[str], Any],
+    ) -> None:
+        if not keys:
+            raise ValueError("at least one key is needed")
+        # One HMAC object per key, keyed with the derived key; each message
+        # gets a copy, so the pads are hashed once per key, not per call.
+        self._macs = [
+            hmac.new(hmac.new(key, salt, digest).digest(), digestmod=digest)
+            for key in reversed(keys)  # newest first: most cookies use it
+        ]
+        self._dumps = dumps
+        self._loads = loads
+        self._stamp: tuple[int, bytes] = (-1, b"")
+
+    # --- writing ------------------------------------------------------------
+
+    def sign(self, data: Any, now: int | None = None) -> str:
+        """The signed cookie value for ``data``, timestamped ``now`` (default: the time).
+
+        :raises TypeError, ValueError: When ``dumps`` cannot serialise ``data``.
+        """
+        text = self._dumps(data).encode("utf-8")
+        compressed = zlib.compress(text)
+        if len(compressed) < len(text) - 1:
+            payload = b"." + b64encode(compressed)
+        else:
+            payload = b64encode(text)
+        message = payload + b"." + self._timestamp(int(time.time()) if now is None else now)
+        mac = self._macs[0].copy()
+        mac.update(message)
+        return (message + b"." + b64encode(mac.digest())).decode("ascii")
+
+    def _timestamp(self, now: int) -> bytes:
+        second, text = self._stamp
+        if second != now:
+            text = b64encode(_TIMESTAMP.pack(now).lstrip(b"\x00"))
+            self._stamp = (now, text)
+        return text
+
+    # --- reading ------------------------------------------------------------
+
+    def unsign(self, value: str, max_age: int | None = None, now: int | None = None) -> bytes:
+        """Verify ``value`` and return its payload (still encoded).
+
+        :raises BadSignature: The signature is missing, not canonical, or made
+            with none of the keys.
+        :raises BadTimeSignature: The timestamp is missing or malformed.
+        :raises SignatureExpired: The value is older than ``max_age`` seconds,
+            or from the future.
+        """
+        message, timestamp, _ = self._verify(value)
+        if max_age is not None:
+            age = (int(time.time()) if now is None else now) - timestamp
+            if age > max_age or age < 0:
+                raise SignatureExpired(f"signature age {age} not in 0..{max_age} seconds")
+        return message.rpartition(b".")[0]
+
+    def signed_at(self, value: str) -> int | None:
+        """When a validly signed ``value`` was signed (Unix time), or ``None``."""
+        try:
+            return self._verify(value)[1]
+        except BadSignature:
+            return None
+
+    def loads(self, value: str, max_age: int | None = None, now: int | None = None) -> Any:
+        """Verify ``value`` and return its data.
+
+        :raises BadPayload: The signature is good but the payload cannot be
+            decoded (a key holder signed something else).
+        """
+        return self.load_payload(self.unsign(value, max_age, now))
+
+    def load_payload(self, payload: bytes) -> Any:
+        """Decode a verified payload: base64url, zlib when it starts with ``.``, text."""
+        try:
+            if payload[:1] == b".":
+                raw = zlib.decompress(_b64decode_lenient(payload[1:]))
+            else:
+                raw = _b64decode_lenient(payload)
+            return self._loads(raw.decode("utf-8"))
+        except Exception as error:
+            raise BadPayload("cannot decode the payload", original_error=error) from error
+
+    def _verify(self, value: str) -> tuple[bytes, int, bytes]:
+        """``(message, timestamp, signature)`` of a correctly signed ``value``."""
+        try:
+            raw = value.encode("ascii")
+        except UnicodeEncodeError:
+            raise BadSignature("not ASCII") from None
+        message, dot, signature = raw.rpartition(b".")
+        if not dot:
+            raise BadSignature("no signature")
+        for base in self._macs:
+            mac = base.copy()
+            mac.update(message)
+            if hmac.compare_digest(b64encode(mac.digest()), signature):
+                break
+        else:
+            raise BadSignature("signature does not match")
+        _, dot, stamp = message.rpartition(b".")
+        if not dot:
+            raise BadTimeSignature("timestamp missing")
+        try:
+            decoded = b64decode(stamp)
+            if len(decoded) > 8 or decoded[:1] == b"\x00":
+                raise ValueError("not a canonical timestamp")
+            timestamp = _TIMESTAMP.unpack(decoded.rjust(8, b"\x00"))[0]
+        except ValueError:
+            raise BadTimeSignature("malformed timestamp") from None
+        return message, timestamp, signature
+
+
+def _b64decode_lenient(text: bytes) -> bytes:
+    # The payload is covered by the signature: what a key holder signed is
+    # decoded exactly as itsdangerous decodes it.
+    return binascii.a2b_base64(text.translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4))
