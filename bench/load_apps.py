@@ -1,0 +1,138 @@
+"""The apps the load benchmark (``bench/load.py``) serves, one factory per stack.
+
+Every app answers ``GET /json`` (a small JSON body) and ``GET /html`` (a
+20 KiB HTML page). The stacks read one session key and write one on every
+request, so the session data changes from request to request:
+
+- ``bare``: the app alone (no session, no compression): the ceiling.
+- ``selfgzip``: the app gzips its own HTML when asked: the floor the
+  middleware overhead eats into on the HTML page.
+- ``wsgikit``: ProxyFix -> JSONErrors -> Compress -> SessionMiddleware ->
+  AuthParser around the app.
+- ``anchor``: werkzeug ProxyFix -> paste.gzipper -> Beaker cookie session
+  around the same app.
+
+Served by gunicorn (``load_apps:wsgikit()``) or waitress (``--call``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+from typing import Any
+
+SECRET = "load-bench-secret-key-0123456789abcdef"
+PARAGRAPH = (
+    "<p>wsgikit load benchmark: composable WSGI middlewares, measured inside a real "
+    "server with real clients.</p>\n"
+)
+HTML = (
+    "<!doctype html><html><head><title>bench</title></head><body>\n"
+    + PARAGRAPH * (20 * 1024 // len(PARAGRAPH))
+    + "</body></html>\n"
+).encode()
+LEVEL = 6
+
+
+def _body(path: str, session: dict[str, Any] | None) -> tuple[bytes, str]:
+    if path == "/html":
+        return HTML, "text/html; charset=utf-8"
+    visits = 0
+    if session is not None:
+        visits = int(session.get("visits", 0)) + 1
+        session["visits"] = visits
+    return json.dumps({"ok": True, "visits": visits, "user": "bench"}).encode(), (
+        "application/json"
+    )
+
+
+def bare() -> Any:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body, content_type = _body(environ["PATH_INFO"], None)
+        start_response(
+            "200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        )
+        return [body]
+
+    return app
+
+
+def selfgzip() -> Any:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body, content_type = _body(environ["PATH_INFO"], None)
+        headers = [("Content-Type", content_type), ("Vary", "Accept-Encoding")]
+        if environ["PATH_INFO"] == "/html" and "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+            # Compressed on every request, as a real app would: only the
+            # middleware's own overhead is missing.
+            body = gzip.compress(HTML, compresslevel=LEVEL, mtime=0)
+            headers.append(("Content-Encoding", "gzip"))
+        headers.append(("Content-Length", str(len(body))))
+        start_response("200 OK", headers)
+        return [body]
+
+    return app
+
+
+def _backend() -> dict[str, str]:
+    """``Compress(backend=...)`` from ``LOAD_BACKEND``, when the run names one."""
+    name = os.environ.get("LOAD_BACKEND")
+    return {"backend": name} if name else {}
+
+
+def wsgikit() -> Any:
+    from wsgikit import (
+        AuthParser,
+        Compress,
+        JSONErrors,
+        ProxyFix,
+        SessionMiddleware,
+        compose,
+        get_session,
+    )
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        session = get_session(environ)
+        body, content_type = _body(environ["PATH_INFO"], session)
+        start_response(
+            "200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        )
+        return [body]
+
+    return compose(
+        app,
+        lambda a: ProxyFix(a, x_for=1, x_proto=1),
+        JSONErrors,
+        lambda a: Compress(a, level=LEVEL, **_backend()),
+        lambda a: SessionMiddleware(a, SECRET),
+        AuthParser,
+    )
+
+
+def anchor() -> Any:
+    from beaker.middleware import SessionMiddleware as Beaker
+    from paste.gzipper import middleware as gzipper
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    logging.getLogger("beaker").disabled = True
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        session = environ["beaker.session"]
+        body, content_type = _body(environ["PATH_INFO"], session)
+        session.save()
+        start_response(
+            "200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        )
+        return [body]
+
+    beaker = Beaker(
+        app,
+        {
+            "session.type": "cookie",
+            "session.validate_key": SECRET,
+            "session.data_serializer": "json",
+            "session.key": "session",
+        },
+    )
+    return ProxyFix(gzipper(beaker, compress_level=LEVEL), x_for=1, x_proto=1)
