@@ -14,6 +14,9 @@ SERVER = ["waitress>=3.0"]
 PASTE = ["PasteDeploy>=3.0"]
 BROTLI = ["brotli>=1.1"]
 ZSTD = ["zstandard>=0.22"]
+# Faster gzip engines for Compress (see wsgikit/_deflate.py).
+ZLIB_NG = ["zlib-ng>=0.5"]
+ISAL = ["isal>=1.7"]
 # bcrypt password hashes for BasicAuth (``{SHA}`` entries need nothing extra).
 BCRYPT = ["bcrypt>=4.0"]
 TESTING = [
@@ -22,6 +25,8 @@ TESTING = [
     *PASTE,
     *BROTLI,
     *ZSTD,
+    *ZLIB_NG,
+    *ISAL,
     "pytest>=8",
     "hypothesis>=6.100",
     "WebTest>=3.0",
@@ -37,6 +42,9 @@ BENCH = [
     *SERVER,
     *BROTLI,
     *ZSTD,
+    *ZLIB_NG,
+    *ISAL,
+    "gunicorn>=22",
     *BCRYPT,
     "flask>=3.0",
     "Paste>=3.10",
@@ -64,6 +72,8 @@ setup(
         "paste": PASTE,
         "brotli": BROTLI,
         "zstd": ZSTD,
+        "zlib-ng": ZLIB_NG,
+        "isal": ISAL,
         "bcrypt": BCRYPT,
         "testing": TESTING,
         "bench": BENCH,
