@@ -34,6 +34,8 @@ TESTING = [
     "pyramid>=2.0",
     "bottle>=0.13",
     "requests>=2.31",
+    # drives Debian's chromium in tests/test_browser.py (no browser download)
+    "playwright>=1.40",
     "ruff>=0.6",
     "mypy>=1.10",
 ]
