@@ -1480,3 +1480,42 @@ def test_app_raising_before_start_response_propagates(
 ) -> None:
     with pytest.raises(RuntimeError, match="secret internal detail"):
         run_wsgi(linted(layer(raising_app)), environ)
+
+
+def _basic_reference(value: str) -> tuple[str, str] | None:
+    """RFC 7617 Basic as the parser defines it, written the slow, obvious way."""
+    scheme, _, rest = value.strip(" \t").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        raw = base64.b64decode(rest.strip(" \t"), validate=True)
+    except ValueError:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    user, colon, password = text.partition(":")
+    if not colon or re.search(r"[\x00-\x1f\x7f]", text):
+        return None
+    return user, password
+
+
+@settings(max_examples=3000)
+@given(
+    st.text(alphabet="Basic AQ+/=\té:-_\n", max_size=24)
+    | st.binary(max_size=16).map(lambda raw: "Basic " + base64.b64encode(raw).decode())
+    | st.tuples(st.text(max_size=6), st.text(max_size=6)).map(
+        lambda pair: "Basic " + base64.b64encode(":".join(pair).encode()).decode()
+    )
+)
+def test_basic_credentials_match_the_reference_decoder(value: str) -> None:
+    """The fast path for ``Basic`` headers accepts and decodes exactly what the
+    plain definition (strict base64, UTF-8 or ISO-8859-1, a colon, no controls) does."""
+    parsed = parse_authorization(value)
+    expected = _basic_reference(value)
+    if expected is None:
+        assert parsed is None or parsed.scheme != "basic"
+    else:
+        assert parsed is not None
+        assert (parsed.scheme, parsed.username, parsed.password) == ("basic", *expected)
