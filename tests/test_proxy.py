@@ -1481,6 +1481,21 @@ def test_paste_factories_reject_bad_options(
         loadapp(uri)
 
 
+@pytest.mark.parametrize("value", ["", "none", "None", "  ,  "])
+def test_paste_empty_trusted_is_refused_as_in_python(tmp_path: Path, value: str) -> None:
+    """An empty ``trusted =`` used to mean ``None``: hop counting, believing
+    any client's headers. It fails at load time, with Python's message."""
+    from paste.deploy import loadapp
+
+    with pytest.raises(ValueError) as python:
+        ProxyFix(Capture(), trusted="")
+    section = f"[filter:f]\npaste.filter_app_factory = wsgikit.paste:proxy_fix\ntrusted = {value}\n"
+    with pytest.raises(ValueError) as ini:
+        loadapp(write_ini(tmp_path, section, "f"))
+    assert str(python.value) in str(ini.value)
+    assert "leave it out" in str(python.value)
+
+
 @pytest.mark.parametrize(
     ("chain", "kept"),
     [

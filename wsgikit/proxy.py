@@ -619,7 +619,10 @@ def _parse_networks(trusted: object) -> tuple[_Network, ...]:
                 network = ipaddress.IPv4Network((mapped, network.prefixlen - 96))
         networks.append(network)
     if not networks:
-        raise ValueError("trusted must name at least one address or network (or be None)")
+        raise ValueError(
+            "trusted must name at least one address or network"
+            " (leave it out, or None, to count hops instead)"
+        )
     return tuple(networks)
 
 
