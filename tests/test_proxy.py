@@ -955,6 +955,104 @@ def test_clear_untrusted_in_hop_count_mode_removes_overridden_x_headers() -> Non
     assert environ["REMOTE_ADDR"] == "6.6.6.6"
 
 
+FORGED_CHAIN = (
+    "for=6.6.6.6;host=evil.example, for=203.0.113.7;proto=HTTPS;host=shop.example;secret=x"
+)
+
+
+@pytest.mark.parametrize(
+    ("options", "remote", "header", "kept"),
+    [
+        pytest.param({"forwarded": 2}, "10.0.0.1", FORGED_CHAIN + ", for=10.0.0.5;by=_lb",
+                     "for=203.0.113.7;proto=https;host=shop.example, for=10.0.0.5;by=_lb",
+                     id="hops: forged element dropped, believed one reduced"),
+        pytest.param({"forwarded": 1}, "10.0.0.1", 'for=203.0.113.7;host="evil/x";by=_a',
+                     "for=203.0.113.7;by=_a", id="hops: invalid parameter dropped"),
+        pytest.param({"forwarded": 1}, "10.0.0.1", 'for="[2001:db8::1]:4711";host="h:8443"',
+                     'for="[2001:db8::1]:4711";host="h:8443"', id="hops: quoted values"),
+        pytest.param({"forwarded": 3}, "10.0.0.1", "for=1.2.3.4, for=10.0.0.5", None,
+                     id="hops: fewer elements than hops"),
+        pytest.param({"forwarded": 1}, "10.0.0.1", "for=garbage;proto=gopher", None,
+                     id="hops: nothing valid in the believed element"),
+        pytest.param({"forwarded": 2}, "10.0.0.1", "for=garbage, for=10.0.0.5", "for=10.0.0.5",
+                     id="hops: only the proxy's element"),
+        pytest.param({"forwarded": 1}, "10.0.0.1", 'for="1.2.3.4', None,
+                     id="hops: unclosed quote"),
+        pytest.param({"forwarded": 1, "trusted": TRUSTED}, "10.0.0.1",
+                     FORGED_CHAIN + ", for=10.0.0.5",
+                     "for=203.0.113.7;proto=https;host=shop.example, for=10.0.0.5",
+                     id="trusted: walked to the client"),
+        pytest.param({"forwarded": 1, "trusted": TRUSTED}, "10.0.0.1",
+                     "for=10.0.0.9;proto=http, for=10.0.0.5",
+                     "for=10.0.0.9;proto=http, for=10.0.0.5",
+                     id="trusted: all trusted, leftmost is the client"),
+        pytest.param({"forwarded": 1, "trusted": TRUSTED}, "10.0.0.1",
+                     "for=6.6.6.6, for=unknown;proto=https;evil=1, for=10.0.0.5",
+                     "for=unknown;proto=https, for=10.0.0.5", id="trusted: unknown client"),
+        pytest.param({"forwarded": 1, "trusted": TRUSTED}, "203.0.113.9", FORGED_CHAIN, None,
+                     id="trusted: untrusted peer"),
+    ],
+)  # fmt: skip
+def test_clear_untrusted_trims_forwarded(
+    options: dict[str, Any], remote: str, header: str, kept: str | None
+) -> None:
+    """``Forwarded`` says only what was believed, like ``X-Forwarded-For``:
+    the believed element with its valid parameters, and the proxies' elements
+    after it; nothing at all when nothing was believed."""
+    environ = through(ProxyFix, clear_untrusted=True, **options)(
+        REMOTE_ADDR=remote, HTTP_FORWARDED=header
+    )
+    assert environ.get("HTTP_FORWARDED") == kept
+    assert environ[ORIG_KEY]["HTTP_FORWARDED"] == header
+    if kept is not None:
+        # What is left reads back as the same believed element.
+        again = through(ProxyFix, **options)(REMOTE_ADDR=remote, HTTP_FORWARDED=kept)
+        assert again.get(FORWARDED_KEY) == environ.get(FORWARDED_KEY)
+        assert seen(again) == seen(environ)
+
+
+FORWARDED_PARAMETER = st.sampled_from(
+    ["for=203.0.113.7", 'for="[2001:db8::1]"', "for=_x", "for=bad", "for=10.0.0.7", "proto=https",
+     "proto=ftp",
+     "host=shop.example", 'host="a b"', "by=10.0.0.5", "secret=1", 'x="a,b"', ""]
+)  # fmt: skip
+FORWARDED_ELEMENT = st.lists(FORWARDED_PARAMETER, max_size=4).map(";".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    elements=st.lists(FORWARDED_ELEMENT, min_size=1, max_size=5),
+    hops=st.integers(1, 3),
+    trusted=st.booleans(),
+)
+def test_trimmed_forwarded_holds_only_valid_parameters(
+    elements: list[str], hops: int, trusted: bool
+) -> None:
+    options: dict[str, Any] = {"forwarded": hops, "clear_untrusted": True}
+    if trusted:
+        options["trusted"] = ["10.0.0.0/8"]
+    header = ", ".join(elements)
+    environ = through(ProxyFix, **options)(REMOTE_ADDR="10.0.0.1", HTTP_FORWARDED=header)
+    kept = environ.get("HTTP_FORWARDED")
+    if kept is None:
+        return
+    # Every element left is one of the header's own, or the believed element
+    # rebuilt from its validated parameters, which must be the first.
+    believed = environ.get(FORWARDED_KEY)
+    parts = [part.strip() for part in kept.split(", ")]
+    assert set(parts[1:]) <= {element.strip() for element in elements}
+    # Nothing left of the believed element survives: at most `hops` elements,
+    # or (trusted mode) only trusted proxies' elements after the client's.
+    if trusted:
+        assert all("for=10.0.0.7" in part for part in parts[1:])
+    else:
+        assert len(parts) <= hops
+    if believed is not None and parts[0] not in elements:
+        assert ";".join(f"{name}={value}" for name, value in believed.items()).replace(
+            '"', ""
+        ) == parts[0].replace('"', "")
+
+
 def test_headers_stay_without_clear_untrusted() -> None:
     environ = through(ProxyFix, trusted=TRUSTED)(REMOTE_ADDR="203.0.113.9", **ALL_FORWARDED)
     assert {key: environ[key] for key in HEADERS} == ALL_FORWARDED

@@ -170,10 +170,12 @@ class ProxyFix:
     - ``clear_untrusted=True`` leaves the forwarded headers saying only what
       was believed, for apps and frameworks that read them raw (Bottle does):
       ``X-Forwarded-For`` is trimmed to the believed part of the chain (client
-      first), the other ``X-Forwarded-*`` headers are reduced to the believed
-      value, and every header not believed is deleted (all of them from an
-      untrusted peer; those switched off by a 0 option, invalid or too long;
-      the ``X-Forwarded-*`` ones ``Forwarded`` overrode).
+      first), and ``Forwarded`` likewise to the believed element (rebuilt from
+      its valid ``for``/``by``/``proto``/``host`` only) and the elements of
+      the proxies after it; the other ``X-Forwarded-*`` headers are reduced to
+      the believed value, and every header not believed is deleted (all of
+      them from an untrusted peer; those switched off by a 0 option, invalid
+      or too long; the ``X-Forwarded-*`` ones ``Forwarded`` overrode).
     - A request without any of the headers it reads is passed straight on.
 
     Environ keys read: ``REMOTE_ADDR``, ``HTTP_HOST``, ``HTTP_FORWARDED``,
@@ -348,13 +350,12 @@ class ProxyFix:
     ) -> None:
         """werkzeug's rule: the N-th value (element) from the right, if there are N."""
         if by_forwarded:
-            header, items = _list(environ, _FORWARDED, level)
+            _, items = _list(environ, _FORWARDED, level)
             if len(items) >= self.forwarded:
                 element = _element(items[-self.forwarded], level)
-                if element is not None:
-                    self._apply_element(environ, orig, element, level)
-            if header is not None:
-                believed[_FORWARDED] = header
+                seen = {} if element is None else self._apply_element(environ, orig, element, level)
+                if self.clear_untrusted:
+                    _keep_forwarded(believed, seen, items[len(items) - self.forwarded + 1 :])
         elif self.x_for:
             client = _from_right(environ, _X_FOR, self.x_for, level)
             if client is not None:
@@ -377,17 +378,16 @@ class ProxyFix:
         depth = 1
         verdicts, verdict = self._verdicts, self._verdict
         if by_forwarded:
-            header, items = _list(environ, _FORWARDED, level)
+            _, items = _list(environ, _FORWARDED, level)
             element: dict[str, str | None] | None = None
             for depth in range(1, len(items) + 1):
                 element = _element(items[-depth], level)
                 node = None if element is None else element.get("for")
                 if node is None or not (verdicts.get(node) or verdict(node))[1]:
                     break
-            if element is not None:
-                self._apply_element(environ, orig, element, level)
-            if header is not None:
-                believed[_FORWARDED] = header
+            seen = {} if element is None else self._apply_element(environ, orig, element, level)
+            if self.clear_untrusted and items:
+                _keep_forwarded(believed, seen, items[len(items) - depth + 1 :])
             return depth
         if not self.x_for:
             return depth
@@ -430,8 +430,9 @@ class ProxyFix:
         orig: dict[str, str | None],
         element: dict[str, str | None],
         level: int,
-    ) -> None:
-        """Copy a believed RFC 7239 element's ``for``/``proto``/``host``."""
+    ) -> dict[str, str]:
+        """Copy a believed RFC 7239 element's ``for``/``proto``/``host``;
+        returns its valid parameters (``for``, ``by``, ``proto``, ``host``)."""
         seen: dict[str, str] = {}
         if "for" in element:
             node = element["for"]
@@ -454,6 +455,7 @@ class ProxyFix:
             seen["host"] = host
         if seen:
             environ[FORWARDED_KEY] = seen
+        return seen
 
 
 class FakeForwardedFor:
@@ -887,6 +889,19 @@ def _set_prefix(
     # "/app/" + PATH_INFO "/page" would make "/app//page" URLs.
     _store(environ, orig, "SCRIPT_NAME", value[:-1] if value.endswith("/") else value)
     return True
+
+
+def _keep_forwarded(believed: dict[str, str], seen: dict[str, str], after: list[str]) -> None:
+    """``clear_untrusted``: what ``Forwarded`` keeps. The believed element is
+    rebuilt from its valid parameters only (dropped if it has none); the
+    elements after it, added by the proxies that were trusted, stay as
+    they came. Without any, the header is deleted (see :func:`_keep_only`)."""
+    parts = after
+    if seen:
+        rebuilt = ";".join(f"{name}={quote_header_value(value)}" for name, value in seen.items())
+        parts = [rebuilt, *after]
+    if parts:
+        believed[_FORWARDED] = ", ".join(parts)
 
 
 def _keep_only(
