@@ -29,7 +29,7 @@ from conftest import (
     tracked_app,
     write_app,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from werkzeug.middleware.proxy_fix import ProxyFix as WerkzeugProxyFix
 
@@ -474,6 +474,62 @@ def test_invalid_value_is_ignored_and_logged(
     assert environ[ORIG_KEY] == {}
     assert FORWARDED_KEY not in environ
     assert LOGGED_AS[header] in caplog.text
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil.com/admin", "::1", "h:1:2", "a\r\nb", "shop.example\n", "x y", "[::1", "[zz]:80",
+     "user@host", "h:99999", "h" * 300],
+)  # fmt: skip
+@pytest.mark.parametrize("trusted", [None, ["10.0.0.0/8"]], ids=["hop count", "trusted"])
+def test_x_port_leaves_an_invalid_client_host_alone(
+    host: str, trusted: list[str] | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Writing the port into the client's own ``Host`` used to accept anything:
+    ``evil.com/admin:443``, ``::443``, ``h:1:443``, CR/LF kept."""
+    caplog.set_level(logging.DEBUG, logger="wsgikit.proxy")
+    environ = through(ProxyFix, x_port=1, trusted=trusted)(
+        REMOTE_ADDR="10.0.0.1", HTTP_HOST=host, HTTP_X_FORWARDED_PORT="443"
+    )
+    assert environ["HTTP_HOST"] == host
+    assert "HTTP_HOST" not in environ[ORIG_KEY]
+    assert environ["SERVER_PORT"] == "443"  # the forwarded port itself is valid
+    [record] = [r for r in caplog.records if "Host" in r.getMessage()]
+    assert record.levelno == logging.DEBUG
+    assert "\n" not in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("host", "written"),
+    [
+        pytest.param("shop.example", "shop.example:443", id="name"),
+        pytest.param("shop.example:8080", "shop.example:443", id="name:port"),
+        pytest.param("[::1]", "[::1]:443", id="IPv6 literal"),
+        pytest.param("[2001:db8::1]:8080", "[2001:db8::1]:443", id="IPv6 literal:port"),
+        pytest.param("127.0.0.1:80", "127.0.0.1:443", id="IPv4:port"),
+    ],
+)
+def test_x_port_rewrites_a_valid_client_host(host: str, written: str) -> None:
+    environ = through(ProxyFix, x_port=1)(HTTP_HOST=host, HTTP_X_FORWARDED_PORT="00443")
+    assert (environ["HTTP_HOST"], environ["SERVER_PORT"]) == (written, "443")
+    assert environ[ORIG_KEY]["HTTP_HOST"] == host
+
+
+@settings(max_examples=300, deadline=None)
+@given(host=st.text(alphabet="ab1.:[]/@ \r\n%_-", max_size=20) | st.just("[::1]:8080"))
+def test_x_port_writes_only_hosts_a_forwarded_host_could_be(host: str) -> None:
+    """The client's ``Host`` gets the port exactly when ``X-Forwarded-Host``
+    with the same value would have been believed, and then the name stays.
+    (Blanks around a list header's value are not part of it; a server strips
+    them from Host too.)"""
+    assume(host == host.strip(" \t"))
+    as_forwarded = through(ProxyFix, x_host=1)(HTTP_X_FORWARDED_HOST=host)
+    accepted = "HTTP_HOST" in as_forwarded[ORIG_KEY]
+    environ = through(ProxyFix, x_port=1)(HTTP_HOST=host, HTTP_X_FORWARDED_PORT="443")
+    if accepted and host:
+        assert environ["HTTP_HOST"] == as_forwarded["SERVER_NAME"] + ":443"
+    else:
+        assert environ["HTTP_HOST"] == host
 
 
 def test_root_prefix_is_an_empty_script_name() -> None:

@@ -152,7 +152,9 @@ class ProxyFix:
       or quoted entry gives its address; scope ids are refused) is written to
       ``REMOTE_ADDR``; the scheme must be ``http``/``https`` (``ws``/``wss``
       map to them); a host must be a host name or IP literal with a port of
-      1 to 5 digits in 1-65535; ``X-Forwarded-Port`` likewise; ports are
+      1 to 5 digits in 1-65535; ``X-Forwarded-Port`` likewise, and it is
+      added to the request's own ``Host`` only if that passes the same host
+      check (else ``HTTP_HOST`` is left alone, logged at DEBUG); ports are
       written without leading zeros (``00443`` becomes ``443``, in
       ``SERVER_PORT`` and ``HTTP_HOST``); ``X-Forwarded-Prefix`` must be a
       clean absolute path (no ``//``, no dot segments, no ``%``, ``?``,
@@ -865,9 +867,14 @@ def _set_port(
     port = str(int(value))  # "00443" -> "443"
     host = environ.get("HTTP_HOST")
     if host:
-        if ":" in host and not host.endswith("]"):
-            host = host.rpartition(":")[0]
-        _store(environ, orig, "HTTP_HOST", f"{host}:{port}")
+        # The client's own Host is written only if it passes the check a
+        # forwarded host must pass: "evil/x" must not become "evil/x:443".
+        parsed = _valid_host(host) if len(host) <= _MAX_HOST else None
+        if parsed is None:
+            # DEBUG in both modes: the Host header comes from the client.
+            logger.debug("not adding %s to invalid Host %r", what, host[:_LOG_CHARS])
+        else:
+            _store(environ, orig, "HTTP_HOST", f"{parsed[0]}:{port}")
     _store(environ, orig, "SERVER_PORT", port)
     return True
 
