@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from werkzeug.middleware.proxy_fix import ProxyFix as WerkzeugProxyFix
 
-from wsgikit.proxy import FORWARDED_KEY, ORIG_KEY, FakeForwardedFor, ProxyFix
+from wsgikit.proxy import FORWARDED_KEY, ORIG_KEY, QUIET_REQUESTS, FakeForwardedFor, ProxyFix
 
 CHANGED_KEYS = (
     "REMOTE_ADDR",
@@ -1940,3 +1940,87 @@ def test_paste_proxy_fix_hops_reject_other_words(tmp_path: Path, text: str) -> N
     section = f"[filter:f]\nuse = egg:wsgikit#proxy_fix\nforwarded = {text}\n"
     with pytest.raises(ValueError, match="forwarded"):
         loadapp(write_ini(tmp_path, section, "f"))
+
+
+# --- a server that strips forwarded headers is made visible (#10) -------------------
+
+
+def quiet_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [
+        record
+        for record in caplog.records
+        if record.name == "wsgikit.proxy" and record.levelno == logging.WARNING
+    ]
+
+
+def test_no_forwarded_header_in_the_first_requests_warns_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="wsgikit.proxy")
+    app = ProxyFix(Capture(), x_for=1, x_proto=1)
+    for _ in range(QUIET_REQUESTS - 1):
+        run_wsgi(app, {"SERVER_SOFTWARE": "waitress"})
+    assert quiet_warnings(caplog) == []
+    for _ in range(QUIET_REQUESTS + 1):
+        run_wsgi(app, {"SERVER_SOFTWARE": "waitress"})
+    [record] = quiet_warnings(caplog)
+    message = record.getMessage()
+    assert f"first {QUIET_REQUESTS} requests" in message
+    assert "X-Forwarded-For, X-Forwarded-Proto" in message
+    # Under waitress: the cause and the fix.
+    assert "trusted_proxy" in message and "clear_untrusted_proxy_headers=False" in message
+
+
+@pytest.mark.parametrize(
+    ("software", "hint"),
+    [
+        pytest.param("gunicorn/27.0.1", "header names with underscores", id="gunicorn"),
+        pytest.param("WSGIServer/0.2", "waitress deletes", id="other: names the usual suspect"),
+    ],
+)
+def test_quiet_warning_names_the_server(
+    software: str, hint: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = ProxyFix(Capture(), forwarded=1, trusted=["10.0.0.0/8"])
+    for _ in range(QUIET_REQUESTS):
+        run_wsgi(app, {"SERVER_SOFTWARE": software})
+    [record] = quiet_warnings(caplog)
+    assert hint in record.getMessage() and "Forwarded" in record.getMessage()
+
+
+def test_one_forwarded_header_in_the_first_requests_means_no_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = ProxyFix(Capture())
+    for _ in range(QUIET_REQUESTS // 2):
+        run_wsgi(app)
+    run_wsgi(app, {"HTTP_X_FORWARDED_PROTO": "https"})
+    for _ in range(QUIET_REQUESTS * 2):
+        run_wsgi(app)
+    assert quiet_warnings(caplog) == []
+
+
+def test_proxy_fix_reading_nothing_never_warns(caplog: pytest.LogCaptureFixture) -> None:
+    app = ProxyFix(Capture(), x_for=0, x_proto=0)
+    for _ in range(QUIET_REQUESTS * 2):
+        run_wsgi(app)
+    assert quiet_warnings(caplog) == []
+
+
+def test_quiet_warning_is_logged_once_across_threads(caplog: pytest.LogCaptureFixture) -> None:
+    import threading
+
+    app = ProxyFix(Capture())
+    barrier = threading.Barrier(8)
+
+    def hammer() -> None:
+        barrier.wait()
+        for _ in range(QUIET_REQUESTS // 2):
+            app({"REMOTE_ADDR": "127.0.0.1"}, lambda status, headers, exc_info=None: None)
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(quiet_warnings(caplog)) == 1

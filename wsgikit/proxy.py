@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import itertools
 import logging
 import re
 from collections.abc import Iterable
@@ -54,6 +55,10 @@ logger = logging.getLogger("wsgikit.proxy")
 ORIG_KEY = "wsgikit.proxy.orig"
 #: Environ key of the RFC 7239 element that was believed (validated parameters only).
 FORWARDED_KEY = "wsgikit.proxy.forwarded"
+#: When none of a ProxyFix's first this many requests carries any of the
+#: forwarded headers it reads, it logs one WARNING: most likely the WSGI
+#: server deletes them (waitress does by default) or no proxy sends them.
+QUIET_REQUESTS = 100
 
 _FORWARDED = "HTTP_FORWARDED"
 _X_FOR = "HTTP_X_FORWARDED_FOR"
@@ -168,7 +173,11 @@ class ProxyFix:
       at DEBUG (no log flooding by clients). In trusted mode they are logged
       at WARNING, as they arrived through a trusted proxy (a misconfigured or
       misbehaving proxy is worth a warning); headers from an untrusted peer
-      are ignored with a DEBUG line.
+      are ignored with a DEBUG line. When none of the first
+      :data:`QUIET_REQUESTS` (100) requests carries any header it reads,
+      one WARNING says so and names the likely cause: a WSGI server that
+      deletes them (waitress does by default) or no proxy in front. The
+      count costs about 0.01 us per request and stops at the first header.
     - ``clear_untrusted=True`` leaves the forwarded headers saying only what
       was believed, for apps and frameworks that read them raw (Bottle does):
       ``X-Forwarded-For`` is trimmed to the believed part of the chain (client
@@ -309,13 +318,21 @@ class ProxyFix:
         # Trusted mode: the verdict on each node seen (see _verdict), looked
         # up inline (a dict lookup costs half a call to an lru_cache).
         self._verdicts: dict[str, tuple[str | None, bool]] = {}
+        # Counting requests without forwarded headers (QUIET_REQUESTS) until
+        # the first one with any, or the warning. next() on a count is atomic,
+        # so exactly one thread sees the limit.
+        self._watching = bool(self._reads)
+        self._quiet = itertools.count(1)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         for key in self._reads:
             if key in environ:
                 break
         else:
+            if self._watching:  # only the first QUIET_REQUESTS requests pay more
+                self._count_quiet(environ)
             return self.app(environ, start_response)
+        self._watching = False
 
         orig: dict[str, str | None] = {}
         believed: dict[str, str] = {}  # header key -> what clear_untrusted leaves
@@ -341,6 +358,37 @@ class ProxyFix:
             _keep_only(environ, orig, believed)
         environ[ORIG_KEY] = orig
         return self.app(environ, start_response)
+
+    def _count_quiet(self, environ: WSGIEnvironment) -> None:
+        """One more request without forwarded headers; at QUIET_REQUESTS,
+        warn once, naming the server's setting that most likely strips them."""
+        if next(self._quiet) != QUIET_REQUESTS or not self._watching:
+            return
+        self._watching = False
+        software = str(environ.get("SERVER_SOFTWARE", ""))
+        waitress = (
+            "waitress deletes X-Forwarded-For/-Proto/-Host/-Port and Forwarded before"
+            " the app unless it is run with clear_untrusted_proxy_headers=False (or"
+            " with trusted_proxy and trusted_proxy_headers, and then applies them itself)"
+        )
+        if software.startswith("waitress"):
+            cause = f"the server removes them: {waitress}"
+        elif software.startswith("gunicorn"):
+            cause = (
+                "gunicorn passes them on but drops header names with underscores"
+                " (X_Forwarded_For): check what your proxy sends"
+            )
+        else:
+            cause = f"the server or the proxy may drop them ({waitress})"
+        logger.warning(
+            "ProxyFix saw none of the forwarded headers it reads (%s) in its first %d"
+            " requests (server %r). If the app is behind a proxy, %s. See 'Deploying"
+            " behind servers' in the README. If it is not behind a proxy, leave ProxyFix out.",
+            ", ".join(_NAMES[key] for key in self._reads),
+            QUIET_REQUESTS,
+            software[:_LOG_CHARS],
+            cause,
+        )
 
     def _client_by_hop_count(
         self,
