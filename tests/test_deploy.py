@@ -275,3 +275,13 @@ def test_gunicorn_paste_pipeline(start: Any, tmp_path: Path) -> None:
     assert (body["wsgi.url_scheme"], body["HTTP_HOST"]) == ("https", "shop.example")
     assert server.get({"X-Forwarded-Ssl": "on"})["wsgi.url_scheme"] == "http"
     assert QUIET_WARNING not in server.stop()
+
+
+def test_proxy_example_serves_with_the_documented_waitress_setting(start: Any) -> None:
+    """examples/flask_behind_proxy.py --serve: waitress leaves the headers to ProxyFix."""
+    server = start(
+        sys.executable, str(ROOT / "examples" / "flask_behind_proxy.py"), "--serve", "--port={port}"
+    )
+    body = server.get(FORWARDED)
+    assert body["remote_addr"] == "203.0.113.7"
+    assert body["url"] == "https://shop.example/"
