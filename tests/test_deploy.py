@@ -144,6 +144,7 @@ def test_plain_waitress_deletes_the_headers_and_proxy_fix_says_so(start: Any) ->
     assert body["forwarded_headers"] == []
     output = server.stop()
     assert output.count(QUIET_WARNING) == 1
+    assert "server 'waitress'" in output and "the server removes them" in output
     assert "clear_untrusted_proxy_headers=False" in output
 
 

@@ -209,7 +209,8 @@ def fake_forwarded_for(
     app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
 ) -> WSGIApplication:
     """``egg:wsgikit#fake_forwarded_for``: :class:`wsgikit.proxy.FakeForwardedFor`.
-    ``proxies`` is a list separated by spaces, commas or new lines; ``forwarded``
+    ``proxies`` is a list separated by spaces, commas or new lines (empty: no
+    proxies, as ``proxies=""`` in Python; a test tool only); ``forwarded``
     is a boolean here (``true``/``false``, ``yes``/``no``, ``on``/``off``, ``1``/``0``:
     send a ``Forwarded`` header or not), where ``proxy_fix`` takes a hop count."""
     options = convert_options(
