@@ -1,18 +1,22 @@
 """A Flask app behind a reverse proxy, with wsgikit's ProxyFix.
 
     python examples/flask_behind_proxy.py          # one simulated proxied request
-    python examples/flask_behind_proxy.py --serve  # http://127.0.0.1:8000/
+    python examples/flask_behind_proxy.py --serve  # waitress on http://127.0.0.1:8000/
+    curl -H "X-Forwarded-For: 203.0.113.7" -H "X-Forwarded-Proto: https" \
+         -H "X-Forwarded-Host: shop.example" http://127.0.0.1:8000/
 
 In production only ``ProxyFix`` is used: it believes X-Forwarded-* only from
 the proxies listed in ``trusted``. ``FakeForwardedFor`` plays the proxy chain
-here so the example shows the effect without a real nginx in front.
+for the simulated request, so the example shows the effect without a real
+nginx in front; ``--serve`` runs the production stack under waitress, which
+must be told to leave the forwarded headers to ``ProxyFix`` (by default it
+deletes them before the app).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from wsgiref.simple_server import make_server
 
 import flask
 from werkzeug.test import Client
@@ -48,9 +52,12 @@ def main(argv: list[str]) -> None:
         prefix="/store",
     )
     if "--serve" in argv:
-        with make_server("127.0.0.1", 8000, chain) as server:
-            print("serving on http://127.0.0.1:8000/ (Ctrl-C stops)")
-            server.serve_forever()
+        import waitress
+
+        port = next((int(arg[7:]) for arg in argv if arg.startswith("--port=")), 8000)
+        # Without clear_untrusted_proxy_headers=False waitress deletes
+        # X-Forwarded-* and Forwarded before ProxyFix could read them.
+        waitress.serve(app, host="127.0.0.1", port=port, clear_untrusted_proxy_headers=False)
         return
     response = Client(chain).get("/", environ_base={"REMOTE_ADDR": "10.0.0.1"})
     print(json.dumps(response.get_json(), indent=2))

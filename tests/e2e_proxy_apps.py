@@ -16,6 +16,10 @@ def _whoami(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable
     }
     seen["orig"] = environ.get("wsgikit.proxy.orig")
     seen["x_forwarded_for"] = environ.get("HTTP_X_FORWARDED_FOR")
+    # Every forwarded header that reached the app (what the server left).
+    seen["forwarded_headers"] = sorted(
+        key for key in environ if key.startswith(("HTTP_X_FORWARDED_", "HTTP_FORWARDED"))
+    )
     body = json.dumps(seen).encode()
     start_response(
         "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
@@ -34,3 +38,12 @@ untrusted_app = ProxyFix(_whoami, x_host=1, trusted=["192.0.2.1"], clear_untrust
 def make_whoami(global_conf: dict[str, str]) -> WSGIApplication:
     """PasteDeploy app factory (``use = call:e2e_proxy_apps:make_whoami``)."""
     return _whoami
+
+
+#: werkzeug-style hop counts, one proxy in front (the tests' client plays it).
+hop_app = ProxyFix(_whoami, x_for=1, x_proto=1, x_host=1)
+#: Trusts the loopback peer (the tests' client plays the proxy).
+loopback_app = ProxyFix(_whoami, x_host=1, trusted=["127.0.0.1"], clear_untrusted=True)
+#: The loopback peer is *not* one of our proxies: an attacker reaching the
+#: server directly. Nothing it forwards may be believed, by any layer.
+elsewhere_app = ProxyFix(_whoami, x_host=1, trusted=["192.0.2.1"], clear_untrusted=True)

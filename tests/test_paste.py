@@ -38,15 +38,22 @@ def test_asbool_true_spellings(text: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["false", "False", "NO", "off", "n", "f", "0", "disable", "disabled", "none", "", False]
+    "text", ["false", "False", "NO", "off", "n", "f", "0", "disable", "disabled", False]
 )
 def test_asbool_false_spellings(text: Any) -> None:
     assert asbool(text) is False
 
 
-@pytest.mark.parametrize("text", ["maybe", "2", "yess", "tru"])
+@pytest.mark.parametrize("text", ["maybe", "2", "yess", "tru", "none"])
 def test_asbool_rejects_anything_else(text: str) -> None:
     with pytest.raises(ValueError, match="not a boolean"):
+        asbool(text)
+
+
+@pytest.mark.parametrize("text", ["", "  "])
+def test_asbool_refuses_an_empty_value(text: str) -> None:
+    """``httponly =`` used to be False: an empty line switched a default off."""
+    with pytest.raises(ValueError, match="empty value; leave the option out"):
         asbool(text)
 
 
@@ -123,9 +130,11 @@ def test_assecret_names_a_missing_variable(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_asoptional() -> None:
     optional_int = asoptional(asint)
-    assert optional_int("") is None
     assert optional_int("None") is None
     assert optional_int("5") == 5
+    # Empty used to be None too, and None is often not the default (no limit).
+    with pytest.raises(ValueError, match="empty value.*write none"):
+        optional_int("")
 
 
 def test_asimport_and_ascallable_resolve_dotted_names() -> None:
@@ -229,3 +238,109 @@ def test_bad_ini_options_fail_at_load_time(tmp_path: Path, section: str, message
     )
     with pytest.raises(ValueError, match=message):
         loadapp(f"config:{ini}")
+
+
+# --- empty values never mean something else (#8) ---------------------------------------
+# An INI line "option =" (or a bool/none word where it would weaken the default)
+# must be refused at load time with an error naming the option, never turn a
+# safe default into an unsafe one. Each case: the filter, the line, and what the
+# error names. Where an empty value was already refused (by a converter or the
+# constructor), the case guards that it stays so.
+
+EMPTY_VALUE_CASES = [
+    pytest.param("proxy_fix", "trusted =", "trusted", id="proxy_fix trusted empty"),
+    pytest.param("proxy_fix", "trusted = none", "trusted", id="proxy_fix trusted none"),
+    pytest.param("proxy_fix", "clear_untrusted =", "clear_untrusted", id="proxy_fix clear"),
+    pytest.param("proxy_fix", "x_for =", "x_for", id="proxy_fix hops"),
+    pytest.param("fake_forwarded_for", "real_ip =", "real_ip", id="fake real_ip"),
+    pytest.param("fake_forwarded_for", "override =", "override", id="fake override"),
+    pytest.param("fake_forwarded_for", "proto =", "proto", id="fake proto"),
+    pytest.param("rewrite", "rewrite = builtins:bytes\nbuffer_limit =", "buffer_limit", id="rw"),
+    pytest.param("rewrite", "rewrite =", "rewrite", id="rewrite callable"),
+    pytest.param("rewrite", "rewrite = builtins:bytes\ncontent_types =", "content_types", id="ct"),
+    pytest.param("inject_html", "snippet = <hr>\nbuffer_limit =", "buffer_limit", id="inject"),
+    pytest.param("inject_html", "snippet =", "snippet", id="inject snippet"),
+    pytest.param("inject_html", "snippet = <hr>\nmarker =", "marker", id="inject marker"),
+    pytest.param("inject_html", "snippet = <hr>\nstatuses =", "statuses", id="inject statuses"),
+    pytest.param("compress", "flush_types =", "flush_types", id="compress flush_types"),
+    pytest.param("compress", "encodings =", "encodings", id="compress encodings"),
+    pytest.param("compress", "content_types =", "content_types", id="compress types"),
+    pytest.param("compress", "min_size =", "min_size", id="compress int"),
+    pytest.param("json_errors", "request_id_header =", "request_id_header", id="errors rid"),
+    pytest.param("json_errors", "debug =", "debug", id="errors debug"),
+    pytest.param("json_errors", "format =", "format", id="errors format"),
+    pytest.param("json_errors", "content_type =", "content_type", id="errors content_type"),
+    pytest.param("session", "secret_key =", "secret_key", id="session secret"),
+    pytest.param("session", "secret_key = k\nhttponly =", "httponly", id="session httponly"),
+    pytest.param("session", "secret_key = k\nsecure =", "secure", id="session secure"),
+    pytest.param("session", "secret_key = k\nmax_age =", "max_age", id="session max_age"),
+    pytest.param("session", "secret_key = k\nsamesite =", "samesite", id="session samesite"),
+    pytest.param("session", "secret_key = k\ncookie_name =", "cookie_name", id="session name"),
+    pytest.param("session", "secret_key = k\npath =", "path", id="session path"),
+    pytest.param("session", "secret_key = k\ndomain =", "domain", id="session domain"),
+    pytest.param("session", "secret_key = k\nsalt =", "salt", id="session salt"),
+    pytest.param("basic_auth", "users =", "users", id="basic users"),
+    pytest.param("basic_auth", "htpasswd =", "htpasswd", id="basic htpasswd"),
+    pytest.param("basic_auth", "verify =", "verify", id="basic verify"),
+    pytest.param("basic_auth", "verify = builtins:max\nrealm =", "realm", id="basic realm"),
+    pytest.param("basic_auth", "verify = builtins:max\nexempt = /", "exempt", id="basic exempt /"),
+    pytest.param(
+        "basic_auth", "htpasswd = x\nreload_interval =", "reload_interval", id="basic reload"
+    ),
+    pytest.param("bearer_auth", "verify = builtins:len\nrealm =", "realm", id="bearer realm"),
+]
+
+
+def load_filter(tmp_path: Path, factory: str, lines: str) -> Any:
+    ini = tmp_path / "empty.ini"
+    ini.write_text(
+        "[pipeline:main]\npipeline = layer echo\n"
+        f"[filter:layer]\nuse = egg:wsgikit#{factory}\n{lines}\n"
+        "[app:echo]\nuse = call:wsgikit.demo:demo_paste_app\n"
+    )
+    return loadapp(f"config:{ini}")
+
+
+@pytest.mark.parametrize(("factory", "lines", "option"), EMPTY_VALUE_CASES)
+def test_empty_ini_values_are_refused_naming_the_option(
+    tmp_path: Path, factory: str, lines: str, option: str
+) -> None:
+    with pytest.raises(ValueError, match=option):
+        load_filter(tmp_path, factory, lines)
+
+
+def test_empty_secret_from_the_environment_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WSGIKIT_EMPTY_SECRET", "")
+    with pytest.raises(ValueError, match=r"secret_key: environment variable WSGIKIT_EMPTY_SE"):
+        load_filter(tmp_path, "session", "secret_key = env:WSGIKIT_EMPTY_SECRET")
+    with pytest.raises(ValueError, match="fallback_keys: environment variable WSGIKIT_EMPTY_SE"):
+        load_filter(tmp_path, "session", "secret_key = k\nfallback_keys = env:WSGIKIT_EMPTY_SECRET")
+
+
+@pytest.mark.parametrize(
+    ("factory", "lines", "attribute", "expected"),
+    [
+        pytest.param("rewrite", "rewrite = builtins:bytes\nbuffer_limit = none", "buffer_limit",
+                     None, id="buffer_limit none: no limit"),
+        pytest.param("session", "secret_key = k\nmax_age = none", "max_age", None,
+                     id="max_age none: browser session"),
+        pytest.param("session", "secret_key = k\nsamesite = off", "samesite", None,
+                     id="samesite off: no attribute"),
+        pytest.param("session", "secret_key = k\nsamesite = false", "samesite", None,
+                     id="samesite false: no attribute"),
+        pytest.param("session", "secret_key = k\nsamesite = lax", "samesite", "Lax",
+                     id="samesite lax"),
+        pytest.param("json_errors", "request_id_header = none", "request_id_header", None,
+                     id="request_id_header none: off"),
+        pytest.param("session", "secret_key = k\nfallback_keys =", "fallback_keys", (),
+                     id="fallback_keys empty: none, the default"),
+        pytest.param("basic_auth", "verify = builtins:max\nexempt =", "exempt", (),
+                     id="exempt empty: none, the default"),
+    ],
+)  # fmt: skip
+def test_explicit_words_still_choose_the_non_default(
+    tmp_path: Path, factory: str, lines: str, attribute: str, expected: Any
+) -> None:
+    assert getattr(load_filter(tmp_path, factory, lines), attribute) == expected

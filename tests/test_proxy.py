@@ -29,11 +29,11 @@ from conftest import (
     tracked_app,
     write_app,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from werkzeug.middleware.proxy_fix import ProxyFix as WerkzeugProxyFix
 
-from wsgikit.proxy import FORWARDED_KEY, ORIG_KEY, FakeForwardedFor, ProxyFix
+from wsgikit.proxy import FORWARDED_KEY, ORIG_KEY, QUIET_REQUESTS, FakeForwardedFor, ProxyFix
 
 CHANGED_KEYS = (
     "REMOTE_ADDR",
@@ -474,6 +474,62 @@ def test_invalid_value_is_ignored_and_logged(
     assert environ[ORIG_KEY] == {}
     assert FORWARDED_KEY not in environ
     assert LOGGED_AS[header] in caplog.text
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil.com/admin", "::1", "h:1:2", "a\r\nb", "shop.example\n", "x y", "[::1", "[zz]:80",
+     "user@host", "h:99999", "h" * 300],
+)  # fmt: skip
+@pytest.mark.parametrize("trusted", [None, ["10.0.0.0/8"]], ids=["hop count", "trusted"])
+def test_x_port_leaves_an_invalid_client_host_alone(
+    host: str, trusted: list[str] | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Writing the port into the client's own ``Host`` used to accept anything:
+    ``evil.com/admin:443``, ``::443``, ``h:1:443``, CR/LF kept."""
+    caplog.set_level(logging.DEBUG, logger="wsgikit.proxy")
+    environ = through(ProxyFix, x_port=1, trusted=trusted)(
+        REMOTE_ADDR="10.0.0.1", HTTP_HOST=host, HTTP_X_FORWARDED_PORT="443"
+    )
+    assert environ["HTTP_HOST"] == host
+    assert "HTTP_HOST" not in environ[ORIG_KEY]
+    assert environ["SERVER_PORT"] == "443"  # the forwarded port itself is valid
+    [record] = [r for r in caplog.records if "Host" in r.getMessage()]
+    assert record.levelno == logging.DEBUG
+    assert "\n" not in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("host", "written"),
+    [
+        pytest.param("shop.example", "shop.example:443", id="name"),
+        pytest.param("shop.example:8080", "shop.example:443", id="name:port"),
+        pytest.param("[::1]", "[::1]:443", id="IPv6 literal"),
+        pytest.param("[2001:db8::1]:8080", "[2001:db8::1]:443", id="IPv6 literal:port"),
+        pytest.param("127.0.0.1:80", "127.0.0.1:443", id="IPv4:port"),
+    ],
+)
+def test_x_port_rewrites_a_valid_client_host(host: str, written: str) -> None:
+    environ = through(ProxyFix, x_port=1)(HTTP_HOST=host, HTTP_X_FORWARDED_PORT="00443")
+    assert (environ["HTTP_HOST"], environ["SERVER_PORT"]) == (written, "443")
+    assert environ[ORIG_KEY]["HTTP_HOST"] == host
+
+
+@settings(max_examples=300, deadline=None)
+@given(host=st.text(alphabet="ab1.:[]/@ \r\n%_-", max_size=20) | st.just("[::1]:8080"))
+def test_x_port_writes_only_hosts_a_forwarded_host_could_be(host: str) -> None:
+    """The client's ``Host`` gets the port exactly when ``X-Forwarded-Host``
+    with the same value would have been believed, and then the name stays.
+    (Blanks around a list header's value are not part of it; a server strips
+    them from Host too.)"""
+    assume(host == host.strip(" \t"))
+    as_forwarded = through(ProxyFix, x_host=1)(HTTP_X_FORWARDED_HOST=host)
+    accepted = "HTTP_HOST" in as_forwarded[ORIG_KEY]
+    environ = through(ProxyFix, x_port=1)(HTTP_HOST=host, HTTP_X_FORWARDED_PORT="443")
+    if accepted and host:
+        assert environ["HTTP_HOST"] == as_forwarded["SERVER_NAME"] + ":443"
+    else:
+        assert environ["HTTP_HOST"] == host
 
 
 def test_root_prefix_is_an_empty_script_name() -> None:
@@ -953,6 +1009,104 @@ def test_clear_untrusted_in_hop_count_mode_removes_overridden_x_headers() -> Non
     environ = through(ProxyFix, forwarded=1, clear_untrusted=True)(**ALL_FORWARDED)
     assert [key for key in HEADERS if key in environ] == ["HTTP_FORWARDED"]
     assert environ["REMOTE_ADDR"] == "6.6.6.6"
+
+
+FORGED_CHAIN = (
+    "for=6.6.6.6;host=evil.example, for=203.0.113.7;proto=HTTPS;host=shop.example;secret=x"
+)
+
+
+@pytest.mark.parametrize(
+    ("options", "remote", "header", "kept"),
+    [
+        pytest.param({"forwarded": 2}, "10.0.0.1", FORGED_CHAIN + ", for=10.0.0.5;by=_lb",
+                     "for=203.0.113.7;proto=https;host=shop.example, for=10.0.0.5;by=_lb",
+                     id="hops: forged element dropped, believed one reduced"),
+        pytest.param({"forwarded": 1}, "10.0.0.1", 'for=203.0.113.7;host="evil/x";by=_a',
+                     "for=203.0.113.7;by=_a", id="hops: invalid parameter dropped"),
+        pytest.param({"forwarded": 1}, "10.0.0.1", 'for="[2001:db8::1]:4711";host="h:8443"',
+                     'for="[2001:db8::1]:4711";host="h:8443"', id="hops: quoted values"),
+        pytest.param({"forwarded": 3}, "10.0.0.1", "for=1.2.3.4, for=10.0.0.5", None,
+                     id="hops: fewer elements than hops"),
+        pytest.param({"forwarded": 1}, "10.0.0.1", "for=garbage;proto=gopher", None,
+                     id="hops: nothing valid in the believed element"),
+        pytest.param({"forwarded": 2}, "10.0.0.1", "for=garbage, for=10.0.0.5", "for=10.0.0.5",
+                     id="hops: only the proxy's element"),
+        pytest.param({"forwarded": 1}, "10.0.0.1", 'for="1.2.3.4', None,
+                     id="hops: unclosed quote"),
+        pytest.param({"forwarded": 1, "trusted": TRUSTED}, "10.0.0.1",
+                     FORGED_CHAIN + ", for=10.0.0.5",
+                     "for=203.0.113.7;proto=https;host=shop.example, for=10.0.0.5",
+                     id="trusted: walked to the client"),
+        pytest.param({"forwarded": 1, "trusted": TRUSTED}, "10.0.0.1",
+                     "for=10.0.0.9;proto=http, for=10.0.0.5",
+                     "for=10.0.0.9;proto=http, for=10.0.0.5",
+                     id="trusted: all trusted, leftmost is the client"),
+        pytest.param({"forwarded": 1, "trusted": TRUSTED}, "10.0.0.1",
+                     "for=6.6.6.6, for=unknown;proto=https;evil=1, for=10.0.0.5",
+                     "for=unknown;proto=https, for=10.0.0.5", id="trusted: unknown client"),
+        pytest.param({"forwarded": 1, "trusted": TRUSTED}, "203.0.113.9", FORGED_CHAIN, None,
+                     id="trusted: untrusted peer"),
+    ],
+)  # fmt: skip
+def test_clear_untrusted_trims_forwarded(
+    options: dict[str, Any], remote: str, header: str, kept: str | None
+) -> None:
+    """``Forwarded`` says only what was believed, like ``X-Forwarded-For``:
+    the believed element with its valid parameters, and the proxies' elements
+    after it; nothing at all when nothing was believed."""
+    environ = through(ProxyFix, clear_untrusted=True, **options)(
+        REMOTE_ADDR=remote, HTTP_FORWARDED=header
+    )
+    assert environ.get("HTTP_FORWARDED") == kept
+    assert environ[ORIG_KEY]["HTTP_FORWARDED"] == header
+    if kept is not None:
+        # What is left reads back as the same believed element.
+        again = through(ProxyFix, **options)(REMOTE_ADDR=remote, HTTP_FORWARDED=kept)
+        assert again.get(FORWARDED_KEY) == environ.get(FORWARDED_KEY)
+        assert seen(again) == seen(environ)
+
+
+FORWARDED_PARAMETER = st.sampled_from(
+    ["for=203.0.113.7", 'for="[2001:db8::1]"', "for=_x", "for=bad", "for=10.0.0.7", "proto=https",
+     "proto=ftp",
+     "host=shop.example", 'host="a b"', "by=10.0.0.5", "secret=1", 'x="a,b"', ""]
+)  # fmt: skip
+FORWARDED_ELEMENT = st.lists(FORWARDED_PARAMETER, max_size=4).map(";".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    elements=st.lists(FORWARDED_ELEMENT, min_size=1, max_size=5),
+    hops=st.integers(1, 3),
+    trusted=st.booleans(),
+)
+def test_trimmed_forwarded_holds_only_valid_parameters(
+    elements: list[str], hops: int, trusted: bool
+) -> None:
+    options: dict[str, Any] = {"forwarded": hops, "clear_untrusted": True}
+    if trusted:
+        options["trusted"] = ["10.0.0.0/8"]
+    header = ", ".join(elements)
+    environ = through(ProxyFix, **options)(REMOTE_ADDR="10.0.0.1", HTTP_FORWARDED=header)
+    kept = environ.get("HTTP_FORWARDED")
+    if kept is None:
+        return
+    # Every element left is one of the header's own, or the believed element
+    # rebuilt from its validated parameters, which must be the first.
+    believed = environ.get(FORWARDED_KEY)
+    parts = [part.strip() for part in kept.split(", ")]
+    assert set(parts[1:]) <= {element.strip() for element in elements}
+    # Nothing left of the believed element survives: at most `hops` elements,
+    # or (trusted mode) only trusted proxies' elements after the client's.
+    if trusted:
+        assert all("for=10.0.0.7" in part for part in parts[1:])
+    else:
+        assert len(parts) <= hops
+    if believed is not None and parts[0] not in elements:
+        assert ";".join(f"{name}={value}" for name, value in believed.items()).replace(
+            '"', ""
+        ) == parts[0].replace('"', "")
 
 
 def test_headers_stay_without_clear_untrusted() -> None:
@@ -1481,6 +1635,21 @@ def test_paste_factories_reject_bad_options(
         loadapp(uri)
 
 
+@pytest.mark.parametrize("value", ["", "none", "None", "  ,  "])
+def test_paste_empty_trusted_is_refused_as_in_python(tmp_path: Path, value: str) -> None:
+    """An empty ``trusted =`` used to mean ``None``: hop counting, believing
+    any client's headers. It fails at load time, with Python's message."""
+    from paste.deploy import loadapp
+
+    with pytest.raises(ValueError) as python:
+        ProxyFix(Capture(), trusted="")
+    section = f"[filter:f]\npaste.filter_app_factory = wsgikit.paste:proxy_fix\ntrusted = {value}\n"
+    with pytest.raises(ValueError) as ini:
+        loadapp(write_ini(tmp_path, section, "f"))
+    assert str(python.value) in str(ini.value)
+    assert "leave it out" in str(python.value)
+
+
 @pytest.mark.parametrize(
     ("chain", "kept"),
     [
@@ -1771,3 +1940,87 @@ def test_paste_proxy_fix_hops_reject_other_words(tmp_path: Path, text: str) -> N
     section = f"[filter:f]\nuse = egg:wsgikit#proxy_fix\nforwarded = {text}\n"
     with pytest.raises(ValueError, match="forwarded"):
         loadapp(write_ini(tmp_path, section, "f"))
+
+
+# --- a server that strips forwarded headers is made visible (#10) -------------------
+
+
+def quiet_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [
+        record
+        for record in caplog.records
+        if record.name == "wsgikit.proxy" and record.levelno == logging.WARNING
+    ]
+
+
+def test_no_forwarded_header_in_the_first_requests_warns_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="wsgikit.proxy")
+    app = ProxyFix(Capture(), x_for=1, x_proto=1)
+    for _ in range(QUIET_REQUESTS - 1):
+        run_wsgi(app, {"SERVER_SOFTWARE": "waitress"})
+    assert quiet_warnings(caplog) == []
+    for _ in range(QUIET_REQUESTS + 1):
+        run_wsgi(app, {"SERVER_SOFTWARE": "waitress"})
+    [record] = quiet_warnings(caplog)
+    message = record.getMessage()
+    assert f"first {QUIET_REQUESTS} requests" in message
+    assert "X-Forwarded-For, X-Forwarded-Proto" in message
+    # Under waitress: the cause and the fix.
+    assert "trusted_proxy" in message and "clear_untrusted_proxy_headers=False" in message
+
+
+@pytest.mark.parametrize(
+    ("software", "hint"),
+    [
+        pytest.param("gunicorn/27.0.1", "header names with underscores", id="gunicorn"),
+        pytest.param("WSGIServer/0.2", "waitress deletes", id="other: names the usual suspect"),
+    ],
+)
+def test_quiet_warning_names_the_server(
+    software: str, hint: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = ProxyFix(Capture(), forwarded=1, trusted=["10.0.0.0/8"])
+    for _ in range(QUIET_REQUESTS):
+        run_wsgi(app, {"SERVER_SOFTWARE": software})
+    [record] = quiet_warnings(caplog)
+    assert hint in record.getMessage() and "Forwarded" in record.getMessage()
+
+
+def test_one_forwarded_header_in_the_first_requests_means_no_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = ProxyFix(Capture())
+    for _ in range(QUIET_REQUESTS // 2):
+        run_wsgi(app)
+    run_wsgi(app, {"HTTP_X_FORWARDED_PROTO": "https"})
+    for _ in range(QUIET_REQUESTS * 2):
+        run_wsgi(app)
+    assert quiet_warnings(caplog) == []
+
+
+def test_proxy_fix_reading_nothing_never_warns(caplog: pytest.LogCaptureFixture) -> None:
+    app = ProxyFix(Capture(), x_for=0, x_proto=0)
+    for _ in range(QUIET_REQUESTS * 2):
+        run_wsgi(app)
+    assert quiet_warnings(caplog) == []
+
+
+def test_quiet_warning_is_logged_once_across_threads(caplog: pytest.LogCaptureFixture) -> None:
+    import threading
+
+    app = ProxyFix(Capture())
+    barrier = threading.Barrier(8)
+
+    def hammer() -> None:
+        barrier.wait()
+        for _ in range(QUIET_REQUESTS // 2):
+            app({"REMOTE_ADDR": "127.0.0.1"}, lambda status, headers, exc_info=None: None)
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(quiet_warnings(caplog)) == 1

@@ -6,6 +6,10 @@ are the constructor's keyword names; values are converted by the converters
 below, unknown options are rejected with a ``ValueError`` naming them, and a
 secret may be written ``env:NAME`` to read it from the environment.
 
+An empty value (``option =``) is refused wherever it would not simply mean
+the default: in an INI file, leave an option out to get its default, and
+spell out ``none``, ``false`` or ``off`` where that is what you mean.
+
 This module holds converters and thin factories only: no middleware logic.
 
 .. code-block:: ini
@@ -37,16 +41,18 @@ from .sessions import SessionMiddleware
 Converter = Callable[[str], Any]
 
 _TRUE = frozenset({"true", "yes", "on", "y", "t", "1", "enable", "enabled"})
-_FALSE = frozenset({"false", "no", "off", "n", "f", "0", "disable", "disabled", "none", ""})
+_FALSE = frozenset({"false", "no", "off", "n", "f", "0", "disable", "disabled"})
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
+_EMPTY = "empty value; leave the option out to get its default"
 
 
 # --- converters -----------------------------------------------------------------
 
 
 def asbool(value: str | bool) -> bool:
-    """``true/yes/on/y/t/1/enable(d)`` or ``false/no/off/n/f/0/disable(d)/none/""``."""
+    """``true/yes/on/y/t/1/enable(d)`` or ``false/no/off/n/f/0/disable(d)``.
+    An empty value is refused: ``httponly =`` must not switch a default off."""
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -54,6 +60,8 @@ def asbool(value: str | bool) -> bool:
         return True
     if text in _FALSE:
         return False
+    if not text:
+        raise ValueError(f"{_EMPTY} (or write true or false)")
     raise ValueError(f"not a boolean: {value!r} (use true/false, yes/no, on/off, 1/0)")
 
 
@@ -111,9 +119,12 @@ def assecret(value: str) -> str:
         if not name:
             raise ValueError("env: needs a variable name, as in env:SECRET_KEY")
         try:
-            return os.environ[name]
+            secret = os.environ[name]
         except KeyError:
             raise ValueError(f"environment variable {name} is not set") from None
+        if not secret.strip():
+            raise ValueError(f"environment variable {name} is empty")
+        return secret
     return text
 
 
@@ -141,15 +152,31 @@ def asints(value: str | list[str]) -> list[int]:
 
 
 def asoptional(convert: Converter) -> Converter:
-    """``convert``, but an empty value or ``none`` means ``None``."""
+    """``convert``, but ``none`` means ``None``. An empty value is refused:
+    ``None`` often means something else than the default (no limit, no
+    expiry, turned off), so it has to be asked for by name."""
 
     def optional(value: str) -> Any:
-        if value is None or str(value).strip().lower() in ("", "none"):
-            return None
+        text = str(value).strip()
+        if not text:
+            raise ValueError(f"{_EMPTY} (or write none)")
+        return None if text.lower() == "none" else convert(value)
+
+    optional.__doc__ = f"{convert.__doc__} ``none``: None."
+    return optional
+
+
+def asnonempty(convert: Converter) -> Converter:
+    """``convert``, but an empty value is refused (where an empty list would
+    mean something else than the default)."""
+
+    def nonempty(value: str) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(_EMPTY)
         return convert(value)
 
-    optional.__doc__ = f"{convert.__doc__} Empty or ``none``: None."
-    return optional
+    nonempty.__doc__ = f"{convert.__doc__} Not empty."
+    return nonempty
 
 
 def convert_options(
@@ -182,7 +209,8 @@ def fake_forwarded_for(
     app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
 ) -> WSGIApplication:
     """``egg:wsgikit#fake_forwarded_for``: :class:`wsgikit.proxy.FakeForwardedFor`.
-    ``proxies`` is a list separated by spaces, commas or new lines; ``forwarded``
+    ``proxies`` is a list separated by spaces, commas or new lines (empty: no
+    proxies, as ``proxies=""`` in Python; a test tool only); ``forwarded``
     is a boolean here (``true``/``false``, ``yes``/``no``, ``on``/``off``, ``1``/``0``:
     send a ``Forwarded`` header or not), where ``proxy_fix`` takes a hop count."""
     options = convert_options(
@@ -202,11 +230,21 @@ def fake_forwarded_for(
     return FakeForwardedFor(app, **options)
 
 
+def _proxy_astrusted(value: str | list[str]) -> list[str]:
+    """Addresses/CIDRs. Empty or ``none`` gives no networks, which ProxyFix
+    refuses: leaving ``trusted`` out is the only way to count hops."""
+    if isinstance(value, str) and value.strip().lower() == "none":
+        return []
+    return aslist(value)
+
+
 def proxy_fix(
     app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
 ) -> WSGIApplication:
     """``egg:wsgikit#proxy_fix``: :class:`wsgikit.proxy.ProxyFix`; ``trusted`` is
-    a list of addresses/CIDRs separated by spaces, commas or new lines. The hop
+    a list of addresses/CIDRs separated by spaces, commas or new lines (an
+    empty ``trusted =`` or ``trusted = none`` is refused, as in Python: leave
+    the option out to count hops). The hop
     counts (``x_for``, ``x_proto``, ``x_host``, ``x_port``, ``x_prefix``,
     ``forwarded``) are whole numbers, or ``true``/``yes``/``on`` for 1 and
     ``false``/``no``/``off`` for 0: ``forwarded = true`` reads the ``Forwarded``
@@ -227,7 +265,7 @@ def proxy_fix(
             "x_host": ashops,
             "x_port": ashops,
             "x_prefix": ashops,
-            "trusted": asoptional(aslist),
+            "trusted": _proxy_astrusted,
             "forwarded": ashops,
             "clear_untrusted": asbool,
         },
@@ -281,7 +319,7 @@ _COMPRESS_OPTIONS: dict[str, Converter] = {
     "content_types": aslist,
     "buffer_limit": asint,
     "flush_size": asint,
-    "flush_types": aslist,
+    "flush_types": asnonempty(aslist),
     "brotli_quality": asint,
     "zstd_level": asint,
 }
@@ -346,9 +384,12 @@ def _assecrets(value: str | list[str]) -> list[str]:
 
 
 def _assamesite(value: str) -> str | None:
-    """``Strict``, ``Lax`` or ``None`` (the SameSite value); empty: no attribute."""
+    """``Strict``, ``Lax`` or ``None`` (the SameSite value); ``false``/``off``/
+    ``no``: no attribute. Empty is refused (it used to mean no attribute)."""
     text = str(value).strip()
-    return text or None
+    if not text:
+        raise ValueError(f"{_EMPTY} (Lax); write Strict, Lax, None, or off for no attribute")
+    return None if text.lower() in ("false", "off", "no") else text
 
 
 _SESSION_OPTIONS: dict[str, Converter] = {
@@ -381,7 +422,7 @@ def session(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: 
     ``partitioned``, ``flask_compatible``, ``refresh_each_request`` are
     booleans. ``samesite`` is ``Strict``, ``Lax`` or ``None`` -- careful:
     ``samesite = none`` is the SameSite *value* ``None`` (needs ``secure``),
-    and only an empty value sends no attribute -- while ``domain = none``,
+    and ``samesite = off`` sends no attribute -- while ``domain = none``,
     ``salt = none`` and ``digest = none`` mean unset (the defaults).
     ``cookie_name``, ``path`` are strings; ``serializer`` is a dotted
     ``module:object``.
@@ -403,6 +444,8 @@ def _auth_asusers(value: str | Mapping[str, str]) -> dict[str, str]:
     if isinstance(value, Mapping):
         return dict(value)
     users: dict[str, str] = {}
+    if not str(value).strip():
+        raise ValueError("empty value; name at least one name:hash")
     for item in aslist(value):
         name, colon, hashed = item.partition(":")
         if not colon:
@@ -427,7 +470,7 @@ def auth(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
 _BASIC_AUTH_OPTIONS: dict[str, Converter] = {
     "users": _auth_asusers,
     "verify": ascallable,
-    "htpasswd": str,
+    "htpasswd": asnonempty(str),
     "realm": str,
     "exempt": aslist,
     "reload_interval": asoptional(asfloat),

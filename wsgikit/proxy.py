@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import itertools
 import logging
 import re
 from collections.abc import Iterable
@@ -54,6 +55,10 @@ logger = logging.getLogger("wsgikit.proxy")
 ORIG_KEY = "wsgikit.proxy.orig"
 #: Environ key of the RFC 7239 element that was believed (validated parameters only).
 FORWARDED_KEY = "wsgikit.proxy.forwarded"
+#: When none of a ProxyFix's first this many requests carries any of the
+#: forwarded headers it reads, it logs one WARNING: most likely the WSGI
+#: server deletes them (waitress does by default) or no proxy sends them.
+QUIET_REQUESTS = 100
 
 _FORWARDED = "HTTP_FORWARDED"
 _X_FOR = "HTTP_X_FORWARDED_FOR"
@@ -152,7 +157,9 @@ class ProxyFix:
       or quoted entry gives its address; scope ids are refused) is written to
       ``REMOTE_ADDR``; the scheme must be ``http``/``https`` (``ws``/``wss``
       map to them); a host must be a host name or IP literal with a port of
-      1 to 5 digits in 1-65535; ``X-Forwarded-Port`` likewise; ports are
+      1 to 5 digits in 1-65535; ``X-Forwarded-Port`` likewise, and it is
+      added to the request's own ``Host`` only if that passes the same host
+      check (else ``HTTP_HOST`` is left alone, logged at DEBUG); ports are
       written without leading zeros (``00443`` becomes ``443``, in
       ``SERVER_PORT`` and ``HTTP_HOST``); ``X-Forwarded-Prefix`` must be a
       clean absolute path (no ``//``, no dot segments, no ``%``, ``?``,
@@ -166,14 +173,20 @@ class ProxyFix:
       at DEBUG (no log flooding by clients). In trusted mode they are logged
       at WARNING, as they arrived through a trusted proxy (a misconfigured or
       misbehaving proxy is worth a warning); headers from an untrusted peer
-      are ignored with a DEBUG line.
+      are ignored with a DEBUG line. When none of the first
+      :data:`QUIET_REQUESTS` (100) requests carries any header it reads,
+      one WARNING says so and names the likely cause: a WSGI server that
+      deletes them (waitress does by default) or no proxy in front. The
+      count costs about 0.01 us per request and stops at the first header.
     - ``clear_untrusted=True`` leaves the forwarded headers saying only what
       was believed, for apps and frameworks that read them raw (Bottle does):
       ``X-Forwarded-For`` is trimmed to the believed part of the chain (client
-      first), the other ``X-Forwarded-*`` headers are reduced to the believed
-      value, and every header not believed is deleted (all of them from an
-      untrusted peer; those switched off by a 0 option, invalid or too long;
-      the ``X-Forwarded-*`` ones ``Forwarded`` overrode).
+      first), and ``Forwarded`` likewise to the believed element (rebuilt from
+      its valid ``for``/``by``/``proto``/``host`` only) and the elements of
+      the proxies after it; the other ``X-Forwarded-*`` headers are reduced to
+      the believed value, and every header not believed is deleted (all of
+      them from an untrusted peer; those switched off by a 0 option, invalid
+      or too long; the ``X-Forwarded-*`` ones ``Forwarded`` overrode).
     - A request without any of the headers it reads is passed straight on.
 
     Environ keys read: ``REMOTE_ADDR``, ``HTTP_HOST``, ``HTTP_FORWARDED``,
@@ -305,13 +318,21 @@ class ProxyFix:
         # Trusted mode: the verdict on each node seen (see _verdict), looked
         # up inline (a dict lookup costs half a call to an lru_cache).
         self._verdicts: dict[str, tuple[str | None, bool]] = {}
+        # Counting requests without forwarded headers (QUIET_REQUESTS) until
+        # the first one with any, or the warning. next() on a count is atomic,
+        # so exactly one thread sees the limit.
+        self._watching = bool(self._reads)
+        self._quiet = itertools.count(1)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         for key in self._reads:
             if key in environ:
                 break
         else:
+            if self._watching:  # only the first QUIET_REQUESTS requests pay more
+                self._count_quiet(environ)
             return self.app(environ, start_response)
+        self._watching = False
 
         orig: dict[str, str | None] = {}
         believed: dict[str, str] = {}  # header key -> what clear_untrusted leaves
@@ -338,6 +359,37 @@ class ProxyFix:
         environ[ORIG_KEY] = orig
         return self.app(environ, start_response)
 
+    def _count_quiet(self, environ: WSGIEnvironment) -> None:
+        """One more request without forwarded headers; at QUIET_REQUESTS,
+        warn once, naming the server's setting that most likely strips them."""
+        if next(self._quiet) != QUIET_REQUESTS or not self._watching:
+            return
+        self._watching = False
+        software = str(environ.get("SERVER_SOFTWARE", ""))
+        waitress = (
+            "waitress deletes X-Forwarded-For/-Proto/-Host/-Port and Forwarded before"
+            " the app unless it is run with clear_untrusted_proxy_headers=False (or"
+            " with trusted_proxy and trusted_proxy_headers, and then applies them itself)"
+        )
+        if software.startswith("waitress"):
+            cause = f"the server removes them: {waitress}"
+        elif software.startswith("gunicorn"):
+            cause = (
+                "gunicorn passes them on but drops header names with underscores"
+                " (X_Forwarded_For): check what your proxy sends"
+            )
+        else:
+            cause = f"the server or the proxy may drop them ({waitress})"
+        logger.warning(
+            "ProxyFix saw none of the forwarded headers it reads (%s) in its first %d"
+            " requests (server %r). If the app is behind a proxy, %s. See 'Deploying"
+            " behind servers' in the README. If it is not behind a proxy, leave ProxyFix out.",
+            ", ".join(_NAMES[key] for key in self._reads),
+            QUIET_REQUESTS,
+            software[:_LOG_CHARS],
+            cause,
+        )
+
     def _client_by_hop_count(
         self,
         environ: WSGIEnvironment,
@@ -348,13 +400,12 @@ class ProxyFix:
     ) -> None:
         """werkzeug's rule: the N-th value (element) from the right, if there are N."""
         if by_forwarded:
-            header, items = _list(environ, _FORWARDED, level)
+            _, items = _list(environ, _FORWARDED, level)
             if len(items) >= self.forwarded:
                 element = _element(items[-self.forwarded], level)
-                if element is not None:
-                    self._apply_element(environ, orig, element, level)
-            if header is not None:
-                believed[_FORWARDED] = header
+                seen = {} if element is None else self._apply_element(environ, orig, element, level)
+                if self.clear_untrusted:
+                    _keep_forwarded(believed, seen, items[len(items) - self.forwarded + 1 :])
         elif self.x_for:
             client = _from_right(environ, _X_FOR, self.x_for, level)
             if client is not None:
@@ -377,17 +428,16 @@ class ProxyFix:
         depth = 1
         verdicts, verdict = self._verdicts, self._verdict
         if by_forwarded:
-            header, items = _list(environ, _FORWARDED, level)
+            _, items = _list(environ, _FORWARDED, level)
             element: dict[str, str | None] | None = None
             for depth in range(1, len(items) + 1):
                 element = _element(items[-depth], level)
                 node = None if element is None else element.get("for")
                 if node is None or not (verdicts.get(node) or verdict(node))[1]:
                     break
-            if element is not None:
-                self._apply_element(environ, orig, element, level)
-            if header is not None:
-                believed[_FORWARDED] = header
+            seen = {} if element is None else self._apply_element(environ, orig, element, level)
+            if self.clear_untrusted and items:
+                _keep_forwarded(believed, seen, items[len(items) - depth + 1 :])
             return depth
         if not self.x_for:
             return depth
@@ -430,8 +480,9 @@ class ProxyFix:
         orig: dict[str, str | None],
         element: dict[str, str | None],
         level: int,
-    ) -> None:
-        """Copy a believed RFC 7239 element's ``for``/``proto``/``host``."""
+    ) -> dict[str, str]:
+        """Copy a believed RFC 7239 element's ``for``/``proto``/``host``;
+        returns its valid parameters (``for``, ``by``, ``proto``, ``host``)."""
         seen: dict[str, str] = {}
         if "for" in element:
             node = element["for"]
@@ -454,6 +505,7 @@ class ProxyFix:
             seen["host"] = host
         if seen:
             environ[FORWARDED_KEY] = seen
+        return seen
 
 
 class FakeForwardedFor:
@@ -619,7 +671,10 @@ def _parse_networks(trusted: object) -> tuple[_Network, ...]:
                 network = ipaddress.IPv4Network((mapped, network.prefixlen - 96))
         networks.append(network)
     if not networks:
-        raise ValueError("trusted must name at least one address or network (or be None)")
+        raise ValueError(
+            "trusted must name at least one address or network"
+            " (leave it out, or None, to count hops instead)"
+        )
     return tuple(networks)
 
 
@@ -860,9 +915,14 @@ def _set_port(
     port = str(int(value))  # "00443" -> "443"
     host = environ.get("HTTP_HOST")
     if host:
-        if ":" in host and not host.endswith("]"):
-            host = host.rpartition(":")[0]
-        _store(environ, orig, "HTTP_HOST", f"{host}:{port}")
+        # The client's own Host is written only if it passes the check a
+        # forwarded host must pass: "evil/x" must not become "evil/x:443".
+        parsed = _valid_host(host) if len(host) <= _MAX_HOST else None
+        if parsed is None:
+            # DEBUG in both modes: the Host header comes from the client.
+            logger.debug("not adding %s to invalid Host %r", what, host[:_LOG_CHARS])
+        else:
+            _store(environ, orig, "HTTP_HOST", f"{parsed[0]}:{port}")
     _store(environ, orig, "SERVER_PORT", port)
     return True
 
@@ -884,6 +944,19 @@ def _set_prefix(
     # "/app/" + PATH_INFO "/page" would make "/app//page" URLs.
     _store(environ, orig, "SCRIPT_NAME", value[:-1] if value.endswith("/") else value)
     return True
+
+
+def _keep_forwarded(believed: dict[str, str], seen: dict[str, str], after: list[str]) -> None:
+    """``clear_untrusted``: what ``Forwarded`` keeps. The believed element is
+    rebuilt from its valid parameters only (dropped if it has none); the
+    elements after it, added by the proxies that were trusted, stay as
+    they came. Without any, the header is deleted (see :func:`_keep_only`)."""
+    parts = after
+    if seen:
+        rebuilt = ";".join(f"{name}={quote_header_value(value)}" for name, value in seen.items())
+        parts = [rebuilt, *after]
+    if parts:
+        believed[_FORWARDED] = ", ".join(parts)
 
 
 def _keep_only(
