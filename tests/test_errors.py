@@ -622,6 +622,53 @@ def test_debug_shows_the_traceback_and_warns(caplog: pytest.LogCaptureFixture) -
     assert any("raise RuntimeError" in line for line in data["traceback"])
 
 
+class Unprintable(Exception):
+    """An exception whose ``str()`` and ``repr()`` both raise."""
+
+    def __str__(self) -> str:
+        raise ValueError("no str")
+
+    def __repr__(self) -> str:
+        raise ValueError("no repr")
+
+
+class BrokenNotes(Exception):
+    """An exception whose ``__notes__`` raises (breaks ``traceback.format_exception``)."""
+
+    @property
+    def __notes__(self) -> list[str]:
+        raise ValueError("no notes")
+
+
+@pytest.mark.parametrize("debug", [True, False])
+@pytest.mark.parametrize(
+    ("exc", "detail"),
+    [
+        pytest.param(Unprintable(), "Unprintable: <exception str() failed>", id="str raises"),
+        pytest.param(BrokenNotes("x"), "BrokenNotes: x", id="__notes__ raises"),
+    ],
+)
+def test_any_exception_object_gets_a_json_500(
+    exc: Exception, detail: str, debug: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debug output survives an exception that cannot be printed."""
+    # Logging such an exception fails inside the log handler (pytest's raises
+    # where a real one prints "--- Logging error ---"): keep it out of logging.
+    errors_logger = logging.getLogger("wsgikit.errors")
+    monkeypatch.setattr(errors_logger, "propagate", False)
+    monkeypatch.setattr(errors_logger, "handlers", [logging.NullHandler()])
+    errors = io.StringIO()
+    status, headers, body = call(JSONErrors(raising(exc), debug=debug), **{"wsgi.errors": errors})
+    data = problem(headers, body)
+    assert status.startswith("500") and data["status"] == 500
+    if debug:
+        assert data["detail"] == detail
+        assert data["traceback"] and all(isinstance(line, str) for line in data["traceback"])
+    else:
+        assert data["detail"] == DETAILS[500] and "traceback" not in data
+    assert type(exc).__name__ in errors.getvalue()
+
+
 def test_without_debug_there_is_no_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, "wsgikit.errors"):
         JSONErrors(raising_app)

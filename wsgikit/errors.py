@@ -406,9 +406,9 @@ class JSONErrors:
             _write_errors(environ, f"{method} {path}: unhandled exception", exc)
         trace = None
         if self.debug:
-            trace = traceback.format_exception(exc)
+            trace = _format_traceback(exc)
             if detail is None:
-                detail = _clean(f"{type(exc).__qualname__}: {exc}")
+                detail = _clean(f"{type(exc).__qualname__}: {_safe_str(exc)}")
         if detail is None:
             detail = _standard_detail(code)
         title = _title(code, "")
@@ -656,10 +656,28 @@ def _write_errors(environ: WSGIEnvironment, message: str, exc: BaseException) ->
     if stream is None:
         return
     try:
-        stream.write(f"wsgikit.errors: {message}\n{''.join(traceback.format_exception(exc))}")
+        stream.write(f"wsgikit.errors: {message}\n{''.join(_format_traceback(exc))}")
         stream.flush()
     except Exception:  # a broken error stream must not hide the original error
         logger.debug("could not write to wsgi.errors", exc_info=True)
+
+
+def _safe_str(exc: BaseException) -> str:
+    """``str(exc)``, or a placeholder when the exception cannot be printed."""
+    try:
+        return str(exc)
+    except Exception:
+        return "<exception str() failed>"
+
+
+def _format_traceback(exc: BaseException) -> list[str]:
+    """The traceback lines of ``exc``, whatever the exception object does
+    (``traceback`` itself fails on a ``__notes__`` that raises)."""
+    try:
+        return traceback.format_exception(exc)
+    except Exception:
+        lines = traceback.format_tb(exc.__traceback__)
+        return ["Traceback (most recent call last):\n", *lines, f"{type(exc).__qualname__}\n"]
 
 
 def _classify(
