@@ -416,6 +416,18 @@ def test_flask_http_exception_headers_survive() -> None:
 # --- exceptions -------------------------------------------------------------------
 
 
+def _item_missing() -> type[Exception]:
+    from werkzeug.exceptions import NotFound
+
+    class ItemMissing(NotFound):
+        description = "No such item."
+
+    return ItemMissing
+
+
+ItemMissing = _item_missing()
+
+
 def _werkzeug_cases() -> list[Any]:
     from werkzeug import exceptions as wz
     from werkzeug.datastructures import WWWAuthenticate
@@ -433,8 +445,14 @@ def _werkzeug_cases() -> list[Any]:
             id="werkzeug 401",
         ),
         pytest.param(
-            wz.ServiceUnavailable(retry_after=30), 503, None, {"Retry-After": "30"}, id="503"
+            wz.ServiceUnavailable(retry_after=30),
+            503,
+            DETAILS[503],
+            {"Retry-After": "30"},
+            id="503 (5xx: our text)",
         ),
+        pytest.param(wz.InternalServerError(SECRET), 500, DETAILS[500], {}, id="werkzeug 500"),
+        pytest.param(ItemMissing(), 404, "No such item.", {}, id="werkzeug subclass"),
     ]
 
 
@@ -453,6 +471,8 @@ def _webob_cases() -> list[Any]:
             id="w405",
         ),
         pytest.param(px.HTTPConflict("Taken."), 409, "Taken.", {}, id="pyramid 409"),
+        pytest.param(wx.HTTPServiceUnavailable(detail=SECRET), 503, DETAILS[503], {}, id="w503"),
+        pytest.param(px.HTTPBadGateway(SECRET), 502, DETAILS[502], {}, id="pyramid 502"),
     ]
 
 
@@ -468,6 +488,7 @@ def _bottle_cases() -> list[Any]:
             {"WWW-Authenticate": "Basic"},
             id="bottle 401",
         ),
+        pytest.param(bottle.HTTPError(500, SECRET), 500, DETAILS[500], {}, id="bottle 500"),
     ]
 
 
@@ -488,22 +509,27 @@ class BoolCode(Exception):
     code = True
 
 
+class ApiError(Exception):
+    """Shaped like an HTTP client library's error for a failed outbound call."""
+
+    status_code = 500
+    body = f"internal: key={SECRET}"
+
+
+class HTTPException(Exception):  # noqa: N818  # an impostor: the name, not the package
+    code = 404
+    description = SECRET
+
+
 @pytest.mark.parametrize(
     ("exc", "code", "detail", "headers"),
-    [
-        *_werkzeug_cases(),
-        *_webob_cases(),
-        *_bottle_cases(),
-        pytest.param(Conflict(SECRET), 409, "Already there.", {}, id="int code + description"),
-        pytest.param(Unprocessable(SECRET), 422, DETAILS[422], {}, id="int status_code"),
-        pytest.param(OddCode(SECRET), 500, DETAILS[500], {}, id="code outside 400-599"),
-        pytest.param(BoolCode(SECRET), 500, DETAILS[500], {}, id="bool code"),
-    ],
+    [*_werkzeug_cases(), *_webob_cases(), *_bottle_cases()],
 )
-def test_exceptions_keep_their_status_and_description(
+def test_framework_exceptions_keep_their_status_and_description(
     exc: Exception, code: int, detail: str | None, headers: dict[str, str]
 ) -> None:
-    """``detail`` None: the framework's default text, whatever its version says."""
+    """``detail`` None: the framework's default text, whatever its version says.
+    A 5xx never lends its text."""
     status, got_headers, body = call(JSONErrors(raising(exc)))
     data = problem(got_headers, body)
     assert int(status[:3]) == data["status"] == code
@@ -515,6 +541,53 @@ def test_exceptions_keep_their_status_and_description(
     assert SECRET not in body.decode()
     for name, value in headers.items():
         assert header(got_headers, name) == [value]
+
+
+def _outbound_401() -> Exception:
+    import urllib.error
+
+    return urllib.error.HTTPError("https://api.example/x", 401, "Unauthorized", None, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("exc", "duck_code", "duck_detail"),
+    [
+        pytest.param(Conflict(SECRET), 409, "Already there.", id="int code + description"),
+        pytest.param(Unprocessable(SECRET), 422, DETAILS[422], id="int status_code"),
+        pytest.param(_outbound_401(), 401, DETAILS[401], id="urllib HTTPError(401)"),
+        pytest.param(ApiError(SECRET), 500, DETAILS[500], id="client library 500 with body"),
+        pytest.param(HTTPException(SECRET), 404, SECRET, id="framework name, other package"),
+        pytest.param(OddCode(SECRET), 500, DETAILS[500], id="code outside 400-599"),
+        pytest.param(BoolCode(SECRET), 500, DETAILS[500], id="bool code"),
+    ],
+)
+def test_other_exceptions_with_a_status_are_500s_unless_duck_typing(
+    exc: Exception, duck_code: int, duck_detail: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only the frameworks' HTTP exceptions are believed by default: an
+    ``HTTPError(401)`` from the app's own outbound call is the app's failure."""
+    with caplog.at_level(logging.INFO, "wsgikit.errors"):
+        status, headers, body = call(JSONErrors(raising(exc)))
+    assert status.startswith("500")
+    assert problem(headers, body)["detail"] == DETAILS[500]
+    assert SECRET not in body.decode()
+    assert [(r.levelname, r.exc_info is not None) for r in caplog.records] == [("ERROR", True)]
+    status, headers, body = call(JSONErrors(raising(exc), duck_typing=True))
+    data = problem(headers, body)
+    assert int(status[:3]) == data["status"] == duck_code
+    assert data["detail"] == duck_detail
+
+
+def test_exception_text_never_reaches_a_5xx_body_unless_debug() -> None:
+    for app in (
+        JSONErrors(raising(ApiError()), duck_typing=True),
+        JSONErrors(raising(ApiError()), exceptions={ApiError: 502}),
+    ):
+        _, headers, body = call(app)
+        assert SECRET not in body.decode()
+        assert problem(headers, body)["detail"] in (DETAILS[500], DETAILS[502])
+    _, headers, body = call(JSONErrors(raising(ApiError(SECRET)), debug=True))
+    assert SECRET in problem(headers, body)["detail"]
 
 
 def test_registered_exceptions_get_their_status() -> None:
@@ -551,7 +624,7 @@ def test_client_error_exceptions_are_logged_without_traceback(
 ) -> None:
     errors = io.StringIO()
     with caplog.at_level(logging.INFO, "wsgikit.errors"):
-        call(JSONErrors(raising(Conflict())), **{"wsgi.errors": errors})
+        call(JSONErrors(raising(Conflict()), exceptions={Conflict: 409}), **{"wsgi.errors": errors})
     assert [record.levelname for record in caplog.records] == ["INFO"]
     assert errors.getvalue() == ""
 
@@ -695,7 +768,7 @@ def test_callable_format_gets_status_title_detail_environ() -> None:
         seen.append(environ.get("wsgikit.errors.exception"))
         return {"error": {"status": status, "title": title, "detail": detail}}
 
-    _, headers, body = call(JSONErrors(raising(Conflict()), format=fmt))
+    _, headers, body = call(JSONErrors(raising(Conflict()), format=fmt, duck_typing=True))
     data = problem(headers, body, "application/json")
     assert data == {"error": {"status": 409, "title": "Conflict", "detail": "Already there."}}
     assert isinstance(seen[0], Conflict)
@@ -900,6 +973,7 @@ def test_statuses_and_header_sets(
         pytest.param({"format": 3}, TypeError, "format", id="format type"),
         pytest.param({"debug": "yes"}, TypeError, "debug", id="debug"),
         pytest.param({"negotiate": 1}, TypeError, "negotiate", id="negotiate"),
+        pytest.param({"duck_typing": "no"}, TypeError, "duck_typing", id="duck_typing"),
         pytest.param({"exceptions": [TimeoutError]}, TypeError, "exceptions", id="exc type"),
         pytest.param({"exceptions": {"x": 500}}, TypeError, "exceptions", id="exc key"),
         pytest.param({"exceptions": {TimeoutError: 200}}, ValueError, "exceptions", id="exc 2xx"),
@@ -932,6 +1006,7 @@ def test_paste_factory(tmp_path: Path) -> None:
             format = simple
             debug = false
             negotiate = yes
+            duck_typing = yes
             request_id_header = none
             exceptions = builtins:TimeoutError=504 test_errors:Conflict=410
 
@@ -942,7 +1017,7 @@ def test_paste_factory(tmp_path: Path) -> None:
     )
     app = loadapp(f"config:{ini}")
     assert isinstance(app, JSONErrors)
-    assert (app.format, app.debug, app.negotiate) == ("simple", False, True)
+    assert (app.format, app.debug, app.negotiate, app.duck_typing) == ("simple", False, True, True)
     assert app.request_id_header is None
     assert app.exceptions == {TimeoutError: 504, Conflict: 410}
     status, _, body = call(app)
@@ -1205,6 +1280,27 @@ class NotAnApp(Exception):
     code = 302
 
 
+class Redirecting(Exception):
+    """Not a framework's: callable, with a 3xx code, but believed only with duck typing."""
+
+    code = 302
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        start_response(
+            "302 Found",
+            [("Location", "/elsewhere"), ("Content-Type", "text/plain"), ("Content-Length", "0")],
+        )
+        return []
+
+
+def test_own_response_of_other_exceptions_needs_duck_typing() -> None:
+    status, headers, body = call(JSONErrors(raising(Redirecting())))
+    assert status.startswith("500") and problem(headers, body)["status"] == 500
+    status, headers, body = call(JSONErrors(raising(Redirecting()), duck_typing=True))
+    assert status.startswith("302") and header(headers, "Location") == ["/elsewhere"]
+
+
+@pytest.mark.parametrize("duck_typing", [False, True])
 @pytest.mark.parametrize(
     "exc",
     [
@@ -1213,10 +1309,10 @@ class NotAnApp(Exception):
     ],
 )
 def test_redirect_like_exceptions_without_a_response_are_500s(
-    exc: Exception, caplog: pytest.LogCaptureFixture
+    exc: Exception, duck_typing: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.ERROR, "wsgikit.errors"):
-        status, headers, body = call(JSONErrors(raising(exc)))
+        status, headers, body = call(JSONErrors(raising(exc), duck_typing=duck_typing))
     assert status.startswith("500") and problem(headers, body)["status"] == 500
     assert SECRET not in body.decode()
     assert [r.levelname for r in caplog.records] == ["ERROR"]
@@ -1415,7 +1511,7 @@ def test_redirect_raised_while_iterating_replaces_the_response(lazy: bool) -> No
             raise exc
 
     failing = Failing([])
-    calls, chunks, _ = run_wsgi(linted(JSONErrors(guarded_app(failing, lazy))))
+    calls, chunks, _ = run_wsgi(linted(JSONErrors(guarded_app(failing, lazy), duck_typing=True)))
     assert [status for status, _ in calls][-1] == "303 See Other"
     assert header(calls[-1][1], "Location") == ["/x"]
     assert b"".join(chunks) == b"see other"

@@ -157,16 +157,18 @@ class JSONErrors:
       standard description of the status.
     - An exception raised before the response started becomes a JSON response
       (sent with ``exc_info`` when the server already had a status).
-      Exceptions registered in ``exceptions``, and exceptions carrying a
-      status (an ``int`` ``code`` or ``status_code`` between 400 and 599:
-      werkzeug and WebOb/Pyramid ``HTTPException``, Bottle ``HTTPError``),
-      keep it, with their ``description``, ``detail``, ``explanation`` or
-      ``body`` text and their meaningful headers (werkzeug's
-      ``get_headers()``, WebOb's and Bottle's ``headerlist``). Anything else
-      is a 500 whose body never contains the exception's message, unless
-      ``debug`` is on.
-    - An HTTP exception that makes its own response and carries no 4xx/5xx
-      status -- a werkzeug ``HTTPException`` (``RequestRedirect``, or
+      The HTTP exceptions of the supported frameworks (werkzeug and
+      WebOb/Pyramid ``HTTPException``, Bottle ``HTTPError``, recognised by
+      class name and package along the MRO, without importing them) and the
+      classes registered in ``exceptions`` keep their status, with their
+      ``description``, ``detail``, ``explanation`` or ``body`` text (4xx
+      only) and their meaningful headers (werkzeug's ``get_headers()``,
+      WebOb's and Bottle's ``headerlist``). Any other exception is a 500,
+      even one with a ``code`` such as ``urllib.error.HTTPError(401)`` from
+      a call the application made (unless ``duck_typing``). A 5xx body never
+      contains text taken from the exception, unless ``debug`` is on.
+    - A framework's HTTP exception that makes its own response and carries
+      no 4xx/5xx status -- a werkzeug ``HTTPException`` (``RequestRedirect``, or
       ``abort(response)``) through ``get_response(environ)``, a WebOb or
       Pyramid ``HTTPException`` (itself a WSGI application) with a 1xx-3xx
       ``code`` -- is answered with that response, decided like any response
@@ -211,6 +213,12 @@ class JSONErrors:
     :param exceptions: More exception classes to answer with a status, such as
         ``{TimeoutError: 504}``; subclasses match too. They take precedence over
         a status the exception carries.
+    :param duck_typing: Also believe the status of any exception with an
+        ``int`` ``code`` or ``status_code`` between 400 and 599 (and let one
+        with a 1xx-3xx ``code`` that is a WSGI application answer itself).
+        Off by default: an HTTP client library's error for the application's
+        own outbound request carries a status meant for the application, not
+        for its client.
     :param request_id_header: The request header echoed as ``request_id`` in
         problem bodies; ``None`` turns it off.
     :param types: Problem ``type`` URIs by status, such as
@@ -235,6 +243,7 @@ class JSONErrors:
         debug: bool = False,
         negotiate: bool = False,
         exceptions: Mapping[type[BaseException], int] | None = None,
+        duck_typing: bool = False,
         request_id_header: str | None = "X-Request-ID",
         types: Mapping[int, str] | None = None,
         content_type: str | None = None,
@@ -251,6 +260,7 @@ class JSONErrors:
         self.debug = _check_bool("debug", debug)
         self.negotiate = _check_bool("negotiate", negotiate)
         self.exceptions = _check_exceptions(exceptions)
+        self.duck_typing = _check_bool("duck_typing", duck_typing)
         if request_id_header is not None and (
             not isinstance(request_id_header, str) or not _TOKEN.fullmatch(request_id_header)
         ):
@@ -385,13 +395,14 @@ class JSONErrors:
         self, environ: WSGIEnvironment, start_response: StartResponse, exc: Exception
     ) -> Iterable[bytes]:
         registered = self._registered_status(exc)
-        if registered is None:
+        trusted = registered is None and (self.duck_typing or _is_framework_exception(exc))
+        if trusted:
             own = _own_response(exc)
             if own is not None:
                 served = self._serve_own(environ, start_response, exc, own)
                 if served is not None:
                     return served
-        code, detail, extra_headers = _classify(exc, registered, environ)
+        code, detail, extra_headers = _classify(exc, registered, trusted, environ)
         method, path = _request_line(environ)
         if code < 500:
             logger.info("%s %s: %s answered with %d", method, path, type(exc).__name__, code)
@@ -681,16 +692,43 @@ def _format_traceback(exc: BaseException) -> list[str]:
 
 
 def _classify(
-    exc: Exception, registered: int | None, environ: WSGIEnvironment
+    exc: Exception, registered: int | None, trusted: bool, environ: WSGIEnvironment
 ) -> tuple[int, str | None, Headers]:
     """The status, the description (None: not safe to show) and headers of
-    ``exc``; ``registered`` is the status the ``exceptions`` option gives it."""
+    ``exc``; ``registered`` is the status the ``exceptions`` option gives it,
+    ``trusted`` whether a status it carries itself is believed.
+
+    A 5xx never takes its description from the exception: the text of a
+    server-side failure (an upstream API's error body, a connection string)
+    is for the log, not the client."""
     code = registered
     if code is None:
-        code = _any_status(exc, 400)
+        code = _any_status(exc, 400) if trusted else None
         if code is None:
             return 500, None, []
-    return code, _exception_text(exc), _exception_headers(exc, environ)
+    text = _exception_text(exc) if code < 500 else None
+    return code, text, _exception_headers(exc, environ)
+
+
+#: The HTTP exception base classes of the supported frameworks: class name ->
+#: the top-level packages it is believed from (werkzeug and Flask; WebOb; Pyramid,
+#: which has its own copy; Bottle). Recognised by name and module along the MRO,
+#: so no framework is imported, and an unrelated class of the same name is not.
+_FRAMEWORK_EXCEPTIONS: dict[str, frozenset[str]] = {
+    "HTTPException": frozenset({"werkzeug", "webob", "pyramid"}),
+    "HTTPError": frozenset({"bottle"}),
+}
+
+
+def _is_framework_exception(exc: BaseException) -> bool:
+    """True when ``exc`` is a supported framework's HTTP exception, whose
+    status is meant for the client (and not, say, the ``HTTPError`` of a
+    request the application itself made to another service)."""
+    for cls in type(exc).__mro__:
+        packages = _FRAMEWORK_EXCEPTIONS.get(cls.__name__)
+        if packages is not None and str(cls.__module__).partition(".")[0] in packages:
+            return True
+    return False
 
 
 def _own_response(exc: Exception) -> WSGIApplication | None:
