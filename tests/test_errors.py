@@ -1516,3 +1516,27 @@ def test_redirect_raised_while_iterating_replaces_the_response(lazy: bool) -> No
     assert header(calls[-1][1], "Location") == ["/x"]
     assert b"".join(chunks) == b"see other"
     assert failing.closes == 1 and exc.body.closes == 1
+
+
+def test_demo_boom_prints_its_traceback_once(serve: Any) -> None:
+    """``wsgikit serve`` (no logging configured, ``wsgi.errors`` is stderr): the
+    logger's last-resort output and ``wsgi.errors`` are one stream, written once."""
+    server = serve(None)
+    boom = server.get("/boom", {"X-Request-ID": "demo-1"})
+    assert boom.status == 500 and json.loads(boom.read())["request_id"] == "demo-1"
+    output = server.stop()
+    assert output.count("Traceback (most recent call last)") == 1, output
+    assert output.count("RuntimeError: the demo failed on purpose") == 1, output
+
+
+def test_traceback_is_written_once_when_the_log_goes_to_wsgi_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    errors = io.StringIO()
+    errors_logger = logging.getLogger("wsgikit.errors")
+    monkeypatch.setattr(errors_logger, "handlers", [logging.StreamHandler(errors)])
+    call(JSONErrors(raising_app), **{"wsgi.errors": errors})
+    assert errors.getvalue().count("Traceback (most recent call last)") == 1
+    other = io.StringIO()
+    call(JSONErrors(raising_app), **{"wsgi.errors": other})
+    assert other.getvalue().count("Traceback (most recent call last)") == 1

@@ -18,6 +18,7 @@ import html
 import json
 import logging
 import re
+import sys
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache, partial
@@ -177,7 +178,10 @@ class JSONErrors:
       Such exceptions are control flow: logged at DEBUG only.
     - The traceback of a 5xx exception is logged (logger ``wsgikit.errors``,
       level ERROR) and written to ``wsgi.errors``, with the request method
-      and path; 4xx exceptions are logged at INFO without a traceback.
+      and path -- once: not to ``wsgi.errors`` when logging already writes
+      the record to that same stream (as Python's last-resort handler does to
+      ``sys.stderr``, most servers' ``wsgi.errors``, when logging is not
+      configured). 4xx exceptions are logged at INFO without a traceback.
     - An exception raised while the body is iterated, after a non-empty chunk
       went out, cannot become JSON: it is logged and re-raised so the server
       aborts the connection (PEP 3333). The inner iterable is closed once.
@@ -663,14 +667,46 @@ def _request_line(environ: WSGIEnvironment) -> tuple[str, str]:
 
 
 def _write_errors(environ: WSGIEnvironment, message: str, exc: BaseException) -> None:
+    """Write ``message`` and the traceback to ``wsgi.errors``, unless the
+    ERROR record just logged for it already went to that same stream."""
     stream = environ.get("wsgi.errors")
-    if stream is None:
+    if stream is None or _logged_to(stream):
         return
     try:
         stream.write(f"wsgikit.errors: {message}\n{''.join(_format_traceback(exc))}")
         stream.flush()
     except Exception:  # a broken error stream must not hide the original error
         logger.debug("could not write to wsgi.errors", exc_info=True)
+
+
+def _logged_to(stream: object) -> bool:
+    """Whether logging writes an ERROR record of :data:`logger` to ``stream``.
+
+    Most servers (waitress, wsgiref) give ``sys.stderr`` as ``wsgi.errors``,
+    and an application that configures no logging has its records printed to
+    ``sys.stderr`` by Python's last-resort handler: without this check every
+    traceback would appear twice, one after the other."""
+    if not logger.isEnabledFor(logging.ERROR):
+        return False
+    handled = False
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            handled = True
+            if (
+                isinstance(handler, logging.StreamHandler)
+                and handler.level <= logging.ERROR
+                and handler.stream is stream
+            ):
+                return True
+        current = current.parent if current.propagate else None
+    last_resort = logging.lastResort
+    return (
+        not handled
+        and last_resort is not None
+        and last_resort.level <= logging.ERROR
+        and stream is sys.stderr
+    )
 
 
 def _safe_str(exc: BaseException) -> str:
