@@ -1535,8 +1535,9 @@ def test_traceback_is_written_once_when_the_log_goes_to_wsgi_errors(
     errors = io.StringIO()
     errors_logger = logging.getLogger("wsgikit.errors")
     monkeypatch.setattr(errors_logger, "handlers", [logging.StreamHandler(errors)])
-    call(JSONErrors(raising_app), **{"wsgi.errors": errors})
+    # No lint: wsgiref.validate would wrap wsgi.errors in an object of its own.
+    call(JSONErrors(raising_app), lint=False, **{"wsgi.errors": errors})
     assert errors.getvalue().count("Traceback (most recent call last)") == 1
     other = io.StringIO()
-    call(JSONErrors(raising_app), **{"wsgi.errors": other})
+    call(JSONErrors(raising_app), lint=False, **{"wsgi.errors": other})
     assert other.getvalue().count("Traceback (most recent call last)") == 1
