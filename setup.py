@@ -28,6 +28,7 @@ TESTING = [
     "flask>=3.0",
     "pyramid>=2.0",
     "bottle>=0.13",
+    "django>=4.2",
     "requests>=2.31",
     "ruff>=0.6",
     "mypy>=1.10",

@@ -17,6 +17,7 @@ from wsgiref.util import FileWrapper
 
 import pytest
 from conftest import (
+    ROOT,
     Handshake,
     Tracked,
     exc_info_app,
@@ -1541,3 +1542,371 @@ def test_traceback_is_written_once_when_the_log_goes_to_wsgi_errors(
     other = io.StringIO()
     call(JSONErrors(raising_app), lint=False, **{"wsgi.errors": other})
     assert other.getvalue().count("Traceback (most recent call last)") == 1
+
+
+# --- frameworks: their real error pages, debug pages and exception settings -----------
+
+DJANGO_PROJECT = ROOT / "examples" / "django_project"
+VIEW_TEXT = "The item ID must be a number."
+MISSING_TEXT = "No such thing here."
+
+
+@pytest.fixture
+def django_site(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., WSGIApplication]]:
+    """``make(**settings)``: the example project's Django app (no wsgikit
+    layer), its settings overridden for this test only.
+
+    Settings are configured once per process (Django allows no more), then
+    every test states what it relies on with ``override_settings``, so tests
+    of other modules configuring Django first do not change the outcome."""
+    import contextlib
+
+    import django
+    from django.conf import settings as django_settings
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test.utils import override_settings
+
+    monkeypatch.syspath_prepend(str(DJANGO_PROJECT))
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "test-key-" + "x" * 40)
+    if not django_settings.configured:
+        django_settings.configure(LOGGING_CONFIG=None, SECRET_KEY="wsgikit-tests-" + "x" * 40)
+        django.setup()
+    from demo_site import settings as project
+
+    # The app registry and databases are process-wide: left as they are.
+    skip = {"INSTALLED_APPS", "DATABASES"}
+    base = {name: getattr(project, name) for name in dir(project) if name.isupper()}
+    with contextlib.ExitStack() as stack:
+
+        def make(**overrides: Any) -> WSGIApplication:
+            options = {k: v for k, v in {**base, **overrides}.items() if k not in skip}
+            stack.enter_context(override_settings(**options))
+            return WSGIHandler()
+
+        yield make
+
+
+def _flask_site(debug: bool, propagate: bool | None = None) -> WSGIApplication:
+    import flask
+
+    app = flask.Flask(f"wsgikit_pages_{debug}")
+    app.debug = debug
+    if propagate is not None:
+        app.config["PROPAGATE_EXCEPTIONS"] = propagate
+
+    @app.route("/bad")
+    def bad() -> str:
+        flask.abort(400)
+
+    @app.route("/forbidden")
+    def forbidden() -> str:
+        flask.abort(403)
+
+    @app.route("/items/9")
+    def missing() -> str:
+        flask.abort(404, description=MISSING_TEXT)
+
+    @app.route("/crash")
+    def crash() -> str:
+        raise RuntimeError(SECRET)
+
+    @app.route("/slow")
+    def slow() -> str:
+        raise TimeoutError(SECRET)
+
+    return app
+
+
+def _bottle_site(catchall: bool = True) -> WSGIApplication:
+    import bottle
+
+    app = bottle.Bottle()
+    app.config["catchall"] = catchall  # Bottle 0.12: Bottle(catchall=...)
+
+    @app.route("/bad")
+    def bad() -> None:
+        bottle.abort(400, VIEW_TEXT)
+
+    @app.route("/forbidden")
+    def forbidden() -> None:
+        bottle.abort(403)
+
+    @app.route("/items/9")
+    def missing() -> None:
+        bottle.abort(404, MISSING_TEXT)
+
+    @app.route("/crash")
+    def crash() -> None:
+        raise RuntimeError(SECRET)
+
+    @app.route("/slow")
+    def slow() -> None:
+        raise TimeoutError(SECRET)
+
+    return app
+
+
+def _pyramid_site(debug: bool = False, exception_view: bool = False) -> WSGIApplication:
+    from pyramid import httpexceptions as px
+    from pyramid.config import Configurator
+    from pyramid.response import Response
+
+    def bad(request: Any) -> Response:
+        raise px.HTTPBadRequest(VIEW_TEXT)
+
+    def forbidden(request: Any) -> Response:
+        raise px.HTTPForbidden()
+
+    def missing(request: Any) -> Response:
+        raise px.HTTPNotFound(MISSING_TEXT)
+
+    def crash(request: Any) -> Response:
+        raise RuntimeError(SECRET)
+
+    def slow(request: Any) -> Response:
+        raise TimeoutError(SECRET)
+
+    def failed(exc: Exception, request: Any) -> Response:
+        return Response("<html><body><p>Sorry.</p></body></html>", status=500)
+
+    settings = {"pyramid.debug_notfound": debug, "pyramid.debug_authorization": debug}
+    with Configurator(settings=settings) as config:
+        for name, view in [
+            ("bad", bad),
+            ("forbidden", forbidden),
+            ("crash", crash),
+            ("slow", slow),
+        ]:
+            config.add_route(name, f"/{name}")
+            config.add_view(view, route_name=name)
+        config.add_route("missing", "/items/9")
+        config.add_view(missing, route_name="missing")
+        if exception_view:
+            config.add_exception_view(failed, context=Exception)
+        return config.make_wsgi_app()
+
+
+def _framework_page_cases() -> list[Any]:
+    from pyramid.httpexceptions import HTTPForbidden
+    from werkzeug.exceptions import BadRequest, Forbidden, NotFound
+
+    django_404 = "The requested resource was not found on this server."
+    cases = []
+    for debug in (False, True):
+        on = "DEBUG" if debug else "no debug"
+        cases += [
+            pytest.param(
+                "flask", debug, "GET", "/bad", BadRequest.description, id=f"flask 400 {on}"
+            ),
+            pytest.param(
+                "flask", debug, "GET", "/forbidden", Forbidden.description, id=f"flask 403 {on}"
+            ),
+            pytest.param("flask", debug, "GET", "/items/9", MISSING_TEXT, id=f"flask 404 {on}"),
+            pytest.param(
+                "flask", debug, "GET", "/nope", NotFound.description, id=f"flask unrouted {on}"
+            ),
+            pytest.param("flask", debug, "GET", "/crash", DETAILS[500], id=f"flask 500 {on}"),
+            pytest.param("bottle", debug, "GET", "/bad", VIEW_TEXT, id=f"bottle 400 {on}"),
+            pytest.param("bottle", debug, "GET", "/forbidden", DETAILS[403], id=f"bottle 403 {on}"),
+            pytest.param("bottle", debug, "GET", "/items/9", MISSING_TEXT, id=f"bottle 404 {on}"),
+            pytest.param(
+                "bottle", debug, "GET", "/nope", "Not found: '/nope'", id=f"bottle unrouted {on}"
+            ),
+            pytest.param("bottle", debug, "GET", "/crash", DETAILS[500], id=f"bottle 500 {on}"),
+            pytest.param("pyramid", debug, "GET", "/bad", VIEW_TEXT, id=f"pyramid 400 {on}"),
+            pytest.param(
+                "pyramid",
+                debug,
+                "GET",
+                "/forbidden",
+                HTTPForbidden.explanation,
+                id=f"pyramid 403 {on}",
+            ),
+            pytest.param("pyramid", debug, "GET", "/items/9", MISSING_TEXT, id=f"pyramid 404 {on}"),
+            pytest.param(
+                "pyramid", debug, "GET", "/nope", DETAILS[404], id=f"pyramid unrouted {on}"
+            ),
+            pytest.param("pyramid", debug, "GET", "/crash", DETAILS[500], id=f"pyramid 500 {on}"),
+            pytest.param("django", debug, "GET", "/bad", DETAILS[400], id=f"django 400 {on}"),
+            pytest.param("django", debug, "GET", "/forbidden", DETAILS[403], id=f"django 403 {on}"),
+            pytest.param(
+                "django", debug, "POST", "/submit", DETAILS[403], id=f"django CSRF 403 {on}"
+            ),
+            pytest.param(
+                "django",
+                debug,
+                "GET",
+                "/items/9",
+                DETAILS[404] if debug else django_404,
+                id=f"django 404 {on}",
+            ),
+            pytest.param(
+                "django",
+                debug,
+                "GET",
+                "/nope",
+                DETAILS[404] if debug else django_404,
+                id=f"django unrouted {on}",
+            ),
+            pytest.param("django", debug, "GET", "/crash", DETAILS[500], id=f"django 500 {on}"),
+        ]
+    return cases
+
+
+#: Words of text meant for the site's developer, never a client's description.
+BOILERPLATE_WORDS = ("DEBUG", "setting", "seeing", "customize", "Unknown Error", "debug_")
+
+
+@pytest.mark.parametrize(
+    ("framework", "debug", "method", "path", "detail"), _framework_page_cases()
+)
+def test_real_framework_error_pages_never_lend_boilerplate(
+    framework: str,
+    debug: bool,
+    method: str,
+    path: str,
+    detail: str,
+    django_site: Callable[..., WSGIApplication],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The real 400/403/404/500 pages of each framework, debug on and off: the
+    detail is the view's text, the framework's description of the status, or
+    ours; never a hint about the framework's configuration."""
+    if framework == "flask":
+        app = _flask_site(debug)
+    elif framework == "bottle":
+        import bottle
+
+        monkeypatch.setattr(bottle, "DEBUG", debug)
+        app = _bottle_site()
+    elif framework == "pyramid":
+        app = _pyramid_site(debug)
+    else:
+        app = django_site(DEBUG=debug, DEBUG_PROPAGATE_EXCEPTIONS=False)
+    client = testapp(app, JSONErrors)
+    response = client.request(path, method=method, expect_errors=True)
+    assert response.content_type == "application/problem+json"
+    assert response.json["detail"] == detail
+    assert not any(word in response.json["detail"] for word in BOILERPLATE_WORDS)
+    assert SECRET not in response.text
+
+
+def _debug_page_sites(
+    django_site: Callable[..., WSGIApplication], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, tuple[WSGIApplication, str]]:
+    """Each framework's own HTML page for a crash in debug mode, and a marker in it."""
+    import bottle
+    from werkzeug.debug import DebuggedApplication
+
+    monkeypatch.setattr(bottle, "DEBUG", True)
+    return {
+        "werkzeug debugger": (DebuggedApplication(_flask_site(True), evalex=False), "Traceback"),
+        "django technical 500": (
+            django_site(DEBUG=True, DEBUG_PROPAGATE_EXCEPTIONS=False),
+            "You’re seeing this error because you have",
+        ),
+        "bottle debug page": (_bottle_site(), "Traceback"),
+    }
+
+
+@pytest.mark.parametrize("site", ["werkzeug debugger", "django technical 500", "bottle debug page"])
+def test_debug_keeps_a_frameworks_debug_page_for_html_clients(
+    site: str,
+    django_site: Callable[..., WSGIApplication],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app, marker = _debug_page_sites(django_site, monkeypatch)[site]
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    client = testapp(app, partial(JSONErrors, debug=True))
+    response = client.get("/crash", headers=html, expect_errors=True)
+    assert response.status_int == 500
+    assert response.content_type == "text/html"
+    assert marker in response.text
+    assert "Accept" in response.headers["Vary"]
+    # A JSON client, and any client without debug, still gets problem JSON.
+    for layer, headers in [
+        (partial(JSONErrors, debug=True), {"Accept": "application/json"}),
+        (partial(JSONErrors, debug=True), {}),
+        (JSONErrors, html),
+    ]:
+        response = testapp(app, layer).get("/crash", headers=headers, expect_errors=True)
+        assert response.status_int == 500
+        assert response.content_type == "application/problem+json"
+        assert response.json["status"] == 500
+
+
+def test_debug_converts_an_html_4xx_page_as_usual() -> None:
+    app = text_app(b"<p>Gone.</p>", "404 Not Found", "text/html")
+    html = {"Accept": "text/html"}
+    response = testapp(app, partial(JSONErrors, debug=True)).get("/", headers=html, status=404)
+    assert response.json["detail"] == "Gone."
+
+
+@pytest.mark.parametrize("propagate", [True, False], ids=["documented setting", "default"])
+@pytest.mark.parametrize("framework", ["flask", "bottle", "pyramid", "django"])
+def test_documented_setting_lets_exceptions_reach_jsonerrors(
+    framework: str, propagate: bool, django_site: Callable[..., WSGIApplication]
+) -> None:
+    """Flask ``PROPAGATE_EXCEPTIONS``, Bottle ``catchall=False``, Django
+    ``DEBUG_PROPAGATE_EXCEPTIONS``, Pyramid without an exception view: the
+    exception reaches ``exceptions={TimeoutError: 504}``. Otherwise the
+    framework's own 500 page still comes out as problem JSON."""
+    if framework == "flask":
+        app = _flask_site(False, propagate=propagate)
+    elif framework == "bottle":
+        app = _bottle_site(catchall=not propagate)
+    elif framework == "pyramid":
+        app = _pyramid_site(exception_view=not propagate)
+    else:
+        app = django_site(DEBUG_PROPAGATE_EXCEPTIONS=propagate)
+    client = testapp(app, partial(JSONErrors, exceptions={TimeoutError: 504}))
+    code = 504 if propagate else 500
+    # expect_errors: the traceback written to wsgi.errors is expected.
+    response = client.get("/slow", expect_errors=True)
+    assert response.status_int == code
+    assert response.content_type == "application/problem+json"
+    assert (response.json["status"], response.json["detail"]) == (code, DETAILS[code])
+    assert SECRET not in response.text
+
+
+def test_django_example_under_a_real_server(serve: Any) -> None:
+    """examples/django_project under waitress: problem JSON for Django's
+    errors, exceptions={TimeoutError: 504}, forwarded headers decided by ProxyFix."""
+    import os
+
+    server = serve(
+        "demo_site.wsgi:application",
+        env={
+            "PYTHONPATH": os.pathsep.join([str(DJANGO_PROJECT), str(ROOT)]),
+            "DJANGO_SECRET_KEY": "test-key-" + "x" * 40,
+        },
+    )
+    checks = {
+        "/items/1": (200, None),
+        "/items/9": (404, "The requested resource was not found on this server."),
+        "/slow": (504, DETAILS[504]),
+        "/crash": (500, DETAILS[500]),
+        "/forbidden": (403, DETAILS[403]),
+    }
+    for path, (code, detail) in checks.items():
+        response = server.get(path)
+        body = json.loads(response.read())
+        assert response.status == code, path
+        if detail is not None:
+            assert response.headers["Content-Type"] == "application/problem+json"
+            assert (body["status"], body["detail"], body["instance"]) == (code, detail, path)
+    forwarded = {
+        "X-Forwarded-For": "203.0.113.7",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "api.example.com",
+    }
+    seen = json.loads(server.get("/whoami", forwarded).read())
+    assert seen == {
+        "remote_addr": "203.0.113.7",
+        "scheme": "https",
+        "secure": True,
+        "host": "api.example.com",
+        "url": "https://api.example.com/whoami",
+    }
+    output = server.stop()
+    assert "password=hunter2" in output  # logged with its traceback, never sent

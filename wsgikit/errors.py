@@ -133,6 +133,7 @@ DESCRIPTION_MAX_LENGTH = 300
 #: A request ID is echoed only when it matches this (bounded, no markup or quotes).
 REQUEST_ID = re.compile(r"[A-Za-z0-9._~:/+=@-]{1,128}")
 
+_HTML = frozenset({"text/html", "application/xhtml+xml"})
 _TITLES = {int(status): status.phrase for status in HTTPStatus if 400 <= status <= 599}
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
@@ -155,7 +156,12 @@ class JSONErrors:
       4 KiB, the last paragraph of its text is used when it says more than the
       status phrase (this is where Flask, Pyramid and Bottle put the
       description given to ``abort``); otherwise, and always for 5xx, a
-      standard description of the status.
+      standard description of the status. A page that talks about the
+      site's configuration (Django's "DEBUG = True" hints, "... using the
+      CSRF_FAILURE_VIEW setting", Pyramid's ``debug_notfound`` output) lends
+      nothing, nor does a placeholder such as Bottle's "Unknown Error.".
+    - With ``debug``, a 5xx HTML page -- a framework's debug page -- goes
+      to a client that prefers HTML untouched (``Vary: Accept``).
     - An exception raised before the response started becomes a JSON response
       (sent with ``exc_info`` when the server already had a status).
       The HTTP exceptions of the supported frameworks (werkzeug and
@@ -208,7 +214,10 @@ class JSONErrors:
         sent as ``application/json``. If the callable fails, the problem format
         is sent instead and the failure logged.
     :param debug: Put the exception and its traceback in the body of converted
-        exceptions. Never in production: a warning is logged when enabled.
+        exceptions, and pass a 5xx HTML page (a framework's debug page:
+        werkzeug's debugger, Django's technical 500) through untouched to a
+        client whose ``Accept`` rates HTML above JSON (with ``Vary: Accept``).
+        Never in production: a warning is logged when enabled.
     :param negotiate: Replace an application's error page only when the
         client's ``Accept`` rates JSON at least as high as HTML (a missing
         ``Accept`` counts as JSON); the HTML pages it keeps and the JSON it
@@ -339,10 +348,15 @@ class JSONErrors:
             environ[self._started_key] = True
             return None
         code = status_code(status)
-        if code < 400 or code > 599 or _is_json(media_type(headers)):
+        mime = media_type(headers)
+        if code < 400 or code > 599 or _is_json(mime):
             environ[self._started_key] = True
             return None
-        if self.negotiate and not _prefers_json(environ.get("HTTP_ACCEPT")):
+        # negotiate: any page may stay for a client that prefers HTML. debug:
+        # a framework's own debug page (werkzeug's debugger, Django's
+        # technical 500) stays for a developer's browser.
+        keep_html = self.negotiate or (self.debug and code >= 500 and mime in _HTML)
+        if keep_html and not _prefers_json(environ.get("HTTP_ACCEPT")):
             environ[self._started_key] = True
             return EditHeaders(status, with_vary(headers, "Accept"))
         return Buffer(partial(self._finish, environ))
@@ -369,7 +383,7 @@ class JSONErrors:
             detail = _description_from_body(body, content_type, encoding, code, phrase, environ)
         if detail is None:
             detail = _standard_detail(code)
-        if self.negotiate:
+        if self.negotiate or (self.debug and code >= 500 and media_type(headers) in _HTML):
             kept = with_vary(kept, "Accept")
         kept.append(("Content-Type", self.content_type))
         return status, kept, self._render(code, title, detail, environ, None)
@@ -924,6 +938,21 @@ _BLOCKS = frozenset(
     ]
 )
 _PARAGRAPH = re.compile(r"\n\s*\n")
+#: Text that talks to the site's developer about its configuration, not to the
+#: client about the request: a page holding it is a framework's debug or help
+#: page (Django's "because you have DEBUG = True", "More information is
+#: available with DEBUG=True", "customize this page using the
+#: CSRF_FAILURE_VIEW setting"; Pyramid's debug_notfound/debug_authorization
+#: output) and lends no description at all -- its other paragraphs are help
+#: text or internals.
+_BOILERPLATE = re.compile(
+    r"\bDEBUG\s*=\s*True\b"
+    r"|\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\s+setting\b"
+    r"|\bdebug_(?:notfound|authorization)\b"
+)
+#: Paragraphs that say nothing whatever the status (Bottle's ``abort()`` without
+#: a text says "Unknown Error.").
+_PLACEHOLDERS = frozenset({"error", "unknown error", "an error occurred"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _WORDS = re.compile(r"[\W_]+")
 _STATUS_WORDS = {
@@ -980,7 +1009,9 @@ def _last_paragraph(body: bytes, content_type: str) -> str:
         text = body.decode(charset, "replace")
     except LookupError:
         text = body.decode("utf-8", "replace")
-    if mime in ("text/html", "application/xhtml+xml") or (not mime and text.lstrip()[:1] == "<"):
+    if _BOILERPLATE.search(text):
+        return ""
+    if mime in _HTML or (not mime and text.lstrip()[:1] == "<"):
         last = _last_html_paragraph(text)
     elif mime in ("text/plain", ""):
         last = ""
@@ -1030,13 +1061,15 @@ def _last_html_paragraph(text: str) -> str:
 
 
 def _says_nothing(text: str, code: int, phrase: str, environ: WSGIEnvironment) -> bool:
-    """True when ``text`` only repeats the status line or the request path."""
+    """True when ``text`` only repeats the status line or the request path,
+    or is a placeholder such as "Unknown Error."."""
     path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     folded = text.casefold()
     standard = _TITLES.get(code, "").casefold()
     phrase = phrase.casefold()
-    # Cheap rejection first (the common case): the text mentions none of them.
-    if not (
+    # Cheap rejection first (the common case): a longer text that mentions
+    # none of them (placeholders are short).
+    if len(text) > 20 and not (
         (standard and standard in folded)
         or (phrase and phrase in folded)
         or str(code) in folded
@@ -1044,7 +1077,7 @@ def _says_nothing(text: str, code: int, phrase: str, environ: WSGIEnvironment) -
     ):
         return False
     words = _words(text)
-    if words == str(code) or words in _STATUS_WORDS.get(code, ()):
+    if words == str(code) or words in _STATUS_WORDS.get(code, ()) or words in _PLACEHOLDERS:
         return True
     if phrase and phrase != standard:
         phrase = _words(phrase)
