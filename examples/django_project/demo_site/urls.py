@@ -14,4 +14,5 @@ urlpatterns = [
     path("bad", views.bad),
     path("forbidden", views.forbidden),
     path("submit", views.submit),
+    path("big", views.big),
 ]

@@ -43,6 +43,13 @@ def forbidden(request: HttpRequest) -> HttpResponse:
     raise PermissionDenied("Only the owner may see this item.")
 
 
+def big(request: HttpRequest) -> HttpResponse:
+    """A large text body, for compression."""
+    return HttpResponse(
+        "wsgikit and Django, one compression layer only.\n" * 200, content_type="text/plain"
+    )
+
+
 def submit(request: HttpRequest) -> HttpResponse:
     """A POST view: without a CSRF token Django's CSRF middleware answers 403."""
     return HttpResponse("saved", content_type="text/plain")
