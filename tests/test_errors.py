@@ -1839,13 +1839,11 @@ def test_django_example_under_a_real_server(serve: Any) -> None:
     errors, exceptions={TimeoutError: 504}, forwarded headers decided by ProxyFix."""
     import os
 
-    server = serve(
-        "demo_site.wsgi:application",
-        env={
-            "PYTHONPATH": os.pathsep.join([str(DJANGO_PROJECT), str(ROOT)]),
-            "DJANGO_SECRET_KEY": "test-key-" + "x" * 40,
-        },
-    )
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(DJANGO_PROJECT), str(ROOT)]),
+        "DJANGO_SECRET_KEY": "test-key-" + "x" * 40,
+    }
+    server = serve("demo_site.wsgi:application", env=env)
     checks = {
         "/items/1": (200, None),
         "/items/9": (404, "The requested resource was not found on this server."),
@@ -1875,3 +1873,15 @@ def test_django_example_under_a_real_server(serve: Any) -> None:
     }
     output = server.stop()
     assert "password=hunter2" in output  # logged with its traceback, never sent
+    # The same headers from a peer that is not a trusted proxy: nothing believed,
+    # and Django (no SECURE_PROXY_SSL_HEADER) does not believe them either.
+    untrusted = serve("demo_site.wsgi:application", env={**env, "TRUSTED_PROXIES": "192.0.2.1"})
+    seen = json.loads(untrusted.get("/whoami", forwarded).read())
+    host = f"127.0.0.1:{untrusted.port}"
+    assert seen == {
+        "remote_addr": "127.0.0.1",
+        "scheme": "http",
+        "secure": False,
+        "host": host,
+        "url": f"http://{host}/whoami",
+    }
