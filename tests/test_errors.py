@@ -1789,15 +1789,22 @@ def test_debug_keeps_a_frameworks_debug_page_for_html_clients(
     assert marker in response.text
     assert "Accept" in response.headers["Vary"]
     # A JSON client, and any client without debug, still gets problem JSON.
-    for layer, headers in [
-        (partial(JSONErrors, debug=True), {"Accept": "application/json"}),
-        (partial(JSONErrors, debug=True), {}),
-        (JSONErrors, html),
+    # With debug an HTML page's fate depends on Accept, so Vary says so (Django
+    # answers a client that does not accept HTML in text/plain: nothing varies).
+    for layer, headers, varies in [
+        (
+            partial(JSONErrors, debug=True),
+            {"Accept": "application/json"},
+            site != "django technical 500",
+        ),
+        (partial(JSONErrors, debug=True), {}, True),
+        (JSONErrors, html, False),
     ]:
         response = testapp(app, layer).get("/crash", headers=headers, expect_errors=True)
         assert response.status_int == 500
         assert response.content_type == "application/problem+json"
         assert response.json["status"] == 500
+        assert ("Accept" in response.headers.get("Vary", "")) is varies
 
 
 def test_debug_converts_an_html_4xx_page_as_usual() -> None:

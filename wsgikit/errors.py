@@ -352,14 +352,17 @@ class JSONErrors:
         if code < 400 or code > 599 or _is_json(mime):
             environ[self._started_key] = True
             return None
-        # negotiate: any page may stay for a client that prefers HTML. debug:
-        # a framework's own debug page (werkzeug's debugger, Django's
-        # technical 500) stays for a developer's browser.
-        keep_html = self.negotiate or (self.debug and code >= 500 and mime in _HTML)
-        if keep_html and not _prefers_json(environ.get("HTTP_ACCEPT")):
+        if self._may_keep(code, mime) and not _prefers_json(environ.get("HTTP_ACCEPT")):
             environ[self._started_key] = True
             return EditHeaders(status, with_vary(headers, "Accept"))
         return Buffer(partial(self._finish, environ))
+
+    def _may_keep(self, code: int, mime: str) -> bool:
+        """Whether an error page of type ``mime`` stays as it is for a client
+        that prefers HTML: any page with ``negotiate``; with ``debug``, a 5xx
+        HTML page, a framework's debug page (werkzeug's debugger, Django's
+        technical 500) that a developer's browser should keep."""
+        return self.negotiate or (self.debug and code >= 500 and mime in _HTML)
 
     def _finish(
         self, environ: WSGIEnvironment, status: str, headers: Headers, body: bytes
@@ -383,8 +386,8 @@ class JSONErrors:
             detail = _description_from_body(body, content_type, encoding, code, phrase, environ)
         if detail is None:
             detail = _standard_detail(code)
-        if self.negotiate or (self.debug and code >= 500 and media_type(headers) in _HTML):
-            kept = with_vary(kept, "Accept")
+        if self._may_keep(code, _content_type(content_type)[0]):
+            kept = with_vary(kept, "Accept")  # the page would have stayed for an HTML client
         kept.append(("Content-Type", self.content_type))
         return status, kept, self._render(code, title, detail, environ, None)
 
