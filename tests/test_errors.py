@@ -580,6 +580,34 @@ def test_other_exceptions_with_a_status_are_500s_unless_duck_typing(
     assert data["detail"] == duck_detail
 
 
+def test_telling_framework_exceptions_apart_imports_no_framework() -> None:
+    """Recognising werkzeug/WebOb/Pyramid/Bottle exceptions by name imports none."""
+    import subprocess
+    import sys
+
+    script = textwrap.dedent(
+        """
+        import sys, urllib.error
+        from wsgiref.util import setup_testing_defaults
+        from wsgikit.errors import JSONErrors
+
+        def app(environ, start_response):
+            raise urllib.error.HTTPError("https://x/", 401, "Unauthorized", None, None)
+
+        environ = {}
+        setup_testing_defaults(environ)
+        statuses = []
+        JSONErrors(app)(environ, lambda status, headers, exc_info=None: statuses.append(status))
+        frameworks = {"flask", "bottle", "webob", "pyramid", "django"} & set(sys.modules)
+        print(statuses[0][:3], sorted(frameworks))
+        """
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert child.stdout.split() == ["500", "[]"]
+
+
 def test_exception_text_never_reaches_a_5xx_body_unless_debug() -> None:
     for app in (
         JSONErrors(raising(ApiError()), duck_typing=True),
