@@ -1684,66 +1684,42 @@ def _framework_page_cases() -> list[Any]:
     from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
     django_404 = "The requested resource was not found on this server."
-    cases = []
-    for debug in (False, True):
-        on = "DEBUG" if debug else "no debug"
-        cases += [
-            pytest.param(
-                "flask", debug, "GET", "/bad", BadRequest.description, id=f"flask 400 {on}"
-            ),
-            pytest.param(
-                "flask", debug, "GET", "/forbidden", Forbidden.description, id=f"flask 403 {on}"
-            ),
-            pytest.param("flask", debug, "GET", "/items/9", MISSING_TEXT, id=f"flask 404 {on}"),
-            pytest.param(
-                "flask", debug, "GET", "/nope", NotFound.description, id=f"flask unrouted {on}"
-            ),
-            pytest.param("flask", debug, "GET", "/crash", DETAILS[500], id=f"flask 500 {on}"),
-            pytest.param("bottle", debug, "GET", "/bad", VIEW_TEXT, id=f"bottle 400 {on}"),
-            pytest.param("bottle", debug, "GET", "/forbidden", DETAILS[403], id=f"bottle 403 {on}"),
-            pytest.param("bottle", debug, "GET", "/items/9", MISSING_TEXT, id=f"bottle 404 {on}"),
-            pytest.param(
-                "bottle", debug, "GET", "/nope", "Not found: '/nope'", id=f"bottle unrouted {on}"
-            ),
-            pytest.param("bottle", debug, "GET", "/crash", DETAILS[500], id=f"bottle 500 {on}"),
-            pytest.param("pyramid", debug, "GET", "/bad", VIEW_TEXT, id=f"pyramid 400 {on}"),
-            pytest.param(
-                "pyramid",
-                debug,
-                "GET",
-                "/forbidden",
-                HTTPForbidden.explanation,
-                id=f"pyramid 403 {on}",
-            ),
-            pytest.param("pyramid", debug, "GET", "/items/9", MISSING_TEXT, id=f"pyramid 404 {on}"),
-            pytest.param(
-                "pyramid", debug, "GET", "/nope", DETAILS[404], id=f"pyramid unrouted {on}"
-            ),
-            pytest.param("pyramid", debug, "GET", "/crash", DETAILS[500], id=f"pyramid 500 {on}"),
-            pytest.param("django", debug, "GET", "/bad", DETAILS[400], id=f"django 400 {on}"),
-            pytest.param("django", debug, "GET", "/forbidden", DETAILS[403], id=f"django 403 {on}"),
-            pytest.param(
-                "django", debug, "POST", "/submit", DETAILS[403], id=f"django CSRF 403 {on}"
-            ),
-            pytest.param(
-                "django",
-                debug,
-                "GET",
-                "/items/9",
-                DETAILS[404] if debug else django_404,
-                id=f"django 404 {on}",
-            ),
-            pytest.param(
-                "django",
-                debug,
-                "GET",
-                "/nope",
-                DETAILS[404] if debug else django_404,
-                id=f"django unrouted {on}",
-            ),
-            pytest.param("django", debug, "GET", "/crash", DETAILS[500], id=f"django 500 {on}"),
-        ]
-    return cases
+    # framework, method, path, detail (debug off), detail (debug on; None: the same)
+    rows: list[tuple[str, str, str, str, str | None]] = [
+        ("flask", "GET", "/bad", BadRequest.description, None),
+        ("flask", "GET", "/forbidden", Forbidden.description, None),
+        ("flask", "GET", "/items/9", MISSING_TEXT, None),
+        ("flask", "GET", "/nope", NotFound.description, None),
+        ("flask", "GET", "/crash", DETAILS[500], None),
+        ("bottle", "GET", "/bad", VIEW_TEXT, None),
+        ("bottle", "GET", "/forbidden", DETAILS[403], None),  # page says "Unknown Error."
+        ("bottle", "GET", "/items/9", MISSING_TEXT, None),
+        ("bottle", "GET", "/nope", "Not found: '/nope'", None),
+        ("bottle", "GET", "/crash", DETAILS[500], None),
+        ("pyramid", "GET", "/bad", VIEW_TEXT, None),
+        ("pyramid", "GET", "/forbidden", HTTPForbidden.explanation, None),
+        ("pyramid", "GET", "/items/9", MISSING_TEXT, None),
+        ("pyramid", "GET", "/nope", DETAILS[404], None),  # path only / debug_notfound
+        ("pyramid", "GET", "/crash", DETAILS[500], None),
+        ("django", "GET", "/bad", DETAILS[400], None),
+        ("django", "GET", "/forbidden", DETAILS[403], None),
+        ("django", "POST", "/submit", DETAILS[403], None),  # CSRF failure page
+        ("django", "GET", "/items/9", django_404, DETAILS[404]),  # DEBUG: technical 404
+        ("django", "GET", "/nope", django_404, DETAILS[404]),
+        ("django", "GET", "/crash", DETAILS[500], None),
+    ]
+    return [
+        pytest.param(
+            framework,
+            debug,
+            method,
+            path,
+            on if debug and on is not None else off,
+            id=f"{framework} {method} {path} {'DEBUG' if debug else 'no debug'}",
+        )
+        for framework, method, path, off, on in rows
+        for debug in (False, True)
+    ]
 
 
 #: Words of text meant for the site's developer, never a client's description.
