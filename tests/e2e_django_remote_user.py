@@ -47,34 +47,55 @@ urlpatterns = [path("me", me), path("public/me", me)]
 
 # {SHA} of "wonderland" (htpasswd -s): no bcrypt needed here.
 ALICE = "{SHA}tiY7sUhYKUwI5L3866kDY+ENcrQ="
-application = BasicAuth(get_wsgi_application(), users={"alice": ALICE}, exempt=["/public"])
+
+
+def stack() -> BasicAuth:
+    """Django (its middleware as configured now) behind BasicAuth."""
+    return BasicAuth(get_wsgi_application(), users={"alice": ALICE}, exempt=["/public"])
+
+
+application = stack()
 
 
 def request(path: str, **headers: str) -> list[Any]:
+    """[status code, JSON body or None, the session cookie set or None]."""
     environ: dict[str, Any] = {"PATH_INFO": path, **headers}
     setup_testing_defaults(environ)
-    statuses: list[str] = []
+    answers: list[tuple[str, list[tuple[str, str]]]] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        statuses.append(status)
+        answers.append((status, headers))
         return lambda data: None
 
     result: Iterable[bytes] = application(environ, start_response)
     body = b"".join(result)
     getattr(result, "close", lambda: None)()
-    return [statuses[-1][:3], json.loads(body) if body.startswith(b"{") else None]
+    status, response_headers = answers[-1]
+    cookies = [v.split(";")[0].strip() for k, v in response_headers if k.lower() == "set-cookie"]
+    return [status[:3], json.loads(body) if body.startswith(b"{") else None, *cookies[:1]]
+
+
+def logged_in_then_exempt_path() -> Any:
+    """Log in through BasicAuth, then visit an exempt path with the session cookie."""
+    good = "Basic " + base64.b64encode(b"alice:wonderland").decode()
+    cookie = request("/me", HTTP_AUTHORIZATION=good)[2]
+    return request("/public/me", HTTP_COOKIE=cookie)[1]
 
 
 if __name__ == "__main__":
     call_command("migrate", verbosity=0)
+    from django.test.utils import override_settings
+
     good = "Basic " + base64.b64encode(b"alice:wonderland").decode()
     bad = "Basic " + base64.b64encode(b"alice:wrong").decode()
-    print(
-        json.dumps(
-            {
-                "good": request("/me", HTTP_AUTHORIZATION=good),
-                "wrong password": request("/me", HTTP_AUTHORIZATION=bad),
-                "forged Remote-User header": request("/public/me", HTTP_REMOTE_USER="admin"),
-            }
-        )
-    )
+    seen = {
+        "good": request("/me", HTTP_AUTHORIZATION=good)[:2],
+        "wrong password": request("/me", HTTP_AUTHORIZATION=bad)[:2],
+        "forged Remote-User header": request("/public/me", HTTP_REMOTE_USER="admin")[:2],
+        "exempt path": logged_in_then_exempt_path(),
+    }
+    persistent = "django.contrib.auth.middleware.PersistentRemoteUserMiddleware"
+    with override_settings(MIDDLEWARE=[*settings.MIDDLEWARE[:2], persistent]):
+        application = stack()
+        seen["exempt path, persistent"] = logged_in_then_exempt_path()
+    print(json.dumps(seen))

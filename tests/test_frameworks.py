@@ -64,4 +64,7 @@ def test_django_remote_user_middleware_behind_basic_auth() -> None:
         "good": ["200", {"user": "alice", "authenticated": True}],
         "wrong password": ["401", None],
         "forged Remote-User header": ["200", {"user": "", "authenticated": False}],
+        # No REMOTE_USER on a path BasicAuth exempts: logged out, unless persistent.
+        "exempt path": {"user": "", "authenticated": False},
+        "exempt path, persistent": {"user": "alice", "authenticated": True},
     }
