@@ -33,6 +33,7 @@ TESTING = [
     "flask>=3.0",
     "pyramid>=2.0",
     "bottle>=0.13",
+    "django>=4.2",
     "requests>=2.31",
     # drives Debian's chromium in tests/test_browser.py (no browser download)
     "playwright>=1.40",

@@ -36,6 +36,7 @@ settings.load_profile("wsgikit")
 
 TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
+DJANGO_PROJECT = ROOT / "examples" / "django_project"
 
 Layer = Callable[[WSGIApplication], WSGIApplication]
 
@@ -515,3 +516,39 @@ def serve() -> Iterator[Callable[..., Server]]:
     yield start
     for server in servers:
         server.stop()
+
+
+# --- Django (the example project, settings per test) ----------------------------
+
+
+@pytest.fixture
+def django_site(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., WSGIApplication]]:
+    """``make(**settings)``: the example project's Django app (no wsgikit
+    layer), its settings overridden for this test only.
+
+    Settings are configured once per process (Django allows no more), then
+    every test states what it relies on with ``override_settings``, so tests
+    of other modules configuring Django first do not change the outcome."""
+    import django
+    from django.conf import settings as django_settings
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test.utils import override_settings
+
+    monkeypatch.syspath_prepend(str(DJANGO_PROJECT))
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "test-key-" + "x" * 40)
+    if not django_settings.configured:
+        django_settings.configure(LOGGING_CONFIG=None, SECRET_KEY="wsgikit-tests-" + "x" * 40)
+        django.setup()
+    from demo_site import settings as project
+
+    # The app registry and databases are process-wide: left as they are.
+    skip = {"INSTALLED_APPS", "DATABASES"}
+    base = {name: getattr(project, name) for name in dir(project) if name.isupper()}
+    with contextlib.ExitStack() as stack:
+
+        def make(**overrides: Any) -> WSGIApplication:
+            options = {k: v for k, v in {**base, **overrides}.items() if k not in skip}
+            stack.enter_context(override_settings(**options))
+            return WSGIHandler()
+
+        yield make

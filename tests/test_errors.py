@@ -17,6 +17,8 @@ from wsgiref.util import FileWrapper
 
 import pytest
 from conftest import (
+    DJANGO_PROJECT,
+    ROOT,
     Handshake,
     Tracked,
     exc_info_app,
@@ -416,6 +418,18 @@ def test_flask_http_exception_headers_survive() -> None:
 # --- exceptions -------------------------------------------------------------------
 
 
+def _item_missing() -> type[Exception]:
+    from werkzeug.exceptions import NotFound
+
+    class ItemMissing(NotFound):
+        description = "No such item."
+
+    return ItemMissing
+
+
+ItemMissing = _item_missing()
+
+
 def _werkzeug_cases() -> list[Any]:
     from werkzeug import exceptions as wz
     from werkzeug.datastructures import WWWAuthenticate
@@ -433,8 +447,14 @@ def _werkzeug_cases() -> list[Any]:
             id="werkzeug 401",
         ),
         pytest.param(
-            wz.ServiceUnavailable(retry_after=30), 503, None, {"Retry-After": "30"}, id="503"
+            wz.ServiceUnavailable(retry_after=30),
+            503,
+            DETAILS[503],
+            {"Retry-After": "30"},
+            id="503 (5xx: our text)",
         ),
+        pytest.param(wz.InternalServerError(SECRET), 500, DETAILS[500], {}, id="werkzeug 500"),
+        pytest.param(ItemMissing(), 404, "No such item.", {}, id="werkzeug subclass"),
     ]
 
 
@@ -453,6 +473,8 @@ def _webob_cases() -> list[Any]:
             id="w405",
         ),
         pytest.param(px.HTTPConflict("Taken."), 409, "Taken.", {}, id="pyramid 409"),
+        pytest.param(wx.HTTPServiceUnavailable(detail=SECRET), 503, DETAILS[503], {}, id="w503"),
+        pytest.param(px.HTTPBadGateway(SECRET), 502, DETAILS[502], {}, id="pyramid 502"),
     ]
 
 
@@ -468,6 +490,7 @@ def _bottle_cases() -> list[Any]:
             {"WWW-Authenticate": "Basic"},
             id="bottle 401",
         ),
+        pytest.param(bottle.HTTPError(500, SECRET), 500, DETAILS[500], {}, id="bottle 500"),
     ]
 
 
@@ -488,22 +511,27 @@ class BoolCode(Exception):
     code = True
 
 
+class ApiError(Exception):
+    """Shaped like an HTTP client library's error for a failed outbound call."""
+
+    status_code = 500
+    body = f"internal: key={SECRET}"
+
+
+class HTTPException(Exception):  # noqa: N818  # an impostor: the name, not the package
+    code = 404
+    description = SECRET
+
+
 @pytest.mark.parametrize(
     ("exc", "code", "detail", "headers"),
-    [
-        *_werkzeug_cases(),
-        *_webob_cases(),
-        *_bottle_cases(),
-        pytest.param(Conflict(SECRET), 409, "Already there.", {}, id="int code + description"),
-        pytest.param(Unprocessable(SECRET), 422, DETAILS[422], {}, id="int status_code"),
-        pytest.param(OddCode(SECRET), 500, DETAILS[500], {}, id="code outside 400-599"),
-        pytest.param(BoolCode(SECRET), 500, DETAILS[500], {}, id="bool code"),
-    ],
+    [*_werkzeug_cases(), *_webob_cases(), *_bottle_cases()],
 )
-def test_exceptions_keep_their_status_and_description(
+def test_framework_exceptions_keep_their_status_and_description(
     exc: Exception, code: int, detail: str | None, headers: dict[str, str]
 ) -> None:
-    """``detail`` None: the framework's default text, whatever its version says."""
+    """``detail`` None: the framework's default text, whatever its version says.
+    A 5xx never lends its text."""
     status, got_headers, body = call(JSONErrors(raising(exc)))
     data = problem(got_headers, body)
     assert int(status[:3]) == data["status"] == code
@@ -515,6 +543,81 @@ def test_exceptions_keep_their_status_and_description(
     assert SECRET not in body.decode()
     for name, value in headers.items():
         assert header(got_headers, name) == [value]
+
+
+def _outbound_401() -> Exception:
+    import urllib.error
+
+    return urllib.error.HTTPError("https://api.example/x", 401, "Unauthorized", None, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("exc", "duck_code", "duck_detail"),
+    [
+        pytest.param(Conflict(SECRET), 409, "Already there.", id="int code + description"),
+        pytest.param(Unprocessable(SECRET), 422, DETAILS[422], id="int status_code"),
+        pytest.param(_outbound_401(), 401, DETAILS[401], id="urllib HTTPError(401)"),
+        pytest.param(ApiError(SECRET), 500, DETAILS[500], id="client library 500 with body"),
+        pytest.param(HTTPException(SECRET), 404, SECRET, id="framework name, other package"),
+        pytest.param(OddCode(SECRET), 500, DETAILS[500], id="code outside 400-599"),
+        pytest.param(BoolCode(SECRET), 500, DETAILS[500], id="bool code"),
+    ],
+)
+def test_other_exceptions_with_a_status_are_500s_unless_duck_typing(
+    exc: Exception, duck_code: int, duck_detail: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only the frameworks' HTTP exceptions are believed by default: an
+    ``HTTPError(401)`` from the app's own outbound call is the app's failure."""
+    with caplog.at_level(logging.INFO, "wsgikit.errors"):
+        status, headers, body = call(JSONErrors(raising(exc)))
+    assert status.startswith("500")
+    assert problem(headers, body)["detail"] == DETAILS[500]
+    assert SECRET not in body.decode()
+    assert [(r.levelname, r.exc_info is not None) for r in caplog.records] == [("ERROR", True)]
+    status, headers, body = call(JSONErrors(raising(exc), duck_typing=True))
+    data = problem(headers, body)
+    assert int(status[:3]) == data["status"] == duck_code
+    assert data["detail"] == duck_detail
+
+
+def test_telling_framework_exceptions_apart_imports_no_framework() -> None:
+    """Recognising werkzeug/WebOb/Pyramid/Bottle exceptions by name imports none."""
+    import subprocess
+    import sys
+
+    script = textwrap.dedent(
+        """
+        import sys, urllib.error
+        from wsgiref.util import setup_testing_defaults
+        from wsgikit.errors import JSONErrors
+
+        def app(environ, start_response):
+            raise urllib.error.HTTPError("https://x/", 401, "Unauthorized", None, None)
+
+        environ = {}
+        setup_testing_defaults(environ)
+        statuses = []
+        JSONErrors(app)(environ, lambda status, headers, exc_info=None: statuses.append(status))
+        frameworks = {"flask", "bottle", "webob", "pyramid", "django"} & set(sys.modules)
+        print(statuses[0][:3], sorted(frameworks))
+        """
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert child.stdout.split() == ["500", "[]"]
+
+
+def test_exception_text_never_reaches_a_5xx_body_unless_debug() -> None:
+    for app in (
+        JSONErrors(raising(ApiError()), duck_typing=True),
+        JSONErrors(raising(ApiError()), exceptions={ApiError: 502}),
+    ):
+        _, headers, body = call(app)
+        assert SECRET not in body.decode()
+        assert problem(headers, body)["detail"] in (DETAILS[500], DETAILS[502])
+    _, headers, body = call(JSONErrors(raising(ApiError(SECRET)), debug=True))
+    assert SECRET in problem(headers, body)["detail"]
 
 
 def test_registered_exceptions_get_their_status() -> None:
@@ -551,7 +654,7 @@ def test_client_error_exceptions_are_logged_without_traceback(
 ) -> None:
     errors = io.StringIO()
     with caplog.at_level(logging.INFO, "wsgikit.errors"):
-        call(JSONErrors(raising(Conflict())), **{"wsgi.errors": errors})
+        call(JSONErrors(raising(Conflict()), exceptions={Conflict: 409}), **{"wsgi.errors": errors})
     assert [record.levelname for record in caplog.records] == ["INFO"]
     assert errors.getvalue() == ""
 
@@ -622,6 +725,53 @@ def test_debug_shows_the_traceback_and_warns(caplog: pytest.LogCaptureFixture) -
     assert any("raise RuntimeError" in line for line in data["traceback"])
 
 
+class Unprintable(Exception):
+    """An exception whose ``str()`` and ``repr()`` both raise."""
+
+    def __str__(self) -> str:
+        raise ValueError("no str")
+
+    def __repr__(self) -> str:
+        raise ValueError("no repr")
+
+
+class BrokenNotes(Exception):
+    """An exception whose ``__notes__`` raises (breaks ``traceback.format_exception``)."""
+
+    @property
+    def __notes__(self) -> list[str]:
+        raise ValueError("no notes")
+
+
+@pytest.mark.parametrize("debug", [True, False])
+@pytest.mark.parametrize(
+    ("exc", "detail"),
+    [
+        pytest.param(Unprintable(), "Unprintable: <exception str() failed>", id="str raises"),
+        pytest.param(BrokenNotes("x"), "BrokenNotes: x", id="__notes__ raises"),
+    ],
+)
+def test_any_exception_object_gets_a_json_500(
+    exc: Exception, detail: str, debug: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debug output survives an exception that cannot be printed."""
+    # Logging such an exception fails inside the log handler (pytest's raises
+    # where a real one prints "--- Logging error ---"): keep it out of logging.
+    errors_logger = logging.getLogger("wsgikit.errors")
+    monkeypatch.setattr(errors_logger, "propagate", False)
+    monkeypatch.setattr(errors_logger, "handlers", [logging.NullHandler()])
+    errors = io.StringIO()
+    status, headers, body = call(JSONErrors(raising(exc), debug=debug), **{"wsgi.errors": errors})
+    data = problem(headers, body)
+    assert status.startswith("500") and data["status"] == 500
+    if debug:
+        assert data["detail"] == detail
+        assert data["traceback"] and all(isinstance(line, str) for line in data["traceback"])
+    else:
+        assert data["detail"] == DETAILS[500] and "traceback" not in data
+    assert type(exc).__name__ in errors.getvalue()
+
+
 def test_without_debug_there_is_no_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, "wsgikit.errors"):
         JSONErrors(raising_app)
@@ -648,7 +798,7 @@ def test_callable_format_gets_status_title_detail_environ() -> None:
         seen.append(environ.get("wsgikit.errors.exception"))
         return {"error": {"status": status, "title": title, "detail": detail}}
 
-    _, headers, body = call(JSONErrors(raising(Conflict()), format=fmt))
+    _, headers, body = call(JSONErrors(raising(Conflict()), format=fmt, duck_typing=True))
     data = problem(headers, body, "application/json")
     assert data == {"error": {"status": 409, "title": "Conflict", "detail": "Already there."}}
     assert isinstance(seen[0], Conflict)
@@ -853,6 +1003,7 @@ def test_statuses_and_header_sets(
         pytest.param({"format": 3}, TypeError, "format", id="format type"),
         pytest.param({"debug": "yes"}, TypeError, "debug", id="debug"),
         pytest.param({"negotiate": 1}, TypeError, "negotiate", id="negotiate"),
+        pytest.param({"duck_typing": "no"}, TypeError, "duck_typing", id="duck_typing"),
         pytest.param({"exceptions": [TimeoutError]}, TypeError, "exceptions", id="exc type"),
         pytest.param({"exceptions": {"x": 500}}, TypeError, "exceptions", id="exc key"),
         pytest.param({"exceptions": {TimeoutError: 200}}, ValueError, "exceptions", id="exc 2xx"),
@@ -885,6 +1036,7 @@ def test_paste_factory(tmp_path: Path) -> None:
             format = simple
             debug = false
             negotiate = yes
+            duck_typing = yes
             request_id_header = none
             exceptions = builtins:TimeoutError=504 test_errors:Conflict=410
 
@@ -895,7 +1047,7 @@ def test_paste_factory(tmp_path: Path) -> None:
     )
     app = loadapp(f"config:{ini}")
     assert isinstance(app, JSONErrors)
-    assert (app.format, app.debug, app.negotiate) == ("simple", False, True)
+    assert (app.format, app.debug, app.negotiate, app.duck_typing) == ("simple", False, True, True)
     assert app.request_id_header is None
     assert app.exceptions == {TimeoutError: 504, Conflict: 410}
     status, _, body = call(app)
@@ -1158,6 +1310,27 @@ class NotAnApp(Exception):
     code = 302
 
 
+class Redirecting(Exception):
+    """Not a framework's: callable, with a 3xx code, but believed only with duck typing."""
+
+    code = 302
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        start_response(
+            "302 Found",
+            [("Location", "/elsewhere"), ("Content-Type", "text/plain"), ("Content-Length", "0")],
+        )
+        return []
+
+
+def test_own_response_of_other_exceptions_needs_duck_typing() -> None:
+    status, headers, body = call(JSONErrors(raising(Redirecting())))
+    assert status.startswith("500") and problem(headers, body)["status"] == 500
+    status, headers, body = call(JSONErrors(raising(Redirecting()), duck_typing=True))
+    assert status.startswith("302") and header(headers, "Location") == ["/elsewhere"]
+
+
+@pytest.mark.parametrize("duck_typing", [False, True])
 @pytest.mark.parametrize(
     "exc",
     [
@@ -1166,10 +1339,10 @@ class NotAnApp(Exception):
     ],
 )
 def test_redirect_like_exceptions_without_a_response_are_500s(
-    exc: Exception, caplog: pytest.LogCaptureFixture
+    exc: Exception, duck_typing: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.ERROR, "wsgikit.errors"):
-        status, headers, body = call(JSONErrors(raising(exc)))
+        status, headers, body = call(JSONErrors(raising(exc), duck_typing=duck_typing))
     assert status.startswith("500") and problem(headers, body)["status"] == 500
     assert SECRET not in body.decode()
     assert [r.levelname for r in caplog.records] == ["ERROR"]
@@ -1368,8 +1541,358 @@ def test_redirect_raised_while_iterating_replaces_the_response(lazy: bool) -> No
             raise exc
 
     failing = Failing([])
-    calls, chunks, _ = run_wsgi(linted(JSONErrors(guarded_app(failing, lazy))))
+    calls, chunks, _ = run_wsgi(linted(JSONErrors(guarded_app(failing, lazy), duck_typing=True)))
     assert [status for status, _ in calls][-1] == "303 See Other"
     assert header(calls[-1][1], "Location") == ["/x"]
     assert b"".join(chunks) == b"see other"
     assert failing.closes == 1 and exc.body.closes == 1
+
+
+def test_demo_boom_prints_its_traceback_once(serve: Any) -> None:
+    """``wsgikit serve`` (no logging configured, ``wsgi.errors`` is stderr): the
+    logger's last-resort output and ``wsgi.errors`` are one stream, written once."""
+    server = serve(None)
+    boom = server.get("/boom", {"X-Request-ID": "demo-1"})
+    assert boom.status == 500 and json.loads(boom.read())["request_id"] == "demo-1"
+    output = server.stop()
+    assert output.count("Traceback (most recent call last)") == 1, output
+    assert output.count("RuntimeError: the demo failed on purpose") == 1, output
+
+
+def test_traceback_is_written_once_when_the_log_goes_to_wsgi_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    errors = io.StringIO()
+    errors_logger = logging.getLogger("wsgikit.errors")
+    monkeypatch.setattr(errors_logger, "handlers", [logging.StreamHandler(errors)])
+    # No lint: wsgiref.validate would wrap wsgi.errors in an object of its own.
+    call(JSONErrors(raising_app), lint=False, **{"wsgi.errors": errors})
+    assert errors.getvalue().count("Traceback (most recent call last)") == 1
+    other = io.StringIO()
+    call(JSONErrors(raising_app), lint=False, **{"wsgi.errors": other})
+    assert other.getvalue().count("Traceback (most recent call last)") == 1
+
+
+# --- frameworks: their real error pages, debug pages and exception settings -----------
+
+VIEW_TEXT = "The item ID must be a number."
+MISSING_TEXT = "No such thing here."
+
+
+def _flask_site(debug: bool, propagate: bool | None = None) -> WSGIApplication:
+    import flask
+
+    app = flask.Flask(f"wsgikit_pages_{debug}")
+    app.debug = debug
+    if propagate is not None:
+        app.config["PROPAGATE_EXCEPTIONS"] = propagate
+
+    @app.route("/bad")
+    def bad() -> str:
+        flask.abort(400)
+
+    @app.route("/forbidden")
+    def forbidden() -> str:
+        flask.abort(403)
+
+    @app.route("/items/9")
+    def missing() -> str:
+        flask.abort(404, description=MISSING_TEXT)
+
+    @app.route("/crash")
+    def crash() -> str:
+        raise RuntimeError(SECRET)
+
+    @app.route("/slow")
+    def slow() -> str:
+        raise TimeoutError(SECRET)
+
+    return app
+
+
+def _bottle_site(catchall: bool = True) -> WSGIApplication:
+    import bottle
+
+    app = bottle.Bottle()
+    app.config["catchall"] = catchall  # Bottle 0.12: Bottle(catchall=...)
+
+    @app.route("/bad")
+    def bad() -> None:
+        bottle.abort(400, VIEW_TEXT)
+
+    @app.route("/forbidden")
+    def forbidden() -> None:
+        bottle.abort(403)
+
+    @app.route("/items/9")
+    def missing() -> None:
+        bottle.abort(404, MISSING_TEXT)
+
+    @app.route("/crash")
+    def crash() -> None:
+        raise RuntimeError(SECRET)
+
+    @app.route("/slow")
+    def slow() -> None:
+        raise TimeoutError(SECRET)
+
+    return app
+
+
+def _pyramid_site(debug: bool = False, exception_view: bool = False) -> WSGIApplication:
+    from pyramid import httpexceptions as px
+    from pyramid.config import Configurator
+    from pyramid.response import Response
+
+    def bad(request: Any) -> Response:
+        raise px.HTTPBadRequest(VIEW_TEXT)
+
+    def forbidden(request: Any) -> Response:
+        raise px.HTTPForbidden()
+
+    def missing(request: Any) -> Response:
+        raise px.HTTPNotFound(MISSING_TEXT)
+
+    def crash(request: Any) -> Response:
+        raise RuntimeError(SECRET)
+
+    def slow(request: Any) -> Response:
+        raise TimeoutError(SECRET)
+
+    def failed(exc: Exception, request: Any) -> Response:
+        return Response("<html><body><p>Sorry.</p></body></html>", status=500)
+
+    settings = {"pyramid.debug_notfound": debug, "pyramid.debug_authorization": debug}
+    with Configurator(settings=settings) as config:
+        for name, view in [
+            ("bad", bad),
+            ("forbidden", forbidden),
+            ("crash", crash),
+            ("slow", slow),
+        ]:
+            config.add_route(name, f"/{name}")
+            config.add_view(view, route_name=name)
+        config.add_route("missing", "/items/9")
+        config.add_view(missing, route_name="missing")
+        if exception_view:
+            config.add_exception_view(failed, context=Exception)
+        return config.make_wsgi_app()
+
+
+def _framework_page_cases() -> list[Any]:
+    from pyramid.httpexceptions import HTTPForbidden
+    from werkzeug.exceptions import BadRequest, Forbidden, NotFound
+
+    django_404 = "The requested resource was not found on this server."
+    # framework, method, path, detail (debug off), detail (debug on; None: the same)
+    rows: list[tuple[str, str, str, str, str | None]] = [
+        ("flask", "GET", "/bad", BadRequest.description, None),
+        ("flask", "GET", "/forbidden", Forbidden.description, None),
+        ("flask", "GET", "/items/9", MISSING_TEXT, None),
+        ("flask", "GET", "/nope", NotFound.description, None),
+        ("flask", "GET", "/crash", DETAILS[500], None),
+        ("bottle", "GET", "/bad", VIEW_TEXT, None),
+        ("bottle", "GET", "/forbidden", DETAILS[403], None),  # page says "Unknown Error."
+        ("bottle", "GET", "/items/9", MISSING_TEXT, None),
+        ("bottle", "GET", "/nope", "Not found: '/nope'", None),
+        ("bottle", "GET", "/crash", DETAILS[500], None),
+        ("pyramid", "GET", "/bad", VIEW_TEXT, None),
+        ("pyramid", "GET", "/forbidden", HTTPForbidden.explanation, None),
+        ("pyramid", "GET", "/items/9", MISSING_TEXT, None),
+        ("pyramid", "GET", "/nope", DETAILS[404], None),  # path only / debug_notfound
+        ("pyramid", "GET", "/crash", DETAILS[500], None),
+        ("django", "GET", "/bad", DETAILS[400], None),
+        ("django", "GET", "/forbidden", DETAILS[403], None),
+        ("django", "POST", "/submit", DETAILS[403], None),  # CSRF failure page
+        ("django", "GET", "/items/9", django_404, DETAILS[404]),  # DEBUG: technical 404
+        ("django", "GET", "/nope", django_404, DETAILS[404]),
+        ("django", "GET", "/crash", DETAILS[500], None),
+    ]
+    return [
+        pytest.param(
+            framework,
+            debug,
+            method,
+            path,
+            on if debug and on is not None else off,
+            id=f"{framework} {method} {path} {'DEBUG' if debug else 'no debug'}",
+        )
+        for framework, method, path, off, on in rows
+        for debug in (False, True)
+    ]
+
+
+#: Words of text meant for the site's developer, never a client's description.
+BOILERPLATE_WORDS = ("DEBUG", "setting", "seeing", "customize", "Unknown Error", "debug_")
+
+
+@pytest.mark.parametrize(
+    ("framework", "debug", "method", "path", "detail"), _framework_page_cases()
+)
+def test_real_framework_error_pages_never_lend_boilerplate(
+    framework: str,
+    debug: bool,
+    method: str,
+    path: str,
+    detail: str,
+    django_site: Callable[..., WSGIApplication],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The real 400/403/404/500 pages of each framework, debug on and off: the
+    detail is the view's text, the framework's description of the status, or
+    ours; never a hint about the framework's configuration."""
+    if framework == "flask":
+        app = _flask_site(debug)
+    elif framework == "bottle":
+        import bottle
+
+        monkeypatch.setattr(bottle, "DEBUG", debug)
+        app = _bottle_site()
+    elif framework == "pyramid":
+        app = _pyramid_site(debug)
+    else:
+        app = django_site(DEBUG=debug, DEBUG_PROPAGATE_EXCEPTIONS=False)
+    client = testapp(app, JSONErrors)
+    response = client.request(path, method=method, expect_errors=True)
+    assert response.content_type == "application/problem+json"
+    assert response.json["detail"] == detail
+    assert not any(word in response.json["detail"] for word in BOILERPLATE_WORDS)
+    assert SECRET not in response.text
+
+
+def _debug_page_sites(
+    django_site: Callable[..., WSGIApplication], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, tuple[WSGIApplication, str]]:
+    """Each framework's own HTML page for a crash in debug mode, and a marker in it."""
+    import bottle
+    from werkzeug.debug import DebuggedApplication
+
+    monkeypatch.setattr(bottle, "DEBUG", True)
+    return {
+        "werkzeug debugger": (DebuggedApplication(_flask_site(True), evalex=False), "Traceback"),
+        "django technical 500": (
+            django_site(DEBUG=True, DEBUG_PROPAGATE_EXCEPTIONS=False),
+            "You’re seeing this error because you have",
+        ),
+        "bottle debug page": (_bottle_site(), "Traceback"),
+    }
+
+
+@pytest.mark.parametrize("site", ["werkzeug debugger", "django technical 500", "bottle debug page"])
+def test_debug_keeps_a_frameworks_debug_page_for_html_clients(
+    site: str,
+    django_site: Callable[..., WSGIApplication],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app, marker = _debug_page_sites(django_site, monkeypatch)[site]
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    client = testapp(app, partial(JSONErrors, debug=True))
+    response = client.get("/crash", headers=html, expect_errors=True)
+    assert response.status_int == 500
+    assert response.content_type == "text/html"
+    assert marker in response.text
+    assert "Accept" in response.headers["Vary"]
+    # A JSON client, and any client without debug, still gets problem JSON.
+    # With debug an HTML page's fate depends on Accept, so Vary says so (Django
+    # answers a client that does not accept HTML in text/plain: nothing varies).
+    for layer, headers, varies in [
+        (
+            partial(JSONErrors, debug=True),
+            {"Accept": "application/json"},
+            site != "django technical 500",
+        ),
+        (partial(JSONErrors, debug=True), {}, True),
+        (JSONErrors, html, False),
+    ]:
+        response = testapp(app, layer).get("/crash", headers=headers, expect_errors=True)
+        assert response.status_int == 500
+        assert response.content_type == "application/problem+json"
+        assert response.json["status"] == 500
+        assert ("Accept" in response.headers.get("Vary", "")) is varies
+
+
+def test_debug_converts_an_html_4xx_page_as_usual() -> None:
+    app = text_app(b"<p>Gone.</p>", "404 Not Found", "text/html")
+    html = {"Accept": "text/html"}
+    response = testapp(app, partial(JSONErrors, debug=True)).get("/", headers=html, status=404)
+    assert response.json["detail"] == "Gone."
+
+
+@pytest.mark.parametrize("propagate", [True, False], ids=["documented setting", "default"])
+@pytest.mark.parametrize("framework", ["flask", "bottle", "pyramid", "django"])
+def test_documented_setting_lets_exceptions_reach_jsonerrors(
+    framework: str, propagate: bool, django_site: Callable[..., WSGIApplication]
+) -> None:
+    """Flask ``PROPAGATE_EXCEPTIONS``, Bottle ``catchall=False``, Django
+    ``DEBUG_PROPAGATE_EXCEPTIONS``, Pyramid without an exception view: the
+    exception reaches ``exceptions={TimeoutError: 504}``. Otherwise the
+    framework's own 500 page still comes out as problem JSON."""
+    if framework == "flask":
+        app = _flask_site(False, propagate=propagate)
+    elif framework == "bottle":
+        app = _bottle_site(catchall=not propagate)
+    elif framework == "pyramid":
+        app = _pyramid_site(exception_view=not propagate)
+    else:
+        app = django_site(DEBUG_PROPAGATE_EXCEPTIONS=propagate)
+    client = testapp(app, partial(JSONErrors, exceptions={TimeoutError: 504}))
+    code = 504 if propagate else 500
+    # expect_errors: the traceback written to wsgi.errors is expected.
+    response = client.get("/slow", expect_errors=True)
+    assert response.status_int == code
+    assert response.content_type == "application/problem+json"
+    assert (response.json["status"], response.json["detail"]) == (code, DETAILS[code])
+    assert SECRET not in response.text
+
+
+def test_django_example_under_a_real_server(serve: Any) -> None:
+    """examples/django_project under waitress: problem JSON for Django's
+    errors, exceptions={TimeoutError: 504}, forwarded headers decided by ProxyFix."""
+    import os
+
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(DJANGO_PROJECT), str(ROOT)]),
+        "DJANGO_SECRET_KEY": "test-key-" + "x" * 40,
+    }
+    server = serve("demo_site.wsgi:application", env=env)
+    checks = {
+        "/items/1": (200, None),
+        "/items/9": (404, "The requested resource was not found on this server."),
+        "/slow": (504, DETAILS[504]),
+        "/crash": (500, DETAILS[500]),
+        "/forbidden": (403, DETAILS[403]),
+    }
+    for path, (code, detail) in checks.items():
+        response = server.get(path)
+        body = json.loads(response.read())
+        assert response.status == code, path
+        if detail is not None:
+            assert response.headers["Content-Type"] == "application/problem+json"
+            assert (body["status"], body["detail"], body["instance"]) == (code, detail, path)
+    forwarded = {
+        "X-Forwarded-For": "203.0.113.7",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "api.example.com",
+    }
+    seen = json.loads(server.get("/whoami", forwarded).read())
+    assert seen == {
+        "remote_addr": "203.0.113.7",
+        "scheme": "https",
+        "secure": True,
+        "host": "api.example.com",
+        "url": "https://api.example.com/whoami",
+    }
+    output = server.stop()
+    assert "password=hunter2" in output  # logged with its traceback, never sent
+    # The same headers from a peer that is not a trusted proxy: nothing believed,
+    # and Django (no SECURE_PROXY_SSL_HEADER) does not believe them either.
+    untrusted = serve("demo_site.wsgi:application", env={**env, "TRUSTED_PROXIES": "192.0.2.1"})
+    seen = json.loads(untrusted.get("/whoami", forwarded).read())
+    host = f"127.0.0.1:{untrusted.port}"
+    assert seen == {
+        "remote_addr": "127.0.0.1",
+        "scheme": "http",
+        "secure": False,
+        "host": host,
+        "url": f"http://{host}/whoami",
+    }

@@ -18,6 +18,7 @@ import html
 import json
 import logging
 import re
+import sys
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache, partial
@@ -132,6 +133,7 @@ DESCRIPTION_MAX_LENGTH = 300
 #: A request ID is echoed only when it matches this (bounded, no markup or quotes).
 REQUEST_ID = re.compile(r"[A-Za-z0-9._~:/+=@-]{1,128}")
 
+_HTML = frozenset({"text/html", "application/xhtml+xml"})
 _TITLES = {int(status): status.phrase for status in HTTPStatus if 400 <= status <= 599}
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
@@ -154,19 +156,26 @@ class JSONErrors:
       4 KiB, the last paragraph of its text is used when it says more than the
       status phrase (this is where Flask, Pyramid and Bottle put the
       description given to ``abort``); otherwise, and always for 5xx, a
-      standard description of the status.
+      standard description of the status. A page that talks about the
+      site's configuration (Django's "DEBUG = True" hints, "... using the
+      CSRF_FAILURE_VIEW setting", Pyramid's ``debug_notfound`` output) lends
+      nothing, nor does a placeholder such as Bottle's "Unknown Error.".
+    - With ``debug``, a 5xx HTML page -- a framework's debug page -- goes
+      to a client that prefers HTML untouched (``Vary: Accept``).
     - An exception raised before the response started becomes a JSON response
       (sent with ``exc_info`` when the server already had a status).
-      Exceptions registered in ``exceptions``, and exceptions carrying a
-      status (an ``int`` ``code`` or ``status_code`` between 400 and 599:
-      werkzeug and WebOb/Pyramid ``HTTPException``, Bottle ``HTTPError``),
-      keep it, with their ``description``, ``detail``, ``explanation`` or
-      ``body`` text and their meaningful headers (werkzeug's
-      ``get_headers()``, WebOb's and Bottle's ``headerlist``). Anything else
-      is a 500 whose body never contains the exception's message, unless
-      ``debug`` is on.
-    - An HTTP exception that makes its own response and carries no 4xx/5xx
-      status -- a werkzeug ``HTTPException`` (``RequestRedirect``, or
+      The HTTP exceptions of the supported frameworks (werkzeug and
+      WebOb/Pyramid ``HTTPException``, Bottle ``HTTPError``, recognised by
+      class name and package along the MRO, without importing them) and the
+      classes registered in ``exceptions`` keep their status, with their
+      ``description``, ``detail``, ``explanation`` or ``body`` text (4xx
+      only) and their meaningful headers (werkzeug's ``get_headers()``,
+      WebOb's and Bottle's ``headerlist``). Any other exception is a 500,
+      even one with a ``code`` such as ``urllib.error.HTTPError(401)`` from
+      a call the application made (unless ``duck_typing``). A 5xx body never
+      contains text taken from the exception, unless ``debug`` is on.
+    - A framework's HTTP exception that makes its own response and carries
+      no 4xx/5xx status -- a werkzeug ``HTTPException`` (``RequestRedirect``, or
       ``abort(response)``) through ``get_response(environ)``, a WebOb or
       Pyramid ``HTTPException`` (itself a WSGI application) with a 1xx-3xx
       ``code`` -- is answered with that response, decided like any response
@@ -175,7 +184,10 @@ class JSONErrors:
       Such exceptions are control flow: logged at DEBUG only.
     - The traceback of a 5xx exception is logged (logger ``wsgikit.errors``,
       level ERROR) and written to ``wsgi.errors``, with the request method
-      and path; 4xx exceptions are logged at INFO without a traceback.
+      and path -- once: not to ``wsgi.errors`` when logging already writes
+      the record to that same stream (as Python's last-resort handler does to
+      ``sys.stderr``, most servers' ``wsgi.errors``, when logging is not
+      configured). 4xx exceptions are logged at INFO without a traceback.
     - An exception raised while the body is iterated, after a non-empty chunk
       went out, cannot become JSON: it is logged and re-raised so the server
       aborts the connection (PEP 3333). The inner iterable is closed once.
@@ -202,7 +214,10 @@ class JSONErrors:
         sent as ``application/json``. If the callable fails, the problem format
         is sent instead and the failure logged.
     :param debug: Put the exception and its traceback in the body of converted
-        exceptions. Never in production: a warning is logged when enabled.
+        exceptions, and pass a 5xx HTML page (a framework's debug page:
+        werkzeug's debugger, Django's technical 500) through untouched to a
+        client whose ``Accept`` rates HTML above JSON (with ``Vary: Accept``).
+        Never in production: a warning is logged when enabled.
     :param negotiate: Replace an application's error page only when the
         client's ``Accept`` rates JSON at least as high as HTML (a missing
         ``Accept`` counts as JSON); the HTML pages it keeps and the JSON it
@@ -211,6 +226,12 @@ class JSONErrors:
     :param exceptions: More exception classes to answer with a status, such as
         ``{TimeoutError: 504}``; subclasses match too. They take precedence over
         a status the exception carries.
+    :param duck_typing: Also believe the status of any exception with an
+        ``int`` ``code`` or ``status_code`` between 400 and 599 (and let one
+        with a 1xx-3xx ``code`` that is a WSGI application answer itself).
+        Off by default: an HTTP client library's error for the application's
+        own outbound request carries a status meant for the application, not
+        for its client.
     :param request_id_header: The request header echoed as ``request_id`` in
         problem bodies; ``None`` turns it off.
     :param types: Problem ``type`` URIs by status, such as
@@ -235,6 +256,7 @@ class JSONErrors:
         debug: bool = False,
         negotiate: bool = False,
         exceptions: Mapping[type[BaseException], int] | None = None,
+        duck_typing: bool = False,
         request_id_header: str | None = "X-Request-ID",
         types: Mapping[int, str] | None = None,
         content_type: str | None = None,
@@ -251,6 +273,7 @@ class JSONErrors:
         self.debug = _check_bool("debug", debug)
         self.negotiate = _check_bool("negotiate", negotiate)
         self.exceptions = _check_exceptions(exceptions)
+        self.duck_typing = _check_bool("duck_typing", duck_typing)
         if request_id_header is not None and (
             not isinstance(request_id_header, str) or not _TOKEN.fullmatch(request_id_header)
         ):
@@ -325,13 +348,21 @@ class JSONErrors:
             environ[self._started_key] = True
             return None
         code = status_code(status)
-        if code < 400 or code > 599 or _is_json(media_type(headers)):
+        mime = media_type(headers)
+        if code < 400 or code > 599 or _is_json(mime):
             environ[self._started_key] = True
             return None
-        if self.negotiate and not _prefers_json(environ.get("HTTP_ACCEPT")):
+        if self._may_keep(code, mime) and not _prefers_json(environ.get("HTTP_ACCEPT")):
             environ[self._started_key] = True
             return EditHeaders(status, with_vary(headers, "Accept"))
         return Buffer(partial(self._finish, environ))
+
+    def _may_keep(self, code: int, mime: str) -> bool:
+        """Whether an error page of type ``mime`` stays as it is for a client
+        that prefers HTML: any page with ``negotiate``; with ``debug``, a 5xx
+        HTML page, a framework's debug page (werkzeug's debugger, Django's
+        technical 500) that a developer's browser should keep."""
+        return self.negotiate or (self.debug and code >= 500 and mime in _HTML)
 
     def _finish(
         self, environ: WSGIEnvironment, status: str, headers: Headers, body: bytes
@@ -355,8 +386,8 @@ class JSONErrors:
             detail = _description_from_body(body, content_type, encoding, code, phrase, environ)
         if detail is None:
             detail = _standard_detail(code)
-        if self.negotiate:
-            kept = with_vary(kept, "Accept")
+        if self._may_keep(code, _content_type(content_type)[0]):
+            kept = with_vary(kept, "Accept")  # the page would have stayed for an HTML client
         kept.append(("Content-Type", self.content_type))
         return status, kept, self._render(code, title, detail, environ, None)
 
@@ -385,13 +416,14 @@ class JSONErrors:
         self, environ: WSGIEnvironment, start_response: StartResponse, exc: Exception
     ) -> Iterable[bytes]:
         registered = self._registered_status(exc)
-        if registered is None:
+        trusted = registered is None and (self.duck_typing or _is_framework_exception(exc))
+        if trusted:
             own = _own_response(exc)
             if own is not None:
                 served = self._serve_own(environ, start_response, exc, own)
                 if served is not None:
                     return served
-        code, detail, extra_headers = _classify(exc, registered, environ)
+        code, detail, extra_headers = _classify(exc, registered, trusted, environ)
         method, path = _request_line(environ)
         if code < 500:
             logger.info("%s %s: %s answered with %d", method, path, type(exc).__name__, code)
@@ -406,9 +438,9 @@ class JSONErrors:
             _write_errors(environ, f"{method} {path}: unhandled exception", exc)
         trace = None
         if self.debug:
-            trace = traceback.format_exception(exc)
+            trace = _format_traceback(exc)
             if detail is None:
-                detail = _clean(f"{type(exc).__qualname__}: {exc}")
+                detail = _clean(f"{type(exc).__qualname__}: {_safe_str(exc)}")
         if detail is None:
             detail = _standard_detail(code)
         title = _title(code, "")
@@ -652,27 +684,104 @@ def _request_line(environ: WSGIEnvironment) -> tuple[str, str]:
 
 
 def _write_errors(environ: WSGIEnvironment, message: str, exc: BaseException) -> None:
+    """Write ``message`` and the traceback to ``wsgi.errors``, unless the
+    ERROR record just logged for it already went to that same stream."""
     stream = environ.get("wsgi.errors")
-    if stream is None:
+    if stream is None or _logged_to(stream):
         return
     try:
-        stream.write(f"wsgikit.errors: {message}\n{''.join(traceback.format_exception(exc))}")
+        stream.write(f"wsgikit.errors: {message}\n{''.join(_format_traceback(exc))}")
         stream.flush()
     except Exception:  # a broken error stream must not hide the original error
         logger.debug("could not write to wsgi.errors", exc_info=True)
 
 
+def _logged_to(stream: object) -> bool:
+    """Whether logging writes an ERROR record of :data:`logger` to ``stream``.
+
+    Most servers (waitress, wsgiref) give ``sys.stderr`` as ``wsgi.errors``,
+    and an application that configures no logging has its records printed to
+    ``sys.stderr`` by Python's last-resort handler: without this check every
+    traceback would appear twice, one after the other."""
+    if not logger.isEnabledFor(logging.ERROR):
+        return False
+    handled = False
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            handled = True
+            if (
+                isinstance(handler, logging.StreamHandler)
+                and handler.level <= logging.ERROR
+                and handler.stream is stream
+            ):
+                return True
+        current = current.parent if current.propagate else None
+    last_resort = logging.lastResort
+    return (
+        not handled
+        and last_resort is not None
+        and last_resort.level <= logging.ERROR
+        and stream is sys.stderr
+    )
+
+
+def _safe_str(exc: BaseException) -> str:
+    """``str(exc)``, or a placeholder when the exception cannot be printed."""
+    try:
+        return str(exc)
+    except Exception:
+        return "<exception str() failed>"
+
+
+def _format_traceback(exc: BaseException) -> list[str]:
+    """The traceback lines of ``exc``, whatever the exception object does
+    (``traceback`` itself fails on a ``__notes__`` that raises)."""
+    try:
+        return traceback.format_exception(exc)
+    except Exception:
+        lines = traceback.format_tb(exc.__traceback__)
+        return ["Traceback (most recent call last):\n", *lines, f"{type(exc).__qualname__}\n"]
+
+
 def _classify(
-    exc: Exception, registered: int | None, environ: WSGIEnvironment
+    exc: Exception, registered: int | None, trusted: bool, environ: WSGIEnvironment
 ) -> tuple[int, str | None, Headers]:
     """The status, the description (None: not safe to show) and headers of
-    ``exc``; ``registered`` is the status the ``exceptions`` option gives it."""
+    ``exc``; ``registered`` is the status the ``exceptions`` option gives it,
+    ``trusted`` whether a status it carries itself is believed.
+
+    A 5xx never takes its description from the exception: the text of a
+    server-side failure (an upstream API's error body, a connection string)
+    is for the log, not the client."""
     code = registered
     if code is None:
-        code = _any_status(exc, 400)
+        code = _any_status(exc, 400) if trusted else None
         if code is None:
             return 500, None, []
-    return code, _exception_text(exc), _exception_headers(exc, environ)
+    text = _exception_text(exc) if code < 500 else None
+    return code, text, _exception_headers(exc, environ)
+
+
+#: The HTTP exception base classes of the supported frameworks: class name ->
+#: the top-level packages it is believed from (werkzeug and Flask; WebOb; Pyramid,
+#: which has its own copy; Bottle). Recognised by name and module along the MRO,
+#: so no framework is imported, and an unrelated class of the same name is not.
+_FRAMEWORK_EXCEPTIONS: dict[str, frozenset[str]] = {
+    "HTTPException": frozenset({"werkzeug", "webob", "pyramid"}),
+    "HTTPError": frozenset({"bottle"}),
+}
+
+
+def _is_framework_exception(exc: BaseException) -> bool:
+    """True when ``exc`` is a supported framework's HTTP exception, whose
+    status is meant for the client (and not, say, the ``HTTPError`` of a
+    request the application itself made to another service)."""
+    for cls in type(exc).__mro__:
+        packages = _FRAMEWORK_EXCEPTIONS.get(cls.__name__)
+        if packages is not None and str(cls.__module__).partition(".")[0] in packages:
+            return True
+    return False
 
 
 def _own_response(exc: Exception) -> WSGIApplication | None:
@@ -832,6 +941,21 @@ _BLOCKS = frozenset(
     ]
 )
 _PARAGRAPH = re.compile(r"\n\s*\n")
+#: Text that talks to the site's developer about its configuration, not to the
+#: client about the request: a page holding it is a framework's debug or help
+#: page (Django's "because you have DEBUG = True", "More information is
+#: available with DEBUG=True", "customize this page using the
+#: CSRF_FAILURE_VIEW setting"; Pyramid's debug_notfound/debug_authorization
+#: output) and lends no description at all -- its other paragraphs are help
+#: text or internals.
+_BOILERPLATE = re.compile(
+    r"\bDEBUG\s*=\s*True\b"
+    r"|\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\s+setting\b"
+    r"|\bdebug_(?:notfound|authorization)\b"
+)
+#: Paragraphs that say nothing whatever the status (Bottle's ``abort()`` without
+#: a text says "Unknown Error.").
+_PLACEHOLDERS = frozenset({"error", "unknown error", "an error occurred"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _WORDS = re.compile(r"[\W_]+")
 _STATUS_WORDS = {
@@ -888,7 +1012,9 @@ def _last_paragraph(body: bytes, content_type: str) -> str:
         text = body.decode(charset, "replace")
     except LookupError:
         text = body.decode("utf-8", "replace")
-    if mime in ("text/html", "application/xhtml+xml") or (not mime and text.lstrip()[:1] == "<"):
+    if _BOILERPLATE.search(text):
+        return ""
+    if mime in _HTML or (not mime and text.lstrip()[:1] == "<"):
         last = _last_html_paragraph(text)
     elif mime in ("text/plain", ""):
         last = ""
@@ -938,13 +1064,15 @@ def _last_html_paragraph(text: str) -> str:
 
 
 def _says_nothing(text: str, code: int, phrase: str, environ: WSGIEnvironment) -> bool:
-    """True when ``text`` only repeats the status line or the request path."""
+    """True when ``text`` only repeats the status line or the request path,
+    or is a placeholder such as "Unknown Error."."""
     path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     folded = text.casefold()
     standard = _TITLES.get(code, "").casefold()
     phrase = phrase.casefold()
-    # Cheap rejection first (the common case): the text mentions none of them.
-    if not (
+    # Cheap rejection first (the common case): a longer text that mentions
+    # none of them (placeholders are short).
+    if len(text) > 20 and not (
         (standard and standard in folded)
         or (phrase and phrase in folded)
         or str(code) in folded
@@ -952,7 +1080,7 @@ def _says_nothing(text: str, code: int, phrase: str, environ: WSGIEnvironment) -
     ):
         return False
     words = _words(text)
-    if words == str(code) or words in _STATUS_WORDS.get(code, ()):
+    if words == str(code) or words in _STATUS_WORDS.get(code, ()) or words in _PLACEHOLDERS:
         return True
     if phrase and phrase != standard:
         phrase = _words(phrase)

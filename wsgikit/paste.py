@@ -360,6 +360,7 @@ _JSON_ERRORS_OPTIONS: dict[str, Converter] = {
     "debug": asbool,
     "negotiate": asbool,
     "exceptions": _errors_asexceptions,
+    "duck_typing": asbool,
     "request_id_header": asoptional(str),
     "content_type": asoptional(str),
 }
@@ -369,7 +370,7 @@ def json_errors(app: WSGIApplication, global_conf: Mapping[str, Any], **local_co
     """``use = egg:wsgikit#json_errors``: :class:`wsgikit.errors.JSONErrors`.
 
     Options: ``format`` (``problem``, ``simple`` or a dotted ``module:function``),
-    ``debug``, ``negotiate`` (booleans), ``exceptions`` (``module:Class=status``
+    ``debug``, ``negotiate``, ``duck_typing`` (booleans), ``exceptions`` (``module:Class=status``
     items), ``request_id_header`` (a header name, or ``none``), ``content_type``.
     """
     return JSONErrors(app, **convert_options("json_errors", local_conf, _JSON_ERRORS_OPTIONS))

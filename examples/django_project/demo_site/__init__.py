@@ -1,0 +1,1 @@
+"""A minimal Django API behind the recommended wsgikit stack (see ``wsgi.py``)."""
