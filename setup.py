@@ -81,6 +81,9 @@ setup(
             "auth = wsgikit.paste:auth",
             "basic_auth = wsgikit.paste:basic_auth",
             "bearer_auth = wsgikit.paste:bearer_auth",
+            "cors = wsgikit.paste:cors",
+            "trusted_hosts = wsgikit.paste:trusted_hosts",
+            "security_headers = wsgikit.paste:security_headers",
         ],
     },
     classifiers=[
