@@ -64,7 +64,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._answer import plain_response
 from ._host import ascii_host, default_port, parse_host
-from ._response import EditHeaders, Headers, Plan, intercept, with_vary
+from ._response import Headers, intercept_headers, with_vary
 
 logger = logging.getLogger("wsgikit.cors")
 
@@ -261,9 +261,13 @@ class CORS:
         self._preflight_tail: Headers = [("Vary", vary)]
         if self.max_age is not None:
             self._preflight_tail.insert(0, ("Access-Control-Max-Age", str(self.max_age)))
-        # Raw Origin value -> what Access-Control-Allow-Origin says (None: refused).
-        self._verdicts: dict[str, str | None] = {}
-        self._wildcard_headers: Headers = [("Access-Control-Allow-Origin", "*"), *self._extra]
+        # Raw Origin value (None: no Origin) -> (Access-Control-Allow-Origin
+        # value or None when refused, the headers to add). Bounded: a client
+        # can send any number of distinct values.
+        self._verdicts: dict[str | None, tuple[str | None, Headers]] = {}
+        self._vary: Headers = [] if self._any_origin else [("Vary", "Origin")]
+        self._wildcard: Headers = [("Access-Control-Allow-Origin", "*"), *self._extra]
+        self._verdicts[None] = (None, self._wildcard if self._any_origin else self._vary)
 
     # --- the request -----------------------------------------------------------
 
@@ -275,50 +279,62 @@ class CORS:
             and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
         ):
             return self._preflight(environ, origin, start_response)
-        return intercept(self.app, environ, start_response, self._decide)
+        return intercept_headers(self.app, environ, start_response, self._edit)
 
-    def _decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
-        if self._any_origin:
-            return EditHeaders(status, _replace_cors(headers, self._wildcard_headers))
+    def _edit(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Headers:
         origin = environ.get("HTTP_ORIGIN")
-        allowed = self.allowed_origin(origin) if origin is not None else None
-        if allowed is None:
-            add: Headers = []
-        else:
-            add = [("Access-Control-Allow-Origin", allowed), *self._extra]
-        out = _replace_cors(headers, add)
-        varied = with_vary(out, "Origin")
-        if varied is headers:
-            return None
-        return EditHeaders(status, varied)
+        verdict = self._verdicts.get(origin)
+        add = (verdict or self._verdict(origin))[1]
+        for name, _ in headers:
+            # Only Access-Control-* and Vary need a closer look (and a merge);
+            # the first letter rules out most names without lower().
+            if name[:1] in "AaVv":
+                lower = name.lower()
+                if lower == "vary" or lower[:15] == "access-control-":
+                    return self._merge(headers, add)
+        return [*headers, *add]
+
+    def _merge(self, headers: Headers, add: Headers) -> Headers:
+        """``headers`` with the application's ``Access-Control-*`` headers
+        replaced by ``add`` and ``Origin`` merged into its ``Vary``."""
+        kept = [item for item in headers if item[0][:15].lower() != "access-control-"]
+        kept += [item for item in add if item[0] != "Vary"]
+        return with_vary(kept, "Origin") if self._vary else kept
 
     def allowed_origin(self, origin: str) -> str | None:
         """The ``Access-Control-Allow-Origin`` value for a request's ``Origin``
         (the origin itself, or ``*``), or ``None`` when it is refused."""
+        verdict = self._verdicts.get(origin)
+        return (verdict or self._verdict(origin))[0]
+
+    def _verdict(self, origin: str | None) -> tuple[str | None, Headers]:
+        verdict: tuple[str | None, Headers]
         if self._any_origin:
-            return "*"
-        verdicts = self._verdicts
-        try:
-            return verdicts[origin]
-        except KeyError:
-            pass
-        normal = parse_origin(origin)
-        allowed: str | None = None
-        if normal is not None and (
-            normal in self._origins
-            or (
-                normal != "null"
-                and self.allow_origin_regex is not None
-                and self.allow_origin_regex.fullmatch(normal) is not None
+            return "*", self._wildcard
+        normal = None if origin is None else parse_origin(origin)
+        if (
+            origin is not None
+            and normal is not None
+            and (
+                normal in self._origins
+                or (
+                    normal != "null"
+                    and self.allow_origin_regex is not None
+                    and self.allow_origin_regex.fullmatch(normal) is not None
+                )
             )
         ):
             # Echo what the browser sent: it compares byte for byte with its
             # own serialisation, and it is a validated origin (safe to send).
-            allowed = origin
+            verdict = (origin, [("Access-Control-Allow-Origin", origin), *self._extra, *self._vary])
+        else:
+            verdict = (None, self._vary)
+        verdicts = self._verdicts
         if len(verdicts) >= _CACHE_SIZE:
             verdicts.clear()
-        verdicts[origin] = allowed
-        return allowed
+            verdicts[None] = (None, self._vary)
+        verdicts[origin] = verdict
+        return verdict
 
     # --- preflight ---------------------------------------------------------------
 
@@ -375,16 +391,6 @@ class CORS:
         headers += self._preflight_tail
         start_response("204 No Content", headers)
         return []
-
-
-def _replace_cors(headers: Headers, add: Headers) -> Headers:
-    """``headers`` without the application's ``Access-Control-*`` response
-    headers, plus ``add``; ``headers`` itself when there is nothing to change."""
-    for name, _ in headers:
-        if name[:15].lower() == "access-control-":
-            kept = [item for item in headers if item[0][:15].lower() != "access-control-"]
-            return [*kept, *add]
-    return [*headers, *add] if add else headers
 
 
 def _flag(option: str, value: object) -> bool:

@@ -25,7 +25,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._answer import plain_response, redirect
 from ._host import parse_host, request_host, request_url
-from ._response import EditHeaders, Headers, Plan, intercept
+from ._response import Headers, intercept_headers
 
 logger = logging.getLogger("wsgikit.security")
 
@@ -167,6 +167,10 @@ class SecurityHeaders:
         # (lower-case name, header) pairs, for http and for https responses.
         self._plain = tuple((name.lower(), (name, value)) for name, value in common)
         self._secure = tuple((name.lower(), (name, value)) for name, value in [*secure, *common])
+        self._plain_names = frozenset(lower for lower, _ in self._plain)
+        self._secure_names = frozenset(lower for lower, _ in self._secure)
+        self._plain_headers = tuple(header for _, header in self._plain)
+        self._secure_headers = tuple(header for _, header in self._secure)
         self._bad_host = plain_response(
             "400 Bad Request",
             "400 Bad Request: the Host header is not valid, so there is no https URL "
@@ -179,13 +183,17 @@ class SecurityHeaders:
             return self._redirect(environ, start_response)
         if not (self._secure if secure else self._plain):
             return self.app(environ, start_response)
-        return intercept(self.app, environ, start_response, self._decide)
+        return intercept_headers(self.app, environ, start_response, self._edit)
 
-    def _decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
-        wanted = self._secure if environ.get("wsgi.url_scheme") == "https" else self._plain
-        present = {name.lower() for name, _ in headers}
-        missing = [header for lower, header in wanted if lower not in present]
-        return EditHeaders(status, [*headers, *missing]) if missing else None
+    def _edit(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Headers:
+        secure = environ.get("wsgi.url_scheme") == "https"
+        names = self._secure_names if secure else self._plain_names
+        for name, _ in headers:
+            if name.lower() in names:  # the application set one itself: keep it
+                present = {name.lower() for name, _ in headers}
+                wanted = self._secure if secure else self._plain
+                return [*headers, *(header for lower, header in wanted if lower not in present)]
+        return [*headers, *(self._secure_headers if secure else self._plain_headers)]
 
     def _redirect(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         raw = request_host(environ)
