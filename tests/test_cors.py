@@ -3,8 +3,10 @@ too), exact origin matching, Vary: Origin, private network access, options."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import urllib.request
 from functools import partial
 from typing import Any
 
@@ -375,7 +377,8 @@ def test_flask_preflight_and_actual_request(flask_app: Any) -> None:
             id="expose * + credentials",
         ),
         pytest.param({"max_age": -1}, ValueError, "max_age", id="negative max_age"),
-        pytest.param({"max_age": True}, ValueError, "max_age", id="bool max_age"),
+        pytest.param({"max_age": True}, TypeError, "max_age", id="bool max_age"),
+        pytest.param({"max_age": 1.5}, TypeError, "max_age", id="float max_age"),
         pytest.param(
             {"allow_credentials": "true"}, TypeError, "allow_credentials", id="credentials str"
         ),
@@ -472,3 +475,26 @@ def test_preflight_never_fails_on_any_input(origin: str, method: str, headers: s
     assert status[:3] in ("204", "403")
     for _, value in sent:
         assert value.isprintable()
+
+
+# --- through a real server --------------------------------------------------------------
+
+
+def test_edge_layers_through_a_real_server(serve: Any) -> None:
+    server = serve("e2e_edge_apps:app")
+    request = urllib.request.Request(
+        server.url + "/items",
+        method="OPTIONS",
+        headers={"Origin": SITE, "Access-Control-Request-Method": "PUT"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 204
+        assert response.headers["Access-Control-Allow-Methods"] == "PUT"
+    actual = server.get("/items", {"Origin": SITE})
+    assert actual.status == 200 and json.loads(actual.read()) == {"items": [1, 2]}
+    assert actual.headers["Access-Control-Allow-Origin"] == SITE
+    assert actual.headers["X-Content-Type-Options"] == "nosniff"
+    refused = server.get("/items", {"Origin": SITE, "Host": "evil.example"})
+    assert refused.status == 400
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert refused.headers["Access-Control-Allow-Origin"] == SITE

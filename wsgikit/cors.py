@@ -236,12 +236,10 @@ class CORS:
                 "expose_headers: '*' is not a wildcard for credentialed requests "
                 "(Fetch standard); list the header names"
             )
-        if max_age is not None and (
-            not isinstance(max_age, int) or isinstance(max_age, bool) or max_age < 0
-        ):
-            raise ValueError(
-                f"max_age must be a whole number of seconds >= 0 or None, not {max_age!r}"
-            )
+        if max_age is not None and (not isinstance(max_age, int) or isinstance(max_age, bool)):
+            raise TypeError(f"max_age must be a whole number of seconds or None, not {max_age!r}")
+        if max_age is not None and max_age < 0:
+            raise ValueError(f"max_age must be >= 0 seconds, not {max_age}")
         self.max_age = max_age
 
         # Headers added to an allowed response, after Access-Control-Allow-Origin.
