@@ -11,7 +11,16 @@ from functools import partial
 from typing import Any
 
 import pytest
-from conftest import exc_info_app, lazy_app, raising_app, run_wsgi, testapp, text_app, write_app
+from conftest import (
+    exc_info_app,
+    lazy_app,
+    make_environ,
+    raising_app,
+    run_wsgi,
+    testapp,
+    text_app,
+    write_app,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -112,6 +121,30 @@ def test_refusal_log_line_is_escaped(caplog: pytest.LogCaptureFixture) -> None:
     (record,) = [r for r in caplog.records if r.name == "wsgikit.cors"]
     assert "\r" not in record.getMessage() and "\\r\\n" in record.getMessage()
     assert len(record.getMessage()) < 300
+
+
+def test_repeated_preflights_are_answered_alike_and_each_refusal_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Answers are cached; a server changing the header list must not alter the cache."""
+    caplog.set_level(logging.INFO, logger="wsgikit.cors")
+    layer = CORS(never_called, allow_origins=[SITE], allow_methods=["PUT"])
+    allowed = {"REQUEST_METHOD": "OPTIONS", "HTTP_ORIGIN": SITE}
+    allowed["HTTP_ACCESS_CONTROL_REQUEST_METHOD"] = "PUT"
+
+    def mutating_server(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        headers.append(("X-Mutated", "1"))
+        return lambda data: None
+
+    layer(make_environ(**allowed), mutating_server)
+    for _ in range(2):
+        again, _, _ = run_wsgi(layer, allowed)
+        assert again[0][0] == "204 No Content" and ("X-Mutated", "1") not in again[0][1]
+    refused = {**allowed, "HTTP_ORIGIN": "https://evil.example"}
+    for _ in range(2):
+        calls, _, _ = run_wsgi(layer, refused)
+        assert calls[0][0] == "403 Forbidden"
+    assert sum("origin not allowed" in r.getMessage() for r in caplog.records) == 2
 
 
 def test_safelisted_methods_are_always_allowed() -> None:

@@ -265,6 +265,8 @@ class CORS:
         self._verdicts: dict[str | None, tuple[str | None, Headers]] = {}
         self._vary: Headers = [] if self._any_origin else [("Vary", "Origin")]
         self._wildcard: Headers = [("Access-Control-Allow-Origin", "*"), *self._extra]
+        # (Origin, method, requested headers, private network) -> preflight answer.
+        self._answers: dict[tuple[str, str, str, bool], tuple[str, Headers, str | None]] = {}
         self._verdicts[None] = (None, self._wildcard if self._any_origin else self._vary)
 
     # --- the request -----------------------------------------------------------
@@ -339,56 +341,65 @@ class CORS:
     def _preflight(
         self, environ: WSGIEnvironment, origin: str, start_response: StartResponse
     ) -> Iterable[bytes]:
-        allowed = self.allowed_origin(origin)
         method = str(environ["HTTP_ACCESS_CONTROL_REQUEST_METHOD"])
-        requested = parse_header_names(str(environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "")))
-        if allowed is None:
-            reason = "origin not allowed"
-        elif not _TOKEN.fullmatch(method):
-            reason = "invalid Access-Control-Request-Method"
-        elif not self._any_method and method not in self._methods:
-            reason = "method not allowed"
-        elif requested is None:
-            reason = "invalid Access-Control-Request-Headers"
-        elif not self._any_header and any(name not in self._headers for name in requested):
-            reason = "header not allowed"
-        else:
-            reason = None
-        if reason is not None or allowed is None or requested is None:
+        requested = str(environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", ""))
+        private = environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK") == "true"
+        # A page repeats the same few preflights: answers are cached (bounded).
+        key = (origin, method, requested, private)
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = self._answer(origin, method, requested, private)
+            if len(self._answers) >= _CACHE_SIZE:
+                self._answers.clear()
+            self._answers[key] = answer
+        status, headers, reason = answer
+        if reason is not None:
             logger.info(
                 "refused a CORS preflight from origin %r for %r (%s)",
                 origin[:_LOG_CHARS],
                 method[:_LOG_CHARS],
                 reason,
             )
-            refuse = plain_response(
-                "403 Forbidden",
-                f"403 Forbidden: CORS preflight refused ({reason}).\n",
-                [self._preflight_tail[-1]],
-            )
-            return refuse(environ, start_response)
+            return plain_response(
+                status, f"{status}: CORS preflight refused ({reason}).\n", headers
+            )(environ, start_response)
+        start_response(status, list(headers))
+        return []
+
+    def _answer(
+        self, origin: str, method: str, requested: str, private: bool
+    ) -> tuple[str, Headers, str | None]:
+        """The status, headers and refusal reason (``None``: allowed) of a preflight."""
+        allowed = self.allowed_origin(origin)
+        names = parse_header_names(requested)
+        if allowed is None:
+            reason = "origin not allowed"
+        elif not _TOKEN.fullmatch(method):
+            reason = "invalid Access-Control-Request-Method"
+        elif not self._any_method and method not in self._methods:
+            reason = "method not allowed"
+        elif names is None:
+            reason = "invalid Access-Control-Request-Headers"
+        elif not self._any_header and any(name not in self._headers for name in names):
+            reason = "header not allowed"
+        else:
+            reason = None
+        if reason is not None or allowed is None or names is None:
+            return "403 Forbidden", [self._preflight_tail[-1]], reason
         headers: Headers = [("Access-Control-Allow-Origin", allowed)]
         if self.allow_credentials:
             headers.append(("Access-Control-Allow-Credentials", "true"))
         # A wildcard is answered with what was asked: "*" is no wildcard for
         # credentialed requests, and never covers Authorization (Fetch).
-        headers.append(
-            (
-                "Access-Control-Allow-Methods",
-                method if self._any_method else self._allow_methods_value,
-            )
-        )
-        allow_headers = ", ".join(requested) if self._any_header else self._allow_headers_value
+        methods = method if self._any_method else self._allow_methods_value
+        headers.append(("Access-Control-Allow-Methods", methods))
+        allow_headers = ", ".join(names) if self._any_header else self._allow_headers_value
         if allow_headers:
             headers.append(("Access-Control-Allow-Headers", allow_headers))
-        if (
-            self.allow_private_network
-            and environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK") == "true"
-        ):
+        if self.allow_private_network and private:
             headers.append(("Access-Control-Allow-Private-Network", "true"))
         headers += self._preflight_tail
-        start_response("204 No Content", headers)
-        return []
+        return "204 No Content", headers, None
 
 
 def _flag(option: str, value: object) -> bool:

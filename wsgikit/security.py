@@ -188,12 +188,19 @@ class SecurityHeaders:
     def _edit(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Headers:
         secure = environ.get("wsgi.url_scheme") == "https"
         names = self._secure_names if secure else self._plain_names
+        present: set[str] | None = None
         for name, _ in headers:
-            if name.lower() in names:  # the application set one itself: keep it
-                present = {name.lower() for name, _ in headers}
-                wanted = self._secure if secure else self._plain
-                return [*headers, *(header for lower, header in wanted if lower not in present)]
-        return [*headers, *(self._secure_headers if secure else self._plain_headers)]
+            lower = name.lower()
+            if lower in names:  # the application set one itself: keep it
+                if present is None:
+                    present = set()
+                present.add(lower)
+        if present is None:
+            return [*headers, *(self._secure_headers if secure else self._plain_headers)]
+        if len(present) == len(names):
+            return headers
+        wanted = self._secure if secure else self._plain
+        return [*headers, *(header for lower, header in wanted if lower not in present)]
 
     def _redirect(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         raw = request_host(environ)
