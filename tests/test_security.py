@@ -247,3 +247,14 @@ def test_paste_factory_converts_ini_strings() -> None:
     assert app.https_redirect is True
     with pytest.raises(ValueError, match="unknown option"):
         security_headers(text_app(), {}, x_frame_options="DENY")
+
+
+def test_app_that_set_every_header_is_sent_unchanged() -> None:
+    own = [("Content-Type", "text/plain"), *((name.lower(), "own") for name in DEFAULTS)]
+
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", list(own))
+        return [b"x"]
+
+    calls, _, _ = run_wsgi(SecurityHeaders(app))
+    assert calls == [("200 OK", own)]
