@@ -11,6 +11,13 @@ host the client asked for rather than the proxy's, and inside
 :class:`~wsgikit.errors.JSONErrors` if refusals should be ``problem+json``.
 It is not needed when the front server (nginx ``server_name``, a load
 balancer's host rules) already refuses unknown hosts -- but it is cheap.
+
+Differences from Starlette's ``TrustedHostMiddleware`` and Django's
+``ALLOWED_HOSTS``: ports can be part of a pattern (both ignore ports, and
+Starlette's port split breaks IPv6 literals); a malformed ``Host`` is refused
+even under ``*``; ``*.example.com`` does not match ``example.com`` (as
+Starlette; Django's ``.example.com`` does); ``www_redirect`` is off by default
+(Starlette: on) and answers ``308`` (Starlette: ``307``).
 """
 
 from __future__ import annotations
