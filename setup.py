@@ -43,6 +43,8 @@ BENCH = [
     "Beaker>=1.13",
     "secure-cookie>=0.2",
     "wsgi-basic-auth>=1.1",
+    "wsgicors>=0.7",
+    "flask-cors>=6.0",
 ]
 
 
