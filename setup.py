@@ -54,6 +54,8 @@ BENCH = [
     "Beaker>=1.13",
     "secure-cookie>=0.2",
     "wsgi-basic-auth>=1.1",
+    "wsgicors>=0.7",
+    "flask-cors>=6.0",
 ]
 
 
@@ -94,6 +96,9 @@ setup(
             "auth = wsgikit.paste:auth",
             "basic_auth = wsgikit.paste:basic_auth",
             "bearer_auth = wsgikit.paste:bearer_auth",
+            "cors = wsgikit.paste:cors",
+            "trusted_hosts = wsgikit.paste:trusted_hosts",
+            "security_headers = wsgikit.paste:security_headers",
         ],
     },
     classifiers=[

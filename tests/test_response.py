@@ -37,6 +37,7 @@ from wsgikit._response import (
     get_header,
     guard,
     intercept,
+    intercept_headers,
     media_type,
     status_code,
     with_vary,
@@ -708,3 +709,58 @@ def test_with_vary(headers: Headers, expected: Headers | None) -> None:
     else:
         assert result == expected
     assert headers == snapshot
+
+
+# --- intercept_headers: the header-only path -------------------------------------------
+
+
+def _tag(environ: WSGIEnvironment, status: str, headers: Headers) -> Headers:
+    return [*headers, ("X-Tag", status[:3])]
+
+
+def _headers_layer(app: WSGIApplication) -> WSGIApplication:
+    def layer(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return intercept_headers(app, environ, start_response, _tag)
+
+    return layer
+
+
+@pytest.mark.parametrize(
+    "app",
+    [
+        pytest.param(text_app(), id="list"),
+        pytest.param(lazy_app(), id="lazy generator"),
+        pytest.param(write_app(), id="write()"),
+    ],
+)
+def test_intercept_headers_edits_every_kind_of_app(app: WSGIApplication) -> None:
+    response = testapp(app, _headers_layer).get("/")
+    assert response.headers["X-Tag"] == "200"
+
+
+def test_intercept_headers_returns_the_apps_iterable_and_the_servers_write() -> None:
+    tracked = Tracked([b"a", b"b"])
+    seen: list[Any] = []
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        seen.append(start_response("200 OK", [("Content-Type", "text/plain")]))
+        return tracked
+
+    def server_start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        return server_write
+
+    def server_write(data: bytes) -> None:
+        pass
+
+    result = intercept_headers(app, make_environ(), server_start_response, _tag)
+    assert result is tracked and seen == [server_write]
+
+
+def test_intercept_headers_hands_a_replacement_to_the_server() -> None:
+    """exc_info goes to the server with the replacement's edited headers."""
+    calls, body, _ = run_wsgi(_headers_layer(exc_info_app()))
+    assert [(status, dict(headers)["X-Tag"]) for status, headers in calls] == [
+        ("200 OK", "200"),
+        ("500 Internal Server Error", "500"),
+    ]
+    assert body == [b"replacement error page"]

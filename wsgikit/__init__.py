@@ -2,7 +2,8 @@
 
 Each middleware wraps any WSGI application and adds one concern; every class is
 also importable from its own module (``wsgikit.proxy``, ``wsgikit.rewrite``,
-``wsgikit.compress``, ``wsgikit.errors``, ``wsgikit.sessions``, ``wsgikit.auth``).
+``wsgikit.compress``, ``wsgikit.errors``, ``wsgikit.sessions``, ``wsgikit.auth``,
+``wsgikit.cors``, ``wsgikit.hosts``, ``wsgikit.security``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from .auth import BasicAuth as BasicAuth
 from .auth import BearerAuth as BearerAuth
 from .auth import parse_authorization as parse_authorization
 from .compress import Compress as Compress
+from .cors import CORS as CORS
 from .errors import JSONErrors as JSONErrors
+from .hosts import TrustedHosts as TrustedHosts
 from .proxy import FakeForwardedFor as FakeForwardedFor
 from .proxy import ProxyFix as ProxyFix
 from .rewrite import BodyRewriter as BodyRewriter
 from .rewrite import InjectHTML as InjectHTML
+from .security import SecurityHeaders as SecurityHeaders
 from .sessions import Session as Session
 from .sessions import SessionMiddleware as SessionMiddleware
 from .sessions import get_session as get_session
@@ -29,13 +33,16 @@ __all__ = [
     "BasicAuth",
     "BearerAuth",
     "BodyRewriter",
+    "CORS",
     "Compress",
     "FakeForwardedFor",
     "InjectHTML",
     "JSONErrors",
     "ProxyFix",
+    "SecurityHeaders",
     "Session",
     "SessionMiddleware",
+    "TrustedHosts",
     "compose",
     "get_session",
     "parse_authorization",

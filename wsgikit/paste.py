@@ -33,9 +33,12 @@ from wsgiref.types import WSGIApplication
 
 from .auth import AuthParser, BasicAuth, BearerAuth
 from .compress import Compress
+from .cors import CORS
 from .errors import JSONErrors
+from .hosts import TrustedHosts
 from .proxy import FakeForwardedFor, ProxyFix
 from .rewrite import BodyRewriter, InjectHTML
+from .security import SecurityHeaders
 from .sessions import SessionMiddleware
 
 Converter = Callable[[str], Any]
@@ -505,3 +508,56 @@ def bearer_auth(app: WSGIApplication, global_conf: Mapping[str, Any], **local_co
     ``invalid_token_errors`` (dotted ``module:Class`` names).
     """
     return BearerAuth(app, **convert_options("bearer_auth", local_conf, _BEARER_AUTH_OPTIONS))
+
+
+# edge middlewares (#13): wsgikit.cors, wsgikit.hosts, wsgikit.security
+def _asheader(value: str | bool | None) -> str | None | bool:
+    """A header value, or ``none``/``false``/``off`` (or empty) to switch it off."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    return None if text.lower() in ("", "none", "false", "off", "no") else text
+
+
+_CORS_OPTIONS: dict[str, Converter] = {
+    "allow_origins": aslist,
+    "allow_origin_regex": asoptional(str),
+    "allow_methods": aslist,
+    "allow_headers": aslist,
+    "expose_headers": aslist,
+    "allow_credentials": asbool,
+    "max_age": asoptional(asduration),
+    "allow_private_network": asbool,
+}
+_SECURITY_OPTIONS: dict[str, Converter] = {
+    "hsts": _asheader,
+    "content_type_options": asbool,
+    "frame_options": _asheader,
+    "referrer_policy": _asheader,
+    "csp": _asheader,
+    "permissions_policy": _asheader,
+    "coop": _asheader,
+    "https_redirect": asbool,
+}
+
+
+def cors(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
+    """``use = egg:wsgikit#cors``: :class:`wsgikit.cors.CORS`; origins, methods
+    and header names are lists, ``max_age`` a duration or ``none``."""
+    return CORS(app, **convert_options("cors", local_conf, _CORS_OPTIONS))
+
+
+def trusted_hosts(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
+    """``use = egg:wsgikit#trusted_hosts``: :class:`wsgikit.hosts.TrustedHosts`;
+    ``hosts`` (required) is a list, ``www_redirect`` a boolean."""
+    schema: dict[str, Converter] = {"hosts": aslist, "www_redirect": asbool}
+    return TrustedHosts(app, **convert_options("trusted_hosts", local_conf, schema))
+
+
+def security_headers(
+    app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
+) -> Any:
+    """``use = egg:wsgikit#security_headers``: :class:`wsgikit.security.SecurityHeaders`;
+    a header option set to ``none``/``off`` switches that header off."""
+    options = convert_options("security_headers", local_conf, _SECURITY_OPTIONS)
+    return SecurityHeaders(app, **options)

@@ -1,0 +1,533 @@
+"""CORS: preflights answered by the middleware, responses decorated (errors
+too), exact origin matching, Vary: Origin, private network access, options."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import urllib.request
+from functools import partial
+from typing import Any
+
+import pytest
+from conftest import (
+    exc_info_app,
+    lazy_app,
+    make_environ,
+    raising_app,
+    run_wsgi,
+    testapp,
+    text_app,
+    write_app,
+)
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wsgikit import CORS, BasicAuth, JSONErrors
+from wsgikit.cors import parse_header_names, parse_origin
+from wsgikit.paste import cors
+
+SITE = "https://app.example.com"
+
+
+def never_called(environ: Any, start_response: Any) -> Any:
+    raise AssertionError("the application must not see a preflight")
+
+
+def preflight(
+    origin: str = SITE,
+    method: str = "PUT",
+    request_headers: str | None = None,
+    app: Any = never_called,
+    status: int | str = "*",
+    **options: Any,
+) -> Any:
+    options.setdefault("allow_origins", [SITE])
+    headers = {"Origin": origin, "Access-Control-Request-Method": method}
+    if request_headers is not None:
+        headers["Access-Control-Request-Headers"] = request_headers
+    test = testapp(app, partial(CORS, **options))
+    return test.options("/", headers=headers, status=status)
+
+
+def simple(
+    origin: str | None = SITE, app: Any = None, status: int | str = "*", **options: Any
+) -> Any:
+    options.setdefault("allow_origins", [SITE])
+    test = testapp(app or text_app(), partial(CORS, **options))
+    return test.get("/", headers={"Origin": origin} if origin else {}, status=status)
+
+
+# --- preflight ------------------------------------------------------------------------
+
+
+def test_allowed_preflight_is_answered_without_the_app() -> None:
+    response = preflight(
+        request_headers="X-Token, content-type",
+        allow_methods=["GET", "put", "DELETE"],
+        allow_headers=["X-Token"],
+        allow_credentials=True,
+        max_age=1200,
+    )
+    assert response.status_int == 204 and response.body == b""
+    headers = response.headers
+    assert headers["Access-Control-Allow-Origin"] == SITE
+    assert headers["Access-Control-Allow-Credentials"] == "true"
+    assert headers["Access-Control-Allow-Methods"] == "GET, PUT, DELETE"
+    allowed = {name.strip() for name in headers["Access-Control-Allow-Headers"].split(",")}
+    assert {"x-token", "content-type"} <= allowed
+    assert headers["Access-Control-Max-Age"] == "1200"
+    assert "Origin" in headers["Vary"]
+
+
+@pytest.mark.parametrize(
+    ("origin", "method", "request_headers", "reason"),
+    [
+        pytest.param("https://evil.example", "PUT", None, "origin not allowed", id="origin"),
+        pytest.param(SITE, "PATCH", None, "method not allowed", id="method"),
+        pytest.param(SITE, "put", None, "method not allowed", id="method case-sensitive"),
+        pytest.param(SITE, "P UT", None, "invalid Access-Control-Request-Method", id="bad method"),
+        pytest.param(SITE, "PUT", "x-secret", "header not allowed", id="header"),
+        pytest.param(
+            SITE,
+            "PUT",
+            "x-ok, bad header",
+            "invalid Access-Control-Request-Headers",
+            id="bad header",
+        ),
+    ],
+)
+def test_refused_preflight_gets_403_without_the_app(
+    origin: str,
+    method: str,
+    request_headers: str | None,
+    reason: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="wsgikit.cors")
+    response = preflight(
+        origin, method, request_headers, allow_methods=["PUT"], allow_headers=["x-ok"], status=403
+    )
+    assert reason in response.text
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert "Origin" in response.headers["Vary"]
+    assert any(reason in record.getMessage() for record in caplog.records)
+
+
+def test_refusal_log_line_is_escaped(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="wsgikit.cors")
+    preflight("https://evil.example\r\nX: y" + "z" * 300, status=403)
+    (record,) = [r for r in caplog.records if r.name == "wsgikit.cors"]
+    assert "\r" not in record.getMessage() and "\\r\\n" in record.getMessage()
+    assert len(record.getMessage()) < 300
+
+
+def test_repeated_preflights_are_answered_alike_and_each_refusal_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Answers are cached; a server changing the header list must not alter the cache."""
+    caplog.set_level(logging.INFO, logger="wsgikit.cors")
+    layer = CORS(never_called, allow_origins=[SITE], allow_methods=["PUT"])
+    allowed = {"REQUEST_METHOD": "OPTIONS", "HTTP_ORIGIN": SITE}
+    allowed["HTTP_ACCESS_CONTROL_REQUEST_METHOD"] = "PUT"
+
+    def mutating_server(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        headers.append(("X-Mutated", "1"))
+        return lambda data: None
+
+    layer(make_environ(**allowed), mutating_server)
+    for _ in range(2):
+        again, _, _ = run_wsgi(layer, allowed)
+        assert again[0][0] == "204 No Content" and ("X-Mutated", "1") not in again[0][1]
+    refused = {**allowed, "HTTP_ORIGIN": "https://evil.example"}
+    for _ in range(2):
+        calls, _, _ = run_wsgi(layer, refused)
+        assert calls[0][0] == "403 Forbidden"
+    assert sum("origin not allowed" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_safelisted_methods_are_always_allowed() -> None:
+    assert preflight(method="POST", allow_methods=["PUT"]).status_int == 204
+
+
+def test_wildcards_answer_with_what_was_asked() -> None:
+    response = preflight(
+        method="PURGE",
+        request_headers="Authorization, X-Any",
+        allow_methods=["*"],
+        allow_headers=["*"],
+        allow_credentials=True,
+    )
+    assert response.headers["Access-Control-Allow-Methods"] == "PURGE"
+    assert response.headers["Access-Control-Allow-Headers"] == "authorization, x-any"
+
+
+def test_safelisted_request_headers_are_always_allowed() -> None:
+    response = preflight(method="POST", request_headers="Content-Type, Accept")
+    assert response.status_int == 204
+
+
+def test_options_without_a_preflight_header_reaches_the_app() -> None:
+    test = testapp(text_app(b"app options"), partial(CORS, allow_origins=[SITE]))
+    assert test.options("/", headers={"Origin": SITE}).text == "app options"
+    no_origin = {"Access-Control-Request-Method": "PUT"}
+    assert test.options("/", headers=no_origin).text == "app options"
+
+
+@pytest.mark.parametrize(
+    ("enabled", "expected"),
+    [pytest.param(True, "true", id="on"), pytest.param(False, None, id="off")],
+)
+def test_private_network_access_preflight(enabled: bool, expected: str | None) -> None:
+    test = testapp(never_called, partial(CORS, allow_origins=[SITE], allow_private_network=enabled))
+    response = test.options(
+        "/",
+        headers={
+            "Origin": SITE,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Private-Network": "true",
+        },
+    )
+    assert response.status_int == 204
+    assert response.headers.get("Access-Control-Allow-Private-Network") == expected
+
+
+# --- actual requests -----------------------------------------------------------------
+
+
+def test_allowed_origin_gets_cors_headers_and_vary() -> None:
+    response = simple(allow_credentials=True, expose_headers=["X-Total", "ETag"])
+    headers = response.headers
+    assert headers["Access-Control-Allow-Origin"] == SITE
+    assert headers["Access-Control-Allow-Credentials"] == "true"
+    assert headers["Access-Control-Expose-Headers"] == "X-Total, ETag"
+    assert headers["Vary"] == "Origin"
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [pytest.param("https://evil.example", id="refused"), pytest.param(None, id="no Origin")],
+)
+def test_vary_origin_even_without_cors_headers(origin: str | None) -> None:
+    response = simple(origin)
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert response.headers["Vary"] == "Origin"
+
+
+def test_vary_is_merged_with_the_apps() -> None:
+    app = text_app(headers=[("Vary", "Accept-Encoding")])
+    assert simple(app=app).headers.getall("Vary") == ["Accept-Encoding, Origin"]
+
+
+def test_star_sends_a_static_wildcard_everywhere_without_vary() -> None:
+    for origin in (SITE, "null", None):
+        response = simple(origin, allow_origins=["*"], expose_headers=["*"])
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert response.headers["Access-Control-Expose-Headers"] == "*"
+        assert "Vary" not in response.headers
+
+
+def test_the_apps_own_cors_headers_are_replaced() -> None:
+    app = text_app(headers=[("Access-Control-Allow-Origin", "*"), ("access-control-max-age", "1")])
+    refused = simple("https://evil.example", app=app)
+    assert "Access-Control-Allow-Origin" not in refused.headers
+    assert "Access-Control-Max-Age" not in refused.headers
+    allowed = simple(app=app)
+    assert allowed.headers.getall("Access-Control-Allow-Origin") == [SITE]
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        pytest.param(SITE, True, id="exact"),
+        pytest.param("HTTPS://APP.Example.com", True, id="case"),
+        pytest.param("https://app.example.com:443", True, id="default port"),
+        pytest.param("https://app.example.com.evil.net", False, id="suffix trick"),
+        pytest.param("https://evilapp.example.com", False, id="prefix trick"),
+        pytest.param("http://app.example.com", False, id="other scheme"),
+        pytest.param("https://app.example.com:8443", False, id="other port"),
+        pytest.param("https://app.example.com/", False, id="trailing slash"),
+        pytest.param("https://app.example.com.", False, id="trailing dot"),
+        pytest.param("https://user@app.example.com", False, id="userinfo"),
+        pytest.param("null", False, id="null not listed"),
+        pytest.param(f"{SITE}, https://evil.example", False, id="two origins"),
+        pytest.param("", False, id="empty"),
+    ],
+)
+def test_origins_are_compared_exactly(origin: str, allowed: bool) -> None:
+    response = simple(origin, allow_origins=[SITE, "http://localhost:8000"])
+    assert (response.headers.get("Access-Control-Allow-Origin") == origin) is allowed
+
+
+def test_configured_origins_are_normalised() -> None:
+    response = simple("http://localhost:8000", allow_origins=["HTTP://LocalHost:8000"])
+    assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:8000"
+    response = simple(SITE, allow_origins=["https://app.example.com:443"])
+    assert response.headers["Access-Control-Allow-Origin"] == SITE
+
+
+def test_null_only_when_listed() -> None:
+    assert simple("null", allow_origins=["null"]).headers["Access-Control-Allow-Origin"] == "null"
+    regex = r".*"
+    assert "Access-Control-Allow-Origin" not in simple("null", allow_origin_regex=regex).headers
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        pytest.param("https://a.example.com", True, id="subdomain"),
+        pytest.param("https://A-1.Example.COM", True, id="normalised before matching"),
+        pytest.param("https://a.example.com.evil.net", False, id="suffix trick"),
+        pytest.param("https://a.example.com:8443", False, id="port"),
+        pytest.param("http://a.example.com", False, id="scheme"),
+    ],
+)
+def test_regex_must_match_the_whole_origin(origin: str, allowed: bool) -> None:
+    response = simple(
+        origin, allow_origins=[], allow_origin_regex=r"https://[a-z0-9-]+\.example\.com"
+    )
+    assert ("Access-Control-Allow-Origin" in response.headers) is allowed
+
+
+def test_compiled_regex_is_accepted() -> None:
+    pattern = re.compile(r"https://[a-z]+\.example\.com")
+    assert simple(SITE, allow_origins=[], allow_origin_regex=pattern).status_int == 200
+    assert (
+        "Access-Control-Allow-Origin"
+        in simple(SITE, allow_origins=[], allow_origin_regex=pattern).headers
+    )
+
+
+# --- error responses from layers inside ------------------------------------------------
+
+
+def test_basic_auth_401_is_readable_by_the_page() -> None:
+    users = {"alice": "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="}
+    test = testapp(text_app(), partial(CORS, allow_origins=[SITE]), partial(BasicAuth, users=users))
+    response = test.get("/", headers={"Origin": SITE}, status=401)
+    assert response.headers["Access-Control-Allow-Origin"] == SITE
+    assert "WWW-Authenticate" in response.headers
+
+
+@pytest.mark.parametrize(
+    ("app", "status"),
+    [
+        pytest.param(text_app(status="404 Not Found"), 404, id="404"),
+        pytest.param(raising_app, 500, id="exception"),
+    ],
+)
+def test_json_errors_inside_are_decorated(app: Any, status: int) -> None:
+    test = testapp(app, partial(CORS, allow_origins=[SITE]), JSONErrors)
+    response = test.get("/", headers={"Origin": SITE}, status=status, expect_errors=True)
+    assert response.content_type == "application/problem+json"
+    assert response.headers["Access-Control-Allow-Origin"] == SITE
+    assert "Origin" in response.headers["Vary"]
+
+
+@pytest.mark.parametrize(
+    "app",
+    [
+        pytest.param(lazy_app(), id="lazy generator"),
+        pytest.param(write_app(), id="write()"),
+        pytest.param(exc_info_app(), id="exc_info replacement"),
+    ],
+)
+def test_unusual_apps_are_decorated(app: Any) -> None:
+    response = simple(app=app)
+    assert response.headers["Access-Control-Allow-Origin"] == SITE
+
+
+def test_body_is_not_buffered_or_wrapped() -> None:
+    body = [b"own"]
+
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return body
+
+    calls, _, returned = run_wsgi(CORS(app, allow_origins=[SITE]), {"HTTP_ORIGIN": SITE})
+    assert returned is body
+    assert ("Access-Control-Allow-Origin", SITE) in calls[0][1]
+
+
+# --- a real Flask app: preflight and the actual request --------------------------------
+
+
+def test_flask_preflight_and_actual_request(flask_app: Any) -> None:
+    test = testapp(
+        flask_app,
+        partial(
+            CORS, allow_origins=[SITE], allow_methods=["GET", "PUT"], allow_headers=["X-Token"]
+        ),
+    )
+    pre = test.options(
+        "/json",
+        headers={
+            "Origin": SITE,
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "x-token",
+        },
+    )
+    assert pre.status_int == 204
+    assert "Allow" not in pre.headers  # Flask's automatic OPTIONS answer was not used
+    assert pre.headers["Access-Control-Allow-Methods"] == "GET, PUT"
+    actual = test.get("/json", headers={"Origin": SITE, "X-Token": "t"})
+    assert actual.json == {"ok": True}
+    assert actual.headers["Access-Control-Allow-Origin"] == SITE
+    missing = test.get("/missing", headers={"Origin": SITE}, status=404)
+    assert missing.headers["Access-Control-Allow-Origin"] == SITE
+
+
+# --- options -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "name"),
+    [
+        pytest.param(
+            {"allow_origins": ["*"], "allow_credentials": True},
+            ValueError,
+            "credentials",
+            id="* + credentials",
+        ),
+        pytest.param({"allow_origins": ["*", SITE]}, ValueError, "allow_origins", id="* and more"),
+        pytest.param({"allow_origins": SITE}, TypeError, "allow_origins", id="a str"),
+        pytest.param(
+            {"allow_origins": [f"{SITE}/"]}, ValueError, "trailing slash", id="trailing slash"
+        ),
+        pytest.param(
+            {"allow_origins": ["app.example.com"]}, ValueError, "allow_origins", id="no scheme"
+        ),
+        pytest.param({"allow_origins": [1]}, TypeError, "allow_origins", id="not a str"),
+        pytest.param({"allow_origin_regex": "("}, ValueError, "allow_origin_regex", id="bad regex"),
+        pytest.param({"allow_origin_regex": 1}, TypeError, "allow_origin_regex", id="regex type"),
+        pytest.param({"allow_methods": ["GET POST"]}, ValueError, "allow_methods", id="bad method"),
+        pytest.param({"allow_headers": ["X A"]}, ValueError, "allow_headers", id="bad header"),
+        pytest.param(
+            {"expose_headers": ["*"], "allow_credentials": True, "allow_origins": [SITE]},
+            ValueError,
+            "expose_headers",
+            id="expose * + credentials",
+        ),
+        pytest.param({"max_age": -1}, ValueError, "max_age", id="negative max_age"),
+        pytest.param({"max_age": True}, TypeError, "max_age", id="bool max_age"),
+        pytest.param({"max_age": 1.5}, TypeError, "max_age", id="float max_age"),
+        pytest.param(
+            {"allow_credentials": "true"}, TypeError, "allow_credentials", id="credentials str"
+        ),
+        pytest.param(
+            {"allow_private_network": 1}, TypeError, "allow_private_network", id="pna int"
+        ),
+    ],
+)
+def test_bad_options_are_refused_at_construction(
+    options: dict[str, Any], error: type[Exception], name: str
+) -> None:
+    with pytest.raises(error, match=name):
+        CORS(text_app(), **options)
+
+
+def test_max_age_none_sends_no_header() -> None:
+    assert "Access-Control-Max-Age" not in preflight(max_age=None).headers
+
+
+def test_paste_factory_converts_ini_strings() -> None:
+    app = cors(
+        text_app(),
+        {},
+        allow_origins=f"{SITE}\n http://localhost:8000",
+        allow_methods="GET, PUT",
+        allow_credentials="yes",
+        max_age="1h",
+        allow_private_network="on",
+    )
+    assert isinstance(app, CORS)
+    assert app.allow_origins == (SITE, "http://localhost:8000")
+    assert app.allow_methods == ("GET", "PUT")
+    assert app.allow_credentials is True and app.allow_private_network is True
+    assert app.max_age == 3600
+    with pytest.raises(ValueError, match="unknown option"):
+        cors(text_app(), {}, origins="*")
+
+
+# --- parsers, fed anything ------------------------------------------------------------
+
+_LABEL = st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
+
+
+@given(st.text(max_size=300))
+def test_parse_origin_never_raises(value: str) -> None:
+    normal = parse_origin(value)
+    if normal is not None and normal != "null":
+        assert normal == normal.lower() and "://" in normal and "/" not in normal.split("://")[1]
+
+
+@given(
+    st.sampled_from(["http", "https"]),
+    st.lists(_LABEL, min_size=1, max_size=4),
+    st.none() | st.integers(0, 65535),
+)
+def test_parse_origin_round_trips(scheme: str, labels: list[str], port: int | None) -> None:
+    host = ".".join(labels)
+    origin = f"{scheme}://{host}" + ("" if port is None else f":{port}")
+    default = {"http": 80, "https": 443}[scheme]
+    expected = f"{scheme}://{host}" if port in (None, default) else origin
+    assert parse_origin(origin.upper()) == expected
+
+
+@given(st.text(max_size=60))
+def test_only_the_listed_origin_is_allowed(suffix: str) -> None:
+    layer = CORS(text_app(), allow_origins=[SITE])
+    origin = SITE + suffix
+    if layer.allowed_origin(origin) is not None:
+        assert parse_origin(origin) == SITE
+
+
+@given(st.text(max_size=200))
+def test_parse_header_names_never_raises(value: str) -> None:
+    names = parse_header_names(value)
+    if names is not None:
+        assert all(
+            name == name.lower() and "," not in name and name.strip() == name for name in names
+        )
+
+
+@given(st.text(max_size=100), st.text(max_size=40), st.text(max_size=100))
+def test_preflight_never_fails_on_any_input(origin: str, method: str, headers: str) -> None:
+    def wsgi(text: str) -> str:
+        return text.encode("utf-8", "surrogatepass").decode("latin-1")
+
+    environ = {
+        "REQUEST_METHOD": "OPTIONS",
+        "HTTP_ORIGIN": wsgi(origin),
+        "HTTP_ACCESS_CONTROL_REQUEST_METHOD": wsgi(method),
+        "HTTP_ACCESS_CONTROL_REQUEST_HEADERS": wsgi(headers),
+    }
+    calls, _, _ = run_wsgi(CORS(never_called, allow_origins=[SITE], allow_headers=["*"]), environ)
+    status, sent = calls[0]
+    assert status[:3] in ("204", "403")
+    for _, value in sent:
+        assert value.isprintable()
+
+
+# --- through a real server --------------------------------------------------------------
+
+
+def test_edge_layers_through_a_real_server(serve: Any) -> None:
+    server = serve("e2e_edge_apps:app")
+    request = urllib.request.Request(
+        server.url + "/items",
+        method="OPTIONS",
+        headers={"Origin": SITE, "Access-Control-Request-Method": "PUT"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 204
+        assert response.headers["Access-Control-Allow-Methods"] == "PUT"
+    actual = server.get("/items", {"Origin": SITE})
+    assert actual.status == 200 and json.loads(actual.read()) == {"items": [1, 2]}
+    assert actual.headers["Access-Control-Allow-Origin"] == SITE
+    assert actual.headers["X-Content-Type-Options"] == "nosniff"
+    refused = server.get("/items", {"Origin": SITE, "Host": "evil.example"})
+    assert refused.status == 400
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert refused.headers["Access-Control-Allow-Origin"] == SITE
