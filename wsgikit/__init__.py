@@ -2,7 +2,8 @@
 
 Each middleware wraps any WSGI application and adds one concern; every class is
 also importable from its own module (``wsgikit.proxy``, ``wsgikit.rewrite``,
-``wsgikit.compress``, ``wsgikit.errors``, ``wsgikit.sessions``, ``wsgikit.auth``).
+``wsgikit.compress``, ``wsgikit.errors``, ``wsgikit.sessions``, ``wsgikit.auth``,
+``wsgikit.request_id``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .compress import Compress as Compress
 from .errors import JSONErrors as JSONErrors
 from .proxy import FakeForwardedFor as FakeForwardedFor
 from .proxy import ProxyFix as ProxyFix
+from .request_id import RequestID as RequestID
 from .rewrite import BodyRewriter as BodyRewriter
 from .rewrite import InjectHTML as InjectHTML
 from .sessions import Session as Session
@@ -34,6 +36,7 @@ __all__ = [
     "InjectHTML",
     "JSONErrors",
     "ProxyFix",
+    "RequestID",
     "Session",
     "SessionMiddleware",
     "compose",
