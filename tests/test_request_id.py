@@ -148,9 +148,7 @@ def test_id_is_echoed_on_every_kind_of_response(app: object) -> None:
 
 def test_error_responses_carry_the_id_in_problem_json() -> None:
     """JSONErrors inside RequestID echoes the ID RequestID chose, even a generated one."""
-    response = testapp(raising_app, RequestID, JSONErrors).get(
-        "/", status=500, expect_errors=True
-    )
+    response = testapp(raising_app, RequestID, JSONErrors).get("/", status=500, expect_errors=True)
     assert response.json["request_id"] == response.headers["X-Request-ID"]
     response = testapp(text_app(status="404 Not Found"), RequestID, JSONErrors).get(
         "/", status=404, headers={"X-Request-ID": "bad id"}

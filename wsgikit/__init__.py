@@ -3,12 +3,13 @@
 Each middleware wraps any WSGI application and adds one concern; every class is
 also importable from its own module (``wsgikit.proxy``, ``wsgikit.rewrite``,
 ``wsgikit.compress``, ``wsgikit.errors``, ``wsgikit.sessions``, ``wsgikit.auth``,
-``wsgikit.request_id``).
+``wsgikit.request_id``, ``wsgikit.access_log``).
 """
 
 from __future__ import annotations
 
 from ._compose import compose as compose
+from .access_log import AccessLog as AccessLog
 from .auth import Authorization as Authorization
 from .auth import AuthParser as AuthParser
 from .auth import BasicAuth as BasicAuth
@@ -26,6 +27,7 @@ from .sessions import SessionMiddleware as SessionMiddleware
 from .sessions import get_session as get_session
 
 __all__ = [
+    "AccessLog",
     "AuthParser",
     "Authorization",
     "BasicAuth",
