@@ -28,6 +28,10 @@ TESTING = [
     "flask>=3.0",
     "pyramid>=2.0",
     "bottle>=0.13",
+    # paste.translogger: AccessLog's combined line is compared with its output;
+    # gunicorn: a server that hands chunked request bodies on undecoded.
+    "Paste>=3.10",
+    "gunicorn>=22",
     "requests>=2.31",
     "ruff>=0.6",
     "mypy>=1.10",
@@ -81,6 +85,9 @@ setup(
             "auth = wsgikit.paste:auth",
             "basic_auth = wsgikit.paste:basic_auth",
             "bearer_auth = wsgikit.paste:bearer_auth",
+            "request_id = wsgikit.paste:request_id",
+            "access_log = wsgikit.paste:access_log",
+            "max_body_size = wsgikit.paste:max_body_size",
         ],
     },
     classifiers=[

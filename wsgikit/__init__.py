@@ -3,7 +3,7 @@
 Each middleware wraps any WSGI application and adds one concern; every class is
 also importable from its own module (``wsgikit.proxy``, ``wsgikit.rewrite``,
 ``wsgikit.compress``, ``wsgikit.errors``, ``wsgikit.sessions``, ``wsgikit.auth``,
-``wsgikit.request_id``, ``wsgikit.access_log``).
+``wsgikit.request_id``, ``wsgikit.access_log``, ``wsgikit.body_size``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from .auth import AuthParser as AuthParser
 from .auth import BasicAuth as BasicAuth
 from .auth import BearerAuth as BearerAuth
 from .auth import parse_authorization as parse_authorization
+from .body_size import BodyTooLarge as BodyTooLarge
+from .body_size import MaxBodySize as MaxBodySize
 from .compress import Compress as Compress
 from .errors import JSONErrors as JSONErrors
 from .proxy import FakeForwardedFor as FakeForwardedFor
@@ -33,10 +35,12 @@ __all__ = [
     "BasicAuth",
     "BearerAuth",
     "BodyRewriter",
+    "BodyTooLarge",
     "Compress",
     "FakeForwardedFor",
     "InjectHTML",
     "JSONErrors",
+    "MaxBodySize",
     "ProxyFix",
     "RequestID",
     "Session",
