@@ -162,15 +162,22 @@ class AccessLog:
 
     def _combined(self, entry: _Entry, status: int, size: int, duration: float) -> str:
         environ = entry.environ
+        client = environ.get("REMOTE_ADDR") or "-"
+        user = environ.get("REMOTE_USER") or "-"
+        request = f"{entry.method or '-'} {entry.uri()} {environ.get('SERVER_PROTOCOL') or '-'}"
+        referer = environ.get("HTTP_REFERER", "-")
+        agent = environ.get("HTTP_USER_AGENT", "-")
+        # One check for the fields outside quotes and one for those inside:
+        # log_escape returns its argument itself when nothing needs escaping.
+        bare = f"{client}{user}"
+        quoted = f"{request}{referer}{agent}"
+        if log_escape(bare, quoted=False) is not bare or log_escape(quoted) is not quoted:
+            client = log_escape(_text(client), quoted=False)
+            user = log_escape(_text(user), quoted=False)
+            request, referer, agent = (log_escape(_text(v)) for v in (request, referer, agent))
         return (
-            f"{log_escape(_text(environ.get('REMOTE_ADDR')) or '-', quoted=False)} - "
-            f"{log_escape(_text(environ.get('REMOTE_USER')) or '-', quoted=False)} "
-            f"[{self._times(entry.start)[0]}] "
-            f'"{log_escape(entry.method or "-")} {log_escape(entry.uri())} '
-            f'{log_escape(_text(environ.get("SERVER_PROTOCOL")) or "-")}" '
-            f"{status} {size or '-'} "
-            f'"{log_escape(_text(environ.get("HTTP_REFERER", "-")))}" '
-            f'"{log_escape(_text(environ.get("HTTP_USER_AGENT", "-")))}"'
+            f'{client} - {user} [{self._times(entry.start)[0]}] "{request}" '
+            f'{status} {size or "-"} "{referer}" "{agent}"'
         )
 
     def _json(self, entry: _Entry, status: int, size: int, duration: float) -> str:
@@ -254,7 +261,6 @@ class _Entry:
         "start",
         "_clock",
         "method",
-        "_script",
         "_path",
         "_query",
         "status",
@@ -272,9 +278,8 @@ class _Entry:
         self._clock = time.perf_counter()
         # The request line as the client sent it: later layers may rewrite
         # these (a method override, ProxyFix's prefix).
-        self.method = _text(environ.get("REQUEST_METHOD"))
-        self._script = environ.get("SCRIPT_NAME", "")
-        self._path = environ.get("PATH_INFO", "")
+        self.method = environ.get("REQUEST_METHOD") or ""
+        self._path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
         self._query = environ.get("QUERY_STRING", "")
         self.status = ""
         self.headers: Headers = []
@@ -340,14 +345,14 @@ class _Entry:
     def uri(self) -> str:
         """The request target: the path percent-encoded (from its original
         bytes), then ``?`` and the query string as received."""
-        path = _text(self._script) + _text(self._path)
+        path = self._path
         if not _PLAIN_PATH.fullmatch(path):
             try:
                 raw = path.encode("latin-1")
             except UnicodeEncodeError:
                 raw = path.encode("utf-8", "surrogatepass")
             path = quote(raw, safe="/")
-        query = _text(self._query)
+        query = self._query
         return f"{path}?{query}" if query else path
 
 
