@@ -563,3 +563,27 @@ def test_translogger_and_access_log_in_one_stack(access: Lines) -> None:
     app = testapp(text_app(), partial(TransLogger, setup_console_handler=False), AccessLog)
     app.get("/")
     assert len(access.lines) == 1
+
+
+# --- a real server ------------------------------------------------------------------------
+
+
+def test_waitress_logs_each_request_when_finished(serve: Any) -> None:
+    """waitress sends the file wrapper itself (sendfile path) and closes it
+    once sent: the line comes then, with the request ID."""
+    server = serve("e2e_access_log_apps:app")
+    listed = server.get("/list", headers={"X-Request-ID": "e2e-list"})
+    assert listed.read() == b"hello"
+    sent = server.get("/file", headers={"X-Request-ID": "e2e-file"})
+    assert sent.read() == b"0123456789" * 1000
+    output = server.stop()
+    entries = {
+        entry["request_id"]: entry
+        for entry in (
+            json.loads(line[len("ACCESS ") :])
+            for line in output.splitlines()
+            if line.startswith("ACCESS ")
+        )
+    }
+    assert entries["e2e-list"]["bytes"] == 5 and entries["e2e-list"]["uri"] == "/list"
+    assert entries["e2e-file"]["bytes"] == 10000 and entries["e2e-file"]["status"] == 200
