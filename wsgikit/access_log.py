@@ -11,6 +11,10 @@ Put it just inside :class:`~wsgikit.request_id.RequestID` (to log the request
 ID) and outside everything else, :class:`~wsgikit.proxy.ProxyFix` included:
 the client address and the user are read when the line is written, so they are
 the ones ProxyFix and the authentication layers decided.
+
+You may not need it when your server or proxy already logs every request
+(gunicorn's ``--access-logfile``, nginx): use it when you want the application's
+view -- the authenticated user, the request ID, the client behind your proxies.
 """
 
 from __future__ import annotations
@@ -74,7 +78,8 @@ class AccessLog:
     Environ keys read when the line is written: ``REMOTE_ADDR``,
     ``REMOTE_USER``, ``SERVER_PROTOCOL``, ``HTTP_REFERER``,
     ``HTTP_USER_AGENT``, ``wsgikit.request_id``; at the start:
-    ``REQUEST_METHOD``, ``SCRIPT_NAME``, ``PATH_INFO``, ``QUERY_STRING``.
+    ``REQUEST_METHOD``, ``SCRIPT_NAME``, ``PATH_INFO``, ``QUERY_STRING``,
+    ``wsgi.file_wrapper``. None is written.
 
     :param app: The WSGI application to wrap.
     :param logger: The logger name, or a :class:`logging.Logger`.

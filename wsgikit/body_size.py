@@ -97,7 +97,9 @@ class MaxBodySize:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("HTTP_TRANSFER_ENCODING"):
             # The length is unknown (and a Content-Length beside it means
-            # nothing, RFC 9112 section 6.3): bound the reads.
+            # nothing, RFC 9112 section 6.3): bound the reads. wsgi.input_terminated
+            # alone is no sign of a body: waitress and gunicorn set it on every
+            # request, and bounding every GET would cost each one an interception.
             return self._bounded(environ, start_response)
         length = environ.get("CONTENT_LENGTH")
         if not length:
