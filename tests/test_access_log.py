@@ -587,3 +587,30 @@ def test_waitress_logs_each_request_when_finished(serve: Any) -> None:
     }
     assert entries["e2e-list"]["bytes"] == 5 and entries["e2e-list"]["uri"] == "/list"
     assert entries["e2e-file"]["bytes"] == 10000 and entries["e2e-file"]["status"] == 200
+
+
+def test_the_whole_edge_stack(access: Lines) -> None:
+    """RequestID, AccessLog, JSONErrors, MaxBodySize: a body over the limit is
+    a 413 problem carrying the request ID, logged with the bytes sent."""
+    from wsgikit import MaxBodySize
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        body = environ["wsgi.input"].read(100)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [body]
+
+    client = testapp(
+        app,
+        RequestID,
+        partial(AccessLog, format="json"),
+        JSONErrors,
+        partial(MaxBodySize, limit=10),
+    )
+    response = client.post("/upload", b"x" * 11, headers={"X-Request-ID": "up-1"}, status=413)
+    assert response.json["request_id"] == "up-1" == response.headers["X-Request-ID"]
+    entry = json.loads(access.lines[0])
+    assert (entry["status"], entry["bytes"], entry["request_id"]) == (
+        413,
+        len(response.body),
+        "up-1",
+    )
