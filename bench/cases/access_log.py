@@ -2,7 +2,9 @@
 handler), and the pass-through cost of RequestID and MaxBodySize.
 
 Both loggers get the same handler (``%(message)s`` to a stream that discards
-its text), so the rows differ only by what each middleware does per request.
+its text), so the rows differ only by what each middleware does per request;
+that handler's own cost (a log record, formatting, a locked write) is paid by
+both, so a second group uses a ``NullHandler`` to show the rest.
 Every group name starts with ``access_log`` so that ``bench/run.py access_log``
 runs them all.
 """
@@ -36,11 +38,13 @@ class _NullStream:
         pass
 
 
-def _logger(name: str, level: int = logging.INFO) -> logging.Logger:
+def _logger(name: str, level: int = logging.INFO, *, null: bool = False) -> logging.Logger:
     logger = logging.getLogger(name)
     logger.handlers.clear()
-    handler = logging.StreamHandler(_NullStream())  # type: ignore[arg-type]
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler: logging.Handler = logging.NullHandler()
+    if not null:
+        handler = logging.StreamHandler(_NullStream())  # type: ignore[arg-type]
+        handler.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
@@ -52,8 +56,11 @@ def cases() -> list[Case]:
     paste_logger = _logger("bench.translogger")
     ours = _logger("bench.access")
     off = _logger("bench.access.off", logging.WARNING)
+    paste_null = _logger("bench.translogger.null", null=True)
+    ours_null = _logger("bench.access.null", null=True)
 
     line = "access_log: one combined line per request"
+    null = "access_log: one combined line, NullHandler (no formatting or I/O)"
     as_json = "access_log: one JSON line per request"
     quiet = "access_log: logger not enabled for INFO"
     rid = "access_log/request_id: ID generated, echoed"
@@ -76,6 +83,20 @@ def cases() -> list[Case]:
             "wsgikit",
             request(AccessLog(app, logger=ours), **CLIENT),
             note="writes after close(), bytes counted",
+        ),
+        Case(null, "bare app", "floor", request(app, **CLIENT)),
+        Case(
+            null,
+            "paste TransLogger",
+            "anchor",
+            request(TransLogger(app, logger=paste_null), **CLIENT),
+        ),
+        Case(
+            null,
+            "AccessLog(combined)",
+            "wsgikit",
+            request(AccessLog(app, logger=ours_null), **CLIENT),
+            note="what is left once the handler costs nothing",
         ),
         Case(as_json, "bare app", "floor", request(app, **CLIENT)),
         Case(
