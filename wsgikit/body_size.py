@@ -21,8 +21,8 @@ import logging
 from collections.abc import Iterable, Iterator
 from functools import partial
 from types import TracebackType
-from typing import IO, cast
-from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+from typing import cast
+from wsgiref.types import InputStream, StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -165,7 +165,7 @@ class _LimitedInput:
 
     __slots__ = ("_stream", "limit", "_left", "started")
 
-    def __init__(self, stream: IO[bytes], limit: int) -> None:
+    def __init__(self, stream: InputStream, limit: int) -> None:
         self._stream = stream
         self.limit = limit
         # Bytes that may still be read; -1 once the limit was crossed.
