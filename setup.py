@@ -34,6 +34,10 @@ TESTING = [
     "pyramid>=2.0",
     "bottle>=0.13",
     "django>=4.2",
+    # paste.translogger: AccessLog's combined line is compared with its output;
+    # gunicorn: a server that hands chunked request bodies on undecoded.
+    "Paste>=3.10",
+    "gunicorn>=22",
     "requests>=2.31",
     # drives Debian's chromium in tests/test_browser.py (no browser download)
     "playwright>=1.40",
@@ -99,6 +103,9 @@ setup(
             "cors = wsgikit.paste:cors",
             "trusted_hosts = wsgikit.paste:trusted_hosts",
             "security_headers = wsgikit.paste:security_headers",
+            "request_id = wsgikit.paste:request_id",
+            "access_log = wsgikit.paste:access_log",
+            "max_body_size = wsgikit.paste:max_body_size",
         ],
     },
     classifiers=[

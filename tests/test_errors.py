@@ -883,6 +883,18 @@ def test_request_id_header_is_configurable() -> None:
     assert "request_id" not in problem(headers, body)
 
 
+@pytest.mark.parametrize("fmt", ["problem", partial(JSONErrors, format="problem", debug=True)])
+def test_request_id_set_by_request_id_middleware_wins(fmt: Any) -> None:
+    """The ID RequestID put in the environ is the one echoed (#13), also in the
+    dict-built (debug) body, and even with the header option off."""
+    environ = {"wsgikit.request_id": "rid-1", "HTTP_X_REQUEST_ID": "from-header"}
+    for app in (JSONErrors(raising_app), JSONErrors(raising_app, request_id_header=None)):
+        if fmt != "problem":
+            app = fmt(raising_app)
+        _, headers, body = call(app, **environ)
+        assert problem(headers, body)["request_id"] == "rid-1"
+
+
 @settings(max_examples=150, deadline=None)
 @given(value=st.text(max_size=200))
 def test_any_request_id_is_echoed_exactly_or_dropped(value: str) -> None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from paste.deploy import loadapp
 
 from wsgikit import InjectHTML, ProxyFix
+from wsgikit.demo import demo_app
 from wsgikit.paste import (
     asbool,
     ascallable,
@@ -344,3 +345,55 @@ def test_explicit_words_still_choose_the_non_default(
     tmp_path: Path, factory: str, lines: str, attribute: str, expected: Any
 ) -> None:
     assert getattr(load_filter(tmp_path, factory, lines), attribute) == expected
+
+
+# --- request_id, access_log, max_body_size (#13) ---------------------------------------
+
+
+def test_edge_factories_convert_ini_strings() -> None:
+    from wsgikit import AccessLog, MaxBodySize, RequestID
+    from wsgikit.paste import access_log, max_body_size, request_id
+
+    app = request_id(
+        access_log(
+            max_body_size(demo_app, {}, limit="1_000"),
+            {},
+            format="json",
+            logger="my.access",
+        ),
+        {},
+        header="X-Correlation-ID",
+        trust_incoming="no",
+        generator="wsgikit.request_id:new_request_id",
+    )
+    assert isinstance(app, RequestID)
+    assert (app.header, app.trust_incoming, app.generator is not None) == (
+        "X-Correlation-ID",
+        False,
+        True,
+    )
+    log = app.app
+    assert isinstance(log, AccessLog) and log.format == "json" and log.logger.name == "my.access"
+    size = log.app
+    assert isinstance(size, MaxBodySize) and size.limit == 1000
+    assert callable(access_log(demo_app, {}, format="builtins:repr").format)
+
+
+@pytest.mark.parametrize(
+    ("factory", "options", "message"),
+    [
+        pytest.param("request_id", {"trust": "yes"}, "unknown option", id="rid unknown"),
+        pytest.param("request_id", {"trust_incoming": "maybe"}, "boolean", id="rid bool"),
+        pytest.param("access_log", {"format": "common"}, "common", id="log format"),
+        pytest.param("max_body_size", {}, "limit is required", id="size missing"),
+        pytest.param("max_body_size", {"limit": "1M"}, "whole number", id="size not int"),
+        pytest.param("max_body_size", {"limit": "-1"}, "limit", id="size negative"),
+    ],
+)
+def test_edge_factories_reject_bad_options(
+    factory: str, options: dict[str, str], message: str
+) -> None:
+    import wsgikit.paste
+
+    with pytest.raises(ValueError, match=message):
+        getattr(wsgikit.paste, factory)(demo_app, {}, **options)

@@ -3,23 +3,28 @@
 Each middleware wraps any WSGI application and adds one concern; every class is
 also importable from its own module (``wsgikit.proxy``, ``wsgikit.rewrite``,
 ``wsgikit.compress``, ``wsgikit.errors``, ``wsgikit.sessions``, ``wsgikit.auth``,
-``wsgikit.cors``, ``wsgikit.hosts``, ``wsgikit.security``).
+``wsgikit.cors``, ``wsgikit.hosts``, ``wsgikit.security``, ``wsgikit.request_id``,
+``wsgikit.access_log``, ``wsgikit.body_size``).
 """
 
 from __future__ import annotations
 
 from ._compose import compose as compose
+from .access_log import AccessLog as AccessLog
 from .auth import Authorization as Authorization
 from .auth import AuthParser as AuthParser
 from .auth import BasicAuth as BasicAuth
 from .auth import BearerAuth as BearerAuth
 from .auth import parse_authorization as parse_authorization
+from .body_size import BodyTooLarge as BodyTooLarge
+from .body_size import MaxBodySize as MaxBodySize
 from .compress import Compress as Compress
 from .cors import CORS as CORS
 from .errors import JSONErrors as JSONErrors
 from .hosts import TrustedHosts as TrustedHosts
 from .proxy import FakeForwardedFor as FakeForwardedFor
 from .proxy import ProxyFix as ProxyFix
+from .request_id import RequestID as RequestID
 from .rewrite import BodyRewriter as BodyRewriter
 from .rewrite import InjectHTML as InjectHTML
 from .security import SecurityHeaders as SecurityHeaders
@@ -28,17 +33,21 @@ from .sessions import SessionMiddleware as SessionMiddleware
 from .sessions import get_session as get_session
 
 __all__ = [
+    "AccessLog",
     "AuthParser",
     "Authorization",
     "BasicAuth",
     "BearerAuth",
     "BodyRewriter",
+    "BodyTooLarge",
     "CORS",
     "Compress",
     "FakeForwardedFor",
     "InjectHTML",
     "JSONErrors",
+    "MaxBodySize",
     "ProxyFix",
+    "RequestID",
     "SecurityHeaders",
     "Session",
     "SessionMiddleware",

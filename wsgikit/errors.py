@@ -32,6 +32,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header, parse_options_header
 
+from ._http import REQUEST_ID as REQUEST_ID  # a request ID is echoed only when it matches
 from ._response import (
     Buffer,
     EditHeaders,
@@ -50,6 +51,8 @@ Formatter: TypeAlias = Callable[[int, str, str, WSGIEnvironment], Mapping[str, A
 
 logger = logging.getLogger("wsgikit.errors")
 
+#: Where :class:`~wsgikit.request_id.RequestID` puts the request's ID (#13).
+REQUEST_ID_KEY = "wsgikit.request_id"
 #: The environ key holding the exception being converted (for a ``format`` callable).
 EXCEPTION_KEY = "wsgikit.errors.exception"
 #: Prefix of the (per instance) environ key set once the server's
@@ -130,8 +133,6 @@ SERVER_ERROR = "The server could not complete the request."
 DESCRIPTION_SCAN_LIMIT = 4096
 #: A description found in a body longer than this is not used.
 DESCRIPTION_MAX_LENGTH = 300
-#: A request ID is echoed only when it matches this (bounded, no markup or quotes).
-REQUEST_ID = re.compile(r"[A-Za-z0-9._~:/+=@-]{1,128}")
 
 _HTML = frozenset({"text/html", "application/xhtml+xml"})
 _TITLES = {int(status): status.phrase for status in HTTPStatus if 400 <= status <= 599}
@@ -193,9 +194,11 @@ class JSONErrors:
       aborts the connection (PEP 3333). The inner iterable is closed once.
     - ``HEAD`` responses get the JSON headers and no body; 204 and 304 are
       never given one.
-    - The request ID header, when it is a plausible ID (at most 128 visible
-      characters of ``A-Z a-z 0-9 . _ ~ : / + = @ -``), is echoed as
-      ``request_id`` in problem bodies; any other value is ignored and logged.
+    - The request's ID is echoed as ``request_id`` in problem bodies: the one
+      :class:`~wsgikit.request_id.RequestID` put in
+      ``environ["wsgikit.request_id"]``, or else the request ID header when it
+      is a plausible ID (at most 128 visible characters of
+      ``A-Z a-z 0-9 . _ ~ : / + = @ -``); any other value is ignored and logged.
 
     Environ keys written: ``wsgikit.errors.exception`` (the exception being
     converted, so a ``format`` callable can look at it) and
@@ -233,7 +236,7 @@ class JSONErrors:
         own outbound request carries a status meant for the application, not
         for its client.
     :param request_id_header: The request header echoed as ``request_id`` in
-        problem bodies; ``None`` turns it off.
+        problem bodies when ``RequestID`` set no ID; ``None`` turns it off.
     :param types: Problem ``type`` URIs by status, such as
         ``{404: "https://example.com/problems/not-found"}``; other statuses get
         ``"about:blank"``.
@@ -540,9 +543,7 @@ class JSONErrors:
 
     def _problem_json(self, code: int, title: str, detail: str, environ: WSGIEnvironment) -> bytes:
         """:meth:`_problem` encoded, without the intermediate dict (the hot path)."""
-        request_id = None
-        if self._request_id_key is not None:
-            request_id = _request_id(environ.get(self._request_id_key))
+        request_id = self._request_id(environ)
         text = (
             f'{{"type":{_json_string(self.types.get(code, "about:blank"))},'
             f'"title":{_json_string(title)},"status":{code},'
@@ -564,11 +565,19 @@ class JSONErrors:
             "detail": detail,
             "instance": _instance(environ),
         }
-        if self._request_id_key is not None:
-            request_id = _request_id(environ.get(self._request_id_key))
-            if request_id is not None:
-                problem["request_id"] = request_id
+        request_id = self._request_id(environ)
+        if request_id is not None:
+            problem["request_id"] = request_id
         return problem
+
+    def _request_id(self, environ: WSGIEnvironment) -> str | None:
+        """The ID RequestID gave the request (#13), else the header's if valid."""
+        request_id = environ.get(REQUEST_ID_KEY)
+        if isinstance(request_id, str):
+            return request_id
+        if self._request_id_key is None:
+            return None
+        return _request_id(environ.get(self._request_id_key))
 
     def _dump(self, data: Mapping[str, Any]) -> bytes:
         if not isinstance(data, Mapping):

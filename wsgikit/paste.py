@@ -31,12 +31,15 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 from wsgiref.types import WSGIApplication
 
+from .access_log import AccessLog
 from .auth import AuthParser, BasicAuth, BearerAuth
+from .body_size import MaxBodySize
 from .compress import Compress
 from .cors import CORS
 from .errors import JSONErrors
 from .hosts import TrustedHosts
 from .proxy import FakeForwardedFor, ProxyFix
+from .request_id import RequestID
 from .rewrite import BodyRewriter, InjectHTML
 from .security import SecurityHeaders
 from .sessions import SessionMiddleware
@@ -561,3 +564,43 @@ def security_headers(
     a header option set to ``none``/``off`` switches that header off."""
     options = convert_options("security_headers", local_conf, _SECURITY_OPTIONS)
     return SecurityHeaders(app, **options)
+
+
+# request IDs, access log, body size (#13): wsgikit.request_id, .access_log, .body_size
+def request_id(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
+    """``use = egg:wsgikit#request_id``: :class:`wsgikit.request_id.RequestID`.
+
+    ``header``, ``trust_incoming`` (boolean), ``generator`` (a dotted ``module:function``).
+    """
+    schema: dict[str, Converter] = {
+        "header": str,
+        "trust_incoming": asbool,
+        "generator": ascallable,
+    }
+    return RequestID(app, **convert_options("request_id", local_conf, schema))
+
+
+def _access_asformat(value: str) -> Any:
+    """``combined``, ``json``, or a dotted ``module:function`` formatter."""
+    text = str(value).strip()
+    return text if text in ("combined", "json") else ascallable(text)
+
+
+def access_log(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
+    """``use = egg:wsgikit#access_log``: :class:`wsgikit.access_log.AccessLog`.
+
+    ``logger`` (a logger name), ``format`` (``combined``, ``json`` or ``module:function``).
+    """
+    schema: dict[str, Converter] = {"logger": str, "format": _access_asformat}
+    return AccessLog(app, **convert_options("access_log", local_conf, schema))
+
+
+def max_body_size(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
+    """``use = egg:wsgikit#max_body_size``: :class:`wsgikit.body_size.MaxBodySize`.
+
+    ``limit`` (required, bytes; ``1_048_576`` for 1 MiB).
+    """
+    options = convert_options("max_body_size", local_conf, {"limit": asint})
+    if "limit" not in options:
+        raise ValueError("[max_body_size] option limit is required (bytes)")
+    return MaxBodySize(app, **options)

@@ -1,0 +1,411 @@
+"""MaxBodySize: 413 for a declared or actual request body over the limit."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+from wsgiref.validate import validator
+
+import pytest
+import webtest
+from conftest import ROOT, TESTS_DIR, free_port, linted, make_environ, run_wsgi, testapp
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wsgikit import BodyTooLarge, JSONErrors, MaxBodySize
+
+LIMIT = 10
+CHUNKED = {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True}
+
+
+class Reader:
+    """An app that reads the body with ``read`` and echoes it; counts its calls."""
+
+    def __init__(self, read: Callable[[Any], bytes] = lambda stream: stream.read()) -> None:
+        self.read = read
+        self.calls = 0
+        self.seen: list[bytes] = []
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        self.calls += 1
+        body = self.read(environ["wsgi.input"])
+        self.seen.append(body)
+        start_response(
+            "200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+        )
+        return [body]
+
+
+def call(app: WSGIApplication, body: bytes, **environ: Any) -> tuple[str, dict[str, str], bytes]:
+    """One request with ``body`` in ``wsgi.input``; (last status, its headers, body)."""
+    calls, chunks, _ = run_wsgi(app, {"wsgi.input": io.BytesIO(body), **environ})
+    status, headers = calls[-1]
+    return status, dict(headers), b"".join(chunks)
+
+
+# --- a declared Content-Length ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("length", "status"),
+    [
+        pytest.param("0", "200 OK", id="empty"),
+        pytest.param("10", "200 OK", id="at the limit"),
+        pytest.param("0010", "200 OK", id="leading zeros"),
+        pytest.param("11", "413 Content Too Large", id="over"),
+        pytest.param("9" * 5000, "413 Content Too Large", id="5000 digits"),
+        pytest.param("0" * 5000 + "5", "200 OK", id="5000 zeros"),
+        pytest.param("abc", "400 Bad Request", id="not a number"),
+        pytest.param("-1", "400 Bad Request", id="negative"),
+        pytest.param("1.5", "400 Bad Request", id="decimal"),
+        pytest.param("5, 5", "400 Bad Request", id="list"),
+        pytest.param("\uff15", "400 Bad Request", id="non-ASCII digit"),
+    ],
+)
+def test_content_length_is_checked_before_the_app_runs(length: str, status: str) -> None:
+    reader = Reader(lambda stream: stream.read(5))
+    # wsgiref's lint refuses a bad Content-Length itself (and int() over 4300 digits).
+    app: WSGIApplication = reader if len(length) > 4000 else validator(reader)
+    app = MaxBodySize(app, LIMIT)
+    if status != "400 Bad Request" and len(length) < 4000:
+        app = validator(app)
+    got, headers, body = call(app, b"hello", CONTENT_LENGTH=length)
+    assert got == status
+    assert reader.calls == (1 if status == "200 OK" else 0)
+    if reader.calls == 0:
+        assert headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert headers["Content-Length"] == str(len(body))
+
+
+def test_413_says_what_the_limit_is(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="wsgikit.body_size"):
+        response = testapp(Reader(), lambda app: MaxBodySize(app, LIMIT)).post(
+            "/", b"x" * 11, status=413
+        )
+    assert response.text == "The request body is larger than the limit of 10 bytes.\n"
+    assert "Content-Length 11 over the limit of 10 bytes" in caplog.text
+
+
+def test_invalid_content_length_is_logged_escaped(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="wsgikit.body_size"):
+        call(MaxBodySize(Reader(), LIMIT), b"", CONTENT_LENGTH='1"\n2')
+    assert 'invalid Content-Length 1\\"\\n2: answered 400' in caplog.text
+
+
+def test_no_body_passes_through_untouched() -> None:
+    body = [b"ok"]
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        assert type(environ["wsgi.input"]) is io.BytesIO
+        start_response("200 OK", [])
+        return body
+
+    _, _, result = run_wsgi(MaxBodySize(app, LIMIT))
+    assert result is body
+    _, _, result = run_wsgi(MaxBodySize(app, LIMIT), {"CONTENT_LENGTH": "3"})
+    assert result is body
+
+
+def test_head_413_has_no_body() -> None:
+    status, _, body = call(
+        MaxBodySize(Reader(), LIMIT), b"", REQUEST_METHOD="HEAD", CONTENT_LENGTH="99"
+    )
+    assert (status, body) == ("413 Content Too Large", b"")
+
+
+@pytest.mark.parametrize(
+    ("environ", "status"),
+    [
+        pytest.param({"CONTENT_LENGTH": "11"}, 413, id="declared"),
+        pytest.param({"CONTENT_LENGTH": "x"}, 400, id="invalid"),
+        pytest.param(CHUNKED, 413, id="chunked"),
+    ],
+)
+def test_json_errors_outside_makes_it_problem_json(environ: dict[str, Any], status: int) -> None:
+    app = JSONErrors(MaxBodySize(Reader(lambda stream: stream.read(100)), LIMIT))
+    got, headers, body = call(app, b"x" * 11, REQUEST_METHOD="POST", **environ)
+    assert int(got[:3]) == status
+    assert headers["Content-Type"] == "application/problem+json"
+    assert json.loads(body)["status"] == status
+    if status == 413:
+        assert "limit of 10 bytes" in json.loads(body)["detail"]
+
+
+# --- a body of unknown length -------------------------------------------------------------
+
+READS = {
+    "read()": lambda stream: stream.read(),
+    "read(None)": lambda stream: stream.read(None),
+    "read(3) loop": lambda stream: b"".join(iter(lambda: stream.read(3), b"")),
+    "read(100)": lambda stream: stream.read(100),
+    "readline()": lambda stream: b"".join(iter(stream.readline, b"")),
+    "readline(4)": lambda stream: b"".join(iter(lambda: stream.readline(4), b"")),
+    "readlines()": lambda stream: b"".join(stream.readlines()),
+    "readlines(3)": lambda stream: b"".join(stream.readlines(3)) + stream.read(),
+    "iteration": lambda stream: b"".join(stream),
+}
+
+
+@pytest.mark.parametrize("how", READS)
+@pytest.mark.parametrize("size", [0, 9, 10])
+def test_chunked_body_within_the_limit_is_read_whole(how: str, size: int) -> None:
+    data = (b"ab\ncd\n" * 4)[:size]
+    status, _, body = call(validator(MaxBodySize(Reader(READS[how]), LIMIT)), data, **CHUNKED)
+    assert (status, body) == ("200 OK", data)
+
+
+@pytest.mark.parametrize("how", READS)
+@pytest.mark.parametrize("size", [11, 1000])
+def test_chunked_body_over_the_limit_is_413(how: str, size: int) -> None:
+    reader = Reader(READS[how])
+    status, headers, body = call(
+        validator(MaxBodySize(reader, LIMIT)), (b"ab\ncd\n" * 200)[:size], **CHUNKED
+    )
+    assert status == "413 Content Too Large"
+    assert body == b"The request body is larger than the limit of 10 bytes.\n"
+    assert reader.seen == []  # the app never got a body
+
+
+def test_reads_keep_failing_after_the_limit() -> None:
+    """An app that swallows the error cannot go on as if the body had ended."""
+    outcomes: list[str] = []
+
+    def stubborn(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        stream = environ["wsgi.input"]
+        for _ in range(3):
+            try:
+                stream.read(8)
+                outcomes.append("data")
+            except BodyTooLarge as exc:
+                outcomes.append(f"{exc.code} {exc.limit}")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"done"]
+
+    call(MaxBodySize(stubborn, LIMIT), b"x" * 20, **CHUNKED)
+    assert outcomes == ["data", "413 10", "413 10"]
+
+
+def test_body_read_while_iterating_becomes_413_before_any_byte() -> None:
+    def lazy_reader(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b""
+        yield environ["wsgi.input"].read()
+
+    status, _, body = call(linted(MaxBodySize(lazy_reader, LIMIT)), b"x" * 11, **CHUNKED)
+    assert status == "413 Content Too Large" and body.startswith(b"The request body")
+
+
+def test_read_after_start_response_is_replaced_with_exc_info() -> None:
+    calls: list[tuple[str, Any]] = []
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["wsgi.input"].read()]
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        calls.append((status, exc_info))
+        return lambda data: None
+
+    environ = make_environ(**CHUNKED, **{"wsgi.input": io.BytesIO(b"x" * 11)})
+    result = MaxBodySize(app, LIMIT)(environ, start_response)
+    assert [status for status, _ in calls] == ["200 OK", "413 Content Too Large"]
+    assert calls[0][1] is None and calls[1][1][0] is BodyTooLarge
+    assert list(result) == [b"The request body is larger than the limit of 10 bytes.\n"]
+
+
+def test_error_after_bytes_were_sent_is_reraised() -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"started"
+        yield environ["wsgi.input"].read()
+
+    with pytest.raises(BodyTooLarge):
+        call(MaxBodySize(app, LIMIT), b"x" * 11, **CHUNKED)
+
+
+def test_other_exceptions_pass_through() -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        environ["wsgi.input"].read()
+        raise KeyError("app bug")
+
+    with pytest.raises(KeyError):
+        call(MaxBodySize(app, LIMIT), b"x", **CHUNKED)
+
+
+def test_flask_answers_413_itself(flask_app: Any) -> None:
+    """BodyTooLarge is a werkzeug RequestEntityTooLarge: Flask renders it."""
+    import flask
+
+    @flask_app.route("/upload", methods=["POST"])
+    def upload() -> str:
+        return f"{len(flask.request.get_data())} bytes"
+
+    # Lint only outside: werkzeug calls read() without a size, which lint refuses.
+    app = webtest.TestApp(validator(MaxBodySize(flask_app, LIMIT)))
+    assert app.post("/upload", b"x" * 10, extra_environ=CHUNKED).text == "10 bytes"
+    response = app.post("/upload", b"x" * 11, extra_environ=CHUNKED, status=413)
+    assert "Request Entity Too Large" in response.text
+
+
+@pytest.mark.parametrize(
+    ("limit", "error"),
+    [
+        pytest.param(-1, ValueError, id="negative"),
+        pytest.param("10", TypeError, id="str"),
+        pytest.param(1.5, TypeError, id="float"),
+        pytest.param(True, TypeError, id="bool"),
+        pytest.param(None, TypeError, id="None"),
+    ],
+)
+def test_limit_is_validated(limit: Any, error: type) -> None:
+    with pytest.raises(error, match="limit"):
+        MaxBodySize(Reader(), limit)
+
+
+@given(st.text(max_size=30))
+def test_any_content_length_gives_a_documented_outcome(length: str) -> None:
+    reader = Reader(lambda stream: b"")
+    status, _, _ = call(MaxBodySize(reader, LIMIT), b"", CONTENT_LENGTH=length)
+    if not length:
+        expected = "200 OK"
+    elif not (length.isascii() and length.isdigit()):
+        expected = "400 Bad Request"
+    elif int(length) > LIMIT:
+        expected = "413 Content Too Large"
+    else:
+        expected = "200 OK"
+    assert status == expected
+
+
+@given(
+    size=st.integers(0, 40),
+    limit=st.integers(0, 20),
+    reads=st.lists(st.tuples(st.sampled_from(["read", "readline"]), st.integers(-1, 25))),
+)
+def test_limited_input_never_passes_off_part_of_a_body_as_all_of_it(
+    size: int, limit: int, reads: list[tuple[str, int]]
+) -> None:
+    """Whatever the reads: the bytes returned are a prefix of the body, never
+    more than the limit, and EOF is seen only when the whole body fit."""
+    data = bytes(range(48, 48 + size)).replace(b"5", b"\n")
+    got = bytearray()
+    outcome = []
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        stream = environ["wsgi.input"]
+        for method, arg in [*reads, ("read", -1), ("read", -1)]:
+            chunk = getattr(stream, method)(arg)
+            got.extend(chunk)
+            if not chunk and arg != 0:
+                outcome.append("eof")
+                break
+        start_response("200 OK", [])
+        return []
+
+    status, _, _ = call(MaxBodySize(app, limit), data, **CHUNKED)
+    assert bytes(got) == data[: len(got)] and len(got) <= limit
+    if size <= limit:
+        assert status == "200 OK" and outcome == ["eof"] and bytes(got) == data
+    else:
+        assert status == "413 Content Too Large" and outcome == []
+
+
+# --- real servers on 127.0.0.1 --------------------------------------------------------------
+
+
+def _post(port: int, body: bytes | Iterable[bytes], chunked: bool) -> tuple[int, str, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        if chunked:
+            conn.request(
+                "POST",
+                "/",
+                body=iter(body),
+                encode_chunked=True,
+                headers={"Transfer-Encoding": "chunked"},
+            )
+        else:
+            conn.request("POST", "/", body=body)
+        response = conn.getresponse()
+        return response.status, response.getheader("Content-Type", ""), response.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
+def test_waitress(serve: Any, chunked: bool) -> None:
+    """waitress decodes a chunked body itself and sends a Content-Length."""
+    server = serve("e2e_body_size_apps:app")
+    status, _, body = _post(server.port, [b"x" * 500, b"y" * 524], chunked)
+    assert (status, body) == (200, b"read 1024 bytes\n")
+    status, content_type, body = _post(server.port, [b"x" * 600, b"y" * 600], chunked)
+    assert (status, content_type) == (413, "application/problem+json")
+    assert json.loads(body)["status"] == 413
+
+
+@pytest.fixture
+def gunicorn() -> Iterator[Callable[[str], int]]:
+    """Start gunicorn (which hands chunked bodies on undecoded) on 127.0.0.1;
+    stopped by PID after the test."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(target: str) -> int:
+        port = free_port()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS_DIR), str(ROOT)]))
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                target,
+            ],
+            cwd=str(TESTS_DIR),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        processes.append(process)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert process.poll() is None, "gunicorn exited early"
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    return port
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not start in time")
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+def test_gunicorn_chunked_upload(gunicorn: Callable[[str], int]) -> None:
+    """gunicorn: no Content-Length, the chunked body is bounded while read."""
+    port = gunicorn("e2e_body_size_apps:plain")
+    status, _, body = _post(port, [b"x" * 500, b"y" * 524], chunked=True)
+    assert (status, body) == (200, b"read 1024 bytes\n")
+    status, content_type, body = _post(port, [b"x" * 600, b"y" * 600], chunked=True)
+    assert (status, content_type) == (413, "text/plain; charset=utf-8")
+    assert body == b"The request body is larger than the limit of 1024 bytes.\n"
