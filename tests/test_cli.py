@@ -12,6 +12,7 @@ import pytest
 from conftest import ROOT, TESTS_DIR, free_port
 
 from wsgikit import cli
+from wsgikit.paste import FACTORIES
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -144,3 +145,9 @@ def test_serve_example_pipeline(serve: Any) -> None:
     response = server.get("/items/99")
     assert response.status == 404
     assert response.headers["Content-Type"] == "application/problem+json"
+
+
+def test_with_offers_every_filter_of_the_factory_table() -> None:
+    result = run_cli("serve", "e2e_core_apps:hello", "--with", "no_such_filter")
+    offered = result.stderr.split("choose from ", 1)[1].rstrip(")\n").split(", ")
+    assert offered == list(FACTORIES)

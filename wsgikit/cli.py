@@ -23,8 +23,6 @@ from wsgiref.types import WSGIApplication
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-#: Filters ``--with`` accepts: the PasteDeploy factory names of wsgikit.paste.
-FILTERS = ("fake_forwarded_for", "proxy_fix", "json_errors", "compress", "inject_html", "auth")
 
 
 class CLIError(Exception):
@@ -176,12 +174,12 @@ def _load_ini(path: str, name: str) -> WSGIApplication:
 
 def wrap(app: WSGIApplication, layers: Sequence[str]) -> WSGIApplication:
     """Wrap ``app`` in the named wsgikit filters (default options), outermost first."""
-    from . import paste
+    from .paste import FACTORIES
 
     for name in reversed(layers):
-        if name not in FILTERS:
-            raise CLIError(f"unknown filter {name!r} (choose from {', '.join(FILTERS)})", 2)
-        factory = getattr(paste, name)
+        if name not in FACTORIES:
+            raise CLIError(f"unknown filter {name!r} (choose from {', '.join(FACTORIES)})", 2)
+        factory = FACTORIES[name]
         try:
             app = factory(app, {})
         except (TypeError, ValueError) as error:
