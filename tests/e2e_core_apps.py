@@ -34,3 +34,17 @@ not_an_app = 42
 
 def failing_factory() -> WSGIApplication:
     raise KeyError("missing setting")
+
+
+def failing_paste_factory(global_conf: dict[str, str], **local_conf: str) -> WSGIApplication:
+    """A ``paste.app_factory`` that fails, as a misconfigured app does."""
+    raise RuntimeError("database URL is not set")
+
+
+def whoami(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """The client address and scheme the app believes in, as an HTML page."""
+    body = (
+        f"<html><body>{environ['REMOTE_ADDR']} {environ['wsgi.url_scheme']}</body></html>"
+    ).encode()
+    start_response("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))])
+    return [body]

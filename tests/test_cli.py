@@ -151,3 +151,138 @@ def test_with_offers_every_filter_of_the_factory_table() -> None:
     result = run_cli("serve", "e2e_core_apps:hello", "--with", "no_such_filter")
     offered = result.stderr.split("choose from ", 1)[1].rstrip(")\n").split(", ")
     assert offered == list(FACTORIES)
+
+
+# --- broken INI files: one line naming file, section and option (#8) -------------------
+
+PIPE = (
+    "[pipeline:main]\npipeline = layer app\n[app:app]\nuse = call:e2e_core_apps:paste_app_factory\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("ini", "where"),
+    [
+        pytest.param(
+            "[app:main]\nuse = call:e2e_core_apps:failing_paste_factory\n",
+            "[app:main]: RuntimeError: database URL is not set",
+            id="factory raises",
+        ),
+        pytest.param(
+            PIPE + "[filter:layer]\nuse = egg:wsgikit#session\n",
+            "[filter:layer] option secret_key: is required",
+            id="missing required option",
+        ),
+        pytest.param(
+            PIPE + "[filter:layer]\nuse = egg:wsgikit#proxy_fix\nx_for = one\n",
+            "[filter:layer] option x_for: not a whole number: 'one'",
+            id="wrong type",
+        ),
+        pytest.param(
+            PIPE + "[filter:layer]\nuse = egg:wsgikit#compress\nlevel = 42\n",
+            "[filter:layer] option level:",
+            id="constructor refuses",
+        ),
+        pytest.param(
+            PIPE + "[filter:layer]\nuse = egg:wsgikit#compress\nlevle = 4\n",
+            "[filter:layer] unknown option(s) levle",
+            id="unknown option",
+        ),
+        pytest.param(
+            "[app:main]\nuse = call:e2e_core_apps:hello\nthis line has no equals sign\n",
+            "line 3: cannot parse 'this line has no equals sign'",
+            id="malformed",
+        ),
+        pytest.param(
+            "use = call:e2e_core_apps:hello\n[app:main]\n",
+            "line 1: 'use = call:e2e_core_apps:hello' comes before any [section]",
+            id="no section header",
+        ),
+        pytest.param(
+            "[app:main]\nuse = call:e2e_core_apps:hello\n[app:main]\nuse = x\n",
+            "line 3: section [app:main] appears twice",
+            id="duplicate section",
+        ),
+        pytest.param(
+            "[app:main]\nuse = call:e2e_core_apps:hello\nuse = x\n",
+            "[app:main] option use: given twice (line 3)",
+            id="duplicate option",
+        ),
+        pytest.param(
+            PIPE + "[filter:layer]\nuse = egg:wsgikit#session\nsecret_key = %(nope)s\n",
+            "[filter:layer] option secret_key: bad interpolation",
+            id="bad interpolation",
+        ),
+        pytest.param(
+            "[pipeline:main]\npipeline = nowhere app\n" + PIPE.split("\n", 2)[2],
+            "[pipeline:main]: no section 'nowhere'",
+            id="missing filter section",
+        ),
+    ],
+)
+def test_broken_ini_gives_one_line_naming_file_section_option(
+    tmp_path: Path, ini: str, where: str
+) -> None:
+    path = tmp_path / "site.ini"
+    path.write_text(ini)
+    result = run_cli("serve", str(path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"wsgikit serve: error: {path} ")
+    assert where in lines[0]
+
+
+# --- --with FILTER:option=value,... (#8) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "options"),
+    [
+        pytest.param("proxy_fix", {}, id="no options"),
+        pytest.param("proxy_fix:x_for=1,x_proto=0", {"x_for": "1", "x_proto": "0"}, id="two"),
+        pytest.param(
+            "proxy_fix:trusted=10.0.0.0/8,192.168.0.0/16,x_for=2",
+            {"trusted": "10.0.0.0/8,192.168.0.0/16", "x_for": "2"},
+            id="a list value keeps its commas",
+        ),
+        pytest.param("inject_html:snippet=<p a=b>", {"snippet": "<p a=b>"}, id="= in a value"),
+        pytest.param("json_errors: debug = yes ", {"debug": "yes"}, id="spaces"),
+    ],
+)
+def test_with_spec_is_split_into_ini_strings(spec: str, options: dict[str, str]) -> None:
+    assert cli.parse_with(spec) == (spec.partition(":")[0], options)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        pytest.param("proxy_fix:x_for", "'x_for' is not option=value", id="no ="),
+        pytest.param("proxy_fix:=1", "'=1' is not option=value", id="no name"),
+        pytest.param("proxy_fix:x_for=one", "option x_for: not a whole number: 'one'", id="type"),
+        pytest.param("proxy_fix:x_four=1", "unknown option(s) x_four", id="unknown"),
+        pytest.param("inject_html", "option snippet: is required", id="required"),
+        pytest.param("compress:level=42", "option level:", id="constructor"),
+    ],
+)
+def test_with_option_errors_are_the_ini_errors(spec: str, message: str) -> None:
+    result = run_cli("serve", "e2e_core_apps:hello", "--with", spec)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"wsgikit serve: error: --with {spec.partition(':')[0]}: ")
+    assert message in lines[0]
+
+
+def test_with_options_configure_the_filters(serve: Any) -> None:
+    """fake_forwarded_for + proxy_fix + inject_html, all configured from the command line."""
+    server = serve(
+        "e2e_core_apps:whoami",
+        extra_args=[
+            "--with", "fake_forwarded_for:real_ip=203.0.113.7,proxies=127.0.0.1,proto=https",
+            "--with", "proxy_fix:x_for=2,x_proto=1",
+            "--with", "inject_html:snippet=<!-- injected -->",
+        ],
+    )  # fmt: skip
+    body = server.get("/").read()
+    assert body == b"<html><body>203.0.113.7 https<!-- injected --></body></html>"
