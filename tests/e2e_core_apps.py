@@ -48,3 +48,12 @@ def whoami(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[
     ).encode()
     start_response("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))])
     return [body]
+
+
+def wrong_stack() -> WSGIApplication:
+    """InjectHTML outside Compress, built with compose(): a known-wrong order."""
+    from functools import partial
+
+    from wsgikit import Compress, InjectHTML, compose
+
+    return compose(whoami, partial(InjectHTML, snippet="<!-- injected -->"), Compress)

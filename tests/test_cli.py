@@ -286,3 +286,92 @@ def test_with_options_configure_the_filters(serve: Any) -> None:
     )  # fmt: skip
     body = server.get("/").read()
     assert body == b"<html><body>203.0.113.7 https<!-- injected --></body></html>"
+
+
+# --- wsgikit check, and the order check in wsgikit serve (#10) ---------------------------
+
+WRONG = "InjectHTML wraps Compress: InjectHTML will only ever see compressed bodies"
+
+
+def test_check_prints_the_stack_outermost_first_with_options() -> None:
+    result = run_cli("check", str(ROOT / "examples" / "pipeline.ini"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith("pipeline.ini: 3 layer(s), outermost first")
+    assert lines[1].startswith("  1. ProxyFix(x_for=1, x_proto=1, x_host=1, x_port=0")
+    assert "clear_untrusted=True" in lines[1]
+    assert lines[2].startswith("  2. JSONErrors(format='problem'")
+    assert lines[3].startswith("  3. Compress(min_size=512,")
+    assert lines[4] == "  app: bottle.Bottle"
+    assert lines[5:] == ["stack order: no known problem"]
+
+
+def test_check_the_demo_is_clean() -> None:
+    result = run_cli("check", "wsgikit.demo:demo_stack()")
+    assert result.returncode == 0, result.stderr
+    assert "stack order: no known problem" in result.stdout
+    assert "1. ProxyFix(" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "prefix"),
+    [
+        pytest.param([], 0, "warning", id="warnings alone: 0"),
+        pytest.param(["--strict"], 1, "error", id="--strict: 1"),
+    ],
+)
+def test_check_reports_a_wrong_order(args: list[str], status: int, prefix: str) -> None:
+    result = run_cli("check", "e2e_core_apps:wrong_stack()", *args)
+    assert result.returncode == status, result.stderr
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[1].startswith("  1. InjectHTML(snippet='<!-- injected -->'")
+    assert lines[2].startswith("  2. Compress(")
+    assert lines[3] == "  app: e2e_core_apps.whoami"
+    assert lines[4].startswith(f"{prefix}: {WRONG}")
+    assert len(lines) == 5
+
+
+def test_check_with_filters_and_a_wrong_ini_pipeline(tmp_path: Path) -> None:
+    ini = tmp_path / "site.ini"
+    ini.write_text(
+        "[pipeline:main]\npipeline = inject compress app\n"
+        "[filter:inject]\nuse = egg:wsgikit#inject_html\nsnippet = <hr>\n"
+        "[filter:compress]\nuse = egg:wsgikit#compress\n"
+        "[app:app]\nuse = call:e2e_core_apps:paste_app_factory\n"
+    )
+    result = run_cli(
+        "check",
+        str(ini),
+        "--with",
+        "basic_auth:users=a:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=",
+        "--strict",
+    )
+    assert result.returncode == 1
+    assert "  1. BasicAuth(users=<1 hidden>, verify=None" in result.stdout
+    errors = [line for line in result.stdout.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: {WRONG} and will not inject (put Compress outside InjectHTML)"]
+
+
+def test_check_hides_secrets() -> None:
+    result = run_cli("check", "e2e_core_apps:hello", "--with", "session:secret_key=" + "s" * 40)
+    assert result.returncode == 0
+    assert "secret_key=<hidden>" in result.stdout
+    assert "s" * 40 not in result.stdout
+
+
+def test_check_a_broken_target_is_one_line_and_status_2(tmp_path: Path) -> None:
+    ini = tmp_path / "site.ini"
+    ini.write_text(PIPE + "[filter:layer]\nuse = egg:wsgikit#session\n")
+    result = run_cli("check", str(ini))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"wsgikit check: error: {ini} [filter:layer] option secret_key: is required"
+    )
+
+
+def test_serve_warns_about_a_wrong_order_and_still_serves(serve: Any) -> None:
+    server = serve("e2e_core_apps:wrong_stack()")
+    assert server.get("/", {"Accept-Encoding": "gzip"}).status == 200
+    output = server.stop()
+    assert f"wsgikit serve: warning: {WRONG}" in output

@@ -7,6 +7,7 @@ also importable from its own module (``wsgikit.proxy``, ``wsgikit.rewrite``,
 
 from __future__ import annotations
 
+from ._compose import StackOrderWarning as StackOrderWarning
 from ._compose import compose as compose
 from .auth import Authorization as Authorization
 from .auth import AuthParser as AuthParser
@@ -36,6 +37,7 @@ __all__ = [
     "ProxyFix",
     "Session",
     "SessionMiddleware",
+    "StackOrderWarning",
     "compose",
     "get_session",
     "parse_authorization",

@@ -1,4 +1,5 @@
-"""``wsgikit serve``: serve a WSGI app, an INI pipeline or the demo through waitress.
+"""``wsgikit serve`` and ``wsgikit check``: serve a WSGI app, an INI pipeline or
+the demo through waitress; print a stack and check the order of its layers.
 
 .. code-block:: text
 
@@ -6,6 +7,7 @@
     wsgikit serve myproject.wsgi:app       # module:attr (attr may be a factory call: make_app())
     wsgikit serve production.ini           # a PasteDeploy file (its "main" app, or file.ini#name)
     wsgikit serve myapp:app --with proxy_fix:x_for=1,x_proto=1 --with json_errors
+    wsgikit check production.ini           # the stack, its options, stack-order warnings
 
 Errors a user can fix (an unimportable target, a broken INI file, a bad filter
 option, a busy port, a missing server package) are printed as one line on
@@ -20,9 +22,11 @@ import ast
 import configparser
 import contextlib
 import importlib
+import inspect
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
@@ -47,18 +51,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wsgikit`` console script."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command != "serve":
+    command = COMMANDS.get(args.command or "")
+    if command is None:
         parser.print_help()
         return 2
     try:
-        return serve(
-            args.target, host=args.host, port=args.port, layers=args.layers, threads=args.threads
-        )
+        return command(args)
     except CLIError as error:
-        print(f"wsgikit serve: error: {error}", file=sys.stderr)
+        print(f"wsgikit {args.command}: error: {error}", file=sys.stderr)
         return error.status
     except KeyboardInterrupt:
         return 0
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    return serve(
+        args.target, host=args.host, port=args.port, layers=args.layers, threads=args.threads
+    )
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    return check(args.target, layers=args.layers, strict=args.strict)
+
+
+#: Subcommand name -> handler(parsed arguments) -> exit status.
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "serve": _run_serve,
+    "check": _run_check,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,7 +96,25 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=_port, default=DEFAULT_PORT, help="0-65535 (0: any free port); default 8000"
     )
     serve_parser.add_argument("--threads", type=_threads, default=4, help="waitress threads (4)")
-    serve_parser.add_argument(
+    _add_with(serve_parser)
+    check_parser = commands.add_parser(
+        "check",
+        help="print a stack and check the order of its wsgikit layers",
+        description="Load TARGET (module:attr, module:factory() or a PasteDeploy .ini "
+        "file) and print its stack, outermost first, each layer with its effective "
+        "options, then every stack-order warning. Exit status: 0 when clean or with "
+        "warnings only, 1 with warnings and --strict, 2 when TARGET cannot be loaded.",
+    )
+    check_parser.add_argument("target", help="module:attr or an .ini file")
+    check_parser.add_argument(
+        "--strict", action="store_true", help="treat stack-order warnings as errors"
+    )
+    _add_with(check_parser)
+    return parser
+
+
+def _add_with(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--with",
         dest="layers",
         action="append",
@@ -86,7 +124,6 @@ def _parser() -> argparse.ArgumentParser:
         "(e.g. proxy_fix:x_for=1,x_proto=1); repeat for more, outermost first; "
         "filters: " + ", ".join(_filter_names()),
     )
-    return parser
 
 
 def _filter_names() -> list[str]:
@@ -109,13 +146,9 @@ def serve(
     except ImportError:
         raise CLIError("waitress is not installed: pip install 'wsgikit[server]'") from None
 
-    if target is None:
-        from .demo import demo_stack
-
-        app = demo_stack()
-    else:
-        app = load_target(target)
-    app = wrap(app, layers)
+    app, problems = load_stack(target, layers)
+    for problem in problems:
+        print(f"wsgikit serve: warning: {problem}", file=sys.stderr, flush=True)
 
     try:
         # Forwarded headers are ProxyFix's business (trusted proxies, hop
@@ -132,6 +165,90 @@ def serve(
     finally:
         server.close()
     return 0
+
+
+def load_stack(target: str | None, layers: Sequence[str] = ()) -> tuple[WSGIApplication, list[str]]:
+    """Load ``target`` (``None``: the demo), wrap it in ``layers``, and return it
+    with every stack-order problem: those found while it was built (by
+    ``compose()`` or the PasteDeploy factories) and those of the finished chain."""
+    from ._compose import StackOrderWarning, order_problems, stack_of
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", StackOrderWarning)
+        if target is None:
+            from .demo import demo_stack
+
+            app = demo_stack()
+        else:
+            app = load_target(target)
+        app = wrap(app, layers)
+    problems: list[str] = []
+    for warning in caught:
+        if issubclass(warning.category, StackOrderWarning):
+            problems.append(str(warning.message))
+        else:  # not ours to swallow
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    for problem in order_problems(stack_of(app)):
+        if problem not in problems:
+            problems.append(problem)
+    return app, problems
+
+
+def check(target: str, *, layers: Sequence[str] = (), strict: bool = False) -> int:
+    """Print the stack of ``target`` outermost first, with each layer's effective
+    options, then every stack-order problem; the exit status of ``wsgikit check``."""
+    app, problems = load_stack(target, layers)
+    chain = stack_of_app(app)
+    print(f"{target}: {len(chain) - 1} layer(s), outermost first")
+    for position, layer in enumerate(chain[:-1], 1):
+        print(f"  {position}. {describe_layer(layer)}")
+    print(f"  app: {_qualified(chain[-1])}")
+    for problem in problems:
+        print(f"{'error' if strict else 'warning'}: {problem}")
+    if not problems:
+        print("stack order: no known problem")
+    return 1 if strict and problems else 0
+
+
+def stack_of_app(app: WSGIApplication) -> list[object]:
+    """The finished stack, outermost first, the application last."""
+    from ._compose import stack_of
+
+    return stack_of(app)
+
+
+# Options never printed as they are: secrets and password hashes.
+_HIDDEN = frozenset({"secret_key", "fallback_keys", "users"})
+
+
+def describe_layer(layer: object) -> str:
+    """``Name(option=value, ...)`` with the layer's effective options (the public
+    attributes named like its constructor's parameters; secrets hidden)."""
+    try:
+        parameters = list(inspect.signature(type(layer)).parameters)[1:]
+    except (TypeError, ValueError):
+        parameters = []
+    shown = []
+    for name in parameters:
+        if not hasattr(layer, name):
+            continue
+        value = getattr(layer, name)
+        if name in _HIDDEN:
+            many = isinstance(value, list | tuple | dict)
+            text = f"<{len(value)} hidden>" if many else "<hidden>"
+        elif callable(value) and not isinstance(value, type):
+            text = _qualified(value)
+        else:
+            text = repr(value)
+        shown.append(f"{name}={text if len(text) <= 80 else text[:77] + '...'}")
+    return f"{type(layer).__name__}({', '.join(shown)})"
+
+
+def _qualified(obj: object) -> str:
+    target = obj if inspect.isfunction(obj) or inspect.isclass(obj) else type(obj)
+    return f"{target.__module__}.{target.__qualname__}"
 
 
 def load_target(target: str) -> WSGIApplication:

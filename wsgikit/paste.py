@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 from wsgiref.types import WSGIApplication
 
+from ._compose import order_problems, report, stack_of
 from .auth import AuthParser, BasicAuth, BearerAuth
 from .compress import Compress
 from .errors import JSONErrors
@@ -231,12 +232,16 @@ class Factory:
     ) -> WSGIApplication:
         options = self.convert(local_conf)
         try:
-            return self.middleware(app, **options)
+            middleware = self.middleware(app, **options)
         except (TypeError, ValueError) as error:
             # The constructor names the option in its message (house style);
             # keep that option for a caller that wants to point at the INI line.
             named = [n for n in options if re.search(rf"\b{re.escape(n)}\b", str(error))]
             raise OptionError(self.name, named[0] if named else None, str(error)) from None
+        # A pipeline is built from the app outwards: check this layer against
+        # everything already below it (each pair is checked once).
+        report(order_problems(stack_of(middleware), outermost_only=True), stacklevel=2)
+        return middleware
 
 
 # --- converters specific to one middleware ----------------------------------------
