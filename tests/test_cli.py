@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import re
 import socket
 import subprocess
 import sys
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 from conftest import ROOT, TESTS_DIR, free_port
 
+import wsgikit
 from wsgikit import cli
 from wsgikit.paste import FACTORIES
 
@@ -375,3 +378,19 @@ def test_serve_warns_about_a_wrong_order_and_still_serves(serve: Any) -> None:
     assert server.get("/", {"Accept-Encoding": "gzip"}).status == 200
     output = server.stop()
     assert f"wsgikit serve: warning: {WRONG}" in output
+
+
+# --- one version (#10) ----------------------------------------------------------------
+
+
+def setup_py_version() -> str:
+    match = re.search(r'^\s*version="([^"]+)"', (ROOT / "setup.py").read_text(), re.MULTILINE)
+    assert match, "setup.py has no version"
+    return match.group(1)
+
+
+def test_version_comes_from_setup_py() -> None:
+    assert wsgikit.__version__ == importlib.metadata.version("wsgikit") == setup_py_version()
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout == f"wsgikit {setup_py_version()}\n"
