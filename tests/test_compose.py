@@ -367,3 +367,15 @@ def test_readme_documents_every_rule() -> None:
         assert f"| `{rule.outer}` | `{rule.inner}` |" in section, rule
     order = " → ".join(f"`{name}`" for name in RECOMMENDED_ORDER)
     assert order in section
+
+
+def test_stack_of_follows_a_flask_wsgi_app_replaced_by_a_middleware(
+    flask_app: Any,
+) -> None:
+    assert stack_of(flask_app) == [flask_app]  # wsgi_app is still Flask's own method
+    flask_app.wsgi_app = partial(InjectHTML, snippet="x")(Compress(flask_app.wsgi_app))
+    chain = stack_of(flask_app)
+    assert [layer_name(layer) for layer in chain[1:3]] == ["InjectHTML", "Compress"]
+    assert order_problems(chain) == [
+        next(r for r in ORDER_RULES if (r.outer, r.inner) == ("Compress", "InjectHTML")).message()
+    ]

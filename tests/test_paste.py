@@ -38,6 +38,7 @@ from wsgikit.paste import (
     asoptional,
     assecret,
     convert_options,
+    spelling,
 )
 
 
@@ -382,3 +383,24 @@ def test_builtin_exception_names_in_an_ini_file(tmp_path: Path) -> None:
     assert app.exceptions == {TimeoutError: 504, json.JSONDecodeError: 400}
     response = webtest.TestApp(validator(app)).get("/", status=504, expect_errors=True)
     assert response.json["status"] == 504
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_reference_rows_give_spelling_and_default(name: str) -> None:
+    """The docs' PasteDeploy reference: one row per option, a one-line spelling."""
+    factory = FACTORIES[name]
+    rows = factory.reference()
+    assert [row[0] for row in rows] == list(factory.options)
+    parameters = inspect.signature(factory.middleware).parameters
+    for option, spelled, default in rows:
+        assert spelled and "\n" not in spelled and "str(object=" not in spelled, option
+        expected = parameters[option].default
+        assert default == ("required" if expected is inspect.Parameter.empty else repr(expected))
+
+
+def test_reference_of_session() -> None:
+    rows = {row[0]: row[1:] for row in FACTORIES["session"].reference()}
+    assert rows["secret_key"] == (spelling(assecret), "required")
+    assert rows["max_age"][0].startswith("Seconds: ``3600``")
+    assert rows["max_age"][0].endswith("Empty or ``none``: None.")
+    assert rows["cookie_name"] == ("Text, as written.", "'session'")

@@ -11,6 +11,7 @@ Rules name classes, so a rule about a layer that is not installed never fires.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -222,7 +223,8 @@ def compose(app: WSGIApplication, *layers: Layer, strict: bool = False) -> WSGIA
 
 
 def stack_of(app: object) -> list[object]:
-    """The layers of a finished stack, outermost first, following ``.app``.
+    """The layers of a finished stack, outermost first, following ``.app`` (and a
+    Flask-style ``.wsgi_app`` replaced by a middleware).
 
     The last item is the object that has no callable ``.app``: the application
     (or a middleware that does not expose what it wraps).
@@ -234,6 +236,11 @@ def stack_of(app: object) -> list[object]:
         seen.add(id(current))
         chain.append(current)
         inner = getattr(current, "app", None)
+        if inner is None:
+            # Flask's pattern: ``flask_app.wsgi_app = ProxyFix(flask_app.wsgi_app)``
+            # (a bound method there means nothing was wrapped).
+            wrapped = getattr(current, "wsgi_app", None)
+            inner = None if inspect.ismethod(wrapped) else wrapped
         if inner is None or not callable(inner):
             break
         current = inner

@@ -155,8 +155,15 @@ def asoptional(convert: Converter) -> Converter:
             return None
         return convert(value)
 
-    optional.__doc__ = f"{convert.__doc__} Empty or ``none``: None."
+    optional.__doc__ = f"{spelling(convert)} Empty or ``none``: None."
     return optional
+
+
+def spelling(convert: Converter) -> str:
+    """How an option is written in an INI file: the converter's first doc line."""
+    if convert is str:
+        return "Text, as written."
+    return (convert.__doc__ or convert.__name__).strip().splitlines()[0]
 
 
 class OptionError(ValueError):
@@ -218,6 +225,16 @@ class Factory:
         """Options the constructor has no default for."""
         parameters = list(inspect.signature(self.middleware).parameters.values())[1:]
         return tuple(p.name for p in parameters if p.default is inspect.Parameter.empty)
+
+    def reference(self) -> list[tuple[str, str, str]]:
+        """``(option, INI spelling, default)`` per option: the PasteDeploy reference."""
+        parameters = inspect.signature(self.middleware).parameters
+        rows = []
+        for name, convert in self.options.items():
+            default = parameters[name].default
+            shown = "required" if default is inspect.Parameter.empty else repr(default)
+            rows.append((name, spelling(convert), shown))
+        return rows
 
     def convert(self, local_conf: Mapping[str, Any]) -> dict[str, Any]:
         """The constructor's keyword arguments for ``local_conf`` (INI strings)."""
