@@ -22,7 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from paste.deploy import loadapp
 
-from wsgikit import InjectHTML, ProxyFix
+from wsgikit import InjectHTML, JSONErrors, ProxyFix
 from wsgikit.paste import (
     FACTORIES,
     OptionError,
@@ -404,3 +404,13 @@ def test_reference_of_session() -> None:
     assert rows["max_age"][0].startswith("Seconds: ``3600``")
     assert rows["max_age"][0].endswith("Empty or ``none``: None.")
     assert rows["cookie_name"] == ("Text, as written.", "'session'")
+
+
+def test_json_errors_types_in_an_ini_option() -> None:
+    app = FACTORIES["json_errors"](
+        text_app(), {}, types="404=https://example.com/nf?x=1\n  500=urn:oops"
+    )
+    assert isinstance(app, JSONErrors)
+    assert app.types == {404: "https://example.com/nf?x=1", 500: "urn:oops"}
+    with pytest.raises(OptionError, match=r"^\[json_errors\] option types: 'nf' is not status="):
+        FACTORIES["json_errors"](text_app(), {}, types="nf")

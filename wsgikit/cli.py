@@ -202,8 +202,10 @@ def load_stack(target: str | None, layers: Sequence[str] = ()) -> tuple[WSGIAppl
 def check(target: str, *, layers: Sequence[str] = (), strict: bool = False) -> int:
     """Print the stack of ``target`` outermost first, with each layer's effective
     options, then every stack-order problem; the exit status of ``wsgikit check``."""
+    from ._compose import stack_of
+
     app, problems = load_stack(target, layers)
-    chain = stack_of_app(app)
+    chain = stack_of(app)
     print(f"{target}: {len(chain) - 1} layer(s), outermost first")
     for position, layer in enumerate(chain[:-1], 1):
         print(f"  {position}. {describe_layer(layer)}")
@@ -213,13 +215,6 @@ def check(target: str, *, layers: Sequence[str] = (), strict: bool = False) -> i
     if not problems:
         print("stack order: no known problem")
     return 1 if strict and problems else 0
-
-
-def stack_of_app(app: WSGIApplication) -> list[object]:
-    """The finished stack, outermost first, the application last."""
-    from ._compose import stack_of
-
-    return stack_of(app)
 
 
 # Options never printed as they are: secrets and password hashes.
