@@ -1,4 +1,5 @@
-"""Targets for ``wsgikit serve`` in the CLI's end-to-end tests."""
+"""Targets for ``wsgikit serve``/``check`` in the CLI tests, and the INI options each
+PasteDeploy factory needs (``MINIMAL``), shared by test_cli and test_paste."""
 
 from __future__ import annotations
 
@@ -57,3 +58,14 @@ def wrong_stack() -> WSGIApplication:
     from wsgikit import Compress, InjectHTML, compose
 
     return compose(whoami, partial(InjectHTML, snippet="<!-- injected -->"), Compress)
+
+
+# Options a factory cannot be built without (its constructor has no default, or
+# needs one of several); every other factory is built with none.
+MINIMAL: dict[str, dict[str, str]] = {
+    "rewrite": {"rewrite": "builtins:bytes"},
+    "inject_html": {"snippet": "<hr>"},
+    "session": {"secret_key": "k" * 32},
+    "basic_auth": {"verify": "e2e_auth_apps:verify_password"},
+    "bearer_auth": {"verify": "e2e_auth_apps:verify_token"},
+}

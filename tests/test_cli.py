@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, TESTS_DIR, free_port
+from e2e_core_apps import MINIMAL
 
 import wsgikit
 from wsgikit import cli
@@ -394,3 +395,32 @@ def test_version_comes_from_setup_py() -> None:
     result = run_cli("--version")
     assert result.returncode == 0
     assert result.stdout == f"wsgikit {setup_py_version()}\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "option"),
+    [
+        pytest.param(name, option, id=f"{name}.{option}")
+        for name in sorted(FACTORIES)
+        for option in sorted(FACTORIES[name].options)
+    ],
+)
+def test_every_ini_option_error_names_file_section_and_option(
+    tmp_path: Path, name: str, option: str
+) -> None:
+    """The factory-table walk of test_paste, through a real INI file: whatever
+    an option refuses is reported with the file, the section and the option."""
+    for value in ("maybe", "-1", "1h garbage", "no_such_module:thing"):
+        options = {**MINIMAL.get(name, {}), option: value}
+        ini = tmp_path / f"{name}.ini"
+        ini.write_text(
+            PIPE
+            + f"[filter:layer]\nuse = egg:wsgikit#{name}\n"
+            + "".join(f"{key} = {text}\n" for key, text in options.items())
+        )
+        try:
+            cli.load_target(str(ini))
+        except cli.CLIError as error:
+            assert str(error).startswith(f"{ini} [filter:layer] ")
+            assert re.search(rf"\b{option}\b", str(error)), str(error)
+            assert "\n" not in str(error)

@@ -18,6 +18,7 @@ from wsgiref.validate import validator
 import pytest
 import webtest
 from conftest import ROOT, testapp, text_app
+from e2e_core_apps import MINIMAL
 from hypothesis import given
 from hypothesis import strategies as st
 from paste.deploy import loadapp
@@ -245,15 +246,6 @@ def test_bad_ini_options_fail_at_load_time(tmp_path: Path, section: str, message
 
 # --- the factory table: one list of filters, checked against everything else ---------
 
-# Options a factory cannot be built without (its constructor has no default, or
-# needs one of several); every other factory is built with none.
-MINIMAL: dict[str, dict[str, str]] = {
-    "rewrite": {"rewrite": "builtins:bytes"},
-    "inject_html": {"snippet": "<hr>"},
-    "session": {"secret_key": "k" * 32},
-    "basic_auth": {"verify": "e2e_auth_apps:verify_password"},
-    "bearer_auth": {"verify": "e2e_auth_apps:verify_token"},
-}
 # Values that each option's converter or constructor may refuse.
 HOSTILE = ["maybe", "-1", "1h garbage", "no_such_module:thing", "a\r\nb"]
 
