@@ -406,10 +406,11 @@ def test_version_comes_from_setup_py() -> None:
     ],
 )
 def test_every_ini_option_error_names_file_section_and_option(
-    tmp_path: Path, name: str, option: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, option: str
 ) -> None:
     """The factory-table walk of test_paste, through a real INI file: whatever
     an option refuses is reported with the file, the section and the option."""
+    monkeypatch.setattr(sys, "path", list(sys.path))  # load_target adds the INI's folder
     for value in ("maybe", "-1", "1h garbage", "no_such_module:thing"):
         options = {**MINIMAL.get(name, {}), option: value}
         ini = tmp_path / f"{name}.ini"
