@@ -43,6 +43,9 @@ TESTING = [
     "playwright>=1.40",
     "ruff>=0.6",
     "mypy>=1.10",
+    # .ci/run builds and checks the wheel and sdist.
+    "build>=1.2",
+    "twine>=5.0",
 ]
 # Libraries the benchmarks compare against.
 BENCH = [
@@ -65,11 +68,17 @@ BENCH = [
 
 setup(
     name="wsgikit",
+    # The one place the version is written: wsgikit.__version__ and
+    # ``wsgikit --version`` read it back through importlib.metadata.
     version="0.1.0.dev0",
     description="Composable, framework-agnostic WSGI middlewares done right",
     long_description=long_description,
     long_description_content_type="text/markdown",
     license="MIT",
+    license_files=["LICENSE"],
+    # No project_urls yet: the project has no public home, and it is not on the
+    # package index (the name ``wsgikit`` there belongs to an unrelated project;
+    # see README, "Install").
     packages=find_packages(exclude=["tests", "tests.*", "examples", "examples.*", "bench"]),
     package_data={"wsgikit": ["py.typed"]},
     include_package_data=True,
@@ -113,6 +122,11 @@ setup(
         "Intended Audience :: Developers",
         "Programming Language :: Python :: 3",
         "Programming Language :: Python :: 3 :: Only",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+        "Environment :: Web Environment",
+        "Operating System :: OS Independent",
         "Topic :: Internet :: WWW/HTTP :: WSGI :: Middleware",
         "Typing :: Typed",
     ],

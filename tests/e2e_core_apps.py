@@ -1,4 +1,5 @@
-"""Targets for ``wsgikit serve`` in the CLI's end-to-end tests."""
+"""Targets for ``wsgikit serve``/``check`` in the CLI tests, and the INI options each
+PasteDeploy factory needs (``MINIMAL``), shared by test_cli and test_paste."""
 
 from __future__ import annotations
 
@@ -34,3 +35,39 @@ not_an_app = 42
 
 def failing_factory() -> WSGIApplication:
     raise KeyError("missing setting")
+
+
+def failing_paste_factory(global_conf: dict[str, str], **local_conf: str) -> WSGIApplication:
+    """A ``paste.app_factory`` that fails, as a misconfigured app does."""
+    raise RuntimeError("database URL is not set")
+
+
+def whoami(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """The client address and scheme the app believes in, as an HTML page."""
+    body = (
+        f"<html><body>{environ['REMOTE_ADDR']} {environ['wsgi.url_scheme']}</body></html>"
+    ).encode()
+    start_response("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def wrong_stack() -> WSGIApplication:
+    """InjectHTML outside Compress, built with compose(): a known-wrong order."""
+    from functools import partial
+
+    from wsgikit import Compress, InjectHTML, compose
+
+    return compose(whoami, partial(InjectHTML, snippet="<!-- injected -->"), Compress)
+
+
+# Options a factory cannot be built without (its constructor has no default, or
+# needs one of several); every other factory is built with none.
+MINIMAL: dict[str, dict[str, str]] = {
+    "rewrite": {"rewrite": "builtins:bytes"},
+    "inject_html": {"snippet": "<hr>"},
+    "session": {"secret_key": "k" * 32},
+    "basic_auth": {"verify": "e2e_auth_apps:verify_password"},
+    "bearer_auth": {"verify": "e2e_auth_apps:verify_token"},
+    "trusted_hosts": {"hosts": "localhost"},
+    "max_body_size": {"limit": "1_048_576"},
+}

@@ -2,14 +2,41 @@
 
 from __future__ import annotations
 
+import gzip
+import logging
+import re
+import warnings
 from collections.abc import Iterable
 from functools import partial
+from pathlib import Path
+from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import pytest
-from conftest import testapp, text_app
+from conftest import ROOT, run_wsgi, testapp, text_app
+from paste.deploy import loadapp
 
-from wsgikit import compose
+from wsgikit import (
+    AuthParser,
+    BasicAuth,
+    BearerAuth,
+    BodyRewriter,
+    Compress,
+    FakeForwardedFor,
+    InjectHTML,
+    JSONErrors,
+    ProxyFix,
+    SessionMiddleware,
+    StackOrderWarning,
+    compose,
+)
+from wsgikit._compose import (
+    ORDER_RULES,
+    RECOMMENDED_ORDER,
+    layer_name,
+    order_problems,
+    stack_of,
+)
 
 
 class Tag:
@@ -43,3 +70,304 @@ def test_no_layer_returns_the_app_itself() -> None:
 def test_layers_must_be_callables() -> None:
     with pytest.raises(TypeError, match="layer 1 is str"):
         compose(order_app, partial(Tag, name="a"), "json_errors")  # type: ignore[arg-type]
+
+
+# --- stack order: each documented wrong order misbehaves as documented, and is caught ----
+
+HTML = b"<html><body>" + b"hello " * 200 + b"</body></html>"
+CLIENT = "203.0.113.9"  # the client behind the proxy
+PEER = "127.0.0.1"  # the proxy, as the server sees it
+
+
+def html_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(HTML)))])
+    return [HTML]
+
+
+def addr_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    body = environ["REMOTE_ADDR"].encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def failing_rewrite(body: bytes) -> bytes:
+    raise RuntimeError("the rewrite failed")
+
+
+def decoded(headers: list[tuple[str, str]], chunks: list[bytes]) -> bytes:
+    body = b"".join(chunks)
+    return gzip.decompress(body) if ("Content-Encoding", "gzip") in headers else body
+
+
+def injected(app: WSGIApplication, caplog: pytest.LogCaptureFixture) -> bool:
+    calls, chunks, _ = run_wsgi(app, {"HTTP_ACCEPT_ENCODING": "gzip"})
+    return b"<!-- hi -->" in decoded(calls[-1][1], chunks)
+
+
+def rewritten(app: WSGIApplication, caplog: pytest.LogCaptureFixture) -> bool:
+    calls, chunks, _ = run_wsgi(app, {"HTTP_ACCEPT_ENCODING": "gzip"})
+    return b"HELLO" in decoded(calls[-1][1], chunks)
+
+
+def json_error(app: WSGIApplication, caplog: pytest.LogCaptureFixture) -> bool:
+    calls, _, _ = run_wsgi(app)
+    status, headers = calls[-1]
+    assert status[:3] in ("401", "500")
+    return ("Content-Type", "application/problem+json") in headers
+
+
+def sees_real_ip(app: WSGIApplication, caplog: pytest.LogCaptureFixture) -> bool:
+    _, chunks, _ = run_wsgi(app)
+    assert b"".join(chunks) in (b"10.1.1.1", PEER.encode())
+    return b"".join(chunks) == b"10.1.1.1"
+
+
+def logs_the_client(app: WSGIApplication, caplog: pytest.LogCaptureFixture) -> bool:
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="wsgikit.auth"):
+        calls, _, _ = run_wsgi(
+            app,
+            {"HTTP_AUTHORIZATION": "Basic bm9ib2R5Om5vcGU=", "HTTP_X_FORWARDED_FOR": CLIENT},
+        )
+    assert calls[-1][0].startswith("401")
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines and all(CLIENT in line or PEER in line for line in lines), lines
+    return all(CLIENT in line for line in lines)
+
+
+def bearer_logs_the_client(app: WSGIApplication, caplog: pytest.LogCaptureFixture) -> bool:
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="wsgikit.auth"):
+        run_wsgi(app, {"HTTP_AUTHORIZATION": "Bearer nope", "HTTP_X_FORWARDED_FOR": CLIENT})
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines, "BearerAuth logged nothing"
+    return all(CLIENT in line for line in lines)
+
+
+def reject_token(token: str) -> None:
+    raise LookupError(token)
+
+
+# (outer layer, inner layer, app, probe): probe(stack) is True when the stack works.
+# Each row is one rule of ORDER_RULES whose two classes exist today.
+PROOFS = {
+    ("Compress", "InjectHTML"): (
+        Compress,
+        partial(InjectHTML, snippet="<!-- hi -->"),
+        html_app,
+        injected,
+    ),
+    ("Compress", "BodyRewriter"): (
+        Compress,
+        partial(BodyRewriter, rewrite=bytes.upper),
+        html_app,
+        rewritten,
+    ),
+    ("JSONErrors", "BasicAuth"): (
+        JSONErrors,
+        partial(BasicAuth, verify=lambda user, password: False),
+        html_app,
+        json_error,
+    ),
+    ("JSONErrors", "BearerAuth"): (
+        JSONErrors,
+        partial(BearerAuth, verify=lambda token: None),
+        html_app,
+        json_error,
+    ),
+    ("JSONErrors", "BodyRewriter"): (
+        JSONErrors,
+        partial(BodyRewriter, rewrite=failing_rewrite),
+        html_app,
+        json_error,
+    ),
+    ("FakeForwardedFor", "ProxyFix"): (
+        FakeForwardedFor,
+        partial(ProxyFix, x_for=3),
+        addr_app,
+        sees_real_ip,
+    ),
+    ("ProxyFix", "BasicAuth"): (
+        partial(ProxyFix, trusted=[PEER]),
+        partial(BasicAuth, verify=lambda user, password: False),
+        html_app,
+        logs_the_client,
+    ),
+    ("ProxyFix", "BearerAuth"): (
+        partial(ProxyFix, trusted=[PEER]),
+        partial(BearerAuth, verify=reject_token, invalid_token_errors=(LookupError,)),
+        html_app,
+        bearer_logs_the_client,
+    ),
+}
+
+
+# The layers this file builds for real; the rules about any other layer (the
+# edge layers of #13) are checked with stand-ins of the same class name below.
+# When such a layer ships, add it here and its pairs to PROOFS.
+BUILT = {
+    "FakeForwardedFor": FakeForwardedFor,
+    "ProxyFix": ProxyFix,
+    "JSONErrors": JSONErrors,
+    "Compress": Compress,
+    "SessionMiddleware": partial(SessionMiddleware, secret_key="k" * 32),
+    "AuthParser": AuthParser,
+    "BasicAuth": partial(BasicAuth, verify=lambda user, password: True),
+    "BearerAuth": partial(BearerAuth, verify=lambda token: "bot"),
+    "InjectHTML": partial(InjectHTML, snippet="x"),
+    "BodyRewriter": partial(BodyRewriter, rewrite=bytes.upper),
+}
+
+
+def test_every_rule_between_built_layers_has_a_proof() -> None:
+    built = {
+        (rule.outer, rule.inner)
+        for rule in ORDER_RULES
+        if rule.outer in BUILT and rule.inner in BUILT
+    }
+    assert built == set(PROOFS)
+
+
+@pytest.mark.parametrize("pair", sorted(PROOFS), ids=" outside ".join)
+def test_wrong_order_misbehaves_as_documented_and_is_caught(
+    pair: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    outer, inner, app, works = PROOFS[pair]
+    rule = next(r for r in ORDER_RULES if (r.outer, r.inner) == pair)
+
+    right = compose(app, outer, inner)  # no warning: warnings are errors here
+    assert works(right, caplog)
+
+    with pytest.warns(StackOrderWarning) as caught:
+        wrong = compose(app, inner, outer)
+    assert [str(warning.message) for warning in caught] == [rule.message()]
+    assert str(caught[0].message).startswith(f"{pair[1]} wraps {pair[0]}: ")
+    assert not works(wrong, caplog)
+
+    with pytest.raises(ValueError, match=re.escape(rule.message())):
+        compose(app, inner, outer, strict=True)
+    # A finished chain (nested by hand, as a PasteDeploy pipeline does) too.
+    assert order_problems(stack_of(inner(outer(app)))) == [rule.message()]
+
+
+def test_the_documented_example_message() -> None:
+    with pytest.warns(StackOrderWarning) as caught:
+        compose(html_app, partial(InjectHTML, snippet="x"), Compress)
+    assert str(caught[0].message) == (
+        "InjectHTML wraps Compress: InjectHTML will only ever see compressed bodies and "
+        "will not inject (put Compress outside InjectHTML)"
+    )
+
+
+def test_the_recommended_order_breaks_no_rule() -> None:
+    for rule in ORDER_RULES:
+        assert rule.outer in RECOMMENDED_ORDER and rule.inner in RECOMMENDED_ORDER, rule
+        assert RECOMMENDED_ORDER.index(rule.outer) < RECOMMENDED_ORDER.index(rule.inner), rule
+
+
+def test_the_recommended_stack_of_built_layers_is_quiet() -> None:
+    names = [name for name in RECOMMENDED_ORDER if name in BUILT]
+    assert len(names) == len(BUILT)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stack = compose(html_app, *(BUILT[name] for name in names), strict=True)
+    assert [layer_name(layer) for layer in stack_of(stack)[:-1]] == names
+
+
+def test_sessions_outside_compress_is_fine() -> None:
+    session = partial(SessionMiddleware, secret_key="k" * 32)
+    for order in ((session, Compress), (Compress, session)):
+        compose(html_app, *order, strict=True)
+
+
+def fake_layer(name: str) -> type:
+    """A stand-in for a layer of a later issue, known to the rules by its class name."""
+
+    def __init__(self: Any, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(self: Any, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        return self.app(environ, start_response)
+
+    return type(name, (), {"__init__": __init__, "__call__": __call__, "__module__": "wsgikit.x"})
+
+
+@pytest.mark.parametrize(
+    ("outer", "inner"),
+    [
+        pytest.param(rule.outer, rule.inner, id=f"{rule.outer} outside {rule.inner}")
+        for rule in ORDER_RULES
+        if not (rule.outer in BUILT and rule.inner in BUILT)
+    ],
+)
+def test_rules_for_edge_layers_are_caught_by_class_name(outer: str, inner: str) -> None:
+    def layer(name: str) -> Any:
+        return BUILT.get(name) or fake_layer(name)
+
+    compose(html_app, layer(outer), layer(inner), strict=True)
+    with pytest.raises(ValueError, match=rf"^{inner} wraps {outer}: "):
+        compose(html_app, layer(inner), layer(outer), strict=True)
+
+
+def test_a_class_of_another_package_with_the_same_name_is_not_judged() -> None:
+    class InjectHTML:  # noqa: N801  (a user's own class, not wsgikit's)
+        def __init__(self, app: WSGIApplication) -> None:
+            self.app = app
+
+        def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+            return self.app(environ, start_response)
+
+    compose(html_app, InjectHTML, Compress, strict=True)
+
+
+def test_compose_checks_an_app_that_is_already_a_stack() -> None:
+    inner = Compress(html_app)
+    with pytest.warns(StackOrderWarning, match="InjectHTML wraps Compress"):
+        compose(inner, partial(InjectHTML, snippet="x"))
+
+
+def test_stack_of_follows_app_and_stops_at_the_application() -> None:
+    stack = JSONErrors(Compress(html_app))
+    assert stack_of(stack) == [stack, stack.app, html_app]
+    loop = Tag(order_app, "a")
+    loop.app = loop  # type: ignore[assignment]
+    assert stack_of(loop) == [loop]
+
+
+def test_paste_pipeline_in_a_wrong_order_warns(tmp_path: Path) -> None:
+    ini = tmp_path / "wrong.ini"
+    ini.write_text(
+        "[pipeline:main]\npipeline = inject compress app\n"
+        "[filter:inject]\nuse = egg:wsgikit#inject_html\nsnippet = <hr>\n"
+        "[filter:compress]\nuse = egg:wsgikit#compress\n"
+        "[app:app]\nuse = call:wsgikit.demo:demo_paste_app\n"
+    )
+    with pytest.warns(StackOrderWarning) as caught:
+        app = loadapp(f"config:{ini}")
+    assert [str(warning.message) for warning in caught] == [
+        next(r for r in ORDER_RULES if (r.outer, r.inner) == ("Compress", "InjectHTML")).message()
+    ]
+    assert layer_name(app) == "InjectHTML"
+
+
+def test_readme_documents_every_rule() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Stack order", 1)[1].split("\n## ", 1)[0]
+    for rule in ORDER_RULES:
+        if rule.outer in ("RequestID", "AccessLog"):
+            continue  # documented as one line per group
+        assert f"| `{rule.outer}` | `{rule.inner}` |" in section, rule
+    order = " → ".join(f"`{name}`" for name in RECOMMENDED_ORDER)
+    assert order in section
+
+
+def test_stack_of_follows_a_flask_wsgi_app_replaced_by_a_middleware(
+    flask_app: Any,
+) -> None:
+    assert stack_of(flask_app) == [flask_app]  # wsgi_app is still Flask's own method
+    flask_app.wsgi_app = partial(InjectHTML, snippet="x")(Compress(flask_app.wsgi_app))
+    chain = stack_of(flask_app)
+    assert [layer_name(layer) for layer in chain[1:3]] == ["InjectHTML", "Compress"]
+    assert order_problems(chain) == [
+        next(r for r in ORDER_RULES if (r.outer, r.inner) == ("Compress", "InjectHTML")).message()
+    ]

@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import inspect
+import json
 import os
+import pkgutil
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from wsgiref.validate import validator
 
 import pytest
 import webtest
+from conftest import ROOT, testapp, text_app
+from e2e_core_apps import MINIMAL
 from hypothesis import given
 from hypothesis import strategies as st
 from paste.deploy import loadapp
 
-from wsgikit import InjectHTML, ProxyFix
+from wsgikit import InjectHTML, JSONErrors, ProxyFix
 from wsgikit.demo import demo_app
 from wsgikit.paste import (
+    FACTORIES,
+    OptionError,
     asbool,
     ascallable,
     asduration,
+    asexception,
     asfloat,
     asimport,
     asint,
@@ -28,6 +40,7 @@ from wsgikit.paste import (
     asoptional,
     assecret,
     convert_options,
+    spelling,
 )
 
 
@@ -385,7 +398,7 @@ def test_edge_factories_convert_ini_strings() -> None:
         pytest.param("request_id", {"trust": "yes"}, "unknown option", id="rid unknown"),
         pytest.param("request_id", {"trust_incoming": "maybe"}, "boolean", id="rid bool"),
         pytest.param("access_log", {"format": "common"}, "common", id="log format"),
-        pytest.param("max_body_size", {}, "limit is required", id="size missing"),
+        pytest.param("max_body_size", {}, "limit: is required", id="size missing"),
         pytest.param("max_body_size", {"limit": "1M"}, "whole number", id="size not int"),
         pytest.param("max_body_size", {"limit": "-1"}, "limit", id="size negative"),
     ],
@@ -397,3 +410,167 @@ def test_edge_factories_reject_bad_options(
 
     with pytest.raises(ValueError, match=message):
         getattr(wsgikit.paste, factory)(demo_app, {}, **options)
+
+
+# --- the factory table: one list of filters, checked against everything else ---------
+
+# Values that each option's converter or constructor may refuse.
+HOSTILE = ["maybe", "-1", "1h garbage", "no_such_module:thing", "a\r\nb"]
+
+
+def setup_py_entry_points() -> dict[str, str]:
+    """``name -> target`` of setup.py's ``paste.filter_app_factory`` group."""
+    tree = ast.parse((ROOT / "setup.py").read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value == "paste.filter_app_factory":
+                    lines = ast.literal_eval(value)
+                    return dict((part.strip() for part in line.split("=", 1)) for line in lines)
+    raise AssertionError("setup.py declares no paste.filter_app_factory entry points")
+
+
+def test_setup_py_entry_points_are_the_factory_table() -> None:
+    assert setup_py_entry_points() == {name: f"wsgikit.paste:{name}" for name in FACTORIES}
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_entry_point_names_resolve_to_the_table(name: str) -> None:
+    assert pkgutil.resolve_name(f"wsgikit.paste:{name}") is FACTORIES[name]
+    assert FACTORIES[name].name == name
+
+
+def test_unknown_attribute_of_paste_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no_such_filter"):
+        pkgutil.resolve_name("wsgikit.paste:no_such_filter")
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_ini_schema_matches_the_constructor(name: str) -> None:
+    """Every constructor keyword has an INI option of the same name, and no more."""
+    factory = FACTORIES[name]
+    parameters = list(inspect.signature(factory.middleware).parameters)
+    assert parameters[0] == "app"
+    assert sorted(factory.options) == sorted(parameters[1:])
+    assert set(factory.required) <= set(MINIMAL.get(name, {}))
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_minimal_options_build_the_middleware(name: str) -> None:
+    factory = FACTORIES[name]
+    app = factory(text_app(), {}, **MINIMAL.get(name, {}))
+    assert isinstance(app, factory.middleware)  # type: ignore[arg-type]
+    assert testapp(app).get("/", expect_errors=True).status_int in (200, 401)
+
+
+@pytest.mark.parametrize(
+    ("name", "option"),
+    [
+        pytest.param(name, option, id=f"{name}.{option}")
+        for name in sorted(FACTORIES)
+        for option in sorted(FACTORIES[name].options)
+    ],
+)
+def test_every_option_error_names_the_filter_and_the_option(name: str, option: str) -> None:
+    factory = FACTORIES[name]
+    for value in HOSTILE:
+        options = {**MINIMAL.get(name, {}), option: value}
+        try:
+            factory(text_app(), {}, **options)
+        except OptionError as error:
+            assert error.factory == name
+            assert str(error).startswith(f"[{name}] ")
+            assert re.search(rf"\b{option}\b", str(error)), str(error)
+        else:
+            # Accepted: then the option is free text; a typed converter (bool,
+            # number, duration, import) never takes one of these strings.
+            converted = factory.options[option](value)
+            texts = converted if isinstance(converted, list) else [converted]
+            assert all(isinstance(text, str) for text in texts), (value, converted)
+
+
+def test_missing_required_option_is_named() -> None:
+    with pytest.raises(OptionError, match=r"^\[session\] option secret_key: is required$"):
+        FACTORIES["session"](text_app(), {})
+    with pytest.raises(OptionError, match=r"^\[inject_html\] option snippet: is required$"):
+        FACTORIES["inject_html"](text_app(), {})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("TimeoutError", TimeoutError, id="builtin"),
+        pytest.param(" ConnectionError ", ConnectionError, id="builtin, spaces"),
+        pytest.param("builtins:TimeoutError", TimeoutError, id="builtins:"),
+        pytest.param("json:JSONDecodeError", json.JSONDecodeError, id="module:Class"),
+        pytest.param("json.JSONDecodeError", json.JSONDecodeError, id="dotted"),
+    ],
+)
+def test_asexception(text: str, expected: type[BaseException]) -> None:
+    assert asexception(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("NoSuchError", "builtin exception without a module", id="unknown"),
+        pytest.param("len", "not an exception class", id="builtin function"),
+        pytest.param("os:sep", "not an exception class", id="not a class"),
+    ],
+)
+def test_asexception_refuses(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        asexception(text)
+
+
+def timeout_app_factory(global_conf: dict[str, str], **local_conf: str) -> WSGIApplication:
+    def timeout_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        raise TimeoutError("upstream took too long")
+
+    return timeout_app
+
+
+def test_builtin_exception_names_in_an_ini_file(tmp_path: Path) -> None:
+    """``exceptions = TimeoutError=504`` used to say "No module named 'TimeoutError'"."""
+    ini = tmp_path / "errors.ini"
+    ini.write_text(
+        "[pipeline:main]\npipeline = errors app\n"
+        "[filter:errors]\nuse = egg:wsgikit#json_errors\n"
+        "exceptions = TimeoutError=504 json:JSONDecodeError=400\n"
+        "[app:app]\nuse = call:test_paste:timeout_app_factory\n"
+    )
+    app = loadapp(f"config:{ini}")
+    assert app.exceptions == {TimeoutError: 504, json.JSONDecodeError: 400}
+    response = webtest.TestApp(validator(app)).get("/", status=504, expect_errors=True)
+    assert response.json["status"] == 504
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_reference_rows_give_spelling_and_default(name: str) -> None:
+    """The docs' PasteDeploy reference: one row per option, a one-line spelling."""
+    factory = FACTORIES[name]
+    rows = factory.reference()
+    assert [row[0] for row in rows] == list(factory.options)
+    parameters = inspect.signature(factory.middleware).parameters
+    for option, spelled, default in rows:
+        assert spelled and "\n" not in spelled and "str(object=" not in spelled, option
+        expected = parameters[option].default
+        assert default == ("required" if expected is inspect.Parameter.empty else repr(expected))
+
+
+def test_reference_of_session() -> None:
+    rows = {row[0]: row[1:] for row in FACTORIES["session"].reference()}
+    assert rows["secret_key"] == (spelling(assecret), "required")
+    assert rows["max_age"][0].startswith("Seconds: ``3600``")
+    assert rows["max_age"][0].endswith("``none``: None.")
+    assert rows["cookie_name"] == ("Text, as written.", "'session'")
+
+
+def test_json_errors_types_in_an_ini_option() -> None:
+    app = FACTORIES["json_errors"](
+        text_app(), {}, types="404=https://example.com/nf?x=1\n  500=urn:oops"
+    )
+    assert isinstance(app, JSONErrors)
+    assert app.types == {404: "https://example.com/nf?x=1", 500: "urn:oops"}
+    with pytest.raises(OptionError, match=r"^\[json_errors\] option types: 'nf' is not status="):
+        FACTORIES["json_errors"](text_app(), {}, types="nf")

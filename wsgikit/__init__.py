@@ -9,6 +9,10 @@ also importable from its own module (``wsgikit.proxy``, ``wsgikit.rewrite``,
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
+from ._compose import StackOrderWarning as StackOrderWarning
 from ._compose import compose as compose
 from .access_log import AccessLog as AccessLog
 from .auth import Authorization as Authorization
@@ -32,6 +36,12 @@ from .sessions import Session as Session
 from .sessions import SessionMiddleware as SessionMiddleware
 from .sessions import get_session as get_session
 
+try:
+    # setup.py holds the version; this reads the installed metadata back.
+    __version__ = _version("wsgikit")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
     "AccessLog",
     "AuthParser",
@@ -51,6 +61,7 @@ __all__ = [
     "SecurityHeaders",
     "Session",
     "SessionMiddleware",
+    "StackOrderWarning",
     "TrustedHosts",
     "compose",
     "get_session",

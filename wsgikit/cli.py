@@ -1,30 +1,42 @@
-"""``wsgikit serve``: serve a WSGI app, an INI pipeline or the demo through waitress.
+"""``wsgikit serve`` and ``wsgikit check``: serve a WSGI app, an INI pipeline or
+the demo through waitress; print a stack and check the order of its layers.
 
 .. code-block:: text
 
     wsgikit serve                          # the built-in demo, full stack, 127.0.0.1:8000
     wsgikit serve myproject.wsgi:app       # module:attr (attr may be a factory call: make_app())
     wsgikit serve production.ini           # a PasteDeploy file (its "main" app, or file.ini#name)
-    wsgikit serve myapp:app --with proxy_fix --with json_errors
+    wsgikit serve myapp:app --with proxy_fix:x_for=1,x_proto=1 --with json_errors
+    wsgikit check production.ini           # the stack, its options, stack-order warnings
 
-Errors a user can fix (an unimportable target, a busy port, a missing server
-package) are printed as one line on stderr, with exit status 2 (usage) or 1.
+Errors a user can fix (an unimportable target, a broken INI file, a bad filter
+option, a busy port, a missing server package) are printed as one line on
+stderr naming the file, section and option where known, with exit status 2
+(usage or configuration) or 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import configparser
+import contextlib
 import importlib
+import inspect
 import os
+import re
 import sys
-from collections.abc import Sequence
-from typing import cast
+import warnings
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
 from wsgiref.types import WSGIApplication
+
+if TYPE_CHECKING:
+    from .paste import OptionError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-#: Filters ``--with`` accepts: the PasteDeploy factory names of wsgikit.paste.
-FILTERS = ("fake_forwarded_for", "proxy_fix", "json_errors", "compress", "inject_html", "auth")
 
 
 class CLIError(Exception):
@@ -39,22 +51,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wsgikit`` console script."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command != "serve":
+    command = COMMANDS.get(args.command or "")
+    if command is None:
         parser.print_help()
         return 2
     try:
-        return serve(
-            args.target, host=args.host, port=args.port, layers=args.layers, threads=args.threads
-        )
+        return command(args)
     except CLIError as error:
-        print(f"wsgikit serve: error: {error}", file=sys.stderr)
+        print(f"wsgikit {args.command}: error: {error}", file=sys.stderr)
         return error.status
     except KeyboardInterrupt:
         return 0
 
 
+def _run_serve(args: argparse.Namespace) -> int:
+    return serve(
+        args.target, host=args.host, port=args.port, layers=args.layers, threads=args.threads
+    )
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    return check(args.target, layers=args.layers, strict=args.strict)
+
+
+#: Subcommand name -> handler(parsed arguments) -> exit status.
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "serve": _run_serve,
+    "check": _run_check,
+}
+
+
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="wsgikit", description="wsgikit command line")
+    parser.add_argument("--version", action="version", version=f"wsgikit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve_parser = commands.add_parser(
         "serve",
@@ -68,16 +99,40 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=_port, default=DEFAULT_PORT, help="0-65535 (0: any free port); default 8000"
     )
     serve_parser.add_argument("--threads", type=_threads, default=4, help="waitress threads (4)")
-    serve_parser.add_argument(
+    _add_with(serve_parser)
+    check_parser = commands.add_parser(
+        "check",
+        help="print a stack and check the order of its wsgikit layers",
+        description="Load TARGET (module:attr, module:factory() or a PasteDeploy .ini "
+        "file) and print its stack, outermost first, each layer with its effective "
+        "options, then every stack-order warning. Exit status: 0 when clean or with "
+        "warnings only, 1 with warnings and --strict, 2 when TARGET cannot be loaded.",
+    )
+    check_parser.add_argument("target", help="module:attr or an .ini file")
+    check_parser.add_argument(
+        "--strict", action="store_true", help="treat stack-order warnings as errors"
+    )
+    _add_with(check_parser)
+    return parser
+
+
+def _add_with(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--with",
         dest="layers",
         action="append",
         default=[],
-        metavar="FILTER",
-        help="wrap the target in a wsgikit filter with its default options "
-        "(e.g. proxy_fix, json_errors, compress); repeat for more, outermost first",
+        metavar="FILTER[:OPT=VAL,...]",
+        help="wrap the target in a wsgikit filter, options converted as in an INI file "
+        "(e.g. proxy_fix:x_for=1,x_proto=1); repeat for more, outermost first; "
+        "filters: " + ", ".join(_filter_names()),
     )
-    return parser
+
+
+def _filter_names() -> list[str]:
+    from .paste import FACTORIES
+
+    return list(FACTORIES)
 
 
 def serve(
@@ -94,13 +149,9 @@ def serve(
     except ImportError:
         raise CLIError("waitress is not installed: pip install 'wsgikit[server]'") from None
 
-    if target is None:
-        from .demo import demo_stack
-
-        app = demo_stack()
-    else:
-        app = load_target(target)
-    app = wrap(app, layers)
+    app, problems = load_stack(target, layers)
+    for problem in problems:
+        print(f"wsgikit serve: warning: {problem}", file=sys.stderr, flush=True)
 
     try:
         # Forwarded headers are ProxyFix's business (trusted proxies, hop
@@ -117,6 +168,85 @@ def serve(
     finally:
         server.close()
     return 0
+
+
+def load_stack(target: str | None, layers: Sequence[str] = ()) -> tuple[WSGIApplication, list[str]]:
+    """Load ``target`` (``None``: the demo), wrap it in ``layers``, and return it
+    with every stack-order problem: those found while it was built (by
+    ``compose()`` or the PasteDeploy factories) and those of the finished chain."""
+    from ._compose import StackOrderWarning, order_problems, stack_of
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", StackOrderWarning)
+        if target is None:
+            from .demo import demo_stack
+
+            app = demo_stack()
+        else:
+            app = load_target(target)
+        app = wrap(app, layers)
+    problems: list[str] = []
+    for warning in caught:
+        if issubclass(warning.category, StackOrderWarning):
+            problems.append(str(warning.message))
+        else:  # not ours to swallow
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    for problem in order_problems(stack_of(app)):
+        if problem not in problems:
+            problems.append(problem)
+    return app, problems
+
+
+def check(target: str, *, layers: Sequence[str] = (), strict: bool = False) -> int:
+    """Print the stack of ``target`` outermost first, with each layer's effective
+    options, then every stack-order problem; the exit status of ``wsgikit check``."""
+    from ._compose import stack_of
+
+    app, problems = load_stack(target, layers)
+    chain = stack_of(app)
+    print(f"{target}: {len(chain) - 1} layer(s), outermost first")
+    for position, layer in enumerate(chain[:-1], 1):
+        print(f"  {position}. {describe_layer(layer)}")
+    print(f"  app: {_qualified(chain[-1])}")
+    for problem in problems:
+        print(f"{'error' if strict else 'warning'}: {problem}")
+    if not problems:
+        print("stack order: no known problem")
+    return 1 if strict and problems else 0
+
+
+# Options never printed as they are: secrets and password hashes.
+_HIDDEN = frozenset({"secret_key", "fallback_keys", "users"})
+
+
+def describe_layer(layer: object) -> str:
+    """``Name(option=value, ...)`` with the layer's effective options (the public
+    attributes named like its constructor's parameters; secrets hidden)."""
+    try:
+        parameters = list(inspect.signature(type(layer)).parameters)[1:]
+    except (TypeError, ValueError):
+        parameters = []
+    shown = []
+    for name in parameters:
+        if not hasattr(layer, name):
+            continue
+        value = getattr(layer, name)
+        if name in _HIDDEN:
+            many = isinstance(value, list | tuple | dict)
+            text = f"<{len(value)} hidden>" if many else "<hidden>"
+        elif callable(value) and not isinstance(value, type):
+            text = _qualified(value)
+        else:
+            text = repr(value)
+        shown.append(f"{name}={text if len(text) <= 80 else text[:77] + '...'}")
+    return f"{type(layer).__name__}({', '.join(shown)})"
+
+
+def _qualified(obj: object) -> str:
+    target = obj if inspect.isfunction(obj) or inspect.isclass(obj) else type(obj)
+    return f"{target.__module__}.{target.__qualname__}"
 
 
 def load_target(target: str) -> WSGIApplication:
@@ -164,28 +294,137 @@ def _load_ini(path: str, name: str) -> WSGIApplication:
     if here not in sys.path:
         sys.path.insert(0, here)
     try:
-        from paste.deploy import loadapp
+        from paste.deploy import loadwsgi
     except ImportError:
         raise CLIError("PasteDeploy is not installed: pip install 'wsgikit[paste]'") from None
     try:
-        app: WSGIApplication = loadapp(f"config:{os.path.abspath(path)}", name=name)
-    except (LookupError, ImportError, ValueError) as error:
-        raise CLIError(f"cannot load {path}#{name}: {error}", 2) from None
-    return app
+        loader = loadwsgi.ConfigLoader(os.path.abspath(path))
+    except configparser.Error as error:
+        raise CLIError(f"{path} {_describe_config_error(error)}", 2) from None
+    return _IniBuilder(loader, path).build(loadwsgi.APP, name)
+
+
+class _IniBuilder:
+    """Builds an app from a PasteDeploy file as ``loadapp`` does, section by
+    section, so that any failure is reported with its file and section.
+
+    PasteDeploy never tells a factory which section it is building (nor names
+    it in its own errors), hence this walk: pipelines are taken apart here,
+    every other kind of section is left to PasteDeploy whole.
+    """
+
+    def __init__(self, loader: Any, path: str) -> None:
+        from paste.deploy import loadwsgi
+
+        self.loader = loader
+        self.path = path
+        self.types = loadwsgi
+
+    def build(self, object_type: Any, name: str, parent: str | None = None) -> WSGIApplication:
+        section = self._section(object_type, name, parent)
+        if section.startswith("pipeline:"):
+            names = self._guard(section, lambda: self.loader.parser.get(section, "pipeline"))
+            *filter_names, app_name = str(names).split() or [""]
+            app = self.build(self.types.APP, app_name, section)
+            for filter_name in reversed(filter_names):
+                where = self._section(self.types.FILTER, filter_name, section)
+                context = self._guard(
+                    where, partial(self.loader.get_context, self.types.FILTER, filter_name)
+                )
+                make = self._guard(where, context.create)
+                app = self._guard(where, partial(make, app))
+            return app
+        context = self._guard(section, lambda: self.loader.get_context(object_type, name))
+        return cast(WSGIApplication, self._guard(section, context.create))
+
+    def _section(self, object_type: Any, name: str, parent: str | None) -> str:
+        if self.loader.absolute_name(name):
+            return name  # egg:, config:, call:... : not a section of this file
+        try:
+            return str(self.loader.find_config_section(object_type, name=name))
+        except LookupError:
+            where = f"[{parent}]: " if parent else ""
+            raise CLIError(
+                f"{self.path} {where}no section {name!r} for a {object_type.name}", 2
+            ) from None
+
+    def _guard(self, section: str, step: Callable[[], Any]) -> Any:
+        from .paste import OptionError
+
+        try:
+            return step()
+        except CLIError:
+            raise
+        except configparser.Error as error:
+            raise CLIError(f"{self.path} {_describe_config_error(error)}", 2) from None
+        except OptionError as error:
+            message = _describe_option_error(error)
+            raise CLIError(f"{self.path} [{section}] {message}", 2) from None
+        except Exception as error:  # a factory or a middleware failed: say where
+            raise CLIError(f"{self.path} [{section}]: {_one_line(error)}", 2) from None
+
+
+def _describe_option_error(error: OptionError) -> str:
+    return f"option {error.option}: {error.message}" if error.option else error.message
+
+
+def _describe_config_error(error: configparser.Error) -> str:
+    """One line for what :mod:`configparser` found wrong, position first."""
+    if isinstance(error, configparser.DuplicateSectionError):
+        return f"line {error.lineno}: section [{error.section}] appears twice"
+    if isinstance(error, configparser.DuplicateOptionError):
+        return f"[{error.section}] option {error.option}: given twice (line {error.lineno})"
+    if isinstance(error, configparser.MissingSectionHeaderError):
+        return f"line {error.lineno}: {error.line.strip()!r} comes before any [section]"
+    if isinstance(error, configparser.ParsingError):
+        lineno, line = error.errors[0]  # the line as repr() gives it
+        with contextlib.suppress(ValueError, SyntaxError):
+            line = ast.literal_eval(line)
+        return f"line {lineno}: cannot parse {str(line).strip()!r}"
+    if isinstance(error, configparser.InterpolationError):
+        # PasteDeploy prefixes "Error in file ...:"; the file is named already.
+        reason = " ".join(str(error.args[0] if error.args else error).split())
+        reason = reason.split(": ", 1)[-1] if reason.startswith("Error in file") else reason
+        return f"[{error.section}] option {error.option}: bad interpolation: {reason}"
+    return _one_line(error)
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def parse_with(spec: str) -> tuple[str, dict[str, str]]:
+    """``FILTER[:option=value,option=value]`` -> the filter name and its INI strings.
+
+    A comma starts a new option only when ``name=`` follows it, so a list keeps
+    its commas: ``proxy_fix:trusted=10.0.0.0/8,192.168.0.0/16,x_for=2``.
+    """
+    name, _, rest = spec.partition(":")
+    name = name.strip()
+    options: dict[str, str] = {}
+    items = re.split(r",(?=\s*[A-Za-z_]\w*\s*=)", rest) if rest.strip() else []
+    for item in items:
+        option, equals, value = item.partition("=")
+        if not equals or not option.strip():
+            raise CLIError(f"--with {name}: {item!r} is not option=value", 2)
+        options[option.strip()] = value.strip()
+    return name, options
 
 
 def wrap(app: WSGIApplication, layers: Sequence[str]) -> WSGIApplication:
-    """Wrap ``app`` in the named wsgikit filters (default options), outermost first."""
-    from . import paste
+    """Wrap ``app`` in wsgikit filters, outermost first. Each is ``FILTER`` or
+    ``FILTER:option=value,...``, its options converted exactly as in an INI file."""
+    from .paste import FACTORIES, OptionError
 
-    for name in reversed(layers):
-        if name not in FILTERS:
-            raise CLIError(f"unknown filter {name!r} (choose from {', '.join(FILTERS)})", 2)
-        factory = getattr(paste, name)
+    for spec in reversed(layers):
+        name, options = parse_with(spec)
+        if name not in FACTORIES:
+            raise CLIError(f"unknown filter {name!r} (choose from {', '.join(FACTORIES)})", 2)
         try:
-            app = factory(app, {})
-        except (TypeError, ValueError) as error:
-            raise CLIError(f"filter {name!r} needs options: {error}", 2) from None
+            app = FACTORIES[name](app, {}, **options)
+        except OptionError as error:
+            raise CLIError(f"--with {name}: {_describe_option_error(error)}", 2) from None
     return app
 
 

@@ -10,7 +10,10 @@ An empty value (``option =``) is refused wherever it would not simply mean
 the default: in an INI file, leave an option out to get its default, and
 spell out ``none``, ``false`` or ``off`` where that is what you mean.
 
-This module holds converters and thin factories only: no middleware logic.
+This module holds converters and the factory table only: no middleware logic.
+:data:`FACTORIES` is the one list of filters: ``setup.py``'s entry points,
+``wsgikit serve --with`` and the documentation are checked against it, and an
+entry point such as ``wsgikit.paste:proxy_fix`` is looked up in it.
 
 .. code-block:: ini
 
@@ -24,13 +27,17 @@ This module holds converters and thin factories only: no middleware logic.
 
 from __future__ import annotations
 
+import builtins
+import inspect
 import os
 import pkgutil
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, cast
 from wsgiref.types import WSGIApplication
 
+from ._compose import order_problems, report, stack_of
 from .access_log import AccessLog
 from .auth import AuthParser, BasicAuth, BearerAuth
 from .body_size import MaxBodySize
@@ -168,7 +175,7 @@ def asoptional(convert: Converter) -> Converter:
             raise ValueError(f"{_EMPTY} (or write none)")
         return None if text.lower() == "none" else convert(value)
 
-    optional.__doc__ = f"{convert.__doc__} ``none``: None."
+    optional.__doc__ = f"{spelling(convert)} ``none``: None."
     return optional
 
 
@@ -181,208 +188,171 @@ def asnonempty(convert: Converter) -> Converter:
             raise ValueError(_EMPTY)
         return convert(value)
 
-    nonempty.__doc__ = f"{convert.__doc__} Not empty."
+    nonempty.__doc__ = f"{spelling(convert)} Not empty."
     return nonempty
+
+
+def spelling(convert: Converter) -> str:
+    """How an option is written in an INI file: the converter's first doc line."""
+    if convert is str:
+        return "Text, as written."
+    return (convert.__doc__ or convert.__name__).strip().splitlines()[0]
+
+
+class OptionError(ValueError):
+    """An INI option (or ``--with`` option) that cannot be used.
+
+    ``str()`` names the filter and the option; ``wsgikit serve``/``check`` add
+    the file and section, which a PasteDeploy factory is never told.
+    """
+
+    def __init__(self, factory: str, option: str | None, message: str) -> None:
+        self.factory = factory
+        self.option = option
+        self.message = message
+        where = f"[{factory}] option {option}:" if option else f"[{factory}]"
+        super().__init__(f"{where} {message}")
 
 
 def convert_options(
     factory: str, local_conf: Mapping[str, Any], schema: Mapping[str, Converter]
 ) -> dict[str, Any]:
-    """Convert ``local_conf`` by ``schema``; unknown or bad options raise ``ValueError``."""
+    """Convert ``local_conf`` by ``schema``; unknown or bad options raise :class:`OptionError`."""
     unknown = sorted(set(local_conf) - set(schema))
     if unknown:
-        raise ValueError(
-            f"[{factory}] unknown option(s) {', '.join(unknown)}; "
-            f"accepted: {', '.join(sorted(schema))}"
+        raise OptionError(
+            factory,
+            None,
+            f"unknown option(s) {', '.join(unknown)}; accepted: {', '.join(sorted(schema))}",
         )
     options: dict[str, Any] = {}
     for name, value in local_conf.items():
         try:
             options[name] = schema[name](value)
-        except ValueError as error:
-            raise ValueError(f"[{factory}] option {name}: {error}") from None
+        except (TypeError, ValueError) as error:
+            raise OptionError(factory, name, str(error)) from None
     return options
 
 
-# --- factories (entry points in setup.py) -----------------------------------------
-# Signature: factory(app, global_conf, **local_conf) -> app, as
-# paste.filter_app_factory expects.
+@dataclass(frozen=True)
+class Factory:
+    """One PasteDeploy filter: the middleware class and its INI option schema.
 
-# proxy: wsgikit.proxy
-
-
-def fake_forwarded_for(
-    app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
-) -> WSGIApplication:
-    """``egg:wsgikit#fake_forwarded_for``: :class:`wsgikit.proxy.FakeForwardedFor`.
-    ``proxies`` is a list separated by spaces, commas or new lines (empty: no
-    proxies, as ``proxies=""`` in Python; a test tool only); ``forwarded``
-    is a boolean here (``true``/``false``, ``yes``/``no``, ``on``/``off``, ``1``/``0``:
-    send a ``Forwarded`` header or not), where ``proxy_fix`` takes a hop count."""
-    options = convert_options(
-        "fake_forwarded_for",
-        local_conf,
-        {
-            "real_ip": str,
-            "proxies": aslist,
-            "override": asbool,
-            "proto": asoptional(str),
-            "host": asoptional(str),
-            "port": asoptional(asint),
-            "prefix": asoptional(str),
-            "forwarded": asbool,
-        },
-    )
-    return FakeForwardedFor(app, **options)
-
-
-def _proxy_astrusted(value: str | list[str]) -> list[str]:
-    """Addresses/CIDRs. Empty or ``none`` gives no networks, which ProxyFix
-    refuses: leaving ``trusted`` out is the only way to count hops."""
-    if isinstance(value, str) and value.strip().lower() == "none":
-        return []
-    return aslist(value)
-
-
-def proxy_fix(
-    app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
-) -> WSGIApplication:
-    """``egg:wsgikit#proxy_fix``: :class:`wsgikit.proxy.ProxyFix`; ``trusted`` is
-    a list of addresses/CIDRs separated by spaces, commas or new lines (an
-    empty ``trusted =`` or ``trusted = none`` is refused, as in Python: leave
-    the option out to count hops). The hop
-    counts (``x_for``, ``x_proto``, ``x_host``, ``x_port``, ``x_prefix``,
-    ``forwarded``) are whole numbers, or ``true``/``yes``/``on`` for 1 and
-    ``false``/``no``/``off`` for 0: ``forwarded = true`` reads the ``Forwarded``
-    header from one proxy, as ``forwarded = true`` of ``fake_forwarded_for``
-    sends it."""
-
-    def ashops(value: str | int) -> int:
-        words = {"true": 1, "yes": 1, "on": 1, "false": 0, "no": 0, "off": 0}
-        hops = words.get(str(value).strip().lower())
-        return asint(value) if hops is None else hops
-
-    options = convert_options(
-        "proxy_fix",
-        local_conf,
-        {
-            "x_for": ashops,
-            "x_proto": ashops,
-            "x_host": ashops,
-            "x_port": ashops,
-            "x_prefix": ashops,
-            "trusted": _proxy_astrusted,
-            "forwarded": ashops,
-            "clear_untrusted": asbool,
-        },
-    )
-    return ProxyFix(app, **options)
-
-
-# body rewriting: wsgikit.rewrite
-
-
-_REWRITE_COMMON: dict[str, Converter] = {
-    "content_types": aslist,
-    "buffer_limit": asoptional(asint),
-    "statuses": asoptional(asints),
-}
-
-
-def rewrite(
-    app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
-) -> WSGIApplication:
-    """``use = egg:wsgikit#rewrite``: :class:`wsgikit.rewrite.BodyRewriter`.
-
-    ``rewrite`` or ``stream`` is a dotted ``module:function``; ``content_types``
-    a list, ``buffer_limit`` a whole number or ``none``, ``statuses`` whole numbers.
+    An instance is the ``paste.filter_app_factory`` itself:
+    ``factory(app, global_conf, **local_conf)`` converts every option by
+    :attr:`options` (option name -> converter), refuses unknown ones, reports a
+    missing required option, and builds the middleware. Errors are
+    :class:`OptionError` naming the filter and, where it can be told, the option.
     """
-    schema: dict[str, Converter] = {
-        "rewrite": ascallable,
-        "stream": ascallable,
-        **_REWRITE_COMMON,
-    }
-    return BodyRewriter(app, **convert_options("rewrite", local_conf, schema))
+
+    #: The entry point name (``egg:wsgikit#<name>``).
+    name: str
+    #: The middleware class, called as ``middleware(app, **options)``.
+    middleware: Callable[..., WSGIApplication]
+    #: INI option name -> converter from the INI string; names are the
+    #: constructor's keyword names (checked by the tests).
+    options: Mapping[str, Converter] = field(default_factory=dict)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """Options the constructor has no default for."""
+        parameters = list(inspect.signature(self.middleware).parameters.values())[1:]
+        return tuple(p.name for p in parameters if p.default is inspect.Parameter.empty)
+
+    def reference(self) -> list[tuple[str, str, str]]:
+        """``(option, INI spelling, default)`` per option: the PasteDeploy reference."""
+        parameters = inspect.signature(self.middleware).parameters
+        rows = []
+        for name, convert in self.options.items():
+            default = parameters[name].default
+            shown = "required" if default is inspect.Parameter.empty else repr(default)
+            rows.append((name, spelling(convert), shown))
+        return rows
+
+    def convert(self, local_conf: Mapping[str, Any]) -> dict[str, Any]:
+        """The constructor's keyword arguments for ``local_conf`` (INI strings)."""
+        options = convert_options(self.name, local_conf, self.options)
+        for name in self.required:
+            if name not in options:
+                raise OptionError(self.name, name, "is required")
+        return options
+
+    def __call__(
+        self, app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
+    ) -> WSGIApplication:
+        options = self.convert(local_conf)
+        try:
+            middleware = self.middleware(app, **options)
+        except (TypeError, ValueError) as error:
+            # The constructor names the option in its message (house style);
+            # keep that option for a caller that wants to point at the INI line.
+            named = [n for n in options if re.search(rf"\b{re.escape(n)}\b", str(error))]
+            raise OptionError(self.name, named[0] if named else None, str(error)) from None
+        # A pipeline is built from the app outwards: check this layer against
+        # everything already below it (each pair is checked once).
+        report(order_problems(stack_of(middleware), outermost_only=True), stacklevel=2)
+        return middleware
 
 
-def inject_html(
-    app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
-) -> WSGIApplication:
-    """``use = egg:wsgikit#inject_html``: :class:`wsgikit.rewrite.InjectHTML`.
-
-    ``snippet`` (required), ``marker``, and the options of ``rewrite``:
-    ``content_types``, ``buffer_limit``, ``statuses``.
-    """
-    schema: dict[str, Converter] = {"snippet": str, "marker": str, **_REWRITE_COMMON}
-    return InjectHTML(app, **convert_options("inject_html", local_conf, schema))
+# --- converters specific to one middleware ----------------------------------------
 
 
-# compression: wsgikit.compress
-_COMPRESS_OPTIONS: dict[str, Converter] = {
-    "min_size": asint,
-    "level": asint,
-    "encodings": aslist,
-    "content_types": aslist,
-    "buffer_limit": asint,
-    "flush_size": asint,
-    "flush_types": asnonempty(aslist),
-    "brotli_quality": asint,
-    "zstd_level": asint,
-}
+def _ashops(value: str | int) -> int:
+    """A hop count, or ``true``/``yes``/``on`` for 1 and ``false``/``no``/``off`` for 0."""
+    words = {"true": 1, "yes": 1, "on": 1, "false": 0, "no": 0, "off": 0}
+    hops = words.get(str(value).strip().lower())
+    return asint(value) if hops is None else hops
 
 
-def compress(
-    app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
-) -> WSGIApplication:
-    """``use = egg:wsgikit#compress``: :class:`wsgikit.compress.Compress`.
+def asexception(value: str | type[BaseException]) -> type[BaseException]:
+    """An exception class: a builtin name (``TimeoutError``) or ``module:Class``."""
+    if isinstance(value, type) and issubclass(value, BaseException):
+        return value
+    text = str(value).strip()
+    found = getattr(builtins, text, None) if text.isidentifier() else None
+    if found is None:
+        try:
+            found = pkgutil.resolve_name(text)
+        except (ImportError, AttributeError, ValueError) as error:
+            raise ValueError(
+                f"cannot import {text!r} ({error}); write a builtin exception without "
+                "a module (TimeoutError) and any other as module:Class"
+            ) from None
+    if not (isinstance(found, type) and issubclass(found, BaseException)):
+        raise ValueError(f"{text!r} is not an exception class")
+    return found
 
-    Options: ``min_size``, ``level``, ``buffer_limit``, ``flush_size``,
-    ``brotli_quality``, ``zstd_level`` (whole numbers); ``encodings``,
-    ``content_types``, ``flush_types`` (lists separated by spaces or commas).
-    """
-    return Compress(app, **convert_options("compress", local_conf, _COMPRESS_OPTIONS))
 
-
-# JSON errors: wsgikit.errors
 def _errors_asformat(value: str) -> Any:
     """``problem``, ``simple``, or a dotted ``module:function`` formatter."""
     text = str(value).strip()
     return text if text in ("problem", "simple") else ascallable(text)
 
 
-def _errors_asexceptions(value: str) -> dict[Any, int]:
-    """``module:Class=status`` items, e.g. ``builtins:TimeoutError=504``."""
-    mapping: dict[Any, int] = {}
+def _errors_asexceptions(value: str) -> dict[type[BaseException], int]:
+    """``Class=status`` items: ``TimeoutError=504 myapp.errors:Busy=503``."""
+    mapping: dict[type[BaseException], int] = {}
     for item in aslist(value):
         name, equals, status = item.rpartition("=")
         if not equals:
-            raise ValueError(f"{item!r} is not module:Class=status")
-        mapping[asimport(name)] = asint(status)
+            raise ValueError(
+                f"{item!r} is not Class=status (TimeoutError=504, module:Class=status)"
+            )
+        mapping[asexception(name)] = asint(status)
     return mapping
 
 
-_JSON_ERRORS_OPTIONS: dict[str, Converter] = {
-    "format": _errors_asformat,
-    "debug": asbool,
-    "negotiate": asbool,
-    "exceptions": _errors_asexceptions,
-    "duck_typing": asbool,
-    "request_id_header": asoptional(str),
-    "content_type": asoptional(str),
-}
+def _errors_astypes(value: str) -> dict[int, str]:
+    """``status=URI`` items: ``404=https://example.com/problems/not-found``."""
+    types: dict[int, str] = {}
+    for item in aslist(value):
+        status, equals, uri = item.partition("=")
+        if not equals:
+            raise ValueError(f"{item!r} is not status=URI")
+        types[asint(status)] = uri
+    return types
 
 
-def json_errors(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
-    """``use = egg:wsgikit#json_errors``: :class:`wsgikit.errors.JSONErrors`.
-
-    Options: ``format`` (``problem``, ``simple`` or a dotted ``module:function``),
-    ``debug``, ``negotiate``, ``duck_typing`` (booleans), ``exceptions`` (``module:Class=status``
-    items), ``request_id_header`` (a header name, or ``none``), ``content_type``.
-    """
-    return JSONErrors(app, **convert_options("json_errors", local_conf, _JSON_ERRORS_OPTIONS))
-
-
-# sessions: wsgikit.sessions
 def _assecrets(value: str | list[str]) -> list[str]:
     """Secrets, one per line (a key may hold spaces and commas), each possibly ``env:NAME``."""
     if isinstance(value, list | tuple):
@@ -391,59 +361,19 @@ def _assecrets(value: str | list[str]) -> list[str]:
 
 
 def _assamesite(value: str) -> str | None:
-    """``Strict``, ``Lax`` or ``None`` (the SameSite value); ``false``/``off``/
-    ``no``: no attribute. Empty is refused (it used to mean no attribute)."""
+    """``Strict``, ``Lax`` or ``None`` (the SameSite value); ``off``: no attribute."""
     text = str(value).strip()
     if not text:
         raise ValueError(f"{_EMPTY} (Lax); write Strict, Lax, None, or off for no attribute")
     return None if text.lower() in ("false", "off", "no") else text
 
 
-_SESSION_OPTIONS: dict[str, Converter] = {
-    "secret_key": assecret,
-    "fallback_keys": _assecrets,
-    "cookie_name": str,
-    "max_age": asoptional(asduration),
-    "secure": asbool,
-    "httponly": asbool,
-    "samesite": _assamesite,
-    "domain": asoptional(str),
-    "path": str,
-    "partitioned": asbool,
-    "salt": asoptional(str),
-    "digest": asoptional(str),
-    "flask_compatible": asbool,
-    "refresh_each_request": asbool,
-    "serializer": asoptional(asimport),
-}
-
-
-def session(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
-    """``use = egg:wsgikit#session``: :class:`wsgikit.sessions.SessionMiddleware`.
-
-    Options: ``secret_key`` (required) accepts ``env:NAME``;
-    ``fallback_keys`` holds **one key per line** (indented continuation
-    lines), each may be ``env:NAME``; a line is one whole key, spaces and
-    commas included. ``max_age`` is a duration (``3600``, ``1h``, ``14d``)
-    or ``none`` for a browser-session cookie; ``secure``, ``httponly``,
-    ``partitioned``, ``flask_compatible``, ``refresh_each_request`` are
-    booleans. ``samesite`` is ``Strict``, ``Lax`` or ``None`` -- careful:
-    ``samesite = none`` is the SameSite *value* ``None`` (needs ``secure``),
-    and ``samesite = off`` sends no attribute -- while ``domain = none``,
-    ``salt = none`` and ``digest = none`` mean unset (the defaults).
-    ``cookie_name``, ``path`` are strings; ``serializer`` is a dotted
-    ``module:object``.
-
-    .. code-block:: ini
-
-        fallback_keys =
-            env:OLD_SECRET_KEY
-            an older key, with spaces
-    """
-    return SessionMiddleware(app, **convert_options("session", local_conf, _SESSION_OPTIONS))
-
-
-# authorization: wsgikit.auth
+def _proxy_astrusted(value: str | list[str]) -> list[str]:
+    """Addresses/CIDRs. Empty or ``none`` gives no networks, which ProxyFix
+    refuses: leaving ``trusted`` out is the only way to count hops."""
+    if isinstance(value, str) and value.strip().lower() == "none":
+        return []
+    return aslist(value)
 
 
 def _auth_asusers(value: str | Mapping[str, str]) -> dict[str, str]:
@@ -463,121 +393,19 @@ def _auth_asusers(value: str | Mapping[str, str]) -> dict[str, str]:
     return users
 
 
-def _auth_asexceptions(value: str) -> tuple[Any, ...]:
-    """Dotted ``module:Class`` names of exception classes."""
-    return tuple(asimport(item) for item in aslist(value))
+def _asexceptions(value: str) -> tuple[type[BaseException], ...]:
+    """Exception classes: builtin names or ``module:Class``."""
+    return tuple(asexception(item) for item in aslist(value))
 
 
-def auth(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
-    """``use = egg:wsgikit#auth``: :class:`wsgikit.auth.AuthParser` (no options)."""
-    convert_options("auth", local_conf, {})
-    return AuthParser(app)
-
-
-_BASIC_AUTH_OPTIONS: dict[str, Converter] = {
-    "users": _auth_asusers,
-    "verify": ascallable,
-    "htpasswd": asnonempty(str),
-    "realm": str,
-    "exempt": aslist,
-    "reload_interval": asoptional(asfloat),
-    "cache_ttl": asfloat,
-    "cache_size": asint,
-}
-
-
-def basic_auth(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
-    """``use = egg:wsgikit#basic_auth``: :class:`wsgikit.auth.BasicAuth`.
-
-    One of ``users`` (``name:hash`` items; bcrypt or ``{SHA}`` hashes),
-    ``htpasswd`` (a file path) or ``verify`` (a dotted ``module:function``);
-    ``realm``; ``exempt`` (path prefixes); ``reload_interval`` (seconds, or
-    ``none``), ``cache_ttl`` (seconds), ``cache_size``.
-    """
-    return BasicAuth(app, **convert_options("basic_auth", local_conf, _BASIC_AUTH_OPTIONS))
-
-
-_BEARER_AUTH_OPTIONS: dict[str, Converter] = {
-    "verify": ascallable,
-    "realm": str,
-    "invalid_token_errors": _auth_asexceptions,
-}
-
-
-def bearer_auth(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
-    """``use = egg:wsgikit#bearer_auth``: :class:`wsgikit.auth.BearerAuth`.
-
-    ``verify`` (required, a dotted ``module:function``), ``realm``,
-    ``invalid_token_errors`` (dotted ``module:Class`` names).
-    """
-    return BearerAuth(app, **convert_options("bearer_auth", local_conf, _BEARER_AUTH_OPTIONS))
-
-
-# edge middlewares (#13): wsgikit.cors, wsgikit.hosts, wsgikit.security
 def _asheader(value: str | bool | None) -> str | None | bool:
-    """A header value, or ``none``/``false``/``off`` (or empty) to switch it off."""
+    """A header value, or ``none``/``false``/``off`` to switch the header off."""
     if value is None or isinstance(value, bool):
         return value
     text = str(value).strip()
-    return None if text.lower() in ("", "none", "false", "off", "no") else text
-
-
-_CORS_OPTIONS: dict[str, Converter] = {
-    "allow_origins": aslist,
-    "allow_origin_regex": asoptional(str),
-    "allow_methods": aslist,
-    "allow_headers": aslist,
-    "expose_headers": aslist,
-    "allow_credentials": asbool,
-    "max_age": asoptional(asduration),
-    "allow_private_network": asbool,
-}
-_SECURITY_OPTIONS: dict[str, Converter] = {
-    "hsts": _asheader,
-    "content_type_options": asbool,
-    "frame_options": _asheader,
-    "referrer_policy": _asheader,
-    "csp": _asheader,
-    "permissions_policy": _asheader,
-    "coop": _asheader,
-    "https_redirect": asbool,
-}
-
-
-def cors(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
-    """``use = egg:wsgikit#cors``: :class:`wsgikit.cors.CORS`; origins, methods
-    and header names are lists, ``max_age`` a duration or ``none``."""
-    return CORS(app, **convert_options("cors", local_conf, _CORS_OPTIONS))
-
-
-def trusted_hosts(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
-    """``use = egg:wsgikit#trusted_hosts``: :class:`wsgikit.hosts.TrustedHosts`;
-    ``hosts`` (required) is a list, ``www_redirect`` a boolean."""
-    schema: dict[str, Converter] = {"hosts": aslist, "www_redirect": asbool}
-    return TrustedHosts(app, **convert_options("trusted_hosts", local_conf, schema))
-
-
-def security_headers(
-    app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any
-) -> Any:
-    """``use = egg:wsgikit#security_headers``: :class:`wsgikit.security.SecurityHeaders`;
-    a header option set to ``none``/``off`` switches that header off."""
-    options = convert_options("security_headers", local_conf, _SECURITY_OPTIONS)
-    return SecurityHeaders(app, **options)
-
-
-# request IDs, access log, body size (#13): wsgikit.request_id, .access_log, .body_size
-def request_id(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
-    """``use = egg:wsgikit#request_id``: :class:`wsgikit.request_id.RequestID`.
-
-    ``header``, ``trust_incoming`` (boolean), ``generator`` (a dotted ``module:function``).
-    """
-    schema: dict[str, Converter] = {
-        "header": str,
-        "trust_incoming": asbool,
-        "generator": ascallable,
-    }
-    return RequestID(app, **convert_options("request_id", local_conf, schema))
+    if not text:
+        raise ValueError(f"{_EMPTY} (or write off to send no such header)")
+    return None if text.lower() in ("none", "false", "off", "no") else text
 
 
 def _access_asformat(value: str) -> Any:
@@ -586,21 +414,167 @@ def _access_asformat(value: str) -> Any:
     return text if text in ("combined", "json") else ascallable(text)
 
 
-def access_log(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
-    """``use = egg:wsgikit#access_log``: :class:`wsgikit.access_log.AccessLog`.
+# --- the factory table ------------------------------------------------------------
+# One row per filter. Adding a filter: a row here, its entry point in setup.py
+# (tests/test_paste.py checks both against each other and the constructor).
 
-    ``logger`` (a logger name), ``format`` (``combined``, ``json`` or ``module:function``).
-    """
-    schema: dict[str, Converter] = {"logger": str, "format": _access_asformat}
-    return AccessLog(app, **convert_options("access_log", local_conf, schema))
+_REWRITE_COMMON: dict[str, Converter] = {
+    "content_types": aslist,
+    "buffer_limit": asoptional(asint),
+    "statuses": asoptional(asints),
+}
+
+FACTORIES: dict[str, Factory] = {
+    factory.name: factory
+    for factory in (
+        Factory(
+            "fake_forwarded_for",
+            FakeForwardedFor,
+            {
+                "real_ip": str,
+                "proxies": aslist,
+                "override": asbool,
+                "proto": asoptional(str),
+                "host": asoptional(str),
+                "port": asoptional(asint),
+                "prefix": asoptional(str),
+                "forwarded": asbool,  # send a Forwarded header (proxy_fix: a hop count)
+            },
+        ),
+        Factory(
+            "proxy_fix",
+            ProxyFix,
+            {
+                "x_for": _ashops,
+                "x_proto": _ashops,
+                "x_host": _ashops,
+                "x_port": _ashops,
+                "x_prefix": _ashops,
+                "trusted": _proxy_astrusted,
+                "forwarded": _ashops,
+                "clear_untrusted": asbool,
+            },
+        ),
+        Factory(
+            "rewrite",
+            BodyRewriter,
+            {"rewrite": ascallable, "stream": ascallable, **_REWRITE_COMMON},
+        ),
+        Factory("inject_html", InjectHTML, {"snippet": str, "marker": str, **_REWRITE_COMMON}),
+        Factory(
+            "compress",
+            Compress,
+            {
+                "min_size": asint,
+                "level": asint,
+                "encodings": aslist,
+                "content_types": aslist,
+                "buffer_limit": asint,
+                "flush_size": asint,
+                "flush_types": asnonempty(aslist),
+                "brotli_quality": asint,
+                "zstd_level": asint,
+            },
+        ),
+        Factory(
+            "json_errors",
+            JSONErrors,
+            {
+                "format": _errors_asformat,
+                "debug": asbool,
+                "negotiate": asbool,
+                "exceptions": _errors_asexceptions,
+                "duck_typing": asbool,
+                "request_id_header": asoptional(str),
+                "types": _errors_astypes,
+                "content_type": asoptional(str),
+            },
+        ),
+        Factory(
+            "session",
+            SessionMiddleware,
+            {
+                "secret_key": assecret,
+                "fallback_keys": _assecrets,  # one key per line: a key may hold spaces
+                "cookie_name": str,
+                "max_age": asoptional(asduration),
+                "secure": asbool,
+                "httponly": asbool,
+                "samesite": _assamesite,  # "none" is SameSite=None; "off": no attribute
+                "domain": asoptional(str),
+                "path": str,
+                "partitioned": asbool,
+                "salt": asoptional(str),
+                "digest": asoptional(str),
+                "flask_compatible": asbool,
+                "refresh_each_request": asbool,
+                "serializer": asoptional(asimport),
+            },
+        ),
+        Factory("auth", AuthParser),
+        Factory(
+            "basic_auth",
+            BasicAuth,
+            {
+                "users": _auth_asusers,
+                "verify": ascallable,
+                "htpasswd": asnonempty(str),
+                "realm": str,
+                "exempt": aslist,
+                "reload_interval": asoptional(asfloat),
+                "cache_ttl": asfloat,
+                "cache_size": asint,
+            },
+        ),
+        Factory(
+            "bearer_auth",
+            BearerAuth,
+            {"verify": ascallable, "realm": str, "invalid_token_errors": _asexceptions},
+        ),
+        Factory(
+            "cors",
+            CORS,
+            {
+                "allow_origins": aslist,
+                "allow_origin_regex": asoptional(str),
+                "allow_methods": aslist,
+                "allow_headers": aslist,
+                "expose_headers": aslist,
+                "allow_credentials": asbool,
+                "max_age": asoptional(asduration),
+                "allow_private_network": asbool,
+            },
+        ),
+        Factory("trusted_hosts", TrustedHosts, {"hosts": aslist, "www_redirect": asbool}),
+        Factory(
+            "security_headers",
+            SecurityHeaders,
+            {
+                "hsts": _asheader,
+                "content_type_options": asbool,
+                "frame_options": _asheader,
+                "referrer_policy": _asheader,
+                "csp": _asheader,
+                "permissions_policy": _asheader,
+                "coop": _asheader,
+                "https_redirect": asbool,
+            },
+        ),
+        Factory(
+            "request_id",
+            RequestID,
+            {"header": str, "trust_incoming": asbool, "generator": ascallable},
+        ),
+        Factory("access_log", AccessLog, {"logger": str, "format": _access_asformat}),
+        Factory("max_body_size", MaxBodySize, {"limit": asint}),
+    )
+}
 
 
-def max_body_size(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: Any) -> Any:
-    """``use = egg:wsgikit#max_body_size``: :class:`wsgikit.body_size.MaxBodySize`.
-
-    ``limit`` (required, bytes; ``1_048_576`` for 1 MiB).
-    """
-    options = convert_options("max_body_size", local_conf, {"limit": asint})
-    if "limit" not in options:
-        raise ValueError("[max_body_size] option limit is required (bytes)")
-    return MaxBodySize(app, **options)
+def __getattr__(name: str) -> Factory:
+    # Entry points (``wsgikit.paste:proxy_fix``) and ``use = call:wsgikit.paste:...``
+    # name a factory as an attribute of this module: serve it from the table.
+    try:
+        return FACTORIES[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
