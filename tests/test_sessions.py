@@ -1091,6 +1091,17 @@ def test_error_in_our_start_response_closes_a_lazy_iterable_once() -> None:
             id="__Host- with a path",
         ),
         pytest.param({"cookie_name": "__Secure-s"}, ValueError, "__Secure-", id="__Secure- plain"),
+        # Browsers apply the prefix rules case-insensitively (#8).
+        pytest.param({"cookie_name": "__host-sid"}, ValueError, "__Host-", id="__host- plain"),
+        pytest.param({"cookie_name": "__HOST-sid"}, ValueError, "__Host-", id="__HOST- plain"),
+        pytest.param(
+            {"cookie_name": "__hOsT-sid", "secure": True, "domain": "example.com"},
+            ValueError,
+            "__Host-",
+            id="__hOsT- with a domain",
+        ),
+        pytest.param({"cookie_name": "__secure-sid"}, ValueError, "__Secure-", id="__secure-"),
+        pytest.param({"cookie_name": "__SECURE-sid"}, ValueError, "__Secure-", id="__SECURE-"),
     ],
 )
 def test_bad_options_fail_at_construction(

@@ -145,7 +145,7 @@ class SessionMiddleware:
         Otherwise each side reads the other's cookie as a bad one: Flask's
         data is overwritten or deleted. ``__Host-`` names require
         ``secure=True``, ``path="/"`` and no ``domain``; ``__Secure-`` names
-        require ``secure=True``.
+        require ``secure=True`` (prefixes in any case, as browsers match them).
     :param max_age: Seconds (an ``int`` or a ``timedelta``) a cookie stays
         valid after it was last written: checked on the server and sent as
         ``Max-Age``/``Expires``. Two weeks by default. ``None`` makes a
@@ -232,12 +232,18 @@ class SessionMiddleware:
             raise ValueError('samesite="None" requires secure=True (browsers reject it otherwise)')
         if self.partitioned and not self.secure:
             raise ValueError("partitioned=True requires secure=True")
-        if self.cookie_name.startswith("__Secure-") and not self.secure:
-            raise ValueError("a __Secure- cookie_name requires secure=True")
-        if self.cookie_name.startswith("__Host-") and (
+        # Browsers match the prefixes case-insensitively (RFC 6265bis), so
+        # "__host-sid" is held to the __Host- rules too: a cookie breaking
+        # them would be dropped and the session would never stick.
+        prefix = self.cookie_name[:9].lower()
+        if prefix == "__secure-" and not self.secure:
+            raise ValueError("a __Secure- cookie_name (any case) requires secure=True")
+        if prefix[:7] == "__host-" and (
             not self.secure or self.path != "/" or self.domain is not None
         ):
-            raise ValueError('a __Host- cookie_name requires secure=True, path="/" and no domain')
+            raise ValueError(
+                'a __Host- cookie_name (any case) requires secure=True, path="/" and no domain'
+            )
         if salt is None:
             salt = _FLASK_SALT if self.flask_compatible else _DEFAULT_SALT
         if not isinstance(salt, str | bytes):
