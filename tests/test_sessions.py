@@ -44,7 +44,7 @@ from wsgikit.sessions import (
 )
 
 SECRET = "test-secret-key-0123456789abcdef"
-OLD_SECRET = "old-secret-key-fedcba9876543210"
+OLD_SECRET = "old-secret-key-fedcba98765432100"
 T0 = 1_700_000_000
 DAY = 86400
 
@@ -1120,6 +1120,86 @@ class _BytesSerializer:
 
     def loads(self, text: Any) -> Any:
         return json.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("key", "warned"),
+    [
+        pytest.param("k" * 31, True, id="31 chars"),
+        pytest.param(b"k" * 16, True, id="16 bytes"),
+        pytest.param("é" * 16, False, id="32 UTF-8 bytes"),
+        pytest.param(SECRET, False, id="32 chars"),
+    ],
+)
+def test_short_secret_key_is_logged_at_construction(
+    key: str | bytes, warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        SessionMiddleware(ignoring_app, key)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert bool(warnings) is warned
+    if warned:
+        assert "32" in warnings[0].getMessage() and str(key) not in warnings[0].getMessage()
+
+
+SESSION_EXAMPLES = ["pyramid_session_counter.py", "shared_session_flask_bottle.py"]
+
+
+@pytest.mark.parametrize("name", SESSION_EXAMPLES)
+def test_examples_without_a_secret_key_share_a_labelled_development_key(
+    name: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """gunicorn -w 4 imports the example once per worker: every worker must
+    sign with the same key, or most requests reset the session (#8)."""
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    path = Path(__file__).resolve().parent.parent / "examples" / name
+    cookies = []
+    for worker in range(2):
+        with caplog.at_level(logging.WARNING):
+            module = _load_example(path, f"worker{worker}")
+        assert any("SECRET_KEY" in r.getMessage() for r in caplog.records)
+        caplog.clear()
+        app = webtest.TestApp(module.app)
+        prefix = "/bottle" if "bottle" in name else ""
+        app.get(prefix + ("/add/x" if prefix else "/"))
+        cookies.append(app.cookies["session"])
+    # A cookie written by one worker is read by the other.
+    other = webtest.TestApp(_load_example(path, "worker2").app)
+    other.set_cookie("session", cookies[0])
+    if "bottle" in name:
+        assert other.get("/bottle/cart").json["cart"] == ["x"]
+    else:
+        assert other.get("/").json["visits"] == 2
+
+
+@pytest.mark.parametrize("name", SESSION_EXAMPLES)
+def test_examples_read_the_secret_key_from_the_environment(
+    name: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SECRET_KEY", "from-the-environment-" + "x" * 32)
+    path = Path(__file__).resolve().parent.parent / "examples" / name
+    with caplog.at_level(logging.WARNING):
+        module = _load_example(path, "env")
+    assert not [r for r in caplog.records if "SECRET_KEY" in r.getMessage()]
+    app = webtest.TestApp(module.app)
+    app.get("/bottle/add/x" if "bottle" in name else "/")
+    reader = SessionMiddleware(
+        session_app(), "from-the-environment-" + "x" * 32, flask_compatible="bottle" in name
+    )
+    _, _, body = call(reader, "session=" + app.cookies["session"].strip('"'))
+    assert json.loads(body) != {}
+
+
+def _load_example(path: Path, tag: str) -> Any:
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(f"session_example_{path.stem}_{tag}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_options_are_public_attributes() -> None:

@@ -50,6 +50,8 @@ SESSION_KEY = "wsgikit.session"
 
 #: werkzeug's rule of thumb for the largest ``Set-Cookie`` value every browser keeps.
 MAX_COOKIE_SIZE = 4093
+#: Shorter secret keys are logged as a WARNING at construction.
+MIN_KEY_BYTES = 32
 #: Two weeks, like Django and Starlette.
 DEFAULT_MAX_AGE = 14 * 24 * 3600
 
@@ -135,8 +137,9 @@ class SessionMiddleware:
 
     :param app: The WSGI application to wrap.
     :param secret_key: The key that signs new cookies (``str`` or
-        ``bytes``, not empty). Use a long random value, e.g.
-        ``secrets.token_hex(32)``, kept out of the source code.
+        ``bytes``; empty is a ``ValueError``, under 32 bytes is logged as a
+        WARNING). Use a long random value, e.g. ``secrets.token_hex(32)``,
+        kept out of the source code and the same in every process.
     :param cookie_name: The cookie's name. ``"session"`` by default, which
         is also the name of Flask's own session cookie: when wrapping a
         Flask app that uses ``flask.session`` (``flash()``, logins ...),
@@ -215,6 +218,14 @@ class SessionMiddleware:
     ) -> None:
         self.app = app
         self.secret_key = _key("secret_key", secret_key)
+        if len(_bytes(self.secret_key)) < MIN_KEY_BYTES:
+            # Not refused: a short key still signs, and tests use them.
+            logger.warning(
+                "secret_key is %d bytes; use at least %d random bytes "
+                "(e.g. secrets.token_hex(32)) so the signature cannot be brute-forced",
+                len(_bytes(self.secret_key)),
+                MIN_KEY_BYTES,
+            )
         if isinstance(fallback_keys, str | bytes):
             raise TypeError("fallback_keys must be a list of keys, not a single key")
         self.fallback_keys = tuple(_key("fallback_keys", key) for key in fallback_keys)
