@@ -579,61 +579,72 @@ def test_bad_cookie_log_does_not_show_its_content(caplog: pytest.LogCaptureFixtu
 
 
 @pytest.mark.parametrize("cookie", _bad_cookies())
-def test_bad_cookie_is_deleted_by_a_request_that_reads_the_session(cookie: str) -> None:
+def test_bad_cookie_is_kept_by_a_request_that_only_reads_the_session(cookie: str) -> None:
+    """Another instance may hold the key this one lacks (#8): never delete on a failed check."""
     app = middleware(lambda s: s.get("a"), domain="example.com", path="/app")
     _, headers, body = call(app, cookie)
     assert json.loads(body) == {}
-    deletion = set_cookie(headers)
-    assert deletion is not None and value_of(deletion) == ""
-    attrs = attributes(deletion)
-    assert attrs["Max-Age"] == "0" and attrs["Domain"] == "example.com"
-    assert attrs["Path"] == "/app"
+    assert set_cookie(headers) is None
     assert header(headers, "Vary") == ["Cookie"]
 
 
-def test_expired_cookie_is_deleted(clock: Clock) -> None:
+def test_expired_cookie_is_kept_when_only_read(clock: Clock) -> None:
     value = signed({"a": 1})
     clock.now = T0 + 2 * DAY
     _, headers, body = call(middleware(lambda s: s.get("a"), max_age=DAY), "session=" + value)
-    assert json.loads(body) == {} and value_of(set_cookie(headers)) == ""
+    assert json.loads(body) == {} and set_cookie(headers) is None
 
 
-def test_cookie_of_a_retired_key_is_deleted_once_and_then_costs_nothing(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """The reviewer's case: a browser holds a cookie whose key left fallback_keys."""
-    retired = SessionMiddleware(session_app(setter(user="alice")), OLD_SECRET)
-    current = SessionMiddleware(session_app(lambda s: s.get("user")), SECRET)
+def test_rolling_key_rotation_does_not_log_users_out() -> None:
+    """Instances are updated one by one: the new key reaches some before others.
+
+    A request served by an instance still without the new key must not
+    destroy the cookie; the next instance that has the key reads it again.
+    """
+    new_key = "new-secret-key-" + "n" * 32
+    updated = SessionMiddleware(session_app(setter(user="alice")), new_key, fallback_keys=[SECRET])
+    reader = session_app(lambda s: s.get("user"))
+    lagging = SessionMiddleware(reader, SECRET)
+    recovered = SessionMiddleware(reader, new_key, fallback_keys=[SECRET])
+    routes = {"/login": updated, "/lagging": lagging, "/": recovered}
 
     def site(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        handler = retired if environ["PATH_INFO"] == "/login" else current
-        return handler(environ, start_response)
+        return routes[environ["PATH_INFO"]](environ, start_response)
 
     app = testapp(site)
     app.get("/login")
-    assert "session" in app.cookies
-    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
-        first = app.get("/")
-        second = app.get("/")
-    assert first.json == {} == second.json
-    assert first.headers.getall("Set-Cookie")[0].startswith("session=;")
-    assert "session" not in app.cookies
-    assert second.headers.getall("Set-Cookie") == []
-    assert len(caplog.records) == 1  # the second request sent no cookie to check
+    assert app.get("/lagging").json == {}
+    assert app.get("/lagging").headers.getall("Set-Cookie") == []
+    assert app.get("/").json == {"user": "alice"}
+
+
+def test_repeated_bad_cookie_log_is_bounded(caplog: pytest.LogCaptureFixture) -> None:
+    app = middleware(lambda s: s.get("a"))
+    cookie = "session=" + signed({"a": 1}, "wrong-key-" + "w" * 32)
+    with caplog.at_level(logging.DEBUG, "wsgikit.sessions"):
+        for _ in range(5):
+            call(app, cookie)
+    levels = [r.levelno for r in caplog.records]
+    assert levels == [logging.WARNING] + [logging.DEBUG] * 4
+    # Another instance (another stack in the process) logs its own first line.
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, "wsgikit.sessions"):
+        call(middleware(lambda s: s.get("a")), cookie)
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
 
 
 @pytest.mark.parametrize(
-    ("cookie", "deleted"),
+    "cookie",
     [
-        pytest.param(f"session=bad; session={signed({'a': 1})}", False, id="one valid of two"),
-        pytest.param(f"session={signed({})}", False, id="valid but empty"),
-        pytest.param("sessionid=bad; other=x", False, id="another name"),
-        pytest.param("session=bad; session=worse", True, id="none valid of two"),
+        pytest.param(f"session=bad; session={signed({'a': 1})}", id="one valid of two"),
+        pytest.param(f"session={signed({})}", id="valid but empty"),
+        pytest.param("sessionid=bad; other=x", id="another name"),
+        pytest.param("session=bad; session=worse", id="none valid of two"),
     ],
 )
-def test_only_a_cookie_that_failed_verification_is_deleted(cookie: str, deleted: bool) -> None:
+def test_reading_never_deletes_a_cookie(cookie: str) -> None:
     _, headers, _ = call(middleware(lambda s: s.get("a")), cookie)
-    assert (set_cookie(headers) is not None) is deleted
+    assert set_cookie(headers) is None
 
 
 def test_bad_cookie_is_replaced_not_deleted_when_the_app_stores_data() -> None:
@@ -1428,16 +1439,14 @@ def _clashing_app(their_cookie: str, action: Action) -> WSGIApplication:
             False,
             id="flask mode, we only read",
         ),
-        pytest.param(
-            "session=theirs",
-            setter(a=1),
-            {"flask_compatible": True},
-            True,
-            id="flask mode, both write",
-        ),
         pytest.param("sessionid=x", setter(a=1), {}, False, id="another name"),
         pytest.param("session=theirs", setter(a=1), {"cookie_name": "sid"}, False, id="renamed"),
-        pytest.param("session=theirs", lambda s: None, {}, False, id="untouched"),
+        # Warned even when our session was not touched (#8): around Pyramid's
+        # SignedCookieSessionFactory both sessions reset without a word otherwise.
+        pytest.param("session=theirs", lambda s: None, {}, True, id="untouched"),
+        pytest.param(
+            "session=theirs", lambda s: None, {"flask_compatible": True}, False, id="flask, none"
+        ),
     ],
 )
 def test_app_setting_a_cookie_of_our_name_is_logged_once(
@@ -1468,12 +1477,46 @@ def test_app_cookie_of_our_name_replaces_a_bad_one_without_a_deletion() -> None:
     assert header(headers, "Set-Cookie") == ["session=fresh"]
 
 
-def _flask_counter(cookie_name: str = "session", **options: Any) -> webtest.TestApp:
+def test_pyramid_cookie_session_around_is_logged_though_ours_is_untouched(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Pyramid's SignedCookieSessionFactory also names its cookie ``session``."""
+    from pyramid.config import Configurator
+    from pyramid.session import SignedCookieSessionFactory
+
+    def view(request: Any) -> Any:
+        request.session["n"] = request.session.get("n", 0) + 1
+        return {"n": request.session["n"]}
+
+    with Configurator(session_factory=SignedCookieSessionFactory("p" * 32)) as config:
+        config.add_route("index", "/")
+        config.add_view(view, route_name="index", renderer="json")
+        pyramid_app = config.make_wsgi_app()
+    app = testapp(pyramid_app, partial(SessionMiddleware, secret_key=SECRET))
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        counts = [app.get("/").json["n"] for _ in range(3)]
+    assert counts == [1, 2, 3]  # our untouched session leaves Pyramid's alone
+    clash = [r for r in caplog.records if "sets a cookie named session" in r.getMessage()]
+    assert [r.levelno for r in clash] == [logging.WARNING]
+
+
+def test_flask_mode_app_cookie_that_does_not_verify_is_refused_loudly() -> None:
+    """Both sides wrote, and the app's cookie cannot be the merge base: no silent loss."""
+    app = SessionMiddleware(
+        _clashing_app("session=theirs; Path=/", setter(a=1)), SECRET, flask_compatible=True
+    )
+    with pytest.raises(RuntimeError, match="cannot merge"):
+        run_wsgi(app)
+
+
+def _flask_counter(
+    cookie_name: str = "session", flask_key: str = "flask-" + SECRET, **options: Any
+) -> webtest.TestApp:
     """Flask's own session and ours, side by side in one Flask view."""
     import flask
 
     inner = flask.Flask("clash")
-    inner.secret_key = "flask-" + SECRET
+    inner.secret_key = flask_key
 
     @inner.route("/")
     def index() -> Any:
@@ -1492,7 +1535,7 @@ def test_wrapping_flask_with_the_default_name_is_logged(caplog: pytest.LogCaptur
     with caplog.at_level(logging.INFO, "wsgikit.sessions"):
         counts = [app.get("/").json for _ in range(3)]
     assert counts[-1] == {"fl": 1, "mw": 3}  # Flask's session is overwritten every time
-    assert "sets a cookie named session too" in caplog.text
+    assert "sets a cookie named session" in caplog.text
 
 
 def test_wrapping_flask_with_another_cookie_name_keeps_both_sessions(
@@ -1503,6 +1546,54 @@ def test_wrapping_flask_with_another_cookie_name_keeps_both_sessions(
         counts = [app.get("/").json for _ in range(3)]
     assert counts == [{"fl": n, "mw": n} for n in (1, 2, 3)]
     assert caplog.records == []
+
+
+def test_flask_mode_merges_flask_and_wsgi_writes_of_one_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """#8: Flask's Set-Cookie is the base, our changes go on top, one cookie is sent."""
+    app = _flask_counter(flask_key=SECRET, flask_compatible=True)
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        responses = [app.get("/") for _ in range(3)]
+    assert [r.json for r in responses] == [{"fl": n, "mw": n} for n in (1, 2, 3)]
+    assert all(len(r.headers.getall("Set-Cookie")) == 1 for r in responses)
+    assert caplog.records == []
+
+
+def test_flask_mode_merges_with_an_inner_wsgi_layer() -> None:
+    """A WSGI layer between us and Flask writes our session; Flask writes its own."""
+    import flask
+
+    inner = flask.Flask("merge")
+    inner.secret_key = SECRET
+
+    @inner.route("/")
+    def index() -> Any:
+        flask.session["fl"] = flask.session.get("fl", 0) + 1
+        flask.session.pop("gone", None)
+        return flask.jsonify(dict(flask.session))
+
+    @inner.route("/seed")
+    def seed() -> Any:
+        flask.session.update(gone=1, kept="x")
+        return flask.jsonify({})
+
+    @inner.route("/logout")
+    def logout() -> Any:
+        flask.session.clear()  # Flask deletes the cookie ...
+        return flask.jsonify({})
+
+    def layer(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        session = get_session(environ)
+        session["wsgi"] = session.get("wsgi", 0) + 1
+        return inner(environ, start_response)
+
+    app = testapp(layer, partial(SessionMiddleware, secret_key=SECRET, flask_compatible=True))
+    app.get("/seed")
+    app.get("/")
+    assert app.get("/").json == {"fl": 2, "kept": "x", "wsgi": 2}  # as Flask saw it
+    app.get("/logout")  # ... and our change on top keeps only what we wrote
+    assert app.get("/").json == {"fl": 1, "wsgi": 4}
 
 
 # --- real frameworks use the session via the environ -----------------------------------

@@ -23,6 +23,7 @@ is not imported.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import decimal
 import hashlib
@@ -50,6 +51,8 @@ SESSION_KEY = "wsgikit.session"
 
 #: werkzeug's rule of thumb for the largest ``Set-Cookie`` value every browser keeps.
 MAX_COOKIE_SIZE = 4093
+#: Seconds during which further bad cookies are logged at DEBUG only.
+BAD_COOKIE_LOG_INTERVAL = 60
 #: Shorter secret keys are logged as a WARNING at construction.
 MIN_KEY_BYTES = 32
 #: Two weeks, like Django and Starlette.
@@ -101,9 +104,13 @@ class SessionMiddleware:
       the app gets an empty session (its changes are saved as usual) and a
       line on the ``wsgikit.sessions`` logger (INFO for an expired
       cookie, WARNING for the rest; the cookie's content is never logged).
-      When the session is accessed and the app stores nothing, the response
-      deletes the bad cookie (so it is not checked, and logged, again on
-      every request); an untouched session leaves it alone.
+      A cookie that fails verification is **never deleted** for that
+      alone: during a rolling key rotation this process may lack the key
+      that signed it, and the next process reads it again. It is replaced
+      only when the app writes the session, and deleted only when the app
+      empties it (``clear()``). As the browser keeps sending it, the log
+      line is bounded: the first one per middleware at its level, then
+      DEBUG for :data:`BAD_COOKIE_LOG_INTERVAL` (60) seconds.
       When the browser sends several cookies of this name (set for other
       paths or domains), the valid one signed last wins.
     - A ``Set-Cookie`` value longer than 4093 bytes is logged as an ERROR
@@ -116,9 +123,18 @@ class SessionMiddleware:
       with ``start_response(..., exc_info)``, which carries the session as
       it is then).
     - The cookie name must be the session's alone. If the app's response
-      sets a cookie of the same name (Flask's ``flask.session`` uses
-      ``"session"`` too), the two overwrite each other; the first such
-      response is logged as a WARNING. See ``cookie_name``.
+      sets a cookie of the same name (Flask's ``flask.session`` and
+      Pyramid's ``SignedCookieSessionFactory`` use ``"session"`` too), the
+      two overwrite each other; the first such response is logged as a
+      WARNING, whether or not this session was touched. See ``cookie_name``.
+    - With ``flask_compatible``, the app's cookie of our name is the shared
+      session. When both the inner Flask app (``flask.session``) and this
+      session were written in one request, the two are **merged** into one
+      cookie: Flask's ``Set-Cookie`` is verified and taken as the base, and
+      the keys this request set or deleted here (all keys after
+      ``modified = True``; everything after ``clear()``) are applied on top.
+      If Flask's cookie does not verify with this key and salt, the
+      response fails with a ``RuntimeError`` rather than drop a write.
     - Changes *inside* a stored value (``session["cart"].append(item)``)
       are not seen; set ``session.modified = True`` afterwards.
     - Values must be JSON types (``str``, ``int``, ``float``, ``bool``,
@@ -301,6 +317,8 @@ class SessionMiddleware:
         self._delete_cookie = dump_cookie(
             self.cookie_name, "", max_age=0, expires=0, **self._cookie_options
         )
+        # Bad cookies are logged at their level once per interval, else DEBUG.
+        self._quiet_until = 0.0
         # True once a cookie of our name set by the app itself was logged.
         self._clash_logged = False
 
@@ -329,12 +347,14 @@ class SessionMiddleware:
         values = parse_cookie(text).getlist(name)
         if not values:
             if self._named.search(text):
-                logger.warning("the Cookie header has a malformed %s cookie; ignored", name)
+                self._log_bad(logging.WARNING, "the Cookie header has a malformed %s cookie", name)
                 return None, True
             return {}, False
         if len(values) == 1:
             return self._verify(values[0]), True
-        logger.info("%d cookies named %s; using the valid one signed last", len(values), name)
+        self._log_bad(
+            logging.INFO, "%d cookies named %s; using the valid one signed last", len(values), name
+        )
         best: dict[str, Any] | None = None
         best_time = -1.0
         for value in values:
@@ -350,37 +370,61 @@ class SessionMiddleware:
         try:
             payload = self._signer.unsign(value, max_age=self.max_age)
         except SignatureExpired as error:
-            logger.info("session cookie %s expired (%s)", self.cookie_name, error)
+            self._log_bad(logging.INFO, "session cookie %s expired (%s)", self.cookie_name, error)
             return None
         except BadData:
-            logger.warning(
-                "session cookie %s (%d bytes) has a bad signature or format; "
-                "starting an empty session",
+            self._log_bad(
+                logging.WARNING,
+                "session cookie %s (%d bytes) has a bad signature or format (or was signed "
+                "with a key this process lacks); starting an empty session",
                 self.cookie_name,
                 len(value),
             )
             return None
         except (ValueError, OverflowError, OSError):  # a validly signed absurd timestamp
-            logger.warning("session cookie %s has an impossible timestamp", self.cookie_name)
+            self._log_bad(
+                logging.WARNING, "session cookie %s has an impossible timestamp", self.cookie_name
+            )
             return None
         try:
             data = self._payloads.load_payload(payload)
         except BadData as error:
             cause = getattr(error, "original_error", None) or error
-            logger.warning(
+            self._log_bad(
+                logging.WARNING,
                 "session cookie %s is signed but cannot be decoded (%s); starting an empty session",
                 self.cookie_name,
                 type(cause).__name__,
             )
             return None
         if not isinstance(data, dict):
-            logger.warning(
+            self._log_bad(
+                logging.WARNING,
                 "session cookie %s holds a JSON %s, not an object; starting an empty session",
                 self.cookie_name,
                 type(data).__name__,
             )
             return None
         return data
+
+    def _log_bad(self, level: int, message: str, *args: object) -> None:
+        """Log a bad cookie at ``level`` at most once per :data:`BAD_COOKIE_LOG_INTERVAL`
+        seconds (per middleware), and at DEBUG in between.
+
+        A bad cookie is kept (see ``_response_headers``), so the browser sends
+        it again on every request: unbounded, the line would flood the log.
+        """
+        now = time.monotonic()
+        if now < self._quiet_until:
+            logger.debug(message, *args)
+            return
+        self._quiet_until = now + BAD_COOKIE_LOG_INTERVAL
+        logger.log(
+            level,
+            message + " (more bad cookies in the next %d s are logged at DEBUG)",
+            *args,
+            BAD_COOKIE_LOG_INTERVAL,
+        )
 
     def _signed_at(self, value: str) -> float:
         """When a validly signed, unexpired ``value`` was signed; -1 if it is not one."""
@@ -399,43 +443,76 @@ class SessionMiddleware:
         The app's list is never modified: a new list is returned when a header is added.
         """
         varied = with_vary(headers, "Cookie")
+        theirs = self._app_cookies(varied)
+        if theirs and self.flask_compatible:
+            if not session.modified:
+                return varied  # Flask wrote the shared session; this side only read it
+            # Both sides wrote the one shared session: Flask's cookie is the
+            # base, this request's changes go on top, one cookie is sent.
+            data = session._apply_changes(self._app_cookie_data(varied[theirs[-1]][1]))
+            kept = [header for index, header in enumerate(varied) if index not in theirs]
+            return [*kept, ("Set-Cookie", self._dump(data) if data else self._delete_cookie)]
+        if theirs:
+            self._warn_clash()
         cookie: str | None = None
-        stale = False
         if dict.__len__(session):
             if session.modified or self.refresh_each_request:
-                cookie = self._dump(session)
-        elif session._had_cookie and (session.modified or session._invalid):
-            # Emptied, or the request's cookie is bad: delete it (a bad one
-            # would otherwise be verified, and logged, on every request).
+                cookie = self._dump(dict(dict.items(session)))
+        elif session._had_cookie and session.modified:
+            # Emptied by the app. A cookie that merely failed verification is
+            # never deleted: during a rolling key rotation this process may
+            # lack the key that signed it, and the next one can read it.
             cookie = self._delete_cookie
-            stale = not session.modified
-        if self._app_sets_cookie(varied):
-            if stale:
-                cookie = None  # the app's own cookie replaces the bad one
-            if (cookie is not None or not self.flask_compatible) and not self._clash_logged:
-                self._clash_logged = True
-                logger.warning(
-                    "the app's response sets a cookie named %s too: it and the session "
-                    "cookie overwrite each other (the session's, sent last, wins). Give "
-                    "SessionMiddleware another cookie_name, or use flask_compatible=True "
-                    "with Flask's secret key to share one session (logged once)",
-                    self.cookie_name,
-                )
         if cookie is not None:
             return [*varied, ("Set-Cookie", cookie)]
         return varied
 
-    def _app_sets_cookie(self, headers: Headers) -> bool:
-        """Whether ``headers`` hold a ``Set-Cookie`` for this cookie name."""
-        name = self.cookie_name
-        return any(
-            key.lower() == "set-cookie" and value.split("=", 1)[0].strip() == name
-            for key, value in headers
+    def _warn_clash(self) -> None:
+        if self._clash_logged:
+            return
+        self._clash_logged = True
+        logger.warning(
+            "the app's response sets a cookie named %s, the name of the session cookie: "
+            "the two sessions overwrite each other and each reads the other's cookie as "
+            "a bad one. Give SessionMiddleware another cookie_name, or (for Flask) use "
+            "flask_compatible=True with Flask's secret key to share one session (logged once)",
+            self.cookie_name,
         )
 
-    def _dump(self, session: Session) -> str:
+    def _app_cookies(self, headers: Headers) -> list[int]:
+        """The indexes of the ``Set-Cookie`` headers for this cookie name."""
+        name = self.cookie_name
+        return [
+            index
+            for index, (key, value) in enumerate(headers)
+            if key.lower() == "set-cookie" and value.split("=", 1)[0].strip() == name
+        ]
+
+    def _app_cookie_data(self, header: str) -> dict[str, Any]:
+        """The data of the app's own ``Set-Cookie`` (Flask's, in ``flask_compatible`` mode).
+
+        :raises RuntimeError: When it does not verify: there is then no base
+            to merge this request's changes onto, and dropping either side's
+            write silently is not an option.
+        """
+        value = parse_cookie(header.split(";", 1)[0]).get(self.cookie_name, "")
+        if not value:
+            return {}  # the app deleted its session
+        data = None
+        with contextlib.suppress(BadData, ValueError, OverflowError, OSError):
+            data = self._payloads.load_payload(self._signer.unsign(value))
+        if not isinstance(data, dict):
+            raise RuntimeError(
+                f"cannot merge the session: the app sets its own {self.cookie_name} cookie "
+                "and it does not verify with SessionMiddleware's secret_key and salt; give "
+                "both the same secret key (Flask's SECRET_KEY) or use another cookie_name"
+            )
+        return data
+
+    def _dump(self, data: dict[str, Any]) -> str:
+        """The ``Set-Cookie`` value holding ``data``, signed now."""
         try:
-            payload = self._payloads.dump_payload(dict(dict.items(session)))
+            payload = self._payloads.dump_payload(data)
         except (TypeError, ValueError) as error:
             raise TypeError(
                 f"the session cannot be serialised ({error}); store JSON types "
@@ -504,30 +581,68 @@ class Session(dict[str, Any]):
     """
 
     __slots__ = (
-        "modified",
+        "_modified",
+        "_everything",
         "_new",
         "_pending",
         "_cookie",
         "_middleware",
         "_had_cookie",
-        "_invalid",
         "_sealed",
+        "_touched",
+        "_cleared",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         dict.__init__(self, *args, **kwargs)
-        #: True once the session was changed (and so will be written).
-        self.modified = False
+        self._modified = False
+        # True when `modified = True` was set from outside: a change in
+        # place, of keys we cannot name, so every key counts as changed.
+        self._everything = False
         self._new = True
         # True until the middleware's session loads its cookie (first access).
         self._pending = False
         self._cookie: str | None = None
         self._middleware: SessionMiddleware | None = None
         self._had_cookie = False
-        self._invalid = False
         # True once the cookie was decided (start_response) and no later
         # change has been logged yet.
         self._sealed = False
+        # Keys set or deleted in this request, and whether clear() was called.
+        self._touched: set[str] | None = None
+        self._cleared = False
+
+    @property
+    def modified(self) -> bool:
+        """``True`` once the session was changed (and so will be written).
+
+        Set it yourself after changing a stored value in place
+        (``session["cart"].append(item)``): then every key counts as changed
+        when this request's changes are merged (see ``store=``).
+        """
+        return self._modified
+
+    @modified.setter
+    def modified(self, value: bool) -> None:
+        self._modified = self._everything = bool(value)
+
+    def _apply_changes(self, base: dict[str, Any]) -> dict[str, Any]:
+        """``base`` (loaded elsewhere) with this request's changes applied on top.
+
+        The merge rule: only the keys this request set or deleted replace
+        ``base``'s, after emptying it if the request called :meth:`clear`.
+        """
+        if self._cleared:
+            base = {}
+        keys: Iterable[str] = self._touched or ()
+        if self._everything:
+            keys = {*keys, *dict.keys(self)}
+        for key in keys:
+            if dict.__contains__(self, key):
+                base[key] = dict.__getitem__(self, key)
+            else:
+                base.pop(key, None)
+        return base
 
     @property
     def accessed(self) -> bool:
@@ -549,27 +664,42 @@ class Session(dict[str, Any]):
         if middleware is None:
             return
         data, self._had_cookie = middleware._open(self._cookie)
-        if data is None:
-            self._invalid = True
-        elif data:
+        if data:
             self._new = False
             dict.update(self, data)
 
-    def _changed(self) -> None:
+    def _changed(self, *keys: str) -> None:
+        """Record a change (of ``keys``): the merge rule applies only those."""
+        if keys:
+            if self._touched is None:
+                self._touched = set(keys)
+            else:
+                self._touched.update(keys)
         if self._sealed:
             self._sealed = False  # logged once (until the next decision)
             logger.warning(
                 "the session was changed after start_response(); the change is not sent "
                 "(unless the response is replaced with start_response(..., exc_info))"
             )
-        self.modified = True
+        self._modified = True
 
     def _decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
         """The plan for the response (``intercept``'s decide)."""
         self._sealed = True  # a change made from now on (in the body) is too late
         if self._pending:
-            if not self.modified:
-                return None  # the app never touched the session: nothing to do
+            if not self._modified:
+                # The app never touched the session: nothing to do, but an
+                # app cookie of our name is a clash (Pyramid's cookie session
+                # is named "session" too) and must not pass silently.
+                middleware = self._middleware
+                if (
+                    middleware is not None
+                    and not middleware._clash_logged
+                    and not middleware.flask_compatible
+                    and middleware._app_cookies(headers)
+                ):
+                    middleware._warn_clash()
+                return None
             self._load()  # only `modified = True` was set
         # Only the middleware's own (lazy) sessions are asked to decide.
         middleware = cast(SessionMiddleware, self._middleware)
@@ -669,13 +799,13 @@ class Session(dict[str, Any]):
         if self._pending:
             self._load()
         dict.__setitem__(self, key, value)
-        self._changed()
+        self._changed(key)
 
     def __delitem__(self, key: str) -> None:
         if self._pending:
             self._load()
         dict.__delitem__(self, key)
-        self._changed()
+        self._changed(key)
 
     def __ior__(self, other: Any) -> Session:  # type: ignore[override]  # any mapping
         self.update(other)
@@ -687,34 +817,37 @@ class Session(dict[str, Any]):
         if dict.__contains__(self, key):
             return dict.__getitem__(self, key)
         dict.__setitem__(self, key, default)
-        self._changed()
+        self._changed(key)
         return default
 
     def pop(self, key: str, *default: Any) -> Any:
         if self._pending:
             self._load()
         if dict.__contains__(self, key):
-            self._changed()
+            self._changed(key)
         return dict.pop(self, key, *default)
 
     def popitem(self) -> tuple[str, Any]:
         if self._pending:
             self._load()
         item = dict.popitem(self)
-        self._changed()
+        self._changed(item[0])
         return item
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         if self._pending:
             self._load()
-        dict.update(self, *args, **kwargs)
-        self._changed()
+        items = dict(*args, **kwargs)
+        dict.update(self, items)
+        self._changed(*items)
 
     def clear(self) -> None:
         """Empty the session; the response deletes the cookie."""
         if self._pending:
             self._load()
         dict.clear(self)
+        self._cleared = True
+        self._touched = None
         self._changed()
 
 
@@ -760,14 +893,16 @@ _UNLOADED: Any = _Unloaded()
 def _lazy_session(middleware: SessionMiddleware, cookie: str | None) -> Session:
     """A session that loads ``cookie`` on first access (``__init__`` skipped: hot path)."""
     session = Session.__new__(Session)
-    session.modified = False
+    session._modified = False
+    session._everything = False
     session._new = True
     session._pending = True
     session._cookie = cookie
     session._middleware = middleware
     session._had_cookie = False
-    session._invalid = False
     session._sealed = False
+    session._touched = None
+    session._cleared = False
     # A placeholder entry, so that C code reading the dict's storage directly
     # (the json module's encoder checks the size first) does not see an empty
     # dict but goes through items(), which loads the cookie.
