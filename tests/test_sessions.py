@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from markupsafe import Markup
 from paste.deploy import loadapp
 
+from wsgikit import JSONErrors, SessionTooLarge
 from wsgikit.sessions import (
     MAX_COOKIE_SIZE,
     SESSION_KEY,
@@ -678,10 +679,43 @@ def test_other_cookies_are_ignored() -> None:
     assert json.loads(call(app, "sessionid=1; xsession=2")[2]) == {}
 
 
+BIG = base64.b64encode(random.Random(7).randbytes(3200)).decode()  # incompressible
+
+
+def test_oversized_session_fails_the_request_by_default() -> None:
+    """#12: a cookie the browser would drop must not pass silently."""
+    calls: list[Any] = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        calls.append(status)
+
+    app = middleware(setter(big=BIG))
+    with pytest.raises(SessionTooLarge) as raised:
+        app(make_environ(), start_response)
+    assert calls == []  # before the response started
+    message = str(raised.value)
+    assert str(raised.value.size) in message and "store=" in message
+    assert raised.value.size > MAX_COOKIE_SIZE == raised.value.limit
+
+
+def test_oversized_session_is_a_logged_500_through_json_errors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = testapp(session_app(setter(big=BIG)), partial(JSONErrors), middleware_layer())
+    with caplog.at_level(logging.INFO):
+        response = app.get("/", status=500, expect_errors=True)
+    assert response.json["status"] == 500 and "Set-Cookie" not in response.headers
+    assert "SessionTooLarge" in caplog.text and "store=" in caplog.text
+
+
+def middleware_layer(**options: Any) -> Callable[[WSGIApplication], SessionMiddleware]:
+    return partial(SessionMiddleware, secret_key=SECRET, **options)
+
+
 def test_oversized_cookie_is_logged_as_error_and_sent(caplog: pytest.LogCaptureFixture) -> None:
-    big = base64.b64encode(random.Random(7).randbytes(3200)).decode()  # incompressible
+    big = BIG
     with caplog.at_level(logging.INFO, "wsgikit.sessions"):
-        _, headers, _ = call(middleware(setter(big=big)))
+        _, headers, _ = call(middleware(setter(big=big), oversize="log"))
     cookie = set_cookie(headers)
     assert cookie is not None and len(cookie) > MAX_COOKIE_SIZE
     [record] = caplog.records
@@ -1094,6 +1128,8 @@ def test_error_in_our_start_response_closes_a_lazy_iterable_once() -> None:
         pytest.param({"digest": "shake_128"}, ValueError, "digest", id="variable digest"),
         pytest.param({"digest": hashlib.sha256}, TypeError, "digest", id="digest function"),
         pytest.param({"serializer": object()}, TypeError, "serializer", id="bad serializer"),
+        pytest.param({"oversize": "ignore"}, ValueError, "oversize", id="bad oversize"),
+        pytest.param({"oversize": None}, ValueError, "oversize", id="None oversize"),
         pytest.param({"serializer": json}, TypeError, "serializer", id="json module is text"),
         pytest.param(
             {"cookie_name": "__Host-s", "secure": True, "path": "/a"},

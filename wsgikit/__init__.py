@@ -21,6 +21,7 @@ from .rewrite import BodyRewriter as BodyRewriter
 from .rewrite import InjectHTML as InjectHTML
 from .sessions import Session as Session
 from .sessions import SessionMiddleware as SessionMiddleware
+from .sessions import SessionTooLarge as SessionTooLarge
 from .sessions import get_session as get_session
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "ProxyFix",
     "Session",
     "SessionMiddleware",
+    "SessionTooLarge",
     "compose",
     "get_session",
     "parse_authorization",

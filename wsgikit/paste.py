@@ -367,6 +367,7 @@ _SESSION_OPTIONS: dict[str, Converter] = {
     "flask_compatible": asbool,
     "refresh_each_request": asbool,
     "serializer": asoptional(asimport),
+    "oversize": str,
 }
 
 
@@ -383,8 +384,8 @@ def session(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: 
     ``samesite = none`` is the SameSite *value* ``None`` (needs ``secure``),
     and only an empty value sends no attribute -- while ``domain = none``,
     ``salt = none`` and ``digest = none`` mean unset (the defaults).
-    ``cookie_name``, ``path`` are strings; ``serializer`` is a dotted
-    ``module:object``.
+    ``cookie_name``, ``path``, ``oversize`` (``error`` or ``log``) are
+    strings; ``serializer`` is a dotted ``module:object``.
 
     .. code-block:: ini
 

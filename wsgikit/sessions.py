@@ -67,6 +67,24 @@ _PATH_RE = re.compile(r"/[\x21-\x3a\x3c-\x7e]*")  # visible ASCII but ";"
 _DOMAIN_RE = re.compile(r"\.?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
 
 
+class SessionTooLarge(Exception):
+    """The session's ``Set-Cookie`` would exceed :data:`MAX_COOKIE_SIZE`.
+
+    Raised from the app's ``start_response`` (so before the response starts)
+    with ``oversize="error"``: browsers drop such a cookie, and the session
+    would silently revert. :class:`~wsgikit.JSONErrors` turns it into a 500.
+    """
+
+    def __init__(self, cookie_name: str, size: int, limit: int = MAX_COOKIE_SIZE) -> None:
+        super().__init__(
+            f"the session cookie {cookie_name} would be {size} bytes, over the {limit}-byte "
+            "limit browsers keep (they drop it and the session reverts): store less in the "
+            "session, or keep the data on the server with store=RedisStore(...)"
+        )
+        self.size = size
+        self.limit = limit
+
+
 class Serializer(Protocol):
     """What a session serializer provides: text in, text out."""
 
@@ -109,9 +127,11 @@ class SessionMiddleware:
       DEBUG for :data:`BAD_COOKIE_LOG_INTERVAL` (60) seconds.
       When the browser sends several cookies of this name (set for other
       paths or domains), the valid one signed last wins.
-    - A ``Set-Cookie`` value longer than 4093 bytes is logged as an ERROR
-      with its size and still sent (as werkzeug does); browsers are likely
-      to drop it, so the session stays as it was on the client.
+    - A ``Set-Cookie`` longer than 4093 bytes, which browsers drop (the
+      session would silently revert), raises :class:`SessionTooLarge` from
+      ``start_response``, before the response starts (``JSONErrors`` makes
+      it a 500; the fix is ``store=``). With ``oversize="log"`` it is
+      logged as an ERROR with its size and sent anyway, as werkzeug does.
     - The cookie is decided when the app calls ``start_response``. Changes
       made later, while the body is being iterated (also when the session
       is first touched there), cannot be sent: they are lost, and the first
@@ -194,6 +214,9 @@ class SessionMiddleware:
     :param serializer: An object with ``dumps(obj) -> str`` and
         ``loads(str) -> obj``. ``None`` means compact JSON, or
         :class:`TaggedJSON` with ``flask_compatible``.
+    :param oversize: What a ``Set-Cookie`` over 4093 bytes does:
+        ``"error"`` (the default) raises :class:`SessionTooLarge`,
+        ``"log"`` logs an ERROR and sends it.
 
     .. code-block:: python
 
@@ -227,6 +250,7 @@ class SessionMiddleware:
         digest: str | None = None,
         refresh_each_request: bool = False,
         serializer: Serializer | None = None,
+        oversize: str = "error",
     ) -> None:
         self.app = app
         self.secret_key = _key("secret_key", secret_key)
@@ -251,6 +275,9 @@ class SessionMiddleware:
         self.path = _path(path)
         self.partitioned = _flag("partitioned", partitioned)
         self.refresh_each_request = _flag("refresh_each_request", refresh_each_request)
+        if oversize not in ("error", "log"):
+            raise ValueError(f'oversize must be "error" or "log", not {oversize!r}')
+        self.oversize = oversize
         if self.samesite == "None" and not self.secure:
             raise ValueError('samesite="None" requires secure=True (browsers reject it otherwise)')
         if self.partitioned and not self.secure:
@@ -520,6 +547,8 @@ class SessionMiddleware:
             self.cookie_name, value, max_age=self.max_age, expires=expires, **self._cookie_options
         )
         if len(cookie) > MAX_COOKIE_SIZE:
+            if self.oversize == "error":
+                raise SessionTooLarge(self.cookie_name, len(cookie))
             logger.error(
                 "session cookie %s is %d bytes, over the %d-byte limit browsers keep; "
                 "it is sent, but the browser will probably drop it",
