@@ -16,7 +16,10 @@ BROTLI = ["brotli>=1.1"]
 ZSTD = ["zstandard>=0.22"]
 # bcrypt password hashes for BasicAuth (``{SHA}`` entries need nothing extra).
 BCRYPT = ["bcrypt>=4.0"]
+# Server-side sessions: SessionMiddleware(store=RedisStore(url)).
+REDIS = ["redis>=5.0"]
 TESTING = [
+    *REDIS,
     *SERVER,
     *BCRYPT,
     *PASTE,
@@ -65,6 +68,7 @@ setup(
         "brotli": BROTLI,
         "zstd": ZSTD,
         "bcrypt": BCRYPT,
+        "redis": REDIS,
         "testing": TESTING,
         "bench": BENCH,
     },

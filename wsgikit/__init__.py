@@ -23,6 +23,9 @@ from .sessions import Session as Session
 from .sessions import SessionMiddleware as SessionMiddleware
 from .sessions import SessionTooLarge as SessionTooLarge
 from .sessions import get_session as get_session
+from .stores import MemoryStore as MemoryStore
+from .stores import RedisStore as RedisStore
+from .stores import SessionStoreError as SessionStoreError
 
 __all__ = [
     "AuthParser",
@@ -34,9 +37,12 @@ __all__ = [
     "FakeForwardedFor",
     "InjectHTML",
     "JSONErrors",
+    "MemoryStore",
     "ProxyFix",
+    "RedisStore",
     "Session",
     "SessionMiddleware",
+    "SessionStoreError",
     "SessionTooLarge",
     "compose",
     "get_session",

@@ -27,18 +27,22 @@ import hashlib
 import json
 import logging
 import re
+import secrets
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import Any, Protocol, cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode
 from werkzeug.http import dump_cookie, http_date
 from werkzeug.sansio.http import parse_cookie
 
 from ._flask_json import TaggedJSON as TaggedJSON
 from ._response import EditHeaders, Headers, Plan, intercept, with_vary
+from .stores import SessionStore, SessionStoreError
 
 logger = logging.getLogger("wsgikit.sessions")
 
@@ -251,6 +255,9 @@ class SessionMiddleware:
         refresh_each_request: bool = False,
         serializer: Serializer | None = None,
         oversize: str = "error",
+        store: SessionStore | None = None,
+        permanent: bool = True,
+        detect_changes: bool = False,
     ) -> None:
         self.app = app
         self.secret_key = _key("secret_key", secret_key)
@@ -278,6 +285,18 @@ class SessionMiddleware:
         if oversize not in ("error", "log"):
             raise ValueError(f'oversize must be "error" or "log", not {oversize!r}')
         self.oversize = oversize
+        self.permanent = _flag("permanent", permanent)
+        self.detect_changes = _flag("detect_changes", detect_changes)
+        if store is not None:
+            if not isinstance(store, SessionStore):
+                raise TypeError("store must have load(), save() and delete() (see SessionStore)")
+            if self.max_age is None:
+                raise ValueError("store= needs a max_age: it is the stored session's lifetime")
+            if self.flask_compatible:
+                raise ValueError(
+                    "flask_compatible shares Flask's cookie session; it cannot use a store="
+                )
+        self.store = store
         if self.samesite == "None" and not self.secure:
             raise ValueError('samesite="None" requires secure=True (browsers reject it otherwise)')
         if self.partitioned and not self.secure:
@@ -326,6 +345,14 @@ class SessionMiddleware:
             signer_kwargs={"key_derivation": "hmac", "digest_method": self.digest},
         )
         self._signer = cast(_Signer, self._payloads.make_signer())
+        # With a store the cookie holds a signed session ID, under a salt of
+        # its own so that an ID and a data cookie can never pass for each other.
+        self._id_signer = _Signer(
+            keys,
+            salt=_bytes(salt) + b".id",
+            key_derivation="hmac",
+            digest_method=self.digest,
+        )
         self._cookie_options: dict[str, Any] = {
             "path": self.path,
             "domain": self.domain,
@@ -342,6 +369,7 @@ class SessionMiddleware:
         )
         # Bad cookies are logged at their level once per interval, else DEBUG.
         self._quiet_until = 0.0
+        self._store_quiet_until = 0.0
         # True once a cookie of our name set by the app itself was logged.
         self._clash_logged = False
 
@@ -352,15 +380,15 @@ class SessionMiddleware:
 
     # --- reading: called on the session's first access ----------------------
 
-    def _open(self, header: str | None) -> tuple[dict[str, Any] | None, bool]:
-        """Return the data of the request's cookie and whether one was sent.
+    def _open(self, header: str | None) -> tuple[_Found | None, bool]:
+        """Return what the request's cookie holds, and whether one was sent.
 
-        The data is ``None`` when cookies of this name were sent but none of
-        them is valid (tampered, expired, malformed ...).
+        ``None`` when there is no cookie of this name or none of them is
+        valid (tampered, expired, malformed, unknown to the store ...).
         """
         name = self.cookie_name
         if not header or name not in header:
-            return {}, False
+            return None, False
         # PEP 3333 headers are latin-1; cookies are UTF-8 on the wire. Not
         # werkzeug.http.parse_cookie, which does this step strictly: it raises
         # UnicodeDecodeError when *any* cookie in the header is not UTF-8 (and
@@ -372,26 +400,27 @@ class SessionMiddleware:
             if self._named.search(text):
                 self._log_bad(logging.WARNING, "the Cookie header has a malformed %s cookie", name)
                 return None, True
-            return {}, False
+            return None, False
         if len(values) == 1:
             return self._verify(values[0]), True
         self._log_bad(
             logging.INFO, "%d cookies named %s; using the valid one signed last", len(values), name
         )
-        best: dict[str, Any] | None = None
+        best: _Found | None = None
         best_time = -1.0
         for value in values:
             signed = self._signed_at(value)
             if signed > best_time:
-                data = self._verify(value)
-                if data is not None:
-                    best, best_time = data, signed
+                found = self._verify(value)
+                if found is not None:
+                    best, best_time = found, signed
         return best, True
 
-    def _verify(self, value: str) -> dict[str, Any] | None:
+    def _verify(self, value: str) -> _Found | None:
         """Return the cookie's data, or ``None`` (and a log line) if it is bad."""
+        signer = self._signer if self.store is None else self._id_signer
         try:
-            payload = self._signer.unsign(value, max_age=self.max_age)
+            payload = signer.unsign(value, max_age=self.max_age)
         except SignatureExpired as error:
             self._log_bad(logging.INFO, "session cookie %s expired (%s)", self.cookie_name, error)
             return None
@@ -409,9 +438,11 @@ class SessionMiddleware:
                 logging.WARNING, "session cookie %s has an impossible timestamp", self.cookie_name
             )
             return None
+        if self.store is not None:
+            return self._fetch(payload.decode("ascii"))
         try:
-            data = self._payloads.load_payload(payload)
-        except BadData as error:
+            text, data = self._decode(payload)
+        except Exception as error:  # anything a serializer raises on client input
             cause = getattr(error, "original_error", None) or error
             self._log_bad(
                 logging.WARNING,
@@ -428,7 +459,61 @@ class SessionMiddleware:
                 type(data).__name__,
             )
             return None
-        return data
+        return data, None, text if self.detect_changes else None
+
+    # The two codec functions: everything that turns data into a signed
+    # cookie value and back goes through _encode and _decode.
+
+    def _encode(self, data: dict[str, Any]) -> str:
+        """The signed cookie value holding ``data`` (JSON, zlib when smaller, base64url)."""
+        try:
+            payload = self._payloads.dump_payload(data)
+        except (TypeError, ValueError) as error:
+            raise _unserialisable(error) from error
+        return self._signer.sign(payload).decode("ascii")
+
+    def _decode(self, payload: bytes) -> tuple[str, Any]:
+        """The serialised text and the data of a verified payload (itsdangerous'
+        ``load_payload``, keeping the text for ``detect_changes``)."""
+        compressed = payload.startswith(b".")
+        raw = base64_decode(payload[1:] if compressed else payload)
+        text = (zlib.decompress(raw) if compressed else raw).decode("utf-8")
+        return text, self.serializer.loads(text)
+
+    def _fetch(self, sid: str) -> _Found | None:
+        """The stored session ``sid``: its data, ID and field texts."""
+        try:
+            fields = cast(SessionStore, self.store).load(sid)
+        except SessionStoreError as error:
+            raise self._store_failed(error) from error
+        if not fields:
+            self._log_bad(
+                logging.INFO,
+                "session %s is not in the store (expired or revoked); starting a new session",
+                self.cookie_name,
+            )
+            return None
+        data: dict[str, Any] = {}
+        for key, text in fields.items():
+            try:
+                data[key] = self.serializer.loads(text)
+            except Exception as error:
+                # Left alone in the store: only keys this request changes are written.
+                logger.warning(
+                    "stored session key %r cannot be decoded (%s); the app does not see it",
+                    key,
+                    type(error).__name__,
+                )
+        return data, sid, fields
+
+    def _store_failed(self, error: SessionStoreError) -> SessionStoreError:
+        """Log a store failure (bounded like bad cookies) and return it to raise."""
+        now = time.monotonic()
+        level = logging.DEBUG if now < self._store_quiet_until else logging.ERROR
+        if level == logging.ERROR:
+            self._store_quiet_until = now + BAD_COOKIE_LOG_INTERVAL
+        logger.log(level, "session store failed, the request fails with a 503: %s", error)
+        return error
 
     def _log_bad(self, level: int, message: str, *args: object) -> None:
         """Log a bad cookie at ``level`` at most once per :data:`BAD_COOKIE_LOG_INTERVAL`
@@ -451,10 +536,9 @@ class SessionMiddleware:
 
     def _signed_at(self, value: str) -> float:
         """When a validly signed, unexpired ``value`` was signed; -1 if it is not one."""
+        signer = self._signer if self.store is None else self._id_signer
         try:
-            return self._signer.unsign(value, max_age=self.max_age, return_timestamp=True)[
-                1
-            ].timestamp()
+            return signer.unsign(value, max_age=self.max_age, return_timestamp=True)[1].timestamp()
         except (BadData, ValueError, OverflowError, OSError):
             return -1.0
 
@@ -474,13 +558,25 @@ class SessionMiddleware:
             # base, this request's changes go on top, one cookie is sent.
             data = session._apply_changes(self._app_cookie_data(varied[theirs[-1]][1]))
             kept = [header for index, header in enumerate(varied) if index not in theirs]
-            return [*kept, ("Set-Cookie", self._dump(data) if data else self._delete_cookie)]
+            merged = self._cookie(self._encode(data), data) if data else self._delete_cookie
+            return [*kept, ("Set-Cookie", merged)]
         if theirs:
             self._warn_clash()
         cookie: str | None = None
+        if self.store is not None:
+            cookie = self._store_write(session)
+            return varied if cookie is None else [*varied, ("Set-Cookie", cookie)]
+        if (
+            self.detect_changes
+            and not session._modified
+            and session._seen is not None
+            and self._serialise(dict(dict.items(session))) != session._seen
+        ):
+            session.modified = True  # a change inside a stored value
         if dict.__len__(session):
             if session.modified or self.refresh_each_request:
-                cookie = self._dump(dict(dict.items(session)))
+                data = dict(dict.items(session))
+                cookie = self._cookie(self._encode(data), data)
         elif session._had_cookie and session.modified:
             # Emptied by the app. A cookie that merely failed verification is
             # never deleted: during a rolling key rotation this process may
@@ -522,8 +618,8 @@ class SessionMiddleware:
         if not value:
             return {}  # the app deleted its session
         data = None
-        with contextlib.suppress(BadData, ValueError, OverflowError, OSError):
-            data = self._payloads.load_payload(self._signer.unsign(value))
+        with contextlib.suppress(Exception):  # whatever the app wrote
+            data = self._decode(self._signer.unsign(value))[1]
         if not isinstance(data, dict):
             raise RuntimeError(
                 f"cannot merge the session: the app sets its own {self.cookie_name} cookie "
@@ -532,20 +628,72 @@ class SessionMiddleware:
             )
         return data
 
-    def _dump(self, data: dict[str, Any]) -> str:
-        """The ``Set-Cookie`` value holding ``data``, signed now."""
+    def _store_write(self, session: Session) -> str | None:
+        """Write the session's changes to the store; the ``Set-Cookie``, if any.
+
+        The merge rule: only the keys this request set or deleted are
+        written (all keys whose serialised value changed, after
+        ``modified = True`` or with ``detect_changes``), in one atomic step
+        of the store, so concurrent requests keep each other's other keys.
+        A new ID (a new session, ``rotate()``, ``clear()``) gets everything.
+        """
+        store = cast(SessionStore, self.store)
+        ttl = cast(int, self.max_age)
+        sid = session._sid
+        data = dict(dict.items(session))
         try:
-            payload = self._payloads.dump_payload(data)
+            if sid is None or session._cleared or session._rotated:
+                if not data:
+                    if sid is not None and session._cleared:
+                        store.delete(sid)
+                    return (
+                        self._delete_cookie if session._had_cookie and session._modified else None
+                    )
+                if not (session._modified or self.refresh_each_request):
+                    return None
+                new = secrets.token_urlsafe(32)  # 256 bits
+                fields = {key: self._serialise(value) for key, value in data.items()}
+                retire = sid if session._cleared or session._rotated else None
+                store.save(new, fields, (), ttl, fresh=True, retire=retire)
+                return self._cookie(self._id_signer.sign(new).decode("ascii"), data)
+            touched = session._touched or set()
+            deleted = [key for key in touched if key not in data]
+            if session._everything or self.detect_changes:
+                seen = session._seen or {}
+                texts = {key: self._serialise(value) for key, value in data.items()}
+                changed = {key: text for key, text in texts.items() if seen.get(key) != text}
+            else:
+                changed = {key: self._serialise(data[key]) for key in touched if key in data}
+            if not (changed or deleted or session._modified or self.refresh_each_request):
+                return None
+            store.save(sid, changed, deleted, ttl)
+        except SessionStoreError as error:
+            raise self._store_failed(error) from error
+        if not data:
+            return self._delete_cookie if session._had_cookie else None
+        return self._cookie(self._id_signer.sign(sid).decode("ascii"), data)
+
+    def _serialise(self, value: Any) -> str:
+        try:
+            return self.serializer.dumps(value)
         except (TypeError, ValueError) as error:
-            raise TypeError(
-                f"the session cannot be serialised ({error}); store JSON types "
-                "(str, int, float, bool, None, list, dict with str keys)"
-            ) from error
-        value = self._signer.sign(payload).decode("ascii")
-        expires = None if self.max_age is None else self._expires()
-        cookie = dump_cookie(
-            self.cookie_name, value, max_age=self.max_age, expires=expires, **self._cookie_options
-        )
+            raise _unserialisable(error) from error
+
+    def _cookie(self, value: str, data: dict[str, Any]) -> str:
+        """The ``Set-Cookie`` header for a cookie ``value`` written now."""
+        permanent = self.permanent
+        if self.flask_compatible:
+            permanent = bool(data.get("_permanent", permanent))  # Flask's session.permanent
+        if self.max_age is None or not permanent:
+            cookie = dump_cookie(self.cookie_name, value, **self._cookie_options)
+        else:
+            cookie = dump_cookie(
+                self.cookie_name,
+                value,
+                max_age=self.max_age,
+                expires=self._expires(),
+                **self._cookie_options,
+            )
         if len(cookie) > MAX_COOKIE_SIZE:
             if self.oversize == "error":
                 raise SessionTooLarge(self.cookie_name, len(cookie))
@@ -616,6 +764,9 @@ class Session(dict[str, Any]):
         "_sealed",
         "_touched",
         "_cleared",
+        "_rotated",
+        "_sid",
+        "_seen",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -636,6 +787,12 @@ class Session(dict[str, Any]):
         # Keys set or deleted in this request, and whether clear() was called.
         self._touched: set[str] | None = None
         self._cleared = False
+        self._rotated = False
+        # The stored session's ID (with a store), and what was loaded in
+        # serialised form (field texts with a store; the JSON text with
+        # detect_changes), to find changes made inside values.
+        self._sid: str | None = None
+        self._seen: Any = None
 
     @property
     def modified(self) -> bool:
@@ -688,10 +845,12 @@ class Session(dict[str, Any]):
         middleware = self._middleware
         if middleware is None:
             return
-        data, self._had_cookie = middleware._open(self._cookie)
-        if data:
-            self._new = False
-            dict.update(self, data)
+        found, self._had_cookie = middleware._open(self._cookie)
+        if found is not None:
+            data, self._sid, self._seen = found
+            if data:
+                self._new = False
+                dict.update(self, data)
 
     def _changed(self, *keys: str) -> None:
         """Record a change (of ``keys``): the merge rule applies only those."""
@@ -866,8 +1025,21 @@ class Session(dict[str, Any]):
         dict.update(self, items)
         self._changed(*items)
 
+    def rotate(self) -> None:
+        """Give the session a new ID and keep its data: call it after a login
+        (or any change of privilege), so that an ID planted or seen before
+        is worthless (session fixation).
+
+        With a store, the data moves to a new random ID and the old one is
+        deleted. A cookie session has no ID: it is re-signed.
+        """
+        if self._pending:
+            self._load()
+        self._rotated = True
+        self._changed()
+
     def clear(self) -> None:
-        """Empty the session; the response deletes the cookie."""
+        """Empty the session; the response deletes the cookie (and the stored data)."""
         if self._pending:
             self._load()
         dict.clear(self)
@@ -902,6 +1074,9 @@ def _lazy_session(middleware: SessionMiddleware, cookie: str | None) -> Session:
     session._sealed = False
     session._touched = None
     session._cleared = False
+    session._rotated = False
+    session._sid = None
+    session._seen = None
     # A placeholder entry, so that C code reading the dict's storage directly
     # (the json module's encoder checks the size first) does not see an empty
     # dict but goes through items(), which loads the cookie.
@@ -938,6 +1113,18 @@ class _Signer(TimestampSigner):
             secret_key = secret_key.encode("utf-8")
         derived = self._derived.get(secret_key)
         return derived if derived is not None else super().derive_key(secret_key)
+
+
+# What a cookie holds once verified: the data, the stored session's ID (with
+# a store) and the data as it was serialised (see Session._seen).
+_Found = tuple[dict[str, Any], str | None, Any]
+
+
+def _unserialisable(error: Exception) -> TypeError:
+    return TypeError(
+        f"the session cannot be serialised ({error}); store JSON types "
+        "(str, int, float, bool, None, list, dict with str keys)"
+    )
 
 
 def _key(option: str, key: object) -> str | bytes:
