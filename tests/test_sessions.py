@@ -476,6 +476,76 @@ def test_no_max_age_accepts_old_cookies(clock: Clock) -> None:
     assert json.loads(body) == {"a": 1}
 
 
+def test_browser_session_cookie_with_a_server_side_age_limit(clock: Clock) -> None:
+    """#12: Flask's default -- no Expires on the cookie, max_age still checked here."""
+    app = middleware(setter(a=1), max_age=DAY, permanent=False)
+    _, headers, _ = call(app)
+    cookie = set_cookie(headers)
+    assert cookie is not None
+    assert "Expires" not in attributes(cookie) and "Max-Age" not in attributes(cookie)
+    reader = middleware(lambda s: s.get("a"), max_age=DAY, permanent=False)
+    clock.now = T0 + DAY
+    assert json.loads(call(reader, "session=" + value_of(cookie))[2]) == {"a": 1}
+    clock.now = T0 + DAY + 1
+    assert json.loads(call(reader, "session=" + value_of(cookie))[2]) == {}
+
+
+@pytest.mark.parametrize(
+    ("data", "permanent", "expires"),
+    [
+        pytest.param({"_permanent": True}, False, True, id="flask permanent"),
+        pytest.param({}, False, False, id="flask default, permanent=False"),
+        pytest.param({"_permanent": False}, True, False, id="flask not permanent"),
+        pytest.param({}, True, True, id="no flag, permanent=True"),
+    ],
+)
+def test_flask_mode_honours_session_permanent(
+    data: dict[str, Any], permanent: bool, expires: bool
+) -> None:
+    app = middleware(setter(**data, a=1), flask_compatible=True, permanent=permanent)
+    _, headers, _ = call(app)
+    cookie = set_cookie(headers)
+    assert cookie is not None and ("Expires" in attributes(cookie)) is expires
+
+
+def test_flask_mode_keeps_what_flasks_permanent_flag_says() -> None:
+    """Flask sets session.permanent; the WSGI side writes the same session later."""
+    import flask
+
+    inner = flask.Flask("permanent")
+    inner.secret_key = SECRET
+
+    @inner.route("/login")
+    def login() -> Any:
+        flask.session.permanent = True
+        flask.session["user"] = "alice"
+        return "ok"
+
+    def shop(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        get_session(environ)["cart"] = ["x"]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    def site(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        handler = inner if environ["PATH_INFO"] == "/login" else shop_app
+        return handler(environ, start_response)
+
+    shop_app = SessionMiddleware(shop, SECRET, flask_compatible=True, permanent=False)
+    app = testapp(site)
+    assert "Expires" in app.get("/login").headers["Set-Cookie"]
+    assert "Expires" in app.get("/shop").headers["Set-Cookie"]  # still permanent
+    app.reset()
+    assert "Expires" not in app.get("/shop").headers["Set-Cookie"]  # Flask's default
+
+
+def test_rotate_of_a_cookie_session_re_signs_it(clock: Clock) -> None:
+    value = signed({"a": 1})
+    clock.now = T0 + 10
+    _, headers, _ = call(middleware(lambda s: s.rotate()), "session=" + value)
+    rotated = value_of(set_cookie(headers))
+    assert rotated != value and unsign(rotated) == {"a": 1}
+
+
 def test_fallback_keys_verify_but_never_sign() -> None:
     old = "session=" + signed({"a": 1}, OLD_SECRET)
     rotated = middleware(setter(b=2), fallback_keys=[OLD_SECRET])
@@ -1130,6 +1200,8 @@ def test_error_in_our_start_response_closes_a_lazy_iterable_once() -> None:
         pytest.param({"serializer": object()}, TypeError, "serializer", id="bad serializer"),
         pytest.param({"oversize": "ignore"}, ValueError, "oversize", id="bad oversize"),
         pytest.param({"oversize": None}, ValueError, "oversize", id="None oversize"),
+        pytest.param({"permanent": "no"}, TypeError, "permanent", id="str permanent"),
+        pytest.param({"detect_changes": 1}, TypeError, "detect_changes", id="int detect"),
         pytest.param({"serializer": json}, TypeError, "serializer", id="json module is text"),
         pytest.param(
             {"cookie_name": "__Host-s", "secure": True, "path": "/a"},

@@ -156,16 +156,33 @@ class SessionMiddleware:
       If Flask's cookie does not verify with this key and salt, the
       response fails with a ``RuntimeError`` rather than drop a write.
     - Changes *inside* a stored value (``session["cart"].append(item)``)
-      are not seen; set ``session.modified = True`` afterwards.
+      are not seen unless ``detect_changes=True``; or set
+      ``session.modified = True`` afterwards.
+    - **Server-side sessions** (``store=``): the cookie holds only a signed
+      random ID; the data is loaded from the store on first access, like
+      the cookie. The merge rule: a request writes only the keys it set or
+      deleted (with ``modified = True`` or ``detect_changes``: every key
+      whose serialised value changed), atomically, so concurrent requests
+      of one session keep each other's changes to different keys (the same
+      key: last write wins). ``rotate()`` moves the data to a new ID and
+      deletes the old; ``clear()`` deletes the stored data and the cookie;
+      an ID the store does not know (expired, revoked) starts a new session
+      under a new ID. A store that fails raises
+      :class:`~wsgikit.SessionStoreError` (``code = 503``), logged as an
+      ERROR: never an empty session that would overwrite the data.
     - Values must be JSON types (``str``, ``int``, ``float``, ``bool``,
       ``None``, lists, dicts with ``str`` keys); with ``flask_compatible``
       also tuples, ``bytes``, ``Markup``, ``UUID`` and ``datetime``. Storing
       anything else is a programming error: ``TypeError`` is raised from
       ``start_response``, as Flask does.
-    - With ``flask_compatible``, this side ignores Flask's ``_permanent``
-      key: ``max_age`` alone decides the cookie's lifetime here, while Flask
-      checks its ``PERMANENT_SESSION_LIFETIME`` (31 days) on every read and
-      writes a browser-session cookie unless ``session.permanent`` is set.
+    - **Expiry like Flask's**: ``permanent=False`` writes a browser-session
+      cookie (no ``Expires``/``Max-Age``: gone when the browser closes) while
+      the server still refuses a cookie older than ``max_age``. With
+      ``flask_compatible``, Flask's ``session.permanent`` flag (its
+      ``_permanent`` key) decides per session, ``permanent`` being the
+      default when the flag is absent: pass ``permanent=False`` and
+      ``max_age`` = Flask's ``PERMANENT_SESSION_LIFETIME`` (31 days) to
+      behave exactly as Flask does.
 
     Environ keys written: ``wsgikit.session`` (the :class:`Session`). Read:
     ``HTTP_COOKIE``. One ``SessionMiddleware`` per stack: an inner one
@@ -187,9 +204,10 @@ class SessionMiddleware:
         require ``secure=True`` (prefixes in any case, as browsers match them).
     :param max_age: Seconds (an ``int`` or a ``timedelta``) a cookie stays
         valid after it was last written: checked on the server and sent as
-        ``Max-Age``/``Expires``. Two weeks by default. ``None`` makes a
-        browser-session cookie (no ``Max-Age``) and the server accepts a
-        cookie of any age.
+        ``Max-Age``/``Expires`` (unless ``permanent=False``). Two weeks by
+        default; with a ``store`` also the stored session's TTL, refreshed on
+        every write. ``None`` makes a browser-session cookie and the server
+        accepts a cookie of any age (not with a ``store``).
     :param secure: Send the cookie over HTTPS only. Off by default; turn it
         on in production.
     :param httponly: Hide the cookie from JavaScript. On by default.
@@ -218,6 +236,20 @@ class SessionMiddleware:
     :param serializer: An object with ``dumps(obj) -> str`` and
         ``loads(str) -> obj``. ``None`` means compact JSON, or
         :class:`TaggedJSON` with ``flask_compatible``.
+    :param store: Keep the data on the server (:class:`~wsgikit.RedisStore`,
+        :class:`~wsgikit.MemoryStore`, or any
+        :class:`~wsgikit.stores.SessionStore`): the cookie then holds only a
+        signed random session ID (256 bits from :mod:`secrets`). ``None``
+        (the default) keeps the data in the cookie. See "Server-side
+        sessions" below.
+    :param permanent: Send ``Expires``/``Max-Age`` with the cookie (the
+        default). ``False``: a browser-session cookie, ``max_age`` still
+        enforced on the server (Flask's default behaviour).
+    :param detect_changes: At the end of a request that read the session,
+        compare the data serialised with what was loaded, so a change inside
+        a stored value (``session["cart"].append(x)``) is written without
+        ``modified = True``. Costs one serialisation of the session per
+        request that reads it (measured: see README), so it is off by default.
     :param oversize: What a ``Set-Cookie`` over 4093 bytes does:
         ``"error"`` (the default) raises :class:`SessionTooLarge`,
         ``"log"`` logs an ERROR and sends it.
