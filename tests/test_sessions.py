@@ -350,6 +350,24 @@ def test_nested_change_needs_modified_flag() -> None:
     assert unsign(value_of(set_cookie(headers))) == {"cart": ["a", "b"]}
 
 
+@pytest.mark.parametrize("flask_compatible", [False, True])
+def test_detect_changes_writes_a_change_inside_a_value(flask_compatible: bool) -> None:
+    """#12: a fingerprint (the serialised data) at load vs at the end of the request."""
+    options = {"detect_changes": True, "flask_compatible": flask_compatible}
+    value = value_of(set_cookie(call(middleware(setter(cart=["a"]), **options))[1]))
+    _, headers, _ = call(middleware(lambda s: s["cart"].append("b"), **options), "session=" + value)
+    written = value_of(set_cookie(headers))
+    _, _, body = call(middleware(**options), "session=" + written)
+    assert json.loads(body) == {"cart": ["a", "b"]}
+
+
+def test_detect_changes_leaves_an_unchanged_session_alone(checks: list[bytes]) -> None:
+    value = "session=" + signed({"cart": ["a"], "n": 1.5})
+    _, headers, _ = call(middleware(lambda s: s["cart"][0], detect_changes=True), value)
+    assert set_cookie(headers) is None and header(headers, "Vary") == ["Cookie"]
+    assert len(checks) == 1
+
+
 def test_modified_flag_alone_loads_and_rewrites_the_data(checks: list[bytes]) -> None:
     def flagging_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         get_session(environ).modified = True

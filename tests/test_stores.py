@@ -258,6 +258,24 @@ def test_nested_change_with_modified_writes_only_the_changed_keys(store: Any) ->
     assert json.loads(store.load(sid)["cart"]) == [0, 1]
 
 
+def test_detect_changes_writes_only_the_key_changed_inside(store: Any) -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        session = get_session(environ)
+        if environ["PATH_INFO"] == "/seed":
+            session.update(cart=[], other="x")
+        else:
+            session["cart"].append(1)  # no modified = True
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    app_ = client(store, app, detect_changes=True)
+    app_.get("/seed")
+    sid = session_id(app_.cookies["session"])
+    store.save(sid, {"other": '"changed elsewhere"'}, (), HOUR)  # a concurrent write
+    app_.get("/")
+    assert store.load(sid) == {"cart": "[1]", "other": '"changed elsewhere"'}
+
+
 def test_concurrent_requests_keep_each_others_keys(store: Any) -> None:
     """8 threads, one session: each request loads, waits for all others to have
     loaded too, then writes its own key. Nothing is lost (the merge rule)."""
