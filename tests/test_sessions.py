@@ -1939,5 +1939,37 @@ def test_paste_factory_list_and_none_values(tmp_path: Path, lines: str, expected
     assert getattr(app, option) == expected
 
 
+def test_paste_factory_store_and_round_two_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wsgikit import MemoryStore, RedisStore
+
+    monkeypatch.setenv("WSGIKIT_TEST_REDIS", "redis://:pw@127.0.0.1:1/0")
+    ini = tmp_path / "app.ini"
+    head = (
+        "[pipeline:main]\npipeline = session app\n\n"
+        "[filter:session]\nuse = egg:wsgikit#session\nsecret_key = s3cret\n"
+    )
+    tail = "\n[app:app]\nuse = call:test_sessions:_paste_app\n"
+    ini.write_text(
+        head + "store = memory\noversize = log\npermanent = false\ndetect_changes = on\n" + tail
+    )
+    app = loadapp(f"config:{ini}")
+    assert isinstance(app.store, MemoryStore)
+    assert (app.oversize, app.permanent, app.detect_changes) == ("log", False, True)
+    ini.write_text(head + "store = env:WSGIKIT_TEST_REDIS\n" + tail)
+    app = loadapp(f"config:{ini}")
+    assert isinstance(app.store, RedisStore)
+    app.store.client.close()
+    ini.write_text(head + "store = none\n" + tail)
+    assert loadapp(f"config:{ini}").store is None
+    for bad in ("", "postgres://:pw@db/0", "oversize = huge"):
+        line = bad if "=" in bad else f"store = {bad}"
+        ini.write_text(head + line + "\n" + tail)
+        with pytest.raises(ValueError) as raised:
+            loadapp(f"config:{ini}")
+        assert "pw" not in str(raised.value)
+
+
 def _paste_app(global_conf: Any, **local_conf: Any) -> WSGIApplication:
     return ignoring_app

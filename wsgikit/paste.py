@@ -33,6 +33,7 @@ from .errors import JSONErrors
 from .proxy import FakeForwardedFor, ProxyFix
 from .rewrite import BodyRewriter, InjectHTML
 from .sessions import SessionMiddleware
+from .stores import MemoryStore, RedisStore, SessionStore
 
 Converter = Callable[[str], Any]
 
@@ -351,6 +352,19 @@ def _assamesite(value: str) -> str | None:
     return text or None
 
 
+def _asstore(value: str) -> SessionStore | None:
+    """``none`` (data in the cookie), ``memory``, or a ``redis://`` URL (may be ``env:NAME``)."""
+    text = assecret(str(value).strip()) if str(value).strip() else ""
+    if text.lower() == "none":
+        return None
+    if text.lower() == "memory":
+        return MemoryStore()
+    if text.startswith(("redis://", "rediss://", "unix://")):
+        return RedisStore(text)
+    # The value is not echoed: a Redis URL may carry a password.
+    raise ValueError("expected none, memory or a redis://, rediss:// or unix:// URL")
+
+
 _SESSION_OPTIONS: dict[str, Converter] = {
     "secret_key": assecret,
     "fallback_keys": _assecrets,
@@ -368,6 +382,9 @@ _SESSION_OPTIONS: dict[str, Converter] = {
     "refresh_each_request": asbool,
     "serializer": asoptional(asimport),
     "oversize": str,
+    "store": _asstore,
+    "permanent": asbool,
+    "detect_changes": asbool,
 }
 
 
@@ -385,7 +402,10 @@ def session(app: WSGIApplication, global_conf: Mapping[str, Any], **local_conf: 
     and only an empty value sends no attribute -- while ``domain = none``,
     ``salt = none`` and ``digest = none`` mean unset (the defaults).
     ``cookie_name``, ``path``, ``oversize`` (``error`` or ``log``) are
-    strings; ``serializer`` is a dotted ``module:object``.
+    strings; ``serializer`` is a dotted ``module:object``. ``store`` is
+    ``none`` (the default: data in the cookie), ``memory`` or a
+    ``redis://`` URL (also ``env:NAME``, as it may hold a password); an empty
+    value is an error. ``permanent`` and ``detect_changes`` are booleans.
 
     .. code-block:: ini
 

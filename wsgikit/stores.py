@@ -174,7 +174,8 @@ class RedisStore:
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         if isinstance(url, str):
             if not url.startswith(("redis://", "rediss://", "unix://")):
-                raise ValueError(f"url must be a redis://, rediss:// or unix:// URL, not {url!r}")
+                # Not echoed: a Redis URL may carry a password.
+                raise ValueError("url must be a redis://, rediss:// or unix:// URL")
             self.client = redis.Redis.from_url(
                 url, socket_timeout=timeout, socket_connect_timeout=timeout
             )
