@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -21,7 +22,9 @@ import itsdangerous
 import pytest
 import redis
 import webtest
-from conftest import free_port, testapp
+from conftest import free_port, run_wsgi, testapp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from wsgikit import JSONErrors, MemoryStore, RedisStore, SessionStoreError
 from wsgikit.sessions import Session, SessionMiddleware, get_session
@@ -330,6 +333,31 @@ def test_same_session_api_in_a_framework(store: Any) -> None:
     assert app.get("/").json == {"n": 2, "new": False}
 
 
+MEMORY = MemoryStore()
+COOKIE_TEXT = st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=200)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    header_value=st.one_of(
+        COOKIE_TEXT,
+        st.builds(lambda v: "session=" + v, COOKIE_TEXT),
+        st.builds(lambda a, b: f"{a}session={a}.{b}", COOKIE_TEXT, COOKIE_TEXT),
+    )
+)
+def test_any_cookie_header_gives_a_dict_session_with_a_store(header_value: str) -> None:
+    seen: list[Any] = []
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        seen.append(dict(get_session(environ)))
+        start_response("200 OK", [])
+        return [b""]
+
+    middleware = SessionMiddleware(app, SECRET, store=MEMORY)
+    calls, _, _ = run_wsgi(middleware, {"HTTP_COOKIE": header_value})
+    assert calls[-1][0] == "200 OK" and seen == [{}]
+
+
 # --- the store is down ---------------------------------------------------------------
 
 
@@ -374,6 +402,46 @@ def test_redis_down_never_gives_an_empty_session(redis_url: str) -> None:
     assert seen == ["raised"]
     assert app.get("/").json == {"n": 3}  # the data survived
     store.client.close()
+
+
+class Flaky(MemoryStore):
+    """A MemoryStore whose next ``failures`` reads fail."""
+
+    failures = 0
+
+    def load(self, sid: str) -> dict[str, str]:
+        if self.failures:
+            self.failures -= 1
+            raise SessionStoreError("cannot read the session: flaky")
+        return super().load(sid)
+
+
+def test_an_app_that_swallows_the_store_error_cannot_overwrite_the_session() -> None:
+    store = Flaky()
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        session = get_session(environ)
+        with contextlib.suppress(SessionStoreError):  # a careless app goes on
+            session.get("a")
+        session["b"] = 2
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    seed = client(store)
+    seed.get("/")
+    cookie = seed.cookies["session"]
+    careless = client(store, app)
+    careless.set_cookie("session", cookie)
+    store.failures = 1
+    careless.get("/")  # the write loads the session again (now up): nothing lost
+    assert {k: json.loads(v) for k, v in store.load(session_id(cookie)).items()} == {
+        "n": 1,
+        "b": 2,
+    }
+    store.failures = 2  # still down at the write: the write fails too
+    with pytest.raises(SessionStoreError):
+        careless.get("/")
+    assert len(store.load(session_id(cookie))) == 2
 
 
 def test_write_failure_raises_before_the_response_starts() -> None:

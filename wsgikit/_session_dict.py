@@ -143,12 +143,17 @@ class Session(dict[str, Any]):
         return self._new
 
     def _load(self) -> None:
-        self._pending = False
-        dict.pop(self, _UNLOADED, None)
         middleware = self._middleware
         if middleware is None:
+            self._pending = False
             return
+        # Loaded first, marked loaded after: when the store fails (and
+        # raises), the session stays unloaded, so an app that catches the
+        # error and writes anyway fails again rather than save an empty
+        # session over the stored one.
         found, self._had_cookie = middleware._open(self._cookie)
+        self._pending = False
+        dict.pop(self, _UNLOADED, None)
         if found is not None:
             data, self._sid, self._seen = found
             if data:
