@@ -21,6 +21,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 import itsdangerous
 import pytest
 import redis
+import requests
 import webtest
 from conftest import free_port, run_wsgi, testapp
 from hypothesis import HealthCheck, given, settings
@@ -195,7 +196,7 @@ def test_untouched_session_touches_neither_store_nor_cookie(store: Any) -> None:
 
 
 def test_ttl_is_max_age_and_refreshed_on_write(redis_url: str) -> None:
-    raw = redis.Redis.from_url(redis_url)
+    raw = redis.Redis.from_url(redis_url)  # closed at the end
     store = RedisStore(redis_url)
     app = client(store, max_age=1000)
     app.get("/")
@@ -356,6 +357,24 @@ def test_any_cookie_header_gives_a_dict_session_with_a_store(header_value: str) 
     middleware = SessionMiddleware(app, SECRET, store=MEMORY)
     calls, _, _ = run_wsgi(middleware, {"HTTP_COOKIE": header_value})
     assert calls[-1][0] == "200 OK" and seen == [{}]
+
+
+def test_two_app_servers_one_redis_and_a_restart(serve: Any, redis_url: str) -> None:
+    """N app servers share the sessions in one Redis; a restart loses nothing."""
+    env = {"E2E_REDIS_URL": redis_url}
+    first = serve("e2e_sessions_apps:stored", env)
+    second = serve("e2e_sessions_apps:stored", env)
+    with requests.Session() as browser:
+        counts = [browser.get(server.url + "/").json()["visits"] for server in (first, second) * 2]
+        assert counts == [1, 2, 3, 4]
+        first.stop()
+        second.stop()
+        again = serve("e2e_sessions_apps:stored", env)
+        assert browser.get(again.url + "/").json() == {"visits": 5}
+        logout = browser.get(again.url + "/logout")
+        assert "Max-Age=0" in logout.headers["Set-Cookie"]
+    with redis.Redis.from_url(redis_url) as raw:
+        assert raw.keys("wsgikit:session:*") == []
 
 
 # --- the store is down ---------------------------------------------------------------
