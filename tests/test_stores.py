@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -375,6 +376,26 @@ def test_two_app_servers_one_redis_and_a_restart(serve: Any, redis_url: str) -> 
         assert "Max-Age=0" in logout.headers["Set-Cookie"]
     with redis.Redis.from_url(redis_url) as raw:
         assert raw.keys("wsgikit:session:*") == []
+
+
+def test_redis_example_workers_share_sessions(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """examples/redis_session_counter.py, imported twice as two gunicorn workers would."""
+    from test_sessions import _load_example
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("SECRET_KEY", "example-key-" + "e" * 32)
+    path = Path(__file__).resolve().parent.parent / "examples" / "redis_session_counter.py"
+    workers = [webtest.TestApp(_load_example(path, f"w{n}").app) for n in range(2)]
+    workers[0].get("/")
+    cookie = workers[0].cookies["session"]
+    workers[1].set_cookie("session", cookie)
+    assert workers[1].get("/").json == {"visits": 2}
+    assert workers[1].get("/login/ann").json == {"user": "ann", "visits": 2}
+    assert workers[1].cookies["session"] != cookie  # rotated
+    for worker in workers:
+        worker.app.app.store.client.close()
 
 
 # --- the store is down ---------------------------------------------------------------
