@@ -1,4 +1,4 @@
-"""Sessions: a signed cookie that holds the session data, for any WSGI app.
+"""Sessions for any WSGI app: the data in a signed cookie, or in a server-side store.
 
 :class:`SessionMiddleware` puts a :class:`Session` -- a ``dict`` -- at
 ``environ["wsgikit.session"]`` (also :func:`get_session`). The data travels in
@@ -9,10 +9,14 @@ the server, so any process with the secret key can read the session.
 Use it when the session is small (the whole cookie must stay under about 4 KB)
 and when it is fine that the client can *read* it: the cookie is signed, not
 encrypted. Do *not* put secrets, passwords or personal data in it, do not use
-it for large or fast-changing state (a server-side store is the tool then),
-and remember that a signed cookie cannot be revoked before it expires: logging
-out clears the cookie in *this* browser, but a copy stolen earlier stays valid
-until ``max_age`` runs out (rotate the key to invalidate every session).
+it for large or fast-changing state, and remember that a signed cookie cannot
+be revoked before it expires: logging out clears the cookie in *this* browser,
+but a copy stolen earlier stays valid until ``max_age`` runs out (rotate the
+key to invalidate every session).
+
+For those cases pass ``store=`` (:class:`~wsgikit.RedisStore`, see
+:mod:`wsgikit.stores`): the cookie then holds only a signed random session ID,
+the data stays on the server, and deleting it there revokes the session.
 
 ``flask_compatible=True`` reads and writes exactly the cookies of Flask's
 default session (same key, salt ``"cookie-session"``, SHA-1, Flask's tagged
