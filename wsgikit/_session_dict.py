@@ -154,6 +154,9 @@ class Session(dict[str, Any]):
         found, self._had_cookie = middleware._open(self._cookie)
         self._pending = False
         dict.pop(self, _UNLOADED, None)
+        self._touched = None
+        self._cleared = self._rotated = False
+        self._sid = self._seen = None
         if found is not None:
             data, self._sid, self._seen = found
             if data:
@@ -183,14 +186,18 @@ class Session(dict[str, Any]):
                 # The app never touched the session: nothing to do, but an
                 # app cookie of our name is a clash (Pyramid's cookie session
                 # is named "session" too) and must not pass silently.
-                middleware = self._middleware
-                if (
-                    middleware is not None
-                    and not middleware._clash_logged
-                    and not middleware.flask_compatible
-                    and middleware._app_cookies(headers)
-                ):
-                    middleware._warn_clash()
+                # (Inlined, and no cast() call: this is every untouched request.)
+                middleware: SessionMiddleware = self._middleware  # type: ignore[assignment]
+                if middleware._watch_clash:
+                    name = middleware.cookie_name
+                    for key, value in headers:
+                        if (
+                            len(key) == 10  # most headers are not: skip lower()
+                            and key.lower() == "set-cookie"
+                            and value.split("=", 1)[0].strip() == name
+                        ):
+                            middleware._warn_clash()
+                            break
                 return None
             self._load()  # only `modified = True` was set
         # Only the middleware's own (lazy) sessions are asked to decide.
@@ -375,13 +382,10 @@ def _lazy_session(middleware: SessionMiddleware, cookie: str | None) -> Session:
     session._pending = True
     session._cookie = cookie
     session._middleware = middleware
-    session._had_cookie = False
     session._sealed = False
-    session._touched = None
-    session._cleared = False
-    session._rotated = False
-    session._sid = None
-    session._seen = None
+    # The rest of the state (_had_cookie, _touched, _sid ...) is set by
+    # _load(), which runs before anything reads it: an untouched session
+    # (most requests) does not pay for it.
     # A placeholder entry, so that C code reading the dict's storage directly
     # (the json module's encoder checks the size first) does not see an empty
     # dict but goes through items(), which loads the cookie.

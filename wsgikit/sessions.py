@@ -413,8 +413,9 @@ class SessionMiddleware:
         # Bad cookies are logged at their level once per interval, else DEBUG.
         self._quiet_until = 0.0
         self._store_quiet_until = 0.0
-        # True once a cookie of our name set by the app itself was logged.
-        self._clash_logged = False
+        # Until a cookie of our name set by the app itself was logged (never
+        # in flask_compatible mode, where Flask's cookie is the shared one).
+        self._watch_clash = not self.flask_compatible
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         session = _lazy_session(self, environ.get("HTTP_COOKIE"))
@@ -630,9 +631,9 @@ class SessionMiddleware:
         return varied
 
     def _warn_clash(self) -> None:
-        if self._clash_logged:
+        if not self._watch_clash:
             return
-        self._clash_logged = True
+        self._watch_clash = False
         logger.warning(
             "the app's response sets a cookie named %s, the name of the session cookie: "
             "the two sessions overwrite each other and each reads the other's cookie as "
