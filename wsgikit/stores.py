@@ -141,10 +141,12 @@ class MemoryStore:
 class RedisStore:
     """Sessions in Redis: one hash per session, ``prefix + session ID``.
 
-    A write is one ``MULTI``/``EXEC`` transaction (``HSET`` of the changed
-    keys, ``HDEL`` of the deleted ones, ``EXPIRE``), so concurrent requests
-    of one session keep each other's changes to different keys. A hash left
-    without fields is removed by Redis itself.
+    A write is one ``MULTI``/``EXEC`` transaction on the session's key
+    (``HSET`` of the changed keys, ``HDEL`` of the deleted ones, ``EXPIRE``),
+    so concurrent requests of one session keep each other's changes to
+    different keys. A hash left without fields is removed by Redis itself. A
+    rotated session's old key is deleted right after its data is written
+    under the new ID (a second command, so that it works on Redis Cluster).
 
     :param url: A ``redis://``, ``rediss://`` or ``unix://`` URL (given to
         ``redis.Redis.from_url``), or a client object made by the ``redis``
@@ -208,9 +210,9 @@ class RedisStore:
     ) -> None:
         key = self.prefix + sid
         try:
+            # One key per transaction: Redis Cluster refuses a MULTI whose
+            # keys live in different slots, as an old and a new ID would.
             with self.client.pipeline(transaction=True) as pipe:
-                if retire is not None:
-                    pipe.delete(self.prefix + retire)
                 if fresh:
                     pipe.delete(key)
                 if deleted:
@@ -219,6 +221,8 @@ class RedisStore:
                     pipe.hset(key, mapping=dict[Any, Any](changed))
                 pipe.expire(key, ttl)
                 pipe.execute()
+            if retire is not None:  # after the new ID holds the data
+                self.client.delete(self.prefix + retire)
         except self._errors as error:
             raise _unavailable("write", error) from error
 
