@@ -65,7 +65,7 @@ class SessionStore(Protocol):
     ) -> None:
         """Atomically set ``changed``, delete ``deleted`` and expire ``sid``
         ``ttl`` seconds from now. ``fresh``: drop the session's other fields
-        first. ``retire``: delete that (older) session ID in the same step."""
+        first. ``retire``: then delete that (older) session ID too."""
         ...
 
     def delete(self, sid: str) -> None:
