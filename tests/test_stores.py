@@ -222,6 +222,48 @@ def test_memory_store_expires_sessions(monkeypatch: pytest.MonkeyPatch) -> None:
     assert store.load("a") == {} and len(store) == 0
 
 
+def test_memory_store_sweeps_expired_sessions(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    store = MemoryStore(sweep=2)
+    store.save("old", {"k": "1"}, (), 10)
+    now[0] += 11
+    store.save("new", {"k": "2"}, (), 10)  # the second write sweeps
+    assert list(store._data) == ["new"]
+
+
+def test_refresh_each_request_renews_a_read_session(redis_url: str) -> None:
+    raw = redis.Redis.from_url(redis_url)
+    store = RedisStore(redis_url)
+    app = client(store, max_age=1000, refresh_each_request=True)
+    app.get("/")
+    key = "wsgikit:session:" + session_id(app.cookies["session"])
+    raw.expire(key, 10)
+    read = app.get("/peek")
+    assert "Max-Age=1000" in read.headers["Set-Cookie"] and raw.ttl(key) >= 990
+    assert app.get("/none").headers.get("Set-Cookie") is None  # untouched: free
+    raw.close()
+    store.client.close()
+
+
+def test_deleting_the_last_key_deletes_the_cookie(store: Any) -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        session = get_session(environ)
+        if environ["PATH_INFO"] == "/drop":
+            del session["n"]
+        else:
+            session["n"] = 1
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    app_ = client(store, app)
+    app_.get("/")
+    sid = session_id(app_.cookies["session"])
+    response = app_.get("/drop")
+    assert response.headers["Set-Cookie"].startswith("session=;")
+    assert store.load(sid) == {}
+
+
 def test_rotate_gives_a_new_id_keeps_the_data_and_drops_the_old_key(store: Any) -> None:
     app = client(store)
     app.get("/")
