@@ -37,7 +37,8 @@ def get_session(environ: WSGIEnvironment) -> Session:
 class Session(dict[str, Any]):
     """The session of one request: a ``dict`` that records its changes.
 
-    The middleware's session loads (and verifies) its cookie on first access.
+    The middleware's session loads (and verifies) its cookie, and with a
+    store its stored data, on first access.
     A ``Session`` built directly, ``Session({"a": 1})``, is simply a dict with
     the same attributes.
 
@@ -46,7 +47,10 @@ class Session(dict[str, Any]):
       (``session["cart"].append(item)``).
     - :attr:`new` -- ``True`` when the request carried no valid session.
     - :attr:`accessed` -- ``True`` once the session was read or written.
-    - :meth:`clear` empties the session and deletes the cookie.
+    - :meth:`clear` empties the session and deletes the cookie (and, with a
+      store, the stored data).
+    - :meth:`rotate` gives the session a new ID (with a store) and keeps
+      its data: call it after a login.
 
     Until it is loaded, the middleware's session holds one private placeholder
     entry, so that C code that reads a dict's storage directly (the ``json``
