@@ -19,7 +19,10 @@ ZLIB_NG = ["zlib-ng>=0.5"]
 ISAL = ["isal>=1.7"]
 # bcrypt password hashes for BasicAuth (``{SHA}`` entries need nothing extra).
 BCRYPT = ["bcrypt>=4.0"]
+# Server-side sessions: SessionMiddleware(store=RedisStore(url)).
+REDIS = ["redis>=5.0"]
 TESTING = [
+    *REDIS,
     *SERVER,
     *BCRYPT,
     *PASTE,
@@ -93,6 +96,7 @@ setup(
         "zlib-ng": ZLIB_NG,
         "isal": ISAL,
         "bcrypt": BCRYPT,
+        "redis": REDIS,
         "testing": TESTING,
         "bench": BENCH,
     },

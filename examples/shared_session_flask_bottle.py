@@ -5,7 +5,8 @@ Flask keeps using its own ``flask.session``; the Bottle app, mounted at
 ``SessionMiddleware(flask_compatible=True)`` with the same secret key. Tuples
 (and bytes, datetimes, UUIDs, Markup) survive the trip both ways.
 
-    SECRET_KEY=change-me python examples/shared_session_flask_bottle.py
+    SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))') \
+        python examples/shared_session_flask_bottle.py
     curl -c jar -b jar http://127.0.0.1:8000/add/apple         # Flask
     curl -c jar -b jar http://127.0.0.1:8000/bottle/add/pear   # Bottle
     curl -b jar http://127.0.0.1:8000/cart                     # both items
@@ -13,8 +14,8 @@ Flask keeps using its own ``flask.session``; the Bottle app, mounted at
 
 from __future__ import annotations
 
+import logging
 import os
-import secrets
 from typing import Any
 
 import bottle
@@ -23,7 +24,16 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from wsgikit.sessions import SessionMiddleware, get_session
 
-SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_hex(32)
+# Every process (gunicorn -w 4 starts four) must sign with the same key, so a
+# random key per process is no fallback: read it from the environment, or use
+# this fixed key that is public in the source and fit for development only.
+DEV_ONLY_SECRET_KEY = "INSECURE-development-only-key-change-me-0123456789"
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    logging.getLogger(__name__).warning(
+        "SECRET_KEY is not set: using the public development key (never in production)"
+    )
+    SECRET_KEY = DEV_ONLY_SECRET_KEY
 
 flask_app = flask.Flask(__name__)
 flask_app.secret_key = SECRET_KEY

@@ -1,14 +1,16 @@
 """Targets for the end-to-end session tests (``wsgikit serve e2e_sessions_apps:app``).
 
 ``app``: a bare WSGI counter (``/`` counts visits, ``/logout`` clears the
-session, ``/peek`` only reads). ``shared``: a Flask app (its own session) and a
-Bottle app (``SessionMiddleware(flask_compatible=True)``) sharing one cookie,
-mounted at ``/flask`` and ``/bottle``.
+session, ``/peek`` only reads); ``stored``: the same with ``store=RedisStore``.
+``shared``: a Flask app (its own session) and a Bottle app
+(``SessionMiddleware(flask_compatible=True)``) sharing one cookie, mounted at
+``/flask`` and ``/bottle``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from typing import Any
 from wsgiref.types import StartResponse, WSGIEnvironment
@@ -17,9 +19,10 @@ import bottle
 import flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from wsgikit import RedisStore
 from wsgikit.sessions import SessionMiddleware, get_session
 
-SECRET = "e2e-sessions-secret-key"
+SECRET = "e2e-sessions-secret-key-0123456789abcdef"
 
 
 def counter(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -37,6 +40,10 @@ def counter(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable
 
 
 app = SessionMiddleware(counter, SECRET)
+# The same counter with its data in the Redis at $E2E_REDIS_URL.
+stored = SessionMiddleware(
+    counter, SECRET, store=RedisStore(os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:1/0"))
+)
 
 flask_app = flask.Flask("wsgikit_e2e_sessions")
 flask_app.secret_key = SECRET

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from markupsafe import Markup
 from paste.deploy import loadapp
 
+from wsgikit import JSONErrors, SessionTooLarge
 from wsgikit.sessions import (
     MAX_COOKIE_SIZE,
     SESSION_KEY,
@@ -44,7 +45,7 @@ from wsgikit.sessions import (
 )
 
 SECRET = "test-secret-key-0123456789abcdef"
-OLD_SECRET = "old-secret-key-fedcba9876543210"
+OLD_SECRET = "old-secret-key-fedcba98765432100"
 T0 = 1_700_000_000
 DAY = 86400
 
@@ -349,6 +350,24 @@ def test_nested_change_needs_modified_flag() -> None:
     assert unsign(value_of(set_cookie(headers))) == {"cart": ["a", "b"]}
 
 
+@pytest.mark.parametrize("flask_compatible", [False, True])
+def test_detect_changes_writes_a_change_inside_a_value(flask_compatible: bool) -> None:
+    """#12: a fingerprint (the serialised data) at load vs at the end of the request."""
+    options = {"detect_changes": True, "flask_compatible": flask_compatible}
+    value = value_of(set_cookie(call(middleware(setter(cart=["a"]), **options))[1]))
+    _, headers, _ = call(middleware(lambda s: s["cart"].append("b"), **options), "session=" + value)
+    written = value_of(set_cookie(headers))
+    _, _, body = call(middleware(**options), "session=" + written)
+    assert json.loads(body) == {"cart": ["a", "b"]}
+
+
+def test_detect_changes_leaves_an_unchanged_session_alone(checks: list[bytes]) -> None:
+    value = "session=" + signed({"cart": ["a"], "n": 1.5})
+    _, headers, _ = call(middleware(lambda s: s["cart"][0], detect_changes=True), value)
+    assert set_cookie(headers) is None and header(headers, "Vary") == ["Cookie"]
+    assert len(checks) == 1
+
+
 def test_modified_flag_alone_loads_and_rewrites_the_data(checks: list[bytes]) -> None:
     def flagging_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         get_session(environ).modified = True
@@ -475,6 +494,76 @@ def test_no_max_age_accepts_old_cookies(clock: Clock) -> None:
     assert json.loads(body) == {"a": 1}
 
 
+def test_browser_session_cookie_with_a_server_side_age_limit(clock: Clock) -> None:
+    """#12: Flask's default -- no Expires on the cookie, max_age still checked here."""
+    app = middleware(setter(a=1), max_age=DAY, permanent=False)
+    _, headers, _ = call(app)
+    cookie = set_cookie(headers)
+    assert cookie is not None
+    assert "Expires" not in attributes(cookie) and "Max-Age" not in attributes(cookie)
+    reader = middleware(lambda s: s.get("a"), max_age=DAY, permanent=False)
+    clock.now = T0 + DAY
+    assert json.loads(call(reader, "session=" + value_of(cookie))[2]) == {"a": 1}
+    clock.now = T0 + DAY + 1
+    assert json.loads(call(reader, "session=" + value_of(cookie))[2]) == {}
+
+
+@pytest.mark.parametrize(
+    ("data", "permanent", "expires"),
+    [
+        pytest.param({"_permanent": True}, False, True, id="flask permanent"),
+        pytest.param({}, False, False, id="flask default, permanent=False"),
+        pytest.param({"_permanent": False}, True, False, id="flask not permanent"),
+        pytest.param({}, True, True, id="no flag, permanent=True"),
+    ],
+)
+def test_flask_mode_honours_session_permanent(
+    data: dict[str, Any], permanent: bool, expires: bool
+) -> None:
+    app = middleware(setter(**data, a=1), flask_compatible=True, permanent=permanent)
+    _, headers, _ = call(app)
+    cookie = set_cookie(headers)
+    assert cookie is not None and ("Expires" in attributes(cookie)) is expires
+
+
+def test_flask_mode_keeps_what_flasks_permanent_flag_says() -> None:
+    """Flask sets session.permanent; the WSGI side writes the same session later."""
+    import flask
+
+    inner = flask.Flask("permanent")
+    inner.secret_key = SECRET
+
+    @inner.route("/login")
+    def login() -> Any:
+        flask.session.permanent = True
+        flask.session["user"] = "alice"
+        return "ok"
+
+    def shop(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        get_session(environ)["cart"] = ["x"]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    def site(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        handler = inner if environ["PATH_INFO"] == "/login" else shop_app
+        return handler(environ, start_response)
+
+    shop_app = SessionMiddleware(shop, SECRET, flask_compatible=True, permanent=False)
+    app = testapp(site)
+    assert "Expires" in app.get("/login").headers["Set-Cookie"]
+    assert "Expires" in app.get("/shop").headers["Set-Cookie"]  # still permanent
+    app.reset()
+    assert "Expires" not in app.get("/shop").headers["Set-Cookie"]  # Flask's default
+
+
+def test_rotate_of_a_cookie_session_re_signs_it(clock: Clock) -> None:
+    value = signed({"a": 1})
+    clock.now = T0 + 10
+    _, headers, _ = call(middleware(lambda s: s.rotate()), "session=" + value)
+    rotated = value_of(set_cookie(headers))
+    assert rotated != value and unsign(rotated) == {"a": 1}
+
+
 def test_fallback_keys_verify_but_never_sign() -> None:
     old = "session=" + signed({"a": 1}, OLD_SECRET)
     rotated = middleware(setter(b=2), fallback_keys=[OLD_SECRET])
@@ -579,61 +668,72 @@ def test_bad_cookie_log_does_not_show_its_content(caplog: pytest.LogCaptureFixtu
 
 
 @pytest.mark.parametrize("cookie", _bad_cookies())
-def test_bad_cookie_is_deleted_by_a_request_that_reads_the_session(cookie: str) -> None:
+def test_bad_cookie_is_kept_by_a_request_that_only_reads_the_session(cookie: str) -> None:
+    """Another instance may hold the key this one lacks (#8): never delete on a failed check."""
     app = middleware(lambda s: s.get("a"), domain="example.com", path="/app")
     _, headers, body = call(app, cookie)
     assert json.loads(body) == {}
-    deletion = set_cookie(headers)
-    assert deletion is not None and value_of(deletion) == ""
-    attrs = attributes(deletion)
-    assert attrs["Max-Age"] == "0" and attrs["Domain"] == "example.com"
-    assert attrs["Path"] == "/app"
+    assert set_cookie(headers) is None
     assert header(headers, "Vary") == ["Cookie"]
 
 
-def test_expired_cookie_is_deleted(clock: Clock) -> None:
+def test_expired_cookie_is_kept_when_only_read(clock: Clock) -> None:
     value = signed({"a": 1})
     clock.now = T0 + 2 * DAY
     _, headers, body = call(middleware(lambda s: s.get("a"), max_age=DAY), "session=" + value)
-    assert json.loads(body) == {} and value_of(set_cookie(headers)) == ""
+    assert json.loads(body) == {} and set_cookie(headers) is None
 
 
-def test_cookie_of_a_retired_key_is_deleted_once_and_then_costs_nothing(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """The reviewer's case: a browser holds a cookie whose key left fallback_keys."""
-    retired = SessionMiddleware(session_app(setter(user="alice")), OLD_SECRET)
-    current = SessionMiddleware(session_app(lambda s: s.get("user")), SECRET)
+def test_rolling_key_rotation_does_not_log_users_out() -> None:
+    """Instances are updated one by one: the new key reaches some before others.
+
+    A request served by an instance still without the new key must not
+    destroy the cookie; the next instance that has the key reads it again.
+    """
+    new_key = "new-secret-key-" + "n" * 32
+    updated = SessionMiddleware(session_app(setter(user="alice")), new_key, fallback_keys=[SECRET])
+    reader = session_app(lambda s: s.get("user"))
+    lagging = SessionMiddleware(reader, SECRET)
+    recovered = SessionMiddleware(reader, new_key, fallback_keys=[SECRET])
+    routes = {"/login": updated, "/lagging": lagging, "/": recovered}
 
     def site(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        handler = retired if environ["PATH_INFO"] == "/login" else current
-        return handler(environ, start_response)
+        return routes[environ["PATH_INFO"]](environ, start_response)
 
     app = testapp(site)
     app.get("/login")
-    assert "session" in app.cookies
-    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
-        first = app.get("/")
-        second = app.get("/")
-    assert first.json == {} == second.json
-    assert first.headers.getall("Set-Cookie")[0].startswith("session=;")
-    assert "session" not in app.cookies
-    assert second.headers.getall("Set-Cookie") == []
-    assert len(caplog.records) == 1  # the second request sent no cookie to check
+    assert app.get("/lagging").json == {}
+    assert app.get("/lagging").headers.getall("Set-Cookie") == []
+    assert app.get("/").json == {"user": "alice"}
+
+
+def test_repeated_bad_cookie_log_is_bounded(caplog: pytest.LogCaptureFixture) -> None:
+    app = middleware(lambda s: s.get("a"))
+    cookie = "session=" + signed({"a": 1}, "wrong-key-" + "w" * 32)
+    with caplog.at_level(logging.DEBUG, "wsgikit.sessions"):
+        for _ in range(5):
+            call(app, cookie)
+    levels = [r.levelno for r in caplog.records]
+    assert levels == [logging.WARNING] + [logging.DEBUG] * 4
+    # Another instance (another stack in the process) logs its own first line.
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, "wsgikit.sessions"):
+        call(middleware(lambda s: s.get("a")), cookie)
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
 
 
 @pytest.mark.parametrize(
-    ("cookie", "deleted"),
+    "cookie",
     [
-        pytest.param(f"session=bad; session={signed({'a': 1})}", False, id="one valid of two"),
-        pytest.param(f"session={signed({})}", False, id="valid but empty"),
-        pytest.param("sessionid=bad; other=x", False, id="another name"),
-        pytest.param("session=bad; session=worse", True, id="none valid of two"),
+        pytest.param(f"session=bad; session={signed({'a': 1})}", id="one valid of two"),
+        pytest.param(f"session={signed({})}", id="valid but empty"),
+        pytest.param("sessionid=bad; other=x", id="another name"),
+        pytest.param("session=bad; session=worse", id="none valid of two"),
     ],
 )
-def test_only_a_cookie_that_failed_verification_is_deleted(cookie: str, deleted: bool) -> None:
+def test_reading_never_deletes_a_cookie(cookie: str) -> None:
     _, headers, _ = call(middleware(lambda s: s.get("a")), cookie)
-    assert (set_cookie(headers) is not None) is deleted
+    assert set_cookie(headers) is None
 
 
 def test_bad_cookie_is_replaced_not_deleted_when_the_app_stores_data() -> None:
@@ -667,10 +767,43 @@ def test_other_cookies_are_ignored() -> None:
     assert json.loads(call(app, "sessionid=1; xsession=2")[2]) == {}
 
 
+BIG = base64.b64encode(random.Random(7).randbytes(3200)).decode()  # incompressible
+
+
+def test_oversized_session_fails_the_request_by_default() -> None:
+    """#12: a cookie the browser would drop must not pass silently."""
+    calls: list[Any] = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        calls.append(status)
+
+    app = middleware(setter(big=BIG))
+    with pytest.raises(SessionTooLarge) as raised:
+        app(make_environ(), start_response)
+    assert calls == []  # before the response started
+    message = str(raised.value)
+    assert str(raised.value.size) in message and "store=" in message
+    assert raised.value.size > MAX_COOKIE_SIZE == raised.value.limit
+
+
+def test_oversized_session_is_a_logged_500_through_json_errors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = testapp(session_app(setter(big=BIG)), partial(JSONErrors), middleware_layer())
+    with caplog.at_level(logging.INFO):
+        response = app.get("/", status=500, expect_errors=True)
+    assert response.json["status"] == 500 and "Set-Cookie" not in response.headers
+    assert "SessionTooLarge" in caplog.text and "store=" in caplog.text
+
+
+def middleware_layer(**options: Any) -> Callable[[WSGIApplication], SessionMiddleware]:
+    return partial(SessionMiddleware, secret_key=SECRET, **options)
+
+
 def test_oversized_cookie_is_logged_as_error_and_sent(caplog: pytest.LogCaptureFixture) -> None:
-    big = base64.b64encode(random.Random(7).randbytes(3200)).decode()  # incompressible
+    big = BIG
     with caplog.at_level(logging.INFO, "wsgikit.sessions"):
-        _, headers, _ = call(middleware(setter(big=big)))
+        _, headers, _ = call(middleware(setter(big=big), oversize="log"))
     cookie = set_cookie(headers)
     assert cookie is not None and len(cookie) > MAX_COOKIE_SIZE
     [record] = caplog.records
@@ -1083,6 +1216,10 @@ def test_error_in_our_start_response_closes_a_lazy_iterable_once() -> None:
         pytest.param({"digest": "shake_128"}, ValueError, "digest", id="variable digest"),
         pytest.param({"digest": hashlib.sha256}, TypeError, "digest", id="digest function"),
         pytest.param({"serializer": object()}, TypeError, "serializer", id="bad serializer"),
+        pytest.param({"oversize": "ignore"}, ValueError, "oversize", id="bad oversize"),
+        pytest.param({"oversize": None}, ValueError, "oversize", id="None oversize"),
+        pytest.param({"permanent": "no"}, TypeError, "permanent", id="str permanent"),
+        pytest.param({"detect_changes": 1}, TypeError, "detect_changes", id="int detect"),
         pytest.param({"serializer": json}, TypeError, "serializer", id="json module is text"),
         pytest.param(
             {"cookie_name": "__Host-s", "secure": True, "path": "/a"},
@@ -1091,6 +1228,17 @@ def test_error_in_our_start_response_closes_a_lazy_iterable_once() -> None:
             id="__Host- with a path",
         ),
         pytest.param({"cookie_name": "__Secure-s"}, ValueError, "__Secure-", id="__Secure- plain"),
+        # Browsers apply the prefix rules case-insensitively (#8).
+        pytest.param({"cookie_name": "__host-sid"}, ValueError, "__Host-", id="__host- plain"),
+        pytest.param({"cookie_name": "__HOST-sid"}, ValueError, "__Host-", id="__HOST- plain"),
+        pytest.param(
+            {"cookie_name": "__hOsT-sid", "secure": True, "domain": "example.com"},
+            ValueError,
+            "__Host-",
+            id="__hOsT- with a domain",
+        ),
+        pytest.param({"cookie_name": "__secure-sid"}, ValueError, "__Secure-", id="__secure-"),
+        pytest.param({"cookie_name": "__SECURE-sid"}, ValueError, "__Secure-", id="__SECURE-"),
     ],
 )
 def test_bad_options_fail_at_construction(
@@ -1109,6 +1257,86 @@ class _BytesSerializer:
 
     def loads(self, text: Any) -> Any:
         return json.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("key", "warned"),
+    [
+        pytest.param("k" * 31, True, id="31 chars"),
+        pytest.param(b"k" * 16, True, id="16 bytes"),
+        pytest.param("é" * 16, False, id="32 UTF-8 bytes"),
+        pytest.param(SECRET, False, id="32 chars"),
+    ],
+)
+def test_short_secret_key_is_logged_at_construction(
+    key: str | bytes, warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        SessionMiddleware(ignoring_app, key)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert bool(warnings) is warned
+    if warned:
+        assert "32" in warnings[0].getMessage() and str(key) not in warnings[0].getMessage()
+
+
+SESSION_EXAMPLES = ["pyramid_session_counter.py", "shared_session_flask_bottle.py"]
+
+
+@pytest.mark.parametrize("name", SESSION_EXAMPLES)
+def test_examples_without_a_secret_key_share_a_labelled_development_key(
+    name: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """gunicorn -w 4 imports the example once per worker: every worker must
+    sign with the same key, or most requests reset the session (#8)."""
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    path = Path(__file__).resolve().parent.parent / "examples" / name
+    cookies = []
+    for worker in range(2):
+        with caplog.at_level(logging.WARNING):
+            module = _load_example(path, f"worker{worker}")
+        assert any("SECRET_KEY" in r.getMessage() for r in caplog.records)
+        caplog.clear()
+        app = webtest.TestApp(module.app)
+        prefix = "/bottle" if "bottle" in name else ""
+        app.get(prefix + ("/add/x" if prefix else "/"))
+        cookies.append(app.cookies["session"])
+    # A cookie written by one worker is read by the other.
+    other = webtest.TestApp(_load_example(path, "worker2").app)
+    other.set_cookie("session", cookies[0])
+    if "bottle" in name:
+        assert other.get("/bottle/cart").json["cart"] == ["x"]
+    else:
+        assert other.get("/").json["visits"] == 2
+
+
+@pytest.mark.parametrize("name", SESSION_EXAMPLES)
+def test_examples_read_the_secret_key_from_the_environment(
+    name: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SECRET_KEY", "from-the-environment-" + "x" * 32)
+    path = Path(__file__).resolve().parent.parent / "examples" / name
+    with caplog.at_level(logging.WARNING):
+        module = _load_example(path, "env")
+    assert not [r for r in caplog.records if "SECRET_KEY" in r.getMessage()]
+    app = webtest.TestApp(module.app)
+    app.get("/bottle/add/x" if "bottle" in name else "/")
+    reader = SessionMiddleware(
+        session_app(), "from-the-environment-" + "x" * 32, flask_compatible="bottle" in name
+    )
+    _, _, body = call(reader, "session=" + app.cookies["session"].strip('"'))
+    assert json.loads(body) != {}
+
+
+def _load_example(path: Path, tag: str) -> Any:
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(f"session_example_{path.stem}_{tag}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_options_are_public_attributes() -> None:
@@ -1337,16 +1565,14 @@ def _clashing_app(their_cookie: str, action: Action) -> WSGIApplication:
             False,
             id="flask mode, we only read",
         ),
-        pytest.param(
-            "session=theirs",
-            setter(a=1),
-            {"flask_compatible": True},
-            True,
-            id="flask mode, both write",
-        ),
         pytest.param("sessionid=x", setter(a=1), {}, False, id="another name"),
         pytest.param("session=theirs", setter(a=1), {"cookie_name": "sid"}, False, id="renamed"),
-        pytest.param("session=theirs", lambda s: None, {}, False, id="untouched"),
+        # Warned even when our session was not touched (#8): around Pyramid's
+        # SignedCookieSessionFactory both sessions reset without a word otherwise.
+        pytest.param("session=theirs", lambda s: None, {}, True, id="untouched"),
+        pytest.param(
+            "session=theirs", lambda s: None, {"flask_compatible": True}, False, id="flask, none"
+        ),
     ],
 )
 def test_app_setting_a_cookie_of_our_name_is_logged_once(
@@ -1377,12 +1603,46 @@ def test_app_cookie_of_our_name_replaces_a_bad_one_without_a_deletion() -> None:
     assert header(headers, "Set-Cookie") == ["session=fresh"]
 
 
-def _flask_counter(cookie_name: str = "session", **options: Any) -> webtest.TestApp:
+def test_pyramid_cookie_session_around_is_logged_though_ours_is_untouched(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Pyramid's SignedCookieSessionFactory also names its cookie ``session``."""
+    from pyramid.config import Configurator
+    from pyramid.session import SignedCookieSessionFactory
+
+    def view(request: Any) -> Any:
+        request.session["n"] = request.session.get("n", 0) + 1
+        return {"n": request.session["n"]}
+
+    with Configurator(session_factory=SignedCookieSessionFactory("p" * 32)) as config:
+        config.add_route("index", "/")
+        config.add_view(view, route_name="index", renderer="json")
+        pyramid_app = config.make_wsgi_app()
+    app = testapp(pyramid_app, partial(SessionMiddleware, secret_key=SECRET))
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        counts = [app.get("/").json["n"] for _ in range(3)]
+    assert counts == [1, 2, 3]  # our untouched session leaves Pyramid's alone
+    clash = [r for r in caplog.records if "sets a cookie named session" in r.getMessage()]
+    assert [r.levelno for r in clash] == [logging.WARNING]
+
+
+def test_flask_mode_app_cookie_that_does_not_verify_is_refused_loudly() -> None:
+    """Both sides wrote, and the app's cookie cannot be the merge base: no silent loss."""
+    app = SessionMiddleware(
+        _clashing_app("session=theirs; Path=/", setter(a=1)), SECRET, flask_compatible=True
+    )
+    with pytest.raises(RuntimeError, match="cannot merge"):
+        run_wsgi(app)
+
+
+def _flask_counter(
+    cookie_name: str = "session", flask_key: str = "flask-" + SECRET, **options: Any
+) -> webtest.TestApp:
     """Flask's own session and ours, side by side in one Flask view."""
     import flask
 
     inner = flask.Flask("clash")
-    inner.secret_key = "flask-" + SECRET
+    inner.secret_key = flask_key
 
     @inner.route("/")
     def index() -> Any:
@@ -1401,7 +1661,7 @@ def test_wrapping_flask_with_the_default_name_is_logged(caplog: pytest.LogCaptur
     with caplog.at_level(logging.INFO, "wsgikit.sessions"):
         counts = [app.get("/").json for _ in range(3)]
     assert counts[-1] == {"fl": 1, "mw": 3}  # Flask's session is overwritten every time
-    assert "sets a cookie named session too" in caplog.text
+    assert "sets a cookie named session" in caplog.text
 
 
 def test_wrapping_flask_with_another_cookie_name_keeps_both_sessions(
@@ -1412,6 +1672,54 @@ def test_wrapping_flask_with_another_cookie_name_keeps_both_sessions(
         counts = [app.get("/").json for _ in range(3)]
     assert counts == [{"fl": n, "mw": n} for n in (1, 2, 3)]
     assert caplog.records == []
+
+
+def test_flask_mode_merges_flask_and_wsgi_writes_of_one_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """#8: Flask's Set-Cookie is the base, our changes go on top, one cookie is sent."""
+    app = _flask_counter(flask_key=SECRET, flask_compatible=True)
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        responses = [app.get("/") for _ in range(3)]
+    assert [r.json for r in responses] == [{"fl": n, "mw": n} for n in (1, 2, 3)]
+    assert all(len(r.headers.getall("Set-Cookie")) == 1 for r in responses)
+    assert caplog.records == []
+
+
+def test_flask_mode_merges_with_an_inner_wsgi_layer() -> None:
+    """A WSGI layer between us and Flask writes our session; Flask writes its own."""
+    import flask
+
+    inner = flask.Flask("merge")
+    inner.secret_key = SECRET
+
+    @inner.route("/")
+    def index() -> Any:
+        flask.session["fl"] = flask.session.get("fl", 0) + 1
+        flask.session.pop("gone", None)
+        return flask.jsonify(dict(flask.session))
+
+    @inner.route("/seed")
+    def seed() -> Any:
+        flask.session.update(gone=1, kept="x")
+        return flask.jsonify({})
+
+    @inner.route("/logout")
+    def logout() -> Any:
+        flask.session.clear()  # Flask deletes the cookie ...
+        return flask.jsonify({})
+
+    def layer(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        session = get_session(environ)
+        session["wsgi"] = session.get("wsgi", 0) + 1
+        return inner(environ, start_response)
+
+    app = testapp(layer, partial(SessionMiddleware, secret_key=SECRET, flask_compatible=True))
+    app.get("/seed")
+    app.get("/")
+    assert app.get("/").json == {"fl": 2, "kept": "x", "wsgi": 2}  # as Flask saw it
+    app.get("/logout")  # ... and our change on top keeps only what we wrote
+    assert app.get("/").json == {"fl": 1, "wsgi": 4}
 
 
 # --- real frameworks use the session via the environ -----------------------------------
@@ -1629,6 +1937,38 @@ def test_paste_factory_list_and_none_values(tmp_path: Path, lines: str, expected
     app = loadapp(f"config:{ini}")
     option = lines.split("=", 1)[0].strip()
     assert getattr(app, option) == expected
+
+
+def test_paste_factory_store_and_round_two_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wsgikit import MemoryStore, RedisStore
+
+    monkeypatch.setenv("WSGIKIT_TEST_REDIS", "redis://:pw@127.0.0.1:1/0")
+    ini = tmp_path / "app.ini"
+    head = (
+        "[pipeline:main]\npipeline = session app\n\n"
+        "[filter:session]\nuse = egg:wsgikit#session\nsecret_key = s3cret\n"
+    )
+    tail = "\n[app:app]\nuse = call:test_sessions:_paste_app\n"
+    ini.write_text(
+        head + "store = memory\noversize = log\npermanent = false\ndetect_changes = on\n" + tail
+    )
+    app = loadapp(f"config:{ini}")
+    assert isinstance(app.store, MemoryStore)
+    assert (app.oversize, app.permanent, app.detect_changes) == ("log", False, True)
+    ini.write_text(head + "store = env:WSGIKIT_TEST_REDIS\n" + tail)
+    app = loadapp(f"config:{ini}")
+    assert isinstance(app.store, RedisStore)
+    app.store.client.close()
+    ini.write_text(head + "store = none\n" + tail)
+    assert loadapp(f"config:{ini}").store is None
+    for bad in ("", "postgres://:pw@db/0", "oversize = huge"):
+        line = bad if "=" in bad else f"store = {bad}"
+        ini.write_text(head + line + "\n" + tail)
+        with pytest.raises(ValueError) as raised:
+            loadapp(f"config:{ini}")
+        assert "pw" not in str(raised.value)
 
 
 def _paste_app(global_conf: Any, **local_conf: Any) -> WSGIApplication:

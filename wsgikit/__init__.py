@@ -34,7 +34,11 @@ from .rewrite import InjectHTML as InjectHTML
 from .security import SecurityHeaders as SecurityHeaders
 from .sessions import Session as Session
 from .sessions import SessionMiddleware as SessionMiddleware
+from .sessions import SessionTooLarge as SessionTooLarge
 from .sessions import get_session as get_session
+from .stores import MemoryStore as MemoryStore
+from .stores import RedisStore as RedisStore
+from .stores import SessionStoreError as SessionStoreError
 
 try:
     # setup.py holds the version; this reads the installed metadata back.
@@ -56,11 +60,15 @@ __all__ = [
     "InjectHTML",
     "JSONErrors",
     "MaxBodySize",
+    "MemoryStore",
     "ProxyFix",
+    "RedisStore",
     "RequestID",
     "SecurityHeaders",
     "Session",
     "SessionMiddleware",
+    "SessionStoreError",
+    "SessionTooLarge",
     "StackOrderWarning",
     "TrustedHosts",
     "compose",

@@ -50,3 +50,16 @@ def log_escape(value: str, *, quoted: bool = True) -> str:
         raw = value.encode("utf-8", "surrogatepass")
     table = _QUOTED_TABLE if quoted else _BARE_TABLE
     return "".join([table[byte] for byte in raw])
+
+
+class HTTPStatusError(Exception):
+    """An error of wsgikit's own that has an HTTP status for the client.
+
+    Subclasses set ``code`` (a 4xx or 5xx status) and ``description`` (text
+    safe to show). :class:`~wsgikit.JSONErrors` believes the status of these, as
+    it does for the frameworks' own HTTP exceptions, and of no other exception
+    unless told to.
+    """
+
+    code = 500
+    description = "The server cannot answer this request."

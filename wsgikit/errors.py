@@ -774,11 +774,13 @@ def _classify(
 
 #: The HTTP exception base classes of the supported frameworks: class name ->
 #: the top-level packages it is believed from (werkzeug and Flask; WebOb; Pyramid,
-#: which has its own copy; Bottle). Recognised by name and module along the MRO,
-#: so no framework is imported, and an unrelated class of the same name is not.
+#: which has its own copy; Bottle), and wsgikit's own (a session store that is
+#: down). Recognised by name and module along the MRO, so no framework is
+#: imported, and an unrelated class of the same name is not.
 _FRAMEWORK_EXCEPTIONS: dict[str, frozenset[str]] = {
     "HTTPException": frozenset({"werkzeug", "webob", "pyramid"}),
     "HTTPError": frozenset({"bottle"}),
+    "HTTPStatusError": frozenset({"wsgikit"}),
 }
 
 

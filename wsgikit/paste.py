@@ -50,6 +50,7 @@ from .request_id import RequestID
 from .rewrite import BodyRewriter, InjectHTML
 from .security import SecurityHeaders
 from .sessions import SessionMiddleware
+from .stores import MemoryStore, RedisStore, SessionStore
 
 Converter = Callable[[str], Any]
 
@@ -368,6 +369,19 @@ def _assamesite(value: str) -> str | None:
     return None if text.lower() in ("false", "off", "no") else text
 
 
+def _asstore(value: str) -> SessionStore | None:
+    """``none`` (data in the cookie), ``memory``, or a ``redis://`` URL (may be ``env:NAME``)."""
+    text = assecret(str(value).strip()) if str(value).strip() else ""
+    if text.lower() == "none":
+        return None
+    if text.lower() == "memory":
+        return MemoryStore()
+    if text.startswith(("redis://", "rediss://", "unix://")):
+        return RedisStore(text)
+    # The value is not echoed: a Redis URL may carry a password.
+    raise ValueError("expected none, memory or a redis://, rediss:// or unix:// URL")
+
+
 def _proxy_astrusted(value: str | list[str]) -> list[str]:
     """Addresses/CIDRs. Empty or ``none`` gives no networks, which ProxyFix
     refuses: leaving ``trusted`` out is the only way to count hops."""
@@ -509,6 +523,10 @@ FACTORIES: dict[str, Factory] = {
                 "flask_compatible": asbool,
                 "refresh_each_request": asbool,
                 "serializer": asoptional(asimport),
+                "oversize": str,  # error or log
+                "store": _asstore,  # none, memory or a redis:// URL
+                "permanent": asbool,
+                "detect_changes": asbool,
             },
         ),
         Factory("auth", AuthParser),

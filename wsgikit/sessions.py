@@ -1,4 +1,4 @@
-"""Sessions: a signed cookie that holds the session data, for any WSGI app.
+"""Sessions for any WSGI app: the data in a signed cookie, or in a server-side store.
 
 :class:`SessionMiddleware` puts a :class:`Session` -- a ``dict`` -- at
 ``environ["wsgikit.session"]`` (also :func:`get_session`). The data travels in
@@ -9,10 +9,14 @@ the server, so any process with the secret key can read the session.
 Use it when the session is small (the whole cookie must stay under about 4 KB)
 and when it is fine that the client can *read* it: the cookie is signed, not
 encrypted. Do *not* put secrets, passwords or personal data in it, do not use
-it for large or fast-changing state (a server-side store is the tool then),
-and remember that a signed cookie cannot be revoked before it expires: logging
-out clears the cookie in *this* browser, but a copy stolen earlier stays valid
-until ``max_age`` runs out (rotate the key to invalidate every session).
+it for large or fast-changing state, and remember that a signed cookie cannot
+be revoked before it expires: logging out clears the cookie in *this* browser,
+but a copy stolen earlier stays valid until ``max_age`` runs out (rotate the
+key to invalidate every session).
+
+For those cases pass ``store=`` (:class:`~wsgikit.RedisStore`, see
+:mod:`wsgikit.stores`): the cookie then holds only a signed random session ID,
+the data stays on the server, and deleting it there revokes the session.
 
 ``flask_compatible=True`` reads and writes exactly the cookies of Flask's
 default session (same key, salt ``"cookie-session"``, SHA-1, Flask's tagged
@@ -22,34 +26,52 @@ is not imported.
 
 from __future__ import annotations
 
-import base64
-import dataclasses
-import decimal
-import hashlib
-import json
+import contextlib
 import logging
 import re
+import secrets
 import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator
-from datetime import date, datetime, timedelta
+import zlib
+from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any, Protocol, cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from markupsafe import Markup
-from werkzeug.http import dump_cookie, http_date, parse_date
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode
+from werkzeug.http import dump_cookie, http_date
 from werkzeug.sansio.http import parse_cookie
 
-from ._response import EditHeaders, Headers, Plan, intercept, with_vary
+from ._flask_json import TaggedJSON as TaggedJSON
+from ._response import Headers, intercept, with_vary
+from ._session_dict import SESSION_KEY as SESSION_KEY
+from ._session_dict import Session as Session
+from ._session_dict import _lazy_session
+from ._session_dict import get_session as get_session
+from ._session_util import (
+    _JSON,
+    _bytes,
+    _cookie_name,
+    _digest,
+    _domain,
+    _flag,
+    _key,
+    _max_age,
+    _path,
+    _samesite,
+    _Signer,
+)
+from .stores import SessionStore, SessionStoreError
 
 logger = logging.getLogger("wsgikit.sessions")
 
-#: Environ key of the request's :class:`Session`.
-SESSION_KEY = "wsgikit.session"
 
 #: werkzeug's rule of thumb for the largest ``Set-Cookie`` value every browser keeps.
 MAX_COOKIE_SIZE = 4093
+#: Seconds during which further bad cookies are logged at DEBUG only.
+BAD_COOKIE_LOG_INTERVAL = 60
+#: Shorter secret keys are logged as a WARNING at construction.
+MIN_KEY_BYTES = 32
 #: Two weeks, like Django and Starlette.
 DEFAULT_MAX_AGE = 14 * 24 * 3600
 
@@ -59,11 +81,23 @@ _DEFAULT_DIGEST = "sha256"
 _FLASK_SALT = "cookie-session"
 _FLASK_DIGEST = "sha1"
 
-_SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
-# RFC 6265 cookie-name = RFC 9110 token.
-_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_PATH_RE = re.compile(r"/[\x21-\x3a\x3c-\x7e]*")  # visible ASCII but ";"
-_DOMAIN_RE = re.compile(r"\.?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
+
+class SessionTooLarge(Exception):
+    """The session's ``Set-Cookie`` would exceed :data:`MAX_COOKIE_SIZE`.
+
+    Raised from the app's ``start_response`` (so before the response starts)
+    with ``oversize="error"``: browsers drop such a cookie, and the session
+    would silently revert. :class:`~wsgikit.JSONErrors` turns it into a 500.
+    """
+
+    def __init__(self, cookie_name: str, size: int, limit: int = MAX_COOKIE_SIZE) -> None:
+        super().__init__(
+            f"the session cookie {cookie_name} would be {size} bytes, over the {limit}-byte "
+            "limit browsers keep (they drop it and the session reverts): store less in the "
+            "session, or keep the data on the server with store=RedisStore(...)"
+        )
+        self.size = size
+        self.limit = limit
 
 
 class Serializer(Protocol):
@@ -99,14 +133,20 @@ class SessionMiddleware:
       the app gets an empty session (its changes are saved as usual) and a
       line on the ``wsgikit.sessions`` logger (INFO for an expired
       cookie, WARNING for the rest; the cookie's content is never logged).
-      When the session is accessed and the app stores nothing, the response
-      deletes the bad cookie (so it is not checked, and logged, again on
-      every request); an untouched session leaves it alone.
+      A cookie that fails verification is **never deleted** for that
+      alone: during a rolling key rotation this process may lack the key
+      that signed it, and the next process reads it again. It is replaced
+      only when the app writes the session, and deleted only when the app
+      empties it (``clear()``). As the browser keeps sending it, the log
+      line is bounded: the first one per middleware at its level, then
+      DEBUG for :data:`BAD_COOKIE_LOG_INTERVAL` (60) seconds.
       When the browser sends several cookies of this name (set for other
       paths or domains), the valid one signed last wins.
-    - A ``Set-Cookie`` value longer than 4093 bytes is logged as an ERROR
-      with its size and still sent (as werkzeug does); browsers are likely
-      to drop it, so the session stays as it was on the client.
+    - A ``Set-Cookie`` longer than 4093 bytes, which browsers drop (the
+      session would silently revert), raises :class:`SessionTooLarge` from
+      ``start_response``, before the response starts (``JSONErrors`` makes
+      it a 500; the fix is ``store=``). With ``oversize="log"`` it is
+      logged as an ERROR with its size and sent anyway, as werkzeug does.
     - The cookie is decided when the app calls ``start_response``. Changes
       made later, while the body is being iterated (also when the session
       is first touched there), cannot be sent: they are lost, and the first
@@ -114,20 +154,46 @@ class SessionMiddleware:
       with ``start_response(..., exc_info)``, which carries the session as
       it is then).
     - The cookie name must be the session's alone. If the app's response
-      sets a cookie of the same name (Flask's ``flask.session`` uses
-      ``"session"`` too), the two overwrite each other; the first such
-      response is logged as a WARNING. See ``cookie_name``.
+      sets a cookie of the same name (Flask's ``flask.session`` and
+      Pyramid's ``SignedCookieSessionFactory`` use ``"session"`` too), the
+      two overwrite each other; the first such response is logged as a
+      WARNING, whether or not this session was touched. See ``cookie_name``.
+    - With ``flask_compatible``, the app's cookie of our name is the shared
+      session. When both the inner Flask app (``flask.session``) and this
+      session were written in one request, the two are **merged** into one
+      cookie: Flask's ``Set-Cookie`` is verified and taken as the base, and
+      the keys this request set or deleted here (all keys after
+      ``modified = True``; everything after ``clear()``) are applied on top.
+      If Flask's cookie does not verify with this key and salt, the
+      response fails with a ``RuntimeError`` rather than drop a write.
     - Changes *inside* a stored value (``session["cart"].append(item)``)
-      are not seen; set ``session.modified = True`` afterwards.
+      are not seen unless ``detect_changes=True``; or set
+      ``session.modified = True`` afterwards.
+    - **Server-side sessions** (``store=``): the cookie holds only a signed
+      random ID; the data is loaded from the store on first access, like
+      the cookie. The merge rule: a request writes only the keys it set or
+      deleted (with ``modified = True`` or ``detect_changes``: every key
+      whose serialised value changed), atomically, so concurrent requests
+      of one session keep each other's changes to different keys (the same
+      key: last write wins). ``rotate()`` moves the data to a new ID and
+      deletes the old; ``clear()`` deletes the stored data and the cookie;
+      an ID the store does not know (expired, revoked) starts a new session
+      under a new ID. A store that fails raises
+      :class:`~wsgikit.SessionStoreError` (``code = 503``), logged as an
+      ERROR: never an empty session that would overwrite the data.
     - Values must be JSON types (``str``, ``int``, ``float``, ``bool``,
       ``None``, lists, dicts with ``str`` keys); with ``flask_compatible``
       also tuples, ``bytes``, ``Markup``, ``UUID`` and ``datetime``. Storing
       anything else is a programming error: ``TypeError`` is raised from
       ``start_response``, as Flask does.
-    - With ``flask_compatible``, this side ignores Flask's ``_permanent``
-      key: ``max_age`` alone decides the cookie's lifetime here, while Flask
-      checks its ``PERMANENT_SESSION_LIFETIME`` (31 days) on every read and
-      writes a browser-session cookie unless ``session.permanent`` is set.
+    - **Expiry like Flask's**: ``permanent=False`` writes a browser-session
+      cookie (no ``Expires``/``Max-Age``: gone when the browser closes) while
+      the server still refuses a cookie older than ``max_age``. With
+      ``flask_compatible``, Flask's ``session.permanent`` flag (its
+      ``_permanent`` key) decides per session, ``permanent`` being the
+      default when the flag is absent: pass ``permanent=False`` and
+      ``max_age`` = Flask's ``PERMANENT_SESSION_LIFETIME`` (31 days) to
+      behave exactly as Flask does.
 
     Environ keys written: ``wsgikit.session`` (the :class:`Session`). Read:
     ``HTTP_COOKIE``. One ``SessionMiddleware`` per stack: an inner one
@@ -135,8 +201,9 @@ class SessionMiddleware:
 
     :param app: The WSGI application to wrap.
     :param secret_key: The key that signs new cookies (``str`` or
-        ``bytes``, not empty). Use a long random value, e.g.
-        ``secrets.token_hex(32)``, kept out of the source code.
+        ``bytes``; empty is a ``ValueError``, under 32 bytes is logged as a
+        WARNING). Use a long random value, e.g. ``secrets.token_hex(32)``,
+        kept out of the source code and the same in every process.
     :param cookie_name: The cookie's name. ``"session"`` by default, which
         is also the name of Flask's own session cookie: when wrapping a
         Flask app that uses ``flask.session`` (``flash()``, logins ...),
@@ -145,12 +212,13 @@ class SessionMiddleware:
         Otherwise each side reads the other's cookie as a bad one: Flask's
         data is overwritten or deleted. ``__Host-`` names require
         ``secure=True``, ``path="/"`` and no ``domain``; ``__Secure-`` names
-        require ``secure=True``.
+        require ``secure=True`` (prefixes in any case, as browsers match them).
     :param max_age: Seconds (an ``int`` or a ``timedelta``) a cookie stays
         valid after it was last written: checked on the server and sent as
-        ``Max-Age``/``Expires``. Two weeks by default. ``None`` makes a
-        browser-session cookie (no ``Max-Age``) and the server accepts a
-        cookie of any age.
+        ``Max-Age``/``Expires`` (unless ``permanent=False``). Two weeks by
+        default; with a ``store`` also the stored session's TTL, refreshed on
+        every write. ``None`` makes a browser-session cookie and the server
+        accepts a cookie of any age (not with a ``store``).
     :param secure: Send the cookie over HTTPS only. Off by default; turn it
         on in production.
     :param httponly: Hide the cookie from JavaScript. On by default.
@@ -179,6 +247,23 @@ class SessionMiddleware:
     :param serializer: An object with ``dumps(obj) -> str`` and
         ``loads(str) -> obj``. ``None`` means compact JSON, or
         :class:`TaggedJSON` with ``flask_compatible``.
+    :param store: Keep the data on the server (:class:`~wsgikit.RedisStore`,
+        :class:`~wsgikit.MemoryStore`, or any
+        :class:`~wsgikit.stores.SessionStore`): the cookie then holds only a
+        signed random session ID (256 bits from :mod:`secrets`). ``None``
+        (the default) keeps the data in the cookie. See "Server-side
+        sessions" below.
+    :param permanent: Send ``Expires``/``Max-Age`` with the cookie (the
+        default). ``False``: a browser-session cookie, ``max_age`` still
+        enforced on the server (Flask's default behaviour).
+    :param detect_changes: At the end of a request that read the session,
+        compare the data serialised with what was loaded, so a change inside
+        a stored value (``session["cart"].append(x)``) is written without
+        ``modified = True``. Costs one serialisation of the session per
+        request that reads it (measured: see README), so it is off by default.
+    :param oversize: What a ``Set-Cookie`` over 4093 bytes does:
+        ``"error"`` (the default) raises :class:`SessionTooLarge`,
+        ``"log"`` logs an ERROR and sends it.
 
     .. code-block:: python
 
@@ -212,9 +297,21 @@ class SessionMiddleware:
         digest: str | None = None,
         refresh_each_request: bool = False,
         serializer: Serializer | None = None,
+        oversize: str = "error",
+        store: SessionStore | None = None,
+        permanent: bool = True,
+        detect_changes: bool = False,
     ) -> None:
         self.app = app
         self.secret_key = _key("secret_key", secret_key)
+        if len(_bytes(self.secret_key)) < MIN_KEY_BYTES:
+            # Not refused: a short key still signs, and tests use them.
+            logger.warning(
+                "secret_key is %d bytes; use at least %d random bytes "
+                "(e.g. secrets.token_hex(32)) so the signature cannot be brute-forced",
+                len(_bytes(self.secret_key)),
+                MIN_KEY_BYTES,
+            )
         if isinstance(fallback_keys, str | bytes):
             raise TypeError("fallback_keys must be a list of keys, not a single key")
         self.fallback_keys = tuple(_key("fallback_keys", key) for key in fallback_keys)
@@ -228,16 +325,37 @@ class SessionMiddleware:
         self.path = _path(path)
         self.partitioned = _flag("partitioned", partitioned)
         self.refresh_each_request = _flag("refresh_each_request", refresh_each_request)
+        if oversize not in ("error", "log"):
+            raise ValueError(f'oversize must be "error" or "log", not {oversize!r}')
+        self.oversize = oversize
+        self.permanent = _flag("permanent", permanent)
+        self.detect_changes = _flag("detect_changes", detect_changes)
+        if store is not None:
+            if not isinstance(store, SessionStore):
+                raise TypeError("store must have load(), save() and delete() (see SessionStore)")
+            if self.max_age is None:
+                raise ValueError("store= needs a max_age: it is the stored session's lifetime")
+            if self.flask_compatible:
+                raise ValueError(
+                    "flask_compatible shares Flask's cookie session; it cannot use a store="
+                )
+        self.store = store
         if self.samesite == "None" and not self.secure:
             raise ValueError('samesite="None" requires secure=True (browsers reject it otherwise)')
         if self.partitioned and not self.secure:
             raise ValueError("partitioned=True requires secure=True")
-        if self.cookie_name.startswith("__Secure-") and not self.secure:
-            raise ValueError("a __Secure- cookie_name requires secure=True")
-        if self.cookie_name.startswith("__Host-") and (
+        # Browsers match the prefixes case-insensitively (RFC 6265bis), so
+        # "__host-sid" is held to the __Host- rules too: a cookie breaking
+        # them would be dropped and the session would never stick.
+        prefix = self.cookie_name[:9].lower()
+        if prefix == "__secure-" and not self.secure:
+            raise ValueError("a __Secure- cookie_name (any case) requires secure=True")
+        if prefix[:7] == "__host-" and (
             not self.secure or self.path != "/" or self.domain is not None
         ):
-            raise ValueError('a __Host- cookie_name requires secure=True, path="/" and no domain')
+            raise ValueError(
+                'a __Host- cookie_name (any case) requires secure=True, path="/" and no domain'
+            )
         if salt is None:
             salt = _FLASK_SALT if self.flask_compatible else _DEFAULT_SALT
         if not isinstance(salt, str | bytes):
@@ -270,6 +388,14 @@ class SessionMiddleware:
             signer_kwargs={"key_derivation": "hmac", "digest_method": self.digest},
         )
         self._signer = cast(_Signer, self._payloads.make_signer())
+        # With a store the cookie holds a signed session ID, under a salt of
+        # its own so that an ID and a data cookie can never pass for each other.
+        self._id_signer = _Signer(
+            keys,
+            salt=_bytes(salt) + b".id",
+            key_derivation="hmac",
+            digest_method=self.digest,
+        )
         self._cookie_options: dict[str, Any] = {
             "path": self.path,
             "domain": self.domain,
@@ -284,8 +410,12 @@ class SessionMiddleware:
         self._delete_cookie = dump_cookie(
             self.cookie_name, "", max_age=0, expires=0, **self._cookie_options
         )
-        # True once a cookie of our name set by the app itself was logged.
-        self._clash_logged = False
+        # Bad cookies are logged at their level once per interval, else DEBUG.
+        self._quiet_until = 0.0
+        self._store_quiet_until = 0.0
+        # Until a cookie of our name set by the app itself was logged (never
+        # in flask_compatible mode, where Flask's cookie is the shared one).
+        self._watch_clash = not self.flask_compatible
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         session = _lazy_session(self, environ.get("HTTP_COOKIE"))
@@ -294,15 +424,15 @@ class SessionMiddleware:
 
     # --- reading: called on the session's first access ----------------------
 
-    def _open(self, header: str | None) -> tuple[dict[str, Any] | None, bool]:
-        """Return the data of the request's cookie and whether one was sent.
+    def _open(self, header: str | None) -> tuple[_Found | None, bool]:
+        """Return what the request's cookie holds, and whether one was sent.
 
-        The data is ``None`` when cookies of this name were sent but none of
-        them is valid (tampered, expired, malformed ...).
+        ``None`` when there is no cookie of this name or none of them is
+        valid (tampered, expired, malformed, unknown to the store ...).
         """
         name = self.cookie_name
         if not header or name not in header:
-            return {}, False
+            return None, False
         # PEP 3333 headers are latin-1; cookies are UTF-8 on the wire. Not
         # werkzeug.http.parse_cookie, which does this step strictly: it raises
         # UnicodeDecodeError when *any* cookie in the header is not UTF-8 (and
@@ -312,65 +442,147 @@ class SessionMiddleware:
         values = parse_cookie(text).getlist(name)
         if not values:
             if self._named.search(text):
-                logger.warning("the Cookie header has a malformed %s cookie; ignored", name)
+                self._log_bad(logging.WARNING, "the Cookie header has a malformed %s cookie", name)
                 return None, True
-            return {}, False
+            return None, False
         if len(values) == 1:
             return self._verify(values[0]), True
-        logger.info("%d cookies named %s; using the valid one signed last", len(values), name)
-        best: dict[str, Any] | None = None
+        self._log_bad(
+            logging.INFO, "%d cookies named %s; using the valid one signed last", len(values), name
+        )
+        best: _Found | None = None
         best_time = -1.0
         for value in values:
             signed = self._signed_at(value)
             if signed > best_time:
-                data = self._verify(value)
-                if data is not None:
-                    best, best_time = data, signed
+                found = self._verify(value)
+                if found is not None:
+                    best, best_time = found, signed
         return best, True
 
-    def _verify(self, value: str) -> dict[str, Any] | None:
+    def _verify(self, value: str) -> _Found | None:
         """Return the cookie's data, or ``None`` (and a log line) if it is bad."""
+        signer = self._signer if self.store is None else self._id_signer
         try:
-            payload = self._signer.unsign(value, max_age=self.max_age)
+            payload = signer.unsign(value, max_age=self.max_age)
         except SignatureExpired as error:
-            logger.info("session cookie %s expired (%s)", self.cookie_name, error)
+            self._log_bad(logging.INFO, "session cookie %s expired (%s)", self.cookie_name, error)
             return None
         except BadData:
-            logger.warning(
-                "session cookie %s (%d bytes) has a bad signature or format; "
-                "starting an empty session",
+            self._log_bad(
+                logging.WARNING,
+                "session cookie %s (%d bytes) has a bad signature or format (or was signed "
+                "with a key this process lacks); starting an empty session",
                 self.cookie_name,
                 len(value),
             )
             return None
         except (ValueError, OverflowError, OSError):  # a validly signed absurd timestamp
-            logger.warning("session cookie %s has an impossible timestamp", self.cookie_name)
+            self._log_bad(
+                logging.WARNING, "session cookie %s has an impossible timestamp", self.cookie_name
+            )
             return None
+        if self.store is not None:
+            return self._fetch(payload.decode("ascii"))
         try:
-            data = self._payloads.load_payload(payload)
-        except BadData as error:
+            text, data = self._decode(payload)
+        except Exception as error:  # anything a serializer raises on client input
             cause = getattr(error, "original_error", None) or error
-            logger.warning(
+            self._log_bad(
+                logging.WARNING,
                 "session cookie %s is signed but cannot be decoded (%s); starting an empty session",
                 self.cookie_name,
                 type(cause).__name__,
             )
             return None
         if not isinstance(data, dict):
-            logger.warning(
+            self._log_bad(
+                logging.WARNING,
                 "session cookie %s holds a JSON %s, not an object; starting an empty session",
                 self.cookie_name,
                 type(data).__name__,
             )
             return None
-        return data
+        return data, None, text if self.detect_changes else None
+
+    # The two codec functions: everything that turns data into a signed
+    # cookie value and back goes through _encode and _decode.
+
+    def _encode(self, data: dict[str, Any]) -> str:
+        """The signed cookie value holding ``data`` (JSON, zlib when smaller, base64url)."""
+        try:
+            payload = self._payloads.dump_payload(data)
+        except (TypeError, ValueError) as error:
+            raise _unserialisable(error) from error
+        return self._signer.sign(payload).decode("ascii")
+
+    def _decode(self, payload: bytes) -> tuple[str, Any]:
+        """The serialised text and the data of a verified payload (itsdangerous'
+        ``load_payload``, keeping the text for ``detect_changes``)."""
+        compressed = payload.startswith(b".")
+        raw = base64_decode(payload[1:] if compressed else payload)
+        text = (zlib.decompress(raw) if compressed else raw).decode("utf-8")
+        return text, self.serializer.loads(text)
+
+    def _fetch(self, sid: str) -> _Found | None:
+        """The stored session ``sid``: its data, ID and field texts."""
+        try:
+            fields = cast(SessionStore, self.store).load(sid)
+        except SessionStoreError as error:
+            raise self._store_failed(error) from error
+        if not fields:
+            self._log_bad(
+                logging.INFO,
+                "session %s is not in the store (expired or revoked); starting a new session",
+                self.cookie_name,
+            )
+            return None
+        data: dict[str, Any] = {}
+        for key, text in fields.items():
+            try:
+                data[key] = self.serializer.loads(text)
+            except Exception as error:
+                # Left alone in the store: only keys this request changes are written.
+                logger.warning(
+                    "stored session key %r cannot be decoded (%s); the app does not see it",
+                    key,
+                    type(error).__name__,
+                )
+        return data, sid, fields
+
+    def _store_failed(self, error: SessionStoreError) -> SessionStoreError:
+        """Log a store failure (bounded like bad cookies) and return it to raise."""
+        now = time.monotonic()
+        level = logging.DEBUG if now < self._store_quiet_until else logging.ERROR
+        if level == logging.ERROR:
+            self._store_quiet_until = now + BAD_COOKIE_LOG_INTERVAL
+        logger.log(level, "session store failed, the request fails with a 503: %s", error)
+        return error
+
+    def _log_bad(self, level: int, message: str, *args: object) -> None:
+        """Log a bad cookie at ``level`` at most once per :data:`BAD_COOKIE_LOG_INTERVAL`
+        seconds (per middleware), and at DEBUG in between.
+
+        A bad cookie is kept (see ``_response_headers``), so the browser sends
+        it again on every request: unbounded, the line would flood the log.
+        """
+        now = time.monotonic()
+        if now < self._quiet_until:
+            logger.debug(message, *args)
+            return
+        self._quiet_until = now + BAD_COOKIE_LOG_INTERVAL
+        logger.log(
+            level,
+            message + " (more bad cookies in the next %d s are logged at DEBUG)",
+            *args,
+            BAD_COOKIE_LOG_INTERVAL,
+        )
 
     def _signed_at(self, value: str) -> float:
         """When a validly signed, unexpired ``value`` was signed; -1 if it is not one."""
+        signer = self._signer if self.store is None else self._id_signer
         try:
-            return self._signer.unsign(value, max_age=self.max_age, return_timestamp=True)[
-                1
-            ].timestamp()
+            return signer.unsign(value, max_age=self.max_age, return_timestamp=True)[1].timestamp()
         except (BadData, ValueError, OverflowError, OSError):
             return -1.0
 
@@ -382,54 +594,153 @@ class SessionMiddleware:
         The app's list is never modified: a new list is returned when a header is added.
         """
         varied = with_vary(headers, "Cookie")
+        theirs = self._app_cookies(varied)
+        if theirs and self.flask_compatible:
+            if not session.modified:
+                return varied  # Flask wrote the shared session; this side only read it
+            # Both sides wrote the one shared session: Flask's cookie is the
+            # base, this request's changes go on top, one cookie is sent.
+            data = session._apply_changes(self._app_cookie_data(varied[theirs[-1]][1]))
+            kept = [header for index, header in enumerate(varied) if index not in theirs]
+            merged = self._cookie(self._encode(data), data) if data else self._delete_cookie
+            return [*kept, ("Set-Cookie", merged)]
+        if theirs:
+            self._warn_clash()
         cookie: str | None = None
-        stale = False
+        if self.store is not None:
+            cookie = self._store_write(session)
+            return varied if cookie is None else [*varied, ("Set-Cookie", cookie)]
+        if (
+            self.detect_changes
+            and not session._modified
+            and session._seen is not None
+            and self._serialise(dict(dict.items(session))) != session._seen
+        ):
+            session.modified = True  # a change inside a stored value
         if dict.__len__(session):
             if session.modified or self.refresh_each_request:
-                cookie = self._dump(session)
-        elif session._had_cookie and (session.modified or session._invalid):
-            # Emptied, or the request's cookie is bad: delete it (a bad one
-            # would otherwise be verified, and logged, on every request).
+                data = dict(dict.items(session))
+                cookie = self._cookie(self._encode(data), data)
+        elif session._had_cookie and session.modified:
+            # Emptied by the app. A cookie that merely failed verification is
+            # never deleted: during a rolling key rotation this process may
+            # lack the key that signed it, and the next one can read it.
             cookie = self._delete_cookie
-            stale = not session.modified
-        if self._app_sets_cookie(varied):
-            if stale:
-                cookie = None  # the app's own cookie replaces the bad one
-            if (cookie is not None or not self.flask_compatible) and not self._clash_logged:
-                self._clash_logged = True
-                logger.warning(
-                    "the app's response sets a cookie named %s too: it and the session "
-                    "cookie overwrite each other (the session's, sent last, wins). Give "
-                    "SessionMiddleware another cookie_name, or use flask_compatible=True "
-                    "with Flask's secret key to share one session (logged once)",
-                    self.cookie_name,
-                )
         if cookie is not None:
             return [*varied, ("Set-Cookie", cookie)]
         return varied
 
-    def _app_sets_cookie(self, headers: Headers) -> bool:
-        """Whether ``headers`` hold a ``Set-Cookie`` for this cookie name."""
-        name = self.cookie_name
-        return any(
-            key.lower() == "set-cookie" and value.split("=", 1)[0].strip() == name
-            for key, value in headers
+    def _warn_clash(self) -> None:
+        if not self._watch_clash:
+            return
+        self._watch_clash = False
+        logger.warning(
+            "the app's response sets a cookie named %s, the name of the session cookie: "
+            "the two sessions overwrite each other and each reads the other's cookie as "
+            "a bad one. Give SessionMiddleware another cookie_name, or (for Flask) use "
+            "flask_compatible=True with Flask's secret key to share one session (logged once)",
+            self.cookie_name,
         )
 
-    def _dump(self, session: Session) -> str:
+    def _app_cookies(self, headers: Headers) -> list[int]:
+        """The indexes of the ``Set-Cookie`` headers for this cookie name."""
+        name = self.cookie_name
+        return [
+            index
+            for index, (key, value) in enumerate(headers)
+            if key.lower() == "set-cookie" and value.split("=", 1)[0].strip() == name
+        ]
+
+    def _app_cookie_data(self, header: str) -> dict[str, Any]:
+        """The data of the app's own ``Set-Cookie`` (Flask's, in ``flask_compatible`` mode).
+
+        :raises RuntimeError: When it does not verify: there is then no base
+            to merge this request's changes onto, and dropping either side's
+            write silently is not an option.
+        """
+        value = parse_cookie(header.split(";", 1)[0]).get(self.cookie_name, "")
+        if not value:
+            return {}  # the app deleted its session
+        data = None
+        with contextlib.suppress(Exception):  # whatever the app wrote
+            data = self._decode(self._signer.unsign(value))[1]
+        if not isinstance(data, dict):
+            raise RuntimeError(
+                f"cannot merge the session: the app sets its own {self.cookie_name} cookie "
+                "and it does not verify with SessionMiddleware's secret_key and salt; give "
+                "both the same secret key (Flask's SECRET_KEY) or use another cookie_name"
+            )
+        return data
+
+    def _store_write(self, session: Session) -> str | None:
+        """Write the session's changes to the store; the ``Set-Cookie``, if any.
+
+        The merge rule: only the keys this request set or deleted are
+        written (all keys whose serialised value changed, after
+        ``modified = True`` or with ``detect_changes``), in one atomic step
+        of the store, so concurrent requests keep each other's other keys.
+        A new ID (a new session, ``rotate()``, ``clear()``) gets everything.
+        """
+        store = cast(SessionStore, self.store)
+        ttl = cast(int, self.max_age)
+        sid = session._sid
+        data = dict(dict.items(session))
         try:
-            payload = self._payloads.dump_payload(dict(dict.items(session)))
+            if sid is None or session._cleared or session._rotated:
+                if not data:
+                    if sid is not None and session._cleared:
+                        store.delete(sid)
+                    return (
+                        self._delete_cookie if session._had_cookie and session._modified else None
+                    )
+                if not (session._modified or self.refresh_each_request):
+                    return None
+                new = secrets.token_urlsafe(32)  # 256 bits
+                fields = {key: self._serialise(value) for key, value in data.items()}
+                retire = sid if session._cleared or session._rotated else None
+                store.save(new, fields, (), ttl, fresh=True, retire=retire)
+                return self._cookie(self._id_signer.sign(new).decode("ascii"), data)
+            touched = session._touched or set()
+            deleted = [key for key in touched if key not in data]
+            if session._everything or self.detect_changes:
+                seen = session._seen or {}
+                texts = {key: self._serialise(value) for key, value in data.items()}
+                changed = {key: text for key, text in texts.items() if seen.get(key) != text}
+            else:
+                changed = {key: self._serialise(data[key]) for key in touched if key in data}
+            if not (changed or deleted or session._modified or self.refresh_each_request):
+                return None
+            store.save(sid, changed, deleted, ttl)
+        except SessionStoreError as error:
+            raise self._store_failed(error) from error
+        if not data:
+            return self._delete_cookie if session._had_cookie else None
+        return self._cookie(self._id_signer.sign(sid).decode("ascii"), data)
+
+    def _serialise(self, value: Any) -> str:
+        try:
+            return self.serializer.dumps(value)
         except (TypeError, ValueError) as error:
-            raise TypeError(
-                f"the session cannot be serialised ({error}); store JSON types "
-                "(str, int, float, bool, None, list, dict with str keys)"
-            ) from error
-        value = self._signer.sign(payload).decode("ascii")
-        expires = None if self.max_age is None else self._expires()
-        cookie = dump_cookie(
-            self.cookie_name, value, max_age=self.max_age, expires=expires, **self._cookie_options
-        )
+            raise _unserialisable(error) from error
+
+    def _cookie(self, value: str, data: dict[str, Any]) -> str:
+        """The ``Set-Cookie`` header for a cookie ``value`` written now."""
+        permanent = self.permanent
+        if self.flask_compatible:
+            permanent = bool(data.get("_permanent", permanent))  # Flask's session.permanent
+        if self.max_age is None or not permanent:
+            cookie = dump_cookie(self.cookie_name, value, **self._cookie_options)
+        else:
+            cookie = dump_cookie(
+                self.cookie_name,
+                value,
+                max_age=self.max_age,
+                expires=self._expires(),
+                **self._cookie_options,
+            )
         if len(cookie) > MAX_COOKIE_SIZE:
+            if self.oversize == "error":
+                raise SessionTooLarge(self.cookie_name, len(cookie))
             logger.error(
                 "session cookie %s is %d bytes, over the %d-byte limit browsers keep; "
                 "it is sent, but the browser will probably drop it",
@@ -449,485 +760,15 @@ class SessionMiddleware:
         return text
 
 
-def get_session(environ: WSGIEnvironment) -> Session:
-    """Return the request's :class:`Session`.
-
-    :param environ: The WSGI environ of a request that passed through
-        :class:`SessionMiddleware`.
-    :raises LookupError: When no ``SessionMiddleware`` is installed.
-    """
-    try:
-        return cast(Session, environ[SESSION_KEY])
-    except KeyError:
-        raise LookupError(
-            "no session in the environ: wrap the app in wsgikit.SessionMiddleware"
-        ) from None
-
-
-class Session(dict[str, Any]):
-    """The session of one request: a ``dict`` that records its changes.
-
-    The middleware's session loads (and verifies) its cookie on first access.
-    A ``Session`` built directly, ``Session({"a": 1})``, is simply a dict with
-    the same attributes.
-
-    - :attr:`modified` -- set by every change through the dict's own
-      methods; set it yourself after changing a value in place
-      (``session["cart"].append(item)``).
-    - :attr:`new` -- ``True`` when the request carried no valid session.
-    - :attr:`accessed` -- ``True`` once the session was read or written.
-    - :meth:`clear` empties the session and deletes the cookie.
-
-    Until it is loaded, the middleware's session holds one private placeholder
-    entry, so that C code that reads a dict's storage directly (the ``json``
-    module checks the size first) goes through ``items()`` and loads it.
-    Extensions that bypass the dict methods entirely (``orjson`` serialises
-    dict subclasses from their storage) see that placeholder on a session
-    that was not accessed yet: pass ``dict(session)`` to them.
-    """
-
-    __slots__ = (
-        "modified",
-        "_new",
-        "_pending",
-        "_cookie",
-        "_middleware",
-        "_had_cookie",
-        "_invalid",
-        "_sealed",
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        dict.__init__(self, *args, **kwargs)
-        #: True once the session was changed (and so will be written).
-        self.modified = False
-        self._new = True
-        # True until the middleware's session loads its cookie (first access).
-        self._pending = False
-        self._cookie: str | None = None
-        self._middleware: SessionMiddleware | None = None
-        self._had_cookie = False
-        self._invalid = False
-        # True once the cookie was decided (start_response) and no later
-        # change has been logged yet.
-        self._sealed = False
-
-    @property
-    def accessed(self) -> bool:
-        """``True`` once the middleware's session was read or written in this
-        request (always ``False`` for a ``Session`` built directly)."""
-        return not self._pending and self._middleware is not None
-
-    @property
-    def new(self) -> bool:
-        """``True`` when the request brought no valid session cookie."""
-        if self._pending:
-            self._load()
-        return self._new
-
-    def _load(self) -> None:
-        self._pending = False
-        dict.pop(self, _UNLOADED, None)
-        middleware = self._middleware
-        if middleware is None:
-            return
-        data, self._had_cookie = middleware._open(self._cookie)
-        if data is None:
-            self._invalid = True
-        elif data:
-            self._new = False
-            dict.update(self, data)
-
-    def _changed(self) -> None:
-        if self._sealed:
-            self._sealed = False  # logged once (until the next decision)
-            logger.warning(
-                "the session was changed after start_response(); the change is not sent "
-                "(unless the response is replaced with start_response(..., exc_info))"
-            )
-        self.modified = True
-
-    def _decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
-        """The plan for the response (``intercept``'s decide)."""
-        self._sealed = True  # a change made from now on (in the body) is too late
-        if self._pending:
-            if not self.modified:
-                return None  # the app never touched the session: nothing to do
-            self._load()  # only `modified = True` was set
-        # Only the middleware's own (lazy) sessions are asked to decide.
-        middleware = cast(SessionMiddleware, self._middleware)
-        return EditHeaders(status, middleware._response_headers(self, headers))
-
-    # --- reading --------------------------------------------------------------
-
-    def __getitem__(self, key: str) -> Any:
-        if self._pending:
-            self._load()
-        return dict.__getitem__(self, key)
-
-    def __contains__(self, key: object) -> bool:
-        if self._pending:
-            self._load()
-        return dict.__contains__(self, key)
-
-    def __iter__(self) -> Iterator[str]:
-        if self._pending:
-            self._load()
-        return dict.__iter__(self)
-
-    def __reversed__(self) -> Iterator[str]:
-        if self._pending:
-            self._load()
-        return dict.__reversed__(self)
-
-    def __len__(self) -> int:
-        if self._pending:
-            self._load()
-        return dict.__len__(self)
-
-    def __eq__(self, other: object) -> bool:
-        if self._pending:
-            self._load()
-        return dict.__eq__(self, other)
-
-    def __ne__(self, other: object) -> bool:
-        if self._pending:
-            self._load()
-        return dict.__ne__(self, other)
-
-    __hash__ = None  # a dict is unhashable
-
-    def __or__(self, other: Any) -> Any:
-        if self._pending:
-            self._load()
-        return dict(dict.items(self)) | other
-
-    def __ror__(self, other: Any) -> Any:
-        if self._pending:
-            self._load()
-        return other | dict(dict.items(self))
-
-    def __repr__(self) -> str:
-        # Not a read: repr(environ) (wsgiref.validate, debug pages, loggers)
-        # must not verify the cookie nor make the response vary on it.
-        if self._pending:
-            return "<Session (not loaded)>"
-        return f"<Session {dict.__repr__(self)}>"
-
-    def get(self, key: str, default: Any = None) -> Any:
-        if self._pending:
-            self._load()
-        return dict.get(self, key, default)
-
-    def keys(self) -> Any:
-        if self._pending:
-            self._load()
-        return dict.keys(self)
-
-    def values(self) -> Any:
-        if self._pending:
-            self._load()
-        return dict.values(self)
-
-    def items(self) -> Any:
-        if self._pending:
-            self._load()
-        return dict.items(self)
-
-    def copy(self) -> dict[str, Any]:
-        """A plain ``dict`` copy of the data."""
-        if self._pending:
-            self._load()
-        return dict(dict.items(self))
-
-    def __copy__(self) -> dict[str, Any]:
-        return self.copy()
-
-    def __reduce__(self) -> Any:
-        return (dict, (self.copy(),))
-
-    # --- writing --------------------------------------------------------------
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        if self._pending:
-            self._load()
-        dict.__setitem__(self, key, value)
-        self._changed()
-
-    def __delitem__(self, key: str) -> None:
-        if self._pending:
-            self._load()
-        dict.__delitem__(self, key)
-        self._changed()
-
-    def __ior__(self, other: Any) -> Session:  # type: ignore[override]  # any mapping
-        self.update(other)
-        return self
-
-    def setdefault(self, key: str, default: Any = None) -> Any:
-        if self._pending:
-            self._load()
-        if dict.__contains__(self, key):
-            return dict.__getitem__(self, key)
-        dict.__setitem__(self, key, default)
-        self._changed()
-        return default
-
-    def pop(self, key: str, *default: Any) -> Any:
-        if self._pending:
-            self._load()
-        if dict.__contains__(self, key):
-            self._changed()
-        return dict.pop(self, key, *default)
-
-    def popitem(self) -> tuple[str, Any]:
-        if self._pending:
-            self._load()
-        item = dict.popitem(self)
-        self._changed()
-        return item
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        if self._pending:
-            self._load()
-        dict.update(self, *args, **kwargs)
-        self._changed()
-
-    def clear(self) -> None:
-        """Empty the session; the response deletes the cookie."""
-        if self._pending:
-            self._load()
-        dict.clear(self)
-        self._changed()
-
-
-class TaggedJSON:
-    """Flask's tagged JSON (``flask.json.tag``), written from its format.
-
-    JSON, plus one-key objects that mark other types: ``{" t": [...]}`` a
-    tuple, ``{" b": "base64"}`` bytes, ``{" m": "html"}`` ``Markup`` (anything
-    with ``__html__``), ``{" u": "hex"}`` a ``UUID``, ``{" d": "HTTP date"}``
-    a ``datetime`` (UTC, whole seconds), and ``{" di": {"key__": value}}`` a
-    one-key dict whose key looks like a tag. Output is compact, sorted and
-    ASCII, byte for byte what Flask writes. Like Flask's JSON provider, a
-    ``date`` is written as an HTTP date string, a ``Decimal`` as a string and
-    a dataclass as an object.
-    """
-
-    def dumps(self, obj: Any, /) -> str:
-        return json.dumps(
-            _tag(obj),
-            separators=(",", ":"),
-            sort_keys=True,
-            ensure_ascii=True,
-            default=_flask_default,
-        )
-
-    def loads(self, text: str, /) -> Any:
-        return _untag(json.loads(text))
-
-
 # --- private helpers -----------------------------------------------------------
 
-
-class _Unloaded:
-    """The key of the placeholder entry of a session not loaded yet."""
-
-    def __repr__(self) -> str:
-        return "<session not loaded yet>"
+# What a cookie holds once verified: the data, the stored session's ID (with
+# a store) and the data as it was serialised (see Session._seen).
+_Found = tuple[dict[str, Any], str | None, Any]
 
 
-_UNLOADED: Any = _Unloaded()
-
-
-def _lazy_session(middleware: SessionMiddleware, cookie: str | None) -> Session:
-    """A session that loads ``cookie`` on first access (``__init__`` skipped: hot path)."""
-    session = Session.__new__(Session)
-    session.modified = False
-    session._new = True
-    session._pending = True
-    session._cookie = cookie
-    session._middleware = middleware
-    session._had_cookie = False
-    session._invalid = False
-    session._sealed = False
-    # A placeholder entry, so that C code reading the dict's storage directly
-    # (the json module's encoder checks the size first) does not see an empty
-    # dict but goes through items(), which loads the cookie.
-    dict.__setitem__(session, _UNLOADED, None)
-    return session
-
-
-class _CompactJSON:
-    """The default serializer: compact JSON, no NaN or Infinity."""
-
-    def dumps(self, obj: Any, /) -> str:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-    def loads(self, text: str, /) -> Any:
-        return json.loads(text)
-
-
-_JSON = _CompactJSON()
-
-
-class _Signer(TimestampSigner):
-    """itsdangerous' ``TimestampSigner`` with its derived keys computed once
-    instead of on every signature (the HMAC itself stays itsdangerous')."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        derive = super().derive_key
-        self._derived = {key: derive(key) for key in self.secret_keys}
-
-    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
-        if secret_key is None:
-            secret_key = self.secret_keys[-1]
-        elif isinstance(secret_key, str):
-            secret_key = secret_key.encode("utf-8")
-        derived = self._derived.get(secret_key)
-        return derived if derived is not None else super().derive_key(secret_key)
-
-
-_TAGS = frozenset({" di", " t", " b", " m", " u", " d"})
-
-
-def _tag(value: Any) -> Any:
-    """Python value -> JSON-able value with Flask's type tags (same order of checks)."""
-    if isinstance(value, dict):
-        if len(value) == 1:
-            key = next(iter(value))
-            if key in _TAGS:
-                return {" di": {f"{key}__": _tag(value[key])}}
-        return {key: _tag(item) for key, item in value.items()}
-    if isinstance(value, tuple):
-        return {" t": [_tag(item) for item in value]}
-    if isinstance(value, list):
-        return [_tag(item) for item in value]
-    if isinstance(value, bytes):
-        return {" b": base64.b64encode(value).decode("ascii")}
-    if callable(getattr(value, "__html__", None)):
-        return {" m": str(value.__html__())}
-    if isinstance(value, uuid.UUID):
-        return {" u": value.hex}
-    if isinstance(value, datetime):
-        return {" d": http_date(value)}
-    return value
-
-
-def _untag_di(value: Any) -> Any:
-    key = next(iter(value))
-    return {key[:-2]: value[key]}
-
-
-_UNTAG: dict[str, Callable[[Any], Any]] = {
-    " di": _untag_di,
-    " t": tuple,
-    " b": base64.b64decode,
-    " m": Markup,
-    " u": uuid.UUID,
-    " d": parse_date,
-}
-
-
-def _untag(value: Any) -> Any:
-    """JSON value -> Python value, tags resolved inside out (as Flask does)."""
-    if isinstance(value, dict):
-        value = {key: _untag(item) for key, item in value.items()}
-        if len(value) == 1:
-            key = next(iter(value))
-            untag = _UNTAG.get(key)
-            if untag is not None:
-                return untag(value[key])
-        return value
-    if isinstance(value, list):
-        return [_untag(item) for item in value]
-    return value
-
-
-def _flask_default(value: Any) -> Any:
-    """What Flask's JSON provider does with the types its tags leave over."""
-    if isinstance(value, date):
-        return http_date(value)
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _key(option: str, key: object) -> str | bytes:
-    if not isinstance(key, str | bytes):
-        raise TypeError(f"{option} must be str or bytes, not {type(key).__name__}")
-    if not key:
-        raise ValueError(f"{option} must not be empty")
-    return key
-
-
-def _bytes(key: str | bytes) -> bytes:
-    return key.encode("utf-8") if isinstance(key, str) else key
-
-
-def _flag(option: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{option} must be a bool, not {type(value).__name__}")
-    return value
-
-
-def _cookie_name(name: object) -> str:
-    if not isinstance(name, str):
-        raise TypeError(f"cookie_name must be a str, not {type(name).__name__}")
-    if not _TOKEN_RE.fullmatch(name):
-        raise ValueError(f"cookie_name {name!r} is not a valid cookie name (an RFC 9110 token)")
-    return name
-
-
-def _max_age(value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        value = int(value.total_seconds())
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"max_age must be seconds (int), a timedelta or None, not {value!r}")
-    if value <= 0:
-        raise ValueError(f"max_age must be positive (or None), not {value}")
-    return value
-
-
-def _samesite(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or value.lower() not in _SAMESITE:
-        raise ValueError(f'samesite must be "Strict", "Lax", "None" or None, not {value!r}')
-    return _SAMESITE[value.lower()]
-
-
-def _domain(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise TypeError(f"domain must be a str or None, not {type(value).__name__}")
-    if not _DOMAIN_RE.fullmatch(value):
-        raise ValueError(f"domain {value!r} is not a host name")
-    return value
-
-
-def _path(value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"path must be a str, not {type(value).__name__}")
-    if not _PATH_RE.fullmatch(value):
-        raise ValueError(f"path {value!r} must start with / and hold no spaces, controls or ;")
-    return value
-
-
-def _digest(name: object) -> str:
-    if not isinstance(name, str):
-        raise TypeError(f"digest must be a hashlib algorithm name, not {type(name).__name__}")
-    try:
-        hashlib.new(name)
-        hmac_ok = not name.lower().startswith("shake")
-    except ValueError:
-        hmac_ok = False
-    if not hmac_ok:
-        raise ValueError(f"digest {name!r} is not a fixed-size hashlib algorithm (e.g. sha256)")
-    return name.lower()
+def _unserialisable(error: Exception) -> TypeError:
+    return TypeError(
+        f"the session cannot be serialised ({error}); store JSON types "
+        "(str, int, float, bool, None, list, dict with str keys)"
+    )

@@ -176,6 +176,17 @@ def cases() -> list[Case]:
             )
             name = "SessionMiddleware" + ("(flask_compatible=True)" if flask_compatible else "")
             cases.append(Case(group, name, "wsgikit", request(app, HTTP_COOKIE=cookie)))
+        if not change:
+            # The price of nested-change detection on a read, unchanged session (#12).
+            detecting = SessionMiddleware(_view(ours_get, False), SECRET, detect_changes=True)
+            cases.append(
+                Case(
+                    group,
+                    "SessionMiddleware(detect_changes=True)",
+                    "wsgikit",
+                    request(detecting, HTTP_COOKIE=ours_cookie),
+                )
+            )
 
     for change in (False, True):
         verb = "change" if change else "read"

@@ -1,0 +1,592 @@
+"""Server-side sessions: SessionMiddleware(store=RedisStore(...) | MemoryStore())."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+import itsdangerous
+import pytest
+import redis
+import requests
+import webtest
+from conftest import free_port, run_wsgi, testapp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from wsgikit import JSONErrors, MemoryStore, RedisStore, SessionStoreError
+from wsgikit.sessions import Session, SessionMiddleware, get_session
+
+SECRET = "test-secret-key-0123456789abcdef"
+HOUR = 3600
+
+
+# --- a real redis-server, started by the test and stopped by its PID ---------------
+
+
+class RedisServer:
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+        self.client = redis.Redis.from_url(self.url)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        with_client = getattr(self, "client", None)
+        if with_client is not None:
+            with_client.close()
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    redis_server.client.flushall()
+    return redis_server.url
+
+
+@pytest.fixture(params=["redis", "memory"])
+def store(request: pytest.FixtureRequest) -> Iterator[Any]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    url = request.getfixturevalue("redis_url")
+    made = RedisStore(url, prefix="test:")
+    yield made
+    made.client.close()
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def counter_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """Counts visits; /login rotates, /logout clears, /peek only reads, /none ignores."""
+    path = environ["PATH_INFO"]
+    if path == "/none":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"untouched"]
+    session = get_session(environ)
+    if path == "/login":
+        session["user"] = "alice"
+        session.rotate()
+    elif path == "/logout":
+        session.clear()
+    elif path == "/cart":
+        session.setdefault("cart", []).append(len(session["cart"]))
+        session.modified = True
+    elif path != "/peek":
+        session["n"] = session.get("n", 0) + 1
+    body = json.dumps(dict(session), sort_keys=True).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+def client(store: Any, app: WSGIApplication = counter_app, **options: Any) -> webtest.TestApp:
+    options.setdefault("max_age", HOUR)
+    return testapp(app, partial(SessionMiddleware, secret_key=SECRET, store=store, **options))
+
+
+def session_id(cookie: str) -> str:
+    """The session ID a cookie value carries, verified with itsdangerous directly."""
+    signer = itsdangerous.TimestampSigner(
+        SECRET,
+        salt=b"wsgikit.session.id",
+        key_derivation="hmac",
+        digest_method=hashlib.sha256,
+    )
+    return signer.unsign(cookie.strip('"')).decode()
+
+
+# --- the cookie holds only a signed random ID ------------------------------------------
+
+
+def test_cookie_holds_only_a_signed_random_id(store: Any) -> None:
+    app = client(store)
+    assert [app.get("/").json["n"] for _ in range(3)] == [1, 2, 3]
+    sid = session_id(app.cookies["session"])
+    assert len(sid) >= 22  # token_urlsafe(32): 256 bits (>= 128 asked)
+    assert store.load(sid) == {"n": "3"}
+    assert app.cookies["session"].split(".")[0] == sid  # the ID, a timestamp, the MAC
+
+
+def test_ids_are_unique_and_random(store: Any) -> None:
+    ids = set()
+    for _ in range(20):
+        app = client(store)
+        app.get("/")
+        ids.add(session_id(app.cookies["session"]))
+    assert len(ids) == 20
+
+
+def test_untouched_session_touches_neither_store_nor_cookie(store: Any) -> None:
+    calls: list[str] = []
+
+    class Counting:
+        def load(self, sid: str) -> dict[str, str]:
+            calls.append("load")
+            return dict(store.load(sid))
+
+        def save(self, *args: Any, **kwargs: Any) -> None:
+            calls.append("save")
+            store.save(*args, **kwargs)
+
+        def delete(self, sid: str) -> None:
+            calls.append("delete")
+            store.delete(sid)
+
+    app = client(Counting())
+    app.get("/")
+    calls.clear()
+    response = app.get("/none")
+    assert calls == [] and "Set-Cookie" not in response.headers
+    assert "Vary" not in response.headers
+    read = app.get("/peek")
+    assert calls == ["load"] and "Set-Cookie" not in read.headers
+    assert read.headers["Vary"] == "Cookie" and read.json == {"n": 1}
+
+
+def test_ttl_is_max_age_and_refreshed_on_write(redis_url: str) -> None:
+    raw = redis.Redis.from_url(redis_url)  # closed at the end
+    store = RedisStore(redis_url)
+    app = client(store, max_age=1000)
+    app.get("/")
+    key = "wsgikit:session:" + session_id(app.cookies["session"])
+    assert 990 <= raw.ttl(key) <= 1000
+    raw.expire(key, 10)
+    app.get("/peek")
+    assert raw.ttl(key) <= 10  # a read writes nothing
+    app.get("/")
+    assert raw.ttl(key) >= 990  # a write refreshes the TTL
+    raw.close()
+    store.client.close()
+
+
+def test_memory_store_expires_sessions(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    store = MemoryStore()
+    store.save("a", {"k": "1"}, (), 10)
+    assert store.load("a") == {"k": "1"} and len(store) == 1
+    now[0] += 11
+    assert store.load("a") == {} and len(store) == 0
+
+
+def test_memory_store_sweeps_expired_sessions(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    store = MemoryStore(sweep=2)
+    store.save("old", {"k": "1"}, (), 10)
+    now[0] += 11
+    store.save("new", {"k": "2"}, (), 10)  # the second write sweeps
+    assert list(store._data) == ["new"]
+
+
+def test_refresh_each_request_renews_a_read_session(redis_url: str) -> None:
+    raw = redis.Redis.from_url(redis_url)
+    store = RedisStore(redis_url)
+    app = client(store, max_age=1000, refresh_each_request=True)
+    app.get("/")
+    key = "wsgikit:session:" + session_id(app.cookies["session"])
+    raw.expire(key, 10)
+    read = app.get("/peek")
+    assert "Max-Age=1000" in read.headers["Set-Cookie"] and raw.ttl(key) >= 990
+    assert app.get("/none").headers.get("Set-Cookie") is None  # untouched: free
+    raw.close()
+    store.client.close()
+
+
+def test_deleting_the_last_key_deletes_the_cookie(store: Any) -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        session = get_session(environ)
+        if environ["PATH_INFO"] == "/drop":
+            del session["n"]
+        else:
+            session["n"] = 1
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    app_ = client(store, app)
+    app_.get("/")
+    sid = session_id(app_.cookies["session"])
+    response = app_.get("/drop")
+    assert response.headers["Set-Cookie"].startswith("session=;")
+    assert store.load(sid) == {}
+
+
+def test_rotate_gives_a_new_id_keeps_the_data_and_drops_the_old_key(store: Any) -> None:
+    app = client(store)
+    app.get("/")
+    before = session_id(app.cookies["session"])
+    assert app.get("/login").json == {"n": 1, "user": "alice"}
+    after = session_id(app.cookies["session"])
+    assert after != before
+    assert store.load(before) == {}
+    assert {k: json.loads(v) for k, v in store.load(after).items()} == {"n": 1, "user": "alice"}
+    assert app.get("/").json == {"n": 2, "user": "alice"}
+
+
+def test_clear_deletes_the_stored_session_and_the_cookie(store: Any) -> None:
+    app = client(store)
+    app.get("/")
+    sid = session_id(app.cookies["session"])
+    response = app.get("/logout")
+    assert response.headers["Set-Cookie"].startswith("session=;")
+    assert store.load(sid) == {} and "session" not in app.cookies
+
+
+def test_a_stolen_id_dies_with_the_stored_session(store: Any) -> None:
+    """Revoked (deleted) server-side: the cookie no longer opens anything, and a
+    new session gets a new ID rather than reusing the old one."""
+    app = client(store)
+    app.get("/")
+    sid = session_id(app.cookies["session"])
+    store.delete(sid)
+    assert app.get("/").json == {"n": 1}
+    assert session_id(app.cookies["session"]) != sid
+
+
+def test_nested_change_with_modified_writes_only_the_changed_keys(store: Any) -> None:
+    app = client(store)
+    app.get("/")
+    app.get("/cart")
+    assert app.get("/cart").json == {"cart": [0, 1], "n": 1}
+    sid = session_id(app.cookies["session"])
+    assert json.loads(store.load(sid)["cart"]) == [0, 1]
+
+
+def test_detect_changes_writes_only_the_key_changed_inside(store: Any) -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        session = get_session(environ)
+        if environ["PATH_INFO"] == "/seed":
+            session.update(cart=[], other="x")
+        else:
+            session["cart"].append(1)  # no modified = True
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    app_ = client(store, app, detect_changes=True)
+    app_.get("/seed")
+    sid = session_id(app_.cookies["session"])
+    store.save(sid, {"other": '"changed elsewhere"'}, (), HOUR)  # a concurrent write
+    app_.get("/")
+    assert store.load(sid) == {"cart": "[1]", "other": '"changed elsewhere"'}
+
+
+def test_concurrent_requests_keep_each_others_keys(store: Any) -> None:
+    """8 threads, one session: each request loads, waits for all others to have
+    loaded too, then writes its own key. Nothing is lost (the merge rule)."""
+    threads = 8
+    barrier = threading.Barrier(threads, timeout=20)
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        session = get_session(environ)
+        session.get("seed")  # load first, as every request does
+        barrier.wait()
+        session[environ["QUERY_STRING"]] = True
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    first = client(store)
+    first.get("/")
+    cookie = first.cookies["session"]
+    app = client(store, app)
+    app.set_cookie("session", cookie)
+    errors: list[BaseException] = []
+
+    def worker(number: int) -> None:
+        try:
+            webtest.TestApp(app.app).get(f"/?k{number}", headers={"Cookie": f"session={cookie}"})
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(30)
+    assert errors == []
+    stored = store.load(session_id(cookie))
+    assert sorted(stored) == sorted([f"k{n}" for n in range(threads)] + ["n"])
+
+
+def test_same_session_api_in_a_framework(store: Any) -> None:
+    import flask
+
+    inner = flask.Flask("stored")
+
+    @inner.route("/")
+    def index() -> Any:
+        session = get_session(flask.request.environ)
+        assert isinstance(session, Session)
+        session["n"] = session.get("n", 0) + 1
+        return flask.jsonify(n=session["n"], new=session.new)
+
+    app = client(store, inner)
+    assert app.get("/").json == {"n": 1, "new": True}
+    assert app.get("/").json == {"n": 2, "new": False}
+
+
+MEMORY = MemoryStore()
+COOKIE_TEXT = st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=200)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    header_value=st.one_of(
+        COOKIE_TEXT,
+        st.builds(lambda v: "session=" + v, COOKIE_TEXT),
+        st.builds(lambda a, b: f"{a}session={a}.{b}", COOKIE_TEXT, COOKIE_TEXT),
+    )
+)
+def test_any_cookie_header_gives_a_dict_session_with_a_store(header_value: str) -> None:
+    seen: list[Any] = []
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        seen.append(dict(get_session(environ)))
+        start_response("200 OK", [])
+        return [b""]
+
+    middleware = SessionMiddleware(app, SECRET, store=MEMORY)
+    calls, _, _ = run_wsgi(middleware, {"HTTP_COOKIE": header_value})
+    assert calls[-1][0] == "200 OK" and seen == [{}]
+
+
+def test_two_app_servers_one_redis_and_a_restart(serve: Any, redis_url: str) -> None:
+    """N app servers share the sessions in one Redis; a restart loses nothing."""
+    env = {"E2E_REDIS_URL": redis_url}
+    first = serve("e2e_sessions_apps:stored", env)
+    second = serve("e2e_sessions_apps:stored", env)
+    with requests.Session() as browser:
+        counts = [browser.get(server.url + "/").json()["visits"] for server in (first, second) * 2]
+        assert counts == [1, 2, 3, 4]
+        first.stop()
+        second.stop()
+        again = serve("e2e_sessions_apps:stored", env)
+        assert browser.get(again.url + "/").json() == {"visits": 5}
+        logout = browser.get(again.url + "/logout")
+        assert "Max-Age=0" in logout.headers["Set-Cookie"]
+    with redis.Redis.from_url(redis_url) as raw:
+        assert raw.keys("wsgikit:session:*") == []
+
+
+def test_redis_example_workers_share_sessions(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """examples/redis_session_counter.py, imported twice as two gunicorn workers would."""
+    from test_sessions import _load_example
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("SECRET_KEY", "example-key-" + "e" * 32)
+    path = Path(__file__).resolve().parent.parent / "examples" / "redis_session_counter.py"
+    workers = [webtest.TestApp(_load_example(path, f"w{n}").app) for n in range(2)]
+    workers[0].get("/")
+    cookie = workers[0].cookies["session"]
+    workers[1].set_cookie("session", cookie)
+    assert workers[1].get("/").json == {"visits": 2}
+    assert workers[1].get("/login/ann").json == {"user": "ann", "visits": 2}
+    assert workers[1].cookies["session"] != cookie  # rotated
+    for worker in workers:
+        worker.app.app.store.client.close()
+
+
+# --- the store is down ---------------------------------------------------------------
+
+
+def dead_store() -> RedisStore:
+    return RedisStore(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5)
+
+
+def test_redis_down_is_a_logged_503_through_json_errors(caplog: pytest.LogCaptureFixture) -> None:
+    store = dead_store()
+    app = testapp(
+        counter_app, JSONErrors, partial(SessionMiddleware, secret_key=SECRET, store=store)
+    )
+    with caplog.at_level(logging.INFO):
+        response = app.get("/", status=503, expect_errors=True)
+    assert response.json["status"] == 503
+    assert "Set-Cookie" not in response.headers
+    assert "SessionStoreError" in caplog.text or "session store failed" in caplog.text
+
+
+def test_redis_down_never_gives_an_empty_session(redis_url: str) -> None:
+    """A read that fails raises: the app never sees (and writes back) an empty session."""
+    store = RedisStore(redis_url)
+    app = client(store)
+    app.get("/")
+    app.get("/")
+    cookie = app.cookies["session"]
+    broken = RedisStore(f"redis://127.0.0.1:{free_port()}/0", prefix="wsgikit:session:")
+    seen: list[Any] = []
+
+    def reader(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            seen.append(dict(get_session(environ)))
+        except SessionStoreError:
+            seen.append("raised")
+            raise
+        start_response("200 OK", [])
+        return [b""]
+
+    down = SessionMiddleware(reader, SECRET, store=broken)
+    with pytest.raises(SessionStoreError):
+        down({"HTTP_COOKIE": f"session={cookie}", "PATH_INFO": "/"}, lambda *a: None)
+    assert seen == ["raised"]
+    assert app.get("/").json == {"n": 3}  # the data survived
+    store.client.close()
+
+
+class Flaky(MemoryStore):
+    """A MemoryStore whose next ``failures`` reads fail."""
+
+    failures = 0
+
+    def load(self, sid: str) -> dict[str, str]:
+        if self.failures:
+            self.failures -= 1
+            raise SessionStoreError("cannot read the session: flaky")
+        return super().load(sid)
+
+
+def test_an_app_that_swallows_the_store_error_cannot_overwrite_the_session() -> None:
+    store = Flaky()
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        session = get_session(environ)
+        with contextlib.suppress(SessionStoreError):  # a careless app goes on
+            session.get("a")
+        session["b"] = 2
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    seed = client(store)
+    seed.get("/")
+    cookie = seed.cookies["session"]
+    careless = client(store, app)
+    careless.set_cookie("session", cookie)
+    store.failures = 1
+    careless.get("/")  # the write loads the session again (now up): nothing lost
+    assert {k: json.loads(v) for k, v in store.load(session_id(cookie)).items()} == {
+        "n": 1,
+        "b": 2,
+    }
+    store.failures = 2  # still down at the write: the write fails too
+    with pytest.raises(SessionStoreError):
+        careless.get("/")
+    assert len(store.load(session_id(cookie))) == 2
+
+
+def test_write_failure_raises_before_the_response_starts() -> None:
+    started: list[str] = []
+    app = SessionMiddleware(counter_app, SECRET, store=dead_store(), max_age=HOUR)
+    with pytest.raises(SessionStoreError, match="cannot write"):
+        app(
+            {"PATH_INFO": "/", "REQUEST_METHOD": "GET"},
+            lambda status, headers: started.append(status),
+        )
+    assert started == []
+
+
+def test_store_error_is_a_503_class() -> None:
+    assert SessionStoreError.code == 503
+
+
+# --- options ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        pytest.param({"store": object()}, TypeError, "store", id="not a store"),
+        pytest.param({"store": MemoryStore(), "max_age": None}, ValueError, "max_age", id="no ttl"),
+        pytest.param(
+            {"store": MemoryStore(), "flask_compatible": True},
+            ValueError,
+            "flask_compatible",
+            id="flask cookie",
+        ),
+    ],
+)
+def test_bad_store_options(options: dict[str, Any], error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        SessionMiddleware(counter_app, SECRET, **options)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        pytest.param(("http://x",), {}, ValueError, "url", id="http url"),
+        pytest.param((42,), {}, TypeError, "url", id="int url"),
+        pytest.param(("redis://x",), {"prefix": 1}, TypeError, "prefix", id="int prefix"),
+        pytest.param(("redis://x",), {"timeout": 0}, ValueError, "timeout", id="zero timeout"),
+        pytest.param(("redis://x",), {"timeout": True}, ValueError, "timeout", id="bool timeout"),
+    ],
+)
+def test_bad_redis_store_options(
+    args: tuple[Any, ...], kwargs: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        RedisStore(*args, **kwargs)
+
+
+def test_redis_store_accepts_a_client_object(redis_url: str) -> None:
+    made = redis.Redis.from_url(redis_url)
+    store = RedisStore(made, prefix="custom:")
+    store.save("x", {"a": "1"}, (), 60)
+    assert made.hgetall("custom:x") == {b"a": b"1"} and store.client is made
+    made.close()
+
+
+def test_memory_store_bad_sweep() -> None:
+    with pytest.raises(ValueError, match="sweep"):
+        MemoryStore(sweep=0)

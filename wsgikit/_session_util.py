@@ -1,0 +1,125 @@
+"""Option checks, the signer and the default serializer of :mod:`wsgikit.sessions`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+from itsdangerous import TimestampSigner
+
+_SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
+# RFC 6265 cookie-name = RFC 9110 token.
+_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_PATH_RE = re.compile(r"/[\x21-\x3a\x3c-\x7e]*")  # visible ASCII but ";"
+_DOMAIN_RE = re.compile(r"\.?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
+
+
+class _CompactJSON:
+    """The default serializer: compact JSON, no NaN or Infinity."""
+
+    def dumps(self, obj: Any, /) -> str:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+    def loads(self, text: str, /) -> Any:
+        return json.loads(text)
+
+
+_JSON = _CompactJSON()
+
+
+class _Signer(TimestampSigner):
+    """itsdangerous' ``TimestampSigner`` with its derived keys computed once
+    instead of on every signature (the HMAC itself stays itsdangerous')."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        derive = super().derive_key
+        self._derived = {key: derive(key) for key in self.secret_keys}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        if secret_key is None:
+            secret_key = self.secret_keys[-1]
+        elif isinstance(secret_key, str):
+            secret_key = secret_key.encode("utf-8")
+        derived = self._derived.get(secret_key)
+        return derived if derived is not None else super().derive_key(secret_key)
+
+
+def _key(option: str, key: object) -> str | bytes:
+    if not isinstance(key, str | bytes):
+        raise TypeError(f"{option} must be str or bytes, not {type(key).__name__}")
+    if not key:
+        raise ValueError(f"{option} must not be empty")
+    return key
+
+
+def _bytes(key: str | bytes) -> bytes:
+    return key.encode("utf-8") if isinstance(key, str) else key
+
+
+def _flag(option: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{option} must be a bool, not {type(value).__name__}")
+    return value
+
+
+def _cookie_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"cookie_name must be a str, not {type(name).__name__}")
+    if not _TOKEN_RE.fullmatch(name):
+        raise ValueError(f"cookie_name {name!r} is not a valid cookie name (an RFC 9110 token)")
+    return name
+
+
+def _max_age(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        value = int(value.total_seconds())
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"max_age must be seconds (int), a timedelta or None, not {value!r}")
+    if value <= 0:
+        raise ValueError(f"max_age must be positive (or None), not {value}")
+    return value
+
+
+def _samesite(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in _SAMESITE:
+        raise ValueError(f'samesite must be "Strict", "Lax", "None" or None, not {value!r}')
+    return _SAMESITE[value.lower()]
+
+
+def _domain(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"domain must be a str or None, not {type(value).__name__}")
+    if not _DOMAIN_RE.fullmatch(value):
+        raise ValueError(f"domain {value!r} is not a host name")
+    return value
+
+
+def _path(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"path must be a str, not {type(value).__name__}")
+    if not _PATH_RE.fullmatch(value):
+        raise ValueError(f"path {value!r} must start with / and hold no spaces, controls or ;")
+    return value
+
+
+def _digest(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"digest must be a hashlib algorithm name, not {type(name).__name__}")
+    try:
+        hashlib.new(name)
+        hmac_ok = not name.lower().startswith("shake")
+    except ValueError:
+        hmac_ok = False
+    if not hmac_ok:
+        raise ValueError(f"digest {name!r} is not a fixed-size hashlib algorithm (e.g. sha256)")
+    return name.lower()
