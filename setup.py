@@ -16,8 +16,11 @@ BROTLI = ["brotli>=1.1"]
 ZSTD = ["zstandard>=0.22"]
 # bcrypt password hashes for BasicAuth (``{SHA}`` entries need nothing extra).
 BCRYPT = ["bcrypt>=4.0"]
+# HTTPProxy's pooled upstream connections.
+PROXY = ["urllib3>=2"]
 TESTING = [
     *SERVER,
+    *PROXY,
     *BCRYPT,
     *PASTE,
     *BROTLI,
@@ -26,6 +29,7 @@ TESTING = [
     "hypothesis>=6.100",
     "WebTest>=3.0",
     "flask>=3.0",
+    "gunicorn>=22",
     "pyramid>=2.0",
     "bottle>=0.13",
     "requests>=2.31",
@@ -35,6 +39,7 @@ TESTING = [
 # Libraries the benchmarks compare against.
 BENCH = [
     *SERVER,
+    *PROXY,
     *BROTLI,
     *ZSTD,
     *BCRYPT,
@@ -65,6 +70,7 @@ setup(
         "brotli": BROTLI,
         "zstd": ZSTD,
         "bcrypt": BCRYPT,
+        "proxy": PROXY,
         "testing": TESTING,
         "bench": BENCH,
     },
@@ -82,6 +88,7 @@ setup(
             "basic_auth = wsgikit.paste:basic_auth",
             "bearer_auth = wsgikit.paste:bearer_auth",
         ],
+        "paste.app_factory": ["http_proxy = wsgikit.paste:http_proxy"],
     },
     classifiers=[
         "Development Status :: 3 - Alpha",

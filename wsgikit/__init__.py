@@ -2,7 +2,8 @@
 
 Each middleware wraps any WSGI application and adds one concern; every class is
 also importable from its own module (``wsgikit.proxy``, ``wsgikit.rewrite``,
-``wsgikit.compress``, ``wsgikit.errors``, ``wsgikit.sessions``, ``wsgikit.auth``).
+``wsgikit.compress``, ``wsgikit.errors``, ``wsgikit.sessions``, ``wsgikit.auth``,
+``wsgikit.http_proxy``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .auth import BearerAuth as BearerAuth
 from .auth import parse_authorization as parse_authorization
 from .compress import Compress as Compress
 from .errors import JSONErrors as JSONErrors
+from .http_proxy import HTTPProxy as HTTPProxy
 from .proxy import FakeForwardedFor as FakeForwardedFor
 from .proxy import ProxyFix as ProxyFix
 from .rewrite import BodyRewriter as BodyRewriter
@@ -31,6 +33,7 @@ __all__ = [
     "BodyRewriter",
     "Compress",
     "FakeForwardedFor",
+    "HTTPProxy",
     "InjectHTML",
     "JSONErrors",
     "ProxyFix",

@@ -4,7 +4,8 @@ Each factory is registered under the ``paste.filter_app_factory`` entry point
 group, so an INI pipeline says ``use = egg:wsgikit#proxy_fix``. Option names
 are the constructor's keyword names; values are converted by the converters
 below, unknown options are rejected with a ``ValueError`` naming them, and a
-secret may be written ``env:NAME`` to read it from the environment.
+secret may be written ``env:NAME`` to read it from the environment. One
+application factory (``paste.app_factory``) sits at the end: ``http_proxy``.
 
 This module holds converters and thin factories only: no middleware logic.
 
@@ -30,6 +31,7 @@ from wsgiref.types import WSGIApplication
 from .auth import AuthParser, BasicAuth, BearerAuth
 from .compress import Compress
 from .errors import JSONErrors
+from .http_proxy import HTTPProxy
 from .proxy import FakeForwardedFor, ProxyFix
 from .rewrite import BodyRewriter, InjectHTML
 from .sessions import SessionMiddleware
@@ -461,3 +463,37 @@ def bearer_auth(app: WSGIApplication, global_conf: Mapping[str, Any], **local_co
     ``invalid_token_errors`` (dotted ``module:Class`` names).
     """
     return BearerAuth(app, **convert_options("bearer_auth", local_conf, _BEARER_AUTH_OPTIONS))
+
+
+# the forwarding proxy: wsgikit.http_proxy (an application, not a filter)
+
+
+def _asverify(value: str | bool) -> bool | str:
+    try:
+        return asbool(value)
+    except ValueError:
+        return str(value)
+
+
+def http_proxy(global_conf: Mapping[str, Any], **local_conf: Any) -> WSGIApplication:
+    """``use = egg:wsgikit#http_proxy``, an app factory: :class:`wsgikit.http_proxy.HTTPProxy`.
+
+    ``upstream`` (required, a URL), ``timeout`` (seconds, a decimal number),
+    ``pool_size`` (a whole number), ``preserve_host``, ``trust_env``,
+    ``rewrite_location``, ``rewrite_cookies`` (booleans), ``verify`` (a boolean
+    or the path of a CA bundle file).
+    """
+    schema: dict[str, Converter] = {
+        "upstream": str,
+        "timeout": asfloat,
+        "pool_size": asint,
+        "preserve_host": asbool,
+        "trust_env": asbool,
+        "rewrite_location": asbool,
+        "rewrite_cookies": asbool,
+        "verify": _asverify,
+    }
+    options = convert_options("http_proxy", local_conf, schema)
+    if "upstream" not in options:
+        raise ValueError("[http_proxy] option upstream is required (the URL to forward to)")
+    return HTTPProxy(**options)
