@@ -236,6 +236,10 @@ def _banner(url: str, target: str | None) -> str:
 # --- wsgikit proxy ---------------------------------------------------------------
 
 
+#: Pending response bytes per connection before waitress pauses the proxy.
+PROXY_OUTBUF = 1024 * 1024
+
+
 def _add_proxy_parser(commands: Any) -> None:
     proxy = commands.add_parser(
         "proxy",
@@ -313,6 +317,9 @@ def _serve_proxy(args: argparse.Namespace) -> int:
             port=args.port,
             threads=args.threads,
             clear_untrusted_proxy_headers=False,
+            # Backpressure after 1 MiB instead of waitress's 16 MiB, so a
+            # large download through the proxy keeps memory bounded.
+            outbuf_high_watermark=PROXY_OUTBUF,
         )
     except OSError as error:
         where = f"{args.host}:{args.port}"
