@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import logging
 import os
 import signal
 import sys
@@ -618,3 +619,88 @@ def test_ini_options_are_converted_or_refused(conf: dict[str, str], message: str
         return
     with pytest.raises(ValueError, match=message):
         paste.http_proxy({}, **conf)
+
+
+# --- request edge cases, outgoing proxies, TLS ---------------------------------------
+
+
+def test_a_request_body_shorter_than_declared_is_a_400(
+    raw_upstream: tuple[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, _ = raw_upstream
+    caplog.set_level(logging.INFO, "wsgikit.http_proxy")
+    environ = {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "10", "wsgi.input": io.BytesIO(b"abc")}
+    calls, body, _ = run_wsgi(HTTPProxy(url), environ)
+    assert calls[0][0] == "400 Bad Request"
+    assert "reading the request body failed" in caplog.text
+
+
+def test_the_proxy_sets_host_length_and_drops_expect(raw_upstream: tuple[str, Path]) -> None:
+    url, _ = raw_upstream
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/echo",
+        "CONTENT_LENGTH": "3",
+        "HTTP_CONTENT_LENGTH": "999",
+        "HTTP_EXPECT": "100-continue",
+        "wsgi.input": io.BytesIO(b"abc"),
+    }
+    # Not under the validator, which refuses HTTP_CONTENT_LENGTH (some servers set it).
+    calls, body, _ = run_wsgi(HTTPProxy(url), environ)
+    seen = json.loads(b"".join(body))
+    names = [name.lower() for name, _ in seen["headers"]]
+    assert "expect" not in names
+    assert names.count("content-length") == 1
+    assert dict(seen["headers"])["Content-Length"] == "3"
+
+
+def test_trust_env_goes_through_the_outgoing_proxy(
+    raw_upstream: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The raw upstream plays the outgoing proxy: it gets the absolute URL."""
+    url, _ = raw_upstream
+    for name in ("no_proxy", "NO_PROXY", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", url)
+    proxy = HTTPProxy("http://upstream.invalid:81/api", trust_env=True)
+    seen = echo(testapp(proxy).get("/echo"))
+    assert seen["target"] == "http://upstream.invalid:81/api/echo"
+    assert dict(seen["headers"])["Host"] == "upstream.invalid:81"
+    ignored = HTTPProxy("http://127.0.0.1:9/api")  # trust_env=False: straight there
+    assert ignored.pool.port == 9
+
+
+@pytest.fixture
+def tls_upstream(serve: Any, tmp_path: Path) -> tuple[str, Path]:
+    """gunicorn with a self-signed certificate for 127.0.0.1: (url, cert)."""
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    argv = [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:{port}", "--workers", "1"]
+    argv += ["--certfile", str(cert), "--keyfile", str(key), "--chdir", str(TESTS_DIR)]
+    server = serve(None, argv=[*argv, "e2e_core_apps:hello"])
+    return f"https://127.0.0.1:{server.port}", cert
+
+
+@pytest.mark.parametrize(
+    ("verify", "status"),
+    [
+        pytest.param(True, 502, id="verified: unknown CA"),
+        pytest.param("cert", 200, id="verified against the CA file"),
+        pytest.param(False, 200, id="not verified"),
+    ],
+)
+def test_https_upstream(tls_upstream: tuple[str, Path], verify: Any, status: int) -> None:
+    url, cert = tls_upstream
+    proxy = HTTPProxy(url + "/base", verify=str(cert) if verify == "cert" else verify)
+    response = testapp(proxy).get("/x", status=status)
+    if status == 200:
+        assert response.text == "hello from /base/x"

@@ -35,8 +35,10 @@ protection against slow clients, no caching, no load balancing and no WebSocket
 from __future__ import annotations
 
 import logging
+import re
 import urllib.parse
 import urllib.request
+import warnings
 from collections.abc import Iterable, Iterator
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -119,7 +121,8 @@ class HTTPProxy:
         and move a ``Path`` under the upstream's prefix to ``SCRIPT_NAME``. On
         by default.
     :param verify: For ``https`` upstreams: check the certificate (``True``,
-        the default), do not (``False``, for self-signed test servers), or
+        the default), do not (``False``, for self-signed test servers: logged
+        once, and urllib3's per-request warning for this host is filtered), or
         check it against the CA bundle file at this path.
 
     .. code-block:: python
@@ -173,6 +176,9 @@ class HTTPProxy:
                 f"verify must be a bool or a CA bundle path, not {type(verify).__name__}"
             )
         self.verify = verify
+        # Through an outgoing proxy, plain-http requests carry the absolute
+        # URL (RFC 9112 §3.2.2); https ones go through a CONNECT tunnel.
+        self._origin = ""
         #: The urllib3 connection pool to the upstream (or to the outgoing proxy).
         self.pool: urllib3.HTTPConnectionPool = self._make_pool()
 
@@ -192,6 +198,15 @@ class HTTPProxy:
         if self._scheme == "https":
             if self.verify is False:
                 options["cert_reqs"] = "CERT_NONE"
+                # Asked for: warn once here, not on every request as urllib3
+                # would (its warning is silenced for this host only).
+                host = self._hostname
+                logger.warning("certificates of %s are not verified", self.upstream)
+                warnings.filterwarnings(
+                    "ignore",
+                    message=re.escape(f"Unverified HTTPS request is being made to host '{host}'"),
+                    category=urllib3.exceptions.InsecureRequestWarning,
+                )
             elif isinstance(self.verify, str):
                 options["ca_certs"] = self.verify
         if self.trust_env:
@@ -199,6 +214,8 @@ class HTTPProxy:
             if outgoing and not urllib.request.proxy_bypass(self._hostname):
                 manager = urllib3.ProxyManager(outgoing, num_pools=1, **options)
                 pool: urllib3.HTTPConnectionPool = manager.connection_from_url(self.upstream)
+                if self._scheme == "http":
+                    self._origin = f"http://{self._netloc}"
                 return pool
         pool_class = (
             urllib3.HTTPSConnectionPool if self._scheme == "https" else urllib3.HTTPConnectionPool
@@ -213,6 +230,7 @@ class HTTPProxy:
 
         method = environ["REQUEST_METHOD"]
         target = self._target(environ)
+        what = f"{method} {target}"  # for log lines, where it is shown escaped
         headers = self._request_headers(environ)
         body = _RequestBody(environ)
         if body.length is not None:
@@ -234,16 +252,14 @@ class HTTPProxy:
             )
         except Exception as error:
             if body.error is not None:
-                logger.info(
-                    "%s %s: reading the request body failed: %r", method, target, body.error
-                )
+                logger.info("%r: reading the request body failed: %r", what, body.error)
                 return _answer(start_response, 400, "The request body could not be read.")
             # urllib3 makes a refused connection a kind of connect timeout.
             if isinstance(error, TimeoutError) and not isinstance(error, NewConnectionError):
-                logger.warning("%s %s: %s timed out: %s", method, target, self.upstream, error)
+                logger.warning("%r: %s timed out: %s", what, self.upstream, error)
                 return _answer(start_response, 504, "The upstream server did not answer in time.")
             if isinstance(error, HTTPError | OSError):
-                logger.warning("%s %s: %s failed: %s", method, target, self.upstream, error)
+                logger.warning("%r: %s failed: %s", what, self.upstream, error)
                 return _answer(start_response, 502, "The upstream server could not be reached.")
             raise
         try:
@@ -252,14 +268,14 @@ class HTTPProxy:
         except BaseException:
             _release(response, whole=False)
             raise
-        return _UpstreamBody(response, f"{method} {target}")
+        return _UpstreamBody(response, what)
 
     def _target(self, environ: WSGIEnvironment) -> str:
         path = environ.get("PATH_INFO", "")
         quoted = urllib.parse.quote(path.encode("latin-1"), safe="/:@!$&'()*+,;=~")
         target = self._prefix + quoted if quoted.startswith("/") else f"{self._prefix}/{quoted}"
         query = environ.get("QUERY_STRING")
-        return f"{target}?{query}" if query else target
+        return self._origin + (f"{target}?{query}" if query else target)
 
     def _request_headers(self, environ: WSGIEnvironment) -> dict[str, str]:
         from urllib3.util import SKIP_HEADER
@@ -434,7 +450,7 @@ class _UpstreamBody:
                     break
                 yield chunk
         except (HTTPError, OSError) as error:
-            logger.error("%s: the upstream response broke off: %s", self.what, error)
+            logger.error("%r: the upstream response broke off: %s", self.what, error)
             raise
         self._finished = True
 
