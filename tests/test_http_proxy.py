@@ -624,13 +624,29 @@ def test_ini_options_are_converted_or_refused(conf: dict[str, str], message: str
 # --- request edge cases, outgoing proxies, TLS ---------------------------------------
 
 
-def test_a_request_body_shorter_than_declared_is_a_400(
-    raw_upstream: tuple[str, Path], caplog: pytest.LogCaptureFixture
+class BrokenInput(io.BytesIO):
+    """``wsgi.input`` of a client that went away."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        raise OSError("client disconnected")
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        pytest.param({"CONTENT_LENGTH": "10", "wsgi.input": io.BytesIO(b"abc")}, id="short"),
+        pytest.param({"CONTENT_LENGTH": "10", "wsgi.input": BrokenInput()}, id="gone"),
+        pytest.param(
+            {"wsgi.input_terminated": True, "wsgi.input": BrokenInput()}, id="gone, no length"
+        ),
+    ],
+)
+def test_a_request_body_that_cannot_be_read_is_a_400(
+    raw_upstream: tuple[str, Path], caplog: pytest.LogCaptureFixture, environ: dict[str, Any]
 ) -> None:
     url, _ = raw_upstream
     caplog.set_level(logging.INFO, "wsgikit.http_proxy")
-    environ = {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "10", "wsgi.input": io.BytesIO(b"abc")}
-    calls, body, _ = run_wsgi(HTTPProxy(url), environ)
+    calls, body, _ = run_wsgi(HTTPProxy(url), {"REQUEST_METHOD": "POST", **environ})
     assert calls[0][0] == "400 Bad Request"
     assert "reading the request body failed" in caplog.text
 

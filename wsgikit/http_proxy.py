@@ -34,6 +34,7 @@ protection against slow clients, no caching, no load balancing and no WebSocket
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import urllib.parse
@@ -231,13 +232,16 @@ class HTTPProxy:
         method = environ["REQUEST_METHOD"]
         target = self._target(environ)
         what = f"{method} {target}"  # for log lines, where it is shown escaped
-        headers = self._request_headers(environ)
         body = _RequestBody(environ)
-        if body.length is not None:
-            headers["Content-Length"] = str(body.length)
         if body.invalid_length:
             logger.info("invalid Content-Length %r from %s", body.invalid_length, _peer(environ))
             return _answer(start_response, 400, "The request has an invalid Content-Length.")
+        if body.failed():
+            logger.info("%r: reading the request body failed: %r", what, body.error)
+            return _answer(start_response, 400, "The request body could not be read.")
+        headers = self._request_headers(environ)
+        if body.length is not None:
+            headers["Content-Length"] = str(body.length)
         try:
             response = self.pool.urlopen(
                 method,
@@ -251,7 +255,7 @@ class HTTPProxy:
                 chunked=body.chunked,
             )
         except Exception as error:
-            if body.error is not None:
+            if body.failed():  # while urllib3 was sending it
                 logger.info("%r: reading the request body failed: %r", what, body.error)
                 return _answer(start_response, 400, "The request body could not be read.")
             # urllib3 makes a refused connection a kind of connect timeout.
@@ -290,7 +294,7 @@ class HTTPProxy:
         headers = {"Host": self._netloc}
         if self.preserve_host and environ.get("HTTP_HOST"):
             headers["Host"] = environ["HTTP_HOST"]
-        headers.update(end_to_end(pairs, also_drop=_SET_BY_PROXY))
+        headers.update(_end_to_end(pairs, also_drop=_SET_BY_PROXY))
         # urllib3 would add its own User-Agent and "Accept-Encoding: identity":
         # the upstream must see only what the client sent.
         for name in ("User-Agent", "Accept-Encoding"):
@@ -304,7 +308,7 @@ class HTTPProxy:
         # refuse the one some upstreams send with a 204 or 304.
         drop = ("content-type",) if response.status in (204, 304) else ()
         headers = []
-        for name, value in end_to_end(response.headers.items(), also_drop=drop):
+        for name, value in _end_to_end(response.headers.items(), also_drop=drop):
             lower = name.lower()
             # An obsolete folded header line keeps its line break in
             # http.client; PEP 3333 values must not contain one.
@@ -363,7 +367,7 @@ class HTTPProxy:
         return ";".join(kept)
 
 
-def end_to_end(
+def _end_to_end(
     pairs: Iterable[tuple[str, str]], also_drop: Iterable[str] = ()
 ) -> Iterator[tuple[str, str]]:
     """The ``(name, value)`` pairs that are not hop-by-hop: not in
@@ -402,8 +406,13 @@ class _RequestBody:
         elif environ.get("wsgi.input_terminated"):
             # A GET without a body also has no length: look before promising
             # the upstream a chunked body.
-            self._first = self._read(CHUNK_SIZE)
+            with contextlib.suppress(Exception):  # kept in self.error
+                self._first = self._read(CHUNK_SIZE)
             self.chunked = bool(self._first)
+
+    def failed(self) -> bool:
+        """Whether reading ``wsgi.input`` failed (the client went away or sent too little)."""
+        return self.error is not None
 
     def _read(self, size: int) -> bytes:
         try:
