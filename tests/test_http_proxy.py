@@ -720,3 +720,44 @@ def test_https_upstream(tls_upstream: tuple[str, Path], verify: Any, status: int
     response = testapp(proxy).get("/x", status=status)
     if status == 200:
         assert response.text == "hello from /base/x"
+
+
+# --- streaming through the wsgikit proxy process ---------------------------------------
+
+
+@pytest.mark.parametrize("chunked", [pytest.param("", id="length"), pytest.param("1", id="chunks")])
+def test_download_streams_through_the_proxy_process(
+    serve: Any, raw_upstream: tuple[str, Path], chunked: str
+) -> None:
+    url, markers = raw_upstream
+    proxy = serve(url, command="proxy")
+    name = uuid.uuid4().hex
+    host, port = proxy.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=20)
+    try:
+        connection.request("GET", f"/handshake/{name}?size=5&chunked={chunked}")
+        response = connection.getresponse()
+        assert response.read1(100) == b"fffff"
+        (markers / name).write_text("seen")
+        assert response.read() == b"second"
+    finally:
+        connection.close()
+
+
+def test_client_gone_from_the_proxy_process_closes_the_upstream(
+    serve: Any, raw_upstream: tuple[str, Path]
+) -> None:
+    """The upstream marks a download whose connection broke off: the proxy
+    closed it when the client left, instead of reading the rest or hanging."""
+    url, markers = raw_upstream
+    proxy = serve(url, command="proxy")
+    name = uuid.uuid4().hex
+    host, port = proxy.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=20)
+    connection.request("GET", f"/big/{100 * 1024 * 1024}?name={name}")
+    response = connection.getresponse()
+    assert len(response.read(256 * 1024)) == 256 * 1024
+    response.close()
+    connection.close()
+    assert wait_for(markers / name, timeout=20)
+    assert fetch(proxy.url, "/echo")[0] == 200
