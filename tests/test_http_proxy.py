@@ -539,6 +539,17 @@ def test_proxy_command_banner_and_filters(serve: Any, raw_upstream: tuple[str, P
     assert f"curl -i http://127.0.0.1:{proxy.port}/" in output
 
 
+def test_proxy_command_one_hop_and_preserved_host(
+    serve: Any, raw_upstream: tuple[str, Path]
+) -> None:
+    url, _ = raw_upstream
+    args = ["--fake-for", "203.0.113.9", "--fake-proxies", "", "--preserve-host"]
+    proxy = serve(url, command="proxy", extra_args=args)
+    status, _, body = fetch(proxy.url, "/echo", headers={"Host": "shop.example"})
+    headers = dict(json.loads(body)["headers"])
+    assert (headers["X-Forwarded-For"], headers["Host"]) == ("203.0.113.9", "shop.example")
+
+
 def test_proxy_command_502_is_problem_json_with_json_errors(serve: Any) -> None:
     proxy = serve(
         f"http://127.0.0.1:{free_port()}",
