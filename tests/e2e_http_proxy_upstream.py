@@ -16,6 +16,7 @@ exactly as they arrived. Paths:
   ``second`` (or ``timeout``).
 - ``/upload/<name>``: writes ``MARKER_DIR/<name>`` when the first body bytes
   arrived, then echoes like ``/echo``.
+- ``/garbage``: answers something that is not HTTP and closes.
 - ``/short``: announces 10 bytes, sends 2 and closes the connection.
 - ``/big/<bytes>?name=N``: that many bytes, 64 KiB per write; writes
   ``MARKER_DIR/<N>`` when the connection broke off before the end.
@@ -75,6 +76,9 @@ class Handler(socketserver.StreamRequestHandler):
         if path.startswith("/handshake/"):
             self._handshake(path.rsplit("/", 1)[1], params)
             return True
+        if path == "/garbage":  # not HTTP at all
+            self.wfile.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+            return False
         if path == "/short":  # announces 10 bytes, sends 2, hangs up
             self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n")
             self.wfile.write(b"Content-Length: 10\r\n\r\nab")

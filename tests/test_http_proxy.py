@@ -359,6 +359,15 @@ def test_refused_connection_is_a_502(caplog: pytest.LogCaptureFixture) -> None:
     assert "Connection refused" in caplog.text
 
 
+def test_an_answer_that_is_not_http_is_a_502(
+    raw_upstream: tuple[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, _ = raw_upstream
+    response = testapp(HTTPProxy(url)).get("/garbage", status=502)
+    assert response.text.startswith("502 Bad Gateway")
+    assert "BadStatusLine" in caplog.text or "Connection aborted" in caplog.text
+
+
 def test_slow_upstream_is_a_504(raw_upstream: tuple[str, Path]) -> None:
     url, _ = raw_upstream
     began = time.monotonic()
