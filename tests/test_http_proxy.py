@@ -622,6 +622,28 @@ def test_ini_app_factory(raw_upstream: tuple[str, Path], tmp_path: Path) -> None
     assert dict(seen["headers"])["Host"] == "shop.example"
 
 
+def test_ini_pipeline_served_by_wsgikit_serve(
+    serve: Any, raw_upstream: tuple[str, Path], tmp_path: Path
+) -> None:
+    """FakeForwardedFor and JSONErrors (entry points) in front of the app factory."""
+    url, _ = raw_upstream
+    ini = tmp_path / "proxy.ini"
+    ini.write_text(
+        "[pipeline:main]\npipeline = fake errors proxy\n"
+        "[filter:fake]\nuse = egg:wsgikit#fake_forwarded_for\nreal_ip = 203.0.113.5\n"
+        "[filter:errors]\nuse = egg:wsgikit#json_errors\n"
+        f"[app:proxy]\nuse = call:wsgikit.paste:http_proxy\nupstream = {url}\n"
+        f"[app:down]\nuse = call:wsgikit.paste:http_proxy\nupstream = http://127.0.0.1:{free_port()}\n"
+        "[pipeline:broken]\npipeline = errors down\n"
+    )
+    server = serve(str(ini))
+    status, _, body = fetch(server.url, "/echo")
+    assert dict(json.loads(body)["headers"])["X-Forwarded-For"].startswith("203.0.113.5, ")
+    broken = serve(f"{ini}#broken")
+    status, headers, body = fetch(broken.url, "/")
+    assert (status, headers["Content-Type"]) == (502, "application/problem+json")
+
+
 @pytest.mark.parametrize(
     ("conf", "message"),
     [

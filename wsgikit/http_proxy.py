@@ -38,7 +38,6 @@ import contextlib
 import logging
 import re
 import urllib.parse
-import urllib.request
 import warnings
 from collections.abc import Iterable, Iterator
 from http import HTTPStatus
@@ -211,6 +210,8 @@ class HTTPProxy:
             elif isinstance(self.verify, str):
                 options["ca_certs"] = self.verify
         if self.trust_env:
+            import urllib.request  # only here: it pulls in http.client, email, ssl
+
             outgoing = urllib.request.getproxies().get(self._scheme)
             if outgoing and not urllib.request.proxy_bypass(self._hostname):
                 manager = urllib3.ProxyManager(outgoing, num_pools=1, **options)
