@@ -134,6 +134,24 @@ def test_forwards_method_path_query_and_body(raw_upstream: tuple[str, Path]) -> 
     assert seen["target"] == "/api/echo?q=1+2"
 
 
+@pytest.mark.parametrize(
+    ("path", "query", "target"),
+    [
+        pytest.param("/a b/ü", "", "/a%20b/%FC", id="latin-1 path"),
+        pytest.param("/€", "", "/%E2%82%AC", id="path beyond latin-1"),
+        pytest.param("/q", "a=1 2&b=\x7f&c=é", "/q?a=1%202&b=%7F&c=%E9", id="raw query"),
+        pytest.param("/q", "a=%20&b=/?", "/q?a=%20&b=/?", id="encoded query kept"),
+    ],
+)
+def test_the_request_target_is_always_sendable(
+    raw_upstream: tuple[str, Path], path: str, query: str, target: str
+) -> None:
+    """Not under the validator: PEP 3333 allows these strings, servers rarely send them."""
+    url, _ = raw_upstream
+    calls, body, _ = run_wsgi(HTTPProxy(url), {"PATH_INFO": path, "QUERY_STRING": query})
+    assert json.loads(b"".join(body))["target"] == target
+
+
 def test_adds_no_headers_of_its_own(raw_upstream: tuple[str, Path]) -> None:
     """Not even urllib3's User-Agent or Accept-Encoding: the upstream sees the client."""
     url, _ = raw_upstream

@@ -74,6 +74,7 @@ HOP_BY_HOP = frozenset(
 # client's "100-continue", and the upstream would wait for a body sent anyway.
 _SET_BY_PROXY = ("host", "expect", "content-length")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_UNSAFE_IN_QUERY = re.compile(r"[^\x21-\x7e]")
 
 
 class HTTPProxy:
@@ -276,10 +277,12 @@ class HTTPProxy:
         return _UpstreamBody(response, what)
 
     def _target(self, environ: WSGIEnvironment) -> str:
-        path = environ.get("PATH_INFO", "")
-        quoted = urllib.parse.quote(path.encode("latin-1"), safe="/:@!$&'()*+,;=~")
+        path = _raw(environ.get("PATH_INFO", ""))
+        quoted = urllib.parse.quote(path, safe="/:@!$&'()*+,;=~")
         target = self._prefix + quoted if quoted.startswith("/") else f"{self._prefix}/{quoted}"
-        query = environ.get("QUERY_STRING")
+        # The query goes on as sent, except for bytes a request line cannot
+        # carry (http.client refuses them): those are percent-encoded.
+        query = _UNSAFE_IN_QUERY.sub(_percent, environ.get("QUERY_STRING", ""))
         return self._origin + (f"{target}?{query}" if query else target)
 
     def _request_headers(self, environ: WSGIEnvironment) -> dict[str, str]:
@@ -474,6 +477,19 @@ def _release(response: urllib3.BaseHTTPResponse, *, whole: bool) -> None:
     if not whole:
         response.close()
     response.release_conn()
+
+
+def _raw(text: str) -> bytes:
+    """A PEP 3333 string as the bytes it stands for (UTF-8 if a layer put in
+    characters beyond latin-1)."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8")
+
+
+def _percent(match: re.Match[str]) -> str:
+    return "".join(f"%{byte:02X}" for byte in _raw(match.group()))
 
 
 def _answer(start_response: StartResponse, code: int, message: str) -> list[bytes]:
