@@ -152,6 +152,21 @@ def test_the_request_target_is_always_sendable(
     assert json.loads(b"".join(body))["target"] == target
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param({"HTTP_X_BAD": "a\nb"}, id="bare line feed"),
+        pytest.param({"HTTP_X_BAD": "€"}, id="beyond latin-1"),
+    ],
+)
+def test_a_header_that_cannot_be_sent_is_a_400(
+    raw_upstream: tuple[str, Path], header: dict[str, str]
+) -> None:
+    url, _ = raw_upstream
+    calls, body, _ = run_wsgi(HTTPProxy(url), {"PATH_INFO": "/echo", **header})
+    assert calls[0][0] == "400 Bad Request"
+
+
 def test_adds_no_headers_of_its_own(raw_upstream: tuple[str, Path]) -> None:
     """Not even urllib3's User-Agent or Accept-Encoding: the upstream sees the client."""
     url, _ = raw_upstream

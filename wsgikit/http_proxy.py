@@ -35,6 +35,7 @@ protection against slow clients, no caching, no load balancing and no WebSocket
 from __future__ import annotations
 
 import contextlib
+import http.client
 import logging
 import re
 import urllib.parse
@@ -92,6 +93,10 @@ class HTTPProxy:
       no connection or no answer within ``timeout``: ``504``. A failure after
       the response started is logged and re-raised, so the server drops the
       connection and the client sees a truncated body, not a complete one.
+    - A request that cannot be forwarded gets ``400``: an invalid
+      ``Content-Length``, a body the client does not deliver, a header value
+      that cannot be sent. Every outcome of the proxy's own is logged on
+      ``wsgikit.http_proxy`` (client text escaped).
     - The upstream connection goes back to the pool when the body was read to
       the end; when the server closes the response early (client gone) the
       connection is closed and its pool slot freed.
@@ -267,6 +272,11 @@ class HTTPProxy:
             if isinstance(error, HTTPError | OSError):
                 logger.warning("%r: %s failed: %s", what, self.upstream, error)
                 return _answer(start_response, 502, "The upstream server could not be reached.")
+            if isinstance(error, ValueError | http.client.HTTPException):
+                # http.client refuses to send it (a header value with a bare
+                # line break or beyond latin-1, set by some layer in front).
+                logger.info("%r cannot be forwarded: %r", what, error)
+                return _answer(start_response, 400, "The request cannot be forwarded.")
             raise
         try:
             status = _status_line(response.status, response.reason)
