@@ -519,6 +519,27 @@ def test_a_body_cut_short_by_the_upstream_is_not_passed_as_complete(
     assert "broke off" in caplog.text
 
 
+def test_an_upstream_stalling_mid_body_times_out(
+    raw_upstream: tuple[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Headers and a first chunk, then silence: after ``timeout`` the body
+    iteration raises (the server drops the client) instead of hanging."""
+    url, _ = raw_upstream
+    name = uuid.uuid4().hex  # no marker is ever written: the upstream waits
+    environ = {"PATH_INFO": f"/handshake/{name}", "QUERY_STRING": "size=5"}
+    calls, result = start(HTTPProxy(url, timeout=0.3), environ)
+    chunks = iter(result)
+    try:
+        assert next(chunks) == b"fffff"
+        began = time.monotonic()
+        with pytest.raises(Exception, match="timed out"):
+            next(chunks)
+        assert time.monotonic() - began < 3
+    finally:
+        result.close()
+    assert "broke off" in caplog.text
+
+
 # --- real servers: Flask behind ProxyFix on waitress and gunicorn -------------------------
 
 
