@@ -4,11 +4,12 @@ served the same way and against the upstream directly, and the memory of a
 
     python bench/proxy_load.py                  # 5 s per variant, 100 MiB download
     python bench/proxy_load.py --seconds 10 --connections 8 --mb 20
+    python bench/proxy_load.py --flask          # the upstream is a Flask view
 
 Every server is a child process on 127.0.0.1 (ephemeral ports, stopped by PID
 at the end). The upstream is waitress (4 threads) answering a 27-byte JSON
-document; each proxy runs on waitress with 4 threads and
-``FakeForwardedFor`` in front:
+document from a bare WSGI function (or, with ``--flask``, from a Flask view);
+each proxy runs on waitress with 4 threads and ``FakeForwardedFor`` in front:
 
 - ``upstream direct``: the client talks to the upstream;
 - ``wsgikit proxy``: ``python -m wsgikit proxy UPSTREAM`` (pooled keep-alive
@@ -19,8 +20,9 @@ document; each proxy runs on waitress with 4 threads and
 The load comes from ``wrk`` (keep-alive) when ``/usr/bin/wrk`` exists, else
 from a Python client (one keep-alive ``http.client`` connection per thread).
 The download check reads the proxy's resident set (``VmRSS``) after a warm-up
-request (and resets its peak) and its peak (``VmHWM``) after a 100 MiB response streamed from the
-upstream through the proxy to a client that throws the bytes away.
+request (and resets its peak) and its peak (``VmHWM``) after a 100 MiB
+response streamed from the upstream through the proxy to a client that throws
+the bytes away.
 
 The targets of issue #14: wsgikit >= 0.8x werkzeug, >= 0.5x direct, and
 < 5 MiB RSS growth. On a shared machine the absolute numbers move; the
@@ -43,7 +45,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from wsgiref.types import StartResponse, WSGIEnvironment
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -69,12 +71,34 @@ def upstream_app(environ: WSGIEnvironment, start_response: StartResponse) -> Ite
     return [BODY]
 
 
+def flask_upstream() -> WSGIApplication:
+    """The same small JSON from a Flask view (``--flask``); big bodies as before."""
+    import flask
+
+    app = flask.Flask("proxy_load")
+
+    @app.route("/")
+    def index() -> flask.Response:
+        return flask.jsonify(ok=True, items=[1, 2, 3])
+
+    flask_wsgi = app.wsgi_app
+
+    def dispatch(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ["PATH_INFO"].startswith("/big/"):
+            return upstream_app(environ, start_response)
+        return flask_wsgi(environ, start_response)
+
+    return dispatch
+
+
 def child(kind: str, port: int, upstream: str) -> None:
     import waitress
 
     sys.path.insert(0, str(ROOT))
     if kind == "upstream":
         app = upstream_app
+    elif kind == "flask-upstream":
+        app = flask_upstream()
     else:  # werkzeug
         from werkzeug.middleware.http_proxy import ProxyMiddleware
 
@@ -217,6 +241,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--mb", type=int, default=100, help="size of the streamed download")
+    parser.add_argument("--flask", action="store_true", help="the upstream is a Flask view")
     parser.add_argument(
         "--child", nargs=3, metavar=("KIND", "PORT", "UPSTREAM"), help=argparse.SUPPRESS
     )
@@ -228,7 +253,8 @@ def main() -> None:
     me = [sys.executable, str(Path(__file__).resolve())]
     children = []
     try:
-        upstream, up_port = start([*me, "--child", "upstream", "{port}", "-"])
+        kind = "flask-upstream" if args.flask else "upstream"
+        upstream, up_port = start([*me, "--child", kind, "{port}", "-"])
         children.append(upstream)
         upstream_url = f"http://127.0.0.1:{up_port}"
         ours, ours_port = start(
@@ -247,7 +273,7 @@ def main() -> None:
             load(port, path, 1.0, args.connections)  # warm up
             rates[name], tool = load(port, path, args.seconds, args.connections)
         what = f"{args.connections} connections, {args.seconds:g} s each ({tool})"
-        print(f"small JSON, keep-alive, {what}")
+        print(f"small JSON{' from Flask' if args.flask else ''}, keep-alive, {what}")
         print(f"{'variant':<28}{'req/s':>10}")
         for name, rate in rates.items():
             print(f"{name:<28}{rate:>10.0f}")
