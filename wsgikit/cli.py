@@ -253,7 +253,9 @@ def _add_proxy_parser(commands: Any) -> None:
         "--port", type=_port, default=DEFAULT_PORT, help="0-65535 (0: any free port); default 8000"
     )
     proxy.add_argument("--threads", type=_threads, default=4, help="waitress threads (4)")
-    proxy.add_argument("--fake-for", default="10.1.1.1", metavar="IP", help="the client address")
+    proxy.add_argument(
+        "--fake-for", default="10.1.1.1", metavar="IP", help="the client address (10.1.1.1)"
+    )
     proxy.add_argument(
         "--fake-proxies",
         default="10.3.4.5 127.0.0.1",
@@ -264,7 +266,7 @@ def _add_proxy_parser(commands: Any) -> None:
     proxy.add_argument("--fake-proto", choices=("http", "https"), help="X-Forwarded-Proto")
     proxy.add_argument("--fake-host", metavar="HOST", help="X-Forwarded-Host")
     proxy.add_argument("--fake-prefix", metavar="/PREFIX", help="X-Forwarded-Prefix")
-    proxy.add_argument("--timeout", type=float, default=30.0, help="upstream timeout, seconds")
+    proxy.add_argument("--timeout", type=float, default=30.0, help="upstream timeout, seconds (30)")
     proxy.add_argument("--preserve-host", action="store_true", help="send the client's Host")
     proxy.add_argument(
         "--with",
