@@ -21,9 +21,13 @@ ISAL = ["isal>=1.7"]
 BCRYPT = ["bcrypt>=4.0"]
 # Server-side sessions: SessionMiddleware(store=RedisStore(url)).
 REDIS = ["redis>=5.0"]
+
+# HTTPProxy's pooled upstream connections.
+PROXY = ["urllib3>=2"]
 TESTING = [
     *REDIS,
     *SERVER,
+    *PROXY,
     *BCRYPT,
     *PASTE,
     *BROTLI,
@@ -34,6 +38,7 @@ TESTING = [
     "hypothesis>=6.100",
     "WebTest>=3.0",
     "flask>=3.0",
+    "gunicorn>=22",
     "pyramid>=2.0",
     "bottle>=0.13",
     "django>=4.2",
@@ -53,6 +58,7 @@ TESTING = [
 # Libraries the benchmarks compare against.
 BENCH = [
     *SERVER,
+    *PROXY,
     *BROTLI,
     *ZSTD,
     *ZLIB_NG,
@@ -97,6 +103,8 @@ setup(
         "isal": ISAL,
         "bcrypt": BCRYPT,
         "redis": REDIS,
+
+        "proxy": PROXY,
         "testing": TESTING,
         "bench": BENCH,
     },
@@ -120,6 +128,7 @@ setup(
             "access_log = wsgikit.paste:access_log",
             "max_body_size = wsgikit.paste:max_body_size",
         ],
+        "paste.app_factory": ["http_proxy = wsgikit.paste:http_proxy"],
     },
     classifiers=[
         "Development Status :: 3 - Alpha",

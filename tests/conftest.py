@@ -419,22 +419,27 @@ def free_port() -> int:
 
 
 class Server:
-    """``wsgikit serve TARGET`` (waitress) in a child process on 127.0.0.1."""
+    """``wsgikit serve TARGET`` (waitress) in a child process on 127.0.0.1;
+    another ``command`` (``proxy``) or a whole ``argv`` (``{port}`` filled in)."""
 
     def __init__(
         self,
         target: str | None,
         env: dict[str, str] | None = None,
         extra_args: list[str] | None = None,
+        command: str = "serve",
+        argv: list[str] | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.output: str | None = None
         self.responses: list[Any] = []
-        args = [sys.executable, "-m", "wsgikit", "serve"]
+        args = [sys.executable, "-m", "wsgikit", command]
         if target:
             args.append(target)
         args += ["--host", "127.0.0.1", "--port", str(self.port), *(extra_args or [])]
+        if argv is not None:
+            args = [arg.format(port=self.port) for arg in argv]
         child_env = dict(os.environ)
         child_env["PYTHONPATH"] = os.pathsep.join(
             [str(TESTS_DIR), str(ROOT), child_env.get("PYTHONPATH", "")]
@@ -508,8 +513,10 @@ def serve() -> Iterator[Callable[..., Server]]:
         target: str | None,
         env: dict[str, str] | None = None,
         extra_args: list[str] | None = None,
+        command: str = "serve",
+        argv: list[str] | None = None,
     ) -> Server:
-        server = Server(target, env, extra_args)
+        server = Server(target, env, extra_args, command, argv)
         servers.append(server)
         return server
 
@@ -552,3 +559,25 @@ def django_site(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., WSGIA
             return WSGIHandler()
 
         yield make
+
+
+@pytest.fixture(scope="module")
+def raw_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """``tests/e2e_http_proxy_upstream.py`` (a socket-level HTTP server that shows
+    requests as they arrived) on an ephemeral port: ``(url, marker_dir)``."""
+    tmp_path = tmp_path_factory.mktemp("upstream")
+    process = subprocess.Popen(
+        [sys.executable, str(TESTS_DIR / "e2e_http_proxy_upstream.py"), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("PORT "), line
+        yield f"http://127.0.0.1:{int(line.split()[1])}", tmp_path
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+        if process.stdout:
+            process.stdout.close()

@@ -576,6 +576,9 @@ def test_waitress_logs_each_request_when_finished(serve: Any) -> None:
     assert listed.read() == b"hello"
     sent = server.get("/file", headers={"X-Request-ID": "e2e-file"})
     assert sent.read() == b"0123456789" * 1000
+    # waitress closes the file wrapper (and so writes the line) just after the
+    # last byte went out, on its own thread: give it a moment before stopping.
+    time.sleep(0.5)
     output = server.stop()
     entries = {
         entry["request_id"]: entry

@@ -5,6 +5,8 @@ also importable from its own module (``wsgikit.proxy``, ``wsgikit.rewrite``,
 ``wsgikit.compress``, ``wsgikit.errors``, ``wsgikit.sessions``, ``wsgikit.auth``,
 ``wsgikit.cors``, ``wsgikit.hosts``, ``wsgikit.security``, ``wsgikit.request_id``,
 ``wsgikit.access_log``, ``wsgikit.body_size``).
+
+``wsgikit.http_proxy``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .compress import Compress as Compress
 from .cors import CORS as CORS
 from .errors import JSONErrors as JSONErrors
 from .hosts import TrustedHosts as TrustedHosts
+from .http_proxy import HTTPProxy as HTTPProxy
 from .proxy import FakeForwardedFor as FakeForwardedFor
 from .proxy import ProxyFix as ProxyFix
 from .request_id import RequestID as RequestID
@@ -57,6 +60,7 @@ __all__ = [
     "CORS",
     "Compress",
     "FakeForwardedFor",
+    "HTTPProxy",
     "InjectHTML",
     "JSONErrors",
     "MaxBodySize",

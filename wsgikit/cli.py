@@ -8,6 +8,7 @@ the demo through waitress; print a stack and check the order of its layers.
     wsgikit serve production.ini           # a PasteDeploy file (its "main" app, or file.ini#name)
     wsgikit serve myapp:app --with proxy_fix:x_for=1,x_proto=1 --with json_errors
     wsgikit check production.ini           # the stack, its options, stack-order warnings
+    wsgikit proxy http://127.0.0.1:3000 --fake-for 203.0.113.7 --with json_errors
 
 Errors a user can fix (an unimportable target, a broken INI file, a bad filter
 option, a busy port, a missing server package) are printed as one line on
@@ -78,6 +79,7 @@ def _run_check(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": _run_serve,
     "check": _run_check,
+    "proxy": lambda args: _serve_proxy(args),  # defined below, with its parser
 }
 
 
@@ -113,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="treat stack-order warnings as errors"
     )
     _add_with(check_parser)
+    _add_proxy_parser(commands)
     return parser
 
 
@@ -466,3 +469,87 @@ def _banner(url: str, target: str | None) -> str:
     else:
         lines.append(f"  curl -i {url}/")
     return "\n".join(lines)
+
+
+# --- wsgikit proxy ---------------------------------------------------------------
+
+
+#: Pending response bytes per connection before waitress pauses the proxy.
+PROXY_OUTBUF = 1024 * 1024
+
+
+def _add_proxy_parser(commands: Any) -> None:
+    proxy = commands.add_parser(
+        "proxy",
+        help="a forwarding proxy that fakes a proxy chain in front of a running server",
+        description="Serve FakeForwardedFor -> the --with filters -> HTTPProxy(UPSTREAM) "
+        "through waitress: the upstream sees requests as if they passed a proxy chain.",
+    )
+    proxy.add_argument("upstream", help="the server to forward to: http[s]://host:port[/prefix]")
+    proxy.add_argument("--host", default=DEFAULT_HOST, help="default: 127.0.0.1")
+    proxy.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help="0-65535 (0: any free port); default 8000"
+    )
+    proxy.add_argument("--threads", type=_threads, default=4, help="waitress threads (4)")
+    proxy.add_argument(
+        "--fake-for", default="10.1.1.1", metavar="IP", help="the client address (10.1.1.1)"
+    )
+    proxy.add_argument(
+        "--fake-proxies",
+        default="10.3.4.5 127.0.0.1",
+        metavar="IPS",
+        help="the proxies after the client, outermost first (default: '10.3.4.5 127.0.0.1', "
+        "so X-Forwarded-For has 3 hops); '' for none",
+    )
+    proxy.add_argument("--fake-proto", choices=("http", "https"), help="X-Forwarded-Proto")
+    proxy.add_argument("--fake-host", metavar="HOST", help="X-Forwarded-Host")
+    proxy.add_argument("--fake-prefix", metavar="/PREFIX", help="X-Forwarded-Prefix")
+    proxy.add_argument("--timeout", type=float, default=30.0, help="upstream timeout, seconds (30)")
+    proxy.add_argument("--preserve-host", action="store_true", help="send the client's Host")
+    _add_with(proxy)
+
+
+def _serve_proxy(args: argparse.Namespace) -> int:
+    from .http_proxy import HTTPProxy
+    from .proxy import FakeForwardedFor
+
+    try:
+        import waitress
+    except ImportError:
+        raise CLIError("waitress is not installed: pip install 'wsgikit[server]'") from None
+    try:
+        app: WSGIApplication = HTTPProxy(
+            args.upstream, timeout=args.timeout, preserve_host=args.preserve_host
+        )
+        app = FakeForwardedFor(
+            wrap(app, args.layers),
+            real_ip=args.fake_for,
+            proxies=args.fake_proxies,
+            proto=args.fake_proto,
+            host=args.fake_host,
+            prefix=args.fake_prefix,
+        )
+    except (TypeError, ValueError, ImportError) as error:
+        raise CLIError(str(error), 2) from None
+    # The server part of serve(): keep the two in step.
+    try:
+        server = waitress.create_server(
+            app,
+            host=args.host,
+            port=args.port,
+            threads=args.threads,
+            clear_untrusted_proxy_headers=False,
+            # Backpressure after 1 MiB instead of waitress's 16 MiB, so a
+            # large download through the proxy keeps memory bounded.
+            outbuf_high_watermark=PROXY_OUTBUF,
+        )
+    except OSError as error:
+        where = f"{args.host}:{args.port}"
+        raise CLIError(f"cannot listen on {where}: {error.strerror or error}") from None
+    url = f"http://{_url_host(args.host)}:{server.effective_port}"
+    print(_banner(url, f"a proxy to {args.upstream}"), flush=True)
+    try:
+        server.run()
+    finally:
+        server.close()
+    return 0

@@ -45,6 +45,7 @@ from .compress import Compress
 from .cors import CORS
 from .errors import JSONErrors
 from .hosts import TrustedHosts
+from .http_proxy import HTTPProxy
 from .proxy import FakeForwardedFor, ProxyFix
 from .request_id import RequestID
 from .rewrite import BodyRewriter, InjectHTML
@@ -587,6 +588,43 @@ FACTORIES: dict[str, Factory] = {
         Factory("max_body_size", MaxBodySize, {"limit": asint}),
     )
 }
+
+
+# --- the forwarding proxy: an application, not a filter (paste.app_factory) ---------
+
+
+def _asverify(value: str | bool) -> bool | str:
+    """A boolean, or the path of a CA bundle file."""
+    try:
+        return asbool(value)
+    except ValueError:
+        return str(value)
+
+
+HTTP_PROXY_OPTIONS: dict[str, Converter] = {
+    "upstream": str,
+    "timeout": asfloat,
+    "pool_size": asint,
+    "preserve_host": asbool,
+    "trust_env": asbool,
+    "rewrite_location": asbool,
+    "rewrite_cookies": asbool,
+    "verify": _asverify,
+}
+
+
+def http_proxy(global_conf: Mapping[str, Any], **local_conf: Any) -> WSGIApplication:
+    """``use = egg:wsgikit#http_proxy``, an app factory: :class:`wsgikit.http_proxy.HTTPProxy`.
+
+    ``upstream`` (required, a URL), ``timeout`` (seconds, a decimal number),
+    ``pool_size`` (a whole number), ``preserve_host``, ``trust_env``,
+    ``rewrite_location``, ``rewrite_cookies`` (booleans), ``verify`` (a boolean
+    or the path of a CA bundle file).
+    """
+    options = convert_options("http_proxy", local_conf, HTTP_PROXY_OPTIONS)
+    if "upstream" not in options:
+        raise OptionError("http_proxy", "upstream", "is required (the URL to forward to)")
+    return HTTPProxy(**options)
 
 
 def __getattr__(name: str) -> Factory:
