@@ -66,6 +66,9 @@ MAX_LENGTH = 8192
 # RFC 9110 token, the syntax of an auth-scheme and of a parameter name.
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TOKEN68_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# Bound once (a module attribute lookup per request saved); takes a start
+# position, so the usual "Bearer <token>" is checked without a slice.
+_TOKEN68_FULL = _TOKEN68_RE.fullmatch
 # Bound once: a module attribute lookup per request saved.
 _a2b_base64 = binascii.a2b_base64
 # RFC 7617 section 2: user-id and password MUST NOT contain control characters.
@@ -594,27 +597,39 @@ class BearerAuth:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         header: str = environ.get("HTTP_AUTHORIZATION") or ""
-        scheme, token = _scheme(header[: MAX_LENGTH + 1]) if header else ("", "")
-        if scheme != "bearer":
-            if header:
-                logger.info("malformed or non-Bearer credentials from %s", _where(environ))
-            else:
-                logger.debug("no credentials for %s", _where(environ))
-            return self._challenge(environ, start_response)
-        if len(header) > MAX_LENGTH or _TOKEN68_RE.fullmatch(token) is None:
-            logger.info("malformed bearer token from %s", _where(environ))
-            return self._invalid_request(environ, start_response)
+        if header[:7] == "Bearer " and len(header) <= MAX_LENGTH and _TOKEN68_FULL(header, 7):
+            # The usual header, checked without splitting it (_scheme): a
+            # token68 has no blanks, so this is what the general path gives.
+            token = header[7:]
+        else:
+            scheme, token = _scheme(header[: MAX_LENGTH + 1]) if header else ("", "")
+            if scheme != "bearer":
+                if not header:
+                    if logger.isEnabledFor(logging.DEBUG):
+                        logger.debug("no credentials for %s", _where(environ))
+                elif logger.isEnabledFor(logging.INFO):
+                    logger.info("malformed or non-Bearer credentials from %s", _where(environ))
+                return self._challenge(environ, start_response)
+            if len(header) > MAX_LENGTH or _TOKEN68_RE.fullmatch(token) is None:
+                if logger.isEnabledFor(logging.INFO):
+                    logger.info("malformed bearer token from %s", _where(environ))
+                return self._invalid_request(environ, start_response)
         try:
             principal = self.verify(token)
         except self.invalid_token_errors as error:
-            logger.info("bearer token rejected (%s) from %s", type(error).__name__, _where(environ))
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "bearer token rejected (%s) from %s", type(error).__name__, _where(environ)
+                )
             return self._invalid_token(environ, start_response)
         if principal is None or principal is False:
-            logger.info("invalid bearer token from %s", _where(environ))
+            if logger.isEnabledFor(logging.INFO):
+                logger.info("invalid bearer token from %s", _where(environ))
             return self._invalid_token(environ, start_response)
         environ[PRINCIPAL_KEY] = principal
         if isinstance(principal, str):
-            environ["REMOTE_USER"] = _wsgi_str(principal)
+            # PEP 3333 strings; ASCII names (the usual ones) are already.
+            environ["REMOTE_USER"] = principal if principal.isascii() else _wsgi_str(principal)
         environ["AUTH_TYPE"] = "Bearer"
         return self.app(environ, start_response)
 
