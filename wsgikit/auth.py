@@ -207,7 +207,9 @@ class AuthParser:
         self.app = app
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        environ[AUTH_KEY] = parse_authorization(environ.get("HTTP_AUTHORIZATION"))
+        value = environ.get("HTTP_AUTHORIZATION")
+        # Most requests of most apps carry no header: no call for them.
+        environ[AUTH_KEY] = None if value is None else parse_authorization(value)
         return self.app(environ, start_response)
 
 
