@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -75,9 +76,30 @@ def test_rounds_where_the_anchor_costs_nothing_give_no_ratio(run: ModuleType) ->
     assert row["x_anchor_overhead"] == pytest.approx((0.5 + 0.25) / 2)
 
 
-def test_command_line_json(run: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run.main(["no forwarded headers", "--json", "--rounds", "2", "--slice", "0.001"]) == 0
+def test_command_line_json(
+    run: ModuleType, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Synthetic cases: the real case modules change logger settings process-wide.
+    def cases() -> list[Any]:
+        def case(group: str, name: str, role: str) -> Any:
+            return run.Case(group, name, role, lambda: sum(range(10)))
+
+        return [
+            case("proxy: x", "bare", "floor"),
+            case("proxy: x", "theirs", "anchor"),
+            case("proxy: x", "ours", "wsgikit"),
+            case("auth: y", "bare", "floor"),
+        ]
+
+    monkeypatch.setattr(run, "load_cases", cases)
+    assert run.main(["proxy", "--json", "--rounds", "3", "--slice", "0.001"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert {row["group"] for row in rows} == {"proxy: no forwarded headers"}
-    assert all(row["rounds"] == 2 for row in rows)
-    assert {row["role"] for row in rows} == {"floor", "anchor", "wsgikit"}
+    assert [(row["group"], row["case"]) for row in rows] == [
+        ("proxy: x", "bare"),
+        ("proxy: x", "theirs"),
+        ("proxy: x", "ours"),
+    ]
+    assert all(row["rounds"] == 3 for row in rows)
+    assert rows[2]["x_anchor_overhead"] is not None or rows[2]["x_anchor_rounds_excluded"]
+    assert run.main(["auth", "--rounds", "2", "--slice", "0.001", "--clock", "wall"]) == 0
+    assert "## auth: y" in capsys.readouterr().out
