@@ -27,7 +27,8 @@ load of 5 on 2 cores that moved the bare app from 0.41 to 0.65 µs between
 rounds (0.33-0.34 µs by CPU time). What CPU time still counts is the cost of
 sharing: caches and CPU frequency, which per-round figures largely cancel.
 ``--clock wall`` (``time.perf_counter``) measures elapsed time, on an idle
-machine.
+machine, or where the CPU clock is coarse (a warning says so: on Linux it
+counts nanoseconds, elsewhere it may tick every 15 ms).
 
 What is reported, per case: the median time per call over the rounds and its
 spread (the interquartile range, q1-q3, and min-max in ``--json``). The
@@ -238,6 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    resolution = time.get_clock_info("process_time").resolution
+    if args.clock == "cpu" and resolution > args.slice / 100:
+        print(
+            f"warning: the CPU clock ticks every {resolution * 1000:g} ms, too coarse for"
+            f" {args.slice * 1000:g} ms slices: use --clock wall or a longer --slice",
+            file=sys.stderr,
+        )
     cases = [
         case
         for case in load_cases()
