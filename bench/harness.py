@@ -11,7 +11,10 @@ from wsgiref.types import WSGIApplication
 
 @dataclass
 class Case:
-    """One measured callable. ``role`` is ``floor``, ``wsgikit`` or ``anchor``."""
+    """One measured callable. ``role`` is ``floor``, ``wsgikit`` or ``anchor``.
+
+    ``bench/run.py`` fills ``samples`` (seconds per call, one per round),
+    ``median`` and ``seconds`` (both the median of the samples)."""
 
     group: str
     name: str
@@ -20,6 +23,7 @@ class Case:
     note: str = ""
     seconds: float = field(default=0.0, repr=False)
     median: float = field(default=0.0, repr=False)
+    samples: list[float] = field(default_factory=list, repr=False)
 
 
 def environ(**overrides: Any) -> dict[str, Any]:

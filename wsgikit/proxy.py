@@ -102,6 +102,8 @@ _MAX_HOST = 259  # 253-character name + ":" + 5-digit port
 _MAX_VERDICTS = 4096
 _LOG_CHARS = 100
 _INVALID: tuple[str | None, bool] = (None, False)
+# A dict key no environ has (ProxyFix pads its pass-through test with it).
+_NO_KEY = object()
 _MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 # The items of a list header as werkzeug's parse_list_header finds them (a
@@ -299,6 +301,13 @@ class ProxyFix:
                 if hops
             )
         )
+        # The pass-through test in __call__ checks three keys written out: a
+        # loop over self._reads costs ~0.05 us more per request (a third of
+        # the pass-through cost; the call itself is most of the rest). Fewer
+        # keys are padded with one no environ has; a 4th to 6th (x_port,
+        # x_prefix, forwarded, clear_untrusted) are left in _more_reads.
+        self._read_1, self._read_2, self._read_3 = (*self._reads, _NO_KEY, _NO_KEY, _NO_KEY)[:3]
+        self._more_reads = self._reads[3:]
         # The single-valued headers read the same way in both modes, in the
         # order they are applied (X-Forwarded-Port after -Host: its port wins),
         # and those of them that still apply when Forwarded gave the client.
@@ -325,10 +334,12 @@ class ProxyFix:
         self._quiet = itertools.count(1)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        for key in self._reads:
-            if key in environ:
-                break
-        else:
+        if (
+            self._read_1 not in environ
+            and self._read_2 not in environ
+            and self._read_3 not in environ
+            and (not self._more_reads or _none_in(environ, self._more_reads))
+        ):
             if self._watching:  # only the first QUIET_REQUESTS requests pay more
                 self._count_quiet(environ)
             return self.app(environ, start_response)
@@ -632,6 +643,10 @@ def _hops(name: str, value: object) -> int:
     if value < 0:
         raise ValueError(f"{name} must be 0 or more hops, not {value}")
     return value
+
+
+def _none_in(environ: WSGIEnvironment, keys: tuple[str, ...]) -> bool:
+    return not any(key in environ for key in keys)
 
 
 def _split_words(text: str) -> list[str]:

@@ -27,12 +27,12 @@ DIGEST = {
 BEARER = {"HTTP_AUTHORIZATION": "Bearer mF_9.B5f-4.1JqM"}
 
 
-def _anchor() -> Any:
+def _anchor(**options: Any) -> Any:
     """wsgi-basic-auth, configured the way its README says: an environment variable."""
     saved = os.environ.get("WSGI_AUTH_CREDENTIALS")
     os.environ["WSGI_AUTH_CREDENTIALS"] = f"{USER}:{PASSWORD}"
     try:
-        return WsgiBasicAuth(bare_app())
+        return WsgiBasicAuth(bare_app(), **options)
     finally:
         if saved is None:
             del os.environ["WSGI_AUTH_CREDENTIALS"]
@@ -83,6 +83,23 @@ def cases() -> list[Case]:
         Case(group, "wsgi-basic-auth", "anchor", request(anchor)),
         Case(group, "BasicAuth(users={SHA})", "wsgikit", request(sha)),
     ]
+    group = "auth: exempt path (/health)"
+    health = {"PATH_INFO": "/health"}
+    cases += [
+        Case(group, "bare app", "floor", request(app, **health)),
+        Case(
+            group,
+            "wsgi-basic-auth(exclude_paths=['/health'])",
+            "anchor",
+            request(_anchor(exclude_paths=["/health"]), **health),
+        ),
+        Case(
+            group,
+            "BasicAuth(users={SHA}, exempt='/health')",
+            "wsgikit",
+            request(BasicAuth(app, users={USER: SHA}, exempt="/health"), **health),
+        ),
+    ]
     group = "auth: parse a Basic header into the environ"
     parser = AuthParser(app)
     cases += [
@@ -94,6 +111,12 @@ def cases() -> list[Case]:
             request(werkzeug_layer, **GOOD),
         ),
         Case(group, "AuthParser (Basic)", "wsgikit", request(parser, **GOOD)),
+    ]
+    group = "auth: parse no header into the environ"
+    cases += [
+        Case(group, "bare app", "floor", request(app)),
+        Case(group, "werkzeug Authorization.from_header (none)", "anchor", request(werkzeug_layer)),
+        Case(group, "AuthParser (no header)", "wsgikit", request(parser)),
     ]
     group = "auth: parse a Digest header into the environ"
     cases += [
