@@ -524,6 +524,16 @@ PASS_THROUGH = [
     pytest.param("200 OK", "text", [], {}, id="no subtype"),
     pytest.param("200 OK", "text/html", [("Content-Encoding", "br")], {}, id="already encoded"),
     pytest.param(
+        "200 OK", "text/html", [("Content-Encoding", "gzip, identity")], {}, id="gzip, identity"
+    ),
+    pytest.param(
+        "200 OK",
+        "text/html",
+        [("Content-Encoding", "gzip"), ("content-encoding", "identity")],
+        {},
+        id="gzip then identity in two headers",
+    ),
+    pytest.param(
         "200 OK", "text/html", [("Cache-Control", "public, No-Transform")], {}, id="no-transform"
     ),
     pytest.param(

@@ -338,6 +338,14 @@ PASS_THROUGH = [
         id="identity then br",
     ),
     pytest.param(
+        {}, "text/html", "200 OK", [("Content-Encoding", "br"), ("Content-Encoding", "identity")],
+        {}, id="br then identity in two headers",
+    ),
+    pytest.param(
+        {}, "text/html", "200 OK", [("Content-Encoding", "identity, identity")], {},
+        id="identity twice",
+    ),
+    pytest.param(
         {}, "text/html", "200 OK", [("Cache-Control", "public, No-Transform")], {},
         id="no-transform",
     ),

@@ -49,13 +49,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import chain
 from types import TracebackType
 from typing import TypeAlias, cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from werkzeug.http import parse_cache_control_header, quote_etag, unquote_etag
+from werkzeug.http import quote_etag, unquote_etag
 
 Headers: TypeAlias = list[tuple[str, str]]
 ExcInfo: TypeAlias = (
@@ -198,21 +197,6 @@ def media_matches(
         return True
     _, plus, tail = sub.rpartition("+")
     return bool(plus) and tail in suffix
-
-
-def no_transform(cache_control: list[str]) -> bool:
-    """Whether the ``Cache-Control`` header values forbid transforming the body."""
-    return _no_transform_in(
-        cache_control[0] if len(cache_control) == 1 else ", ".join(cache_control)
-    )
-
-
-@lru_cache(maxsize=256)
-def _no_transform_in(cache_control: str) -> bool:
-    # Cached: werkzeug's parser costs microseconds and an application sends a
-    # handful of distinct values. Directive names are case-insensitive
-    # (RFC 9111 section 5.2); werkzeug's parser is not, so lower-case first.
-    return bool(parse_cache_control_header(cache_control.lower()).no_transform)
 
 
 def requote_etag(value: str, *, suffix: str = "", weak: bool = False) -> str | None:

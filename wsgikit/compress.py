@@ -53,6 +53,7 @@ from werkzeug.http import (
     unquote_etag,
 )
 
+from ._http import transformable
 from ._response import (
     Buffer,
     EditHeaders,
@@ -61,7 +62,6 @@ from ._response import (
     Stream,
     intercept,
     media_matches,
-    no_transform,
     requote_etag,
     split_media_patterns,
     with_vary,
@@ -140,9 +140,10 @@ class Compress:
       empty or unparseable one) means no compression: RFC 9110 would allow
       any coding, but clients that send nothing rarely decode one.
     - A response is *compressible* when its media type matches
-      ``content_types``, it has no ``Content-Encoding`` (``identity`` aside),
-      no ``Cache-Control: no-transform``, and its status has a body and is not
-      ``206``. Every
+      ``content_types``, it has no ``Content-Encoding`` but a lone
+      ``identity`` (``gzip, identity``, in one header or two, is gzip), no
+      ``Cache-Control: no-transform``, and its status has a body and is not
+      ``206`` (the test :class:`~wsgikit.BodyRewriter` uses too). Every
       compressible response gets ``Vary: Accept-Encoding`` -- compressed or
       not, whatever its size -- merged into an existing ``Vary`` (never
       duplicated; several ``Vary`` headers become one; ``Vary: *`` is left
@@ -367,11 +368,8 @@ class Compress:
         head: bool,
         held: frozenset[str],
     ) -> Plan:
-        code = status[:3]
-        if code == "304":
+        if status[:3] == "304":
             return self._not_modified(status, headers, coding, held)
-        if code == "206" or code == "204" or code[:1] == "1":
-            return None
         # Find the media type first: most responses that pass through stop here.
         content_type = None
         for name, value in headers:
@@ -385,23 +383,16 @@ class Compress:
             kind = self._classify(content_type)
         if not kind:
             return None
-        content_encoding = content_length = None
-        cache_control: list[str] = []
+        if not transformable(status, headers):
+            return None
+        content_length = None
         has_vary = False
         for name, value in headers:
             lower = name.lower()
-            if lower == "content-encoding":
-                content_encoding = value
-            elif lower == "content-length":
+            if lower == "content-length":
                 content_length = value
-            elif lower == "cache-control":
-                cache_control.append(value)
             elif lower == "vary":
                 has_vary = True
-        if content_encoding and content_encoding.strip().lower() != "identity":
-            return None
-        if cache_control and no_transform(cache_control):
-            return None
         # Without a Vary header the answer is plain; with_vary would scan the
         # headers again (measurable on the "adds Vary" pass-through path).
         varied = (

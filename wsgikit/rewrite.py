@@ -15,8 +15,10 @@ that are never rewritten, whatever the configuration:
 
 - statuses without a body (1xx, 204, 304), and ``206 Partial Content``
   (a range of a representation cannot be rewritten on its own);
-- a response with a ``Content-Encoding`` other than ``identity`` (a gzip body
-  is not text; put :class:`BodyRewriter` *inside* any compression layer);
+- a response with a ``Content-Encoding`` other than a lone ``identity``
+  (``gzip, identity`` is gzip; a gzip body is not text: put
+  :class:`BodyRewriter` *inside* any compression layer); :class:`Compress`
+  uses the same test;
 - ``Cache-Control: no-transform`` (RFC 9110 section 7.7);
 - a buffered body larger than ``buffer_limit``: what was read and the rest go
   out unmodified, never truncated or half rewritten, and a warning is logged.
@@ -52,6 +54,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.http import parse_options_header
 
+from ._http import transformable
 from ._response import (
     Buffer,
     EditHeaders,
@@ -61,9 +64,9 @@ from ._response import (
     get_header,
     intercept,
     media_matches,
-    no_transform,
     requote_etag,
     split_media_patterns,
+    status_code,
 )
 
 # DESIGN.md files Compress under "Body rewriting": importable from here too.
@@ -138,32 +141,11 @@ class _Rewriter:
             matches = self._match_type(content_type)
         if not matches:
             return False
-        try:
-            code = int(status[:3])
-        except ValueError:
+        if not transformable(status, headers):
             return False
-        if code < 200 or code in (204, 206, 304):
+        if self.statuses is not None and status_code(status) not in self.statuses:
             return False
-        if self.statuses is not None and code not in self.statuses:
-            return False
-        encoding: list[str] = []
-        directives: list[str] = []
-        length: str | None = None
-        for name, value in headers:
-            lowered = name.lower()
-            if lowered == "content-encoding":
-                encoding.append(value)
-            elif lowered == "cache-control":
-                directives.append(value)
-            elif lowered == "content-length":
-                length = value
-        if encoding and any(
-            token.strip().lower() not in ("", "identity") for token in ",".join(encoding).split(",")
-        ):
-            return False
-        if directives and no_transform(directives):
-            return False
-        return not self._too_long(environ, length)
+        return not self._too_long(environ, headers)
 
     def _match_type(self, content_type: str) -> bool:
         matches = media_matches(content_type.partition(";")[0].strip().lower(), *self._patterns)
@@ -172,9 +154,12 @@ class _Rewriter:
             self._type_matches[content_type] = matches
         return matches
 
-    def _too_long(self, environ: WSGIEnvironment, length: str | None) -> bool:
+    def _too_long(self, environ: WSGIEnvironment, headers: Headers) -> bool:
         """Pass through, without reading it, a body declared larger than the limit."""
-        if self.buffer_limit is None or length is None or self._streaming:
+        if self.buffer_limit is None or self._streaming:
+            return False
+        length = get_header(headers, "content-length")
+        if length is None:
             return False
         try:
             size = int(length)
