@@ -1307,3 +1307,15 @@ def test_end_to_end_through_waitress(serve: Any) -> None:
     png = requests.get(server.url + "/png", headers={"Accept-Encoding": "gzip"}, timeout=10)
     assert "Content-Encoding" not in png.headers
     assert png.content.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("accept", [";q=1\n\x1b[2KERROR forged", ",\r\n, ;"])
+def test_log_lines_escape_the_accept_encoding(
+    accept: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Client text in a log line is escaped: it cannot start a forged line."""
+    with caplog.at_level(logging.DEBUG, logger="wsgikit.compress"):
+        Compress(text_app(HTML, content_type="text/html")).negotiate(accept)
+    assert caplog.records
+    for record in caplog.records:
+        assert record.getMessage().isprintable(), record.getMessage()

@@ -1245,3 +1245,36 @@ def test_examples_run(
     spec.loader.exec_module(module)
     response = testapp(module.app).get(path)
     assert expected in response.body
+
+
+# --- log lines quote client text escaped ----------------------------------------------
+
+
+FORGED_PATH = "/page\nERROR wsgikit.auth: admin logged in\r\x1b[2K"
+
+
+@pytest.mark.parametrize(
+    ("app", "options"),
+    [
+        pytest.param(
+            text_app(HTML, content_type="text/html"),
+            {"rewrite": upper, "buffer_limit": 10},
+            id="declared length over the limit",
+        ),
+        pytest.param(lazy_app([HTML]), {"rewrite": upper, "buffer_limit": 10}, id="overflow"),
+        pytest.param(text_app(HTML, content_type="text/html"), {"rewrite": broken}, id="rewrite"),
+        pytest.param(
+            text_app(HTML, content_type="text/html"), {"stream": broken_stream}, id="stream"
+        ),
+    ],
+)
+def test_log_lines_escape_the_request_path(
+    app: WSGIApplication, options: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A CR, LF or escape sequence in the path cannot start a forged log line."""
+    with caplog.at_level(logging.WARNING, logger="wsgikit.rewrite"):
+        run_wsgi(linted(app, rewrite_only(**options)), {"PATH_INFO": FORGED_PATH})
+    [record] = caplog.records
+    message = record.getMessage()
+    assert message.isprintable(), message
+    assert message.startswith("GET /page\\nERROR wsgikit.auth: admin logged in\\r\\x1b[2K: ")

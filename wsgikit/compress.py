@@ -53,7 +53,7 @@ from werkzeug.http import (
     unquote_etag,
 )
 
-from ._http import transformable
+from ._http import log_safe, transformable
 from ._response import (
     Buffer,
     EditHeaders,
@@ -302,7 +302,7 @@ class Compress:
         try:
             accept = parse_accept_header(accept_encoding, Accept)
         except Exception:  # never let a hostile header become a 500
-            logger.info("ignoring unparseable Accept-Encoding %r", accept_encoding[:200])
+            logger.info("ignoring unparseable Accept-Encoding %s", log_safe(accept_encoding))
             return None, False
         qualities: dict[str, float] = {}
         # Sorted best first, so for a coding listed twice the higher q wins.
@@ -313,7 +313,7 @@ class Compress:
             if name and name not in qualities:
                 qualities[name] = quality
         if not qualities:
-            logger.debug("no usable entry in Accept-Encoding %r", accept_encoding[:200])
+            logger.debug("no usable entry in Accept-Encoding %s", log_safe(accept_encoding))
             return None, False
         star = qualities.get("*")
         best: str | None = None
@@ -569,7 +569,7 @@ def _compressed_headers(headers: Headers, coding: str) -> Headers:
         if lower == "etag":
             variant = requote_etag(value, suffix=f"-{coding}")
             if variant is None:
-                logger.debug("dropping an ETag that cannot be re-quoted: %r", value)
+                logger.debug("dropping an ETag that cannot be re-quoted: %s", log_safe(value))
                 continue
             value = variant
         out.append((name, value))

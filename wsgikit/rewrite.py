@@ -54,7 +54,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.http import parse_options_header
 
-from ._http import transformable
+from ._http import log_safe, transformable
 from ._response import (
     Buffer,
     EditHeaders,
@@ -168,9 +168,8 @@ class _Rewriter:
         if size <= self.buffer_limit:
             return False
         logger.warning(
-            "%s %s: not rewritten, Content-Length %d exceeds buffer_limit=%d",
-            environ.get("REQUEST_METHOD"),
-            environ.get("PATH_INFO"),
+            "%s: not rewritten, Content-Length %d exceeds buffer_limit=%d",
+            _request_line(environ),
             size,
             self.buffer_limit,
         )
@@ -196,9 +195,8 @@ class _Rewriter:
             new_body = _as_bytes(self._apply(headers, body), "rewrite")
         except Exception:
             logger.exception(
-                "%s %s: the body rewrite failed; sending a 500 instead",
-                environ.get("REQUEST_METHOD"),
-                environ.get("PATH_INFO"),
+                "%s: the body rewrite failed; sending a 500 instead",
+                _request_line(environ),
             )
             return _ERROR_STATUS, _error_headers(), _ERROR_BODY  # Content-Length: core
         if new_body == body:
@@ -430,7 +428,9 @@ class InjectHTML(_Rewriter):
         charset = declared_charset(headers) or "utf-8"
         encoded = self._encoded_for(charset)
         if encoded is None:
-            logger.warning("charset %r is not ASCII-compatible: nothing injected", charset)
+            logger.warning(
+                "charset %s is not ASCII-compatible: nothing injected", log_safe(charset)
+            )
             return body
         snippet, marker = encoded
         position = -1 if marker is None else _rfind_ascii_nocase(body, marker)
@@ -514,7 +514,7 @@ def _rewritten_headers(headers: Headers, stale: frozenset[str] = _STALE_AFTER_RE
         if lowered == "etag":
             weak = requote_etag(value, weak=True)
             if weak is None:
-                logger.debug("dropping an ETag that cannot be re-quoted: %r", value)
+                logger.debug("dropping an ETag that cannot be re-quoted: %s", log_safe(value))
                 continue
             value = weak
         result.append((name, value))
@@ -578,11 +578,15 @@ def _error_headers(*, with_length: bool = False) -> Headers:
     return headers
 
 
+def _request_line(environ: WSGIEnvironment) -> str:
+    """Method and path of the request, escaped for a log line."""
+    return log_safe(f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}")
+
+
 def _log_overflow(environ: WSGIEnvironment, limit: int | None, size: int) -> None:
     logger.warning(
-        "%s %s: not rewritten, body grew past buffer_limit=%s (%d bytes read); sent unmodified",
-        environ.get("REQUEST_METHOD"),
-        environ.get("PATH_INFO"),
+        "%s: not rewritten, body grew past buffer_limit=%s (%d bytes read); sent unmodified",
+        _request_line(environ),
         limit,
         size,
     )
@@ -663,9 +667,8 @@ class _StreamOutput:
                 raise
             environ = self._environ
             logger.exception(
-                "%s %s: the streaming body rewrite failed%s",
-                environ.get("REQUEST_METHOD"),
-                environ.get("PATH_INFO"),
+                "%s: the streaming body rewrite failed%s",
+                _request_line(environ),
                 " after the body started; aborting" if self._sent else "; sending a 500",
             )
             if self._sent:
