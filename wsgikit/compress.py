@@ -173,7 +173,9 @@ class Compress:
       is: its media type, and so its variant, is unknown.
     - Buffered or streamed: a compressed body whose ``Content-Length`` is known
       and at most ``buffer_limit`` is compressed whole and sent with the exact
-      ``Content-Length``. A longer or unknown-length body, and every
+      ``Content-Length``; when the coded body is not smaller than the body
+      itself (data that does not compress), the body goes out uncompressed,
+      still with ``Vary`` (unless the client refuses ``identity``). A longer or unknown-length body, and every
       ``text/event-stream`` (``flush_types``), is compressed as it streams
       (``Content-Length`` removed, memory bounded by the codec's window and
       one chunk).
@@ -190,7 +192,8 @@ class Compress:
     - ``HEAD`` gets the headers ``GET`` would get (``Content-Encoding``,
       variant ``ETag``, ``Vary``) but no ``Content-Length``, since the
       compressed length is unknown without the body; the application's body,
-      if any, is not read.
+      if any, is not read (so a ``GET`` whose body does not shrink, sent
+      uncompressed, is the one case where the two differ).
     - Once a response has been passed through, a later
       ``start_response(..., exc_info)`` goes straight to the server.
 
@@ -416,7 +419,7 @@ class Compress:
                 status, compressed, partial(_stream, codec.stream, flush_each, self.flush_size)
             )
         return Buffer(
-            partial(_finish, compressed, codec.whole),
+            partial(_finish, compressed, None if identity_refused else varied, codec.whole),
             limit=self.buffer_limit,
             on_overflow=_overflowed,
         )
@@ -578,10 +581,19 @@ def _compressed_headers(headers: Headers, coding: str) -> Headers:
 
 
 def _finish(
-    headers: Headers, whole: Callable[[bytes], bytes], status: str, _headers: Headers, body: bytes
+    headers: Headers,
+    identity_headers: Headers | None,
+    whole: Callable[[bytes], bytes],
+    status: str,
+    _headers: Headers,
+    body: bytes,
 ) -> tuple[str, Headers, bytes]:
-    """The buffered plan: the whole body compressed in one call."""
-    return status, headers, whole(body)
+    """The buffered plan: the whole body compressed in one call, or sent as it
+    is (with ``identity_headers``, unless ``None``) when that is not larger."""
+    coded = whole(body)
+    if identity_headers is not None and len(coded) >= len(body):
+        return status, identity_headers, body
+    return status, headers, coded
 
 
 def _overflowed(size: int) -> None:
