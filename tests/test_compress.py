@@ -43,6 +43,7 @@ from paste.deploy import loadapp
 from werkzeug.http import parse_etags
 
 from wsgikit.compress import Compress
+from wsgikit.errors import JSONErrors
 
 HTML = b"<html><body>" + b"<p>Compress me, please.</p>" * 200 + b"</body></html>"
 Calls = list[tuple[str, list[tuple[str, str]]]]
@@ -1041,6 +1042,95 @@ def test_exc_info_replacement_wins(content_type: str) -> None:
     )
     assert status == "500 Internal Server Error"
     assert decode(header(headers, "content-encoding"), body) == b"replacement error page"
+
+
+# A response Compress passes through, by kind: (headers of the first response).
+PASSED_THROUGH = {
+    "incompressible type": [("Content-Type", "image/png")],
+    "below min_size": [("Content-Type", "text/html"), ("Content-Length", "10")],
+    "no-transform": [("Content-Type", "text/html"), ("Cache-Control", "no-transform")],
+    "already encoded": [("Content-Type", "text/html"), ("Content-Encoding", "br")],
+}
+REPLACEMENT_POINTS = ("before returning", "first iteration", "after an empty chunk")
+BUFFER_LIMITS = {"stream everything": 0, "small": 100, "default": 1024 * 1024}
+
+
+def replacing_app(first: list[tuple[str, str]], point: str) -> WSGIApplication:
+    """Starts a response with headers ``first`` (passed through by Compress),
+    then replaces it at ``point`` with a compressible 500 page (``HTML``)."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        def replace() -> None:
+            try:
+                raise ValueError("replaced")
+            except ValueError:
+                start_response(
+                    "500 Internal Server Error",
+                    [("Content-Type", "text/html"), ("Content-Length", str(len(HTML)))],
+                    sys.exc_info(),
+                )
+
+        def body() -> Iterator[bytes]:
+            if point == "after an empty chunk":
+                yield b""
+            replace()
+            yield HTML
+
+        start_response("200 OK", list(first))
+        if point == "before returning":
+            replace()
+            return [HTML]
+        return body()
+
+    return app
+
+
+@pytest.mark.parametrize("limit", BUFFER_LIMITS.values(), ids=BUFFER_LIMITS.keys())
+@pytest.mark.parametrize("point", REPLACEMENT_POINTS)
+@pytest.mark.parametrize("first", PASSED_THROUGH.values(), ids=PASSED_THROUGH.keys())
+def test_replacing_a_passed_through_response_sends_matching_headers_and_body(
+    first: list[tuple[str, str]], point: str, limit: int
+) -> None:
+    """Whenever the app replaces a response Compress passed through, the
+    headers sent describe the body sent: a body labelled gzip is gzip."""
+    calls, written, _ = run_wsgi(
+        linted(replacing_app(first, point), compress(buffer_limit=limit)),
+        {"HTTP_ACCEPT_ENCODING": "gzip"},
+    )
+    status, headers = calls[-1]
+    raw = b"".join(written)
+    coding = header(headers, "content-encoding")
+    assert status == "500 Internal Server Error"
+    assert decode(coding, raw) == HTML
+    assert header(headers, "content-length") in (None, str(len(raw)))
+    if point == "before returning":  # the body is not handed back yet: compressed
+        assert coding == "gzip"
+
+
+@pytest.mark.parametrize("limit", BUFFER_LIMITS.values(), ids=BUFFER_LIMITS.keys())
+@pytest.mark.parametrize("point", REPLACEMENT_POINTS[1:])
+@pytest.mark.parametrize("first", PASSED_THROUGH.values(), ids=PASSED_THROUGH.keys())
+def test_json_errors_inside_compress_sends_matching_headers_and_body(
+    first: list[tuple[str, str]], point: str, limit: int
+) -> None:
+    """JSONErrors replacing a passed-through response with its 500 (an
+    exception while the body is iterated) gets headers that match the body."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", list(first))
+        if point == "after an empty chunk":
+            yield b""
+        raise RuntimeError("failed in the body")
+
+    calls, written, _ = run_wsgi(
+        linted(app, compress(min_size=50, buffer_limit=limit), JSONErrors),
+        {"HTTP_ACCEPT_ENCODING": "gzip"},
+    )
+    status, headers = calls[-1]
+    raw = b"".join(written)
+    assert status == "500 Internal Server Error"
+    assert json.loads(decode(header(headers, "content-encoding"), raw))["status"] == 500
+    assert header(headers, "content-length") in (None, str(len(raw)))
 
 
 def test_exc_info_after_compressed_bytes_left_is_reraised() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from wsgiref.util import FileWrapper
 from wsgiref.validate import validator
@@ -18,6 +18,7 @@ from conftest import (
     lazy_app,
     linted,
     make_environ,
+    raising_app,
     run_wsgi,
     testapp,
     text_app,
@@ -708,3 +709,185 @@ def test_with_vary(headers: Headers, expected: Headers | None) -> None:
     else:
         assert result == expected
     assert headers == snapshot
+
+
+# --- the core owns replacements ----------------------------------------------------
+
+
+def replaced_in_body(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+    """Starts a text/plain 200, then replaces it with a text/html 500 while its
+    body is iterated (after an empty chunk), before any byte went out."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    yield b""
+    try:
+        raise ValueError("failed while iterating")
+    except ValueError:
+        start_response("500 Internal Server Error", [("Content-Type", "text/html")], sys.exc_info())
+    yield b"error page"
+
+
+def stream_html(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+    if media_type(headers) == "text/html":
+        return Stream(status, [*headers, ("X-Streamed", "yes")], upper_transform)
+    return None
+
+
+def test_replacement_after_the_apps_iterable_was_handed_back_is_not_transformed() -> None:
+    """The server iterates the app's own iterable: a replacement whose plan
+    would transform it goes out as the app made it, headers included."""
+    calls, body, result = run_wsgi(validator(Intercepting(replaced_in_body, stream_html)))
+    assert calls == [
+        ("200 OK", [("Content-Type", "text/plain")]),
+        ("500 Internal Server Error", [("Content-Type", "text/html")]),
+    ]
+    assert b"".join(body) == b"error page"
+
+
+def test_replacement_while_streaming_is_streamed_again() -> None:
+    """A streamed body can switch transforms: the replacement is transformed."""
+
+    def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        return Stream(status, [*headers, ("X-Streamed", "yes")], upper_transform)
+
+    calls, body, _ = run_wsgi(validator(Intercepting(replaced_in_body, decide)))
+    assert [(status, get_header(headers, "X-Streamed")) for status, headers in calls] == [
+        ("200 OK", "yes"),
+        ("500 Internal Server Error", "yes"),
+    ]
+    assert b"".join(body) == b"ERROR PAGE"
+
+
+@pytest.mark.parametrize("decide", PLANS)
+def test_intercept_with_exc_info_commits_with_it(decide: Any) -> None:
+    """A response made to replace one the server has (an error page after an
+    exception) carries exc_info on the call that commits it, whatever the plan."""
+    received: list[tuple[str, bool]] = []
+
+    def start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        received.append((status, exc_info is not None))
+        return lambda data: None
+
+    try:
+        raise ValueError("the original failure")
+    except ValueError:
+        result = intercept(
+            text_app(b"page"), make_environ(), start_response, decide, sys.exc_info()
+        )
+    body = b"".join(result)
+    getattr(result, "close", lambda: None)()
+    assert received == [("200 OK", True)]
+    assert body == expected_body(decide, b"page")
+
+
+def test_intercept_with_exc_info_forgets_it_when_the_app_fails() -> None:
+    received: list[bool] = []
+
+    def start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        received.append(exc_info is not None)
+
+    try:
+        raise ValueError("the original failure")
+    except ValueError:
+        exc_info = sys.exc_info()
+    with pytest.raises(RuntimeError, match="secret"):
+        intercept(raising_app, make_environ(), start_response, decide_pass, exc_info)
+    assert received == []
+
+
+# --- a Stream plan's on_error --------------------------------------------------------
+
+
+def failing_transform(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        if chunk == b"bad":
+            raise ValueError("transform failed")
+        yield chunk
+
+
+class Recovering:
+    """An ``on_error`` that records its calls and answers with a 502 page."""
+
+    def __init__(self, answer: bool = True) -> None:
+        self.calls: list[tuple[str, bool]] = []
+        self.answer = answer
+
+    def __call__(self, exc: Exception, sent: bool) -> tuple[str, Headers, bytes] | None:
+        self.calls.append((str(exc), sent))
+        if not self.answer:
+            return None
+        return "502 Bad Gateway", [("Content-Type", "text/plain"), ("Content-Length", "1")], b"oops"
+
+
+def stream_with(on_error: Recovering) -> Any:
+    def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        return Stream(status, headers, failing_transform, on_error=on_error)
+
+    return decide
+
+
+@pytest.mark.parametrize(
+    ("chunks", "method", "body"),
+    [
+        pytest.param([b"bad"], "GET", b"oops", id="first chunk"),
+        pytest.param([b"", b"bad"], "GET", b"oops", id="after an empty chunk"),
+        pytest.param([b"bad"], "HEAD", b"", id="HEAD: no body"),
+    ],
+)
+def test_transform_failure_before_any_byte_sends_the_replacement(
+    chunks: list[bytes], method: str, body: bytes
+) -> None:
+    on_error = Recovering()
+    tracked = Tracked(chunks)
+    calls, written, _ = run_wsgi(
+        linted(tracked_app(tracked), layer(stream_with(on_error))), {"REQUEST_METHOD": method}
+    )
+    assert [status for status, _ in calls] == ["200 OK", "502 Bad Gateway"]
+    assert get_header(calls[-1][1], "Content-Length") == "4"
+    assert b"".join(written) == body
+    assert on_error.calls == [("transform failed", False)]
+    assert tracked.closes == 1
+
+
+@pytest.mark.parametrize("answer", [True, False], ids=["replacement ignored", "no replacement"])
+def test_transform_failure_after_a_byte_went_out_is_reraised(answer: bool) -> None:
+    on_error = Recovering(answer)
+    tracked = Tracked([b"good", b"bad"])
+    with pytest.raises(ValueError, match="transform failed"):
+        run_wsgi(linted(tracked_app(tracked), layer(stream_with(on_error))))
+    assert on_error.calls == [("transform failed", True)]
+    assert tracked.closes == 1
+
+
+def test_transform_failure_without_a_replacement_is_reraised() -> None:
+    on_error = Recovering(answer=False)
+    with pytest.raises(ValueError, match="transform failed"):
+        run_wsgi(Intercepting(tracked_app(Tracked([b"bad"])), stream_with(on_error)))
+    assert on_error.calls == [("transform failed", False)]
+
+
+def str_writer(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """A legacy app that passes a str to write()."""
+    write = start_response("200 OK", [("Content-Type", "text/html")])
+    write(cast(bytes, "str, not bytes"))
+    return []
+
+
+@pytest.mark.parametrize(
+    ("app", "error", "match"),
+    [
+        pytest.param(
+            tracked_app(Tracked([b"x"], fail_at=0)), RuntimeError, "boom", id="app raises"
+        ),
+        pytest.param(
+            str_writer, TypeError, "application's response body must be bytes", id="app writes str"
+        ),
+    ],
+)
+def test_application_errors_pass_a_transform_untouched(
+    app: WSGIApplication, error: type[Exception], match: str
+) -> None:
+    """on_error is for the transform's own failures: the app's pass as they are."""
+    on_error = Recovering()
+    with pytest.raises(error, match=match):
+        run_wsgi(Intercepting(app, stream_with(on_error)))
+    assert on_error.calls == []

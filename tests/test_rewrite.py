@@ -700,6 +700,46 @@ def test_rewrite_error_before_body_gives_500(
     assert record.name == "wsgikit.rewrite" and record.exc_info is not None
 
 
+def passing_stream(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    yield from chunks
+
+
+@pytest.mark.parametrize(
+    "stream", [upper_stream, passing_stream], ids=["stream uses the chunk", "stream passes it on"]
+)
+def test_str_chunk_from_the_app_is_blamed_on_the_app(
+    stream: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A str in the application's body is the application's bug: the error
+    names it, and the rewrite is neither blamed in the log nor turned into
+    a 500 of its own."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[Any]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        yield "<p>str, not bytes</p>"
+
+    with (
+        caplog.at_level(logging.DEBUG, logger="wsgikit.rewrite"),
+        pytest.raises(TypeError, match="application's response body must be bytes.*not str"),
+    ):
+        run_wsgi(BodyRewriter(app, stream=stream))
+    assert not caplog.records
+
+
+def test_str_chunk_from_the_stream_function_is_blamed_on_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="wsgikit.rewrite"):
+        calls, body, _ = run_wsgi(
+            linted(text_app(HTML, content_type="text/html"), rewrite_only(stream=str_chunks))
+        )
+    assert b"".join(body) == b"Internal Server Error\n"
+    [record] = caplog.records
+    assert "streaming body rewrite failed" in record.getMessage()
+    assert record.exc_info is not None
+    assert "stream must return bytes, not str" in str(record.exc_info[1])
+
+
 def test_buffered_rewrite_error_through_webtest() -> None:
     response = testapp(text_app(HTML, content_type="text/html"), rewrite_only(rewrite=broken))
     assert response.get("/", status=500).text == "Internal Server Error\n"

@@ -175,8 +175,9 @@ class Compress:
       and at most ``buffer_limit`` is compressed whole and sent with the exact
       ``Content-Length``; when the coded body is not smaller than the body
       itself (data that does not compress), the body goes out uncompressed,
-      still with ``Vary`` (unless the client refuses ``identity``). A longer or unknown-length body, and every
-      ``text/event-stream`` (``flush_types``), is compressed as it streams
+      still with ``Vary`` (unless the client refuses ``identity``). A longer
+      or unknown-length body, and every ``text/event-stream``
+      (``flush_types``), is compressed as it streams
       (``Content-Length`` removed, memory bounded by the codec's window and
       one chunk).
     - Flush policy of a stream: the first non-empty chunk is flushed at once
@@ -194,8 +195,12 @@ class Compress:
       compressed length is unknown without the body; the application's body,
       if any, is not read (so a ``GET`` whose body does not shrink, sent
       uncompressed, is the one case where the two differ).
-    - Once a response has been passed through, a later
-      ``start_response(..., exc_info)`` goes straight to the server.
+    - A replacement (``start_response(..., exc_info)``) is decided afresh and
+      its headers always describe its body: made before the application
+      returned its iterable, or while a compressed body streams, it is
+      compressed like any response; made while the server iterates a body
+      that was passed through (the application's own iterable), it goes out
+      exactly as the application made it.
 
     Environ keys: reads ``HTTP_ACCEPT_ENCODING``, ``HTTP_IF_NONE_MATCH``,
     ``HTTP_IF_MATCH``, ``REQUEST_METHOD``; may change ``HTTP_IF_NONE_MATCH``
