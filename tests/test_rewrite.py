@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 import re
 import sys
@@ -32,6 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paste.deploy import loadapp
 
+from wsgikit.compress import Compress
 from wsgikit.rewrite import BodyRewriter, InjectHTML, declared_charset
 
 SNIPPET = "<script>live()</script>"
@@ -738,6 +740,24 @@ def test_str_chunk_from_the_stream_function_is_blamed_on_it(
     assert "streaming body rewrite failed" in record.getMessage()
     assert record.exc_info is not None
     assert "stream must return bytes, not str" in str(record.exc_info[1])
+
+
+@pytest.mark.parametrize("min_size", [0, 500], ids=["500 page compressible", "500 page too small"])
+def test_stream_error_inside_compress_sends_matching_headers_and_body(min_size: int) -> None:
+    """The rewriter's 500 replaces a response Compress is streaming: Compress
+    decides it afresh, and what it sends is what its headers say (a buffered
+    plan cannot start once the body was handed back: sent uncompressed)."""
+    app = lazy_app([b"<p>one", b"two</p>"])
+    calls, written, _ = run_wsgi(
+        linted(app, partial(Compress, min_size=min_size), rewrite_only(stream=broken_stream)),
+        {"HTTP_ACCEPT_ENCODING": "gzip"},
+    )
+    status, headers = final(calls)
+    raw = b"".join(written)
+    coding = header(headers, "Content-Encoding")
+    assert status == "500 Internal Server Error"
+    assert (gzip.decompress(raw) if coding == "gzip" else raw) == b"Internal Server Error\n"
+    assert header(headers, "Content-Length") in (None, str(len(raw)))
 
 
 def test_buffered_rewrite_error_through_webtest() -> None:

@@ -35,7 +35,8 @@ PEP 3333 rules kept here, so that no middleware has to remember them:
     buffered replacement is committed, with the ``exc_info`` again, once its
     body is known);
   - while a streamed body is sent (:class:`Stream`), the replacement is
-    streamed through a new transform, or passed through;
+    streamed through a new transform, or passed through (a :class:`Buffer`
+    plan, too late to start, goes out as the application made it);
   - while the server iterates a body the core cannot transform any more --
     the application's own iterable, handed back after a pass-through or a
     header edit -- only header edits apply: a replacement whose plan would

@@ -196,11 +196,12 @@ class Compress:
       if any, is not read (so a ``GET`` whose body does not shrink, sent
       uncompressed, is the one case where the two differ).
     - A replacement (``start_response(..., exc_info)``) is decided afresh and
-      its headers always describe its body: made before the application
-      returned its iterable, or while a compressed body streams, it is
-      compressed like any response; made while the server iterates a body
-      that was passed through (the application's own iterable), it goes out
-      exactly as the application made it.
+      its headers always describe its body. Made before the application
+      returned its iterable, it is compressed like any response. Made later,
+      it is compressed only when it would stream and replaces a response that
+      is being compressed as it streams; otherwise (a passed-through body,
+      whose iterable the server already holds, or a body to compress whole)
+      it goes out exactly as the application made it.
 
     Environ keys: reads ``HTTP_ACCEPT_ENCODING``, ``HTTP_IF_NONE_MATCH``,
     ``HTTP_IF_MATCH``, ``REQUEST_METHOD``; may change ``HTTP_IF_NONE_MATCH``
