@@ -80,15 +80,28 @@ def test_log_safe_output_is_one_printable_line(text: str) -> None:
         pytest.param("204 No Content", [], False, id="204"),
         pytest.param("304 Not Modified", [], False, id="304"),
         pytest.param("103 Early Hints", [], False, id="1xx"),
-        pytest.param("2x0 Odd", [], False, id="not a status"),
+        pytest.param("600 Odd", [], False, id="not an HTTP status"),
     ],
 )
 def test_transformable(status: str, headers: list[tuple[str, str]], expected: bool) -> None:
-    assert transformable(status, headers) is expected
+    assert (transformable(status, headers) is not None) is expected
 
 
 @given(st.lists(st.text(alphabet="gzipdentyb ,\t", max_size=20), max_size=3))
 def test_only_a_lone_identity_counts_as_not_encoded(values: list[str]) -> None:
     headers = [("Content-Encoding", value) for value in values]
     codings = [t.strip().lower() for value in values for t in value.split(",") if t.strip()]
-    assert transformable("200 OK", headers) is (codings in ([], ["identity"]))
+    assert (transformable("200 OK", headers) is not None) is (codings in ([], ["identity"]))
+
+
+@pytest.mark.parametrize(
+    ("headers", "facts"),
+    [
+        pytest.param([], (None, False), id="neither"),
+        pytest.param([("content-length", "12"), ("VARY", "Cookie")], ("12", True), id="both"),
+    ],
+)
+def test_transformable_also_reports_length_and_vary(
+    headers: list[tuple[str, str]], facts: tuple[str | None, bool]
+) -> None:
+    assert transformable("200 OK", [("Content-Type", "text/html"), *headers]) == facts

@@ -36,28 +36,41 @@ def log_safe(value: object, limit: int = LOG_CHARS) -> str:
     return repr(text)[1:-1]
 
 
-def transformable(status: str, headers: Headers) -> bool:
+def transformable(status: str, headers: Headers) -> tuple[str | None, bool] | None:
     """Whether the body of a response may be transformed (compressed, rewritten).
 
     Not when the status carries no body (1xx, 204, 304) or a range (206), when
     ``Content-Encoding`` names any coding but a lone ``identity`` (several
     headers count as one list: ``gzip, identity`` is still gzip), or when
     ``Cache-Control`` says ``no-transform`` (RFC 9110 section 7.7).
+
+    Returns ``None`` when it may not; otherwise what every caller needs next,
+    from the same scan of the headers (this runs on every response of a
+    selected media type): the ``Content-Length`` value (``None`` when absent)
+    and whether a ``Vary`` header is present.
     """
     code = status[:3]
-    if code in _NOT_TRANSFORMED or not ("200" <= code <= "599" and code.isdigit()):
-        return False
+    if code < "200" or code >= "600" or code in _NOT_TRANSFORMED:
+        return None
     encoding: str | None = None
     cache_control: str | None = None
+    length: str | None = None
+    vary = False
     for name, value in headers:
         lower = name.lower()
-        if lower == "content-encoding":
+        if lower == "content-length":
+            length = value
+        elif lower == "vary":
+            vary = True
+        elif lower == "content-encoding":
             encoding = value if encoding is None else f"{encoding},{value}"
         elif lower == "cache-control":
             cache_control = value if cache_control is None else f"{cache_control},{value}"
     if encoding is not None and _coded(encoding):
-        return False
-    return cache_control is None or not _no_transform(cache_control)
+        return None
+    if cache_control is not None and _no_transform(cache_control):
+        return None
+    return length, vary
 
 
 @lru_cache(maxsize=64)

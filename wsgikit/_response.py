@@ -268,28 +268,21 @@ def intercept(
     ``exc_info`` says that ``app``'s response replaces one the server already
     has (PEP 3333): the call that commits it to the server carries it.
     """
-    call = _Call(environ, start_response, decide)
-    if exc_info is not None:
-        call.replaced = exc_info
-        try:
-            return _run(call, app, environ)
-        except BaseException:
-            call.replaced = None  # break the frame <-> traceback cycle
-            raise
-        finally:
-            exc_info = None
-    return _run(call, app, environ)
-
-
-def _run(call: _Call, app: WSGIApplication, environ: WSGIEnvironment) -> Iterable[bytes]:
-    app_iter = app(environ, call.start_response)
-    plan = call.plan
-    if call.committed and (plan is None or type(plan) is EditHeaders):
-        # Fast path: passed through (or headers edited) before the app returned;
-        # the server gets the app's own iterable (file_wrapper keeps working).
-        call.returned = True
-        return app_iter
-    body = call.finish(app_iter)
+    call = _Call(environ, start_response, decide, exc_info)
+    exc_info = None
+    try:  # free on Python >= 3.11 unless something raises
+        app_iter = app(environ, call.start_response)
+        plan = call.plan
+        if call.committed and (plan is None or type(plan) is EditHeaders):
+            # Fast path: passed through (or headers edited) before the app
+            # returned; the server gets the app's own iterable (file_wrapper
+            # keeps working).
+            call.returned = True
+            return app_iter
+        body = call.finish(app_iter)
+    except BaseException:
+        call.replaced = None  # break the frame <-> traceback cycle
+        raise
     call.returned = True
     return body
 
@@ -315,7 +308,11 @@ class _Call:
     )
 
     def __init__(
-        self, environ: WSGIEnvironment, start_response: StartResponse, decide: Decide
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        decide: Decide,
+        replaced: ExcInfo | None,
     ) -> None:
         self.environ = environ
         self.server_start_response = start_response
@@ -334,9 +331,10 @@ class _Call:
         self.server_write: Write | None = None
         # True once intercept() handed a body back to the server.
         self.returned = False
-        # exc_info of a replacement the server accepted after a commit, to be
-        # passed again when the buffered replacement is finally committed.
-        self.replaced: ExcInfo | None = None
+        # exc_info to pass on the next commit: given to intercept(), or of a
+        # replacement the server accepted after a commit, to be passed again
+        # when the buffered replacement is finally committed.
+        self.replaced = replaced
         # True once the body handed back is a _StreamedBody (which can switch plans).
         self.streamed = False
 

@@ -392,16 +392,10 @@ class Compress:
             kind = self._classify(content_type)
         if not kind:
             return None
-        if not transformable(status, headers):
+        facts = transformable(status, headers)
+        if facts is None:
             return None
-        content_length = None
-        has_vary = False
-        for name, value in headers:
-            lower = name.lower()
-            if lower == "content-length":
-                content_length = value
-            elif lower == "vary":
-                has_vary = True
+        content_length, has_vary = facts
         # Without a Vary header the answer is plain; with_vary would scan the
         # headers again (measurable on the "adds Vary" pass-through path).
         varied = (

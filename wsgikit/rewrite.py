@@ -140,11 +140,12 @@ class _Rewriter:
             matches = self._match_type(content_type)
         if not matches:
             return False
-        if not transformable(status, headers):
+        facts = transformable(status, headers)
+        if facts is None:
             return False
         if self.statuses is not None and status_code(status) not in self.statuses:
             return False
-        return not self._too_long(environ, headers)
+        return not self._too_long(environ, facts[0])
 
     def _match_type(self, content_type: str) -> bool:
         matches = media_matches(content_type.partition(";")[0].strip().lower(), *self._patterns)
@@ -153,12 +154,9 @@ class _Rewriter:
             self._type_matches[content_type] = matches
         return matches
 
-    def _too_long(self, environ: WSGIEnvironment, headers: Headers) -> bool:
+    def _too_long(self, environ: WSGIEnvironment, length: str | None) -> bool:
         """Pass through, without reading it, a body declared larger than the limit."""
-        if self.buffer_limit is None or self._streaming:
-            return False
-        length = get_header(headers, "content-length")
-        if length is None:
+        if self.buffer_limit is None or length is None or self._streaming:
             return False
         try:
             size = int(length)
