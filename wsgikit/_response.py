@@ -277,14 +277,19 @@ def intercept(
             # Fast path: passed through (or headers edited) before the app
             # returned; the server gets the app's own iterable (file_wrapper
             # keeps working).
-            call.returned = True
+            call.returned = _RETURNED
             return app_iter
         body = call.finish(app_iter)
     except BaseException:
         call.replaced = None  # break the frame <-> traceback cycle
         raise
-    call.returned = True
+    call.returned = _STREAMED if type(body) is _StreamedBody else _RETURNED
     return body
+
+
+# _Call.returned: the application is running, or its body was handed back (a
+# _StreamedBody, or a body the core can no longer transform).
+_RUNNING, _RETURNED, _STREAMED = 0, 1, 2
 
 
 class _Call:
@@ -304,7 +309,6 @@ class _Call:
         "server_write",
         "returned",
         "replaced",
-        "streamed",
     )
 
     def __init__(
@@ -318,7 +322,9 @@ class _Call:
         self.server_start_response = start_response
         self.decide = decide
         self.status: str | None = None
-        self.headers: Headers = []
+        # self.headers is set with self.status (read only once status is set):
+        # one list fewer per request.
+        self.headers: Headers
         self.plan: Plan = None
         # True once the server's start_response has been called.
         self.committed = False
@@ -329,14 +335,13 @@ class _Call:
         self.closed = False
         # The server's write(), once a buffered response overflowed during write().
         self.server_write: Write | None = None
-        # True once intercept() handed a body back to the server.
-        self.returned = False
+        # Once intercept() handed a body back to the server: _RETURNED, or
+        # _STREAMED when that body is a _StreamedBody (which can switch plans).
+        self.returned = _RUNNING
         # exc_info to pass on the next commit: given to intercept(), or of a
         # replacement the server accepted after a commit, to be passed again
         # when the buffered replacement is finally committed.
         self.replaced = replaced
-        # True once the body handed back is a _StreamedBody (which can switch plans).
-        self.streamed = False
 
     def start_response(
         self, status: str, headers: Headers, exc_info: ExcInfo | None = None
@@ -376,7 +381,7 @@ class _Call:
         at once (which raises if headers went out)."""
         plan = self.decide(self.environ, status, headers)
         kind = type(plan)
-        if self.returned and (kind is Buffer or (kind is Stream and not self.streamed)):
+        if self.returned and (kind is Buffer or (kind is Stream and self.returned != _STREAMED)):
             # The server iterates a body the core cannot transform (the app's
             # own iterable, or a read-ahead relay), or cannot buffer any more:
             # the replacement goes out as the app made it, so that the
@@ -468,7 +473,6 @@ class _Call:
 
     def _relay(self, app_iter: Iterable[bytes], iterator: Iterator[bytes]) -> Iterable[bytes]:
         if type(self.plan) is Stream:
-            self.streamed = True
             return _StreamedBody(self, app_iter, iterator)
         return _ClosingBody(iter(self._take_pending()), app_iter, iterator)
 
