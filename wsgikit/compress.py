@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from types import ModuleType
+from typing import TypeAlias
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.datastructures import Accept
@@ -56,6 +57,7 @@ from werkzeug.http import (
 from ._http import log_safe, transformable
 from ._response import (
     Buffer,
+    Decide,
     EditHeaders,
     Headers,
     Plan,
@@ -110,7 +112,8 @@ _EXTRAS = {"br": "brotli", "zstd": "zstd"}
 # handful of distinct values); values longer than this are not cached.
 _CACHE_SIZE = 256
 _CACHE_KEY_MAX = 200
-_IDENTITY: tuple[str | None, bool] = (None, False)
+# A negotiation result: coding, identity refused, decide for GET, for HEAD.
+_Choice: TypeAlias = tuple[str | None, bool, Decide, Decide]
 _NOTHING_HELD: frozenset[str] = frozenset()
 # What a Content-Type value means here (cached per value).
 _NOT_COMPRESSIBLE, _COMPRESSIBLE, _FLUSH_EACH = 0, 1, 2
@@ -271,24 +274,42 @@ class Compress:
         self._suffixes = tuple((f"-{name}", name) for name in self.encodings)
         self._compressible = split_media_patterns(self.content_types)
         self._flushed = split_media_patterns(self.flush_types)
-        self._negotiated: dict[str, tuple[str | None, bool]] = {}
+        # Per (coding, identity refused): the decide functions for GET and
+        # HEAD, made once, so that a request allocates no closure.
+        self._choices = {
+            (coding, refused): self._choice(coding, refused)
+            for coding in (*self.encodings, None)
+            for refused in (False, True)
+        }
+        self._no_coding = self._choices[None, False]
+        # Accept-Encoding value -> one of the _choices.
+        self._negotiated: dict[str, _Choice] = {}
         self._kinds: dict[str, int] = {}
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         accept = environ.get("HTTP_ACCEPT_ENCODING")
-        negotiated = self._negotiated.get(accept) if accept else _IDENTITY
-        coding, identity_refused = negotiated or self.negotiate(accept)
-        held: frozenset[str] = _NOTHING_HELD
+        choice = self._negotiated.get(accept) if accept else self._no_coding
+        if choice is None:
+            choice = self._choices[self.negotiate(accept)]
+        coding, identity_refused, decide, decide_head = choice
+        head = environ.get("REQUEST_METHOD") == "HEAD"
+        if head:
+            decide = decide_head
         if coding is not None and "HTTP_IF_NONE_MATCH" in environ:
             held = self._expand_condition(environ, "HTTP_IF_NONE_MATCH", ((f"-{coding}", coding),))
+            if held:
+                decide = partial(self._decide, coding, identity_refused, head, held)
         if "HTTP_IF_MATCH" in environ:
             self._expand_condition(environ, "HTTP_IF_MATCH", self._suffixes)
-        head = environ.get("REQUEST_METHOD") == "HEAD"
-
-        def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
-            return self._decide(status, headers, coding, identity_refused, head, held)
-
         return intercept(self.app, environ, start_response, decide)
+
+    def _choice(self, coding: str | None, identity_refused: bool) -> _Choice:
+        return (
+            coding,
+            identity_refused,
+            partial(self._decide, coding, identity_refused, False, _NOTHING_HELD),
+            partial(self._decide, coding, identity_refused, True, _NOTHING_HELD),
+        )
 
     # --- negotiation -----------------------------------------------------------
 
@@ -299,12 +320,12 @@ class Compress:
             return None, False
         cached = self._negotiated.get(accept_encoding)
         if cached is not None:
-            return cached
+            return cached[0], cached[1]
         result = self._negotiate(accept_encoding)
         if len(accept_encoding) <= _CACHE_KEY_MAX:
             if len(self._negotiated) >= _CACHE_SIZE:
                 self._negotiated.clear()
-            self._negotiated[accept_encoding] = result
+            self._negotiated[accept_encoding] = self._choices[result]
         return result
 
     def _negotiate(self, accept_encoding: str) -> tuple[str | None, bool]:
@@ -370,12 +391,13 @@ class Compress:
 
     def _decide(
         self,
-        status: str,
-        headers: Headers,
         coding: str | None,
         identity_refused: bool,
         head: bool,
         held: frozenset[str],
+        environ: WSGIEnvironment,
+        status: str,
+        headers: Headers,
     ) -> Plan:
         if status[:3] == "304":
             return self._not_modified(status, headers, coding, held)
