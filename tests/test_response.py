@@ -18,7 +18,6 @@ from conftest import (
     lazy_app,
     linted,
     make_environ,
-    raising_app,
     run_wsgi,
     testapp,
     text_app,
@@ -780,18 +779,26 @@ def test_intercept_with_exc_info_commits_with_it(decide: Any) -> None:
 
 
 def test_intercept_with_exc_info_forgets_it_when_the_app_fails() -> None:
+    """No commit happened: nothing reaches the server, and the core drops its
+    reference to the exc_info (no frame <-> traceback cycle kept alive)."""
     received: list[bool] = []
+    held: list[Any] = []
 
     def start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
         received.append(exc_info is not None)
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        held.append(start_response)  # the core's bound start_response
+        raise RuntimeError("the error page failed")
 
     try:
         raise ValueError("the original failure")
     except ValueError:
         exc_info = sys.exc_info()
-    with pytest.raises(RuntimeError, match="secret"):
-        intercept(raising_app, make_environ(), start_response, decide_pass, exc_info)
+    with pytest.raises(RuntimeError, match="error page failed"):
+        intercept(app, make_environ(), start_response, decide_pass, exc_info)
     assert received == []
+    assert held[0].__self__.replaced is None
 
 
 # --- a Stream plan's on_error --------------------------------------------------------
