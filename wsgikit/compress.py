@@ -404,7 +404,8 @@ class Compress:
         # Find the media type first: most responses that pass through stop here.
         content_type = None
         for name, value in headers:
-            if name.lower() == "content-type":
+            # The usual spelling first: it spares a lower() per response.
+            if name == "Content-Type" or name.lower() == "content-type":
                 content_type = value
                 break
         if content_type is None:
