@@ -898,3 +898,72 @@ def test_application_errors_pass_a_transform_untouched(
     with pytest.raises(error, match=match):
         run_wsgi(Intercepting(app, stream_with(on_error)))
     assert on_error.calls == []
+
+
+# --- property: the headers sent describe the body sent ----------------------------------
+
+
+def plan_kind(kind: str) -> Any:
+    """A plan of ``kind`` that marks its headers with ``X-Plan`` and its body."""
+
+    def finish(status: str, headers: Headers, body: bytes) -> tuple[str, Headers, bytes]:
+        return status, [*headers, ("X-Plan", "buffer")], body.upper() + b"!"
+
+    def make(status: str, headers: Headers) -> Plan:
+        if kind == "edit":
+            return EditHeaders(status, [*headers, ("X-Plan", "edit")])
+        if kind == "stream":
+            return Stream(status, [*headers, ("X-Plan", "stream")], upper_transform)
+        if kind == "buffer":
+            return Buffer(finish)
+        return None
+
+    return make
+
+
+MARKED = {None: b"second", "edit": b"second", "stream": b"SECOND", "buffer": b"SECOND!"}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    first=st.sampled_from(["pass", "edit", "stream", "buffer"]),
+    second=st.sampled_from(["pass", "edit", "stream", "buffer"]),
+    lazy=st.booleans(),
+    point=st.sampled_from(["before returning", "first iteration", "after an empty chunk"]),
+)
+def test_a_replacement_always_gets_headers_that_describe_its_body(
+    first: str, second: str, lazy: bool, point: str
+) -> None:
+    plans = {"200": plan_kind(first), "500": plan_kind(second)}
+
+    def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        return cast(Plan, plans[status[:3]](status, headers))
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        def replace() -> None:
+            try:
+                raise ValueError("replaced")
+            except ValueError:
+                start_response("500 Oops", [("Content-Type", "text/html")], sys.exc_info())
+
+        def body() -> Iterator[bytes]:
+            if lazy:
+                start_response("200 OK", [("Content-Type", "text/html")])
+            if point == "after an empty chunk":
+                yield b""
+            if lazy or point != "before returning":
+                replace()
+            yield b"second"
+
+        if not lazy:
+            start_response("200 OK", [("Content-Type", "text/html")])
+            if point == "before returning":
+                replace()
+        return body()
+
+    calls, written, _ = run_wsgi(validator(Intercepting(app, decide)))
+    status, headers = calls[-1]
+    assert status == "500 Oops"
+    assert b"".join(written) == MARKED[get_header(headers, "X-Plan")]
+    length = get_header(headers, "Content-Length")
+    assert length is None or int(length) == len(b"".join(written))
