@@ -1391,6 +1391,17 @@ def test_paste_bad_options(tmp_path: Path, options: str, message: str) -> None:
 # --- through a real server -------------------------------------------------------------
 
 
+def test_json_errors_replacement_through_waitress(serve: Any) -> None:
+    """The headers a real server sends for JSONErrors' 500, replacing a
+    passed-through image inside Compress, describe the bytes it sends."""
+    server = serve("e2e_compress_apps:errors_inside")
+    raw = server.get("/", {"Accept-Encoding": "gzip"})
+    with raw:
+        status, coding, body = raw.status, raw.headers["Content-Encoding"], raw.read()
+    assert status == 500
+    assert json.loads(decode(coding, body))["status"] == 500
+
+
 def test_end_to_end_through_waitress(serve: Any) -> None:
     import requests
     from e2e_compress_apps import KNOWN, PAGE_CHUNKS
