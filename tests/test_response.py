@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, cast
@@ -967,3 +968,27 @@ def test_a_replacement_always_gets_headers_that_describe_its_body(
     assert b"".join(written) == MARKED[get_header(headers, "X-Plan")]
     length = get_header(headers, "Content-Length")
     assert length is None or int(length) == len(b"".join(written))
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["eager start", "lazy start"])
+def test_write_while_a_stream_is_iterated_is_transformed_in_order(lazy: bool) -> None:
+    """write() called between chunks of a streamed body: every byte reaches
+    the transform, in order (the write callable stays valid after the core
+    hands pending data on)."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/html")])
+        yield b"a"
+        write(b"b")
+        yield b"c"
+        write(b"d")
+        yield b"e"
+        write(b"f")
+
+    def eager(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        chunks = app(environ, start_response)
+        first = next(chunks)  # start_response called before returning
+        return itertools.chain([first], chunks)
+
+    _, body, _ = run_wsgi(Intercepting(app if lazy else eager, decide_stream))
+    assert b"".join(body) == b"ABCDEF"

@@ -477,8 +477,10 @@ class _Call:
         return _ClosingBody(iter(self._take_pending()), app_iter, iterator)
 
     def _take_pending(self) -> list[bytes]:
-        pending = self.pending
-        self.pending = []
+        # Copied and cleared, not swapped for a new list: a streamed response's
+        # write() callable is this list's append.
+        pending = self.pending[:]
+        self.pending.clear()
         return pending
 
     def _buffer(
