@@ -429,7 +429,7 @@ class _Call:
                     plan.on_overflow(size)
                 self.plan = None
                 self.server_write = self.commit(cast(str, self.status), self.headers)
-                self.server_write(b"".join(self._take_pending()))
+                self.server_write(self._join_pending())
 
     def started(self) -> bool:
         """True once the application has called ``start_response``."""
@@ -476,6 +476,11 @@ class _Call:
             return _StreamedBody(self, app_iter, iterator)
         return _ClosingBody(iter(self._take_pending()), app_iter, iterator)
 
+    def _join_pending(self) -> bytes:
+        data = b"".join(self.pending)
+        self.pending.clear()
+        return data
+
     def _take_pending(self) -> list[bytes]:
         # Copied and cleared, not swapped for a new list: a streamed response's
         # write() callable is this list's append.
@@ -513,7 +518,7 @@ class _Call:
         status = self.status
         if status is None:  # pragma: no cover - finish() guarantees a status
             raise RuntimeError("no status to send")
-        status, headers, body = current.finish(status, self.headers, b"".join(self._take_pending()))
+        status, headers, body = current.finish(status, self.headers, self._join_pending())
         return self._send(status, headers, body)
 
     def _overflow(
