@@ -8,6 +8,7 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 from werkzeug.http import parse_etags
 
 from wsgikit.compress import Compress
+from wsgikit.errors import JSONErrors
 
 #: The page ``/`` sends, in three chunks, without a Content-Length.
 PAGE_CHUNKS = (
@@ -50,6 +51,17 @@ def _page(start_response: StartResponse) -> Iterator[bytes]:
 
 
 compressed = Compress(_pages)
+
+
+def _fails_in_body(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+    """Passes an image through, then raises before its first byte."""
+    start_response("200 OK", [("Content-Type", "image/png")])
+    yield b""
+    raise RuntimeError("failed in the body")
+
+
+#: JSONErrors' 500 replaces a response Compress passed through (#8 item 6).
+errors_inside = Compress(JSONErrors(_fails_in_body), min_size=50, buffer_limit=10)
 
 
 def pages_factory(global_conf: object, **local_conf: object) -> object:

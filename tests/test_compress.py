@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import logging
+import random
 import subprocess
 import sys
 import textwrap
@@ -42,6 +43,7 @@ from paste.deploy import loadapp
 from werkzeug.http import parse_etags
 
 from wsgikit.compress import Compress
+from wsgikit.errors import JSONErrors
 
 HTML = b"<html><body>" + b"<p>Compress me, please.</p>" * 200 + b"</body></html>"
 Calls = list[tuple[str, list[tuple[str, str]]]]
@@ -270,6 +272,28 @@ def test_refused_identity_overrides_min_size(accept: str, expected: str | None) 
     )
     assert header(headers, "content-encoding") == expected
     assert decode(expected, body) == b"tiny"
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+def test_buffered_body_that_does_not_shrink_is_sent_identity(coding: str) -> None:
+    """Incompressible data (500 random bytes) would grow: it goes out as it
+    is, with its own length and ETag, and still with Vary."""
+    noise = random.Random(8).randbytes(500)
+    app = text_app(noise, content_type="text/plain", headers=[("ETag", '"n1"')])
+    _, headers, body = request(app, compress(), HTTP_ACCEPT_ENCODING=coding)
+    assert body == noise
+    assert header(headers, "content-encoding") is None
+    assert header(headers, "content-length") == "500"
+    assert header(headers, "etag") == '"n1"'
+    assert header(headers, "vary") == "Accept-Encoding"
+
+
+def test_buffered_body_that_shrinks_is_compressed() -> None:
+    _, headers, body = request(
+        text_app(HTML, content_type="text/html"), compress(), HTTP_ACCEPT_ENCODING="gzip"
+    )
+    assert header(headers, "content-encoding") == "gzip"
+    assert len(body) < len(HTML)
 
 
 def test_nothing_acceptable_sends_identity() -> None:
@@ -524,6 +548,16 @@ PASS_THROUGH = [
     pytest.param("200 OK", "text", [], {}, id="no subtype"),
     pytest.param("200 OK", "text/html", [("Content-Encoding", "br")], {}, id="already encoded"),
     pytest.param(
+        "200 OK", "text/html", [("Content-Encoding", "gzip, identity")], {}, id="gzip, identity"
+    ),
+    pytest.param(
+        "200 OK",
+        "text/html",
+        [("Content-Encoding", "gzip"), ("content-encoding", "identity")],
+        {},
+        id="gzip then identity in two headers",
+    ),
+    pytest.param(
         "200 OK", "text/html", [("Cache-Control", "public, No-Transform")], {}, id="no-transform"
     ),
     pytest.param(
@@ -739,8 +773,14 @@ def test_output_decompresses_to_the_input(
         compress(min_size=0, flush_size=flush_size, buffer_limit=2500),
         HTTP_ACCEPT_ENCODING=coding,
     )
-    assert header(out_headers, "content-encoding") == coding
-    assert decode(coding, raw) == body
+    sent = header(out_headers, "content-encoding")
+    assert decode(sent, raw) == body
+    buffered = known and len(body) <= 2500
+    if sent is None:  # only a buffered body that would not shrink goes out as it is
+        assert buffered
+    else:
+        assert sent == coding
+        assert not buffered or len(raw) < len(body)
 
 
 # --- ETags and conditional requests -----------------------------------------------
@@ -1004,6 +1044,95 @@ def test_exc_info_replacement_wins(content_type: str) -> None:
     assert decode(header(headers, "content-encoding"), body) == b"replacement error page"
 
 
+# A response Compress passes through, by kind: (headers of the first response).
+PASSED_THROUGH = {
+    "incompressible type": [("Content-Type", "image/png")],
+    "below min_size": [("Content-Type", "text/html"), ("Content-Length", "10")],
+    "no-transform": [("Content-Type", "text/html"), ("Cache-Control", "no-transform")],
+    "already encoded": [("Content-Type", "text/html"), ("Content-Encoding", "br")],
+}
+REPLACEMENT_POINTS = ("before returning", "first iteration", "after an empty chunk")
+BUFFER_LIMITS = {"stream everything": 0, "small": 100, "default": 1024 * 1024}
+
+
+def replacing_app(first: list[tuple[str, str]], point: str) -> WSGIApplication:
+    """Starts a response with headers ``first`` (passed through by Compress),
+    then replaces it at ``point`` with a compressible 500 page (``HTML``)."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        def replace() -> None:
+            try:
+                raise ValueError("replaced")
+            except ValueError:
+                start_response(
+                    "500 Internal Server Error",
+                    [("Content-Type", "text/html"), ("Content-Length", str(len(HTML)))],
+                    sys.exc_info(),
+                )
+
+        def body() -> Iterator[bytes]:
+            if point == "after an empty chunk":
+                yield b""
+            replace()
+            yield HTML
+
+        start_response("200 OK", list(first))
+        if point == "before returning":
+            replace()
+            return [HTML]
+        return body()
+
+    return app
+
+
+@pytest.mark.parametrize("limit", BUFFER_LIMITS.values(), ids=BUFFER_LIMITS.keys())
+@pytest.mark.parametrize("point", REPLACEMENT_POINTS)
+@pytest.mark.parametrize("first", PASSED_THROUGH.values(), ids=PASSED_THROUGH.keys())
+def test_replacing_a_passed_through_response_sends_matching_headers_and_body(
+    first: list[tuple[str, str]], point: str, limit: int
+) -> None:
+    """Whenever the app replaces a response Compress passed through, the
+    headers sent describe the body sent: a body labelled gzip is gzip."""
+    calls, written, _ = run_wsgi(
+        linted(replacing_app(first, point), compress(buffer_limit=limit)),
+        {"HTTP_ACCEPT_ENCODING": "gzip"},
+    )
+    status, headers = calls[-1]
+    raw = b"".join(written)
+    coding = header(headers, "content-encoding")
+    assert status == "500 Internal Server Error"
+    assert decode(coding, raw) == HTML
+    assert header(headers, "content-length") in (None, str(len(raw)))
+    if point == "before returning":  # the body is not handed back yet: compressed
+        assert coding == "gzip"
+
+
+@pytest.mark.parametrize("limit", BUFFER_LIMITS.values(), ids=BUFFER_LIMITS.keys())
+@pytest.mark.parametrize("point", REPLACEMENT_POINTS[1:])
+@pytest.mark.parametrize("first", PASSED_THROUGH.values(), ids=PASSED_THROUGH.keys())
+def test_json_errors_inside_compress_sends_matching_headers_and_body(
+    first: list[tuple[str, str]], point: str, limit: int
+) -> None:
+    """JSONErrors replacing a passed-through response with its 500 (an
+    exception while the body is iterated) gets headers that match the body."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", list(first))
+        if point == "after an empty chunk":
+            yield b""
+        raise RuntimeError("failed in the body")
+
+    calls, written, _ = run_wsgi(
+        linted(app, compress(min_size=50, buffer_limit=limit), JSONErrors),
+        {"HTTP_ACCEPT_ENCODING": "gzip"},
+    )
+    status, headers = calls[-1]
+    raw = b"".join(written)
+    assert status == "500 Internal Server Error"
+    assert json.loads(decode(header(headers, "content-encoding"), raw))["status"] == 500
+    assert header(headers, "content-length") in (None, str(len(raw)))
+
+
 def test_exc_info_after_compressed_bytes_left_is_reraised() -> None:
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
         start_response("200 OK", [("Content-Type", "text/html")])
@@ -1142,9 +1271,14 @@ def test_file_wrapper_body_is_compressed() -> None:
 @pytest.mark.parametrize("path", ["/", "/json", "/missing"])
 @pytest.mark.parametrize("coding", ["gzip", "br"])
 def test_framework_responses_compressed(framework_app: Any, path: str, coding: str) -> None:
+    """Refusing identity forces compression of these small bodies (which would
+    not shrink, so would otherwise go out as they are)."""
     plain_status, _, plain = request(framework_app, PATH_INFO=path)
     status, headers, body = request(
-        framework_app, compress(min_size=0), PATH_INFO=path, HTTP_ACCEPT_ENCODING=coding
+        framework_app,
+        compress(min_size=0),
+        PATH_INFO=path,
+        HTTP_ACCEPT_ENCODING=f"{coding}, identity;q=0",
     )
     assert status == plain_status
     assert header(headers, "content-encoding") == coding
@@ -1257,6 +1391,17 @@ def test_paste_bad_options(tmp_path: Path, options: str, message: str) -> None:
 # --- through a real server -------------------------------------------------------------
 
 
+def test_json_errors_replacement_through_waitress(serve: Any) -> None:
+    """The headers a real server sends for JSONErrors' 500, replacing a
+    passed-through image inside Compress, describe the bytes it sends."""
+    server = serve("e2e_compress_apps:errors_inside")
+    raw = server.get("/", {"Accept-Encoding": "gzip"})
+    with raw:
+        status, coding, body = raw.status, raw.headers["Content-Encoding"], raw.read()
+    assert status == 500
+    assert json.loads(decode(coding, body))["status"] == 500
+
+
 def test_end_to_end_through_waitress(serve: Any) -> None:
     import requests
     from e2e_compress_apps import KNOWN, PAGE_CHUNKS
@@ -1297,3 +1442,15 @@ def test_end_to_end_through_waitress(serve: Any) -> None:
     png = requests.get(server.url + "/png", headers={"Accept-Encoding": "gzip"}, timeout=10)
     assert "Content-Encoding" not in png.headers
     assert png.content.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("accept", [";q=1\n\x1b[2KERROR forged", ",\r\n, ;"])
+def test_log_lines_escape_the_accept_encoding(
+    accept: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Client text in a log line is escaped: it cannot start a forged line."""
+    with caplog.at_level(logging.DEBUG, logger="wsgikit.compress"):
+        Compress(text_app(HTML, content_type="text/html")).negotiate(accept)
+    assert caplog.records
+    for record in caplog.records:
+        assert record.getMessage().isprintable(), record.getMessage()

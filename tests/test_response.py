@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+import itertools
 import sys
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from wsgiref.util import FileWrapper
 from wsgiref.validate import validator
@@ -764,3 +765,286 @@ def test_intercept_headers_hands_a_replacement_to_the_server() -> None:
         ("500 Internal Server Error", "500"),
     ]
     assert body == [b"replacement error page"]
+
+
+# --- the core owns replacements ----------------------------------------------------
+
+
+def replaced_in_body(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+    """Starts a text/plain 200, then replaces it with a text/html 500 while its
+    body is iterated (after an empty chunk), before any byte went out."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    yield b""
+    try:
+        raise ValueError("failed while iterating")
+    except ValueError:
+        start_response("500 Internal Server Error", [("Content-Type", "text/html")], sys.exc_info())
+    yield b"error page"
+
+
+def stream_html(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+    if media_type(headers) == "text/html":
+        return Stream(status, [*headers, ("X-Streamed", "yes")], upper_transform)
+    return None
+
+
+def test_replacement_after_the_apps_iterable_was_handed_back_is_not_transformed() -> None:
+    """The server iterates the app's own iterable: a replacement whose plan
+    would transform it goes out as the app made it, headers included."""
+    calls, body, result = run_wsgi(validator(Intercepting(replaced_in_body, stream_html)))
+    assert calls == [
+        ("200 OK", [("Content-Type", "text/plain")]),
+        ("500 Internal Server Error", [("Content-Type", "text/html")]),
+    ]
+    assert b"".join(body) == b"error page"
+
+
+def test_replacement_while_streaming_is_streamed_again() -> None:
+    """A streamed body can switch transforms: the replacement is transformed."""
+
+    def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        return Stream(status, [*headers, ("X-Streamed", "yes")], upper_transform)
+
+    calls, body, _ = run_wsgi(validator(Intercepting(replaced_in_body, decide)))
+    assert [(status, get_header(headers, "X-Streamed")) for status, headers in calls] == [
+        ("200 OK", "yes"),
+        ("500 Internal Server Error", "yes"),
+    ]
+    assert b"".join(body) == b"ERROR PAGE"
+
+
+@pytest.mark.parametrize("decide", PLANS)
+def test_intercept_with_exc_info_commits_with_it(decide: Any) -> None:
+    """A response made to replace one the server has (an error page after an
+    exception) carries exc_info on the call that commits it, whatever the plan."""
+    received: list[tuple[str, bool]] = []
+
+    def start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        received.append((status, exc_info is not None))
+        return lambda data: None
+
+    try:
+        raise ValueError("the original failure")
+    except ValueError:
+        result = intercept(
+            text_app(b"page"), make_environ(), start_response, decide, sys.exc_info()
+        )
+    body = b"".join(result)
+    getattr(result, "close", lambda: None)()
+    assert received == [("200 OK", True)]
+    assert body == expected_body(decide, b"page")
+
+
+def test_intercept_with_exc_info_forgets_it_when_the_app_fails() -> None:
+    """No commit happened: nothing reaches the server, and the core drops its
+    reference to the exc_info (no frame <-> traceback cycle kept alive)."""
+    received: list[bool] = []
+    held: list[Any] = []
+
+    def start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        received.append(exc_info is not None)
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        held.append(start_response)  # the core's bound start_response
+        raise RuntimeError("the error page failed")
+
+    try:
+        raise ValueError("the original failure")
+    except ValueError:
+        exc_info = sys.exc_info()
+    with pytest.raises(RuntimeError, match="error page failed"):
+        intercept(app, make_environ(), start_response, decide_pass, exc_info)
+    assert received == []
+    assert held[0].__self__.replaced is None
+
+
+# --- a Stream plan's on_error --------------------------------------------------------
+
+
+def failing_transform(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        if chunk == b"bad":
+            raise ValueError("transform failed")
+        yield chunk
+
+
+class Recovering:
+    """An ``on_error`` that records its calls and answers with a 502 page."""
+
+    def __init__(self, answer: bool = True) -> None:
+        self.calls: list[tuple[str, bool]] = []
+        self.answer = answer
+
+    def __call__(self, exc: Exception, sent: bool) -> tuple[str, Headers, bytes] | None:
+        self.calls.append((str(exc), sent))
+        if not self.answer:
+            return None
+        return "502 Bad Gateway", [("Content-Type", "text/plain"), ("Content-Length", "1")], b"oops"
+
+
+def stream_with(on_error: Recovering) -> Any:
+    def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        return Stream(status, headers, failing_transform, on_error=on_error)
+
+    return decide
+
+
+@pytest.mark.parametrize(
+    ("chunks", "method", "body"),
+    [
+        pytest.param([b"bad"], "GET", b"oops", id="first chunk"),
+        pytest.param([b"", b"bad"], "GET", b"oops", id="after an empty chunk"),
+        pytest.param([b"bad"], "HEAD", b"", id="HEAD: no body"),
+    ],
+)
+def test_transform_failure_before_any_byte_sends_the_replacement(
+    chunks: list[bytes], method: str, body: bytes
+) -> None:
+    on_error = Recovering()
+    tracked = Tracked(chunks)
+    calls, written, _ = run_wsgi(
+        linted(tracked_app(tracked), layer(stream_with(on_error))), {"REQUEST_METHOD": method}
+    )
+    assert [status for status, _ in calls] == ["200 OK", "502 Bad Gateway"]
+    assert get_header(calls[-1][1], "Content-Length") == "4"
+    assert b"".join(written) == body
+    assert on_error.calls == [("transform failed", False)]
+    assert tracked.closes == 1
+
+
+@pytest.mark.parametrize("answer", [True, False], ids=["replacement ignored", "no replacement"])
+def test_transform_failure_after_a_byte_went_out_is_reraised(answer: bool) -> None:
+    on_error = Recovering(answer)
+    tracked = Tracked([b"good", b"bad"])
+    with pytest.raises(ValueError, match="transform failed"):
+        run_wsgi(linted(tracked_app(tracked), layer(stream_with(on_error))))
+    assert on_error.calls == [("transform failed", True)]
+    assert tracked.closes == 1
+
+
+def test_transform_failure_without_a_replacement_is_reraised() -> None:
+    on_error = Recovering(answer=False)
+    with pytest.raises(ValueError, match="transform failed"):
+        run_wsgi(Intercepting(tracked_app(Tracked([b"bad"])), stream_with(on_error)))
+    assert on_error.calls == [("transform failed", False)]
+
+
+def str_writer(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """A legacy app that passes a str to write()."""
+    write = start_response("200 OK", [("Content-Type", "text/html")])
+    write(cast(bytes, "str, not bytes"))
+    return []
+
+
+@pytest.mark.parametrize(
+    ("app", "error", "match"),
+    [
+        pytest.param(
+            tracked_app(Tracked([b"x"], fail_at=0)), RuntimeError, "boom", id="app raises"
+        ),
+        pytest.param(
+            str_writer, TypeError, "application's response body must be bytes", id="app writes str"
+        ),
+    ],
+)
+def test_application_errors_pass_a_transform_untouched(
+    app: WSGIApplication, error: type[Exception], match: str
+) -> None:
+    """on_error is for the transform's own failures: the app's pass as they are."""
+    on_error = Recovering()
+    with pytest.raises(error, match=match):
+        run_wsgi(Intercepting(app, stream_with(on_error)))
+    assert on_error.calls == []
+
+
+# --- property: the headers sent describe the body sent ----------------------------------
+
+
+def plan_kind(kind: str) -> Any:
+    """A plan of ``kind`` that marks its headers with ``X-Plan`` and its body."""
+
+    def finish(status: str, headers: Headers, body: bytes) -> tuple[str, Headers, bytes]:
+        return status, [*headers, ("X-Plan", "buffer")], body.upper() + b"!"
+
+    def make(status: str, headers: Headers) -> Plan:
+        if kind == "edit":
+            return EditHeaders(status, [*headers, ("X-Plan", "edit")])
+        if kind == "stream":
+            return Stream(status, [*headers, ("X-Plan", "stream")], upper_transform)
+        if kind == "buffer":
+            return Buffer(finish)
+        return None
+
+    return make
+
+
+MARKED = {None: b"second", "edit": b"second", "stream": b"SECOND", "buffer": b"SECOND!"}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    first=st.sampled_from(["pass", "edit", "stream", "buffer"]),
+    second=st.sampled_from(["pass", "edit", "stream", "buffer"]),
+    lazy=st.booleans(),
+    point=st.sampled_from(["before returning", "first iteration", "after an empty chunk"]),
+)
+def test_a_replacement_always_gets_headers_that_describe_its_body(
+    first: str, second: str, lazy: bool, point: str
+) -> None:
+    plans = {"200": plan_kind(first), "500": plan_kind(second)}
+
+    def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        return cast(Plan, plans[status[:3]](status, headers))
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        def replace() -> None:
+            try:
+                raise ValueError("replaced")
+            except ValueError:
+                start_response("500 Oops", [("Content-Type", "text/html")], sys.exc_info())
+
+        def body() -> Iterator[bytes]:
+            if lazy:
+                start_response("200 OK", [("Content-Type", "text/html")])
+            if point == "after an empty chunk":
+                yield b""
+            if lazy or point != "before returning":
+                replace()
+            yield b"second"
+
+        if not lazy:
+            start_response("200 OK", [("Content-Type", "text/html")])
+            if point == "before returning":
+                replace()
+        return body()
+
+    calls, written, _ = run_wsgi(validator(Intercepting(app, decide)))
+    status, headers = calls[-1]
+    assert status == "500 Oops"
+    assert b"".join(written) == MARKED[get_header(headers, "X-Plan")]
+    length = get_header(headers, "Content-Length")
+    assert length is None or int(length) == len(b"".join(written))
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["eager start", "lazy start"])
+def test_write_while_a_stream_is_iterated_is_transformed_in_order(lazy: bool) -> None:
+    """write() called between chunks of a streamed body: every byte reaches
+    the transform, in order (the write callable stays valid after the core
+    hands pending data on)."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/html")])
+        yield b"a"
+        write(b"b")
+        yield b"c"
+        write(b"d")
+        yield b"e"
+        write(b"f")
+
+    def eager(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        chunks = app(environ, start_response)
+        first = next(chunks)  # start_response called before returning
+        return itertools.chain([first], chunks)
+
+    _, body, _ = run_wsgi(Intercepting(app if lazy else eager, decide_stream))
+    assert b"".join(body) == b"ABCDEF"

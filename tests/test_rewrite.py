@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 import re
 import sys
@@ -32,6 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paste.deploy import loadapp
 
+from wsgikit.compress import Compress
 from wsgikit.rewrite import BodyRewriter, InjectHTML, declared_charset
 
 SNIPPET = "<script>live()</script>"
@@ -336,6 +338,14 @@ PASS_THROUGH = [
     pytest.param(
         {}, "text/html", "200 OK", [("Content-Encoding", "identity, br")], {},
         id="identity then br",
+    ),
+    pytest.param(
+        {}, "text/html", "200 OK", [("Content-Encoding", "br"), ("Content-Encoding", "identity")],
+        {}, id="br then identity in two headers",
+    ),
+    pytest.param(
+        {}, "text/html", "200 OK", [("Content-Encoding", "identity, identity")], {},
+        id="identity twice",
     ),
     pytest.param(
         {}, "text/html", "200 OK", [("Cache-Control", "public, No-Transform")], {},
@@ -690,6 +700,64 @@ def test_rewrite_error_before_body_gives_500(
     assert tracked.closes == 1
     [record] = caplog.records
     assert record.name == "wsgikit.rewrite" and record.exc_info is not None
+
+
+def passing_stream(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    yield from chunks
+
+
+@pytest.mark.parametrize(
+    "stream", [upper_stream, passing_stream], ids=["stream uses the chunk", "stream passes it on"]
+)
+def test_str_chunk_from_the_app_is_blamed_on_the_app(
+    stream: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A str in the application's body is the application's bug: the error
+    names it, and the rewrite is neither blamed in the log nor turned into
+    a 500 of its own."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[Any]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        yield "<p>str, not bytes</p>"
+
+    with (
+        caplog.at_level(logging.DEBUG, logger="wsgikit.rewrite"),
+        pytest.raises(TypeError, match="application's response body must be bytes.*not str"),
+    ):
+        run_wsgi(BodyRewriter(app, stream=stream))
+    assert not caplog.records
+
+
+def test_str_chunk_from_the_stream_function_is_blamed_on_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="wsgikit.rewrite"):
+        calls, body, _ = run_wsgi(
+            linted(text_app(HTML, content_type="text/html"), rewrite_only(stream=str_chunks))
+        )
+    assert b"".join(body) == b"Internal Server Error\n"
+    [record] = caplog.records
+    assert "streaming body rewrite failed" in record.getMessage()
+    assert record.exc_info is not None
+    assert "stream must return bytes, not str" in str(record.exc_info[1])
+
+
+@pytest.mark.parametrize("min_size", [0, 500], ids=["500 page compressible", "500 page too small"])
+def test_stream_error_inside_compress_sends_matching_headers_and_body(min_size: int) -> None:
+    """The rewriter's 500 replaces a response Compress is streaming: Compress
+    decides it afresh, and what it sends is what its headers say (a buffered
+    plan cannot start once the body was handed back: sent uncompressed)."""
+    app = lazy_app([b"<p>one", b"two</p>"])
+    calls, written, _ = run_wsgi(
+        linted(app, partial(Compress, min_size=min_size), rewrite_only(stream=broken_stream)),
+        {"HTTP_ACCEPT_ENCODING": "gzip"},
+    )
+    status, headers = final(calls)
+    raw = b"".join(written)
+    coding = header(headers, "Content-Encoding")
+    assert status == "500 Internal Server Error"
+    assert (gzip.decompress(raw) if coding == "gzip" else raw) == b"Internal Server Error\n"
+    assert header(headers, "Content-Length") in (None, str(len(raw)))
 
 
 def test_buffered_rewrite_error_through_webtest() -> None:
@@ -1237,3 +1305,36 @@ def test_examples_run(
     spec.loader.exec_module(module)
     response = testapp(module.app).get(path)
     assert expected in response.body
+
+
+# --- log lines quote client text escaped ----------------------------------------------
+
+
+FORGED_PATH = "/page\nERROR wsgikit.auth: admin logged in\r\x1b[2K"
+
+
+@pytest.mark.parametrize(
+    ("app", "options"),
+    [
+        pytest.param(
+            text_app(HTML, content_type="text/html"),
+            {"rewrite": upper, "buffer_limit": 10},
+            id="declared length over the limit",
+        ),
+        pytest.param(lazy_app([HTML]), {"rewrite": upper, "buffer_limit": 10}, id="overflow"),
+        pytest.param(text_app(HTML, content_type="text/html"), {"rewrite": broken}, id="rewrite"),
+        pytest.param(
+            text_app(HTML, content_type="text/html"), {"stream": broken_stream}, id="stream"
+        ),
+    ],
+)
+def test_log_lines_escape_the_request_path(
+    app: WSGIApplication, options: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A CR, LF or escape sequence in the path cannot start a forged log line."""
+    with caplog.at_level(logging.WARNING, logger="wsgikit.rewrite"):
+        run_wsgi(linted(app, rewrite_only(**options)), {"PATH_INFO": FORGED_PATH})
+    [record] = caplog.records
+    message = record.getMessage()
+    assert message.isprintable(), message
+    assert message.startswith("GET /page\\nERROR wsgikit.auth: admin logged in\\r\\x1b[2K: ")

@@ -1,14 +1,24 @@
-"""Small HTTP rules shared by several middlewares: what a request ID may look
-like, and how client text is escaped before it goes into a log line.
+"""Small HTTP jobs the middlewares share, each with one home, so that the
+middlewares applying a rule cannot drift apart.
 
-Each rule lives here once, so that the middlewares applying it cannot drift
-apart (a request ID that :class:`~wsgikit.request_id.RequestID` accepts is
-exactly one :class:`~wsgikit.errors.JSONErrors` would echo).
+- :func:`log_escape` makes client text (a path, a header value, a user name)
+  safe to quote in a log line; :func:`log_safe` is the same, cut to a length.
+- :data:`REQUEST_ID`: what a request ID taken from a client may look like (a
+  request ID that :class:`~wsgikit.RequestID` accepts is exactly one
+  :class:`~wsgikit.JSONErrors` would echo).
+- :func:`transformable` says whether a response body may be transformed
+  (compressed, rewritten).
+- :class:`HTTPStatusError`: wsgikit's own errors that carry an HTTP status.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+from werkzeug.http import parse_cache_control_header
+
+from ._response import Headers
 
 #: A request ID taken from a client is trusted only when it matches this:
 #: bounded, and no markup, quotes, spaces or control characters, so it is safe
@@ -63,3 +73,74 @@ class HTTPStatusError(Exception):
 
     code = 500
     description = "The server cannot answer this request."
+
+
+#: The longest client text quoted in a log line, in characters.
+LOG_CHARS = 200
+
+# Statuses whose body is never transformed: none (204, 304) or a range of a
+# representation (206), which cannot be transformed on its own.
+_NOT_TRANSFORMED = frozenset({"204", "206", "304"})
+
+
+def log_safe(value: object, limit: int = LOG_CHARS) -> str:
+    """:func:`log_escape` for a value of any length or type: cut to ``limit``
+    characters first (``...`` marks the cut), so a hostile header cannot fill
+    the log either."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return log_escape(text)
+
+
+def transformable(status: str, headers: Headers) -> tuple[str | None, bool] | None:
+    """Whether the body of a response may be transformed (compressed, rewritten).
+
+    Not when the status carries no body (1xx, 204, 304) or a range (206), when
+    ``Content-Encoding`` names any coding but a lone ``identity`` (several
+    headers count as one list: ``gzip, identity`` is still gzip), or when
+    ``Cache-Control`` says ``no-transform`` (RFC 9110 section 7.7).
+
+    Returns ``None`` when it may not; otherwise what every caller needs next,
+    from the same scan of the headers (this runs on every response of a
+    selected media type): the ``Content-Length`` value (``None`` when absent)
+    and whether a ``Vary`` header is present.
+    """
+    code = status[:3]
+    if code < "200" or code >= "600" or code in _NOT_TRANSFORMED:
+        return None
+    encoding: str | None = None
+    cache_control: str | None = None
+    length: str | None = None
+    vary = False
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "content-length":
+            length = value
+        elif lower == "vary":
+            vary = True
+        elif lower == "content-encoding":
+            encoding = value if encoding is None else f"{encoding},{value}"
+        elif lower == "cache-control":
+            cache_control = value if cache_control is None else f"{cache_control},{value}"
+    if encoding is not None and _coded(encoding):
+        return None
+    if cache_control is not None and _no_transform(cache_control):
+        return None
+    return length, vary
+
+
+@lru_cache(maxsize=64)
+def _coded(content_encoding: str) -> bool:
+    # Cached: an application sends a handful of distinct values. Empty list
+    # members are allowed by the list syntax (RFC 9110 section 5.6.1).
+    codings = [token for token in map(str.strip, content_encoding.lower().split(",")) if token]
+    return bool(codings) and codings != ["identity"]
+
+
+@lru_cache(maxsize=256)
+def _no_transform(cache_control: str) -> bool:
+    # Cached: werkzeug's parser costs microseconds and an application sends a
+    # handful of distinct values. Directive names are case-insensitive
+    # (RFC 9111 section 5.2); werkzeug's parser is not, so lower-case first.
+    return bool(parse_cache_control_header(cache_control.lower()).no_transform)

@@ -15,7 +15,9 @@ with a plan:
   edits headers uses :func:`intercept_headers` instead: the same outcome
   through a much cheaper path.
 - :class:`Stream` -- map the chunk iterator to a new one. ``Content-Length``
-  is dropped so the server frames the body itself; memory stays bounded.
+  is dropped so the server frames the body itself; memory stays bounded. When
+  the transform (not the application) fails before a byte went out, the
+  plan's ``on_error`` may answer with a replacement response.
 - :class:`Buffer` -- collect the whole body, hand it to a function that returns
   the new status, headers and body, and send it with a recomputed
   ``Content-Length``. Past an optional size limit the response goes out
@@ -23,14 +25,28 @@ with a plan:
 
 PEP 3333 rules kept here, so that no middleware has to remember them:
 
-- ``start_response`` may be called again only with ``exc_info``. Before
-  anything was committed to the server (buffering, or a lazy generator app that
-  has not produced its first chunk) the replacement is accepted and decided
-  afresh. Once a response has been committed -- passed through, its headers
-  edited, or streamed -- a later ``exc_info`` call goes straight to the server,
-  which re-raises if the headers are already on the wire; if the server
-  accepts it and the app has not returned its body yet, the replacement may
-  still be buffered (its final ``start_response`` carries the ``exc_info``).
+- ``start_response`` may be called again only with ``exc_info``, and the
+  core owns every replacement: it is decided afresh, and the server is sent
+  only headers that describe the body it will get. Before anything was
+  committed to the server (buffering, or a lazy generator app that has not
+  produced its first chunk) the replacement simply wins. After a commit the
+  server is told at once (with the ``exc_info``; it re-raises if the headers
+  are already on the wire), and then:
+
+  - before the application returned its iterable, any plan applies (a
+    buffered replacement is committed, with the ``exc_info`` again, once its
+    body is known);
+  - while a streamed body is sent (:class:`Stream`), the replacement is
+    streamed through a new transform, or passed through (a :class:`Buffer`
+    plan, too late to start, goes out as the application made it);
+  - while the server iterates a body the core cannot transform any more --
+    the application's own iterable, handed back after a pass-through or a
+    header edit -- only header edits apply: a replacement whose plan would
+    transform the body goes out as the application made it.
+
+  A middleware that makes a response to replace one the server already has
+  (an error page after an exception) passes ``exc_info`` to :func:`intercept`,
+  and every plan's commit carries it.
 - Output of the legacy ``write()`` callable is collected in order with the
   iterable's chunks whenever the body is transformed.
 - Applications that call ``start_response`` lazily, on the first iteration of
@@ -51,13 +67,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import chain
 from types import TracebackType
 from typing import TypeAlias, cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from werkzeug.http import parse_cache_control_header, quote_etag, unquote_etag
+from werkzeug.http import quote_etag, unquote_etag
 
 Headers: TypeAlias = list[tuple[str, str]]
 ExcInfo: TypeAlias = (
@@ -69,6 +84,8 @@ Write: TypeAlias = Callable[[bytes], object]
 Finish: TypeAlias = Callable[[str, Headers, bytes], tuple[str, Headers, bytes]]
 #: A streaming transform: chunks in, chunks out.
 Transform: TypeAlias = Callable[[Iterator[bytes]], Iterable[bytes]]
+#: ``on_error(exc, sent) -> (status, headers, body) | None`` of a :class:`Stream`.
+Recover: TypeAlias = Callable[[Exception, bool], tuple[str, Headers, bytes] | None]
 
 
 # Plans are plain (not frozen) dataclasses: one is made per intercepted
@@ -87,11 +104,22 @@ class EditHeaders:
 @dataclass(slots=True)
 class Stream:
     """Send ``status`` and ``headers`` (``Content-Length`` removed) and the
-    chunks produced by ``transform`` from the application's chunks."""
+    chunks produced by ``transform`` from the application's chunks.
+
+    The chunks ``transform`` gets are checked to be bytes: a ``str`` from the
+    application raises a ``TypeError`` that names the application. When
+    ``transform`` itself raises (an error of the application passes through
+    it untouched), ``on_error(exc, sent)`` is called, ``sent`` telling whether
+    a non-empty chunk already went out. Before that it may return a
+    replacement ``(status, headers, body)``, which the core sends with
+    ``exc_info`` and a recomputed ``Content-Length``; ``None``, or any
+    answer once a byte went out, re-raises.
+    """
 
     status: str
     headers: Headers
     transform: Transform
+    on_error: Recover | None = None
 
 
 @dataclass(slots=True)
@@ -202,21 +230,6 @@ def media_matches(
     return bool(plus) and tail in suffix
 
 
-def no_transform(cache_control: list[str]) -> bool:
-    """Whether the ``Cache-Control`` header values forbid transforming the body."""
-    return _no_transform_in(
-        cache_control[0] if len(cache_control) == 1 else ", ".join(cache_control)
-    )
-
-
-@lru_cache(maxsize=256)
-def _no_transform_in(cache_control: str) -> bool:
-    # Cached: werkzeug's parser costs microseconds and an application sends a
-    # handful of distinct values. Directive names are case-insensitive
-    # (RFC 9111 section 5.2); werkzeug's parser is not, so lower-case first.
-    return bool(parse_cache_control_header(cache_control.lower()).no_transform)
-
-
 def requote_etag(value: str, *, suffix: str = "", weak: bool = False) -> str | None:
     """The ``ETag`` header ``value`` with ``suffix`` added inside the quotes,
     made weak when ``weak`` (a weak tag stays weak); ``None`` when it cannot be
@@ -247,22 +260,32 @@ def intercept(
     environ: WSGIEnvironment,
     start_response: StartResponse,
     decide: Decide,
+    exc_info: ExcInfo | None = None,
 ) -> Iterable[bytes]:
     """Call ``app`` and apply the plan ``decide`` returns for its response.
 
     Exceptions raised by the application (or by a :class:`Buffer`'s
     ``finish``) propagate to the caller, after the inner iterable was closed.
+
+    ``exc_info`` says that ``app``'s response replaces one the server already
+    has (PEP 3333): the call that commits it to the server carries it.
     """
-    call = _Call(environ, start_response, decide)
-    app_iter = app(environ, call.start_response)
-    plan = call.plan
-    if call.committed and (plan is None or type(plan) is EditHeaders):
-        # Fast path: passed through (or headers edited) before the app returned;
-        # the server gets the app's own iterable (file_wrapper keeps working).
-        call.returned = True
-        return app_iter
-    body = call.finish(app_iter)
-    call.returned = True
+    call = _Call(environ, start_response, decide, exc_info)
+    exc_info = None
+    try:  # free on Python >= 3.11 unless something raises
+        app_iter = app(environ, call.start_response)
+        plan = call.plan
+        if call.committed and (plan is None or type(plan) is EditHeaders):
+            # Fast path: passed through (or headers edited) before the app
+            # returned; the server gets the app's own iterable (file_wrapper
+            # keeps working).
+            call.returned = _RETURNED
+            return app_iter
+        body = call.finish(app_iter)
+    except BaseException:
+        call.replaced = None  # break the frame <-> traceback cycle
+        raise
+    call.returned = _STREAMED if type(body) is _StreamedBody else _RETURNED
     return body
 
 
@@ -307,6 +330,11 @@ def intercept_headers(
     return app(environ, edited_start_response)
 
 
+# _Call.returned: the application is running, or its body was handed back (a
+# _StreamedBody, or a body the core can no longer transform).
+_RUNNING, _RETURNED, _STREAMED = 0, 1, 2
+
+
 class _Call:
     """The state of one intercepted response."""
 
@@ -327,13 +355,19 @@ class _Call:
     )
 
     def __init__(
-        self, environ: WSGIEnvironment, start_response: StartResponse, decide: Decide
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        decide: Decide,
+        replaced: ExcInfo | None,
     ) -> None:
         self.environ = environ
         self.server_start_response = start_response
         self.decide = decide
         self.status: str | None = None
-        self.headers: Headers = []
+        # self.headers is set with self.status (read only once status is set):
+        # one list fewer per request.
+        self.headers: Headers
         self.plan: Plan = None
         # True once the server's start_response has been called.
         self.committed = False
@@ -344,11 +378,13 @@ class _Call:
         self.closed = False
         # The server's write(), once a buffered response overflowed during write().
         self.server_write: Write | None = None
-        # True once intercept() handed a body back to the server.
-        self.returned = False
-        # exc_info of a replacement the server accepted after a commit, to be
-        # passed again when the buffered replacement is finally committed.
-        self.replaced: ExcInfo | None = None
+        # Once intercept() handed a body back to the server: _RETURNED, or
+        # _STREAMED when that body is a _StreamedBody (which can switch plans).
+        self.returned = _RUNNING
+        # exc_info to pass on the next commit: given to intercept(), or of a
+        # replacement the server accepted after a commit, to be passed again
+        # when the buffered replacement is finally committed.
+        self.replaced = replaced
 
     def start_response(
         self, status: str, headers: Headers, exc_info: ExcInfo | None = None
@@ -384,9 +420,17 @@ class _Call:
         return self.write
 
     def _forward_replacement(self, status: str, headers: Headers, exc_info: ExcInfo) -> Write:
-        """An ``exc_info`` call after commit: the server decides (and may raise)."""
+        """An ``exc_info`` call after commit: decided afresh, told to the server
+        at once (which raises if headers went out)."""
         plan = self.decide(self.environ, status, headers)
-        if type(plan) is Buffer and not self.returned:
+        kind = type(plan)
+        if self.returned and (kind is Buffer or (kind is Stream and self.returned != _STREAMED)):
+            # The server iterates a body the core cannot transform (the app's
+            # own iterable, or a read-ahead relay), or cannot buffer any more:
+            # the replacement goes out as the app made it, so that the
+            # headers describe the body.
+            plan = None
+        elif kind is Buffer:
             # Nothing has been iterated yet, so the replacement can still be
             # buffered. The server raises here if headers went out (write()).
             self.server_start_response(status, headers, exc_info)
@@ -402,8 +446,7 @@ class _Call:
             send_status = plan.status
             send_headers = without_headers(plan.headers, "content-length")
         else:
-            # Too late to buffer: the replacement goes out as the app made it.
-            send_status, send_headers, plan = status, headers, None
+            send_status, send_headers = status, headers
         write = self.server_start_response(send_status, send_headers, exc_info)
         # The server accepted it, so nothing had been sent: switch plans.
         self.status, self.headers, self.plan = status, headers, plan
@@ -429,7 +472,7 @@ class _Call:
                     plan.on_overflow(size)
                 self.plan = None
                 self.server_write = self.commit(cast(str, self.status), self.headers)
-                self.server_write(b"".join(self._take_pending()))
+                self.server_write(self._join_pending())
 
     def started(self) -> bool:
         """True once the application has called ``start_response``."""
@@ -476,9 +519,16 @@ class _Call:
             return _StreamedBody(self, app_iter, iterator)
         return _ClosingBody(iter(self._take_pending()), app_iter, iterator)
 
+    def _join_pending(self) -> bytes:
+        data = b"".join(self.pending)
+        self.pending.clear()
+        return data
+
     def _take_pending(self) -> list[bytes]:
-        pending = self.pending
-        self.pending = []
+        # Copied and cleared, not swapped for a new list: a streamed response's
+        # write() callable is this list's append.
+        pending = self.pending[:]
+        self.pending.clear()
         return pending
 
     def _buffer(
@@ -511,7 +561,7 @@ class _Call:
         status = self.status
         if status is None:  # pragma: no cover - finish() guarantees a status
             raise RuntimeError("no status to send")
-        status, headers, body = current.finish(status, self.headers, b"".join(self._take_pending()))
+        status, headers, body = current.finish(status, self.headers, self._join_pending())
         return self._send(status, headers, body)
 
     def _overflow(
@@ -568,7 +618,16 @@ class _ClosingBody:
 class _StreamedBody:
     """Yields what the plan's transform makes of the app's chunks and ``write()`` data."""
 
-    __slots__ = ("_call", "_app_iter", "_iterator", "_out", "_generation", "_closed")
+    __slots__ = (
+        "_call",
+        "_app_iter",
+        "_iterator",
+        "_out",
+        "_generation",
+        "_closed",
+        "_sent",
+        "_app_failed",
+    )
 
     def __init__(self, call: _Call, app_iter: Iterable[bytes], iterator: Iterator[bytes]) -> None:
         self._call = call
@@ -577,6 +636,10 @@ class _StreamedBody:
         self._closed = False
         self._generation = -1
         self._out: Iterator[bytes] = iter(())
+        # A non-empty chunk went out: too late for a replacement.
+        self._sent = False
+        # The application (not the transform) raised: its error passes as it is.
+        self._app_failed = False
 
     def __iter__(self) -> _StreamedBody:
         return self
@@ -585,23 +648,40 @@ class _StreamedBody:
         """The app's body in order: read-ahead and ``write()`` data, then chunks."""
         call = self._call
         generation = call.generation
+        iterator = self._iterator
         while True:
             if call.pending:
-                yield from call._take_pending()
+                yield from self._checked(call._take_pending())
             try:
-                chunk = next(self._iterator)
+                chunk = next(iterator)
             except StopIteration:
                 break
+            except BaseException:
+                self._app_failed = True
+                raise
+            if type(chunk) is not bytes:
+                self._checked([chunk])
             if call.generation != generation:
                 # Replaced while producing this chunk, so the chunk belongs to
                 # the new response: keep it for the next plan and stop here.
                 call.pending.append(chunk)
                 return
             if call.pending:  # write() called while producing this chunk
-                yield from call._take_pending()
+                yield from self._checked(call._take_pending())
             yield chunk
         if call.pending:
-            yield from call._take_pending()
+            yield from self._checked(call._take_pending())
+
+    def _checked(self, chunks: list[bytes]) -> list[bytes]:
+        """``chunks`` from the application, which must be bytes (PEP 3333)."""
+        for chunk in cast(list[object], chunks):
+            if not isinstance(chunk, bytes | bytearray | memoryview):
+                self._app_failed = True
+                raise TypeError(
+                    "the application's response body must be bytes (PEP 3333), "
+                    f"not {type(chunk).__name__}"
+                )
+        return chunks
 
     def _restart(self) -> None:
         """Build the output for the current plan (again, after a replacement)."""
@@ -618,17 +698,44 @@ class _StreamedBody:
     def __next__(self) -> bytes:
         call = self._call
         while True:
-            if self._generation != call.generation:
-                self._restart()
             try:
+                if self._generation != call.generation:
+                    self._restart()
                 chunk = next(self._out)
             except StopIteration:
                 if self._generation == call.generation:
                     raise
                 continue  # the app replaced its response while we read it
+            except Exception as exc:
+                if not self._recover(exc):
+                    raise
+                continue
             if self._generation == call.generation:
+                if chunk:
+                    self._sent = True
                 return chunk
             # Output the old transform made of a replaced response: stale.
+
+    def _recover(self, exc: Exception) -> bool:
+        """A failure of the transform: send the plan's replacement if it has one
+        and nothing went out yet. False: re-raise."""
+        plan = self._call.plan
+        if self._app_failed or type(plan) is not Stream or plan.on_error is None:
+            return False
+        replacement = plan.on_error(exc, self._sent)
+        if replacement is None or self._sent:
+            return False
+        close = getattr(self._out, "close", None)
+        if close is not None:
+            close()
+        call = self._call
+        # The stream's headers went to the server: replace them (PEP 3333).
+        call.replaced = (type(exc), exc, cast(TracebackType, exc.__traceback__))
+        try:
+            self._out = iter(call._send(*replacement))
+        finally:
+            call.replaced = None
+        return True
 
     def close(self) -> None:
         if self._closed:

@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from types import ModuleType
+from typing import TypeAlias
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.datastructures import Accept
@@ -53,15 +54,16 @@ from werkzeug.http import (
     unquote_etag,
 )
 
+from ._http import log_safe, transformable
 from ._response import (
     Buffer,
+    Decide,
     EditHeaders,
     Headers,
     Plan,
     Stream,
     intercept,
     media_matches,
-    no_transform,
     requote_etag,
     split_media_patterns,
     with_vary,
@@ -110,7 +112,8 @@ _EXTRAS = {"br": "brotli", "zstd": "zstd"}
 # handful of distinct values); values longer than this are not cached.
 _CACHE_SIZE = 256
 _CACHE_KEY_MAX = 200
-_IDENTITY: tuple[str | None, bool] = (None, False)
+# A negotiation result: coding, identity refused, decide for GET, for HEAD.
+_Choice: TypeAlias = tuple[str | None, bool, Decide, Decide]
 _NOTHING_HELD: frozenset[str] = frozenset()
 # What a Content-Type value means here (cached per value).
 _NOT_COMPRESSIBLE, _COMPRESSIBLE, _FLUSH_EACH = 0, 1, 2
@@ -140,9 +143,10 @@ class Compress:
       empty or unparseable one) means no compression: RFC 9110 would allow
       any coding, but clients that send nothing rarely decode one.
     - A response is *compressible* when its media type matches
-      ``content_types``, it has no ``Content-Encoding`` (``identity`` aside),
-      no ``Cache-Control: no-transform``, and its status has a body and is not
-      ``206``. Every
+      ``content_types``, it has no ``Content-Encoding`` but a lone
+      ``identity`` (``gzip, identity``, in one header or two, is gzip), no
+      ``Cache-Control: no-transform``, and its status has a body and is not
+      ``206`` (the test :class:`~wsgikit.BodyRewriter` uses too). Every
       compressible response gets ``Vary: Accept-Encoding`` -- compressed or
       not, whatever its size -- merged into an existing ``Vary`` (never
       duplicated; several ``Vary`` headers become one; ``Vary: *`` is left
@@ -172,8 +176,11 @@ class Compress:
       is: its media type, and so its variant, is unknown.
     - Buffered or streamed: a compressed body whose ``Content-Length`` is known
       and at most ``buffer_limit`` is compressed whole and sent with the exact
-      ``Content-Length``. A longer or unknown-length body, and every
-      ``text/event-stream`` (``flush_types``), is compressed as it streams
+      ``Content-Length``; when the coded body is not smaller than the body
+      itself (data that does not compress), the body goes out uncompressed,
+      still with ``Vary`` (unless the client refuses ``identity``). A longer
+      or unknown-length body, and every ``text/event-stream``
+      (``flush_types``), is compressed as it streams
       (``Content-Length`` removed, memory bounded by the codec's window and
       one chunk).
     - Flush policy of a stream: the first non-empty chunk is flushed at once
@@ -189,9 +196,15 @@ class Compress:
     - ``HEAD`` gets the headers ``GET`` would get (``Content-Encoding``,
       variant ``ETag``, ``Vary``) but no ``Content-Length``, since the
       compressed length is unknown without the body; the application's body,
-      if any, is not read.
-    - Once a response has been passed through, a later
-      ``start_response(..., exc_info)`` goes straight to the server.
+      if any, is not read (so a ``GET`` whose body does not shrink, sent
+      uncompressed, is the one case where the two differ).
+    - A replacement (``start_response(..., exc_info)``) is decided afresh and
+      its headers always describe its body. Made before the application
+      returned its iterable, it is compressed like any response. Made later,
+      it is compressed only when it would stream and replaces a response that
+      is being compressed as it streams; otherwise (a passed-through body,
+      whose iterable the server already holds, or a body to compress whole)
+      it goes out exactly as the application made it.
 
     Environ keys: reads ``HTTP_ACCEPT_ENCODING``, ``HTTP_IF_NONE_MATCH``,
     ``HTTP_IF_MATCH``, ``REQUEST_METHOD``; may change ``HTTP_IF_NONE_MATCH``
@@ -261,24 +274,42 @@ class Compress:
         self._suffixes = tuple((f"-{name}", name) for name in self.encodings)
         self._compressible = split_media_patterns(self.content_types)
         self._flushed = split_media_patterns(self.flush_types)
-        self._negotiated: dict[str, tuple[str | None, bool]] = {}
+        # Per (coding, identity refused): the decide functions for GET and
+        # HEAD, made once, so that a request allocates no closure.
+        self._choices = {
+            (coding, refused): self._choice(coding, refused)
+            for coding in (*self.encodings, None)
+            for refused in (False, True)
+        }
+        self._no_coding = self._choices[None, False]
+        # Accept-Encoding value -> one of the _choices.
+        self._negotiated: dict[str, _Choice] = {}
         self._kinds: dict[str, int] = {}
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         accept = environ.get("HTTP_ACCEPT_ENCODING")
-        negotiated = self._negotiated.get(accept) if accept else _IDENTITY
-        coding, identity_refused = negotiated or self.negotiate(accept)
-        held: frozenset[str] = _NOTHING_HELD
+        choice = self._negotiated.get(accept) if accept else self._no_coding
+        if choice is None:
+            choice = self._choices[self.negotiate(accept)]
+        coding, identity_refused, decide, decide_head = choice
+        head = environ.get("REQUEST_METHOD") == "HEAD"
+        if head:
+            decide = decide_head
         if coding is not None and "HTTP_IF_NONE_MATCH" in environ:
             held = self._expand_condition(environ, "HTTP_IF_NONE_MATCH", ((f"-{coding}", coding),))
+            if held:
+                decide = partial(self._decide, coding, identity_refused, head, held)
         if "HTTP_IF_MATCH" in environ:
             self._expand_condition(environ, "HTTP_IF_MATCH", self._suffixes)
-        head = environ.get("REQUEST_METHOD") == "HEAD"
-
-        def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
-            return self._decide(status, headers, coding, identity_refused, head, held)
-
         return intercept(self.app, environ, start_response, decide)
+
+    def _choice(self, coding: str | None, identity_refused: bool) -> _Choice:
+        return (
+            coding,
+            identity_refused,
+            partial(self._decide, coding, identity_refused, False, _NOTHING_HELD),
+            partial(self._decide, coding, identity_refused, True, _NOTHING_HELD),
+        )
 
     # --- negotiation -----------------------------------------------------------
 
@@ -289,19 +320,19 @@ class Compress:
             return None, False
         cached = self._negotiated.get(accept_encoding)
         if cached is not None:
-            return cached
+            return cached[0], cached[1]
         result = self._negotiate(accept_encoding)
         if len(accept_encoding) <= _CACHE_KEY_MAX:
             if len(self._negotiated) >= _CACHE_SIZE:
                 self._negotiated.clear()
-            self._negotiated[accept_encoding] = result
+            self._negotiated[accept_encoding] = self._choices[result]
         return result
 
     def _negotiate(self, accept_encoding: str) -> tuple[str | None, bool]:
         try:
             accept = parse_accept_header(accept_encoding, Accept)
         except Exception:  # never let a hostile header become a 500
-            logger.info("ignoring unparseable Accept-Encoding %r", accept_encoding[:200])
+            logger.info("ignoring unparseable Accept-Encoding %s", log_safe(accept_encoding))
             return None, False
         qualities: dict[str, float] = {}
         # Sorted best first, so for a coding listed twice the higher q wins.
@@ -312,7 +343,7 @@ class Compress:
             if name and name not in qualities:
                 qualities[name] = quality
         if not qualities:
-            logger.debug("no usable entry in Accept-Encoding %r", accept_encoding[:200])
+            logger.debug("no usable entry in Accept-Encoding %s", log_safe(accept_encoding))
             return None, False
         star = qualities.get("*")
         best: str | None = None
@@ -360,22 +391,21 @@ class Compress:
 
     def _decide(
         self,
-        status: str,
-        headers: Headers,
         coding: str | None,
         identity_refused: bool,
         head: bool,
         held: frozenset[str],
+        environ: WSGIEnvironment,
+        status: str,
+        headers: Headers,
     ) -> Plan:
-        code = status[:3]
-        if code == "304":
+        if status[:3] == "304":
             return self._not_modified(status, headers, coding, held)
-        if code == "206" or code == "204" or code[:1] == "1":
-            return None
         # Find the media type first: most responses that pass through stop here.
         content_type = None
         for name, value in headers:
-            if name.lower() == "content-type":
+            # The usual spelling first: it spares a lower() per response.
+            if name == "Content-Type" or name.lower() == "content-type":
                 content_type = value
                 break
         if content_type is None:
@@ -385,23 +415,10 @@ class Compress:
             kind = self._classify(content_type)
         if not kind:
             return None
-        content_encoding = content_length = None
-        cache_control: list[str] = []
-        has_vary = False
-        for name, value in headers:
-            lower = name.lower()
-            if lower == "content-encoding":
-                content_encoding = value
-            elif lower == "content-length":
-                content_length = value
-            elif lower == "cache-control":
-                cache_control.append(value)
-            elif lower == "vary":
-                has_vary = True
-        if content_encoding and content_encoding.strip().lower() != "identity":
+        facts = transformable(status, headers)
+        if facts is None:
             return None
-        if cache_control and no_transform(cache_control):
-            return None
+        content_length, has_vary = facts
         # Without a Vary header the answer is plain; with_vary would scan the
         # headers again (measurable on the "adds Vary" pass-through path).
         varied = (
@@ -425,7 +442,7 @@ class Compress:
                 status, compressed, partial(_stream, codec.stream, flush_each, self.flush_size)
             )
         return Buffer(
-            partial(_finish, compressed, codec.whole),
+            partial(_finish, compressed, None if identity_refused else varied, codec.whole),
             limit=self.buffer_limit,
             on_overflow=_overflowed,
         )
@@ -578,7 +595,7 @@ def _compressed_headers(headers: Headers, coding: str) -> Headers:
         if lower == "etag":
             variant = requote_etag(value, suffix=f"-{coding}")
             if variant is None:
-                logger.debug("dropping an ETag that cannot be re-quoted: %r", value)
+                logger.debug("dropping an ETag that cannot be re-quoted: %s", log_safe(value))
                 continue
             value = variant
         out.append((name, value))
@@ -587,10 +604,19 @@ def _compressed_headers(headers: Headers, coding: str) -> Headers:
 
 
 def _finish(
-    headers: Headers, whole: Callable[[bytes], bytes], status: str, _headers: Headers, body: bytes
+    headers: Headers,
+    identity_headers: Headers | None,
+    whole: Callable[[bytes], bytes],
+    status: str,
+    _headers: Headers,
+    body: bytes,
 ) -> tuple[str, Headers, bytes]:
-    """The buffered plan: the whole body compressed in one call."""
-    return status, headers, whole(body)
+    """The buffered plan: the whole body compressed in one call, or sent as it
+    is (with ``identity_headers``, unless ``None``) when that is not larger."""
+    coded = whole(body)
+    if identity_headers is not None and len(coded) >= len(body):
+        return status, identity_headers, body
+    return status, headers, coded
 
 
 def _overflowed(size: int) -> None:

@@ -492,13 +492,12 @@ class JSONErrors:
         the exception failed to make its response."""
         method, path = _request_line(environ)
         logger.debug("%s %s: %s answered with its own response", method, path, type(exc).__name__)
-        send: StartResponse = start_response
-        replacing = None
+        exc_info: ExcInfo | None = None
         if environ.get(self._started_key):
             # The server has the app's status already: replace it (PEP 3333).
-            replacing = send = _Replacing(start_response, exc)
+            exc_info = (type(exc), exc, cast(TracebackType, exc.__traceback__))
         try:
-            body = intercept(own, environ, send, self._decide_plan)
+            body = intercept(own, environ, start_response, self._decide_plan, exc_info)
         except Exception:
             logger.debug(
                 "%s %s: %s could not make its response",
@@ -509,8 +508,7 @@ class JSONErrors:
             )
             return None
         finally:
-            if replacing is not None:
-                replacing.exc_info = None  # break the frame <-> traceback cycle
+            exc_info = None  # break the frame <-> traceback cycle
         return self._guarded(environ, start_response, body)
 
     # --- the body -----------------------------------------------------------
@@ -837,33 +835,6 @@ def _any_status(exc: Exception, lowest: int = 100) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool) and lowest <= value <= 599:
             return int(value)
     return None
-
-
-class _Replacing:
-    """The server's ``start_response``, given ``exc_info`` on every call: the
-    response replaces one the server already has (not an interception).
-
-    Kept, although the core is the one place that wraps ``start_response``:
-    it captures and defers nothing, it only supplies the ``exc_info`` PEP 3333
-    requires when the response an HTTP exception makes itself (a WebOb
-    ``HTTPFound``, werkzeug's ``get_response``) replaces a status the server
-    already has. That response still goes through :func:`intercept`, whose
-    ``_Call`` knows how to pass a pending ``exc_info`` on commit but offers no
-    way to start with one; ``intercept(..., exc_info=...)`` seeding it would
-    let this class go. Calling ``start_response`` directly is not an option
-    here: the status and headers come from the exception's own application.
-    """
-
-    __slots__ = ("start_response", "exc_info")
-
-    def __init__(self, start_response: StartResponse, exc: BaseException) -> None:
-        self.start_response = start_response
-        self.exc_info: ExcInfo | None = (type(exc), exc, cast(TracebackType, exc.__traceback__))
-
-    def __call__(
-        self, status: str, headers: Headers, exc_info: ExcInfo | None = None
-    ) -> Callable[[bytes], object]:
-        return self.start_response(status, headers, exc_info or self.exc_info)
 
 
 def _exception_text(exc: Exception) -> str | None:

@@ -15,8 +15,10 @@ that are never rewritten, whatever the configuration:
 
 - statuses without a body (1xx, 204, 304), and ``206 Partial Content``
   (a range of a representation cannot be rewritten on its own);
-- a response with a ``Content-Encoding`` other than ``identity`` (a gzip body
-  is not text; put :class:`BodyRewriter` *inside* any compression layer);
+- a response with a ``Content-Encoding`` other than a lone ``identity``
+  (``gzip, identity`` is gzip; a gzip body is not text: put
+  :class:`BodyRewriter` *inside* any compression layer); :class:`Compress`
+  uses the same test;
 - ``Cache-Control: no-transform`` (RFC 9110 section 7.7);
 - a buffered body larger than ``buffer_limit``: what was read and the rest go
   out unmodified, never truncated or half rewritten, and a warning is logged.
@@ -44,7 +46,6 @@ from __future__ import annotations
 import codecs
 import logging
 import re
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache, partial
 from typing import cast
@@ -52,6 +53,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.http import parse_options_header
 
+from ._http import log_safe, transformable
 from ._response import (
     Buffer,
     EditHeaders,
@@ -61,9 +63,9 @@ from ._response import (
     get_header,
     intercept,
     media_matches,
-    no_transform,
     requote_etag,
     split_media_patterns,
+    status_code,
 )
 
 # DESIGN.md files Compress under "Body rewriting": importable from here too.
@@ -138,32 +140,12 @@ class _Rewriter:
             matches = self._match_type(content_type)
         if not matches:
             return False
-        try:
-            code = int(status[:3])
-        except ValueError:
+        facts = transformable(status, headers)
+        if facts is None:
             return False
-        if code < 200 or code in (204, 206, 304):
+        if self.statuses is not None and status_code(status) not in self.statuses:
             return False
-        if self.statuses is not None and code not in self.statuses:
-            return False
-        encoding: list[str] = []
-        directives: list[str] = []
-        length: str | None = None
-        for name, value in headers:
-            lowered = name.lower()
-            if lowered == "content-encoding":
-                encoding.append(value)
-            elif lowered == "cache-control":
-                directives.append(value)
-            elif lowered == "content-length":
-                length = value
-        if encoding and any(
-            token.strip().lower() not in ("", "identity") for token in ",".join(encoding).split(",")
-        ):
-            return False
-        if directives and no_transform(directives):
-            return False
-        return not self._too_long(environ, length)
+        return not self._too_long(environ, facts[0])
 
     def _match_type(self, content_type: str) -> bool:
         matches = media_matches(content_type.partition(";")[0].strip().lower(), *self._patterns)
@@ -183,9 +165,8 @@ class _Rewriter:
         if size <= self.buffer_limit:
             return False
         logger.warning(
-            "%s %s: not rewritten, Content-Length %d exceeds buffer_limit=%d",
-            environ.get("REQUEST_METHOD"),
-            environ.get("PATH_INFO"),
+            "%s: not rewritten, Content-Length %d exceeds buffer_limit=%d",
+            _request_line(environ),
             size,
             self.buffer_limit,
         )
@@ -211,9 +192,8 @@ class _Rewriter:
             new_body = _as_bytes(self._apply(headers, body), "rewrite")
         except Exception:
             logger.exception(
-                "%s %s: the body rewrite failed; sending a 500 instead",
-                environ.get("REQUEST_METHOD"),
-                environ.get("PATH_INFO"),
+                "%s: the body rewrite failed; sending a 500 instead",
+                _request_line(environ),
             )
             return _ERROR_STATUS, _error_headers(), _ERROR_BODY  # Content-Length: core
         if new_body == body:
@@ -266,8 +246,9 @@ class BodyRewriter(_Rewriter):
       them yourself (the ``charset`` parameter of ``Content-Type``, UTF-8
       for most HTML). A ``start_response(..., exc_info)`` replacement made
       before the application returned is selected and rewritten like any
-      response; one made later, while a passed-through body is being sent,
-      goes straight to the server.
+      response, and so is one made while a streaming rewrite runs; one made
+      while a passed-through body is being sent goes out exactly as the
+      application made it (its headers always describe its body).
 
     Environ keys: reads ``REQUEST_METHOD`` (and ``PATH_INFO`` for log lines),
     writes none.
@@ -330,8 +311,7 @@ class BodyRewriter(_Rewriter):
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if self.stream is None:
             return intercept(self.app, environ, start_response, self._decide)
-        decide = partial(self._decide_stream, self.stream, start_response)
-        return intercept(self.app, environ, start_response, decide)
+        return intercept(self.app, environ, start_response, self._decide_stream)
 
     def _decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
         if not self._selected(environ, status, headers):
@@ -340,20 +320,17 @@ class BodyRewriter(_Rewriter):
             return self._head_plan(status, headers)
         return self._buffer_plan(environ)
 
-    def _decide_stream(
-        self,
-        stream: StreamRewrite,
-        start_response: StartResponse,
-        environ: WSGIEnvironment,
-        status: str,
-        headers: Headers,
-    ) -> Plan:
+    def _decide_stream(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
         if not self._selected(environ, status, headers):
             return None
         if environ.get("REQUEST_METHOD") == "HEAD":
             return self._head_plan(status, headers)
-        transform = partial(_StreamOutput, stream, environ, start_response)
-        return Stream(status, _rewritten_headers(headers), transform)
+        return Stream(
+            status,
+            _rewritten_headers(headers),
+            partial(_stream_bytes, cast(StreamRewrite, self.stream)),
+            on_error=partial(_stream_failed, environ),
+        )
 
     def _apply(self, headers: Headers, body: bytes) -> bytes:
         return cast(Rewrite, self.rewrite)(body)
@@ -445,7 +422,9 @@ class InjectHTML(_Rewriter):
         charset = declared_charset(headers) or "utf-8"
         encoded = self._encoded_for(charset)
         if encoded is None:
-            logger.warning("charset %r is not ASCII-compatible: nothing injected", charset)
+            logger.warning(
+                "charset %s is not ASCII-compatible: nothing injected", log_safe(charset)
+            )
             return body
         snippet, marker = encoded
         position = -1 if marker is None else _rfind_ascii_nocase(body, marker)
@@ -529,7 +508,7 @@ def _rewritten_headers(headers: Headers, stale: frozenset[str] = _STALE_AFTER_RE
         if lowered == "etag":
             weak = requote_etag(value, weak=True)
             if weak is None:
-                logger.debug("dropping an ETag that cannot be re-quoted: %r", value)
+                logger.debug("dropping an ETag that cannot be re-quoted: %s", log_safe(value))
                 continue
             value = weak
         result.append((name, value))
@@ -586,115 +565,45 @@ def _as_bytes(value: object, option: str) -> bytes:
     raise TypeError(f"{option} must return bytes, not {type(value).__name__}")
 
 
-def _error_headers(*, with_length: bool = False) -> Headers:
-    headers = [("Content-Type", "text/plain; charset=utf-8")]
-    if with_length:
-        headers.append(("Content-Length", str(len(_ERROR_BODY))))
-    return headers
+def _error_headers() -> Headers:
+    return [("Content-Type", "text/plain; charset=utf-8")]  # Content-Length: the core
+
+
+def _request_line(environ: WSGIEnvironment) -> str:
+    """Method and path of the request, escaped for a log line."""
+    return log_safe(f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}")
 
 
 def _log_overflow(environ: WSGIEnvironment, limit: int | None, size: int) -> None:
     logger.warning(
-        "%s %s: not rewritten, body grew past buffer_limit=%s (%d bytes read); sent unmodified",
-        environ.get("REQUEST_METHOD"),
-        environ.get("PATH_INFO"),
+        "%s: not rewritten, body grew past buffer_limit=%s (%d bytes read); sent unmodified",
+        _request_line(environ),
         limit,
         size,
     )
 
 
-class _Source:
-    """The application's chunks as given to ``stream``; remembers whether the
-    application (not the rewrite) raised, so its errors are not disguised."""
+def _stream_bytes(stream: StreamRewrite, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The output of the user's ``stream`` function, which must be bytes.
 
-    __slots__ = ("_chunks", "failed")
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self.failed = False
-
-    def __iter__(self) -> _Source:
-        return self
-
-    def __next__(self) -> bytes:
-        try:
-            return next(self._chunks)
-        except StopIteration:
-            raise
-        except BaseException:
-            self.failed = True
-            raise
-
-
-class _StreamOutput:
-    """The output of the user's ``stream`` function for one response.
-
-    A failure of the rewrite before any byte went out becomes a 500 (sent with
-    ``exc_info``, which the server accepts while nothing was sent); after that
-    it is logged and re-raised. Errors of the application pass through as they
-    are. The core closes this iterator and the application's iterable.
-
-    The 500 goes to the *server's* ``start_response``, as the ``on_error`` of
-    the core's ``guard()`` does. Not through the core's own ``start_response``:
-    that would decide the response afresh, and the core's stream would then
-    drop this output as stale and go on relaying the application's body. Nor
-    through ``guard()``: it would have to wrap every response of a streaming
-    rewriter, passed-through ones included (which would lose the application's
-    own iterable), since a late ``exc_info`` replacement may choose a stream
-    after ``intercept()`` returned; and it would still need this class to tell a failure of the
-    rewrite from one of the application.
+    (The core checks the application's chunks before ``stream`` sees them, so
+    a ``str`` here is the function's own.)
     """
+    for chunk in stream(chunks):
+        yield chunk if type(chunk) is bytes else _as_bytes(chunk, "stream")
 
-    __slots__ = ("_stream", "_environ", "_start_response", "_source", "_out", "_sent")
 
-    def __init__(
-        self,
-        stream: StreamRewrite,
-        environ: WSGIEnvironment,
-        start_response: StartResponse,
-        chunks: Iterator[bytes],
-    ) -> None:
-        self._stream = stream
-        self._environ = environ
-        self._start_response = start_response
-        self._source = _Source(chunks)
-        self._out: Iterator[bytes] | None = None
-        self._sent = False
-
-    def __iter__(self) -> _StreamOutput:
-        return self
-
-    def __next__(self) -> bytes:
-        try:
-            if self._out is None:
-                self._out = iter(self._stream(self._source))
-            chunk = next(self._out)
-            if type(chunk) is not bytes:
-                chunk = _as_bytes(chunk, "stream")
-        except StopIteration:
-            raise
-        except Exception:
-            if self._source.failed:
-                raise
-            environ = self._environ
-            logger.exception(
-                "%s %s: the streaming body rewrite failed%s",
-                environ.get("REQUEST_METHOD"),
-                environ.get("PATH_INFO"),
-                " after the body started; aborting" if self._sent else "; sending a 500",
-            )
-            if self._sent:
-                raise
-            self._start_response(_ERROR_STATUS, _error_headers(with_length=True), sys.exc_info())
-            self.close()
-            self._out = iter((_ERROR_BODY,))
-            self._sent = True
-            return next(self._out)
-        if chunk:
-            self._sent = True
-        return chunk
-
-    def close(self) -> None:
-        close = getattr(self._out, "close", None)
-        if close is not None:
-            close()
+def _stream_failed(
+    environ: WSGIEnvironment, exc: Exception, sent: bool
+) -> tuple[str, Headers, bytes] | None:
+    """The streaming rewrite raised (the core tells its errors from the
+    application's): a 500 while nothing went out, else abort."""
+    logger.error(
+        "%s: the streaming body rewrite failed%s",
+        _request_line(environ),
+        " after the body started; aborting" if sent else "; sending a 500",
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    if sent:
+        return None
+    return _ERROR_STATUS, _error_headers(), _ERROR_BODY
