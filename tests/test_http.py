@@ -21,7 +21,7 @@ from wsgikit._http import LOG_CHARS, log_safe, transformable
         pytest.param("/a\r\nx", "/a\\r\\nx", id="CRLF"),
         pytest.param("\x1b[31mred", "\\x1b[31mred", id="terminal escape"),
         pytest.param("a\\nb", "a\\\\nb", id="a literal backslash cannot fake an escape"),
-        pytest.param("caf\u00e9 \u2028", "caf\\xc3\\xa9 \\xe2\\x80\\xa8", id="unicode: UTF-8 bytes"),
+        pytest.param("caf\u00e9 \u2028", "caf\\xc3\\xa9 \\xe2\\x80\\xa8", id="UTF-8 bytes"),
         pytest.param('it\'s "q"', 'it\'s \\"q\\"', id="double quotes escaped"),
         pytest.param(42, "42", id="not a str"),
     ],

@@ -51,6 +51,8 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from werkzeug.datastructures import Authorization as _WerkzeugAuthorization
 from werkzeug.http import quote_header_value
 
+from ._http import log_safe
+
 logger = logging.getLogger("wsgikit.auth")
 
 #: Environ key of the parsed ``Authorization`` header (:class:`AuthParser`).
@@ -970,14 +972,15 @@ def _wsgi_str(text: str) -> str:
 
 
 def _where(environ: WSGIEnvironment) -> str:
-    path = str(environ.get("PATH_INFO") or "/")
-    return f"{environ.get('REMOTE_ADDR', '?')} ({environ.get('REQUEST_METHOD', '?')} {path!r:.100})"
+    """The client and request line for a log line, client text escaped."""
+    path = log_safe(environ.get("PATH_INFO") or "/", _LOG_CHARS)
+    method = log_safe(environ.get("REQUEST_METHOD", "?"), 20)
+    return f"{environ.get('REMOTE_ADDR', '?')} ({method} {path})"
 
 
 def _shorten(text: str) -> str:
-    """A user-supplied value for a log line: repr'd (no line breaks), capped."""
-    shown = text if len(text) <= _LOG_CHARS else text[:_LOG_CHARS] + "..."
-    return repr(shown)
+    """A user-supplied value for a log line: escaped (no line breaks), capped, quoted."""
+    return f"'{log_safe(text, _LOG_CHARS)}'"
 
 
 def _truthy(value: object) -> bool:

@@ -49,6 +49,8 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.http import parse_dict_header, quote_header_value, unquote_header_value
 
+from ._http import log_safe
+
 logger = logging.getLogger("wsgikit.proxy")
 
 #: Environ key of the dict of original values (keyed by the environ keys set).
@@ -359,7 +361,7 @@ class ProxyFix:
             level = logging.WARNING  # sent or passed on by a trusted proxy
             depth = self._client_by_trusted_networks(environ, orig, believed, by_forwarded, level)
         else:
-            logger.debug("forwarded headers from untrusted peer %r ignored", peer)
+            logger.debug("forwarded headers from untrusted peer %s ignored", log_safe(peer))
             values = ()
         for key, hops, setter, name in values:
             value = _from_right(environ, key, depth or hops, level, depth > 0)
@@ -852,7 +854,7 @@ def _element(item: str, level: int) -> dict[str, str | None] | None:
 
 
 def _reject(what: str, value: str, level: int) -> None:
-    logger.log(level, "ignoring invalid %s value %r", what, value[:_LOG_CHARS])
+    logger.log(level, 'ignoring invalid %s value "%s"', what, log_safe(value, _LOG_CHARS))
 
 
 def _store(environ: WSGIEnvironment, orig: dict[str, str | None], key: str, value: str) -> None:
@@ -935,7 +937,7 @@ def _set_port(
         parsed = _valid_host(host) if len(host) <= _MAX_HOST else None
         if parsed is None:
             # DEBUG in both modes: the Host header comes from the client.
-            logger.debug("not adding %s to invalid Host %r", what, host[:_LOG_CHARS])
+            logger.debug('not adding %s to invalid Host "%s"', what, log_safe(host, _LOG_CHARS))
         else:
             _store(environ, orig, "HTTP_HOST", f"{parsed[0]}:{port}")
     _store(environ, orig, "SERVER_PORT", port)
