@@ -1,4 +1,9 @@
-"""Sphinx configuration for the wsgikit documentation site."""
+"""Sphinx configuration for the wsgikit documentation site.
+
+Build (from the repository root, after ``pip install -e '.[docs]'``)::
+
+    sphinx-build -W --keep-going -n -b html docs docs/_build/html
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# This checkout's wsgikit, not whichever one happens to be installed.
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
 
@@ -17,26 +23,39 @@ try:
     release = metadata.version("wsgikit")
 except metadata.PackageNotFoundError:  # building from a checkout that is not installed
     release = "dev"
+version = release
 
 extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
     "paste_reference",
+    "stack_order",
+    "wsgikit_refs",
 ]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 myst_enable_extensions = ["colon_fence", "deflist"]
+# Markdown headings get anchors, so [text](page.md#heading) is checked by the build.
 myst_heading_anchors = 3
 exclude_patterns = ["_build"]
+# Code blocks in Markdown without a language are shell sessions or plain text.
+highlight_language = "text"
 
 html_theme = "furo"
-html_title = "wsgikit"
+html_title = f"wsgikit {release}"
+html_static_path: list[str] = []
 
 # The reference is the docstrings; signatures show names, the docstrings the types.
 autodoc_typehints = "none"
 autodoc_member_order = "bysource"
 autodoc_default_options = {"members": False}
-# Names in docstrings that live outside this site (no intersphinx: no network).
+# -n (nitpicky): every cross-reference must resolve. Names that live outside
+# this site are listed here, since the build has no network (no intersphinx).
 nitpick_ignore_regex = [
-    ("py:.*", r"(wsgiref|typing|collections|werkzeug|itsdangerous|redis|urllib3)\..*"),
+    ("py:.*", r"(wsgiref|typing|collections|werkzeug|itsdangerous|redis|urllib3|logging)\..*"),
     ("py:.*", r"(str|bytes|int|float|bool|dict|list|tuple|None|object|Exception)"),
 ]
+
+# linkcheck: the site's own links are checked by the nitpicky html build
+# (Sphinx and MyST warn on a missing document, anchor or object); external
+# links are not followed, so the check needs no network.
+linkcheck_ignore = [r"https?://.*"]
