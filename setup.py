@@ -19,6 +19,8 @@ ZLIB_NG = ["zlib-ng>=0.5"]
 ISAL = ["isal>=1.7"]
 # bcrypt password hashes for BasicAuth (``{SHA}`` entries need nothing extra).
 BCRYPT = ["bcrypt>=4.0"]
+# The documentation site (docs/): Sphinx with the furo theme and Markdown pages.
+DOCS = ["sphinx>=7.2", "furo>=2024.1.29", "myst-parser>=3.0"]
 TESTING = [
     *SERVER,
     *BCRYPT,
@@ -46,6 +48,8 @@ TESTING = [
     # .ci/run builds and checks the wheel and sdist.
     "build>=1.2",
     "twine>=5.0",
+    # tests/test_docs.py builds the documentation site.
+    *DOCS,
 ]
 # Libraries the benchmarks compare against.
 BENCH = [
@@ -93,6 +97,7 @@ setup(
         "zlib-ng": ZLIB_NG,
         "isal": ISAL,
         "bcrypt": BCRYPT,
+        "docs": DOCS,
         "testing": TESTING,
         "bench": BENCH,
     },
