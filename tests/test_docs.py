@@ -9,6 +9,7 @@ stays out of this process; the tests then read the HTML a reader gets.
 
 from __future__ import annotations
 
+import configparser
 import inspect
 import os
 import re
@@ -177,3 +178,46 @@ def test_every_public_name_is_documented_under_its_canonical_name(site: Path, na
     pages = [*site.glob("*.html"), *site.glob("middlewares/*.html")]
     assert any(anchor in page.read_text(encoding="utf-8") for page in pages), name
     assert inspect.getdoc(getattr(wsgikit, name))
+
+
+def _blocks(language: str) -> list[tuple[str, str]]:
+    """``(page, code)`` of every fenced code block in that language on the site's pages."""
+    found = []
+    for page in sorted(DOCS.rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        for code in re.findall(rf"^```{language}\n(.*?)^```", text, re.MULTILINE | re.DOTALL):
+            found.append((str(page.relative_to(DOCS)), code))
+    return found
+
+
+def test_python_examples_compile() -> None:
+    blocks = _blocks("python")
+    assert len(blocks) > 10
+    for page, code in blocks:
+        compile(code, page, "exec")
+
+
+def test_ini_examples_use_real_filters_and_options() -> None:
+    """Every ``use = egg:wsgikit#NAME`` section in the docs names a filter of
+    the factory table, and every other key in it is one of its options."""
+    checked = 0
+    for page, code in _blocks("ini"):
+        config = configparser.RawConfigParser(strict=True)
+        config.optionxform = str  # type: ignore[method-assign]  # keep option case
+        config.read_string(code, source=page)
+        for section in config.sections():
+            use = config.get(section, "use", fallback="")
+            if not use.startswith("egg:wsgikit#"):
+                continue
+            factory = FACTORIES[use.removeprefix("egg:wsgikit#")]
+            unknown = set(config.options(section)) - {"use"} - set(factory.options)
+            assert not unknown, (page, section, unknown)
+            checked += 1
+    assert checked > 15
+
+
+def test_files_the_docs_name_exist() -> None:
+    for page in DOCS.rglob("*.md"):
+        text = page.read_text(encoding="utf-8")
+        for path in re.findall(r"`((?:examples|bench|tests)/[\w./-]*\w/?)`", text):
+            assert (ROOT / path).exists(), (page.name, path)
