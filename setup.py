@@ -24,6 +24,10 @@ REDIS = ["redis>=5.0"]
 
 # HTTPProxy's pooled upstream connections.
 PROXY = ["urllib3>=2"]
+
+# The documentation site (docs/): Sphinx with the furo theme and Markdown pages.
+DOCS = ["sphinx>=7.2", "furo>=2024.1.29", "myst-parser>=3.0"]
+
 TESTING = [
     *REDIS,
     *SERVER,
@@ -54,6 +58,8 @@ TESTING = [
     # .ci/run builds and checks the wheel and sdist.
     "build>=1.2",
     "twine>=5.0",
+    # tests/test_docs.py builds the documentation site.
+    *DOCS,
 ]
 # Libraries the benchmarks compare against.
 BENCH = [
@@ -103,8 +109,8 @@ setup(
         "isal": ISAL,
         "bcrypt": BCRYPT,
         "redis": REDIS,
-
         "proxy": PROXY,
+        "docs": DOCS,
         "testing": TESTING,
         "bench": BENCH,
     },

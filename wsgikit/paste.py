@@ -67,7 +67,9 @@ _EMPTY = "empty value; leave the option out to get its default"
 
 def asbool(value: str | bool) -> bool:
     """``true/yes/on/y/t/1/enable(d)`` or ``false/no/off/n/f/0/disable(d)``.
-    An empty value is refused: ``httponly =`` must not switch a default off."""
+
+    An empty value is refused: ``httponly =`` must not switch a default off.
+    """
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -198,7 +200,8 @@ def spelling(convert: Converter) -> str:
     """How an option is written in an INI file: the converter's first doc line."""
     if convert is str:
         return "Text, as written."
-    return (convert.__doc__ or convert.__name__).strip().splitlines()[0]
+    # The first paragraph on one line: its sentence may wrap in the docstring.
+    return " ".join((convert.__doc__ or convert.__name__).strip().split("\n\n")[0].split())
 
 
 class OptionError(ValueError):
