@@ -14,15 +14,13 @@ endless error stream would be read to its end.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache, partial
-from http import HTTPStatus
+from functools import partial
 from json.encoder import encode_basestring as _json_string
 from types import TracebackType
 from typing import Any, TypeAlias, cast
@@ -30,9 +28,18 @@ from urllib.parse import quote
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.datastructures import MIMEAccept
-from werkzeug.http import parse_accept_header, parse_options_header
+from werkzeug.http import parse_accept_header
 
+from ._error_pages import DESCRIPTION_MAX_LENGTH as DESCRIPTION_MAX_LENGTH
+from ._error_pages import DESCRIPTION_SCAN_LIMIT as DESCRIPTION_SCAN_LIMIT
+from ._error_pages import HTML_TYPES, TITLES, description_from_body, one_line, parse_content_type
 from ._http import REQUEST_ID as REQUEST_ID  # a request ID is echoed only when it matches
+from ._http_exceptions import (
+    carried_status,
+    exception_headers,
+    is_framework_exception,
+    own_response,
+)
 from ._response import (
     Buffer,
     EditHeaders,
@@ -129,13 +136,7 @@ DETAILS: dict[int, str] = {
 CLIENT_ERROR = "The request could not be completed."
 SERVER_ERROR = "The server could not complete the request."
 
-#: Only bodies up to this size are searched for a description (4xx only).
-DESCRIPTION_SCAN_LIMIT = 4096
-#: A description found in a body longer than this is not used.
-DESCRIPTION_MAX_LENGTH = 300
 
-_HTML = frozenset({"text/html", "application/xhtml+xml"})
-_TITLES = {int(status): status.phrase for status in HTTPStatus if 400 <= status <= 599}
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 _SAFE_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
@@ -365,7 +366,7 @@ class JSONErrors:
         that prefers HTML: any page with ``negotiate``; with ``debug``, a 5xx
         HTML page, a framework's debug page (werkzeug's debugger, Django's
         technical 500) that a developer's browser should keep."""
-        return self.negotiate or (self.debug and code >= 500 and mime in _HTML)
+        return self.negotiate or (self.debug and code >= 500 and mime in HTML_TYPES)
 
     def _finish(
         self, environ: WSGIEnvironment, status: str, headers: Headers, body: bytes
@@ -386,10 +387,10 @@ class JSONErrors:
                 encoding = value
         detail = None
         if code < 500:
-            detail = _description_from_body(body, content_type, encoding, code, phrase, environ)
+            detail = description_from_body(body, content_type, encoding, code, phrase, environ)
         if detail is None:
             detail = _standard_detail(code)
-        if self._may_keep(code, _content_type(content_type)[0]):
+        if self._may_keep(code, parse_content_type(content_type)[0]):
             kept = with_vary(kept, "Accept")  # the page would have stayed for an HTML client
         kept.append(("Content-Type", self.content_type))
         return status, kept, self._render(code, title, detail, environ, None)
@@ -419,9 +420,9 @@ class JSONErrors:
         self, environ: WSGIEnvironment, start_response: StartResponse, exc: Exception
     ) -> Iterable[bytes]:
         registered = self._registered_status(exc)
-        trusted = registered is None and (self.duck_typing or _is_framework_exception(exc))
+        trusted = registered is None and (self.duck_typing or is_framework_exception(exc))
         if trusted:
-            own = _own_response(exc)
+            own = own_response(exc)
             if own is not None:
                 served = self._serve_own(environ, start_response, exc, own)
                 if served is not None:
@@ -443,7 +444,7 @@ class JSONErrors:
         if self.debug:
             trace = _format_traceback(exc)
             if detail is None:
-                detail = _clean(f"{type(exc).__qualname__}: {_safe_str(exc)}")
+                detail = one_line(f"{type(exc).__qualname__}: {_safe_str(exc)}")
         if detail is None:
             detail = _standard_detail(code)
         title = _title(code, "")
@@ -649,10 +650,10 @@ def _prefers_json(accept: str | None) -> bool:
 
 
 def _title(code: int, phrase: str) -> str:
-    title = _TITLES.get(code)
+    title = TITLES.get(code)
     if title is not None:
         return title
-    phrase = _clean(phrase)
+    phrase = one_line(phrase)
     if phrase:
         return phrase
     return "Client Error" if code < 500 else "Server Error"
@@ -765,76 +766,19 @@ def _classify(
     is for the log, not the client."""
     code = registered
     if code is None:
-        code = _any_status(exc, 400) if trusted else None
+        code = carried_status(exc, 400) if trusted else None
         if code is None:
             return 500, None, []
     text = _exception_text(exc) if code < 500 else None
-    return code, text, _exception_headers(exc, environ)
-
-
-#: The HTTP exception base classes of the supported frameworks: class name ->
-#: the top-level packages it is believed from (werkzeug and Flask; WebOb; Pyramid,
-#: which has its own copy; Bottle). Recognised by name and module along the MRO,
-#: so no framework is imported, and an unrelated class of the same name is not.
-_FRAMEWORK_EXCEPTIONS: dict[str, frozenset[str]] = {
-    "HTTPException": frozenset({"werkzeug", "webob", "pyramid"}),
-    "HTTPError": frozenset({"bottle"}),
-}
-
-
-def _is_framework_exception(exc: BaseException) -> bool:
-    """True when ``exc`` is a supported framework's HTTP exception, whose
-    status is meant for the client (and not, say, the ``HTTPError`` of a
-    request the application itself made to another service)."""
-    for cls in type(exc).__mro__:
-        packages = _FRAMEWORK_EXCEPTIONS.get(cls.__name__)
-        if packages is not None and str(cls.__module__).partition(".")[0] in packages:
-            return True
-    return False
-
-
-def _own_response(exc: Exception) -> WSGIApplication | None:
-    """The WSGI application that answers for an HTTP exception which makes its
-    own response and carries no error status (those get the JSON made from
-    their description): a werkzeug ``HTTPException`` (``get_response``), a
-    WebOb/Pyramid ``HTTPException`` (itself a WSGI application); ``None``
-    for anything else. Duck-typed: no framework is imported."""
-    try:
-        code = _any_status(exc)
-        if code is not None and code >= 400:
-            return None
-        get_response = getattr(exc, "get_response", None)
-        if callable(get_response) and hasattr(exc, "code"):
-            # werkzeug: a status below 400, or a ready-made response (abort(response)).
-            if code is None and getattr(exc, "response", None) is None:
-                return None
-            return partial(_werkzeug_response, get_response)
-        if code is not None and callable(exc):
-            return cast(WSGIApplication, exc)
-    except Exception:
-        logger.debug("could not inspect %s", type(exc).__name__, exc_info=True)
-    return None
-
-
-def _werkzeug_response(
-    get_response: Callable[[WSGIEnvironment], WSGIApplication],
-    environ: WSGIEnvironment,
-    start_response: StartResponse,
-) -> Iterable[bytes]:
-    return get_response(environ)(environ, start_response)
-
-
-def _any_status(exc: Exception, lowest: int = 100) -> int | None:
-    """The status (``lowest``-599) an exception carries in an int ``code`` or
-    ``status_code`` (the first of the two in that range)."""
-    for attr in ("code", "status_code"):
-        try:
-            value = getattr(exc, attr, None)
-        except Exception:
-            continue
-        if isinstance(value, int) and not isinstance(value, bool) and lowest <= value <= 599:
-            return int(value)
-    return None
+    headers = [
+        (name, value)
+        for name, value in exception_headers(exc, environ)
+        if _TOKEN.fullmatch(name)
+        and name.lower() not in DROPPED_HEADERS
+        and "\n" not in value
+        and "\r" not in value
+    ]
+    return code, text, headers
 
 
 class _Replacing:
@@ -872,238 +816,7 @@ def _exception_text(exc: Exception) -> str | None:
         except Exception:
             continue
         if isinstance(value, str):
-            text = _clean(value)
+            text = one_line(value)
             if text:
                 return text
     return None
-
-
-def _exception_headers(exc: Exception, environ: WSGIEnvironment) -> Headers:
-    """Meaningful headers of an HTTP exception: werkzeug's ``get_headers()``,
-    WebOb's and Bottle's ``headerlist``; anything malformed is skipped."""
-    found: object = None
-    try:
-        get_headers = getattr(exc, "get_headers", None)
-        found = get_headers(environ) if callable(get_headers) else getattr(exc, "headerlist", None)
-    except Exception:
-        logger.debug("could not read the headers of %s", type(exc).__name__, exc_info=True)
-        return []
-    if not isinstance(found, list | tuple):
-        return []
-    headers: Headers = []
-    for item in found:
-        if not (isinstance(item, tuple) and len(item) == 2):
-            continue
-        name, value = item
-        if (
-            isinstance(name, str)
-            and isinstance(value, str)
-            and _TOKEN.fullmatch(name)
-            and name.lower() not in DROPPED_HEADERS
-            and "\n" not in value
-            and "\r" not in value
-        ):
-            headers.append((name, value))
-    return headers
-
-
-# --- the description hidden in an error page ------------------------------------
-
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_TAGS = re.compile(r"(<[^>]*>)")
-_TAG_NAME = re.compile(r"<\s*(/?)\s*([A-Za-z][A-Za-z0-9]*)")
-#: Elements whose text is not part of the message (titles repeat the status).
-_INVISIBLE = frozenset(
-    {"head", "title", "style", "script", "noscript", "template"}
-    | {f"h{level}" for level in range(1, 7)}
-)
-#: Elements that end a paragraph.
-_BLOCKS = frozenset(
-    [
-        "p",
-        "div",
-        "pre",
-        "br",
-        "hr",
-        "li",
-        "ul",
-        "ol",
-        "dl",
-        "dt",
-        "dd",
-        "tr",
-        "td",
-        "th",
-        "table",
-        "body",
-        "html",
-        "section",
-        "article",
-        "main",
-        "header",
-        "footer",
-        "nav",
-        "blockquote",
-        "address",
-        "form",
-        "fieldset",
-    ]
-)
-_PARAGRAPH = re.compile(r"\n\s*\n")
-#: Text that talks to the site's developer about its configuration, not to the
-#: client about the request: a page holding it is a framework's debug or help
-#: page (Django's "because you have DEBUG = True", "More information is
-#: available with DEBUG=True", "customize this page using the
-#: CSRF_FAILURE_VIEW setting"; Pyramid's debug_notfound/debug_authorization
-#: output) and lends no description at all -- its other paragraphs are help
-#: text or internals.
-_BOILERPLATE = re.compile(
-    r"\bDEBUG\s*=\s*True\b"
-    r"|\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\s+setting\b"
-    r"|\bdebug_(?:notfound|authorization)\b"
-)
-#: Paragraphs that say nothing whatever the status (Bottle's ``abort()`` without
-#: a text says "Unknown Error.").
-_PLACEHOLDERS = frozenset({"error", "unknown error", "an error occurred"})
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_WORDS = re.compile(r"[\W_]+")
-_STATUS_WORDS = {
-    code: frozenset({words, f"{code} {words}", f"error {code} {words}"})
-    for code, words in (
-        (code, " ".join(_WORDS.sub(" ", title.casefold()).split()))
-        for code, title in _TITLES.items()
-    )
-}
-
-
-def _clean(text: str) -> str:
-    """One line of printable text."""
-    if not text.isprintable():
-        text = _CONTROL.sub(" ", text)
-    return " ".join(text.split())
-
-
-def _description_from_body(
-    body: bytes,
-    content_type: str,
-    encoding: str,
-    code: int,
-    phrase: str,
-    environ: WSGIEnvironment,
-) -> str | None:
-    """The last paragraph of a small text or HTML error page, when it says more
-    than the status line; ``None`` otherwise. Never raises."""
-    if (
-        not body
-        or len(body) > DESCRIPTION_SCAN_LIMIT
-        or (encoding and encoding.strip().lower() != "identity")
-    ):
-        return None
-    last = _last_paragraph(body, content_type)
-    if not last or _says_nothing(last, code, phrase, environ):
-        return None
-    return last
-
-
-@lru_cache(maxsize=256)
-def _last_paragraph(body: bytes, content_type: str) -> str:
-    """The last paragraph of a text or HTML page, cleaned, or ``""``.
-
-    Cached: frameworks send the same few error pages again and again, and a
-    hit costs ~0.3 us where parsing costs 4-9 us. Bounded: 256 entries, each
-    a body of at most ``DESCRIPTION_SCAN_LIMIT`` bytes (the only caller checks)
-    plus the app's ``Content-Type`` and a result of at most 300 characters,
-    so about 1 MiB at worst. Pages that embed the URL (Bottle's) miss for
-    every new URL and merely cycle the cache. The last 256 small 4xx pages
-    stay in memory after their responses; they were sent to clients anyway."""
-    mime, charset = _content_type(content_type)
-    try:
-        text = body.decode(charset, "replace")
-    except LookupError:
-        text = body.decode("utf-8", "replace")
-    if _BOILERPLATE.search(text):
-        return ""
-    if mime in _HTML or (not mime and text.lstrip()[:1] == "<"):
-        last = _last_html_paragraph(text)
-    elif mime in ("text/plain", ""):
-        last = ""
-        for block in reversed(_PARAGRAPH.split(text)):
-            if block and not block.isspace():
-                last = _clean(block)
-                break
-    else:
-        return ""
-    return last if len(last) <= DESCRIPTION_MAX_LENGTH else ""
-
-
-def _last_html_paragraph(text: str) -> str:
-    """The text of the last paragraph with text, reading the markup backwards
-    (only the end of the page is looked at, and no HTML parser is needed)."""
-    if "<!--" in text:
-        text = _COMMENT.sub("", text)
-    tokens = _TAGS.split(text)  # text, tag, text, tag, ..., text
-    parts: list[str] = []
-    has_text = False
-    hidden = ""  # inside this invisible element (walking backwards)
-    for index in range(len(tokens) - 1, -1, -1):
-        token = tokens[index]
-        if not index % 2:
-            if not hidden and token:
-                parts.append(token)
-                has_text = has_text or not token.isspace()
-            continue
-        match = _TAG_NAME.match(token)
-        if match is None:
-            continue  # <!doctype>, <?xml?>, stray "<"
-        closing, name = match.group(1), match.group(2).lower()
-        if hidden:
-            if name == hidden and not closing:
-                hidden = ""
-        elif name in _INVISIBLE:
-            if closing:
-                hidden = name
-        elif name in _BLOCKS:
-            if has_text:
-                break
-            parts.clear()
-    if not has_text:
-        return ""
-    paragraph = "".join(reversed(parts))
-    return _clean(html.unescape(paragraph) if "&" in paragraph else paragraph)
-
-
-def _says_nothing(text: str, code: int, phrase: str, environ: WSGIEnvironment) -> bool:
-    """True when ``text`` only repeats the status line or the request path,
-    or is a placeholder such as "Unknown Error."."""
-    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-    folded = text.casefold()
-    standard = _TITLES.get(code, "").casefold()
-    phrase = phrase.casefold()
-    # Cheap rejection first (the common case): a longer text that mentions
-    # none of them (placeholders are short).
-    if len(text) > 20 and not (
-        (standard and standard in folded)
-        or (phrase and phrase in folded)
-        or str(code) in folded
-        or (path and path.casefold() in folded)
-    ):
-        return False
-    words = _words(text)
-    if words == str(code) or words in _STATUS_WORDS.get(code, ()) or words in _PLACEHOLDERS:
-        return True
-    if phrase and phrase != standard:
-        phrase = _words(phrase)
-        if words in (phrase, f"{code} {phrase}", f"error {code} {phrase}"):
-            return True
-    return words == _words(path)
-
-
-def _words(text: str) -> str:
-    return " ".join(_WORDS.sub(" ", text.casefold()).split())
-
-
-@lru_cache(maxsize=64)
-def _content_type(value: str) -> tuple[str, str]:
-    """Media type (lower case) and charset of a ``Content-Type`` the app sent."""
-    mime, options = parse_options_header(value)
-    return mime.lower(), options.get("charset") or "utf-8"
