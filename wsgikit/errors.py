@@ -145,105 +145,56 @@ _SAFE_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
 class JSONErrors:
     """Turn every 4xx/5xx response and every unhandled exception into JSON.
 
-    - A response with a 4xx or 5xx status whose body is not already JSON
-      (``application/json`` or any ``+json`` type) is buffered and replaced by
-      a JSON body with a recomputed ``Content-Length``. The status line stays.
-      Headers that carry meaning survive (``Allow``, ``WWW-Authenticate``,
-      ``Retry-After``, ``Set-Cookie``, ``Location``, ``Vary``,
-      ``Access-Control-*``, ``Cache-Control``, any ``X-*``); those describing
-      the replaced body (``Content-Type``, ``Content-Length``,
-      ``Content-Encoding``, ``ETag``, ``Last-Modified``, ``Content-MD5``, ...)
-      are dropped. Successful responses pass through unbuffered.
-    - ``detail`` is never the framework's markup. For a 4xx page of at most
-      4 KiB, the last paragraph of its text is used when it says more than the
-      status phrase (this is where Flask, Pyramid and Bottle put the
-      description given to ``abort``); otherwise, and always for 5xx, a
-      standard description of the status. A page that talks about the
-      site's configuration (Django's "DEBUG = True" hints, "... using the
-      CSRF_FAILURE_VIEW setting", Pyramid's ``debug_notfound`` output) lends
-      nothing, nor does a placeholder such as Bottle's "Unknown Error.".
-    - With ``debug``, a 5xx HTML page -- a framework's debug page -- goes
-      to a client that prefers HTML untouched (``Vary: Accept``).
-    - An exception raised before the response started becomes a JSON response
-      (sent with ``exc_info`` when the server already had a status).
-      The HTTP exceptions of the supported frameworks (werkzeug and
-      WebOb/Pyramid ``HTTPException``, Bottle ``HTTPError``, recognised by
-      class name and package along the MRO, without importing them) and the
-      classes registered in ``exceptions`` keep their status, with their
-      ``description``, ``detail``, ``explanation`` or ``body`` text (4xx
-      only) and their meaningful headers (werkzeug's ``get_headers()``,
-      WebOb's and Bottle's ``headerlist``). Any other exception is a 500,
-      even one with a ``code`` such as ``urllib.error.HTTPError(401)`` from
-      a call the application made (unless ``duck_typing``). A 5xx body never
-      contains text taken from the exception, unless ``debug`` is on.
-    - A framework's HTTP exception that makes its own response and carries
-      no 4xx/5xx status -- a werkzeug ``HTTPException`` (``RequestRedirect``, or
-      ``abort(response)``) through ``get_response(environ)``, a WebOb or
-      Pyramid ``HTTPException`` (itself a WSGI application) with a 1xx-3xx
-      ``code`` -- is answered with that response, decided like any response
-      the application made: redirects and ``304`` go out untouched
-      (``Location`` kept, no body for 304), a 4xx/5xx page becomes JSON.
-      Such exceptions are control flow: logged at DEBUG only.
-    - The traceback of a 5xx exception is logged (logger ``wsgikit.errors``,
-      level ERROR) and written to ``wsgi.errors``, with the request method
-      and path -- once: not to ``wsgi.errors`` when logging already writes
-      the record to that same stream (as Python's last-resort handler does to
-      ``sys.stderr``, most servers' ``wsgi.errors``, when logging is not
-      configured). 4xx exceptions are logged at INFO without a traceback.
-    - An exception raised while the body is iterated, after a non-empty chunk
-      went out, cannot become JSON: it is logged and re-raised so the server
-      aborts the connection (PEP 3333). The inner iterable is closed once.
-    - ``HEAD`` responses get the JSON headers and no body; 204 and 304 are
-      never given one.
-    - The request's ID is echoed as ``request_id`` in problem bodies: the one
-      :class:`~wsgikit.request_id.RequestID` put in
-      ``environ["wsgikit.request_id"]``, or else the request ID header when it
-      is a plausible ID (at most 128 visible characters of
-      ``A-Z a-z 0-9 . _ ~ : / + = @ -``); any other value is ignored and logged.
+    - A 4xx/5xx response whose body is not already JSON (``application/json``
+      or ``+json``) is buffered and replaced; the status stays, headers that
+      carry meaning (``Allow``, ``WWW-Authenticate``, ``Set-Cookie``, ...)
+      survive, those describing the old body (:data:`DROPPED_HEADERS`) go.
+      Successful responses pass through unbuffered.
+    - ``detail`` is a small 4xx page's own description (the last paragraph
+      Flask, Pyramid and Bottle put ``abort``'s text in) or else a standard
+      text (:data:`DETAILS`); never markup, and never a 5xx page's text.
+    - An exception raised before a byte was sent becomes JSON: a 500, or the
+      status of a registered class or a framework's HTTP exception (werkzeug,
+      WebOb, Pyramid, Bottle; recognised without importing them). One with
+      no error status that makes its own response (a redirect, a 304) is
+      answered with it, decided like any response.
+    - A 5xx exception's traceback is logged (``wsgikit.errors``, ERROR) and
+      written to ``wsgi.errors`` once; a 4xx one is logged at INFO. After the
+      body started, an exception is logged and re-raised (PEP 3333).
+    - ``HEAD`` gets headers only; 204 and 304 never get a body.
 
-    Environ keys written: ``wsgikit.errors.exception`` (the exception being
-    converted, so a ``format`` callable can look at it) and
-    ``wsgikit.errors.started.<id>`` (internal, one per instance: the
-    server's ``start_response`` was called, so a replacement needs
-    ``exc_info``). Read: ``REQUEST_METHOD``, ``SCRIPT_NAME``, ``PATH_INFO``,
-    ``HTTP_ACCEPT`` (with ``negotiate``), the request ID header,
-    ``wsgi.errors``, ``wsgi.file_wrapper``.
+    Environ keys: writes ``wsgikit.errors.exception`` (the exception being
+    converted, for a ``format`` callable) and ``wsgikit.errors.started.<id>``
+    (internal); reads ``wsgikit.request_id`` (set by
+    :class:`~wsgikit.request_id.RequestID`), the request ID header,
+    ``HTTP_ACCEPT``, ``wsgi.errors`` and ``wsgi.file_wrapper``.
 
     :param app: The WSGI application to wrap.
-    :param format: ``"problem"`` (default) for RFC 9457
-        ``application/problem+json`` with ``type``, ``title``, ``status``,
-        ``detail`` and ``instance``; ``"simple"`` for ``application/json``
-        with ``code``, ``message`` (the status phrase) and ``description``; or a
-        callable ``(status, title, detail, environ) -> dict`` whose result is
-        sent as ``application/json``. If the callable fails, the problem format
-        is sent instead and the failure logged.
-    :param debug: Put the exception and its traceback in the body of converted
-        exceptions, and pass a 5xx HTML page (a framework's debug page:
-        werkzeug's debugger, Django's technical 500) through untouched to a
-        client whose ``Accept`` rates HTML above JSON (with ``Vary: Accept``).
-        Never in production: a warning is logged when enabled.
-    :param negotiate: Replace an application's error page only when the
-        client's ``Accept`` rates JSON at least as high as HTML (a missing
-        ``Accept`` counts as JSON); the HTML pages it keeps and the JSON it
-        makes of them both get ``Vary: Accept`` (merged into one ``Vary``).
-        Exceptions always become JSON.
-    :param exceptions: More exception classes to answer with a status, such as
-        ``{TimeoutError: 504}``; subclasses match too. They take precedence over
-        a status the exception carries.
-    :param duck_typing: Also believe the status of any exception with an
-        ``int`` ``code`` or ``status_code`` between 400 and 599 (and let one
-        with a 1xx-3xx ``code`` that is a WSGI application answer itself).
-        Off by default: an HTTP client library's error for the application's
-        own outbound request carries a status meant for the application, not
-        for its client.
+    :param format: ``"problem"`` (default: RFC 9457 ``type``, ``title``,
+        ``status``, ``detail``, ``instance``), ``"simple"`` (``code``,
+        ``message``, ``description``) or a callable ``(status, title, detail,
+        environ) -> dict``; if the callable fails, a problem is sent instead.
+    :param debug: Put the exception and its traceback in the body of a
+        converted exception, and let a 5xx HTML page (a framework's debug page)
+        through to a client that prefers HTML. Never in production: off by
+        default, and a warning is logged when on.
+    :param negotiate: Keep an application's error page for a client whose
+        ``Accept`` rates HTML above JSON (``Vary: Accept``). Off by default.
+    :param exceptions: More exception classes to answer with a status, such
+        as ``{TimeoutError: 504}``; subclasses match, and they win over a
+        status the exception carries. Empty by default.
+    :param duck_typing: Treat any exception like a framework's: believe the
+        ``int`` ``code`` or ``status_code`` it carries. Off by default: an HTTP
+        client's error carries a status meant for the application.
     :param request_id_header: The request header echoed as ``request_id`` in
-        problem bodies when ``RequestID`` set no ID; ``None`` turns it off.
+        problem bodies when it looks like an ID and ``RequestID`` set none;
+        ``"X-Request-ID"`` by default, ``None`` turns it off.
     :param types: Problem ``type`` URIs by status, such as
-        ``{404: "https://example.com/problems/not-found"}``; other statuses get
-        ``"about:blank"``.
-    :param content_type: The ``Content-Type`` to send; by default
-        ``application/problem+json`` for ``"problem"`` and ``application/json``
-        otherwise. It must be a JSON media type.
+        ``{404: "https://example.com/problems/not-found"}``; by default every
+        status gets ``"about:blank"``.
+    :param content_type: A JSON media type to send instead of the default,
+        ``application/problem+json`` for ``"problem"`` and
+        ``application/json`` otherwise.
 
     .. code-block:: python
 
