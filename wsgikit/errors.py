@@ -14,17 +14,14 @@ endless error stream would be read to its end.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
-from json.encoder import encode_basestring as _json_string
 from types import TracebackType
-from typing import Any, TypeAlias, cast
-from urllib.parse import quote
+from typing import cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.datastructures import MIMEAccept
@@ -32,7 +29,7 @@ from werkzeug.http import parse_accept_header
 
 from ._error_pages import DESCRIPTION_MAX_LENGTH as DESCRIPTION_MAX_LENGTH
 from ._error_pages import DESCRIPTION_SCAN_LIMIT as DESCRIPTION_SCAN_LIMIT
-from ._error_pages import HTML_TYPES, TITLES, description_from_body, one_line, parse_content_type
+from ._error_pages import HTML_TYPES, description_from_body, one_line, parse_content_type
 from ._http import REQUEST_ID as REQUEST_ID  # a request ID is echoed only when it matches
 from ._http_exceptions import (
     carried_status,
@@ -40,6 +37,12 @@ from ._http_exceptions import (
     is_framework_exception,
     own_response,
 )
+from ._problem import CLIENT_ERROR as CLIENT_ERROR
+from ._problem import DETAILS as DETAILS
+from ._problem import REQUEST_ID_KEY as REQUEST_ID_KEY
+from ._problem import SERVER_ERROR as SERVER_ERROR
+from ._problem import Formatter as Formatter
+from ._problem import Renderer, standard_detail, status_title
 from ._response import (
     Buffer,
     EditHeaders,
@@ -53,13 +56,8 @@ from ._response import (
     with_vary,
 )
 
-#: ``formatter(status, title, detail, environ) -> dict``, the ``format`` callable.
-Formatter: TypeAlias = Callable[[int, str, str, WSGIEnvironment], Mapping[str, Any]]
-
 logger = logging.getLogger("wsgikit.errors")
 
-#: Where :class:`~wsgikit.request_id.RequestID` puts the request's ID (#13).
-REQUEST_ID_KEY = "wsgikit.request_id"
 #: The environ key holding the exception being converted (for a ``format`` callable).
 EXCEPTION_KEY = "wsgikit.errors.exception"
 #: Prefix of the (per instance) environ key set once the server's
@@ -90,56 +88,7 @@ DROPPED_HEADERS = frozenset(
     }
 )
 
-#: A description per status, for when nothing better is known.
-DETAILS: dict[int, str] = {
-    400: "The request could not be understood: it is malformed or incomplete.",
-    401: "This resource needs authentication; the request carried none or invalid credentials.",
-    402: "Payment is required to access this resource.",
-    403: "You are not allowed to access this resource.",
-    404: "There is nothing at this URL.",
-    405: "This resource does not support the request method; see the Allow header.",
-    406: "None of the representations this resource has is acceptable to the client.",
-    407: "The proxy needs authentication before it forwards this request.",
-    408: "The server gave up waiting for the rest of the request.",
-    409: "The request conflicts with the current state of the resource.",
-    410: "This resource existed but has been removed for good.",
-    411: "This request needs a Content-Length header.",
-    412: "A precondition in the request headers did not hold.",
-    413: "The request body is larger than the server accepts.",
-    414: "The URL is longer than the server accepts.",
-    415: "The request body has a media type this resource does not accept.",
-    416: "The requested range lies outside the resource.",
-    417: "The expectation in the Expect header cannot be met.",
-    418: "The server is a teapot and refuses to brew coffee.",
-    421: "The request went to a server that cannot answer for this URL.",
-    422: "The request is well-formed but its content is not valid.",
-    423: "The resource is locked.",
-    424: "The request depended on another request that failed.",
-    425: "The server will not process a request that might be replayed.",
-    426: "The client has to switch to another protocol; see the Upgrade header.",
-    428: "This request has to be conditional (If-Match or If-Unmodified-Since).",
-    429: "Too many requests; slow down and retry later (see Retry-After if present).",
-    431: "The request headers are larger than the server accepts.",
-    451: "This resource is unavailable for legal reasons.",
-    500: "The server failed to complete the request because of an internal error.",
-    501: "The server does not implement what this request needs.",
-    502: "An upstream server sent an invalid response.",
-    503: "The service is unavailable for now; retry later (see Retry-After if present).",
-    504: "An upstream server did not answer in time.",
-    505: "The server does not support this HTTP version.",
-    506: "The server's content negotiation is misconfigured.",
-    507: "The server has not enough storage to complete the request.",
-    508: "The server detected an endless loop while processing the request.",
-    510: "The request needs extensions the server was not given.",
-    511: "The network needs authentication before it can be used.",
-}
-CLIENT_ERROR = "The request could not be completed."
-SERVER_ERROR = "The server could not complete the request."
-
-
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
-_SAFE_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
 
 
 class JSONErrors:
@@ -262,8 +211,7 @@ class JSONErrors:
             if request_id_header is None
             else "HTTP_" + request_id_header.upper().replace("-", "_")
         )
-        self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        self._encode_ascii = json.JSONEncoder(separators=(",", ":")).encode
+        self._render = Renderer(format, self.types, self._request_id_key).render
         if self.debug:
             logger.warning(
                 "JSONErrors(debug=True): exception messages and tracebacks are sent to "
@@ -324,7 +272,7 @@ class JSONErrors:
     ) -> tuple[str, Headers, bytes]:
         code = status_code(status)
         phrase = status[4:].strip()
-        title = _title(code, phrase)
+        title = status_title(code, phrase)
         # One pass over the headers: keep the meaningful ones, note the body's.
         kept: Headers = []
         content_type = encoding = ""
@@ -340,7 +288,7 @@ class JSONErrors:
         if code < 500:
             detail = description_from_body(body, content_type, encoding, code, phrase, environ)
         if detail is None:
-            detail = _standard_detail(code)
+            detail = standard_detail(code)
         if self._may_keep(code, parse_content_type(content_type)[0]):
             kept = with_vary(kept, "Accept")  # the page would have stayed for an HTML client
         kept.append(("Content-Type", self.content_type))
@@ -397,8 +345,8 @@ class JSONErrors:
             if detail is None:
                 detail = one_line(f"{type(exc).__qualname__}: {_safe_str(exc)}")
         if detail is None:
-            detail = _standard_detail(code)
-        title = _title(code, "")
+            detail = standard_detail(code)
+        title = status_title(code, "")
         environ[EXCEPTION_KEY] = exc
         body = self._render(code, title, detail, environ, trace)
         headers = [*extra_headers, ("Content-Type", self.content_type)]
@@ -467,79 +415,6 @@ class JSONErrors:
 
     # --- the body -----------------------------------------------------------
 
-    def _render(
-        self,
-        code: int,
-        title: str,
-        detail: str,
-        environ: WSGIEnvironment,
-        trace: list[str] | None,
-    ) -> bytes:
-        fmt = self.format
-        if trace is None and fmt == "problem":
-            return self._problem_json(code, title, detail, environ)
-        data: Mapping[str, Any]
-        if fmt == "simple":
-            data = {"code": code, "message": title, "description": detail}
-        elif callable(fmt):
-            try:
-                return self._dump(fmt(code, title, detail, environ))
-            except Exception:
-                logger.exception("the JSONErrors format callable failed; sent a problem instead")
-                data = self._problem(code, title, detail, environ)
-        else:
-            data = self._problem(code, title, detail, environ)
-        if trace is not None:
-            return self._dump({**data, "traceback": trace})
-        return self._dump(data)
-
-    def _problem_json(self, code: int, title: str, detail: str, environ: WSGIEnvironment) -> bytes:
-        """:meth:`_problem` encoded, without the intermediate dict (the hot path)."""
-        request_id = self._request_id(environ)
-        text = (
-            f'{{"type":{_json_string(self.types.get(code, "about:blank"))},'
-            f'"title":{_json_string(title)},"status":{code},'
-            f'"detail":{_json_string(detail)},"instance":{_json_string(_instance(environ))}'
-            + ("}" if request_id is None else f',"request_id":{_json_string(request_id)}}}')
-        )
-        try:
-            return text.encode("utf-8")
-        except UnicodeEncodeError:
-            return self._dump(self._problem(code, title, detail, environ))
-
-    def _problem(
-        self, code: int, title: str, detail: str, environ: WSGIEnvironment
-    ) -> dict[str, Any]:
-        problem: dict[str, Any] = {
-            "type": self.types.get(code, "about:blank"),
-            "title": title,
-            "status": code,
-            "detail": detail,
-            "instance": _instance(environ),
-        }
-        request_id = self._request_id(environ)
-        if request_id is not None:
-            problem["request_id"] = request_id
-        return problem
-
-    def _request_id(self, environ: WSGIEnvironment) -> str | None:
-        """The ID RequestID gave the request (#13), else the header's if valid."""
-        request_id = environ.get(REQUEST_ID_KEY)
-        if isinstance(request_id, str):
-            return request_id
-        if self._request_id_key is None:
-            return None
-        return _request_id(environ.get(self._request_id_key))
-
-    def _dump(self, data: Mapping[str, Any]) -> bytes:
-        if not isinstance(data, Mapping):
-            raise TypeError(f"a JSON error body must be a mapping, not {type(data).__name__}")
-        try:
-            return self._encode(data).encode("utf-8")
-        except UnicodeEncodeError:
-            # Lone surrogates: \\u escapes are still valid JSON.
-            return self._encode_ascii(data).encode("ascii")
-
 
 # --- private helpers -------------------------------------------------------------
 
@@ -598,43 +473,6 @@ def _prefers_json(accept: str | None) -> bool:
     parsed = parse_accept_header(accept, MIMEAccept)
     json_q = max(parsed.quality(JSON), parsed.quality(PROBLEM_JSON))
     return json_q >= parsed.quality("text/html")
-
-
-def _title(code: int, phrase: str) -> str:
-    title = TITLES.get(code)
-    if title is not None:
-        return title
-    phrase = one_line(phrase)
-    if phrase:
-        return phrase
-    return "Client Error" if code < 500 else "Server Error"
-
-
-def _standard_detail(code: int) -> str:
-    return DETAILS.get(code) or (CLIENT_ERROR if code < 500 else SERVER_ERROR)
-
-
-def _instance(environ: WSGIEnvironment) -> str:
-    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-    if _SAFE_PATH.fullmatch(path):
-        return path or "/"
-    try:
-        raw = path.encode("latin-1")
-    except UnicodeEncodeError:
-        raw = path.encode("utf-8", "replace")
-    return quote(raw, safe=_PATH_SAFE) or "/"
-
-
-def _request_id(value: object) -> str | None:
-    if not value:
-        return None
-    if isinstance(value, str) and REQUEST_ID.fullmatch(value):
-        return value
-    logger.info(
-        "ignored an invalid request ID header (%d characters)",
-        len(value) if isinstance(value, str) else -1,
-    )
-    return None
 
 
 def _request_line(environ: WSGIEnvironment) -> tuple[str, str]:
