@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
-import traceback
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from types import TracebackType
@@ -27,6 +25,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
+from ._error_log import format_traceback, request_line, safe_str, write_errors
 from ._error_pages import DESCRIPTION_MAX_LENGTH as DESCRIPTION_MAX_LENGTH
 from ._error_pages import DESCRIPTION_SCAN_LIMIT as DESCRIPTION_SCAN_LIMIT
 from ._error_pages import HTML_TYPES, description_from_body, one_line, parse_content_type
@@ -305,14 +304,14 @@ class JSONErrors:
     ) -> Iterable[bytes] | None:
         if not sent and isinstance(exc, Exception):
             return self._from_exception(environ, start_response, exc)
-        method, path = _request_line(environ)
+        method, path = request_line(environ)
         logger.error(
             "%s %s: exception after the response started; aborting the connection",
             method,
             path,
             exc_info=(type(exc), exc, exc.__traceback__),
         )
-        _write_errors(environ, f"{method} {path}: exception after the response started", exc)
+        write_errors(environ, f"{method} {path}: exception after the response started", exc)
         return None
 
     def _from_exception(
@@ -327,7 +326,7 @@ class JSONErrors:
                 if served is not None:
                     return served
         code, detail, extra_headers = _classify(exc, registered, trusted, environ)
-        method, path = _request_line(environ)
+        method, path = request_line(environ)
         if code < 500:
             logger.info("%s %s: %s answered with %d", method, path, type(exc).__name__, code)
         else:
@@ -338,12 +337,12 @@ class JSONErrors:
                 code,
                 exc_info=(type(exc), exc, exc.__traceback__),
             )
-            _write_errors(environ, f"{method} {path}: unhandled exception", exc)
+            write_errors(environ, f"{method} {path}: unhandled exception", exc)
         trace = None
         if self.debug:
-            trace = _format_traceback(exc)
+            trace = format_traceback(exc)
             if detail is None:
-                detail = one_line(f"{type(exc).__qualname__}: {_safe_str(exc)}")
+                detail = one_line(f"{type(exc).__qualname__}: {safe_str(exc)}")
         if detail is None:
             detail = standard_detail(code)
         title = status_title(code, "")
@@ -390,7 +389,7 @@ class JSONErrors:
         a ready-made response) through the same decision as any response:
         1xx-3xx go out untouched, 4xx/5xx pages become JSON. ``None`` when
         the exception failed to make its response."""
-        method, path = _request_line(environ)
+        method, path = request_line(environ)
         logger.debug("%s %s: %s answered with its own response", method, path, type(exc).__name__)
         send: StartResponse = start_response
         replacing = None
@@ -473,74 +472,6 @@ def _prefers_json(accept: str | None) -> bool:
     parsed = parse_accept_header(accept, MIMEAccept)
     json_q = max(parsed.quality(JSON), parsed.quality(PROBLEM_JSON))
     return json_q >= parsed.quality("text/html")
-
-
-def _request_line(environ: WSGIEnvironment) -> tuple[str, str]:
-    """Method and path, with control characters escaped (no log injection)."""
-    method = repr(str(environ.get("REQUEST_METHOD", "?")))[1:-1]
-    path = repr(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))[1:-1]
-    return method, path
-
-
-def _write_errors(environ: WSGIEnvironment, message: str, exc: BaseException) -> None:
-    """Write ``message`` and the traceback to ``wsgi.errors``, unless the
-    ERROR record just logged for it already went to that same stream."""
-    stream = environ.get("wsgi.errors")
-    if stream is None or _logged_to(stream):
-        return
-    try:
-        stream.write(f"wsgikit.errors: {message}\n{''.join(_format_traceback(exc))}")
-        stream.flush()
-    except Exception:  # a broken error stream must not hide the original error
-        logger.debug("could not write to wsgi.errors", exc_info=True)
-
-
-def _logged_to(stream: object) -> bool:
-    """Whether logging writes an ERROR record of :data:`logger` to ``stream``.
-
-    Most servers (waitress, wsgiref) give ``sys.stderr`` as ``wsgi.errors``,
-    and an application that configures no logging has its records printed to
-    ``sys.stderr`` by Python's last-resort handler: without this check every
-    traceback would appear twice, one after the other."""
-    if not logger.isEnabledFor(logging.ERROR):
-        return False
-    handled = False
-    current: logging.Logger | None = logger
-    while current is not None:
-        for handler in current.handlers:
-            handled = True
-            if (
-                isinstance(handler, logging.StreamHandler)
-                and handler.level <= logging.ERROR
-                and handler.stream is stream
-            ):
-                return True
-        current = current.parent if current.propagate else None
-    last_resort = logging.lastResort
-    return (
-        not handled
-        and last_resort is not None
-        and last_resort.level <= logging.ERROR
-        and stream is sys.stderr
-    )
-
-
-def _safe_str(exc: BaseException) -> str:
-    """``str(exc)``, or a placeholder when the exception cannot be printed."""
-    try:
-        return str(exc)
-    except Exception:
-        return "<exception str() failed>"
-
-
-def _format_traceback(exc: BaseException) -> list[str]:
-    """The traceback lines of ``exc``, whatever the exception object does
-    (``traceback`` itself fails on a ``__notes__`` that raises)."""
-    try:
-        return traceback.format_exception(exc)
-    except Exception:
-        lines = traceback.format_tb(exc.__traceback__)
-        return ["Traceback (most recent call last):\n", *lines, f"{type(exc).__qualname__}\n"]
 
 
 def _classify(
