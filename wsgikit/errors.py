@@ -10,6 +10,11 @@ Do **not** use it for an application that serves HTML pages to browsers unless
 you set ``negotiate=True``: it would replace the friendly 404 page with JSON.
 It buffers error responses (never successful ones) to replace their body, so an
 endless error stream would be read to its end.
+
+This module decides *when* and *with which status*; the rest lives in private
+modules: ``_error_pages`` (the description found in a framework's error page),
+``_http_exceptions`` (recognising a framework's HTTP exception), ``_problem``
+(the JSON body) and ``_error_log`` (writing a traceback once).
 """
 
 from __future__ import annotations
@@ -529,7 +534,8 @@ class _Replacing:
 
 
 def _exception_text(exc: Exception) -> str | None:
-    """The description an HTTP exception carries (werkzeug, WebOb, Bottle)."""
+    """The description an exception given a 4xx status carries (werkzeug's,
+    WebOb's, Bottle's attribute names; a registered class is read the same way)."""
     for attr in ("description", "detail", "explanation", "body"):
         try:
             value = getattr(exc, attr, None)
