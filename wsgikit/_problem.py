@@ -14,17 +14,17 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from json.encoder import encode_basestring as _json_string
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from wsgiref.types import WSGIEnvironment
 
 from ._error_pages import TITLES, one_line
 from ._http import REQUEST_ID
 
-#: ``formatter(status, title, detail, environ) -> dict``, the ``format`` callable.
-Formatter: TypeAlias = Callable[[int, str, str, WSGIEnvironment], Mapping[str, Any]]
+if TYPE_CHECKING:
+    from .errors import Formatter
 
 logger = logging.getLogger("wsgikit.errors")
 

@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from types import TracebackType
-from typing import cast
+from typing import Any, TypeAlias, cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.datastructures import MIMEAccept
@@ -45,7 +45,6 @@ from ._problem import CLIENT_ERROR as CLIENT_ERROR
 from ._problem import DETAILS as DETAILS
 from ._problem import REQUEST_ID_KEY as REQUEST_ID_KEY
 from ._problem import SERVER_ERROR as SERVER_ERROR
-from ._problem import Formatter as Formatter
 from ._problem import Renderer, standard_detail, status_title
 from ._response import (
     Buffer,
@@ -59,6 +58,9 @@ from ._response import (
     status_code,
     with_vary,
 )
+
+#: ``formatter(status, title, detail, environ) -> dict``, the ``format`` callable.
+Formatter: TypeAlias = Callable[[int, str, str, WSGIEnvironment], Mapping[str, Any]]
 
 logger = logging.getLogger("wsgikit.errors")
 
