@@ -103,11 +103,12 @@ class JSONErrors:
     - A 4xx/5xx response whose body is not already JSON (``application/json``
       or ``+json``) is buffered and replaced; the status stays, headers that
       carry meaning (``Allow``, ``WWW-Authenticate``, ``Set-Cookie``, ...)
-      survive, those describing the old body (:data:`DROPPED_HEADERS`) go.
+      survive, those describing the old body (``Content-Type``,
+      ``Content-Length``, ``ETag``, ...) go.
       Successful responses pass through unbuffered.
     - ``detail`` is a small 4xx page's own description (the last paragraph
       Flask, Pyramid and Bottle put ``abort``'s text in) or else a standard
-      text (:data:`DETAILS`); never markup, and never a 5xx page's text.
+      text for the status; never markup, and never a 5xx page's text.
     - An exception raised before a byte was sent becomes JSON: a 500, or the
       status of a registered class or a framework's HTTP exception (werkzeug,
       WebOb, Pyramid, Bottle; recognised without importing them). One with
