@@ -10,29 +10,42 @@ Do **not** use it for an application that serves HTML pages to browsers unless
 you set ``negotiate=True``: it would replace the friendly 404 page with JSON.
 It buffers error responses (never successful ones) to replace their body, so an
 endless error stream would be read to its end.
+
+This module decides *when* and *with which status*; the rest lives in private
+modules: ``_error_pages`` (the description found in a framework's error page),
+``_http_exceptions`` (recognising a framework's HTTP exception), ``_problem``
+(the JSON body) and ``_error_log`` (writing a traceback once).
 """
 
 from __future__ import annotations
 
-import html
-import json
 import logging
 import re
-import sys
-import traceback
 from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache, partial
-from http import HTTPStatus
-from json.encoder import encode_basestring as _json_string
+from functools import partial
 from types import TracebackType
 from typing import Any, TypeAlias, cast
-from urllib.parse import quote
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.datastructures import MIMEAccept
-from werkzeug.http import parse_accept_header, parse_options_header
+from werkzeug.http import parse_accept_header
 
+from ._error_log import format_traceback, request_line, safe_str, write_errors
+from ._error_pages import DESCRIPTION_MAX_LENGTH as DESCRIPTION_MAX_LENGTH
+from ._error_pages import DESCRIPTION_SCAN_LIMIT as DESCRIPTION_SCAN_LIMIT
+from ._error_pages import HTML_TYPES, description_from_body, one_line, parse_content_type
 from ._http import REQUEST_ID as REQUEST_ID  # a request ID is echoed only when it matches
+from ._http_exceptions import (
+    carried_status,
+    exception_headers,
+    is_framework_exception,
+    own_response,
+)
+from ._problem import CLIENT_ERROR as CLIENT_ERROR
+from ._problem import DETAILS as DETAILS
+from ._problem import REQUEST_ID_KEY as REQUEST_ID_KEY
+from ._problem import SERVER_ERROR as SERVER_ERROR
+from ._problem import Renderer, standard_detail, status_title
 from ._response import (
     Buffer,
     EditHeaders,
@@ -51,8 +64,6 @@ Formatter: TypeAlias = Callable[[int, str, str, WSGIEnvironment], Mapping[str, A
 
 logger = logging.getLogger("wsgikit.errors")
 
-#: Where :class:`~wsgikit.request_id.RequestID` puts the request's ID (#13).
-REQUEST_ID_KEY = "wsgikit.request_id"
 #: The environ key holding the exception being converted (for a ``format`` callable).
 EXCEPTION_KEY = "wsgikit.errors.exception"
 #: Prefix of the (per instance) environ key set once the server's
@@ -83,166 +94,63 @@ DROPPED_HEADERS = frozenset(
     }
 )
 
-#: A description per status, for when nothing better is known.
-DETAILS: dict[int, str] = {
-    400: "The request could not be understood: it is malformed or incomplete.",
-    401: "This resource needs authentication; the request carried none or invalid credentials.",
-    402: "Payment is required to access this resource.",
-    403: "You are not allowed to access this resource.",
-    404: "There is nothing at this URL.",
-    405: "This resource does not support the request method; see the Allow header.",
-    406: "None of the representations this resource has is acceptable to the client.",
-    407: "The proxy needs authentication before it forwards this request.",
-    408: "The server gave up waiting for the rest of the request.",
-    409: "The request conflicts with the current state of the resource.",
-    410: "This resource existed but has been removed for good.",
-    411: "This request needs a Content-Length header.",
-    412: "A precondition in the request headers did not hold.",
-    413: "The request body is larger than the server accepts.",
-    414: "The URL is longer than the server accepts.",
-    415: "The request body has a media type this resource does not accept.",
-    416: "The requested range lies outside the resource.",
-    417: "The expectation in the Expect header cannot be met.",
-    418: "The server is a teapot and refuses to brew coffee.",
-    421: "The request went to a server that cannot answer for this URL.",
-    422: "The request is well-formed but its content is not valid.",
-    423: "The resource is locked.",
-    424: "The request depended on another request that failed.",
-    425: "The server will not process a request that might be replayed.",
-    426: "The client has to switch to another protocol; see the Upgrade header.",
-    428: "This request has to be conditional (If-Match or If-Unmodified-Since).",
-    429: "Too many requests; slow down and retry later (see Retry-After if present).",
-    431: "The request headers are larger than the server accepts.",
-    451: "This resource is unavailable for legal reasons.",
-    500: "The server failed to complete the request because of an internal error.",
-    501: "The server does not implement what this request needs.",
-    502: "An upstream server sent an invalid response.",
-    503: "The service is unavailable for now; retry later (see Retry-After if present).",
-    504: "An upstream server did not answer in time.",
-    505: "The server does not support this HTTP version.",
-    506: "The server's content negotiation is misconfigured.",
-    507: "The server has not enough storage to complete the request.",
-    508: "The server detected an endless loop while processing the request.",
-    510: "The request needs extensions the server was not given.",
-    511: "The network needs authentication before it can be used.",
-}
-CLIENT_ERROR = "The request could not be completed."
-SERVER_ERROR = "The server could not complete the request."
-
-#: Only bodies up to this size are searched for a description (4xx only).
-DESCRIPTION_SCAN_LIMIT = 4096
-#: A description found in a body longer than this is not used.
-DESCRIPTION_MAX_LENGTH = 300
-
-_HTML = frozenset({"text/html", "application/xhtml+xml"})
-_TITLES = {int(status): status.phrase for status in HTTPStatus if 400 <= status <= 599}
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
-_SAFE_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
 
 
 class JSONErrors:
     """Turn every 4xx/5xx response and every unhandled exception into JSON.
 
-    - A response with a 4xx or 5xx status whose body is not already JSON
-      (``application/json`` or any ``+json`` type) is buffered and replaced by
-      a JSON body with a recomputed ``Content-Length``. The status line stays.
-      Headers that carry meaning survive (``Allow``, ``WWW-Authenticate``,
-      ``Retry-After``, ``Set-Cookie``, ``Location``, ``Vary``,
-      ``Access-Control-*``, ``Cache-Control``, any ``X-*``); those describing
-      the replaced body (``Content-Type``, ``Content-Length``,
-      ``Content-Encoding``, ``ETag``, ``Last-Modified``, ``Content-MD5``, ...)
-      are dropped. Successful responses pass through unbuffered.
-    - ``detail`` is never the framework's markup. For a 4xx page of at most
-      4 KiB, the last paragraph of its text is used when it says more than the
-      status phrase (this is where Flask, Pyramid and Bottle put the
-      description given to ``abort``); otherwise, and always for 5xx, a
-      standard description of the status. A page that talks about the
-      site's configuration (Django's "DEBUG = True" hints, "... using the
-      CSRF_FAILURE_VIEW setting", Pyramid's ``debug_notfound`` output) lends
-      nothing, nor does a placeholder such as Bottle's "Unknown Error.".
-    - With ``debug``, a 5xx HTML page -- a framework's debug page -- goes
-      to a client that prefers HTML untouched (``Vary: Accept``).
-    - An exception raised before the response started becomes a JSON response
-      (sent with ``exc_info`` when the server already had a status).
-      The HTTP exceptions of the supported frameworks (werkzeug and
-      WebOb/Pyramid ``HTTPException``, Bottle ``HTTPError``, recognised by
-      class name and package along the MRO, without importing them) and the
-      classes registered in ``exceptions`` keep their status, with their
-      ``description``, ``detail``, ``explanation`` or ``body`` text (4xx
-      only) and their meaningful headers (werkzeug's ``get_headers()``,
-      WebOb's and Bottle's ``headerlist``). Any other exception is a 500,
-      even one with a ``code`` such as ``urllib.error.HTTPError(401)`` from
-      a call the application made (unless ``duck_typing``). A 5xx body never
-      contains text taken from the exception, unless ``debug`` is on.
-    - A framework's HTTP exception that makes its own response and carries
-      no 4xx/5xx status -- a werkzeug ``HTTPException`` (``RequestRedirect``, or
-      ``abort(response)``) through ``get_response(environ)``, a WebOb or
-      Pyramid ``HTTPException`` (itself a WSGI application) with a 1xx-3xx
-      ``code`` -- is answered with that response, decided like any response
-      the application made: redirects and ``304`` go out untouched
-      (``Location`` kept, no body for 304), a 4xx/5xx page becomes JSON.
-      Such exceptions are control flow: logged at DEBUG only.
-    - The traceback of a 5xx exception is logged (logger ``wsgikit.errors``,
-      level ERROR) and written to ``wsgi.errors``, with the request method
-      and path -- once: not to ``wsgi.errors`` when logging already writes
-      the record to that same stream (as Python's last-resort handler does to
-      ``sys.stderr``, most servers' ``wsgi.errors``, when logging is not
-      configured). 4xx exceptions are logged at INFO without a traceback.
-    - An exception raised while the body is iterated, after a non-empty chunk
-      went out, cannot become JSON: it is logged and re-raised so the server
-      aborts the connection (PEP 3333). The inner iterable is closed once.
-    - ``HEAD`` responses get the JSON headers and no body; 204 and 304 are
-      never given one.
-    - The request's ID is echoed as ``request_id`` in problem bodies: the one
-      :class:`~wsgikit.request_id.RequestID` put in
-      ``environ["wsgikit.request_id"]``, or else the request ID header when it
-      is a plausible ID (at most 128 visible characters of
-      ``A-Z a-z 0-9 . _ ~ : / + = @ -``); any other value is ignored and logged.
+    - A 4xx/5xx response whose body is not already JSON (``application/json``
+      or ``+json``) is buffered and replaced; the status stays, headers that
+      carry meaning (``Allow``, ``WWW-Authenticate``, ``Set-Cookie``, ...)
+      survive, those describing the old body (``Content-Type``,
+      ``Content-Length``, ``ETag``, ...) go.
+      Successful responses pass through unbuffered.
+    - ``detail`` is a small 4xx page's own description (the last paragraph
+      Flask, Pyramid and Bottle put ``abort``'s text in) or else a standard
+      text for the status; never markup, and never a 5xx page's text.
+    - An exception raised before a byte was sent becomes JSON: a 500, or the
+      status of a registered class or a framework's HTTP exception (werkzeug,
+      WebOb, Pyramid, Bottle; recognised without importing them). One with
+      no error status that makes its own response (a redirect, a 304) is
+      answered with it, decided like any response.
+    - A 5xx exception's traceback is logged (``wsgikit.errors``, ERROR) and
+      written to ``wsgi.errors`` once; a 4xx one is logged at INFO. After the
+      body started, an exception is logged and re-raised (PEP 3333).
+    - ``HEAD`` gets headers only; 204 and 304 never get a body.
 
-    Environ keys written: ``wsgikit.errors.exception`` (the exception being
-    converted, so a ``format`` callable can look at it) and
-    ``wsgikit.errors.started.<id>`` (internal, one per instance: the
-    server's ``start_response`` was called, so a replacement needs
-    ``exc_info``). Read: ``REQUEST_METHOD``, ``SCRIPT_NAME``, ``PATH_INFO``,
-    ``HTTP_ACCEPT`` (with ``negotiate``), the request ID header,
-    ``wsgi.errors``, ``wsgi.file_wrapper``.
+    Environ keys: writes ``wsgikit.errors.exception`` (the exception being
+    converted, for a ``format`` callable) and ``wsgikit.errors.started.<id>``
+    (internal); reads ``wsgikit.request_id`` (set by
+    :class:`~wsgikit.request_id.RequestID`), the request ID header,
+    ``HTTP_ACCEPT``, ``wsgi.errors`` and ``wsgi.file_wrapper``.
 
     :param app: The WSGI application to wrap.
-    :param format: ``"problem"`` (default) for RFC 9457
-        ``application/problem+json`` with ``type``, ``title``, ``status``,
-        ``detail`` and ``instance``; ``"simple"`` for ``application/json``
-        with ``code``, ``message`` (the status phrase) and ``description``; or a
-        callable ``(status, title, detail, environ) -> dict`` whose result is
-        sent as ``application/json``. If the callable fails, the problem format
-        is sent instead and the failure logged.
-    :param debug: Put the exception and its traceback in the body of converted
-        exceptions, and pass a 5xx HTML page (a framework's debug page:
-        werkzeug's debugger, Django's technical 500) through untouched to a
-        client whose ``Accept`` rates HTML above JSON (with ``Vary: Accept``).
-        Never in production: a warning is logged when enabled.
-    :param negotiate: Replace an application's error page only when the
-        client's ``Accept`` rates JSON at least as high as HTML (a missing
-        ``Accept`` counts as JSON); the HTML pages it keeps and the JSON it
-        makes of them both get ``Vary: Accept`` (merged into one ``Vary``).
-        Exceptions always become JSON.
-    :param exceptions: More exception classes to answer with a status, such as
-        ``{TimeoutError: 504}``; subclasses match too. They take precedence over
-        a status the exception carries.
-    :param duck_typing: Also believe the status of any exception with an
-        ``int`` ``code`` or ``status_code`` between 400 and 599 (and let one
-        with a 1xx-3xx ``code`` that is a WSGI application answer itself).
-        Off by default: an HTTP client library's error for the application's
-        own outbound request carries a status meant for the application, not
-        for its client.
+    :param format: ``"problem"`` (default: RFC 9457 ``type``, ``title``,
+        ``status``, ``detail``, ``instance``), ``"simple"`` (``code``,
+        ``message``, ``description``) or a callable ``(status, title, detail,
+        environ) -> dict``; if the callable fails, a problem is sent instead.
+    :param debug: Put the exception and its traceback in the body of a
+        converted exception, and let a 5xx HTML page (a framework's debug page)
+        through to a client that prefers HTML. Never in production: off by
+        default, and a warning is logged when on.
+    :param negotiate: Keep an application's error page for a client whose
+        ``Accept`` rates HTML above JSON (``Vary: Accept``). Off by default.
+    :param exceptions: More exception classes to answer with a status, such
+        as ``{TimeoutError: 504}``; subclasses match, and they win over a
+        status the exception carries. Empty by default.
+    :param duck_typing: Treat any exception like a framework's: believe the
+        ``int`` ``code`` or ``status_code`` it carries. Off by default: an HTTP
+        client's error carries a status meant for the application.
     :param request_id_header: The request header echoed as ``request_id`` in
-        problem bodies when ``RequestID`` set no ID; ``None`` turns it off.
+        problem bodies when it looks like an ID and ``RequestID`` set none;
+        ``"X-Request-ID"`` by default, ``None`` turns it off.
     :param types: Problem ``type`` URIs by status, such as
-        ``{404: "https://example.com/problems/not-found"}``; other statuses get
-        ``"about:blank"``.
-    :param content_type: The ``Content-Type`` to send; by default
-        ``application/problem+json`` for ``"problem"`` and ``application/json``
-        otherwise. It must be a JSON media type.
+        ``{404: "https://example.com/problems/not-found"}``; by default every
+        status gets ``"about:blank"``.
+    :param content_type: A JSON media type to send instead of the default,
+        ``application/problem+json`` for ``"problem"`` and
+        ``application/json`` otherwise.
 
     .. code-block:: python
 
@@ -310,8 +218,7 @@ class JSONErrors:
             if request_id_header is None
             else "HTTP_" + request_id_header.upper().replace("-", "_")
         )
-        self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        self._encode_ascii = json.JSONEncoder(separators=(",", ":")).encode
+        self._render = Renderer(format, self.types, self._request_id_key).render
         if self.debug:
             logger.warning(
                 "JSONErrors(debug=True): exception messages and tracebacks are sent to "
@@ -365,14 +272,14 @@ class JSONErrors:
         that prefers HTML: any page with ``negotiate``; with ``debug``, a 5xx
         HTML page, a framework's debug page (werkzeug's debugger, Django's
         technical 500) that a developer's browser should keep."""
-        return self.negotiate or (self.debug and code >= 500 and mime in _HTML)
+        return self.negotiate or (self.debug and code >= 500 and mime in HTML_TYPES)
 
     def _finish(
         self, environ: WSGIEnvironment, status: str, headers: Headers, body: bytes
     ) -> tuple[str, Headers, bytes]:
         code = status_code(status)
         phrase = status[4:].strip()
-        title = _title(code, phrase)
+        title = status_title(code, phrase)
         # One pass over the headers: keep the meaningful ones, note the body's.
         kept: Headers = []
         content_type = encoding = ""
@@ -386,10 +293,10 @@ class JSONErrors:
                 encoding = value
         detail = None
         if code < 500:
-            detail = _description_from_body(body, content_type, encoding, code, phrase, environ)
+            detail = description_from_body(body, content_type, encoding, code, phrase, environ)
         if detail is None:
-            detail = _standard_detail(code)
-        if self._may_keep(code, _content_type(content_type)[0]):
+            detail = standard_detail(code)
+        if self._may_keep(code, parse_content_type(content_type)[0]):
             kept = with_vary(kept, "Accept")  # the page would have stayed for an HTML client
         kept.append(("Content-Type", self.content_type))
         return status, kept, self._render(code, title, detail, environ, None)
@@ -405,29 +312,29 @@ class JSONErrors:
     ) -> Iterable[bytes] | None:
         if not sent and isinstance(exc, Exception):
             return self._from_exception(environ, start_response, exc)
-        method, path = _request_line(environ)
+        method, path = request_line(environ)
         logger.error(
             "%s %s: exception after the response started; aborting the connection",
             method,
             path,
             exc_info=(type(exc), exc, exc.__traceback__),
         )
-        _write_errors(environ, f"{method} {path}: exception after the response started", exc)
+        write_errors(environ, f"{method} {path}: exception after the response started", exc)
         return None
 
     def _from_exception(
         self, environ: WSGIEnvironment, start_response: StartResponse, exc: Exception
     ) -> Iterable[bytes]:
         registered = self._registered_status(exc)
-        trusted = registered is None and (self.duck_typing or _is_framework_exception(exc))
+        trusted = registered is None and (self.duck_typing or is_framework_exception(exc))
         if trusted:
-            own = _own_response(exc)
+            own = own_response(exc)
             if own is not None:
                 served = self._serve_own(environ, start_response, exc, own)
                 if served is not None:
                     return served
         code, detail, extra_headers = _classify(exc, registered, trusted, environ)
-        method, path = _request_line(environ)
+        method, path = request_line(environ)
         if code < 500:
             logger.info("%s %s: %s answered with %d", method, path, type(exc).__name__, code)
         else:
@@ -438,15 +345,15 @@ class JSONErrors:
                 code,
                 exc_info=(type(exc), exc, exc.__traceback__),
             )
-            _write_errors(environ, f"{method} {path}: unhandled exception", exc)
+            write_errors(environ, f"{method} {path}: unhandled exception", exc)
         trace = None
         if self.debug:
-            trace = _format_traceback(exc)
+            trace = format_traceback(exc)
             if detail is None:
-                detail = _clean(f"{type(exc).__qualname__}: {_safe_str(exc)}")
+                detail = one_line(f"{type(exc).__qualname__}: {safe_str(exc)}")
         if detail is None:
-            detail = _standard_detail(code)
-        title = _title(code, "")
+            detail = standard_detail(code)
+        title = status_title(code, "")
         environ[EXCEPTION_KEY] = exc
         body = self._render(code, title, detail, environ, trace)
         headers = [*extra_headers, ("Content-Type", self.content_type)]
@@ -490,7 +397,7 @@ class JSONErrors:
         a ready-made response) through the same decision as any response:
         1xx-3xx go out untouched, 4xx/5xx pages become JSON. ``None`` when
         the exception failed to make its response."""
-        method, path = _request_line(environ)
+        method, path = request_line(environ)
         logger.debug("%s %s: %s answered with its own response", method, path, type(exc).__name__)
         exc_info: ExcInfo | None = None
         if environ.get(self._started_key):
@@ -512,79 +419,6 @@ class JSONErrors:
         return self._guarded(environ, start_response, body)
 
     # --- the body -----------------------------------------------------------
-
-    def _render(
-        self,
-        code: int,
-        title: str,
-        detail: str,
-        environ: WSGIEnvironment,
-        trace: list[str] | None,
-    ) -> bytes:
-        fmt = self.format
-        if trace is None and fmt == "problem":
-            return self._problem_json(code, title, detail, environ)
-        data: Mapping[str, Any]
-        if fmt == "simple":
-            data = {"code": code, "message": title, "description": detail}
-        elif callable(fmt):
-            try:
-                return self._dump(fmt(code, title, detail, environ))
-            except Exception:
-                logger.exception("the JSONErrors format callable failed; sent a problem instead")
-                data = self._problem(code, title, detail, environ)
-        else:
-            data = self._problem(code, title, detail, environ)
-        if trace is not None:
-            return self._dump({**data, "traceback": trace})
-        return self._dump(data)
-
-    def _problem_json(self, code: int, title: str, detail: str, environ: WSGIEnvironment) -> bytes:
-        """:meth:`_problem` encoded, without the intermediate dict (the hot path)."""
-        request_id = self._request_id(environ)
-        text = (
-            f'{{"type":{_json_string(self.types.get(code, "about:blank"))},'
-            f'"title":{_json_string(title)},"status":{code},'
-            f'"detail":{_json_string(detail)},"instance":{_json_string(_instance(environ))}'
-            + ("}" if request_id is None else f',"request_id":{_json_string(request_id)}}}')
-        )
-        try:
-            return text.encode("utf-8")
-        except UnicodeEncodeError:
-            return self._dump(self._problem(code, title, detail, environ))
-
-    def _problem(
-        self, code: int, title: str, detail: str, environ: WSGIEnvironment
-    ) -> dict[str, Any]:
-        problem: dict[str, Any] = {
-            "type": self.types.get(code, "about:blank"),
-            "title": title,
-            "status": code,
-            "detail": detail,
-            "instance": _instance(environ),
-        }
-        request_id = self._request_id(environ)
-        if request_id is not None:
-            problem["request_id"] = request_id
-        return problem
-
-    def _request_id(self, environ: WSGIEnvironment) -> str | None:
-        """The ID RequestID gave the request (#13), else the header's if valid."""
-        request_id = environ.get(REQUEST_ID_KEY)
-        if isinstance(request_id, str):
-            return request_id
-        if self._request_id_key is None:
-            return None
-        return _request_id(environ.get(self._request_id_key))
-
-    def _dump(self, data: Mapping[str, Any]) -> bytes:
-        if not isinstance(data, Mapping):
-            raise TypeError(f"a JSON error body must be a mapping, not {type(data).__name__}")
-        try:
-            return self._encode(data).encode("utf-8")
-        except UnicodeEncodeError:
-            # Lone surrogates: \\u escapes are still valid JSON.
-            return self._encode_ascii(data).encode("ascii")
 
 
 # --- private helpers -------------------------------------------------------------
@@ -646,111 +480,6 @@ def _prefers_json(accept: str | None) -> bool:
     return json_q >= parsed.quality("text/html")
 
 
-def _title(code: int, phrase: str) -> str:
-    title = _TITLES.get(code)
-    if title is not None:
-        return title
-    phrase = _clean(phrase)
-    if phrase:
-        return phrase
-    return "Client Error" if code < 500 else "Server Error"
-
-
-def _standard_detail(code: int) -> str:
-    return DETAILS.get(code) or (CLIENT_ERROR if code < 500 else SERVER_ERROR)
-
-
-def _instance(environ: WSGIEnvironment) -> str:
-    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-    if _SAFE_PATH.fullmatch(path):
-        return path or "/"
-    try:
-        raw = path.encode("latin-1")
-    except UnicodeEncodeError:
-        raw = path.encode("utf-8", "replace")
-    return quote(raw, safe=_PATH_SAFE) or "/"
-
-
-def _request_id(value: object) -> str | None:
-    if not value:
-        return None
-    if isinstance(value, str) and REQUEST_ID.fullmatch(value):
-        return value
-    logger.info(
-        "ignored an invalid request ID header (%d characters)",
-        len(value) if isinstance(value, str) else -1,
-    )
-    return None
-
-
-def _request_line(environ: WSGIEnvironment) -> tuple[str, str]:
-    """Method and path, with control characters escaped (no log injection)."""
-    method = repr(str(environ.get("REQUEST_METHOD", "?")))[1:-1]
-    path = repr(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))[1:-1]
-    return method, path
-
-
-def _write_errors(environ: WSGIEnvironment, message: str, exc: BaseException) -> None:
-    """Write ``message`` and the traceback to ``wsgi.errors``, unless the
-    ERROR record just logged for it already went to that same stream."""
-    stream = environ.get("wsgi.errors")
-    if stream is None or _logged_to(stream):
-        return
-    try:
-        stream.write(f"wsgikit.errors: {message}\n{''.join(_format_traceback(exc))}")
-        stream.flush()
-    except Exception:  # a broken error stream must not hide the original error
-        logger.debug("could not write to wsgi.errors", exc_info=True)
-
-
-def _logged_to(stream: object) -> bool:
-    """Whether logging writes an ERROR record of :data:`logger` to ``stream``.
-
-    Most servers (waitress, wsgiref) give ``sys.stderr`` as ``wsgi.errors``,
-    and an application that configures no logging has its records printed to
-    ``sys.stderr`` by Python's last-resort handler: without this check every
-    traceback would appear twice, one after the other."""
-    if not logger.isEnabledFor(logging.ERROR):
-        return False
-    handled = False
-    current: logging.Logger | None = logger
-    while current is not None:
-        for handler in current.handlers:
-            handled = True
-            if (
-                isinstance(handler, logging.StreamHandler)
-                and handler.level <= logging.ERROR
-                and handler.stream is stream
-            ):
-                return True
-        current = current.parent if current.propagate else None
-    last_resort = logging.lastResort
-    return (
-        not handled
-        and last_resort is not None
-        and last_resort.level <= logging.ERROR
-        and stream is sys.stderr
-    )
-
-
-def _safe_str(exc: BaseException) -> str:
-    """``str(exc)``, or a placeholder when the exception cannot be printed."""
-    try:
-        return str(exc)
-    except Exception:
-        return "<exception str() failed>"
-
-
-def _format_traceback(exc: BaseException) -> list[str]:
-    """The traceback lines of ``exc``, whatever the exception object does
-    (``traceback`` itself fails on a ``__notes__`` that raises)."""
-    try:
-        return traceback.format_exception(exc)
-    except Exception:
-        lines = traceback.format_tb(exc.__traceback__)
-        return ["Traceback (most recent call last):\n", *lines, f"{type(exc).__qualname__}\n"]
-
-
 def _classify(
     exc: Exception, registered: int | None, trusted: bool, environ: WSGIEnvironment
 ) -> tuple[int, str | None, Headers]:
@@ -763,320 +492,31 @@ def _classify(
     is for the log, not the client."""
     code = registered
     if code is None:
-        code = _any_status(exc, 400) if trusted else None
+        code = carried_status(exc, 400) if trusted else None
         if code is None:
             return 500, None, []
     text = _exception_text(exc) if code < 500 else None
-    return code, text, _exception_headers(exc, environ)
-
-
-#: The HTTP exception base classes of the supported frameworks: class name ->
-#: the top-level packages it is believed from (werkzeug and Flask; WebOb; Pyramid,
-#: which has its own copy; Bottle), and wsgikit's own (a session store that is
-#: down). Recognised by name and module along the MRO, so no framework is
-#: imported, and an unrelated class of the same name is not.
-_FRAMEWORK_EXCEPTIONS: dict[str, frozenset[str]] = {
-    "HTTPException": frozenset({"werkzeug", "webob", "pyramid"}),
-    "HTTPError": frozenset({"bottle"}),
-    "HTTPStatusError": frozenset({"wsgikit"}),
-}
-
-
-def _is_framework_exception(exc: BaseException) -> bool:
-    """True when ``exc`` is a supported framework's HTTP exception, whose
-    status is meant for the client (and not, say, the ``HTTPError`` of a
-    request the application itself made to another service)."""
-    for cls in type(exc).__mro__:
-        packages = _FRAMEWORK_EXCEPTIONS.get(cls.__name__)
-        if packages is not None and str(cls.__module__).partition(".")[0] in packages:
-            return True
-    return False
-
-
-def _own_response(exc: Exception) -> WSGIApplication | None:
-    """The WSGI application that answers for an HTTP exception which makes its
-    own response and carries no error status (those get the JSON made from
-    their description): a werkzeug ``HTTPException`` (``get_response``), a
-    WebOb/Pyramid ``HTTPException`` (itself a WSGI application); ``None``
-    for anything else. Duck-typed: no framework is imported."""
-    try:
-        code = _any_status(exc)
-        if code is not None and code >= 400:
-            return None
-        get_response = getattr(exc, "get_response", None)
-        if callable(get_response) and hasattr(exc, "code"):
-            # werkzeug: a status below 400, or a ready-made response (abort(response)).
-            if code is None and getattr(exc, "response", None) is None:
-                return None
-            return partial(_werkzeug_response, get_response)
-        if code is not None and callable(exc):
-            return cast(WSGIApplication, exc)
-    except Exception:
-        logger.debug("could not inspect %s", type(exc).__name__, exc_info=True)
-    return None
-
-
-def _werkzeug_response(
-    get_response: Callable[[WSGIEnvironment], WSGIApplication],
-    environ: WSGIEnvironment,
-    start_response: StartResponse,
-) -> Iterable[bytes]:
-    return get_response(environ)(environ, start_response)
-
-
-def _any_status(exc: Exception, lowest: int = 100) -> int | None:
-    """The status (``lowest``-599) an exception carries in an int ``code`` or
-    ``status_code`` (the first of the two in that range)."""
-    for attr in ("code", "status_code"):
-        try:
-            value = getattr(exc, attr, None)
-        except Exception:
-            continue
-        if isinstance(value, int) and not isinstance(value, bool) and lowest <= value <= 599:
-            return int(value)
-    return None
+    headers = [
+        (name, value)
+        for name, value in exception_headers(exc, environ)
+        if _TOKEN.fullmatch(name)
+        and name.lower() not in DROPPED_HEADERS
+        and "\n" not in value
+        and "\r" not in value
+    ]
+    return code, text, headers
 
 
 def _exception_text(exc: Exception) -> str | None:
-    """The description an HTTP exception carries (werkzeug, WebOb, Bottle)."""
+    """The description an exception given a 4xx status carries (werkzeug's,
+    WebOb's, Bottle's attribute names; a registered class is read the same way)."""
     for attr in ("description", "detail", "explanation", "body"):
         try:
             value = getattr(exc, attr, None)
         except Exception:
             continue
         if isinstance(value, str):
-            text = _clean(value)
+            text = one_line(value)
             if text:
                 return text
     return None
-
-
-def _exception_headers(exc: Exception, environ: WSGIEnvironment) -> Headers:
-    """Meaningful headers of an HTTP exception: werkzeug's ``get_headers()``,
-    WebOb's and Bottle's ``headerlist``; anything malformed is skipped."""
-    found: object = None
-    try:
-        get_headers = getattr(exc, "get_headers", None)
-        found = get_headers(environ) if callable(get_headers) else getattr(exc, "headerlist", None)
-    except Exception:
-        logger.debug("could not read the headers of %s", type(exc).__name__, exc_info=True)
-        return []
-    if not isinstance(found, list | tuple):
-        return []
-    headers: Headers = []
-    for item in found:
-        if not (isinstance(item, tuple) and len(item) == 2):
-            continue
-        name, value = item
-        if (
-            isinstance(name, str)
-            and isinstance(value, str)
-            and _TOKEN.fullmatch(name)
-            and name.lower() not in DROPPED_HEADERS
-            and "\n" not in value
-            and "\r" not in value
-        ):
-            headers.append((name, value))
-    return headers
-
-
-# --- the description hidden in an error page ------------------------------------
-
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_TAGS = re.compile(r"(<[^>]*>)")
-_TAG_NAME = re.compile(r"<\s*(/?)\s*([A-Za-z][A-Za-z0-9]*)")
-#: Elements whose text is not part of the message (titles repeat the status).
-_INVISIBLE = frozenset(
-    {"head", "title", "style", "script", "noscript", "template"}
-    | {f"h{level}" for level in range(1, 7)}
-)
-#: Elements that end a paragraph.
-_BLOCKS = frozenset(
-    [
-        "p",
-        "div",
-        "pre",
-        "br",
-        "hr",
-        "li",
-        "ul",
-        "ol",
-        "dl",
-        "dt",
-        "dd",
-        "tr",
-        "td",
-        "th",
-        "table",
-        "body",
-        "html",
-        "section",
-        "article",
-        "main",
-        "header",
-        "footer",
-        "nav",
-        "blockquote",
-        "address",
-        "form",
-        "fieldset",
-    ]
-)
-_PARAGRAPH = re.compile(r"\n\s*\n")
-#: Text that talks to the site's developer about its configuration, not to the
-#: client about the request: a page holding it is a framework's debug or help
-#: page (Django's "because you have DEBUG = True", "More information is
-#: available with DEBUG=True", "customize this page using the
-#: CSRF_FAILURE_VIEW setting"; Pyramid's debug_notfound/debug_authorization
-#: output) and lends no description at all -- its other paragraphs are help
-#: text or internals.
-_BOILERPLATE = re.compile(
-    r"\bDEBUG\s*=\s*True\b"
-    r"|\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\s+setting\b"
-    r"|\bdebug_(?:notfound|authorization)\b"
-)
-#: Paragraphs that say nothing whatever the status (Bottle's ``abort()`` without
-#: a text says "Unknown Error.").
-_PLACEHOLDERS = frozenset({"error", "unknown error", "an error occurred"})
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_WORDS = re.compile(r"[\W_]+")
-_STATUS_WORDS = {
-    code: frozenset({words, f"{code} {words}", f"error {code} {words}"})
-    for code, words in (
-        (code, " ".join(_WORDS.sub(" ", title.casefold()).split()))
-        for code, title in _TITLES.items()
-    )
-}
-
-
-def _clean(text: str) -> str:
-    """One line of printable text."""
-    if not text.isprintable():
-        text = _CONTROL.sub(" ", text)
-    return " ".join(text.split())
-
-
-def _description_from_body(
-    body: bytes,
-    content_type: str,
-    encoding: str,
-    code: int,
-    phrase: str,
-    environ: WSGIEnvironment,
-) -> str | None:
-    """The last paragraph of a small text or HTML error page, when it says more
-    than the status line; ``None`` otherwise. Never raises."""
-    if (
-        not body
-        or len(body) > DESCRIPTION_SCAN_LIMIT
-        or (encoding and encoding.strip().lower() != "identity")
-    ):
-        return None
-    last = _last_paragraph(body, content_type)
-    if not last or _says_nothing(last, code, phrase, environ):
-        return None
-    return last
-
-
-@lru_cache(maxsize=256)
-def _last_paragraph(body: bytes, content_type: str) -> str:
-    """The last paragraph of a text or HTML page, cleaned, or ``""``.
-
-    Cached: frameworks send the same few error pages again and again, and a
-    hit costs ~0.3 us where parsing costs 4-9 us. Bounded: 256 entries, each
-    a body of at most ``DESCRIPTION_SCAN_LIMIT`` bytes (the only caller checks)
-    plus the app's ``Content-Type`` and a result of at most 300 characters,
-    so about 1 MiB at worst. Pages that embed the URL (Bottle's) miss for
-    every new URL and merely cycle the cache. The last 256 small 4xx pages
-    stay in memory after their responses; they were sent to clients anyway."""
-    mime, charset = _content_type(content_type)
-    try:
-        text = body.decode(charset, "replace")
-    except LookupError:
-        text = body.decode("utf-8", "replace")
-    if _BOILERPLATE.search(text):
-        return ""
-    if mime in _HTML or (not mime and text.lstrip()[:1] == "<"):
-        last = _last_html_paragraph(text)
-    elif mime in ("text/plain", ""):
-        last = ""
-        for block in reversed(_PARAGRAPH.split(text)):
-            if block and not block.isspace():
-                last = _clean(block)
-                break
-    else:
-        return ""
-    return last if len(last) <= DESCRIPTION_MAX_LENGTH else ""
-
-
-def _last_html_paragraph(text: str) -> str:
-    """The text of the last paragraph with text, reading the markup backwards
-    (only the end of the page is looked at, and no HTML parser is needed)."""
-    if "<!--" in text:
-        text = _COMMENT.sub("", text)
-    tokens = _TAGS.split(text)  # text, tag, text, tag, ..., text
-    parts: list[str] = []
-    has_text = False
-    hidden = ""  # inside this invisible element (walking backwards)
-    for index in range(len(tokens) - 1, -1, -1):
-        token = tokens[index]
-        if not index % 2:
-            if not hidden and token:
-                parts.append(token)
-                has_text = has_text or not token.isspace()
-            continue
-        match = _TAG_NAME.match(token)
-        if match is None:
-            continue  # <!doctype>, <?xml?>, stray "<"
-        closing, name = match.group(1), match.group(2).lower()
-        if hidden:
-            if name == hidden and not closing:
-                hidden = ""
-        elif name in _INVISIBLE:
-            if closing:
-                hidden = name
-        elif name in _BLOCKS:
-            if has_text:
-                break
-            parts.clear()
-    if not has_text:
-        return ""
-    paragraph = "".join(reversed(parts))
-    return _clean(html.unescape(paragraph) if "&" in paragraph else paragraph)
-
-
-def _says_nothing(text: str, code: int, phrase: str, environ: WSGIEnvironment) -> bool:
-    """True when ``text`` only repeats the status line or the request path,
-    or is a placeholder such as "Unknown Error."."""
-    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-    folded = text.casefold()
-    standard = _TITLES.get(code, "").casefold()
-    phrase = phrase.casefold()
-    # Cheap rejection first (the common case): a longer text that mentions
-    # none of them (placeholders are short).
-    if len(text) > 20 and not (
-        (standard and standard in folded)
-        or (phrase and phrase in folded)
-        or str(code) in folded
-        or (path and path.casefold() in folded)
-    ):
-        return False
-    words = _words(text)
-    if words == str(code) or words in _STATUS_WORDS.get(code, ()) or words in _PLACEHOLDERS:
-        return True
-    if phrase and phrase != standard:
-        phrase = _words(phrase)
-        if words in (phrase, f"{code} {phrase}", f"error {code} {phrase}"):
-            return True
-    return words == _words(path)
-
-
-def _words(text: str) -> str:
-    return " ".join(_WORDS.sub(" ", text.casefold()).split())
-
-
-@lru_cache(maxsize=64)
-def _content_type(value: str) -> tuple[str, str]:
-    """Media type (lower case) and charset of a ``Content-Type`` the app sent."""
-    mime, options = parse_options_header(value)
-    return mime.lower(), options.get("charset") or "utf-8"
