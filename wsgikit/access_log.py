@@ -7,10 +7,11 @@ writes when ``start_response`` is called, the line is written after the server
 closed the response, so it carries the bytes actually sent and the whole
 duration.
 
-Put it just inside :class:`~wsgikit.request_id.RequestID` (to log the request
-ID) and outside everything else, :class:`~wsgikit.proxy.ProxyFix` included:
-the client address and the user are read when the line is written, so they are
-the ones ProxyFix and the authentication layers decided.
+Put it outside every layer that answers or changes a response (so the line
+shows what the client got), next to :class:`~wsgikit.request_id.RequestID`:
+the request ID, the client address and the user are read when the line is
+written, so they are the ones RequestID, :class:`~wsgikit.proxy.ProxyFix` and
+the authentication layers decided, wherever those are in the stack.
 
 You may not need it when your server or proxy already logs every request
 (gunicorn's ``--access-logfile``, nginx): use it when you want the application's

@@ -2,9 +2,9 @@
 looks like one, generated otherwise, handed to the application and echoed in
 the response.
 
-Use :class:`RequestID` outermost (only the access log goes just inside it), so
-that every layer, the access log and the error bodies of
-:class:`~wsgikit.errors.JSONErrors` see the same ID. Set ``trust_incoming=False``
+Use :class:`RequestID` outermost, so that the answers of every layer (a
+refused host, a 401, an error :class:`~wsgikit.errors.JSONErrors` made from an
+exception) carry the ID too; the access log finds it wherever it is. Set ``trust_incoming=False``
 when no proxy of yours sets the header: then a client cannot choose the ID
 your logs file its request under.
 """

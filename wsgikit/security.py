@@ -66,8 +66,9 @@ class SecurityHeaders:
       ``308 Permanent Redirect`` to the same URL over https (308 keeps the
       method and body, unlike 301/302). The host comes from ``Host`` and must be
       well formed, else ``400`` (no redirect to an attacker's string); its port
-      is kept unless it is 80. Put :class:`~wsgikit.hosts.TrustedHosts` outside
-      to redirect only for your own hosts.
+      is kept unless it is 80. A well-formed host you do not serve is
+      redirected too, then refused over https by
+      :class:`~wsgikit.hosts.TrustedHosts`, which goes inside.
     - Each value is checked at construction (known tokens where the header has
       a fixed vocabulary, no control characters anywhere); ``None`` or ``False``
       switches a header off.
