@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from functools import partial
@@ -280,6 +281,25 @@ def test_exception_while_iterating(access: Lines, fail_at: int, status: str, siz
         run_wsgi(AccessLog(tracked_app(tracked)))
     assert tracked.closes == 1
     assert request_line_fields(access.lines[0])[5:7] == (status, size)
+
+
+def late_replacement_app(
+    environ: WSGIEnvironment, start_response: StartResponse
+) -> Iterator[bytes]:
+    """Fails after its first chunk and asks for a 500 the server must refuse."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    yield b"ab"
+    try:
+        raise RuntimeError("too late")
+    except RuntimeError:
+        start_response("500 Internal Server Error", [], sys.exc_info())
+    yield b"never"
+
+
+def test_a_replacement_the_server_refuses_keeps_the_status_sent(access: Lines) -> None:
+    with pytest.raises(RuntimeError, match="too late"):
+        run_wsgi(AccessLog(late_replacement_app))
+    assert request_line_fields(access.lines[0])[5:7] == ("200", "2")
 
 
 def test_json_errors_inside_is_logged_with_its_status(access: Lines) -> None:
