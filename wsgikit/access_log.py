@@ -244,8 +244,7 @@ class AccessLog:
             user = log_escape(_text(user), quoted=False)
             request, referer, agent = (log_escape(_text(v)) for v in (request, referer, agent))
         return (
-            f'{client} - {user} [{when}] "{request}" '
-            f'{status} {size or "-"} "{referer}" "{agent}"'
+            f'{client} - {user} [{when}] "{request}" {status} {size or "-"} "{referer}" "{agent}"'
         )
 
     def _json(self, entry: _Entry, status: int, size: int, duration: float) -> str:
