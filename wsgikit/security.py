@@ -171,6 +171,7 @@ class SecurityHeaders:
         self._plain_names = frozenset(lower for lower, _ in self._plain)
         self._secure_names = frozenset(lower for lower, _ in self._secure)
         self._plain_headers = tuple(header for _, header in self._plain)
+        self._lengths = frozenset(len(lower) for lower in self._secure_names)
         self._secure_headers = tuple(header for _, header in self._secure)
         self._bad_host = plain_response(
             "400 Bad Request",
@@ -189,13 +190,17 @@ class SecurityHeaders:
     def _edit(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Headers:
         secure = environ.get("wsgi.url_scheme") == "https"
         names = self._secure_names if secure else self._plain_names
+        lengths = self._lengths
         present: set[str] | None = None
         for name, _ in headers:
-            lower = name.lower()
-            if lower in names:  # the application set one itself: keep it
-                if present is None:
-                    present = set()
-                present.add(lower)
+            # The length rules out most names (Content-Type, Content-Length,
+            # Set-Cookie, ...) without lower().
+            if len(name) in lengths:
+                lower = name.lower()
+                if lower in names:  # the application set one itself: keep it
+                    if present is None:
+                        present = set()
+                    present.add(lower)
         if present is None:
             return [*headers, *(self._secure_headers if secure else self._plain_headers)]
         if len(present) == len(names):
