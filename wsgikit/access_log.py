@@ -173,10 +173,6 @@ class AccessLog:
 
     # --- the line -----------------------------------------------------------
 
-    def _write(self, entry: _Entry, status: int, size: int, duration: float) -> None:
-        line = self._render(entry, status, size, duration)
-        self.logger.handle(self._record(line))
-
     def _record(self, line: str) -> logging.LogRecord:
         """The record ``logger.info(line)`` would make, without its search of
         the stack for the caller (which would name this module anyway) and,
@@ -221,7 +217,12 @@ class AccessLog:
         when = clock[1] if clock[0] == int(entry.start) else self._times(entry.start)[0]
         client = environ.get("REMOTE_ADDR") or "-"
         user = environ.get("REMOTE_USER") or "-"
-        request = f"{entry.method or '-'} {entry.uri()} {environ.get('SERVER_PROTOCOL') or '-'}"
+        path = entry._path
+        if _PLAIN_PATH.fullmatch(path) is None:
+            target = entry.uri()
+        else:  # the common case, without a call
+            target = f"{path}?{entry._query}" if entry._query else path
+        request = f"{entry.method or '-'} {target} {environ.get('SERVER_PROTOCOL') or '-'}"
         referer = environ.get("HTTP_REFERER", "-")
         agent = environ.get("HTTP_USER_AGENT", "-")
         # One check for the fields outside quotes and one for those inside,
@@ -410,7 +411,8 @@ class _Entry:
             size = int(length) if length and length.isdigit() and length.isascii() else 0
         if self.environ.get("REQUEST_METHOD") == "HEAD":
             size = 0
-        self._log._write(self, status, size, duration)
+        log = self._log
+        log.logger.handle(log._record(log._render(self, status, size, duration)))
 
     def uri(self) -> str:
         """The request target: the path percent-encoded (from its original
