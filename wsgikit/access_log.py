@@ -181,7 +181,9 @@ class AccessLog:
         Every record of an access log is the same but for its message, time
         and thread: the first one of each process is made by ``makeRecord``
         and kept as a template, later ones are copies of it with those fields
-        set as :class:`logging.LogRecord` sets them. A custom record factory
+        set as :class:`logging.LogRecord` sets them (Python 3.12's
+        ``taskName`` is the template's: ``None``, as WSGI runs no asyncio
+        task). A custom record factory
         (:func:`logging.setLogRecordFactory`) or ``makeRecord`` gets every
         record made by itself."""
         logger = self.logger
