@@ -41,7 +41,13 @@ Formatter: TypeAlias = Callable[[Mapping[str, Any]], str]
 FORMATS = ("combined", "json")
 
 _logger = logging.getLogger(__name__)
+# Bound once: _record runs for every line.
 _new_record = object.__new__
+_LogRecord = logging.LogRecord
+_make_record = logging.Logger.makeRecord
+_record_factory = logging.getLogRecordFactory
+_thread_ident = threading.get_ident
+_current_thread = threading.current_thread
 # How many times this process is a forked child of the one that imported the
 # module: records made before a fork carry the parent's process ID.
 _forks = [0]
@@ -187,10 +193,7 @@ class AccessLog:
         (:func:`logging.setLogRecordFactory`) or ``makeRecord`` gets every
         record made by itself."""
         logger = self.logger
-        if (
-            logging.getLogRecordFactory() is not logging.LogRecord
-            or type(logger).makeRecord is not logging.Logger.makeRecord
-        ):
+        if _record_factory() is not _LogRecord or type(logger).makeRecord is not _make_record:
             return logger.makeRecord(logger.name, logging.INFO, "(access log)", 0, line, (), None)
         template = self._template
         if template is None or self._forks != _forks[0]:
@@ -207,9 +210,9 @@ class AccessLog:
             template["relativeCreated"] + (created - template["created"]) * 1000
         )
         if template["thread"] is not None:  # logging.logThreads
-            fields["thread"] = threading.get_ident()
-            fields["threadName"] = threading.current_thread().name
-        record: logging.LogRecord = _new_record(logging.LogRecord)
+            fields["thread"] = _thread_ident()
+            fields["threadName"] = _current_thread().name
+        record: logging.LogRecord = _new_record(_LogRecord)
         record.__dict__ = fields
         return record
 
