@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from functools import partial
@@ -29,6 +32,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from paste.translogger import TransLogger
 
+import wsgikit.access_log as access_log_module
 from wsgikit import AccessLog, JSONErrors, ProxyFix, RequestID
 from wsgikit._http import log_escape
 
@@ -280,6 +284,105 @@ def test_exception_while_iterating(access: Lines, fail_at: int, status: str, siz
         run_wsgi(AccessLog(tracked_app(tracked)))
     assert tracked.closes == 1
     assert request_line_fields(access.lines[0])[5:7] == (status, size)
+
+
+def late_replacement_app(
+    environ: WSGIEnvironment, start_response: StartResponse
+) -> Iterator[bytes]:
+    """Fails after its first chunk and asks for a 500 the server must refuse."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    yield b"ab"
+    try:
+        raise RuntimeError("too late")
+    except RuntimeError:
+        start_response("500 Internal Server Error", [], sys.exc_info())
+    yield b"never"
+
+
+def test_a_replacement_the_server_refuses_keeps_the_status_sent(access: Lines) -> None:
+    with pytest.raises(RuntimeError, match="too late"):
+        run_wsgi(AccessLog(late_replacement_app))
+    assert request_line_fields(access.lines[0])[5:7] == ("200", "2")
+
+
+_SAME_FIELDS = (
+    "name",
+    "levelno",
+    "levelname",
+    "pathname",
+    "filename",
+    "module",
+    "lineno",
+    "funcName",
+    "args",
+    "exc_info",
+    "exc_text",
+    "stack_info",
+    "process",
+    "processName",
+)
+
+
+def test_records_are_those_make_record_makes(access: Lines) -> None:
+    app = AccessLog(text_app())
+    run_wsgi(app)  # the first record, made by makeRecord
+    names: list[str] = []
+
+    def in_a_thread() -> None:
+        run_wsgi(app)  # later ones: copies, with their own time and thread
+        names.append(threading.current_thread().name)
+
+    worker = threading.Thread(target=in_a_thread, name="worker-7")
+    worker.start()
+    worker.join()
+    logger = logging.getLogger("wsgikit.access")
+    expected = logger.makeRecord(logger.name, logging.INFO, "(access log)", 0, "x", (), None)
+    first, second = access.records
+    assert type(second) is logging.LogRecord
+    formatted = {"message", "asctime"}  # set by the handlers' formatters
+    assert set(vars(second)) - formatted == set(vars(expected))
+    for field in _SAME_FIELDS:
+        assert getattr(second, field) == getattr(expected, field), field
+    assert (second.threadName, second.thread) == ("worker-7", worker.ident)
+    assert first.created <= second.created <= expected.created
+    assert second.msecs == int((second.created - int(second.created)) * 1000)
+    assert second.relativeCreated == pytest.approx(
+        first.relativeCreated + (second.created - first.created) * 1000
+    )
+
+
+def test_a_custom_record_factory_makes_every_record(access: Lines) -> None:
+    made: list[logging.LogRecord] = []
+    standard = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = standard(*args, **kwargs)
+        record.tenant = "acme"
+        made.append(record)
+        return record
+
+    app = AccessLog(text_app())
+    run_wsgi(app)
+    logging.setLogRecordFactory(factory)
+    try:
+        run_wsgi(app)
+        run_wsgi(app)
+    finally:
+        logging.setLogRecordFactory(standard)
+    assert access.records[1:] == made
+    assert [getattr(record, "tenant", None) for record in access.records] == [None, "acme", "acme"]
+
+
+def test_a_forked_child_logs_its_own_process_id(
+    access: Lines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = AccessLog(text_app())
+    run_wsgi(app)
+    monkeypatch.setattr(os, "getpid", lambda: 424242)
+    access_log_module._forked()  # what os.register_at_fork runs in a child
+    run_wsgi(app)
+    run_wsgi(app)
+    assert [record.process for record in access.records[1:]] == [424242, 424242]
 
 
 def test_json_errors_inside_is_logged_with_its_status(access: Lines) -> None:

@@ -531,3 +531,19 @@ def test_edge_layers_through_a_real_server(serve: Any) -> None:
     assert refused.status == 400
     assert refused.headers["Content-Type"] == "application/problem+json"
     assert refused.headers["Access-Control-Allow-Origin"] == SITE
+
+
+@pytest.mark.parametrize("origins", [["*"], [SITE]])
+def test_many_distinct_origins_keep_the_cache_bounded_and_answers_right(
+    origins: list[str],
+) -> None:
+    middleware = CORS(text_app(), allow_origins=origins, allow_origin_regex=None)
+    for number in range(1200):
+        origin = f"https://site{number}.example" if number % 2 else SITE
+        calls, _, _ = run_wsgi(middleware, {"HTTP_ORIGIN": origin})
+        headers = dict(calls[-1][1])
+        expected = "*" if origins == ["*"] else (SITE if origin == SITE else None)
+        assert headers.get("Access-Control-Allow-Origin") == expected, origin
+    assert len(middleware._verdicts) <= 512
+    calls, _, _ = run_wsgi(middleware)  # no Origin, after the cache was emptied
+    assert dict(calls[-1][1]).get("Vary") == (None if origins == ["*"] else "Origin")

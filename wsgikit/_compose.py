@@ -47,10 +47,10 @@ RECOMMENDED_ORDER = (
     "AccessLog",
     "FakeForwardedFor",
     "ProxyFix",
-    "TrustedHosts",
     "SecurityHeaders",
     "CORS",
     "JSONErrors",
+    "TrustedHosts",
     "MaxBodySize",
     "Compress",
     "SessionMiddleware",
@@ -61,19 +61,16 @@ RECOMMENDED_ORDER = (
     "BodyRewriter",
 )
 
-# Layers that answer a request themselves or change the response on its way out.
-_ANSWERING = (
-    "TrustedHosts",
-    "SecurityHeaders",
-    "CORS",
-    "JSONErrors",
-    "MaxBodySize",
-    "Compress",
-    "BasicAuth",
-    "BearerAuth",
-    "InjectHTML",
-    "BodyRewriter",
-)
+# What each layer answers by itself (RequestID must be outside to put its ID
+# on these, AccessLog outside to log them).
+_OWN_ANSWERS = {
+    "SecurityHeaders": "https redirects",
+    "CORS": "preflight answers",
+    "TrustedHosts": "400s for unknown hosts",
+    "MaxBodySize": "413s",
+    "BasicAuth": "401s",
+    "BearerAuth": "401s",
+}
 
 #: Every known-wrong pair. One row per pair: add a row for a new layer.
 ORDER_RULES: tuple[OrderRule, ...] = (
@@ -114,35 +111,50 @@ ORDER_RULES: tuple[OrderRule, ...] = (
         "BearerAuth",
         "BearerAuth logs rejected tokens with the proxy's address instead of the client's",
     ),
-    # Layers of the edge-middleware issue (#13), by class name.
+    # The edge layers (#13).
+    OrderRule(
+        "RequestID",
+        "JSONErrors",
+        "the errors JSONErrors makes from exceptions go out without the request ID header "
+        "(only their problem body names the ID)",
+    ),
+    OrderRule(
+        "RequestID",
+        "BodyRewriter",
+        "BodyRewriter's 500 for a failing rewrite goes out without the request ID",
+    ),
     *(
-        OrderRule(
-            "RequestID",
-            name,
-            f"what {name} answers or logs by itself happens before the request has an ID",
-        )
-        for name in RECOMMENDED_ORDER
-        if name != "RequestID"
+        OrderRule("RequestID", name, f"{name}'s own {answers} go out without the request ID")
+        for name, answers in _OWN_ANSWERS.items()
+    ),
+    *(
+        OrderRule("AccessLog", name, f"{name}'s own {answers} are never logged")
+        for name, answers in _OWN_ANSWERS.items()
+    ),
+    OrderRule(
+        "AccessLog",
+        "JSONErrors",
+        "AccessLog logs an exception JSONErrors answers as a 500, whatever status the client gets",
     ),
     *(
         OrderRule(
             "AccessLog",
             name,
-            f"AccessLog never sees what {name} answers or changes: the log shows the app's "
-            "response, or nothing",
+            f"AccessLog counts the body before {name} changed it, not the bytes sent",
         )
-        for name in _ANSWERING
+        for name in ("Compress", "InjectHTML", "BodyRewriter")
     ),
     OrderRule(
         "ProxyFix",
         "TrustedHosts",
-        "TrustedHosts checks the proxy's Host header, not the forwarded host the app will see",
+        "TrustedHosts checks the proxy's Host header, not the forwarded host the app will "
+        "see, and refuses requests for a listed host",
     ),
     OrderRule(
         "ProxyFix",
         "SecurityHeaders",
-        "behind a TLS proxy every request looks like plain http to SecurityHeaders "
-        "(https_redirect redirects https clients forever)",
+        "behind a TLS proxy every request looks like plain http to https_redirect, which "
+        "redirects https clients to the URL they asked for, forever",
     ),
     OrderRule(
         "CORS",
@@ -163,22 +175,25 @@ ORDER_RULES: tuple[OrderRule, ...] = (
         "hides them from the page",
     ),
     OrderRule(
+        "CORS",
+        "MaxBodySize",
+        "MaxBodySize's 413 carries no CORS headers, so the browser hides it from the page "
+        "(an upload fails as a network error)",
+    ),
+    OrderRule(
         "SecurityHeaders",
         "JSONErrors",
         "the errors JSONErrors makes from exceptions carry no security headers",
     ),
     OrderRule(
         "JSONErrors",
+        "TrustedHosts",
+        "TrustedHosts' 400 never reaches JSONErrors and stays plain text",
+    ),
+    OrderRule(
+        "JSONErrors",
         "MaxBodySize",
         "MaxBodySize's 413 never reaches JSONErrors and stays plain text",
-    ),
-    *(
-        OrderRule(
-            "MaxBodySize",
-            name,
-            f"{name} does its work (cookies, credentials) for requests MaxBodySize refuses anyway",
-        )
-        for name in ("SessionMiddleware", "BasicAuth", "BearerAuth")
     ),
 )
 

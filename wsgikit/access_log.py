@@ -7,10 +7,11 @@ writes when ``start_response`` is called, the line is written after the server
 closed the response, so it carries the bytes actually sent and the whole
 duration.
 
-Put it just inside :class:`~wsgikit.request_id.RequestID` (to log the request
-ID) and outside everything else, :class:`~wsgikit.proxy.ProxyFix` included:
-the client address and the user are read when the line is written, so they are
-the ones ProxyFix and the authentication layers decided.
+Put it outside every layer that answers or changes a response (so the line
+shows what the client got), next to :class:`~wsgikit.request_id.RequestID`:
+the request ID, the client address and the user are read when the line is
+written, so they are the ones RequestID, :class:`~wsgikit.proxy.ProxyFix` and
+the authentication layers decided, wherever those are in the stack.
 
 You may not need it when your server or proxy already logs every request
 (gunicorn's ``--access-logfile``, nginx): use it when you want the application's
@@ -20,7 +21,9 @@ view -- the authenticated user, the request ID, the client behind your proxies.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from json.encoder import encode_basestring_ascii as _json_string
@@ -29,7 +32,7 @@ from urllib.parse import quote
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._http import log_escape
-from ._response import Headers, Plan, get_header, intercept, status_code
+from ._response import Headers, get_header, intercept_headers, status_code
 from .request_id import ENVIRON_KEY as REQUEST_ID_KEY
 
 #: ``formatter(entry) -> str``, the ``format`` callable (see :class:`AccessLog`).
@@ -38,6 +41,23 @@ Formatter: TypeAlias = Callable[[Mapping[str, Any]], str]
 FORMATS = ("combined", "json")
 
 _logger = logging.getLogger(__name__)
+# Bound once: _record runs for every line.
+_new_record = object.__new__
+_LogRecord = logging.LogRecord
+_make_record = logging.Logger.makeRecord
+_record_factory = logging.getLogRecordFactory
+_thread_ident = threading.get_ident
+_current_thread = threading.current_thread
+# How many times this process is a forked child of the one that imported the
+# module: records made before a fork carry the parent's process ID.
+_forks = [0]
+
+
+def _forked() -> None:
+    _forks[0] += 1
+
+
+os.register_at_fork(after_in_child=_forked)
 
 # English month names, whatever the locale (strftime's %b is localised).
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -136,13 +156,17 @@ class AccessLog:
         # (second, CLF time, ISO 8601 date and time, ISO 8601 offset) of the
         # last second formatted: requests arrive many to a second.
         self._clock: tuple[int, str, str, str] = (-1, "", "", "")
+        # The first record's fields, copied for the next ones (see _record).
+        self._template: dict[str, Any] | None = None
+        self._forks = 0
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if not self.logger.isEnabledFor(logging.INFO):
             return self.app(environ, start_response)
         entry = _Entry(self, environ)
         try:
-            body = intercept(self.app, environ, start_response, entry.decide)
+            # Nothing is changed: the headers path only notes the status.
+            body = intercept_headers(self.app, environ, start_response, entry.decide)
         except Exception:
             entry.failed = True
             entry.finish()
@@ -155,34 +179,78 @@ class AccessLog:
 
     # --- the line -----------------------------------------------------------
 
-    def _write(self, entry: _Entry, status: int, size: int, duration: float) -> None:
-        line = self._render(entry, status, size, duration)
+    def _record(self, line: str) -> logging.LogRecord:
+        """The record ``logger.info(line)`` would make, without its search of
+        the stack for the caller (which would name this module anyway) and,
+        with the standard record factory, at a third of ``makeRecord``'s cost.
+
+        Every record of an access log is the same but for its message, time
+        and thread: the first one of each process is made by ``makeRecord``
+        and kept as a template, later ones are copies of it with those fields
+        set as :class:`logging.LogRecord` sets them (Python 3.12's
+        ``taskName`` is the template's: ``None``, as WSGI runs no asyncio
+        task). A custom record factory
+        (:func:`logging.setLogRecordFactory`) or ``makeRecord`` gets every
+        record made by itself."""
         logger = self.logger
-        # makeRecord + handle is what logger.info() does, minus the search of
-        # the stack for the caller's file and line (a third of its cost), which
-        # would name this module anyway.
-        logger.handle(
-            logger.makeRecord(logger.name, logging.INFO, "(access log)", 0, line, (), None)
+        if _record_factory() is not _LogRecord or type(logger).makeRecord is not _make_record:
+            return logger.makeRecord(logger.name, logging.INFO, "(access log)", 0, line, (), None)
+        template = self._template
+        if template is None or self._forks != _forks[0]:
+            first = logger.makeRecord(logger.name, logging.INFO, "(access log)", 0, line, (), None)
+            self._template = first.__dict__.copy()
+            self._forks = _forks[0]  # a child process makes a template of its own
+            return first
+        fields = template.copy()
+        created = time.time()
+        fields["msg"] = line
+        fields["created"] = created
+        fields["msecs"] = int((created - int(created)) * 1000) + 0.0
+        fields["relativeCreated"] = (
+            template["relativeCreated"] + (created - template["created"]) * 1000
         )
+        if template["thread"] is not None:  # logging.logThreads
+            fields["thread"] = _thread_ident()
+            fields["threadName"] = _current_thread().name
+        record: logging.LogRecord = _new_record(_LogRecord)
+        record.__dict__ = fields
+        return record
 
     def _combined(self, entry: _Entry, status: int, size: int, duration: float) -> str:
         environ = entry.environ
+        clock = self._clock
+        when = clock[1] if clock[0] == int(entry.start) else self._times(entry.start)[0]
         client = environ.get("REMOTE_ADDR") or "-"
         user = environ.get("REMOTE_USER") or "-"
-        request = f"{entry.method or '-'} {entry.uri()} {environ.get('SERVER_PROTOCOL') or '-'}"
+        path = entry._path
+        if _PLAIN_PATH.fullmatch(path) is None:
+            target = entry.uri()
+        else:  # the common case, without a call
+            target = f"{path}?{entry._query}" if entry._query else path
+        request = f"{entry.method or '-'} {target} {environ.get('SERVER_PROTOCOL') or '-'}"
         referer = environ.get("HTTP_REFERER", "-")
         agent = environ.get("HTTP_USER_AGENT", "-")
-        # One check for the fields outside quotes and one for those inside:
-        # log_escape returns its argument itself when nothing needs escaping.
+        # One check for the fields outside quotes and one for those inside,
+        # with str methods (a quarter of log_escape's regex on a long
+        # User-Agent): printable ASCII without '"' and '\\' is written as it is.
         bare = f"{client}{user}"
         quoted = f"{request}{referer}{agent}"
-        if log_escape(bare, quoted=False) is not bare or log_escape(quoted) is not quoted:
+        if not (
+            quoted.isascii()
+            and quoted.isprintable()
+            and '"' not in quoted
+            and "\\" not in quoted
+            and bare.isprintable()
+            and " " not in bare
+            and '"' not in bare
+            and "\\" not in bare
+            and bare.isascii()
+        ):
             client = log_escape(_text(client), quoted=False)
             user = log_escape(_text(user), quoted=False)
             request, referer, agent = (log_escape(_text(v)) for v in (request, referer, agent))
         return (
-            f'{client} - {user} [{self._times(entry.start)[0]}] "{request}" '
-            f'{status} {size or "-"} "{referer}" "{agent}"'
+            f'{client} - {user} [{when}] "{request}" {status} {size or "-"} "{referer}" "{agent}"'
         )
 
     def _json(self, entry: _Entry, status: int, size: int, duration: float) -> str:
@@ -292,11 +360,14 @@ class _Entry:
         self.failed = False
         self.done = False
 
-    def decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
-        """The core's decision: pass through, and remember what went out."""
-        self.status = status
-        self.headers = headers
-        return None
+    def decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Headers:
+        """Remember what goes out, unchanged. A replacement (``exc_info``)
+        after body bytes went out is the server's to refuse (PEP 3333): the
+        client keeps the first status, and so does the line."""
+        if not self.sent:
+            self.status = status
+            self.headers = headers
+        return headers
 
     def __iter__(self) -> Iterator[bytes]:
         # A generator is the cheapest per-chunk relay; close() is on the class.
@@ -345,7 +416,8 @@ class _Entry:
             size = int(length) if length and length.isdigit() and length.isascii() else 0
         if self.environ.get("REQUEST_METHOD") == "HEAD":
             size = 0
-        self._log._write(self, status, size, duration)
+        log = self._log
+        log.logger.handle(log._record(log._render(self, status, size, duration)))
 
     def uri(self) -> str:
         """The request target: the path percent-encoded (from its original

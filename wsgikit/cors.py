@@ -60,13 +60,18 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from typing import TypeAlias
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._answer import plain_response
 from ._host import ascii_host, default_port, parse_host
-from ._response import Headers, intercept_headers, with_vary
+from ._response import EditFunction, Headers, intercept_headers, with_vary
 
 logger = logging.getLogger("wsgikit.cors")
+
+# (Access-Control-Allow-Origin value, or None when refused; the header edit
+# for the response).
+_Verdict: TypeAlias = tuple[str | None, EditFunction]
 
 _CACHE_SIZE = 512
 _LOG_CHARS = 100
@@ -260,14 +265,18 @@ class CORS:
         if self.max_age is not None:
             self._preflight_tail.insert(0, ("Access-Control-Max-Age", str(self.max_age)))
         # Raw Origin value (None: no Origin) -> (Access-Control-Allow-Origin
-        # value or None when refused, the headers to add). Bounded: a client
-        # can send any number of distinct values.
-        self._verdicts: dict[str | None, tuple[str | None, Headers]] = {}
+        # value or None when refused, the header editor for the response).
+        # Bounded: a client can send any number of distinct values.
+        self._verdicts: dict[str | None, _Verdict] = {}
         self._vary: Headers = [] if self._any_origin else [("Vary", "Origin")]
-        self._wildcard: Headers = [("Access-Control-Allow-Origin", "*"), *self._extra]
+        self._refused: _Verdict = (None, self._editor(self._vary))
+        self._wildcard: _Verdict = (
+            "*",
+            self._editor([("Access-Control-Allow-Origin", "*"), *self._extra]),
+        )
         # (Origin, method, requested headers, private network) -> preflight answer.
         self._answers: dict[tuple[str, str, str, bool], tuple[str, Headers, str | None]] = {}
-        self._verdicts[None] = (None, self._wildcard if self._any_origin else self._vary)
+        self._verdicts[None] = self._wildcard if self._any_origin else self._refused
 
     # --- the request -----------------------------------------------------------
 
@@ -275,24 +284,29 @@ class CORS:
         origin = environ.get("HTTP_ORIGIN")
         if (
             origin is not None
+            and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ  # rare: checked first
             and environ.get("REQUEST_METHOD") == "OPTIONS"
-            and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
         ):
             return self._preflight(environ, origin, start_response)
-        return intercept_headers(self.app, environ, start_response, self._edit)
+        # The origin's editor is made once and cached with its verdict.
+        edit = (self._verdicts.get(origin) or self._verdict(origin))[1]
+        return intercept_headers(self.app, environ, start_response, edit)
 
-    def _edit(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Headers:
-        origin = environ.get("HTTP_ORIGIN")
-        verdict = self._verdicts.get(origin)
-        add = (verdict or self._verdict(origin))[1]
-        for name, _ in headers:
-            # Only Access-Control-* and Vary need a closer look (and a merge);
-            # the first letter rules out most names without lower().
-            if name[:1] in "AaVv":
-                lower = name.lower()
-                if lower == "vary" or lower[:15] == "access-control-":
-                    return self._merge(headers, add)
-        return [*headers, *add]
+    def _editor(self, add: Headers) -> EditFunction:
+        """The header edit adding ``add`` to a response (one per verdict)."""
+        merge = self._merge
+
+        def edit(environ: WSGIEnvironment, status: str, headers: Headers) -> Headers:
+            for name, _ in headers:
+                # Only Access-Control-* and Vary need a closer look (and a
+                # merge); the first letter rules out most names without lower().
+                if name[:1] in "AaVv":
+                    lower = name.lower()
+                    if lower == "vary" or lower[:15] == "access-control-":
+                        return merge(headers, add)
+            return [*headers, *add]
+
+        return edit
 
     def _merge(self, headers: Headers, add: Headers) -> Headers:
         """``headers`` with the application's ``Access-Control-*`` headers
@@ -307,10 +321,16 @@ class CORS:
         verdict = self._verdicts.get(origin)
         return (verdict or self._verdict(origin))[0]
 
-    def _verdict(self, origin: str | None) -> tuple[str | None, Headers]:
-        verdict: tuple[str | None, Headers]
-        if self._any_origin:
-            return "*", self._wildcard
+    def _verdict(self, origin: str | None) -> _Verdict:
+        verdict = self._wildcard if self._any_origin else self._judged(origin)
+        verdicts = self._verdicts
+        if len(verdicts) >= _CACHE_SIZE:
+            verdicts.clear()
+            verdicts[None] = self._wildcard if self._any_origin else self._refused
+        verdicts[origin] = verdict
+        return verdict
+
+    def _judged(self, origin: str | None) -> _Verdict:
         normal = None if origin is None else parse_origin(origin)
         if (
             origin is not None
@@ -326,15 +346,9 @@ class CORS:
         ):
             # Echo what the browser sent: it compares byte for byte with its
             # own serialisation, and it is a validated origin (safe to send).
-            verdict = (origin, [("Access-Control-Allow-Origin", origin), *self._extra, *self._vary])
-        else:
-            verdict = (None, self._vary)
-        verdicts = self._verdicts
-        if len(verdicts) >= _CACHE_SIZE:
-            verdicts.clear()
-            verdicts[None] = (None, self._vary)
-        verdicts[origin] = verdict
-        return verdict
+            add = [("Access-Control-Allow-Origin", origin), *self._extra, *self._vary]
+            return origin, self._editor(add)
+        return self._refused
 
     # --- preflight ---------------------------------------------------------------
 

@@ -2,9 +2,9 @@
 looks like one, generated otherwise, handed to the application and echoed in
 the response.
 
-Use :class:`RequestID` outermost (only the access log goes just inside it), so
-that every layer, the access log and the error bodies of
-:class:`~wsgikit.errors.JSONErrors` see the same ID. Set ``trust_incoming=False``
+Use :class:`RequestID` outermost, so that the answers of every layer (a
+refused host, a 401, an error :class:`~wsgikit.errors.JSONErrors` made from an
+exception) carry the ID too; the access log finds it wherever it is. Set ``trust_incoming=False``
 when no proxy of yours sets the header: then a client cannot choose the ID
 your logs file its request under.
 """
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._http import REQUEST_ID
-from ._response import EditHeaders, Headers, Plan, get_header, intercept
+from ._response import Headers, intercept_headers
 
 logger = logging.getLogger("wsgikit.request_id")
 
@@ -114,13 +114,18 @@ class RequestID:
         if request_id is None:
             request_id = self._make()
         environ[ENVIRON_KEY] = request_id
-        return intercept(self.app, environ, start_response, self._decide)
+        # Headers only: the body goes back to the server untouched.
+        return intercept_headers(self.app, environ, start_response, self._edit)
 
-    def _decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+    def _edit(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Headers:
         request_id = environ.get(ENVIRON_KEY)
-        if not isinstance(request_id, str) or get_header(headers, self._lower) is not None:
-            return None
-        return EditHeaders(status, [*headers, (self.header, request_id)])
+        if not isinstance(request_id, str):
+            return headers
+        lower = self._lower
+        for name, _ in headers:
+            if len(name) == len(lower) and name.lower() == lower:
+                return headers  # the application's own ID wins
+        return [*headers, (self.header, request_id)]
 
     def _checked(self) -> str:
         """The configured generator's ID, or a default one if it is not safe."""

@@ -25,7 +25,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._answer import plain_response, redirect
 from ._host import parse_host, request_host, request_url
-from ._response import Headers, intercept_headers
+from ._response import EditFunction, Headers, intercept_headers
 
 logger = logging.getLogger("wsgikit.security")
 
@@ -66,8 +66,9 @@ class SecurityHeaders:
       ``308 Permanent Redirect`` to the same URL over https (308 keeps the
       method and body, unlike 301/302). The host comes from ``Host`` and must be
       well formed, else ``400`` (no redirect to an attacker's string); its port
-      is kept unless it is 80. Put :class:`~wsgikit.hosts.TrustedHosts` outside
-      to redirect only for your own hosts.
+      is kept unless it is 80. A well-formed host you do not serve is
+      redirected too, then refused over https by
+      :class:`~wsgikit.hosts.TrustedHosts`, which goes inside.
     - Each value is checked at construction (known tokens where the header has
       a fixed vocabulary, no control characters anywhere); ``None`` or ``False``
       switches a header off.
@@ -170,7 +171,9 @@ class SecurityHeaders:
         self._plain_names = frozenset(lower for lower, _ in self._plain)
         self._secure_names = frozenset(lower for lower, _ in self._secure)
         self._plain_headers = tuple(header for _, header in self._plain)
+        self._lengths = frozenset(len(lower) for lower in self._secure_names)
         self._secure_headers = tuple(header for _, header in self._secure)
+        self._edit = self._editor()
         self._bad_host = plain_response(
             "400 Bad Request",
             "400 Bad Request: the Host header is not valid, so there is no https URL "
@@ -185,22 +188,36 @@ class SecurityHeaders:
             return self.app(environ, start_response)
         return intercept_headers(self.app, environ, start_response, self._edit)
 
-    def _edit(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Headers:
-        secure = environ.get("wsgi.url_scheme") == "https"
-        names = self._secure_names if secure else self._plain_names
-        present: set[str] | None = None
-        for name, _ in headers:
-            lower = name.lower()
-            if lower in names:  # the application set one itself: keep it
-                if present is None:
-                    present = set()
-                present.add(lower)
-        if present is None:
-            return [*headers, *(self._secure_headers if secure else self._plain_headers)]
-        if len(present) == len(names):
-            return headers
-        wanted = self._secure if secure else self._plain
-        return [*headers, *(header for lower, header in wanted if lower not in present)]
+    def _editor(self) -> EditFunction:
+        """The header edit, with its tables bound as locals: it runs for every
+        response. The scheme is read on the response (as a ProxyFix inside
+        may have set it)."""
+        secure_table, plain_table = self._secure, self._plain
+        secure_names, plain_names = self._secure_names, self._plain_names
+        secure_headers, plain_headers = self._secure_headers, self._plain_headers
+        lengths = self._lengths
+
+        def edit(environ: WSGIEnvironment, status: str, headers: Headers) -> Headers:
+            secure = environ.get("wsgi.url_scheme") == "https"
+            names = secure_names if secure else plain_names
+            present: set[str] | None = None
+            for name, _ in headers:
+                # The length rules out most names (Content-Type,
+                # Content-Length, Set-Cookie, ...) without lower().
+                if len(name) in lengths:
+                    lower = name.lower()
+                    if lower in names:  # the application set one itself: keep it
+                        if present is None:
+                            present = set()
+                        present.add(lower)
+            if present is None:
+                return [*headers, *(secure_headers if secure else plain_headers)]
+            if len(present) == len(names):
+                return headers
+            wanted = secure_table if secure else plain_table
+            return [*headers, *(header for lower, header in wanted if lower not in present)]
+
+        return edit
 
     def _redirect(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         raw = request_host(environ)
