@@ -33,13 +33,7 @@ class TaggedJSON:
     """
 
     def dumps(self, obj: Any, /) -> str:
-        return json.dumps(
-            _tag(obj),
-            separators=(",", ":"),
-            sort_keys=True,
-            ensure_ascii=True,
-            default=_flask_default,
-        )
+        return _encode(_tag(obj))
 
     def loads(self, text: str, /) -> Any:
         return _untag(json.loads(text))
@@ -110,3 +104,9 @@ def _flask_default(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# Built once: the very encoder json.dumps would build with these options on every call.
+_encode = json.JSONEncoder(
+    separators=(",", ":"), sort_keys=True, ensure_ascii=True, default=_flask_default
+).encode

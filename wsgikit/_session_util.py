@@ -1,4 +1,4 @@
-"""Option checks, the signer and the default serializer of :mod:`wsgikit.sessions`."""
+"""Option checks and the default serializer of :mod:`wsgikit.sessions`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import hashlib
 import json
 import re
 from datetime import timedelta
-from typing import Any
-
-from itsdangerous import TimestampSigner
 
 _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 # RFC 6265 cookie-name = RFC 9110 token.
@@ -18,34 +15,19 @@ _DOMAIN_RE = re.compile(r"\.?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
 
 
 class _CompactJSON:
-    """The default serializer: compact JSON, no NaN or Infinity."""
+    """The default serializer: compact JSON, no NaN or Infinity.
 
-    def dumps(self, obj: Any, /) -> str:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    ``dumps`` is a prebuilt encoder's ``encode``: the very call ``json.dumps``
+    makes with these options, without building an encoder per call.
+    """
 
-    def loads(self, text: str, /) -> Any:
-        return json.loads(text)
+    dumps = staticmethod(
+        json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+    )
+    loads = staticmethod(json.loads)
 
 
 _JSON = _CompactJSON()
-
-
-class _Signer(TimestampSigner):
-    """itsdangerous' ``TimestampSigner`` with its derived keys computed once
-    instead of on every signature (the HMAC itself stays itsdangerous')."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        derive = super().derive_key
-        self._derived = {key: derive(key) for key in self.secret_keys}
-
-    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
-        if secret_key is None:
-            secret_key = self.secret_keys[-1]
-        elif isinstance(secret_key, str):
-            secret_key = secret_key.encode("utf-8")
-        derived = self._derived.get(secret_key)
-        return derived if derived is not None else super().derive_key(secret_key)
 
 
 def _key(option: str, key: object) -> str | bytes:

@@ -3,8 +3,11 @@
 :class:`SessionMiddleware` puts a :class:`Session` -- a ``dict`` -- at
 ``environ["wsgikit.session"]`` (also :func:`get_session`). The data travels in
 one cookie: JSON, zlib-compressed when that is smaller, base64url, signed with
-a timestamp by itsdangerous (``URLSafeTimedSerializer``). Nothing is stored on
-the server, so any process with the secret key can read the session.
+a timestamp: byte for byte an itsdangerous ``URLSafeTimedSerializer`` value,
+made and verified by a faster codec of the same bytes (``wsgikit._signing``,
+which also refuses signatures not in canonical base64) with itsdangerous as its
+reference and fallback. Nothing is stored on the server, so any process with
+the secret key can read the session.
 
 Use it when the session is small (the whole cookie must stay under about 4 KB)
 and when it is fine that the client can *read* it: the cookie is signed, not
@@ -28,26 +31,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
-import secrets
 import time
-import zlib
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
-from itsdangerous.encoding import base64_decode
-from werkzeug.http import dump_cookie, http_date
+from itsdangerous import BadData, SignatureExpired
 from werkzeug.sansio.http import parse_cookie
 
 from ._flask_json import TaggedJSON as TaggedJSON
 from ._response import Headers, intercept, with_vary
+from ._session_cookie import CookieTemplate, cookie_values
 from ._session_dict import SESSION_KEY as SESSION_KEY
 from ._session_dict import Session as Session
 from ._session_dict import _lazy_session
 from ._session_dict import get_session as get_session
+from ._session_store import Found, StoredSessions
 from ._session_util import (
     _JSON,
     _bytes,
@@ -59,9 +59,9 @@ from ._session_util import (
     _max_age,
     _path,
     _samesite,
-    _Signer,
 )
-from .stores import SessionStore, SessionStoreError
+from ._signing import make_codec
+from .stores import SessionStore
 
 logger = logging.getLogger("wsgikit.sessions")
 
@@ -375,44 +375,34 @@ class SessionMiddleware:
             raise TypeError("serializer.dumps() must return str")
         self.serializer = serializer
 
-        # itsdangerous verifies with every key, newest (last) first, and signs
-        # with the last one only: that is key rotation.
-        keys: list[bytes] = [
-            _bytes(key) for key in (*reversed(self.fallback_keys), self.secret_key)
-        ]
-        self._payloads = URLSafeTimedSerializer(
-            keys,
-            salt=salt,
-            serializer=serializer,
-            signer=_Signer,
-            signer_kwargs={"key_derivation": "hmac", "digest_method": self.digest},
+        # Every key verifies, the newest first; only the newest signs: that
+        # is key rotation. Itsdangerous' format, in itsdangerous' order.
+        keys = [_bytes(key) for key in (*reversed(self.fallback_keys), self.secret_key)]
+        self._codec = make_codec(
+            keys, _bytes(salt), self.digest, serializer.dumps, serializer.loads
         )
-        self._signer = cast(_Signer, self._payloads.make_signer())
-        # With a store the cookie holds a signed session ID, under a salt of
-        # its own so that an ID and a data cookie can never pass for each other.
-        self._id_signer = _Signer(
-            keys,
-            salt=_bytes(salt) + b".id",
-            key_derivation="hmac",
-            digest_method=self.digest,
-        )
-        self._cookie_options: dict[str, Any] = {
-            "path": self.path,
-            "domain": self.domain,
-            "secure": self.secure,
-            "httponly": self.httponly,
-            "samesite": self.samesite,
-            "partitioned": self.partitioned,
-            "max_size": 0,  # we log oversized cookies ourselves
-        }
-        self._expires_cache: tuple[int, str] = (-1, "")
-        self._named = re.compile(rf"(?:^|[;,\s]){re.escape(self.cookie_name)}\s*=")
-        self._delete_cookie = dump_cookie(
-            self.cookie_name, "", max_age=0, expires=0, **self._cookie_options
+        self._stored: StoredSessions | None = None
+        if store is not None:
+            # The cookie holds a signed session ID, under a salt of its own so
+            # that an ID and a data cookie can never pass for each other.
+            self._codec = make_codec(
+                keys, _bytes(salt) + b".id", self.digest, serializer.dumps, serializer.loads
+            )
+            self._stored = StoredSessions(
+                store, self.max_age or 0, self._serialise, serializer.loads, self._log_bad
+            )
+        self._cookies = CookieTemplate(
+            self.cookie_name,
+            self.max_age,
+            path=self.path,
+            domain=self.domain,
+            secure=self.secure,
+            httponly=self.httponly,
+            samesite=self.samesite,
+            partitioned=self.partitioned,
         )
         # Bad cookies are logged at their level once per interval, else DEBUG.
         self._quiet_until = 0.0
-        self._store_quiet_until = 0.0
         # Until a cookie of our name set by the app itself was logged (never
         # in flask_compatible mode, where Flask's cookie is the shared one).
         self._watch_clash = not self.flask_compatible
@@ -424,7 +414,7 @@ class SessionMiddleware:
 
     # --- reading: called on the session's first access ----------------------
 
-    def _open(self, header: str | None) -> tuple[_Found | None, bool]:
+    def _open(self, header: str | None) -> tuple[Found | None, bool]:
         """Return what the request's cookie holds, and whether one was sent.
 
         ``None`` when there is no cookie of this name or none of them is
@@ -433,24 +423,18 @@ class SessionMiddleware:
         name = self.cookie_name
         if not header or name not in header:
             return None, False
-        # PEP 3333 headers are latin-1; cookies are UTF-8 on the wire. Not
-        # werkzeug.http.parse_cookie, which does this step strictly: it raises
-        # UnicodeDecodeError when *any* cookie in the header is not UTF-8 (and
-        # UnicodeEncodeError for a non-latin-1 str), so a neighbour's cookie
-        # would cost us the session. werkzeug's own sans-IO parser does the rest.
-        text = header.encode("latin-1", "replace").decode("utf-8", "replace")
-        values = parse_cookie(text).getlist(name)
+        values = cookie_values(header, name)
+        if values is None:
+            self._log_bad(logging.WARNING, "the Cookie header has a malformed %s cookie", name)
+            return None, True
         if not values:
-            if self._named.search(text):
-                self._log_bad(logging.WARNING, "the Cookie header has a malformed %s cookie", name)
-                return None, True
             return None, False
         if len(values) == 1:
             return self._verify(values[0]), True
         self._log_bad(
             logging.INFO, "%d cookies named %s; using the valid one signed last", len(values), name
         )
-        best: _Found | None = None
+        best: Found | None = None
         best_time = -1.0
         for value in values:
             signed = self._signed_at(value)
@@ -460,11 +444,10 @@ class SessionMiddleware:
                     best, best_time = found, signed
         return best, True
 
-    def _verify(self, value: str) -> _Found | None:
+    def _verify(self, value: str) -> Found | None:
         """Return the cookie's data, or ``None`` (and a log line) if it is bad."""
-        signer = self._signer if self.store is None else self._id_signer
         try:
-            payload = signer.unsign(value, max_age=self.max_age)
+            payload = self._codec.unsign(value, self.max_age)
         except SignatureExpired as error:
             self._log_bad(logging.INFO, "session cookie %s expired (%s)", self.cookie_name, error)
             return None
@@ -482,8 +465,8 @@ class SessionMiddleware:
                 logging.WARNING, "session cookie %s has an impossible timestamp", self.cookie_name
             )
             return None
-        if self.store is not None:
-            return self._fetch(payload.decode("ascii"))
+        if self._stored is not None:
+            return self._stored.load(payload.decode("ascii"), self.cookie_name)
         try:
             text, data = self._decode(payload)
         except Exception as error:  # anything a serializer raises on client input
@@ -509,55 +492,17 @@ class SessionMiddleware:
     # cookie value and back goes through _encode and _decode.
 
     def _encode(self, data: dict[str, Any]) -> str:
-        """The signed cookie value holding ``data`` (JSON, zlib when smaller, base64url)."""
+        """The signed cookie value holding ``data`` (text, zlib when smaller, base64url)."""
         try:
-            payload = self._payloads.dump_payload(data)
+            return self._codec.sign(data)
         except (TypeError, ValueError) as error:
             raise _unserialisable(error) from error
-        return self._signer.sign(payload).decode("ascii")
 
     def _decode(self, payload: bytes) -> tuple[str, Any]:
-        """The serialised text and the data of a verified payload (itsdangerous'
-        ``load_payload``, keeping the text for ``detect_changes``)."""
-        compressed = payload.startswith(b".")
-        raw = base64_decode(payload[1:] if compressed else payload)
-        text = (zlib.decompress(raw) if compressed else raw).decode("utf-8")
+        """The serialised text and the data of a verified payload (the text is
+        kept for ``detect_changes``)."""
+        text = self._codec.load_text(payload)
         return text, self.serializer.loads(text)
-
-    def _fetch(self, sid: str) -> _Found | None:
-        """The stored session ``sid``: its data, ID and field texts."""
-        try:
-            fields = cast(SessionStore, self.store).load(sid)
-        except SessionStoreError as error:
-            raise self._store_failed(error) from error
-        if not fields:
-            self._log_bad(
-                logging.INFO,
-                "session %s is not in the store (expired or revoked); starting a new session",
-                self.cookie_name,
-            )
-            return None
-        data: dict[str, Any] = {}
-        for key, text in fields.items():
-            try:
-                data[key] = self.serializer.loads(text)
-            except Exception as error:
-                # Left alone in the store: only keys this request changes are written.
-                logger.warning(
-                    "stored session key %r cannot be decoded (%s); the app does not see it",
-                    key,
-                    type(error).__name__,
-                )
-        return data, sid, fields
-
-    def _store_failed(self, error: SessionStoreError) -> SessionStoreError:
-        """Log a store failure (bounded like bad cookies) and return it to raise."""
-        now = time.monotonic()
-        level = logging.DEBUG if now < self._store_quiet_until else logging.ERROR
-        if level == logging.ERROR:
-            self._store_quiet_until = now + BAD_COOKIE_LOG_INTERVAL
-        logger.log(level, "session store failed, the request fails with a 503: %s", error)
-        return error
 
     def _log_bad(self, level: int, message: str, *args: object) -> None:
         """Log a bad cookie at ``level`` at most once per :data:`BAD_COOKIE_LOG_INTERVAL`
@@ -580,9 +525,8 @@ class SessionMiddleware:
 
     def _signed_at(self, value: str) -> float:
         """When a validly signed, unexpired ``value`` was signed; -1 if it is not one."""
-        signer = self._signer if self.store is None else self._id_signer
         try:
-            return signer.unsign(value, max_age=self.max_age, return_timestamp=True)[1].timestamp()
+            return self._codec.unsign_timed(value, self.max_age)[1]
         except (BadData, ValueError, OverflowError, OSError):
             return -1.0
 
@@ -602,14 +546,19 @@ class SessionMiddleware:
             # base, this request's changes go on top, one cookie is sent.
             data = session._apply_changes(self._app_cookie_data(varied[theirs[-1]][1]))
             kept = [header for index, header in enumerate(varied) if index not in theirs]
-            merged = self._cookie(self._encode(data), data) if data else self._delete_cookie
+            merged = self._cookie(self._encode(data), data) if data else self._cookies.delete
             return [*kept, ("Set-Cookie", merged)]
         if theirs:
             self._warn_clash()
         cookie: str | None = None
-        if self.store is not None:
-            cookie = self._store_write(session)
-            return varied if cookie is None else [*varied, ("Set-Cookie", cookie)]
+        if self._stored is not None:
+            sid = self._stored.save(session, self.refresh_each_request, self.detect_changes)
+            if sid is None:
+                return varied
+            if not sid:
+                return [*varied, ("Set-Cookie", self._cookies.delete)]
+            value = self._codec.sign_payload(sid.encode("ascii"))
+            return [*varied, ("Set-Cookie", self._cookie(value, {}))]
         if (
             self.detect_changes
             and not session._modified
@@ -625,7 +574,7 @@ class SessionMiddleware:
             # Emptied by the app. A cookie that merely failed verification is
             # never deleted: during a rolling key rotation this process may
             # lack the key that signed it, and the next one can read it.
-            cookie = self._delete_cookie
+            cookie = self._cookies.delete
         if cookie is not None:
             return [*varied, ("Set-Cookie", cookie)]
         return varied
@@ -663,7 +612,7 @@ class SessionMiddleware:
             return {}  # the app deleted its session
         data = None
         with contextlib.suppress(Exception):  # whatever the app wrote
-            data = self._decode(self._signer.unsign(value))[1]
+            data = self._decode(self._codec.unsign(value))[1]
         if not isinstance(data, dict):
             raise RuntimeError(
                 f"cannot merge the session: the app sets its own {self.cookie_name} cookie "
@@ -671,51 +620,6 @@ class SessionMiddleware:
                 "both the same secret key (Flask's SECRET_KEY) or use another cookie_name"
             )
         return data
-
-    def _store_write(self, session: Session) -> str | None:
-        """Write the session's changes to the store; the ``Set-Cookie``, if any.
-
-        The merge rule: only the keys this request set or deleted are
-        written (all keys whose serialised value changed, after
-        ``modified = True`` or with ``detect_changes``), in one atomic step
-        of the store, so concurrent requests keep each other's other keys.
-        A new ID (a new session, ``rotate()``, ``clear()``) gets everything.
-        """
-        store = cast(SessionStore, self.store)
-        ttl = cast(int, self.max_age)
-        sid = session._sid
-        data = dict(dict.items(session))
-        try:
-            if sid is None or session._cleared or session._rotated:
-                if not data:
-                    if sid is not None and session._cleared:
-                        store.delete(sid)
-                    return (
-                        self._delete_cookie if session._had_cookie and session._modified else None
-                    )
-                if not (session._modified or self.refresh_each_request):
-                    return None
-                new = secrets.token_urlsafe(32)  # 256 bits
-                fields = {key: self._serialise(value) for key, value in data.items()}
-                retire = sid if session._cleared or session._rotated else None
-                store.save(new, fields, (), ttl, fresh=True, retire=retire)
-                return self._cookie(self._id_signer.sign(new).decode("ascii"), data)
-            touched = session._touched or set()
-            deleted = [key for key in touched if key not in data]
-            if session._everything or self.detect_changes:
-                seen = session._seen or {}
-                texts = {key: self._serialise(value) for key, value in data.items()}
-                changed = {key: text for key, text in texts.items() if seen.get(key) != text}
-            else:
-                changed = {key: self._serialise(data[key]) for key in touched if key in data}
-            if not (changed or deleted or session._modified or self.refresh_each_request):
-                return None
-            store.save(sid, changed, deleted, ttl)
-        except SessionStoreError as error:
-            raise self._store_failed(error) from error
-        if not data:
-            return self._delete_cookie if session._had_cookie else None
-        return self._cookie(self._id_signer.sign(sid).decode("ascii"), data)
 
     def _serialise(self, value: Any) -> str:
         try:
@@ -729,15 +633,9 @@ class SessionMiddleware:
         if self.flask_compatible:
             permanent = bool(data.get("_permanent", permanent))  # Flask's session.permanent
         if self.max_age is None or not permanent:
-            cookie = dump_cookie(self.cookie_name, value, **self._cookie_options)
+            cookie = self._cookies.browser_session(value)
         else:
-            cookie = dump_cookie(
-                self.cookie_name,
-                value,
-                max_age=self.max_age,
-                expires=self._expires(),
-                **self._cookie_options,
-            )
+            cookie = self._cookies.lasting(value)
         if len(cookie) > MAX_COOKIE_SIZE:
             if self.oversize == "error":
                 raise SessionTooLarge(self.cookie_name, len(cookie))
@@ -750,21 +648,8 @@ class SessionMiddleware:
             )
         return cookie
 
-    def _expires(self) -> str:
-        """The ``Expires`` date for a cookie written now (computed once a second)."""
-        now = int(time.time())
-        second, text = self._expires_cache
-        if second != now:
-            text = http_date(now + cast(int, self.max_age))
-            self._expires_cache = (now, text)
-        return text
-
 
 # --- private helpers -----------------------------------------------------------
-
-# What a cookie holds once verified: the data, the stored session's ID (with
-# a store) and the data as it was serialised (see Session._seen).
-_Found = tuple[dict[str, Any], str | None, Any]
 
 
 def _unserialisable(error: Exception) -> TypeError:
