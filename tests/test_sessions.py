@@ -2127,13 +2127,21 @@ def test_non_canonical_signature_is_an_empty_session(caplog: pytest.LogCaptureFi
 def test_itsdangerous_signs_when_the_fast_codec_cannot(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A platform whose HMAC objects cannot be copied (the fast codec needs
+    """A platform whose hash objects cannot be copied (the fast codec needs
     that) still gets the same cookies, from itsdangerous itself."""
+    original = hashlib.new
 
-    def refuse(self: hmac.HMAC) -> hmac.HMAC:
-        raise ValueError("this HMAC cannot be copied")
+    class Uncopyable:
+        def __init__(self, wrapped: Any) -> None:
+            self.wrapped = wrapped
 
-    monkeypatch.setattr(hmac.HMAC, "copy", refuse)
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.wrapped, name)
+
+        def copy(self) -> Any:
+            raise ValueError("this hash object cannot be copied")
+
+    monkeypatch.setattr(hashlib, "new", lambda *a, **k: Uncopyable(original(*a, **k)))
     with caplog.at_level(logging.INFO, "wsgikit.sessions"):
         app = SessionMiddleware(ignoring_app, SECRET, fallback_keys=[OLD_SECRET])
     assert "itsdangerous itself" in caplog.text

@@ -18,13 +18,15 @@ class _CompactJSON:
     """The default serializer: compact JSON, no NaN or Infinity.
 
     ``dumps`` is a prebuilt encoder's ``encode``: the very call ``json.dumps``
-    makes with these options, without building an encoder per call.
+    makes with these options, without building an encoder per call (same bytes).
     """
 
     dumps = staticmethod(
         json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
     )
-    loads = staticmethod(json.loads)
+    # json.loads() without options is this decoder's decode() (plus a check
+    # for a BOM, which decode() refuses as well).
+    loads = staticmethod(json.JSONDecoder().decode)
 
 
 _JSON = _CompactJSON()

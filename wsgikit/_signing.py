@@ -33,9 +33,9 @@ digest, or does not reproduce itsdangerous' signature at construction.
 from __future__ import annotations
 
 import binascii
+import hashlib
 import hmac
 import logging
-import struct
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -53,11 +53,13 @@ from itsdangerous.encoding import base64_decode
 
 logger = logging.getLogger("wsgikit.sessions")
 
-_TIMESTAMP = struct.Struct(">Q")
 # urlsafe base64 <-> standard base64, for binascii's C codec.
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 _URLSAFE_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+_b2a = binascii.b2a_base64
 
 
 def b64encode(data: bytes) -> bytes:
@@ -100,10 +102,11 @@ class CookieCodec:
     ) -> None:
         if not keys:
             raise ValueError("at least one key is needed")
-        # One HMAC object per key, keyed with the derived key; each message
-        # gets a copy, so the pads are hashed once per key, not per call.
-        self._macs = [
-            hmac.new(hmac.new(key, salt, digest).digest(), digestmod=digest)
+        # Per key, the HMAC (RFC 2104) of its derived key with the inner and
+        # outer pads already hashed; each message hashes copies of the two.
+        # (Plain hashlib objects: the hmac module's wrapper costs Python calls.)
+        self._pads = [
+            _pads(hmac.new(key, salt, digest).digest(), digest)
             for key in reversed(keys)  # newest first: most cookies use it
         ]
         self._dumps = dumps
@@ -122,25 +125,28 @@ class CookieCodec:
         # decides the cookie's bytes, so no shortcut may guess it.
         compressed = zlib.compress(text)
         if len(compressed) < len(text) - 1:
-            payload = b"." + b64encode(compressed)
+            payload = b"." + _b2a(compressed, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
         else:
-            payload = b64encode(text)
+            payload = _b2a(text, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
         return self.sign_payload(payload, now)
 
     def sign_payload(self, payload: bytes, now: int | None = None) -> str:
         """``payload`` (already encoded, e.g. a session ID) signed with a timestamp:
         what itsdangerous' ``TimestampSigner.sign`` returns."""
-        message = payload + b"." + self._timestamp(int(time.time()) if now is None else now)
-        mac = self._macs[0].copy()
+        if now is None:
+            now = int(time.time())
+        second, stamp = self._stamp
+        if second != now:  # the timestamp's text changes once a second
+            stamp = b64encode(now.to_bytes(8, "big").lstrip(b"\x00"))
+            self._stamp = (now, stamp)
+        message = payload + b"." + stamp
+        inner, outer = self._pads[0]
+        mac = inner.copy()
         mac.update(message)
-        return (message + b"." + b64encode(mac.digest())).decode("ascii")
-
-    def _timestamp(self, now: int) -> bytes:
-        second, text = self._stamp
-        if second != now:
-            text = b64encode(_TIMESTAMP.pack(now).lstrip(b"\x00"))
-            self._stamp = (now, text)
-        return text
+        final = outer.copy()
+        final.update(mac.digest())
+        signature = _b2a(final.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+        return (message + b"." + signature).decode("ascii")
 
     # --- reading ------------------------------------------------------------
 
@@ -159,17 +165,46 @@ class CookieCodec:
         self, value: str, max_age: int | None = None, now: int | None = None
     ) -> tuple[bytes, int]:
         """:meth:`unsign`, and when ``value`` was signed (Unix time)."""
-        message, timestamp, _ = self._verify(value)
+        # One function on purpose: this runs on every request that reads a
+        # session, and each Python call costs as much as a hash.
+        try:
+            raw = value.encode("ascii")
+        except UnicodeEncodeError:
+            raise BadSignature("not ASCII") from None
+        message, dot, signature = raw.rpartition(b".")
+        if not dot:
+            raise BadSignature("no signature")
+        for inner, outer in self._pads:
+            mac = inner.copy()
+            mac.update(message)
+            final = outer.copy()
+            final.update(mac.digest())
+            # Compared as text: only the canonical base64 of the MAC matches.
+            expected = _b2a(final.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+            if hmac.compare_digest(expected, signature):
+                break
+        else:
+            raise BadSignature("signature does not match")
+        payload, dot, stamp = message.rpartition(b".")
+        if not dot:
+            raise BadTimeSignature("timestamp missing")
+        try:
+            decoded = b64decode(stamp)
+        except ValueError:
+            decoded = b""
+        if not decoded or len(decoded) > 8 or decoded[0] == 0:
+            raise BadTimeSignature("malformed timestamp")
+        timestamp = int.from_bytes(decoded, "big")
         if max_age is not None:
             age = (int(time.time()) if now is None else now) - timestamp
             if age > max_age or age < 0:
                 raise SignatureExpired(f"signature age {age} not in 0..{max_age} seconds")
-        return message.rpartition(b".")[0], timestamp
+        return payload, timestamp
 
     def signed_at(self, value: str) -> int | None:
         """When a validly signed ``value`` was signed (Unix time), or ``None``."""
         try:
-            return self._verify(value)[1]
+            return self.unsign_timed(value)[1]
         except BadSignature:
             return None
 
@@ -183,10 +218,9 @@ class CookieCodec:
 
     def load_payload(self, payload: bytes) -> Any:
         """Decode a verified payload: base64url, zlib when it starts with ``.``, text."""
+        text = self.load_text(payload)
         try:
-            return self._loads(self.load_text(payload))
-        except BadPayload:
-            raise
+            return self._loads(text)
         except Exception as error:
             raise BadPayload("cannot decode the payload", original_error=error) from error
 
@@ -204,33 +238,22 @@ class CookieCodec:
         except Exception as error:
             raise BadPayload("cannot decode the payload", original_error=error) from error
 
-    def _verify(self, value: str) -> tuple[bytes, int, bytes]:
-        """``(message, timestamp, signature)`` of a correctly signed ``value``."""
-        try:
-            raw = value.encode("ascii")
-        except UnicodeEncodeError:
-            raise BadSignature("not ASCII") from None
-        message, dot, signature = raw.rpartition(b".")
-        if not dot:
-            raise BadSignature("no signature")
-        for base in self._macs:
-            mac = base.copy()
-            mac.update(message)
-            if hmac.compare_digest(b64encode(mac.digest()), signature):
-                break
-        else:
-            raise BadSignature("signature does not match")
-        _, dot, stamp = message.rpartition(b".")
-        if not dot:
-            raise BadTimeSignature("timestamp missing")
-        try:
-            decoded = b64decode(stamp)
-            if len(decoded) > 8 or decoded[:1] == b"\x00":
-                raise ValueError("not a canonical timestamp")
-            timestamp = _TIMESTAMP.unpack(decoded.rjust(8, b"\x00"))[0]
-        except ValueError:
-            raise BadTimeSignature("malformed timestamp") from None
-        return message, timestamp, signature
+
+_IPAD = bytes(byte ^ 0x36 for byte in range(256))
+_OPAD = bytes(byte ^ 0x5C for byte in range(256))
+
+
+def _pads(key: bytes, digest: str) -> tuple[Any, Any]:
+    """The hash objects of ``key`` XOR the inner and the outer pad (RFC 2104)."""
+    inner = hashlib.new(digest)
+    outer = hashlib.new(digest)
+    block = inner.block_size
+    if len(key) > block:
+        key = hashlib.new(digest, key).digest()
+    key = key.ljust(block, b"\0")
+    inner.update(key.translate(_IPAD))
+    outer.update(key.translate(_OPAD))
+    return inner, outer
 
 
 def _b64decode_lenient(text: bytes) -> bytes:
@@ -332,7 +355,7 @@ def make_codec(
     reference = ReferenceCodec(keys, salt, digest, dumps, loads)
     try:
         fast = CookieCodec(keys, salt, digest, dumps, loads)
-        probe = b"wsgikit.probe"
+        probe = b"wsgikit.probe"  # with every key: each one's pads are checked
         same = all(
             CookieCodec([key], salt, digest, dumps, loads).sign_payload(probe, now=_PROBE_TIME)
             == ReferenceCodec([key], salt, digest, dumps, loads).sign_payload(
@@ -340,7 +363,7 @@ def make_codec(
             )
             for key in keys
         )
-    except (TypeError, ValueError) as error:
+    except Exception as error:  # whatever this platform's hashlib does
         logger.info("signing with itsdangerous itself: %s", error)
         return reference
     if not same:

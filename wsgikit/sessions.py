@@ -447,7 +447,7 @@ class SessionMiddleware:
     def _verify(self, value: str) -> Found | None:
         """Return the cookie's data, or ``None`` (and a log line) if it is bad."""
         try:
-            payload = self._codec.unsign(value, self.max_age)
+            payload = self._codec.unsign_timed(value, self.max_age)[0]
         except SignatureExpired as error:
             self._log_bad(logging.INFO, "session cookie %s expired (%s)", self.cookie_name, error)
             return None
@@ -597,7 +597,9 @@ class SessionMiddleware:
         return [
             index
             for index, (key, value) in enumerate(headers)
-            if key.lower() == "set-cookie" and value.split("=", 1)[0].strip() == name
+            if len(key) == 10  # most headers are not: skip lower()
+            and key.lower() == "set-cookie"
+            and value.split("=", 1)[0].strip() == name
         ]
 
     def _app_cookie_data(self, header: str) -> dict[str, Any]:
