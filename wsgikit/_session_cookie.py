@@ -51,6 +51,17 @@ def cookie_values(header: str, name: str) -> list[str] | None:
     return values
 
 
+def set_cookie_indexes(headers: list[tuple[str, str]], name: str) -> list[int]:
+    """The indexes of the ``Set-Cookie`` headers (of a response) for cookie ``name``."""
+    return [
+        index
+        for index, (key, value) in enumerate(headers)
+        if len(key) == 10  # most headers are not: skip lower()
+        and key.lower() == "set-cookie"
+        and value.split("=", 1)[0].strip() == name
+    ]
+
+
 class CookieTemplate:
     """``Set-Cookie`` values for one cookie name and set of attributes, byte
     for byte what ``werkzeug.http.dump_cookie`` writes.

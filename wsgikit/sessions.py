@@ -31,34 +31,39 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, Protocol
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from itsdangerous import BadData, SignatureExpired
 from werkzeug.sansio.http import parse_cookie
 
 from ._flask_json import TaggedJSON as TaggedJSON
 from ._response import Headers, intercept, with_vary
-from ._session_cookie import CookieTemplate, cookie_values
+from ._session_cookie import CookieTemplate, set_cookie_indexes
 from ._session_dict import SESSION_KEY as SESSION_KEY
 from ._session_dict import Session as Session
 from ._session_dict import _lazy_session
 from ._session_dict import get_session as get_session
-from ._session_store import Found, StoredSessions
+from ._session_read import BAD_COOKIE_LOG_INTERVAL as BAD_COOKIE_LOG_INTERVAL
+from ._session_read import CookieReader
+from ._session_store import StoredSessions
 from ._session_util import (
     _JSON,
     _bytes,
+    _check_cookie_rules,
+    _choice,
     _cookie_name,
     _digest,
     _domain,
     _flag,
-    _key,
+    _keys,
     _max_age,
     _path,
+    _salt,
     _samesite,
+    _serializer,
+    _store,
 )
 from ._signing import make_codec
 from .stores import SessionStore
@@ -68,10 +73,6 @@ logger = logging.getLogger("wsgikit.sessions")
 
 #: werkzeug's rule of thumb for the largest ``Set-Cookie`` value every browser keeps.
 MAX_COOKIE_SIZE = 4093
-#: Seconds during which further bad cookies are logged at DEBUG only.
-BAD_COOKIE_LOG_INTERVAL = 60
-#: Shorter secret keys are logged as a WARNING at construction.
-MIN_KEY_BYTES = 32
 #: Two weeks, like Django and Starlette.
 DEFAULT_MAX_AGE = 14 * 24 * 3600
 
@@ -134,12 +135,10 @@ class SessionMiddleware:
       line on the ``wsgikit.sessions`` logger (INFO for an expired
       cookie, WARNING for the rest; the cookie's content is never logged).
       A cookie that fails verification is **never deleted** for that
-      alone: during a rolling key rotation this process may lack the key
-      that signed it, and the next process reads it again. It is replaced
-      only when the app writes the session, and deleted only when the app
-      empties it (``clear()``). As the browser keeps sending it, the log
-      line is bounded: the first one per middleware at its level, then
-      DEBUG for :data:`BAD_COOKIE_LOG_INTERVAL` (60) seconds.
+      alone (during a rolling key rotation this process may lack the key
+      that signed it): it is replaced when the app writes the session.
+      The log line is bounded: one per middleware at its level, then DEBUG
+      for :data:`BAD_COOKIE_LOG_INTERVAL` (60) seconds.
       When the browser sends several cookies of this name (set for other
       paths or domains), the valid one signed last wins.
     - A ``Set-Cookie`` longer than 4093 bytes, which browsers drop (the
@@ -148,39 +147,30 @@ class SessionMiddleware:
       it a 500; the fix is ``store=``). With ``oversize="log"`` it is
       logged as an ERROR with its size and sent anyway, as werkzeug does.
     - The cookie is decided when the app calls ``start_response``. Changes
-      made later, while the body is being iterated (also when the session
-      is first touched there), cannot be sent: they are lost, and the first
-      one is logged as a WARNING (unless the app then replaces its response
-      with ``start_response(..., exc_info)``, which carries the session as
-      it is then).
+      made later, while the body is iterated, cannot be sent: they are lost
+      and the first one is logged as a WARNING (a response replaced with
+      ``start_response(..., exc_info)`` carries the session as it is then).
     - The cookie name must be the session's alone. If the app's response
       sets a cookie of the same name (Flask's ``flask.session`` and
       Pyramid's ``SignedCookieSessionFactory`` use ``"session"`` too), the
       two overwrite each other; the first such response is logged as a
       WARNING, whether or not this session was touched. See ``cookie_name``.
     - With ``flask_compatible``, the app's cookie of our name is the shared
-      session. When both the inner Flask app (``flask.session``) and this
-      session were written in one request, the two are **merged** into one
-      cookie: Flask's ``Set-Cookie`` is verified and taken as the base, and
-      the keys this request set or deleted here (all keys after
-      ``modified = True``; everything after ``clear()``) are applied on top.
-      If Flask's cookie does not verify with this key and salt, the
-      response fails with a ``RuntimeError`` rather than drop a write.
+      session. When both Flask (``flask.session``) and this session were
+      written in one request, they are **merged** into one cookie: Flask's
+      data, with the keys changed here on top. A Flask cookie that does not
+      verify with this key and salt fails the response (``RuntimeError``)
+      rather than drop a write.
     - Changes *inside* a stored value (``session["cart"].append(item)``)
       are not seen unless ``detect_changes=True``; or set
       ``session.modified = True`` afterwards.
     - **Server-side sessions** (``store=``): the cookie holds only a signed
-      random ID; the data is loaded from the store on first access, like
-      the cookie. The merge rule: a request writes only the keys it set or
-      deleted (with ``modified = True`` or ``detect_changes``: every key
-      whose serialised value changed), atomically, so concurrent requests
-      of one session keep each other's changes to different keys (the same
-      key: last write wins). ``rotate()`` moves the data to a new ID and
-      deletes the old; ``clear()`` deletes the stored data and the cookie;
-      an ID the store does not know (expired, revoked) starts a new session
-      under a new ID. A store that fails raises
-      :class:`~wsgikit.SessionStoreError` (``code = 503``), logged as an
-      ERROR: never an empty session that would overwrite the data.
+      random ID, the data is loaded on first access. A request writes only
+      the keys it changed, atomically (the merge rule of
+      :mod:`wsgikit.stores`); ``rotate()`` moves the data to a new ID;
+      ``clear()`` deletes it; an unknown ID (expired, revoked) starts a new
+      session. A failing store raises :class:`~wsgikit.SessionStoreError`
+      (a logged 503), never an empty session that would overwrite the data.
     - Values must be JSON types (``str``, ``int``, ``float``, ``bool``,
       ``None``, lists, dicts with ``str`` keys); with ``flask_compatible``
       also tuples, ``bytes``, ``Markup``, ``UUID`` and ``datetime``. Storing
@@ -303,18 +293,7 @@ class SessionMiddleware:
         detect_changes: bool = False,
     ) -> None:
         self.app = app
-        self.secret_key = _key("secret_key", secret_key)
-        if len(_bytes(self.secret_key)) < MIN_KEY_BYTES:
-            # Not refused: a short key still signs, and tests use them.
-            logger.warning(
-                "secret_key is %d bytes; use at least %d random bytes "
-                "(e.g. secrets.token_hex(32)) so the signature cannot be brute-forced",
-                len(_bytes(self.secret_key)),
-                MIN_KEY_BYTES,
-            )
-        if isinstance(fallback_keys, str | bytes):
-            raise TypeError("fallback_keys must be a list of keys, not a single key")
-        self.fallback_keys = tuple(_key("fallback_keys", key) for key in fallback_keys)
+        self.secret_key, self.fallback_keys = _keys(secret_key, fallback_keys)
         self.cookie_name = _cookie_name(cookie_name)
         self.max_age = _max_age(max_age)
         self.secure = _flag("secure", secure)
@@ -324,72 +303,35 @@ class SessionMiddleware:
         self.domain = _domain(domain)
         self.path = _path(path)
         self.partitioned = _flag("partitioned", partitioned)
+        _check_cookie_rules(self)
         self.refresh_each_request = _flag("refresh_each_request", refresh_each_request)
-        if oversize not in ("error", "log"):
-            raise ValueError(f'oversize must be "error" or "log", not {oversize!r}')
-        self.oversize = oversize
+        self.oversize = _choice("oversize", oversize, ("error", "log"))
         self.permanent = _flag("permanent", permanent)
         self.detect_changes = _flag("detect_changes", detect_changes)
-        if store is not None:
-            if not isinstance(store, SessionStore):
-                raise TypeError("store must have load(), save() and delete() (see SessionStore)")
-            if self.max_age is None:
-                raise ValueError("store= needs a max_age: it is the stored session's lifetime")
-            if self.flask_compatible:
-                raise ValueError(
-                    "flask_compatible shares Flask's cookie session; it cannot use a store="
-                )
-        self.store = store
-        if self.samesite == "None" and not self.secure:
-            raise ValueError('samesite="None" requires secure=True (browsers reject it otherwise)')
-        if self.partitioned and not self.secure:
-            raise ValueError("partitioned=True requires secure=True")
-        # Browsers match the prefixes case-insensitively (RFC 6265bis), so
-        # "__host-sid" is held to the __Host- rules too: a cookie breaking
-        # them would be dropped and the session would never stick.
-        prefix = self.cookie_name[:9].lower()
-        if prefix == "__secure-" and not self.secure:
-            raise ValueError("a __Secure- cookie_name (any case) requires secure=True")
-        if prefix[:7] == "__host-" and (
-            not self.secure or self.path != "/" or self.domain is not None
-        ):
-            raise ValueError(
-                'a __Host- cookie_name (any case) requires secure=True, path="/" and no domain'
-            )
-        if salt is None:
-            salt = _FLASK_SALT if self.flask_compatible else _DEFAULT_SALT
-        if not isinstance(salt, str | bytes):
-            raise TypeError(f"salt must be a str or bytes, not {type(salt).__name__}")
-        self.salt = salt
+        self.store = _store(store, self.max_age, self.flask_compatible)
+        self.salt = _salt(salt, _FLASK_SALT if self.flask_compatible else _DEFAULT_SALT)
         self.digest = _digest(
             digest or (_FLASK_DIGEST if self.flask_compatible else _DEFAULT_DIGEST)
         )
-        if serializer is None:
-            serializer = TaggedJSON() if self.flask_compatible else _JSON
-        if not (
-            callable(getattr(serializer, "dumps", None))
-            and callable(getattr(serializer, "loads", None))
-        ):
-            raise TypeError("serializer must have dumps(obj) -> str and loads(str) methods")
-        if not isinstance(serializer.dumps({}), str):
-            raise TypeError("serializer.dumps() must return str")
-        self.serializer = serializer
+        self.serializer = _serializer(serializer, TaggedJSON() if self.flask_compatible else _JSON)
 
         # Every key verifies, the newest first; only the newest signs: that
         # is key rotation. Itsdangerous' format, in itsdangerous' order.
         keys = [_bytes(key) for key in (*reversed(self.fallback_keys), self.secret_key)]
-        self._codec = make_codec(
-            keys, _bytes(salt), self.digest, serializer.dumps, serializer.loads
+        # With a store the cookie holds a signed session ID, under a salt of
+        # its own so that an ID and a data cookie can never pass for each other.
+        salt_bytes = _bytes(self.salt) + (b"" if store is None else b".id")
+        dumps, loads = self.serializer.dumps, self.serializer.loads
+        self._codec = make_codec(keys, salt_bytes, self.digest, dumps, loads)
+        # Reading happens in the reader: the session calls _open on first access.
+        self._reader = CookieReader(
+            self.cookie_name, self._codec, self.max_age, loads, self.detect_changes
         )
+        self._open = self._reader.open
         self._stored: StoredSessions | None = None
         if store is not None:
-            # The cookie holds a signed session ID, under a salt of its own so
-            # that an ID and a data cookie can never pass for each other.
-            self._codec = make_codec(
-                keys, _bytes(salt) + b".id", self.digest, serializer.dumps, serializer.loads
-            )
-            self._stored = StoredSessions(
-                store, self.max_age or 0, self._serialise, serializer.loads, self._log_bad
+            self._stored = self._reader.stored = StoredSessions(
+                store, self.max_age or 0, self._serialise, loads, self._reader.log_bad
             )
         self._cookies = CookieTemplate(
             self.cookie_name,
@@ -401,8 +343,6 @@ class SessionMiddleware:
             samesite=self.samesite,
             partitioned=self.partitioned,
         )
-        # Bad cookies are logged at their level once per interval, else DEBUG.
-        self._quiet_until = 0.0
         # Until a cookie of our name set by the app itself was logged (never
         # in flask_compatible mode, where Flask's cookie is the shared one).
         self._watch_clash = not self.flask_compatible
@@ -412,84 +352,7 @@ class SessionMiddleware:
         environ[SESSION_KEY] = session
         return intercept(self.app, environ, start_response, session._decide)
 
-    # --- reading: called on the session's first access ----------------------
-
-    def _open(self, header: str | None) -> tuple[Found | None, bool]:
-        """Return what the request's cookie holds, and whether one was sent.
-
-        ``None`` when there is no cookie of this name or none of them is
-        valid (tampered, expired, malformed, unknown to the store ...).
-        """
-        name = self.cookie_name
-        if not header or name not in header:
-            return None, False
-        values = cookie_values(header, name)
-        if values is None:
-            self._log_bad(logging.WARNING, "the Cookie header has a malformed %s cookie", name)
-            return None, True
-        if not values:
-            return None, False
-        if len(values) == 1:
-            return self._verify(values[0]), True
-        self._log_bad(
-            logging.INFO, "%d cookies named %s; using the valid one signed last", len(values), name
-        )
-        best: Found | None = None
-        best_time = -1.0
-        for value in values:
-            signed = self._signed_at(value)
-            if signed > best_time:
-                found = self._verify(value)
-                if found is not None:
-                    best, best_time = found, signed
-        return best, True
-
-    def _verify(self, value: str) -> Found | None:
-        """Return the cookie's data, or ``None`` (and a log line) if it is bad."""
-        try:
-            payload = self._codec.unsign_timed(value, self.max_age)[0]
-        except SignatureExpired as error:
-            self._log_bad(logging.INFO, "session cookie %s expired (%s)", self.cookie_name, error)
-            return None
-        except BadData:
-            self._log_bad(
-                logging.WARNING,
-                "session cookie %s (%d bytes) has a bad signature or format (or was signed "
-                "with a key this process lacks); starting an empty session",
-                self.cookie_name,
-                len(value),
-            )
-            return None
-        except (ValueError, OverflowError, OSError):  # a validly signed absurd timestamp
-            self._log_bad(
-                logging.WARNING, "session cookie %s has an impossible timestamp", self.cookie_name
-            )
-            return None
-        if self._stored is not None:
-            return self._stored.load(payload.decode("ascii"), self.cookie_name)
-        try:
-            text, data = self._decode(payload)
-        except Exception as error:  # anything a serializer raises on client input
-            cause = getattr(error, "original_error", None) or error
-            self._log_bad(
-                logging.WARNING,
-                "session cookie %s is signed but cannot be decoded (%s); starting an empty session",
-                self.cookie_name,
-                type(cause).__name__,
-            )
-            return None
-        if not isinstance(data, dict):
-            self._log_bad(
-                logging.WARNING,
-                "session cookie %s holds a JSON %s, not an object; starting an empty session",
-                self.cookie_name,
-                type(data).__name__,
-            )
-            return None
-        return data, None, text if self.detect_changes else None
-
-    # The two codec functions: everything that turns data into a signed
-    # cookie value and back goes through _encode and _decode.
+    # --- writing: called from start_response ---------------------------------
 
     def _encode(self, data: dict[str, Any]) -> str:
         """The signed cookie value holding ``data`` (text, zlib when smaller, base64url)."""
@@ -498,47 +361,13 @@ class SessionMiddleware:
         except (TypeError, ValueError) as error:
             raise _unserialisable(error) from error
 
-    def _decode(self, payload: bytes) -> tuple[str, Any]:
-        """The serialised text and the data of a verified payload (the text is
-        kept for ``detect_changes``)."""
-        text = self._codec.load_text(payload)
-        return text, self.serializer.loads(text)
-
-    def _log_bad(self, level: int, message: str, *args: object) -> None:
-        """Log a bad cookie at ``level`` at most once per :data:`BAD_COOKIE_LOG_INTERVAL`
-        seconds (per middleware), and at DEBUG in between.
-
-        A bad cookie is kept (see ``_response_headers``), so the browser sends
-        it again on every request: unbounded, the line would flood the log.
-        """
-        now = time.monotonic()
-        if now < self._quiet_until:
-            logger.debug(message, *args)
-            return
-        self._quiet_until = now + BAD_COOKIE_LOG_INTERVAL
-        logger.log(
-            level,
-            message + " (more bad cookies in the next %d s are logged at DEBUG)",
-            *args,
-            BAD_COOKIE_LOG_INTERVAL,
-        )
-
-    def _signed_at(self, value: str) -> float:
-        """When a validly signed, unexpired ``value`` was signed; -1 if it is not one."""
-        try:
-            return self._codec.unsign_timed(value, self.max_age)[1]
-        except (BadData, ValueError, OverflowError, OSError):
-            return -1.0
-
-    # --- writing: called from start_response ---------------------------------
-
     def _response_headers(self, session: Session, headers: Headers) -> Headers:
         """The app's headers with ``Vary: Cookie`` and the session's cookie, if any.
 
         The app's list is never modified: a new list is returned when a header is added.
         """
         varied = with_vary(headers, "Cookie")
-        theirs = self._app_cookies(varied)
+        theirs = set_cookie_indexes(varied, self.cookie_name)
         if theirs and self.flask_compatible:
             if not session.modified:
                 return varied  # Flask wrote the shared session; this side only read it
@@ -591,17 +420,6 @@ class SessionMiddleware:
             self.cookie_name,
         )
 
-    def _app_cookies(self, headers: Headers) -> list[int]:
-        """The indexes of the ``Set-Cookie`` headers for this cookie name."""
-        name = self.cookie_name
-        return [
-            index
-            for index, (key, value) in enumerate(headers)
-            if len(key) == 10  # most headers are not: skip lower()
-            and key.lower() == "set-cookie"
-            and value.split("=", 1)[0].strip() == name
-        ]
-
     def _app_cookie_data(self, header: str) -> dict[str, Any]:
         """The data of the app's own ``Set-Cookie`` (Flask's, in ``flask_compatible`` mode).
 
@@ -614,7 +432,7 @@ class SessionMiddleware:
             return {}  # the app deleted its session
         data = None
         with contextlib.suppress(Exception):  # whatever the app wrote
-            data = self._decode(self._codec.unsign(value))[1]
+            data = self._reader.decode(self._codec.unsign(value))[1]
         if not isinstance(data, dict):
             raise RuntimeError(
                 f"cannot merge the session: the app sets its own {self.cookie_name} cookie "
