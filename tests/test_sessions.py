@@ -1466,6 +1466,20 @@ def test_tagged_json_matches_flask(value: Any) -> None:
     assert ours.loads(flask_serializer.dumps({"v": value})) == {"v": value}
 
 
+@settings(max_examples=100, deadline=None)
+@given(value=TAGGED_VALUES, escaped=st.booleans())
+def test_tagged_json_reads_what_flask_reads(value: Any, escaped: bool) -> None:
+    """Also when a tag's leading space is written as an escape (the shortcut for
+    texts without tags must not miss one)."""
+    from flask.json.tag import TaggedJSONSerializer
+
+    flask_serializer = TaggedJSONSerializer()
+    text = flask_serializer.dumps({"v": value})
+    if escaped:
+        text = text.replace('" ', '"\\u0020')
+    assert TaggedJSON().loads(text) == flask_serializer.loads(text)
+
+
 # --- Flask interoperability ----------------------------------------------------------
 
 

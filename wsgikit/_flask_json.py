@@ -36,7 +36,13 @@ class TaggedJSON:
         return _encode(_tag(obj))
 
     def loads(self, text: str, /) -> Any:
-        return _untag(json.loads(text))
+        data = json.loads(text)
+        # Every tag is a key that starts with a space (written `" t"`, or with
+        # an escape `"\u0020t"`): a text with no string starting so holds none,
+        # and walking it would only copy it.
+        if '" ' in text or '"\\' in text:
+            return _untag(data)
+        return data
 
 
 _TAGS = frozenset({" di", " t", " b", " m", " u", " d"})
