@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from conftest import RedisServer
 
 pytestmark = pytest.mark.browser
 
@@ -84,3 +85,45 @@ def test_a_host_prefixed_secure_cookie_sticks_on_localhost_only_as_chromium_allo
     assert cookie["name"] == "__Host-session"
     assert cookie["secure"] is True
     assert cookie["path"] == "/"
+
+
+def test_an_oversized_session_fails_visibly_and_the_previous_cookie_stays(
+    serve: Callable[..., Any], page: Any
+) -> None:
+    """Chromium drops a cookie over 4 KB; instead of a silent revert the page
+    is a 500 problem JSON naming the fix, and the session carries on."""
+    server = serve("e2e_browser_apps:oversized")
+    page.goto(server.url + "/")
+    before = {c["name"]: c["value"] for c in page.context.cookies()}
+    response = page.goto(server.url + "/grow")
+    assert response.status == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = json.loads(page.inner_text("body"))
+    assert problem["status"] == 500
+    assert {c["name"]: c["value"] for c in page.context.cookies()} == before
+    page.goto(server.url + "/")
+    assert json.loads(page.inner_text("body"))["visits"] == 2
+    assert "SessionTooLarge" in server.stop()  # the log names the cause
+
+
+def test_a_redis_session_survives_an_app_server_restart(
+    serve: Callable[..., Any], page: Any
+) -> None:
+    redis_server = RedisServer()
+    try:
+        env = {"E2E_REDIS_URL": redis_server.url}
+        server = serve("e2e_browser_apps:stored", env)
+        counts = []
+        for _ in range(2):
+            page.goto(server.url + "/")
+            counts.append(json.loads(page.inner_text("body"))["visits"])
+        server.stop()
+        server = serve("e2e_browser_apps:stored", env)
+        page.goto(server.url + "/")
+        counts.append(json.loads(page.inner_text("body"))["visits"])
+        assert counts == [1, 2, 3]
+        (cookie,) = page.context.cookies()
+        assert len(cookie["value"]) < 200  # a signed ID, not the data
+        assert len(redis_server.client.keys("wsgikit:session:*")) == 1
+    finally:
+        redis_server.stop()

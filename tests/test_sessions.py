@@ -7,6 +7,7 @@ import contextlib
 import copy
 import datetime
 import hashlib
+import hmac
 import json
 import logging
 import operator
@@ -74,15 +75,16 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 @pytest.fixture
 def checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Records every signature verification itsdangerous performs."""
+    """Records every signature comparison (the fast codec and itsdangerous
+    both compare with ``hmac.compare_digest``; one per verification with one key)."""
     seen: list[bytes] = []
-    original = itsdangerous.Signer.verify_signature
+    original = hmac.compare_digest
 
-    def counting(self: itsdangerous.Signer, value: Any, sig: Any) -> bool:
-        seen.append(value)
-        return original(self, value, sig)
+    def counting(a: Any, b: Any) -> bool:
+        seen.append(b)
+        return original(a, b)
 
-    monkeypatch.setattr(itsdangerous.Signer, "verify_signature", counting)
+    monkeypatch.setattr(hmac, "compare_digest", counting)
     return seen
 
 
@@ -1464,6 +1466,20 @@ def test_tagged_json_matches_flask(value: Any) -> None:
     assert ours.loads(flask_serializer.dumps({"v": value})) == {"v": value}
 
 
+@settings(max_examples=100, deadline=None)
+@given(value=TAGGED_VALUES, escaped=st.booleans())
+def test_tagged_json_reads_what_flask_reads(value: Any, escaped: bool) -> None:
+    """Also when a tag's leading space is written as an escape (the shortcut for
+    texts without tags must not miss one)."""
+    from flask.json.tag import TaggedJSONSerializer
+
+    flask_serializer = TaggedJSONSerializer()
+    text = flask_serializer.dumps({"v": value})
+    if escaped:
+        text = text.replace('" ', '"\\u0020')
+    assert TaggedJSON().loads(text) == flask_serializer.loads(text)
+
+
 # --- Flask interoperability ----------------------------------------------------------
 
 
@@ -1973,3 +1989,277 @@ def test_paste_factory_store_and_round_two_options(
 
 def _paste_app(global_conf: Any, **local_conf: Any) -> WSGIApplication:
     return ignoring_app
+
+
+# --- the fast path is exact: cookies both ways, lookup, Set-Cookie (#12) -------------
+
+KEYS = [SECRET, OLD_SECRET, "oldest-secret-key-0123456789abcde"]
+
+
+class _AtTime(itsdangerous.TimestampSigner):
+    """itsdangerous' signer with its clock set by the test."""
+
+    now = T0
+
+    def get_timestamp(self) -> int:
+        return self.now
+
+
+def _reference(keys: list[str], salt: str, digest: str, serializer: Any = None) -> Any:
+    """itsdangerous as SessionMiddleware (or Flask) configures it: the newest key last."""
+    return itsdangerous.URLSafeTimedSerializer(
+        keys[::-1],
+        salt=salt,
+        serializer=serializer or _COMPACT,
+        signer=_AtTime,
+        signer_kwargs={"key_derivation": "hmac", "digest_method": digest},
+    )
+
+
+class _Compact:
+    """The JSON itsdangerous would write with SessionMiddleware's default options."""
+
+    @staticmethod
+    def dumps(obj: Any) -> str:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+    loads = staticmethod(json.loads)
+
+
+_COMPACT = _Compact()
+
+
+def _write_through(app: SessionMiddleware, data: dict[str, Any]) -> str:
+    """The cookie value ``app`` writes for a new session holding ``data``."""
+    captured: list[str] = []
+
+    def inner(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        get_session(environ).update(data)
+        return ignoring_app(environ, start_response)
+
+    app.app = inner
+    _, headers, _ = call(app, lint=False)
+    captured.append(value_of(set_cookie(headers)))
+    return captured[0]
+
+
+def _read_through(app: SessionMiddleware, value: str) -> dict[str, Any]:
+    seen: list[dict[str, Any]] = []
+
+    def inner(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        seen.append(dict(get_session(environ)))
+        return ignoring_app(environ, start_response)
+
+    app.app = inner
+    call(app, "session=" + value, lint=False)
+    return seen[0]
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+SESSIONS = st.dictionaries(st.text(max_size=10), JSON_VALUES, min_size=1, max_size=6) | st.builds(
+    # repetitive sessions, so that the zlib form is taken too
+    lambda word, n: {"cart": [word] * n},
+    st.text(min_size=1, max_size=8),
+    st.integers(1, 80),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(data=SESSIONS, fallbacks=st.integers(0, 2), signer=st.integers(0, 2))
+def test_cookies_are_itsdangerous_bytes_both_ways_through_the_middleware(
+    data: dict[str, Any], fallbacks: int, signer: int
+) -> None:
+    """Thousands of sessions: what we write is byte for byte itsdangerous'
+    cookie (zlib or not), and what itsdangerous writes with any key
+    (current or fallback) we read."""
+    keys = KEYS[: fallbacks + 1]
+    app = SessionMiddleware(ignoring_app, keys[0], fallback_keys=keys[1:])
+    ours = _write_through(app, data)
+    reference = _reference(keys, "wsgikit.session", "sha256")
+    _AtTime.now = int(reference.loads(ours, return_timestamp=True)[1].timestamp())
+    assert ours == reference.dumps(data)
+    theirs = _reference(keys[min(signer, fallbacks) :], "wsgikit.session", "sha256")
+    assert _read_through(app, theirs.dumps(data)) == data
+
+
+TAGGED_SESSIONS = st.dictionaries(st.text(max_size=8), TAGGED_VALUES, min_size=1, max_size=4)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(data=TAGGED_SESSIONS, fallback=st.booleans())
+def test_flask_mode_cookies_are_flasks_bytes_both_ways_through_the_middleware(
+    data: dict[str, Any], fallback: bool
+) -> None:
+    """Tagged types, Flask's salt and SHA-1: our cookie is the one Flask's own
+    serializer writes, and Flask's (also with SECRET_KEY_FALLBACKS) we read."""
+    import flask
+    from flask.sessions import SecureCookieSessionInterface, session_json_serializer
+
+    keys = KEYS[:2] if fallback else KEYS[:1]
+    app = SessionMiddleware(ignoring_app, keys[0], fallback_keys=keys[1:], flask_compatible=True)
+    ours = _write_through(app, data)
+    flask_app = flask.Flask("fast_path")
+    flask_app.secret_key = keys[-1]  # Flask signs with an old key: we must still read it
+    flask_app.config["SECRET_KEY_FALLBACKS"] = keys[:-1]
+    # Flask's JSON sorts keys inside an app context, where it saves sessions.
+    with flask_app.app_context():
+        reference = _reference(keys, "cookie-session", "sha1", session_json_serializer)
+        _AtTime.now = int(reference.loads(ours, return_timestamp=True)[1].timestamp())
+        assert ours == reference.dumps(data)
+        flask_side = SecureCookieSessionInterface().get_signing_serializer(flask_app)
+        assert flask_side is not None
+        assert flask_side.loads(ours) == data
+        theirs = flask_side.dumps(data)
+    assert _read_through(app, theirs) == data
+
+
+def test_non_canonical_signature_is_an_empty_session(caplog: pytest.LogCaptureFixture) -> None:
+    """The signature's last base64 character carries unused bits; a variant that
+    differs only there passes itsdangerous, but not SessionMiddleware."""
+    app = SessionMiddleware(ignoring_app, SECRET)
+    value = _write_through(app, {"user": "ann"})
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    index = alphabet.index(value[-1])
+    variant = value[:-1] + alphabet[index ^ 1]  # SHA-256: 4 unused bits in the last one
+    assert unsign(variant) == {"user": "ann"}  # itsdangerous accepts it
+    with caplog.at_level(logging.WARNING, "wsgikit.sessions"):
+        assert _read_through(app, variant) == {}
+    assert "bad signature" in caplog.text
+    assert _read_through(app, value) == {"user": "ann"}
+
+
+def test_itsdangerous_signs_when_the_fast_codec_cannot(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A platform whose hash objects cannot be copied (the fast codec needs
+    that) still gets the same cookies, from itsdangerous itself."""
+    original = hashlib.new
+
+    class Uncopyable:
+        def __init__(self, wrapped: Any) -> None:
+            self.wrapped = wrapped
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.wrapped, name)
+
+        def copy(self) -> Any:
+            raise ValueError("this hash object cannot be copied")
+
+    monkeypatch.setattr(hashlib, "new", lambda *a, **k: Uncopyable(original(*a, **k)))
+    with caplog.at_level(logging.INFO, "wsgikit.sessions"):
+        app = SessionMiddleware(ignoring_app, SECRET, fallback_keys=[OLD_SECRET])
+    assert "itsdangerous itself" in caplog.text
+    value = _write_through(app, {"user": "ann"})
+    reference = _reference([SECRET, OLD_SECRET], "wsgikit.session", "sha256")
+    _AtTime.now = int(reference.loads(value, return_timestamp=True)[1].timestamp())
+    assert value == reference.dumps({"user": "ann"})
+    assert _read_through(
+        app, _reference([OLD_SECRET], "wsgikit.session", "sha256").dumps({"a": 1})
+    ) == {"a": 1}
+
+
+_HEADER_PIECES = st.sampled_from(
+    [
+        "session",
+        "session=",
+        "Session=",
+        "sessionx=",
+        "xsession=",
+        "=",
+        ";",
+        "; ",
+        " ",
+        "\t",
+        ",",
+        '"',
+        "\\",
+        "a=b",
+        "eyJhIjoxfQ.ZVPxAA.sig-_",
+        ".",
+        "é",
+        "\xff",
+        "\x00",
+        "session =v",
+    ]
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    pieces=st.lists(
+        _HEADER_PIECES | st.text(st.characters(max_codepoint=255), max_size=6), max_size=8
+    )
+)
+def test_cookie_lookup_is_werkzeugs(pieces: list[str]) -> None:
+    """The one-cookie shortcut and werkzeug's parser agree on every header."""
+    from werkzeug.sansio.http import parse_cookie
+
+    from wsgikit._session_cookie import cookie_values
+
+    header_value = "".join(pieces)
+    text = header_value.encode("latin-1").decode("utf-8", "replace")
+    expected = parse_cookie(text).getlist("session")
+    found = cookie_values(header_value, "session")
+    assert (found or []) == expected
+    if found is None:
+        assert "session" in header_value
+
+
+@pytest.mark.parametrize("value", ["eyJhIjoxfQ.ZVPxAA.sig-_", ".eJyrVkpUslIqSk0sys", ""])
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({}, id="defaults"),
+        pytest.param({"secure": True, "samesite": "None"}, id="secure, SameSite=None"),
+        pytest.param({"httponly": False, "samesite": None}, id="no HttpOnly, no SameSite"),
+        pytest.param({"domain": "example.com", "path": "/app"}, id="domain and path"),
+        pytest.param({"domain": ".Example.com", "path": "/a b%"}, id="domain dot, path quoted"),
+        pytest.param({"secure": True, "partitioned": True}, id="partitioned"),
+        pytest.param({"samesite": "Strict", "secure": True, "domain": "x.org"}, id="strict"),
+    ],
+)
+@pytest.mark.parametrize("max_age", [None, 1, 3600, 31 * DAY])
+def test_set_cookie_template_is_dump_cookie(
+    options: dict[str, Any], max_age: int | None, value: str
+) -> None:
+    """Every option combination gives werkzeug's own ``dump_cookie`` bytes."""
+    from werkzeug.http import dump_cookie
+
+    from wsgikit._session_cookie import CookieTemplate
+
+    attributes = {
+        "path": "/",
+        "domain": None,
+        "secure": False,
+        "httponly": True,
+        "samesite": "Lax",
+        "partitioned": False,
+        **options,
+    }
+    template = CookieTemplate("__Host-sid", max_age, **attributes)
+    plain = dump_cookie("__Host-sid", value, max_size=0, **attributes)
+    assert template.browser_session(value) == plain
+    assert template.delete == dump_cookie(
+        "__Host-sid", "", max_age=0, expires=0, max_size=0, **attributes
+    )
+    if max_age is not None:
+        for now in (0, T0, T0 + 1, 2**31 + 7):
+            expected = dump_cookie(
+                "__Host-sid",
+                value,
+                max_age=max_age,
+                expires=now + max_age,
+                max_size=0,
+                **attributes,
+            )
+            assert template.lasting(value, now) == expected

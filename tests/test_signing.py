@@ -20,7 +20,7 @@ from itsdangerous import (
     URLSafeTimedSerializer,
 )
 
-from wsgikit._signing import CookieCodec, b64decode, b64encode
+from wsgikit._signing import CookieCodec, ReferenceCodec, b64decode, b64encode, make_codec
 from wsgikit.sessions import TaggedJSON
 
 NOW = 1_765_000_000
@@ -198,3 +198,25 @@ def test_b64decode_refuses_or_round_trips_anything(text: bytes) -> None:
 def test_no_keys_is_refused() -> None:
     with pytest.raises(ValueError, match="key"):
         CookieCodec([], b"s", "sha256", _dumps, json.loads)
+
+
+@settings(max_examples=200)
+@given(data=sessions, keys=key_sets, digest=st.sampled_from(["sha1", "sha256", "blake2b"]))
+def test_the_reference_codec_is_the_same_codec(
+    data: dict[str, Any], keys: list[bytes], digest: str
+) -> None:
+    """The fallback (itsdangerous itself) behind the same methods gives the same answers."""
+    fast = codec(keys, "s", digest)
+    slow = ReferenceCodec(keys, b"s", digest, _dumps, json.loads)
+    value = fast.sign(data, now=NOW)
+    assert slow.sign(data, now=NOW) == value
+    assert slow.sign_payload(b"an-id", now=NOW) == fast.sign_payload(b"an-id", now=NOW)
+    payload = fast.unsign(value)
+    assert slow.unsign_timed(value, 60, now=NOW + 1) == fast.unsign_timed(value, 60, NOW + 1)
+    assert slow.load_text(payload) == fast.load_text(payload) == _dumps(data)
+    with pytest.raises(SignatureExpired):
+        slow.unsign(value, 10, now=NOW + 11)
+
+
+def test_make_codec_picks_the_fast_codec_when_it_matches() -> None:
+    assert isinstance(make_codec([b"k", b"j"], b"s", "sha256", _dumps, json.loads), CookieCodec)

@@ -33,16 +33,16 @@ class TaggedJSON:
     """
 
     def dumps(self, obj: Any, /) -> str:
-        return json.dumps(
-            _tag(obj),
-            separators=(",", ":"),
-            sort_keys=True,
-            ensure_ascii=True,
-            default=_flask_default,
-        )
+        return _encode(_tag(obj))
 
     def loads(self, text: str, /) -> Any:
-        return _untag(json.loads(text))
+        data = json.loads(text)
+        # Every tag is a key that starts with a space (written `" t"`, or with
+        # an escape `"\u0020t"`): a text with no string starting so holds none,
+        # and walking it would only copy it.
+        if '" ' in text or '"\\' in text:
+            return _untag(data)
+        return data
 
 
 _TAGS = frozenset({" di", " t", " b", " m", " u", " d"})
@@ -110,3 +110,9 @@ def _flask_default(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# Built once: the very encoder json.dumps would build with these options on every call.
+_encode = json.JSONEncoder(
+    separators=(",", ":"), sort_keys=True, ensure_ascii=True, default=_flask_default
+).encode

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from wsgiref.types import WSGIEnvironment
 
 from ._response import EditHeaders, Headers, Plan
@@ -27,11 +27,12 @@ def get_session(environ: WSGIEnvironment) -> Session:
     :raises LookupError: When no ``SessionMiddleware`` is installed.
     """
     try:
-        return cast(Session, environ[SESSION_KEY])
+        session: Session = environ[SESSION_KEY]  # not cast(): a call on every request
     except KeyError:
         raise LookupError(
             "no session in the environ: wrap the app in wsgikit.SessionMiddleware"
         ) from None
+    return session
 
 
 class Session(dict[str, Any]):
@@ -205,7 +206,7 @@ class Session(dict[str, Any]):
                 return None
             self._load()  # only `modified = True` was set
         # Only the middleware's own (lazy) sessions are asked to decide.
-        middleware = cast("SessionMiddleware", self._middleware)
+        middleware = self._middleware  # type: ignore[assignment]
         return EditHeaders(status, middleware._response_headers(self, headers))
 
     # --- reading --------------------------------------------------------------

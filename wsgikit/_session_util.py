@@ -1,14 +1,25 @@
-"""Option checks, the signer and the default serializer of :mod:`wsgikit.sessions`."""
+"""Option checks and the default serializer of :mod:`wsgikit.sessions`
+(``SessionMiddleware.__init__`` validates every option through these)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from itsdangerous import TimestampSigner
+from .stores import SessionStore
+
+if TYPE_CHECKING:
+    from .sessions import Serializer, SessionMiddleware
+
+logger = logging.getLogger("wsgikit.sessions")
+
+#: Shorter secret keys are logged as a WARNING at construction.
+MIN_KEY_BYTES = 32
 
 _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 # RFC 6265 cookie-name = RFC 9110 token.
@@ -18,34 +29,21 @@ _DOMAIN_RE = re.compile(r"\.?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
 
 
 class _CompactJSON:
-    """The default serializer: compact JSON, no NaN or Infinity."""
+    """The default serializer: compact JSON, no NaN or Infinity.
 
-    def dumps(self, obj: Any, /) -> str:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    ``dumps`` is a prebuilt encoder's ``encode``: the very call ``json.dumps``
+    makes with these options, without building an encoder per call (same bytes).
+    """
 
-    def loads(self, text: str, /) -> Any:
-        return json.loads(text)
+    dumps = staticmethod(
+        json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+    )
+    # json.loads() without options is this decoder's decode() (plus a check
+    # for a BOM, which decode() refuses as well).
+    loads = staticmethod(json.JSONDecoder().decode)
 
 
 _JSON = _CompactJSON()
-
-
-class _Signer(TimestampSigner):
-    """itsdangerous' ``TimestampSigner`` with its derived keys computed once
-    instead of on every signature (the HMAC itself stays itsdangerous')."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        derive = super().derive_key
-        self._derived = {key: derive(key) for key in self.secret_keys}
-
-    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
-        if secret_key is None:
-            secret_key = self.secret_keys[-1]
-        elif isinstance(secret_key, str):
-            secret_key = secret_key.encode("utf-8")
-        derived = self._derived.get(secret_key)
-        return derived if derived is not None else super().derive_key(secret_key)
 
 
 def _key(option: str, key: object) -> str | bytes:
@@ -123,3 +121,77 @@ def _digest(name: object) -> str:
     if not hmac_ok:
         raise ValueError(f"digest {name!r} is not a fixed-size hashlib algorithm (e.g. sha256)")
     return name.lower()
+
+
+def _keys(
+    secret_key: object, fallback_keys: Iterable[str | bytes]
+) -> tuple[str | bytes, tuple[str | bytes, ...]]:
+    """The checked ``secret_key`` (a short one is logged) and ``fallback_keys``."""
+    secret = _key("secret_key", secret_key)
+    if len(_bytes(secret)) < MIN_KEY_BYTES:
+        # Not refused: a short key still signs, and tests use them.
+        logger.warning(
+            "secret_key is %d bytes; use at least %d random bytes "
+            "(e.g. secrets.token_hex(32)) so the signature cannot be brute-forced",
+            len(_bytes(secret)),
+            MIN_KEY_BYTES,
+        )
+    if isinstance(fallback_keys, str | bytes):
+        raise TypeError("fallback_keys must be a list of keys, not a single key")
+    return secret, tuple(_key("fallback_keys", key) for key in fallback_keys)
+
+
+def _check_cookie_rules(options: SessionMiddleware) -> None:
+    """Refuse attribute combinations browsers reject (the session would never stick)."""
+    if options.samesite == "None" and not options.secure:
+        raise ValueError('samesite="None" requires secure=True (browsers reject it otherwise)')
+    if options.partitioned and not options.secure:
+        raise ValueError("partitioned=True requires secure=True")
+    # Browsers match the prefixes case-insensitively (RFC 6265bis), so
+    # "__host-sid" is held to the __Host- rules too.
+    prefix = options.cookie_name[:9].lower()
+    if prefix == "__secure-" and not options.secure:
+        raise ValueError("a __Secure- cookie_name (any case) requires secure=True")
+    if prefix[:7] == "__host-" and (
+        not options.secure or options.path != "/" or options.domain is not None
+    ):
+        raise ValueError(
+            'a __Host- cookie_name (any case) requires secure=True, path="/" and no domain'
+        )
+
+
+def _choice(option: str, value: object, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        allowed = " or ".join(f'"{choice}"' for choice in choices)
+        raise ValueError(f"{option} must be {allowed}, not {value!r}")
+    return str(value)
+
+
+def _store(store: object, max_age: int | None, flask_compatible: bool) -> SessionStore | None:
+    if store is None:
+        return None
+    if not isinstance(store, SessionStore):
+        raise TypeError("store must have load(), save() and delete() (see SessionStore)")
+    if max_age is None:
+        raise ValueError("store= needs a max_age: it is the stored session's lifetime")
+    if flask_compatible:
+        raise ValueError("flask_compatible shares Flask's cookie session; it cannot use a store=")
+    return store
+
+
+def _salt(value: object, default: str) -> str | bytes:
+    if value is None:
+        return default
+    if not isinstance(value, str | bytes):
+        raise TypeError(f"salt must be a str or bytes, not {type(value).__name__}")
+    return value
+
+
+def _serializer(value: Any, default: Serializer) -> Serializer:
+    if value is None:
+        return default
+    if not (callable(getattr(value, "dumps", None)) and callable(getattr(value, "loads", None))):
+        raise TypeError("serializer must have dumps(obj) -> str and loads(str) methods")
+    if not isinstance(value.dumps({}), str):
+        raise TypeError("serializer.dumps() must return str")
+    return value  # type: ignore[no-any-return]

@@ -24,25 +24,42 @@ produces.
 Errors are itsdangerous' own exception classes (``BadSignature``,
 ``BadTimeSignature``, ``SignatureExpired``, ``BadPayload``, all ``BadData``),
 so callers handle both implementations alike.
+
+:class:`ReferenceCodec` has the same methods on itsdangerous itself; it is the
+fallback :func:`make_codec` picks when the fast codec cannot be built for a
+digest, or does not reproduce itsdangerous' signature at construction.
 """
 
 from __future__ import annotations
 
 import binascii
+import hashlib
 import hmac
-import struct
+import logging
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol, cast
 
-from itsdangerous import BadPayload, BadSignature, BadTimeSignature, SignatureExpired
+from itsdangerous import (
+    BadPayload,
+    BadSignature,
+    BadTimeSignature,
+    SignatureExpired,
+    TimestampSigner,
+    URLSafeTimedSerializer,
+)
+from itsdangerous.encoding import base64_decode
 
-_TIMESTAMP = struct.Struct(">Q")
+logger = logging.getLogger("wsgikit.sessions")
+
 # urlsafe base64 <-> standard base64, for binascii's C codec.
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 _URLSAFE_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+_b2a = binascii.b2a_base64
 
 
 def b64encode(data: bytes) -> bytes:
@@ -85,10 +102,11 @@ class CookieCodec:
     ) -> None:
         if not keys:
             raise ValueError("at least one key is needed")
-        # One HMAC object per key, keyed with the derived key; each message
-        # gets a copy, so the pads are hashed once per key, not per call.
-        self._macs = [
-            hmac.new(hmac.new(key, salt, digest).digest(), digestmod=digest)
+        # Per key, the HMAC (RFC 2104) of its derived key with the inner and
+        # outer pads already hashed; each message hashes copies of the two.
+        # (Plain hashlib objects: the hmac module's wrapper costs Python calls.)
+        self._pads = [
+            _pads(hmac.new(key, salt, digest).digest(), digest)
             for key in reversed(keys)  # newest first: most cookies use it
         ]
         self._dumps = dumps
@@ -103,22 +121,32 @@ class CookieCodec:
         :raises TypeError, ValueError: When ``dumps`` cannot serialise ``data``.
         """
         text = self._dumps(data).encode("utf-8")
+        # zlib is tried on every write, as itsdangerous does: its output
+        # decides the cookie's bytes, so no shortcut may guess it.
         compressed = zlib.compress(text)
         if len(compressed) < len(text) - 1:
-            payload = b"." + b64encode(compressed)
+            payload = b"." + _b2a(compressed, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
         else:
-            payload = b64encode(text)
-        message = payload + b"." + self._timestamp(int(time.time()) if now is None else now)
-        mac = self._macs[0].copy()
-        mac.update(message)
-        return (message + b"." + b64encode(mac.digest())).decode("ascii")
+            payload = _b2a(text, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+        return self.sign_payload(payload, now)
 
-    def _timestamp(self, now: int) -> bytes:
-        second, text = self._stamp
-        if second != now:
-            text = b64encode(_TIMESTAMP.pack(now).lstrip(b"\x00"))
-            self._stamp = (now, text)
-        return text
+    def sign_payload(self, payload: bytes, now: int | None = None) -> str:
+        """``payload`` (already encoded, e.g. a session ID) signed with a timestamp:
+        what itsdangerous' ``TimestampSigner.sign`` returns."""
+        if now is None:
+            now = int(time.time())
+        second, stamp = self._stamp
+        if second != now:  # the timestamp's text changes once a second
+            stamp = b64encode(now.to_bytes(8, "big").lstrip(b"\x00"))
+            self._stamp = (now, stamp)
+        message = payload + b"." + stamp
+        inner, outer = self._pads[0]
+        mac = inner.copy()
+        mac.update(message)
+        final = outer.copy()
+        final.update(mac.digest())
+        signature = _b2a(final.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+        return (message + b"." + signature).decode("ascii")
 
     # --- reading ------------------------------------------------------------
 
@@ -131,17 +159,52 @@ class CookieCodec:
         :raises SignatureExpired: The value is older than ``max_age`` seconds,
             or from the future.
         """
-        message, timestamp, _ = self._verify(value)
+        return self.unsign_timed(value, max_age, now)[0]
+
+    def unsign_timed(
+        self, value: str, max_age: int | None = None, now: int | None = None
+    ) -> tuple[bytes, int]:
+        """:meth:`unsign`, and when ``value`` was signed (Unix time)."""
+        # One function on purpose: this runs on every request that reads a
+        # session, and each Python call costs as much as a hash.
+        try:
+            raw = value.encode("ascii")
+        except UnicodeEncodeError:
+            raise BadSignature("not ASCII") from None
+        message, dot, signature = raw.rpartition(b".")
+        if not dot:
+            raise BadSignature("no signature")
+        for inner, outer in self._pads:
+            mac = inner.copy()
+            mac.update(message)
+            final = outer.copy()
+            final.update(mac.digest())
+            # Compared as text: only the canonical base64 of the MAC matches.
+            expected = _b2a(final.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+            if hmac.compare_digest(expected, signature):
+                break
+        else:
+            raise BadSignature("signature does not match")
+        payload, dot, stamp = message.rpartition(b".")
+        if not dot:
+            raise BadTimeSignature("timestamp missing")
+        try:
+            decoded = b64decode(stamp)
+        except ValueError:
+            decoded = b""
+        if not decoded or len(decoded) > 8 or decoded[0] == 0:
+            raise BadTimeSignature("malformed timestamp")
+        timestamp = int.from_bytes(decoded, "big")
         if max_age is not None:
             age = (int(time.time()) if now is None else now) - timestamp
             if age > max_age or age < 0:
                 raise SignatureExpired(f"signature age {age} not in 0..{max_age} seconds")
-        return message.rpartition(b".")[0]
+        return payload, timestamp
 
     def signed_at(self, value: str) -> int | None:
         """When a validly signed ``value`` was signed (Unix time), or ``None``."""
         try:
-            return self._verify(value)[1]
+            return self.unsign_timed(value)[1]
         except BadSignature:
             return None
 
@@ -155,45 +218,188 @@ class CookieCodec:
 
     def load_payload(self, payload: bytes) -> Any:
         """Decode a verified payload: base64url, zlib when it starts with ``.``, text."""
+        text = self.load_text(payload)
+        try:
+            return self._loads(text)
+        except Exception as error:
+            raise BadPayload("cannot decode the payload", original_error=error) from error
+
+    def load_text(self, payload: bytes) -> str:
+        """The serialised text of a verified payload (before ``loads``).
+
+        :raises BadPayload: When it is not base64url, zlib or UTF-8.
+        """
         try:
             if payload[:1] == b".":
                 raw = zlib.decompress(_b64decode_lenient(payload[1:]))
             else:
                 raw = _b64decode_lenient(payload)
-            return self._loads(raw.decode("utf-8"))
+            return raw.decode("utf-8")
         except Exception as error:
             raise BadPayload("cannot decode the payload", original_error=error) from error
 
-    def _verify(self, value: str) -> tuple[bytes, int, bytes]:
-        """``(message, timestamp, signature)`` of a correctly signed ``value``."""
-        try:
-            raw = value.encode("ascii")
-        except UnicodeEncodeError:
-            raise BadSignature("not ASCII") from None
-        message, dot, signature = raw.rpartition(b".")
-        if not dot:
-            raise BadSignature("no signature")
-        for base in self._macs:
-            mac = base.copy()
-            mac.update(message)
-            if hmac.compare_digest(b64encode(mac.digest()), signature):
-                break
-        else:
-            raise BadSignature("signature does not match")
-        _, dot, stamp = message.rpartition(b".")
-        if not dot:
-            raise BadTimeSignature("timestamp missing")
-        try:
-            decoded = b64decode(stamp)
-            if len(decoded) > 8 or decoded[:1] == b"\x00":
-                raise ValueError("not a canonical timestamp")
-            timestamp = _TIMESTAMP.unpack(decoded.rjust(8, b"\x00"))[0]
-        except ValueError:
-            raise BadTimeSignature("malformed timestamp") from None
-        return message, timestamp, signature
+
+_IPAD = bytes(byte ^ 0x36 for byte in range(256))
+_OPAD = bytes(byte ^ 0x5C for byte in range(256))
+
+
+def _pads(key: bytes, digest: str) -> tuple[Any, Any]:
+    """The hash objects of ``key`` XOR the inner and the outer pad (RFC 2104)."""
+    inner = hashlib.new(digest)
+    outer = hashlib.new(digest)
+    block = inner.block_size
+    if len(key) > block:
+        key = hashlib.new(digest, key).digest()
+    key = key.ljust(block, b"\0")
+    inner.update(key.translate(_IPAD))
+    outer.update(key.translate(_OPAD))
+    return inner, outer
 
 
 def _b64decode_lenient(text: bytes) -> bytes:
     # The payload is covered by the signature: what a key holder signed is
     # decoded exactly as itsdangerous decodes it.
     return binascii.a2b_base64(text.translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4))
+
+
+class Codec(Protocol):
+    """What :class:`CookieCodec` and :class:`ReferenceCodec` both provide."""
+
+    def sign(self, data: Any, now: int | None = None) -> str: ...
+    def sign_payload(self, payload: bytes, now: int | None = None) -> str: ...
+    def unsign(self, value: str, max_age: int | None = None, now: int | None = None) -> bytes: ...
+    def unsign_timed(
+        self, value: str, max_age: int | None = None, now: int | None = None
+    ) -> tuple[bytes, int]: ...
+    def load_text(self, payload: bytes) -> str: ...
+
+
+class ReferenceCodec:
+    """The :class:`CookieCodec` methods done by itsdangerous itself.
+
+    The fallback for a configuration the fast codec cannot reproduce (see
+    :func:`make_codec`). It accepts non-canonical base64, as itsdangerous does.
+    Parameters as for :class:`CookieCodec`.
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[bytes],
+        salt: bytes,
+        digest: str,
+        dumps: Callable[[Any], str],
+        loads: Callable[[str], Any],
+    ) -> None:
+        self._serializer = URLSafeTimedSerializer(
+            list(keys),
+            salt=salt,
+            serializer=_Functions(dumps, loads),
+            signer=_Signer,
+            signer_kwargs={"key_derivation": "hmac", "digest_method": digest},
+        )
+        self._signer = cast(TimestampSigner, self._serializer.make_signer())
+
+    def sign(self, data: Any, now: int | None = None) -> str:
+        return self.sign_payload(self._serializer.dump_payload(data), now)
+
+    def sign_payload(self, payload: bytes, now: int | None = None) -> str:
+        return self._at(now).sign(payload).decode("ascii")
+
+    def unsign(self, value: str, max_age: int | None = None, now: int | None = None) -> bytes:
+        return self.unsign_timed(value, max_age, now)[0]
+
+    def unsign_timed(
+        self, value: str, max_age: int | None = None, now: int | None = None
+    ) -> tuple[bytes, int]:
+        """:raises ValueError, OverflowError, OSError: Too, for a validly
+        signed timestamp no ``datetime`` can hold."""
+        payload, signed_at = self._at(now).unsign(value, max_age=max_age, return_timestamp=True)
+        return payload, int(signed_at.timestamp())
+
+    def _at(self, now: int | None) -> TimestampSigner:
+        """The signer, or one whose clock says ``now`` (tests, :func:`make_codec`)."""
+        if now is None:
+            return self._signer
+        signer = self._signer
+        return _Signer(
+            signer.secret_keys,
+            salt=signer.salt,
+            key_derivation="hmac",
+            digest_method=signer.digest_method,
+            now=now,
+        )
+
+    def load_text(self, payload: bytes) -> str:
+        try:
+            compressed = payload.startswith(b".")
+            raw = base64_decode(payload[1:] if compressed else payload)
+            return (zlib.decompress(raw) if compressed else raw).decode("utf-8")
+        except Exception as error:
+            raise BadPayload("cannot decode the payload", original_error=error) from error
+
+
+def make_codec(
+    keys: Sequence[bytes],
+    salt: bytes,
+    digest: str,
+    dumps: Callable[[Any], str],
+    loads: Callable[[str], Any],
+) -> Codec:
+    """A :class:`CookieCodec`, checked once against itsdangerous; else a
+    :class:`ReferenceCodec` (logged at INFO).
+
+    The check signs one known payload with every key and compares the bytes:
+    should a platform's ``hmac`` refuse the digest or differ from what
+    itsdangerous computes, the sessions keep working, at itsdangerous' speed.
+    """
+    reference = ReferenceCodec(keys, salt, digest, dumps, loads)
+    try:
+        fast = CookieCodec(keys, salt, digest, dumps, loads)
+        probe = b"wsgikit.probe"  # with every key: each one's pads are checked
+        same = all(
+            CookieCodec([key], salt, digest, dumps, loads).sign_payload(probe, now=_PROBE_TIME)
+            == ReferenceCodec([key], salt, digest, dumps, loads).sign_payload(
+                probe, now=_PROBE_TIME
+            )
+            for key in keys
+        )
+    except Exception as error:  # whatever this platform's hashlib does
+        logger.info("signing with itsdangerous itself: %s", error)
+        return reference
+    if not same:
+        logger.info("signing with itsdangerous itself: the fast codec differs for %s", digest)
+        return reference
+    return fast
+
+
+_PROBE_TIME = 1_700_000_000
+
+
+class _Signer(TimestampSigner):
+    """itsdangerous' ``TimestampSigner``, its derived keys computed once
+    instead of on every signature, optionally at a fixed time."""
+
+    def __init__(self, *args: Any, now: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        derive = super().derive_key
+        self._derived = {key: derive(key) for key in self.secret_keys}
+        self._now = now
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        if secret_key is None:
+            secret_key = self.secret_keys[-1]
+        elif isinstance(secret_key, str):
+            secret_key = secret_key.encode("utf-8")
+        derived = self._derived.get(secret_key)
+        return derived if derived is not None else super().derive_key(secret_key)
+
+    def get_timestamp(self) -> int:
+        return super().get_timestamp() if self._now is None else self._now
+
+
+class _Functions:
+    """A serializer object for itsdangerous, made of two functions."""
+
+    def __init__(self, dumps: Callable[[Any], str], loads: Callable[[str], Any]) -> None:
+        self.dumps = dumps
+        self.loads = loads

@@ -2,13 +2,20 @@
 
 A bare WSGI app (no framework) with a few routes that show what each
 middleware of the stack does, wrapped in the full wsgikit stack.
+
+The session cookie is signed with the key in the ``WSGIKIT_SECRET_KEY``
+environment variable. Without it, the demo uses :data:`DEV_ONLY_SECRET_KEY`, a
+fixed key that is public in this source and fit for development only (sessions
+survive a restart, and every process reads the others' cookies): a WARNING says
+so once at startup. Never serve the demo's key in production.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import secrets
+import logging
+import os
 from collections.abc import Iterable
 from functools import partial
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -20,6 +27,13 @@ from .errors import JSONErrors
 from .proxy import ProxyFix
 from .rewrite import InjectHTML
 from .sessions import SessionMiddleware, get_session
+
+logger = logging.getLogger("wsgikit.demo")
+
+#: The environment variable holding the demo's session key.
+SECRET_KEY_ENV = "WSGIKIT_SECRET_KEY"
+#: The demo's session key when :data:`SECRET_KEY_ENV` is unset: public, development only.
+DEV_ONLY_SECRET_KEY = "INSECURE-wsgikit-demo-development-only-key-0123456789"
 
 #: Lines printed by ``wsgikit serve`` for the demo; ``{url}`` is the server's URL.
 CURL_EXAMPLES = (
@@ -123,12 +137,22 @@ def demo_stack() -> WSGIApplication:
     - ``JSONErrors`` turns every error, and the ``/boom`` exception, into
       problem JSON (the 401 of ``/private`` keeps its ``WWW-Authenticate``);
     - ``SessionMiddleware`` keeps the ``/visits`` counter in a signed cookie,
-      with a key made afresh for each process (sessions end on restart);
+      signed with ``$WSGIKIT_SECRET_KEY``, else with the public
+      :data:`DEV_ONLY_SECRET_KEY` (a WARNING is logged);
     - ``AuthParser`` shows the parsed ``Authorization`` on ``/whoami``;
     - ``Compress`` negotiates gzip/br/zstd (``/big``);
     - ``InjectHTML`` adds a footer to HTML pages, below compression so it sees
       the identity body.
     """
+    secret_key = os.environ.get(SECRET_KEY_ENV)
+    if not secret_key:
+        logger.warning(
+            "%s is not set: the demo signs sessions with its public development-only "
+            "key (anyone can forge them); set %s to a long random value outside development",
+            SECRET_KEY_ENV,
+            SECRET_KEY_ENV,
+        )
+        secret_key = DEV_ONLY_SECRET_KEY
     return compose(
         demo_app,
         partial(
@@ -140,7 +164,7 @@ def demo_stack() -> WSGIApplication:
             clear_untrusted=True,
         ),
         JSONErrors,
-        partial(SessionMiddleware, secret_key=secrets.token_hex(32)),
+        partial(SessionMiddleware, secret_key=secret_key),
         AuthParser,
         Compress,
         # Successful pages only: an error page is JSONErrors' to describe.

@@ -3,8 +3,11 @@
 :class:`SessionMiddleware` puts a :class:`Session` -- a ``dict`` -- at
 ``environ["wsgikit.session"]`` (also :func:`get_session`). The data travels in
 one cookie: JSON, zlib-compressed when that is smaller, base64url, signed with
-a timestamp by itsdangerous (``URLSafeTimedSerializer``). Nothing is stored on
-the server, so any process with the secret key can read the session.
+a timestamp: byte for byte an itsdangerous ``URLSafeTimedSerializer`` value,
+made and verified by a faster codec of the same bytes (``wsgikit._signing``,
+which also refuses signatures not in canonical base64) with itsdangerous as its
+reference and fallback. Nothing is stored on the server, so any process with
+the secret key can read the session.
 
 Use it when the session is small (the whole cookie must stay under about 4 KB)
 and when it is fine that the client can *read* it: the cookie is signed, not
@@ -28,50 +31,48 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
-import secrets
-import time
-import zlib
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
-from itsdangerous.encoding import base64_decode
-from werkzeug.http import dump_cookie, http_date
 from werkzeug.sansio.http import parse_cookie
 
 from ._flask_json import TaggedJSON as TaggedJSON
 from ._response import Headers, intercept, with_vary
+from ._session_cookie import CookieTemplate, set_cookie_indexes
 from ._session_dict import SESSION_KEY as SESSION_KEY
 from ._session_dict import Session as Session
 from ._session_dict import _lazy_session
 from ._session_dict import get_session as get_session
+from ._session_read import BAD_COOKIE_LOG_INTERVAL as BAD_COOKIE_LOG_INTERVAL
+from ._session_read import CookieReader
+from ._session_store import StoredSessions
 from ._session_util import (
     _JSON,
     _bytes,
+    _check_cookie_rules,
+    _choice,
     _cookie_name,
     _digest,
     _domain,
     _flag,
-    _key,
+    _keys,
     _max_age,
     _path,
+    _salt,
     _samesite,
-    _Signer,
+    _serializer,
+    _store,
 )
-from .stores import SessionStore, SessionStoreError
+from ._signing import make_codec
+from .stores import SessionStore
 
 logger = logging.getLogger("wsgikit.sessions")
 
 
 #: werkzeug's rule of thumb for the largest ``Set-Cookie`` value every browser keeps.
 MAX_COOKIE_SIZE = 4093
-#: Seconds during which further bad cookies are logged at DEBUG only.
-BAD_COOKIE_LOG_INTERVAL = 60
-#: Shorter secret keys are logged as a WARNING at construction.
-MIN_KEY_BYTES = 32
 #: Two weeks, like Django and Starlette.
 DEFAULT_MAX_AGE = 14 * 24 * 3600
 
@@ -134,12 +135,10 @@ class SessionMiddleware:
       line on the ``wsgikit.sessions`` logger (INFO for an expired
       cookie, WARNING for the rest; the cookie's content is never logged).
       A cookie that fails verification is **never deleted** for that
-      alone: during a rolling key rotation this process may lack the key
-      that signed it, and the next process reads it again. It is replaced
-      only when the app writes the session, and deleted only when the app
-      empties it (``clear()``). As the browser keeps sending it, the log
-      line is bounded: the first one per middleware at its level, then
-      DEBUG for :data:`BAD_COOKIE_LOG_INTERVAL` (60) seconds.
+      alone (during a rolling key rotation this process may lack the key
+      that signed it): it is replaced when the app writes the session.
+      The log line is bounded: one per middleware at its level, then DEBUG
+      for :data:`BAD_COOKIE_LOG_INTERVAL` (60) seconds.
       When the browser sends several cookies of this name (set for other
       paths or domains), the valid one signed last wins.
     - A ``Set-Cookie`` longer than 4093 bytes, which browsers drop (the
@@ -148,39 +147,30 @@ class SessionMiddleware:
       it a 500; the fix is ``store=``). With ``oversize="log"`` it is
       logged as an ERROR with its size and sent anyway, as werkzeug does.
     - The cookie is decided when the app calls ``start_response``. Changes
-      made later, while the body is being iterated (also when the session
-      is first touched there), cannot be sent: they are lost, and the first
-      one is logged as a WARNING (unless the app then replaces its response
-      with ``start_response(..., exc_info)``, which carries the session as
-      it is then).
+      made later, while the body is iterated, cannot be sent: they are lost
+      and the first one is logged as a WARNING (a response replaced with
+      ``start_response(..., exc_info)`` carries the session as it is then).
     - The cookie name must be the session's alone. If the app's response
       sets a cookie of the same name (Flask's ``flask.session`` and
       Pyramid's ``SignedCookieSessionFactory`` use ``"session"`` too), the
       two overwrite each other; the first such response is logged as a
       WARNING, whether or not this session was touched. See ``cookie_name``.
     - With ``flask_compatible``, the app's cookie of our name is the shared
-      session. When both the inner Flask app (``flask.session``) and this
-      session were written in one request, the two are **merged** into one
-      cookie: Flask's ``Set-Cookie`` is verified and taken as the base, and
-      the keys this request set or deleted here (all keys after
-      ``modified = True``; everything after ``clear()``) are applied on top.
-      If Flask's cookie does not verify with this key and salt, the
-      response fails with a ``RuntimeError`` rather than drop a write.
+      session. When both Flask (``flask.session``) and this session were
+      written in one request, they are **merged** into one cookie: Flask's
+      data, with the keys changed here on top. A Flask cookie that does not
+      verify with this key and salt fails the response (``RuntimeError``)
+      rather than drop a write.
     - Changes *inside* a stored value (``session["cart"].append(item)``)
       are not seen unless ``detect_changes=True``; or set
       ``session.modified = True`` afterwards.
     - **Server-side sessions** (``store=``): the cookie holds only a signed
-      random ID; the data is loaded from the store on first access, like
-      the cookie. The merge rule: a request writes only the keys it set or
-      deleted (with ``modified = True`` or ``detect_changes``: every key
-      whose serialised value changed), atomically, so concurrent requests
-      of one session keep each other's changes to different keys (the same
-      key: last write wins). ``rotate()`` moves the data to a new ID and
-      deletes the old; ``clear()`` deletes the stored data and the cookie;
-      an ID the store does not know (expired, revoked) starts a new session
-      under a new ID. A store that fails raises
-      :class:`~wsgikit.SessionStoreError` (``code = 503``), logged as an
-      ERROR: never an empty session that would overwrite the data.
+      random ID, the data is loaded on first access. A request writes only
+      the keys it changed, atomically (the merge rule of
+      :mod:`wsgikit.stores`); ``rotate()`` moves the data to a new ID;
+      ``clear()`` deletes it; an unknown ID (expired, revoked) starts a new
+      session. A failing store raises :class:`~wsgikit.SessionStoreError`
+      (a logged 503), never an empty session that would overwrite the data.
     - Values must be JSON types (``str``, ``int``, ``float``, ``bool``,
       ``None``, lists, dicts with ``str`` keys); with ``flask_compatible``
       also tuples, ``bytes``, ``Markup``, ``UUID`` and ``datetime``. Storing
@@ -303,18 +293,7 @@ class SessionMiddleware:
         detect_changes: bool = False,
     ) -> None:
         self.app = app
-        self.secret_key = _key("secret_key", secret_key)
-        if len(_bytes(self.secret_key)) < MIN_KEY_BYTES:
-            # Not refused: a short key still signs, and tests use them.
-            logger.warning(
-                "secret_key is %d bytes; use at least %d random bytes "
-                "(e.g. secrets.token_hex(32)) so the signature cannot be brute-forced",
-                len(_bytes(self.secret_key)),
-                MIN_KEY_BYTES,
-            )
-        if isinstance(fallback_keys, str | bytes):
-            raise TypeError("fallback_keys must be a list of keys, not a single key")
-        self.fallback_keys = tuple(_key("fallback_keys", key) for key in fallback_keys)
+        self.secret_key, self.fallback_keys = _keys(secret_key, fallback_keys)
         self.cookie_name = _cookie_name(cookie_name)
         self.max_age = _max_age(max_age)
         self.secure = _flag("secure", secure)
@@ -324,95 +303,46 @@ class SessionMiddleware:
         self.domain = _domain(domain)
         self.path = _path(path)
         self.partitioned = _flag("partitioned", partitioned)
+        _check_cookie_rules(self)
         self.refresh_each_request = _flag("refresh_each_request", refresh_each_request)
-        if oversize not in ("error", "log"):
-            raise ValueError(f'oversize must be "error" or "log", not {oversize!r}')
-        self.oversize = oversize
+        self.oversize = _choice("oversize", oversize, ("error", "log"))
         self.permanent = _flag("permanent", permanent)
         self.detect_changes = _flag("detect_changes", detect_changes)
-        if store is not None:
-            if not isinstance(store, SessionStore):
-                raise TypeError("store must have load(), save() and delete() (see SessionStore)")
-            if self.max_age is None:
-                raise ValueError("store= needs a max_age: it is the stored session's lifetime")
-            if self.flask_compatible:
-                raise ValueError(
-                    "flask_compatible shares Flask's cookie session; it cannot use a store="
-                )
-        self.store = store
-        if self.samesite == "None" and not self.secure:
-            raise ValueError('samesite="None" requires secure=True (browsers reject it otherwise)')
-        if self.partitioned and not self.secure:
-            raise ValueError("partitioned=True requires secure=True")
-        # Browsers match the prefixes case-insensitively (RFC 6265bis), so
-        # "__host-sid" is held to the __Host- rules too: a cookie breaking
-        # them would be dropped and the session would never stick.
-        prefix = self.cookie_name[:9].lower()
-        if prefix == "__secure-" and not self.secure:
-            raise ValueError("a __Secure- cookie_name (any case) requires secure=True")
-        if prefix[:7] == "__host-" and (
-            not self.secure or self.path != "/" or self.domain is not None
-        ):
-            raise ValueError(
-                'a __Host- cookie_name (any case) requires secure=True, path="/" and no domain'
-            )
-        if salt is None:
-            salt = _FLASK_SALT if self.flask_compatible else _DEFAULT_SALT
-        if not isinstance(salt, str | bytes):
-            raise TypeError(f"salt must be a str or bytes, not {type(salt).__name__}")
-        self.salt = salt
+        self.store = _store(store, self.max_age, self.flask_compatible)
+        self.salt = _salt(salt, _FLASK_SALT if self.flask_compatible else _DEFAULT_SALT)
         self.digest = _digest(
             digest or (_FLASK_DIGEST if self.flask_compatible else _DEFAULT_DIGEST)
         )
-        if serializer is None:
-            serializer = TaggedJSON() if self.flask_compatible else _JSON
-        if not (
-            callable(getattr(serializer, "dumps", None))
-            and callable(getattr(serializer, "loads", None))
-        ):
-            raise TypeError("serializer must have dumps(obj) -> str and loads(str) methods")
-        if not isinstance(serializer.dumps({}), str):
-            raise TypeError("serializer.dumps() must return str")
-        self.serializer = serializer
+        self.serializer = _serializer(serializer, TaggedJSON() if self.flask_compatible else _JSON)
 
-        # itsdangerous verifies with every key, newest (last) first, and signs
-        # with the last one only: that is key rotation.
-        keys: list[bytes] = [
-            _bytes(key) for key in (*reversed(self.fallback_keys), self.secret_key)
-        ]
-        self._payloads = URLSafeTimedSerializer(
-            keys,
-            salt=salt,
-            serializer=serializer,
-            signer=_Signer,
-            signer_kwargs={"key_derivation": "hmac", "digest_method": self.digest},
-        )
-        self._signer = cast(_Signer, self._payloads.make_signer())
+        # Every key verifies, the newest first; only the newest signs: that
+        # is key rotation. Itsdangerous' format, in itsdangerous' order.
+        keys = [_bytes(key) for key in (*reversed(self.fallback_keys), self.secret_key)]
         # With a store the cookie holds a signed session ID, under a salt of
         # its own so that an ID and a data cookie can never pass for each other.
-        self._id_signer = _Signer(
-            keys,
-            salt=_bytes(salt) + b".id",
-            key_derivation="hmac",
-            digest_method=self.digest,
+        salt_bytes = _bytes(self.salt) + (b"" if store is None else b".id")
+        dumps, loads = self.serializer.dumps, self.serializer.loads
+        self._codec = make_codec(keys, salt_bytes, self.digest, dumps, loads)
+        # Reading happens in the reader: the session calls _open on first access.
+        self._reader = CookieReader(
+            self.cookie_name, self._codec, self.max_age, loads, self.detect_changes
         )
-        self._cookie_options: dict[str, Any] = {
-            "path": self.path,
-            "domain": self.domain,
-            "secure": self.secure,
-            "httponly": self.httponly,
-            "samesite": self.samesite,
-            "partitioned": self.partitioned,
-            "max_size": 0,  # we log oversized cookies ourselves
-        }
-        self._expires_cache: tuple[int, str] = (-1, "")
-        self._named = re.compile(rf"(?:^|[;,\s]){re.escape(self.cookie_name)}\s*=")
-        self._delete_cookie = dump_cookie(
-            self.cookie_name, "", max_age=0, expires=0, **self._cookie_options
+        self._open = self._reader.open
+        self._stored: StoredSessions | None = None
+        if store is not None:
+            self._stored = self._reader.stored = StoredSessions(
+                store, self.max_age or 0, self._serialise, loads, self._reader.log_bad
+            )
+        self._cookies = CookieTemplate(
+            self.cookie_name,
+            self.max_age,
+            path=self.path,
+            domain=self.domain,
+            secure=self.secure,
+            httponly=self.httponly,
+            samesite=self.samesite,
+            partitioned=self.partitioned,
         )
-        # Bad cookies are logged at their level once per interval, else DEBUG.
-        self._quiet_until = 0.0
-        self._store_quiet_until = 0.0
         # Until a cookie of our name set by the app itself was logged (never
         # in flask_compatible mode, where Flask's cookie is the shared one).
         self._watch_clash = not self.flask_compatible
@@ -422,171 +352,14 @@ class SessionMiddleware:
         environ[SESSION_KEY] = session
         return intercept(self.app, environ, start_response, session._decide)
 
-    # --- reading: called on the session's first access ----------------------
-
-    def _open(self, header: str | None) -> tuple[_Found | None, bool]:
-        """Return what the request's cookie holds, and whether one was sent.
-
-        ``None`` when there is no cookie of this name or none of them is
-        valid (tampered, expired, malformed, unknown to the store ...).
-        """
-        name = self.cookie_name
-        if not header or name not in header:
-            return None, False
-        # PEP 3333 headers are latin-1; cookies are UTF-8 on the wire. Not
-        # werkzeug.http.parse_cookie, which does this step strictly: it raises
-        # UnicodeDecodeError when *any* cookie in the header is not UTF-8 (and
-        # UnicodeEncodeError for a non-latin-1 str), so a neighbour's cookie
-        # would cost us the session. werkzeug's own sans-IO parser does the rest.
-        text = header.encode("latin-1", "replace").decode("utf-8", "replace")
-        values = parse_cookie(text).getlist(name)
-        if not values:
-            if self._named.search(text):
-                self._log_bad(logging.WARNING, "the Cookie header has a malformed %s cookie", name)
-                return None, True
-            return None, False
-        if len(values) == 1:
-            return self._verify(values[0]), True
-        self._log_bad(
-            logging.INFO, "%d cookies named %s; using the valid one signed last", len(values), name
-        )
-        best: _Found | None = None
-        best_time = -1.0
-        for value in values:
-            signed = self._signed_at(value)
-            if signed > best_time:
-                found = self._verify(value)
-                if found is not None:
-                    best, best_time = found, signed
-        return best, True
-
-    def _verify(self, value: str) -> _Found | None:
-        """Return the cookie's data, or ``None`` (and a log line) if it is bad."""
-        signer = self._signer if self.store is None else self._id_signer
-        try:
-            payload = signer.unsign(value, max_age=self.max_age)
-        except SignatureExpired as error:
-            self._log_bad(logging.INFO, "session cookie %s expired (%s)", self.cookie_name, error)
-            return None
-        except BadData:
-            self._log_bad(
-                logging.WARNING,
-                "session cookie %s (%d bytes) has a bad signature or format (or was signed "
-                "with a key this process lacks); starting an empty session",
-                self.cookie_name,
-                len(value),
-            )
-            return None
-        except (ValueError, OverflowError, OSError):  # a validly signed absurd timestamp
-            self._log_bad(
-                logging.WARNING, "session cookie %s has an impossible timestamp", self.cookie_name
-            )
-            return None
-        if self.store is not None:
-            return self._fetch(payload.decode("ascii"))
-        try:
-            text, data = self._decode(payload)
-        except Exception as error:  # anything a serializer raises on client input
-            cause = getattr(error, "original_error", None) or error
-            self._log_bad(
-                logging.WARNING,
-                "session cookie %s is signed but cannot be decoded (%s); starting an empty session",
-                self.cookie_name,
-                type(cause).__name__,
-            )
-            return None
-        if not isinstance(data, dict):
-            self._log_bad(
-                logging.WARNING,
-                "session cookie %s holds a JSON %s, not an object; starting an empty session",
-                self.cookie_name,
-                type(data).__name__,
-            )
-            return None
-        return data, None, text if self.detect_changes else None
-
-    # The two codec functions: everything that turns data into a signed
-    # cookie value and back goes through _encode and _decode.
+    # --- writing: called from start_response ---------------------------------
 
     def _encode(self, data: dict[str, Any]) -> str:
-        """The signed cookie value holding ``data`` (JSON, zlib when smaller, base64url)."""
+        """The signed cookie value holding ``data`` (text, zlib when smaller, base64url)."""
         try:
-            payload = self._payloads.dump_payload(data)
+            return self._codec.sign(data)
         except (TypeError, ValueError) as error:
             raise _unserialisable(error) from error
-        return self._signer.sign(payload).decode("ascii")
-
-    def _decode(self, payload: bytes) -> tuple[str, Any]:
-        """The serialised text and the data of a verified payload (itsdangerous'
-        ``load_payload``, keeping the text for ``detect_changes``)."""
-        compressed = payload.startswith(b".")
-        raw = base64_decode(payload[1:] if compressed else payload)
-        text = (zlib.decompress(raw) if compressed else raw).decode("utf-8")
-        return text, self.serializer.loads(text)
-
-    def _fetch(self, sid: str) -> _Found | None:
-        """The stored session ``sid``: its data, ID and field texts."""
-        try:
-            fields = cast(SessionStore, self.store).load(sid)
-        except SessionStoreError as error:
-            raise self._store_failed(error) from error
-        if not fields:
-            self._log_bad(
-                logging.INFO,
-                "session %s is not in the store (expired or revoked); starting a new session",
-                self.cookie_name,
-            )
-            return None
-        data: dict[str, Any] = {}
-        for key, text in fields.items():
-            try:
-                data[key] = self.serializer.loads(text)
-            except Exception as error:
-                # Left alone in the store: only keys this request changes are written.
-                logger.warning(
-                    "stored session key %r cannot be decoded (%s); the app does not see it",
-                    key,
-                    type(error).__name__,
-                )
-        return data, sid, fields
-
-    def _store_failed(self, error: SessionStoreError) -> SessionStoreError:
-        """Log a store failure (bounded like bad cookies) and return it to raise."""
-        now = time.monotonic()
-        level = logging.DEBUG if now < self._store_quiet_until else logging.ERROR
-        if level == logging.ERROR:
-            self._store_quiet_until = now + BAD_COOKIE_LOG_INTERVAL
-        logger.log(level, "session store failed, the request fails with a 503: %s", error)
-        return error
-
-    def _log_bad(self, level: int, message: str, *args: object) -> None:
-        """Log a bad cookie at ``level`` at most once per :data:`BAD_COOKIE_LOG_INTERVAL`
-        seconds (per middleware), and at DEBUG in between.
-
-        A bad cookie is kept (see ``_response_headers``), so the browser sends
-        it again on every request: unbounded, the line would flood the log.
-        """
-        now = time.monotonic()
-        if now < self._quiet_until:
-            logger.debug(message, *args)
-            return
-        self._quiet_until = now + BAD_COOKIE_LOG_INTERVAL
-        logger.log(
-            level,
-            message + " (more bad cookies in the next %d s are logged at DEBUG)",
-            *args,
-            BAD_COOKIE_LOG_INTERVAL,
-        )
-
-    def _signed_at(self, value: str) -> float:
-        """When a validly signed, unexpired ``value`` was signed; -1 if it is not one."""
-        signer = self._signer if self.store is None else self._id_signer
-        try:
-            return signer.unsign(value, max_age=self.max_age, return_timestamp=True)[1].timestamp()
-        except (BadData, ValueError, OverflowError, OSError):
-            return -1.0
-
-    # --- writing: called from start_response ---------------------------------
 
     def _response_headers(self, session: Session, headers: Headers) -> Headers:
         """The app's headers with ``Vary: Cookie`` and the session's cookie, if any.
@@ -594,7 +367,7 @@ class SessionMiddleware:
         The app's list is never modified: a new list is returned when a header is added.
         """
         varied = with_vary(headers, "Cookie")
-        theirs = self._app_cookies(varied)
+        theirs = set_cookie_indexes(varied, self.cookie_name)
         if theirs and self.flask_compatible:
             if not session.modified:
                 return varied  # Flask wrote the shared session; this side only read it
@@ -602,14 +375,19 @@ class SessionMiddleware:
             # base, this request's changes go on top, one cookie is sent.
             data = session._apply_changes(self._app_cookie_data(varied[theirs[-1]][1]))
             kept = [header for index, header in enumerate(varied) if index not in theirs]
-            merged = self._cookie(self._encode(data), data) if data else self._delete_cookie
+            merged = self._cookie(self._encode(data), data) if data else self._cookies.delete
             return [*kept, ("Set-Cookie", merged)]
         if theirs:
             self._warn_clash()
         cookie: str | None = None
-        if self.store is not None:
-            cookie = self._store_write(session)
-            return varied if cookie is None else [*varied, ("Set-Cookie", cookie)]
+        if self._stored is not None:
+            sid = self._stored.save(session, self.refresh_each_request, self.detect_changes)
+            if sid is None:
+                return varied
+            if not sid:
+                return [*varied, ("Set-Cookie", self._cookies.delete)]
+            value = self._codec.sign_payload(sid.encode("ascii"))
+            return [*varied, ("Set-Cookie", self._cookie(value, {}))]
         if (
             self.detect_changes
             and not session._modified
@@ -625,7 +403,7 @@ class SessionMiddleware:
             # Emptied by the app. A cookie that merely failed verification is
             # never deleted: during a rolling key rotation this process may
             # lack the key that signed it, and the next one can read it.
-            cookie = self._delete_cookie
+            cookie = self._cookies.delete
         if cookie is not None:
             return [*varied, ("Set-Cookie", cookie)]
         return varied
@@ -642,15 +420,6 @@ class SessionMiddleware:
             self.cookie_name,
         )
 
-    def _app_cookies(self, headers: Headers) -> list[int]:
-        """The indexes of the ``Set-Cookie`` headers for this cookie name."""
-        name = self.cookie_name
-        return [
-            index
-            for index, (key, value) in enumerate(headers)
-            if key.lower() == "set-cookie" and value.split("=", 1)[0].strip() == name
-        ]
-
     def _app_cookie_data(self, header: str) -> dict[str, Any]:
         """The data of the app's own ``Set-Cookie`` (Flask's, in ``flask_compatible`` mode).
 
@@ -663,7 +432,7 @@ class SessionMiddleware:
             return {}  # the app deleted its session
         data = None
         with contextlib.suppress(Exception):  # whatever the app wrote
-            data = self._decode(self._signer.unsign(value))[1]
+            data = self._reader.decode(self._codec.unsign(value))[1]
         if not isinstance(data, dict):
             raise RuntimeError(
                 f"cannot merge the session: the app sets its own {self.cookie_name} cookie "
@@ -671,51 +440,6 @@ class SessionMiddleware:
                 "both the same secret key (Flask's SECRET_KEY) or use another cookie_name"
             )
         return data
-
-    def _store_write(self, session: Session) -> str | None:
-        """Write the session's changes to the store; the ``Set-Cookie``, if any.
-
-        The merge rule: only the keys this request set or deleted are
-        written (all keys whose serialised value changed, after
-        ``modified = True`` or with ``detect_changes``), in one atomic step
-        of the store, so concurrent requests keep each other's other keys.
-        A new ID (a new session, ``rotate()``, ``clear()``) gets everything.
-        """
-        store = cast(SessionStore, self.store)
-        ttl = cast(int, self.max_age)
-        sid = session._sid
-        data = dict(dict.items(session))
-        try:
-            if sid is None or session._cleared or session._rotated:
-                if not data:
-                    if sid is not None and session._cleared:
-                        store.delete(sid)
-                    return (
-                        self._delete_cookie if session._had_cookie and session._modified else None
-                    )
-                if not (session._modified or self.refresh_each_request):
-                    return None
-                new = secrets.token_urlsafe(32)  # 256 bits
-                fields = {key: self._serialise(value) for key, value in data.items()}
-                retire = sid if session._cleared or session._rotated else None
-                store.save(new, fields, (), ttl, fresh=True, retire=retire)
-                return self._cookie(self._id_signer.sign(new).decode("ascii"), data)
-            touched = session._touched or set()
-            deleted = [key for key in touched if key not in data]
-            if session._everything or self.detect_changes:
-                seen = session._seen or {}
-                texts = {key: self._serialise(value) for key, value in data.items()}
-                changed = {key: text for key, text in texts.items() if seen.get(key) != text}
-            else:
-                changed = {key: self._serialise(data[key]) for key in touched if key in data}
-            if not (changed or deleted or session._modified or self.refresh_each_request):
-                return None
-            store.save(sid, changed, deleted, ttl)
-        except SessionStoreError as error:
-            raise self._store_failed(error) from error
-        if not data:
-            return self._delete_cookie if session._had_cookie else None
-        return self._cookie(self._id_signer.sign(sid).decode("ascii"), data)
 
     def _serialise(self, value: Any) -> str:
         try:
@@ -729,15 +453,9 @@ class SessionMiddleware:
         if self.flask_compatible:
             permanent = bool(data.get("_permanent", permanent))  # Flask's session.permanent
         if self.max_age is None or not permanent:
-            cookie = dump_cookie(self.cookie_name, value, **self._cookie_options)
+            cookie = self._cookies.browser_session(value)
         else:
-            cookie = dump_cookie(
-                self.cookie_name,
-                value,
-                max_age=self.max_age,
-                expires=self._expires(),
-                **self._cookie_options,
-            )
+            cookie = self._cookies.lasting(value)
         if len(cookie) > MAX_COOKIE_SIZE:
             if self.oversize == "error":
                 raise SessionTooLarge(self.cookie_name, len(cookie))
@@ -750,21 +468,8 @@ class SessionMiddleware:
             )
         return cookie
 
-    def _expires(self) -> str:
-        """The ``Expires`` date for a cookie written now (computed once a second)."""
-        now = int(time.time())
-        second, text = self._expires_cache
-        if second != now:
-            text = http_date(now + cast(int, self.max_age))
-            self._expires_cache = (now, text)
-        return text
-
 
 # --- private helpers -----------------------------------------------------------
-
-# What a cookie holds once verified: the data, the stored session's ID (with
-# a store) and the data as it was serialised (see Session._seen).
-_Found = tuple[dict[str, Any], str | None, Any]
 
 
 def _unserialisable(error: Exception) -> TypeError:
