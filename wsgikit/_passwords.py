@@ -103,25 +103,34 @@ def parse_hash(text: object, where: str) -> Hash:
     )
 
 
-def users_table(users: Mapping[str, str]) -> dict[str, Hash]:
-    """The table of a ``users`` mapping; any bad entry is a ``ValueError``."""
+def users_table(users: object) -> tuple[dict[str, str], dict[str, Hash]]:
+    """A copy of the ``users`` option and its table; any bad entry is a
+    ``ValueError`` (or ``TypeError``) naming it."""
+    if not isinstance(users, Mapping):
+        raise TypeError(f"users must be a mapping of name to hash, not {kind_of(users)}")
+    copy = dict(users)
     table, problems = _build_table(
         (index, f"users[{name!r}]", name, hashed)
-        for index, (name, hashed) in enumerate(users.items())
+        for index, (name, hashed) in enumerate(copy.items())
     )
     _refuse(problems)
-    return table
+    return copy, table
 
 
-def htpasswd_table(path: str) -> tuple[Stamp, dict[str, Hash]]:
-    """The change stamp and table of an htpasswd file; any bad line, or a
-    file that cannot be read, is a ``ValueError``."""
+def htpasswd_table(path: object) -> tuple[str, Stamp, dict[str, Hash]]:
+    """The ``htpasswd`` option as a str, the file's change stamp and its
+    table; a bad line, or a file that cannot be read, is a ``ValueError``."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"htpasswd must be a file path, not {kind_of(path)}")
+    name = os.fspath(path)
+    if not isinstance(name, str):
+        raise TypeError(f"htpasswd must be a file path (str), not {kind_of(name)}")
     try:
-        stamp, table, problems = read_htpasswd(path)
+        stamp, table, problems = read_htpasswd(name)
     except OSError as error:
-        raise ValueError(f"htpasswd: cannot read {path!r} ({error.strerror or error})") from None
+        raise ValueError(f"htpasswd: cannot read {name!r} ({error.strerror or error})") from None
     _refuse(problems)
-    return stamp, table
+    return name, stamp, table
 
 
 def read_htpasswd(path: str) -> tuple[Stamp, dict[str, Hash], Problems]:
@@ -169,6 +178,8 @@ class UserTable:
     :param cache_ttl: Seconds a successful bcrypt check is remembered.
     :param cache_size: How many successful bcrypt checks are remembered;
         0 (or a ``cache_ttl`` of 0) turns the cache off.
+
+    The three numbers are checked here, with errors naming the option.
     """
 
     def __init__(
@@ -185,13 +196,19 @@ class UserTable:
         self._stand_in = stand_in(table)
         self.htpasswd = htpasswd
         self._stamp = stamp
-        self.reload_interval = reload_interval
+        self.reload_interval = (
+            None if reload_interval is None else _seconds("reload_interval", reload_interval)
+        )
+        self.cache_ttl = _seconds("cache_ttl", cache_ttl)
+        self.cache_size = _count("cache_size", cache_size)
         self._cache = (
-            SuccessCache(cache_size, cache_ttl) if cache_ttl > 0 and cache_size > 0 else None
+            SuccessCache(self.cache_size, self.cache_ttl)
+            if self.cache_ttl > 0 and self.cache_size > 0
+            else None
         )
         self._next_check = (
-            time.monotonic() + reload_interval
-            if htpasswd is not None and reload_interval is not None
+            time.monotonic() + self.reload_interval
+            if htpasswd is not None and self.reload_interval is not None
             else None
         )
         self._reload_lock = threading.Lock()
@@ -352,6 +369,22 @@ def _bcrypt(where: str) -> ModuleType:
         raise ValueError(
             f"{where} is a bcrypt hash, which needs the bcrypt package: {_BCRYPT_EXTRA}"
         ) from None
+
+
+def _seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds, not {kind_of(value)}")
+    if not value >= 0:
+        raise ValueError(f"{name} must be >= 0, not {value!r}")
+    return float(value)
+
+
+def _count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a whole number, not {kind_of(value)}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, not {value!r}")
+    return value
 
 
 def _build_table(

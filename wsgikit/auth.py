@@ -43,6 +43,7 @@ from werkzeug.datastructures import Authorization as _WerkzeugAuthorization
 from werkzeug.http import quote_header_value
 
 from . import _passwords
+from ._answer import plain_response
 from ._http import log_safe
 from ._passwords import CTL_RE as _CTL_RE
 from ._passwords import LOG_CHARS as _LOG_CHARS
@@ -121,23 +122,15 @@ def _basic_authorization(credentials: tuple[str, str]) -> Authorization:
 def parse_authorization(value: object) -> Authorization | None:
     """Parse an ``Authorization`` header value; ``None`` if absent or malformed.
 
-    - ``Basic``: the base64 (RFC 4648, padded) of ``user-id:password``,
-      decoded as UTF-8 (RFC 7617), or as ISO-8859-1 when it is not valid
-      UTF-8. No colon, or control characters in either part: ``None``.
-    - ``Bearer``: one token68 (RFC 6750 section 2.1); anything else: ``None``.
-    - Other schemes (split by
-      :meth:`werkzeug.datastructures.Authorization.from_header`): a token68
-      goes to ``token``; auth parameters (``name=value`` or
-      ``name="quoted"``) go to ``params``, names lower-cased; items without a
-      value are dropped. Neither (a scheme alone, or junk after it): ``None``.
-      RFC 9110's grammar allows a bare scheme, but it carries no credentials
-      and no registered scheme sends one, so it is treated like any other
-      value that cannot authenticate anyone.
+    - ``Basic``: ``username`` and ``password`` from padded base64, decoded as
+      UTF-8 (ISO-8859-1 when it is not UTF-8); no colon, or a control
+      character, gives ``None``.
+    - ``Bearer``: ``token``, one token68 (RFC 6750 section 2.1).
+    - Other schemes: a token68 ``token``, or ``params`` (names lower-cased);
+      a scheme alone gives ``None``.
 
-    The scheme must be an RFC 9110 token separated from the credentials by
-    spaces. Anything that is not a ``str`` (such as ``None``), and values
-    longer than :data:`MAX_LENGTH` characters, give ``None``. It never
-    raises.
+    It never raises: anything that is not a ``str``, or is longer than
+    :data:`MAX_LENGTH`, gives ``None``.
 
     :param value: The header value, as in ``environ["HTTP_AUTHORIZATION"]``.
     """
@@ -272,43 +265,34 @@ class BasicAuth:
         table: dict[str, _passwords.Hash] = {}
         stamp: _passwords.Stamp | None = None
         if users is not None:
-            if not isinstance(users, Mapping):
-                raise TypeError(f"users must be a mapping of name to hash, not {_kind(users)}")
-            self.users = dict(users)
-            table = _passwords.users_table(self.users)
+            self.users, table = _passwords.users_table(users)
         elif htpasswd is not None:
-            if not isinstance(htpasswd, str | os.PathLike):
-                raise TypeError(f"htpasswd must be a file path, not {_kind(htpasswd)}")
-            self.htpasswd = os.fspath(htpasswd)
-            stamp, table = _passwords.htpasswd_table(self.htpasswd)
+            self.htpasswd, stamp, table = _passwords.htpasswd_table(htpasswd)
         elif not callable(verify):
             raise TypeError(f"verify must be callable, not {_kind(verify)}")
-
         self.realm = _check_realm(realm)
         self.exempt = _exempt_prefixes(exempt)
         # PATH_INFO holds the path's UTF-8 bytes as ISO-8859-1 characters (PEP 3333).
         self._exempt = tuple(_wsgi_str(prefix) for prefix in self.exempt)
         # Paths below a prefix, for one str.startswith (a segment boundary).
         self._exempt_dirs = tuple(prefix + "/" for prefix in self._exempt)
-        self.reload_interval = (
-            None if reload_interval is None else _check_seconds("reload_interval", reload_interval)
-        )
-        self.cache_ttl = _check_seconds("cache_ttl", cache_ttl)
-        self.cache_size = _check_count("cache_size", cache_size)
         # The password checker of users= and htpasswd= (empty with verify=).
         self._users = _passwords.UserTable(
             table,
             htpasswd=self.htpasswd,
             stamp=stamp,
-            reload_interval=self.reload_interval,
-            cache_ttl=self.cache_ttl,
-            cache_size=self.cache_size,
+            reload_interval=reload_interval,
+            cache_ttl=cache_ttl,
+            cache_size=cache_size,
         )
+        self.reload_interval = self._users.reload_interval
+        self.cache_ttl = self._users.cache_ttl
+        self.cache_size = self._users.cache_size
         self._warned_truthy = False
         challenge = f"Basic realm={quote_header_value(self.realm, allow_token=False)}"
-        self._challenge = _plain_response(
+        self._challenge = plain_response(
             "401 Unauthorized",
-            b"401 Unauthorized: valid credentials are required.\n",
+            "401 Unauthorized: valid credentials are required.\n",
             [("WWW-Authenticate", f'{challenge}, charset="UTF-8"')],
         )
 
@@ -381,39 +365,28 @@ class BearerAuth:
     """Require a bearer token (RFC 6750) that ``verify`` accepts.
 
     - ``verify(token)`` returns the principal (a user name, a claims dict, a
-      user object...) or ``None`` (or ``False``) for an invalid token. The
-      principal goes to ``environ["wsgikit.principal"]``, and to
-      ``REMOTE_USER`` when it is a ``str`` (its UTF-8 bytes as ISO-8859-1
-      characters, the PEP 3333 convention); ``AUTH_TYPE`` is ``"Bearer"``.
-    - No credentials, or another scheme: ``401`` with
-      ``WWW-Authenticate: Bearer realm="api"`` (no error code, RFC 6750
-      section 3.1).
-    - A ``Bearer`` header whose token is missing or not token68 (or longer
-      than :data:`MAX_LENGTH`): ``400`` with ``error="invalid_request"``.
-    - A token ``verify`` rejects: ``401`` with ``error="invalid_token"``.
-    - An exception from ``verify`` propagates (a 500, or a JSON error under
-      :class:`~wsgikit.JSONErrors`), since a verifier that cannot decide
-      (database down, key set unreachable) is a server fault and a 401 would
-      make clients throw a good token away; exceptions listed in
-      ``invalid_token_errors`` (e.g. ``jwt.InvalidTokenError``) mean an
-      invalid token instead.
+      user object...) or ``None`` (or ``False``) for an invalid token.
+    - No credentials, or another scheme: ``401`` with ``WWW-Authenticate:
+      Bearer realm="..."``. A malformed token: ``400`` with
+      ``error="invalid_request"``. A token ``verify`` rejects: ``401`` with
+      ``error="invalid_token"``. Made here without calling the app, logged on
+      ``wsgikit.auth`` (never the token).
+    - An exception from ``verify`` propagates (a server fault), unless it is
+      one of ``invalid_token_errors``.
+    - Only the ``Authorization`` header is read, not the query string or form.
 
-    Failures are logged on logger ``wsgikit.auth`` at INFO (DEBUG for a
-    request without credentials); tokens are never logged. Responses are
-    made here without calling the app. Only the ``Authorization`` header is
-    read: tokens in the query string or form body (RFC 6750 sections 2.2-2.3)
-    are not.
-
-    Environ keys read: ``HTTP_AUTHORIZATION``, ``REQUEST_METHOD``. Written:
-    ``wsgikit.principal``, ``REMOTE_USER``, ``AUTH_TYPE``.
+    Environ keys read: ``HTTP_AUTHORIZATION``, ``REQUEST_METHOD``. Written on
+    success: ``wsgikit.principal`` (the principal), ``REMOTE_USER`` (when the
+    principal is a ``str``), ``AUTH_TYPE`` (``"Bearer"``).
 
     :param app: The WSGI application to wrap.
-    :param verify: A callable ``verify(token) -> principal | None``.
+    :param verify: A callable ``verify(token)`` returning the principal, or
+        ``None`` for an invalid token.
     :param realm: The realm sent in challenges: 1 to 200 printable ASCII
-        characters.
+        characters. Default ``"api"``.
     :param invalid_token_errors: Exception classes raised by ``verify`` that
-        mean the token is invalid. None by default: every exception
-        propagates.
+        mean an invalid token (say ``jwt.InvalidTokenError``). Default: none,
+        every exception propagates.
 
     .. code-block:: python
 
@@ -442,19 +415,19 @@ class BearerAuth:
                 raise TypeError(f"invalid_token_errors must be exception classes, not {error!r}")
         self.invalid_token_errors = errors
         challenge = f"Bearer realm={quote_header_value(self.realm, allow_token=False)}"
-        self._challenge = _plain_response(
+        self._challenge = plain_response(
             "401 Unauthorized",
-            b"401 Unauthorized: a bearer token is required.\n",
+            "401 Unauthorized: a bearer token is required.\n",
             [("WWW-Authenticate", challenge)],
         )
-        self._invalid_token = _plain_response(
+        self._invalid_token = plain_response(
             "401 Unauthorized",
-            b"401 Unauthorized: the access token is invalid or expired.\n",
+            "401 Unauthorized: the access token is invalid or expired.\n",
             [("WWW-Authenticate", f'{challenge}, error="invalid_token"')],
         )
-        self._invalid_request = _plain_response(
+        self._invalid_request = plain_response(
             "400 Bad Request",
-            b"400 Bad Request: malformed bearer token.\n",
+            "400 Bad Request: malformed bearer token.\n",
             [("WWW-Authenticate", f'{challenge}, error="invalid_request"')],
         )
 
@@ -579,22 +552,6 @@ def _check_realm(realm: object) -> str:
     return realm
 
 
-def _check_seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds, not {_kind(value)}")
-    if not value >= 0:
-        raise ValueError(f"{name} must be >= 0, not {value!r}")
-    return float(value)
-
-
-def _check_count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a whole number, not {_kind(value)}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, not {value!r}")
-    return value
-
-
 def _exempt_prefixes(exempt: object) -> tuple[str, ...]:
     items = (exempt,) if isinstance(exempt, str) else exempt
     if not isinstance(items, Iterable):
@@ -612,24 +569,6 @@ def _exempt_prefixes(exempt: object) -> tuple[str, ...]:
             raise ValueError("exempt: '/' would exempt every path; leave BasicAuth out instead")
         prefixes.append(prefix)
     return tuple(prefixes)
-
-
-def _plain_response(
-    status: str, body: bytes, extra: list[tuple[str, str]]
-) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
-    """A tiny WSGI app answering ``status`` with a text ``body`` (none for HEAD)."""
-    headers = [
-        ("Content-Type", "text/plain; charset=utf-8"),
-        ("Content-Length", str(len(body))),
-        ("Cache-Control", "no-store"),
-        *extra,
-    ]
-
-    def respond(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        start_response(status, list(headers))
-        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
-
-    return respond
 
 
 def _wsgi_str(text: str) -> str:
