@@ -1,16 +1,13 @@
 """Authorization: parse the ``Authorization`` header, or enforce HTTP Basic
 (RFC 7617) or Bearer (RFC 6750) authentication in front of any WSGI app.
 
-- :func:`parse_authorization` turns a header value into an
-  :class:`Authorization` (scheme, user name and password, token, or
-  parameters), or ``None`` when it is absent or malformed. It never raises.
-- :class:`AuthParser` puts that value at ``environ["wsgikit.auth"]`` for an
-  app that checks credentials itself.
-- :class:`BasicAuth` lets a request through only with a valid user name and
-  password, checked against bcrypt or ``{SHA}`` hashes (a mapping or an
-  Apache htpasswd file) or by your own ``verify`` callable.
-- :class:`BearerAuth` does the same for bearer tokens checked by your
-  ``verify`` callable.
+- :func:`parse_authorization` and :class:`AuthParser` only parse the header
+  (into an :class:`Authorization`, at ``environ["wsgikit.auth"]``) for an app
+  that checks credentials itself. They never raise.
+- :class:`BasicAuth` lets a request through only with a user name and
+  password that match a bcrypt or ``{SHA}`` hash (a mapping or an Apache
+  htpasswd file; the hashes live in ``wsgikit._passwords``) or that your
+  ``verify`` accepts. :class:`BearerAuth` does the same for bearer tokens.
 
 Use them for an internal tool, a staging site, an admin back-office or a
 machine-to-machine API that needs one gate in front of the whole app,
