@@ -44,6 +44,20 @@ def write_htpasswd(path: Path, *lines: str) -> str:
     return str(path)
 
 
+def rewrite_htpasswd(path: Path, *lines: str, later: int = 1) -> None:
+    """Write the file again, its modification time ``later`` seconds ahead
+    (a rewrite within the file system's time resolution is still seen)."""
+    write_htpasswd(path, *lines)
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + later * 10**9))
+
+
+def reloading(tmp_path: Path, *lines: str) -> tuple[Path, BasicAuth]:
+    """An htpasswd file of ``lines``, and a BasicAuth checking it on every request."""
+    path = tmp_path / "htpasswd"
+    write_htpasswd(path, *lines)
+    return path, BasicAuth(text_app(), htpasswd=path, reload_interval=0)
+
+
 @pytest.fixture
 def checks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bytes]]:
     """Every password check from now on: ``(the bcrypt hash, password)``, or
@@ -263,27 +277,22 @@ def test_htpasswd_missing_or_not_utf8(tmp_path: Path) -> None:
 def test_htpasswd_is_reloaded_when_it_changes(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    path = tmp_path / "htpasswd"
-    write_htpasswd(path, f"alice:{USERS['alice']}")
-    app = BasicAuth(text_app(), htpasswd=path, reload_interval=0)
+    path, app = reloading(tmp_path, f"alice:{USERS['alice']}")
     alice = {"HTTP_AUTHORIZATION": basic("alice", ALICE_PASSWORD)}
     bob = {"HTTP_AUTHORIZATION": basic("bob", BOB_PASSWORD)}
     assert call(app, **alice)[0] == "200 OK" and call(app, **bob)[0].startswith("401")
 
-    write_htpasswd(path, f"bob:{USERS['bob']}")
-    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    rewrite_htpasswd(path, f"bob:{USERS['bob']}")
     assert call(app, **bob)[0] == "200 OK" and call(app, **alice)[0].startswith("401")
 
-    write_htpasswd(path, "bob:$apr1$broken")  # invalid: bob is refused, not kept
-    os.utime(path, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
+    rewrite_htpasswd(path, "bob:$apr1$broken", later=2)  # invalid: bob is refused, not kept
     with caplog.at_level(logging.ERROR, logger="wsgikit.auth"):
         assert call(app, **bob)[0].startswith("401")
         assert call(app, **bob)[0].startswith("401")
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and "line 1" in errors[0] and "'bob' refused" in errors[0]
 
-    write_htpasswd(path, f"bob:{USERS['bob']}")
-    os.utime(path, ns=(time.time_ns(), time.time_ns() + 3 * 10**9))
+    rewrite_htpasswd(path, f"bob:{USERS['bob']}", later=3)
     assert call(app, **bob)[0] == "200 OK"
     path.unlink()
     caplog.clear()
@@ -353,9 +362,7 @@ def test_htpasswd_reload_refuses_the_users_of_bad_lines(
     logged: list[str],
 ) -> None:
     """Reloading fails closed: a bad line never leaves the old users in force."""
-    path = tmp_path / "htpasswd"
-    write_htpasswd(path, f"alice:{USERS['alice']}", f"bob:{USERS['bob']}")
-    app = BasicAuth(text_app(), htpasswd=path, reload_interval=0)
+    path, app = reloading(tmp_path, f"alice:{USERS['alice']}", f"bob:{USERS['bob']}")
     passwords = {"alice": ALICE_PASSWORD, "bob": BOB_PASSWORD, "carol": "carol"}
     assert call(app, HTTP_AUTHORIZATION=basic("bob", BOB_PASSWORD))[0] == "200 OK"
 
@@ -378,12 +385,9 @@ def test_htpasswd_reload_refuses_the_users_of_bad_lines(
 def test_htpasswd_reload_refuses_bcrypt_users_without_bcrypt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    path = tmp_path / "htpasswd"
-    write_htpasswd(path, f"alice:{USERS['alice']}")
-    app = BasicAuth(text_app(), htpasswd=path, reload_interval=0)
+    path, app = reloading(tmp_path, f"alice:{USERS['alice']}")
     monkeypatch.setitem(sys.modules, "bcrypt", None)  # import bcrypt now fails
-    write_htpasswd(path, f"alice:{USERS['alice']}", f"bob:{USERS['bob']}")
-    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    rewrite_htpasswd(path, f"alice:{USERS['alice']}", f"bob:{USERS['bob']}")
     with caplog.at_level(logging.ERROR, logger="wsgikit.auth"):
         assert call(app, HTTP_AUTHORIZATION=basic("bob", BOB_PASSWORD))[0].startswith("401")
         assert call(app, HTTP_AUTHORIZATION=basic("alice", ALICE_PASSWORD))[0] == "200 OK"
@@ -395,9 +399,7 @@ def test_htpasswd_that_cannot_be_opened_refuses_everyone(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """stat() works but open() fails (here: a directory in its place)."""
-    path = tmp_path / "htpasswd"
-    write_htpasswd(path, f"alice:{USERS['alice']}")
-    app = BasicAuth(text_app(), htpasswd=path, reload_interval=0)
+    path, app = reloading(tmp_path, f"alice:{USERS['alice']}")
     alice = {"HTTP_AUTHORIZATION": basic("alice", ALICE_PASSWORD)}
     assert call(app, **alice)[0] == "200 OK"
     path.unlink()
@@ -416,6 +418,5 @@ def test_htpasswd_reload_can_be_turned_off(tmp_path: Path) -> None:
     path = tmp_path / "htpasswd"
     write_htpasswd(path, f"alice:{USERS['alice']}")
     app = BasicAuth(text_app(), htpasswd=path, reload_interval=None)
-    write_htpasswd(path, f"bob:{USERS['bob']}")
-    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    rewrite_htpasswd(path, f"bob:{USERS['bob']}")
     assert call(app, HTTP_AUTHORIZATION=basic("alice", ALICE_PASSWORD))[0] == "200 OK"

@@ -122,9 +122,7 @@ def htpasswd_table(path: object) -> tuple[str, Stamp, dict[str, Hash]]:
     table; a bad line, or a file that cannot be read, is a ``ValueError``."""
     if not isinstance(path, str | os.PathLike):
         raise TypeError(f"htpasswd must be a file path, not {kind_of(path)}")
-    name = os.fspath(path)
-    if not isinstance(name, str):
-        raise TypeError(f"htpasswd must be a file path (str), not {kind_of(name)}")
+    name = os.fsdecode(path)
     try:
         stamp, table, problems = read_htpasswd(name)
     except OSError as error:
