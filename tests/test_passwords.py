@@ -24,7 +24,7 @@ from conftest import echo_environ_app, testapp, text_app
 from e2e_auth_apps import ALICE_PASSWORD, BOB_PASSWORD, USERS, sha_hash, whoami
 from helpers import call
 
-from wsgikit._passwords import SuccessCache
+from wsgikit._passwords import UNKNOWN_USER, WRONG_PASSWORD, SuccessCache, UserTable, users_table
 from wsgikit.auth import BasicAuth
 
 APR1 = "$apr1$abcdefgh$0123456789abcdefghijkl"  # htpasswd's default (MD5)
@@ -137,7 +137,43 @@ def test_bcrypt_password_over_72_bytes_is_truncated_like_htpasswd() -> None:
     assert status.startswith("401")
 
 
-# --- checking: the stand-in for unknown users ---------------------------------------------
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        pytest.param({"reload_interval": -1}, ValueError, "reload_interval", id="reload<0"),
+        pytest.param({"reload_interval": True}, TypeError, "reload_interval", id="reload bool"),
+        pytest.param({"cache_ttl": float("nan")}, ValueError, "cache_ttl", id="ttl NaN"),
+        pytest.param({"cache_ttl": "60"}, TypeError, "cache_ttl", id="ttl str"),
+        pytest.param({"cache_size": -1}, ValueError, "cache_size", id="size<0"),
+        pytest.param({"cache_size": True}, TypeError, "cache_size", id="size bool"),
+    ],
+)
+def test_table_options_are_checked(
+    options: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        BasicAuth(text_app(), users=USERS, **options)
+
+
+# --- checking ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "outcome"),
+    [
+        pytest.param("alice", ALICE_PASSWORD, None, id="{SHA} right"),
+        pytest.param("alice", ALICE_PASSWORD + " ", WRONG_PASSWORD, id="{SHA} wrong"),
+        pytest.param("bob", BOB_PASSWORD, None, id="bcrypt right"),
+        pytest.param("bob", BOB_PASSWORD.upper(), WRONG_PASSWORD, id="bcrypt wrong"),
+        pytest.param("Alice", ALICE_PASSWORD, UNKNOWN_USER, id="names are case-sensitive"),
+        pytest.param("carol", "", UNKNOWN_USER, id="unknown"),
+    ],
+)
+def test_user_table_check_outcomes(username: str, password: str, outcome: str | None) -> None:
+    """What BasicAuth logs: ``None`` (granted), or why not."""
+    _, table = users_table(USERS)
+    checker = UserTable(table, cache_ttl=60.0, cache_size=8)
+    assert [checker.check(username, password) for _ in range(2)] == [outcome] * 2
 
 
 @pytest.mark.parametrize(
