@@ -1,16 +1,13 @@
 """Authorization: parse the ``Authorization`` header, or enforce HTTP Basic
 (RFC 7617) or Bearer (RFC 6750) authentication in front of any WSGI app.
 
-- :func:`parse_authorization` turns a header value into an
-  :class:`Authorization` (scheme, user name and password, token, or
-  parameters), or ``None`` when it is absent or malformed. It never raises.
-- :class:`AuthParser` puts that value at ``environ["wsgikit.auth"]`` for an
-  app that checks credentials itself.
-- :class:`BasicAuth` lets a request through only with a valid user name and
-  password, checked against bcrypt or ``{SHA}`` hashes (a mapping or an
-  Apache htpasswd file) or by your own ``verify`` callable.
-- :class:`BearerAuth` does the same for bearer tokens checked by your
-  ``verify`` callable.
+- :func:`parse_authorization` and :class:`AuthParser` only parse the header
+  (into an :class:`Authorization`, at ``environ["wsgikit.auth"]``) for an app
+  that checks credentials itself. They never raise.
+- :class:`BasicAuth` lets a request through only with a user name and
+  password that match a bcrypt or ``{SHA}`` hash (a mapping or an Apache
+  htpasswd file; the hashes live in ``wsgikit._passwords``) or that your
+  ``verify`` accepts. :class:`BearerAuth` does the same for bearer tokens.
 
 Use them for an internal tool, a staging site, an admin back-office or a
 machine-to-machine API that needs one gate in front of the whole app,
@@ -30,28 +27,25 @@ and :class:`BearerAuth`, on success).
 
 from __future__ import annotations
 
-import base64
 import binascii
-import hashlib
-import hmac
-import importlib
 import logging
 import os
 import re
-import secrets
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.datastructures import Authorization as _WerkzeugAuthorization
 from werkzeug.http import quote_header_value
 
+from . import _passwords
+from ._answer import plain_response
 from ._http import log_safe
+from ._passwords import CTL_RE as _CTL_RE
+from ._passwords import LOG_CHARS as _LOG_CHARS
+from ._passwords import kind_of as _kind
+from ._passwords import quoted as _shorten
 
 logger = logging.getLogger("wsgikit.auth")
 
@@ -73,29 +67,9 @@ _TOKEN68_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _TOKEN68_FULL = _TOKEN68_RE.fullmatch
 # Bound once: a module attribute lookup per request saved.
 _a2b_base64 = binascii.a2b_base64
-# RFC 7617 section 2: user-id and password MUST NOT contain control characters.
-_CTL_RE = re.compile(r"[\x00-\x1f\x7f]")
-
-# bcrypt as written by htpasswd -B, the bcrypt package and PHP: $2a$, $2b$, $2y$.
-_BCRYPT_RE = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
-_SHA_PREFIX = "{SHA}"
-# bcrypt reads at most 72 bytes of a password; the bcrypt package (>= 5)
-# refuses longer ones instead of truncating as htpasswd and older versions did.
-_BCRYPT_MAX_PASSWORD = 72
-_BCRYPT_EXTRA = "pip install 'wsgikit[bcrypt]'"
-_NOT_SUPPORTED = {
-    "$apr1$": "Apache MD5 ($apr1$)",
-    "$1$": "MD5-crypt ($1$)",
-    "$5$": "SHA-256-crypt ($5$)",
-    "$6$": "SHA-512-crypt ($6$)",
-    "$argon2": "Argon2",
-}
 # A dot segment or backslash makes a path ambiguous: never exempt it.
 _UNSAFE_PATH_RE = re.compile(r"/\.\.?(?:/|$)|\\")
 _REALM_RE = re.compile(r"[\x20-\x7e]{1,200}")
-_LOG_CHARS = 64
-# The change stamp of an htpasswd file that could not be read.
-_UNREADABLE = (-1, -1, -1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,23 +119,15 @@ def _basic_authorization(credentials: tuple[str, str]) -> Authorization:
 def parse_authorization(value: object) -> Authorization | None:
     """Parse an ``Authorization`` header value; ``None`` if absent or malformed.
 
-    - ``Basic``: the base64 (RFC 4648, padded) of ``user-id:password``,
-      decoded as UTF-8 (RFC 7617), or as ISO-8859-1 when it is not valid
-      UTF-8. No colon, or control characters in either part: ``None``.
-    - ``Bearer``: one token68 (RFC 6750 section 2.1); anything else: ``None``.
-    - Other schemes (split by
-      :meth:`werkzeug.datastructures.Authorization.from_header`): a token68
-      goes to ``token``; auth parameters (``name=value`` or
-      ``name="quoted"``) go to ``params``, names lower-cased; items without a
-      value are dropped. Neither (a scheme alone, or junk after it): ``None``.
-      RFC 9110's grammar allows a bare scheme, but it carries no credentials
-      and no registered scheme sends one, so it is treated like any other
-      value that cannot authenticate anyone.
+    - ``Basic``: ``username`` and ``password`` from padded base64, decoded as
+      UTF-8 (ISO-8859-1 when it is not UTF-8); no colon, or a control
+      character, gives ``None``.
+    - ``Bearer``: ``token``, one token68 (RFC 6750 section 2.1).
+    - Other schemes: a token68 ``token``, or ``params`` (names lower-cased);
+      a scheme alone gives ``None``.
 
-    The scheme must be an RFC 9110 token separated from the credentials by
-    spaces. Anything that is not a ``str`` (such as ``None``), and values
-    longer than :data:`MAX_LENGTH` characters, give ``None``. It never
-    raises.
+    It never raises: anything that is not a ``str``, or is longer than
+    :data:`MAX_LENGTH`, gives ``None``.
 
     :param value: The header value, as in ``environ["HTTP_AUTHORIZATION"]``.
     """
@@ -218,82 +184,42 @@ class AuthParser:
 class BasicAuth:
     """Require HTTP Basic credentials (RFC 7617) for every request.
 
-    - **One credential source**, exactly: ``users`` (user name to password
-      hash), ``htpasswd`` (an Apache htpasswd file) or ``verify`` (your
-      callable). Hashes are bcrypt (``$2a$``, ``$2b$``, ``$2y$``; needs the
-      ``bcrypt`` package, ``pip install 'wsgikit[bcrypt]'``) or ``{SHA}`` (the
-      base64 SHA-1 ``htpasswd -s`` writes). Any other format (``$apr1$``,
-      crypt, SHA-crypt, plain text) is refused at construction with a
-      ``ValueError`` naming the user or the file and line.
-    - **htpasswd file**: ``name:hash`` lines; blank lines and ``#`` comments
-      are skipped, and fields after a second colon are ignored (as Apache
-      does). At construction a bad line (unsupported hash, no colon, not
-      UTF-8) or a duplicate name is a ``ValueError``. The file is checked for
-      changes (modification time, size, inode) at most every
-      ``reload_interval`` seconds and reloaded, failing closed so that
-      removing or locking a user always takes effect: the user of a bad line,
-      and a name listed twice, are refused (an ERROR log names the file and
-      line) while the other lines take effect; a file that cannot be read
-      (deleted, a permission error) refuses everyone, logged at ERROR, until
-      it can be read again. The previous users never stay in force.
-    - **Checking**: the password (as UTF-8; its first 72 bytes for bcrypt,
-      like htpasswd) is compared in constant time. For an unknown user the
-      same work is done against a stand-in: a hash of the table's most common
-      kind and bcrypt cost. Timing then does not tell an unknown name from
-      the users with that kind and cost, but it can tell it from users whose
-      hash costs more or less (another bcrypt cost, ``{SHA}`` among bcrypt):
-      keep to one kind and cost. ``verify(username, password)`` grants access
-      only when it returns ``True``; any other value refuses it, and a truthy
-      one (say ``1`` or a user object) also logs a WARNING, once per
-      middleware, as it is likely a mistake. An exception it raises
-      propagates (a 500, or a JSON error under :class:`~wsgikit.JSONErrors`):
-      a broken verifier is a server fault, not bad credentials.
-    - **Cache**: a successful bcrypt check (some 70 ms at cost 10, 300 ms at
-      cost 12) is remembered for ``cache_ttl`` seconds in a bounded LRU of
-      ``cache_size`` entries, keyed by an HMAC (with a random per-process key)
-      of user name, stored hash and password, so no plaintext is kept and a
-      changed hash invalidates it at once. Failures are never cached.
-    - **Failure**: no credentials, another scheme, broken base64, no colon,
-      an empty user name, an unknown user or a wrong password all get
-      ``401 Unauthorized`` with ``WWW-Authenticate: Basic realm="...",
-      charset="UTF-8"`` and a short text body, made here without calling the
-      app. Failed logins are logged at INFO on logger ``wsgikit.auth`` (with
-      the user name, never the password); a request without credentials, as
-      every browser sends first, at DEBUG.
-    - **Exempt paths** need no credentials and pass straight through (no
-      ``REMOTE_USER``). They match ``PATH_INFO`` (the path as the wrapped app
-      routes it, without ``SCRIPT_NAME``) on segment boundaries: ``/health``
-      exempts ``/health`` and ``/health/live`` but not ``/healthz``. A path
-      with a ``.``/``..`` segment or a backslash is never exempt.
-
-    On success ``REMOTE_USER`` is the user name (its UTF-8 bytes as ISO-8859-1
-    characters, the PEP 3333 convention servers use; the same for ASCII
-    names), ``AUTH_TYPE`` is ``"Basic"`` and ``wsgikit.principal`` is the user
-    name as a plain ``str``.
+    - Credentials come from exactly one of ``users``, ``htpasswd`` or
+      ``verify``. Hashes are bcrypt (needs ``wsgikit[bcrypt]``) or ``{SHA}``;
+      any other format is a ``ValueError`` at construction.
+    - Passwords are compared in constant time; an unknown user is checked
+      against a stand-in hash so that timing hides who exists.
+    - An htpasswd file is reloaded when it changes, failing closed: a bad
+      line refuses its user, an unreadable file refuses everyone.
+    - Failure (no or bad credentials, unknown user, wrong password): ``401``
+      with ``WWW-Authenticate: Basic realm="...", charset="UTF-8"``, made
+      here without calling the app, logged on ``wsgikit.auth`` (never the
+      password). An exception from ``verify`` propagates.
+    - Exempt paths pass straight through, matched on segment boundaries.
 
     Environ keys read: ``HTTP_AUTHORIZATION``, ``PATH_INFO``,
-    ``REQUEST_METHOD``. Written: ``REMOTE_USER``, ``AUTH_TYPE``,
-    ``wsgikit.principal``.
+    ``REQUEST_METHOD``. Written on success: ``REMOTE_USER`` (PEP 3333
+    string), ``AUTH_TYPE`` (``"Basic"``), ``wsgikit.principal`` (the user
+    name).
 
     :param app: The WSGI application to wrap.
     :param users: A mapping of user name to password hash (bcrypt or
         ``{SHA}``).
-    :param verify: A callable ``verify(username, password) -> bool``; access
-        only when it returns ``True`` (not merely a truthy value).
-    :param htpasswd: The path of an Apache htpasswd file with bcrypt and
-        ``{SHA}`` entries.
+    :param verify: A callable ``verify(username, password)``; access only when
+        it returns ``True`` (a truthy value refuses, with one WARNING).
+    :param htpasswd: The path of an Apache htpasswd file (bcrypt and
+        ``{SHA}`` lines).
     :param realm: The realm sent in the challenge: 1 to 200 printable ASCII
-        characters (quotes and backslashes are escaped).
-    :param exempt: Path prefixes (or one path prefix) that need no
-        credentials, as plain text (``"/café"``; matched against the PEP 3333
-        form of ``PATH_INFO``). Each starts with ``/``; ``/`` alone is
-        refused.
+        characters. Default ``"Restricted"``.
+    :param exempt: Path prefixes (or one) of ``PATH_INFO`` that need no
+        credentials, each starting with ``/`` (``/`` alone is refused).
+        Default: none.
     :param reload_interval: Seconds between checks of the htpasswd file for
-        changes; ``None`` never reloads.
+        changes; ``None`` never reloads. Default 1.
     :param cache_ttl: Seconds a successful bcrypt check is remembered; 0
-        turns the cache off.
+        turns the cache off. Default 60.
     :param cache_size: How many successful bcrypt checks are remembered at
-        most; 0 turns the cache off.
+        most; 0 turns the cache off. Default 1024.
 
     .. code-block:: python
 
@@ -333,59 +259,37 @@ class BasicAuth:
         self.users: dict[str, str] | None = None
         self.verify = verify
         self.htpasswd: str | None = None
-        self._table: dict[str, _Hash] = {}
-        self._stamp: tuple[int, int, int] | None = None
+        table: dict[str, _passwords.Hash] = {}
+        stamp: _passwords.Stamp | None = None
         if users is not None:
-            if not isinstance(users, Mapping):
-                raise TypeError(f"users must be a mapping of name to hash, not {_kind(users)}")
-            self.users = dict(users)
-            self._table, problems = _build_table(
-                (index, f"users[{name!r}]", name, hashed)
-                for index, (name, hashed) in enumerate(self.users.items())
-            )
-            _refuse(problems)
+            self.users, table = _passwords.users_table(users)
         elif htpasswd is not None:
-            if not isinstance(htpasswd, str | os.PathLike):
-                raise TypeError(f"htpasswd must be a file path, not {_kind(htpasswd)}")
-            self.htpasswd = os.fspath(htpasswd)
-            try:
-                self._stamp, self._table, problems = _read_htpasswd(self.htpasswd)
-            except OSError as error:
-                raise ValueError(
-                    f"htpasswd: cannot read {self.htpasswd!r} ({error.strerror or error})"
-                ) from None
-            _refuse(problems)
+            self.htpasswd, stamp, table = _passwords.htpasswd_table(htpasswd)
         elif not callable(verify):
             raise TypeError(f"verify must be callable, not {_kind(verify)}")
-        self._dummy = _stand_in(self._table)
-
         self.realm = _check_realm(realm)
         self.exempt = _exempt_prefixes(exempt)
         # PATH_INFO holds the path's UTF-8 bytes as ISO-8859-1 characters (PEP 3333).
         self._exempt = tuple(_wsgi_str(prefix) for prefix in self.exempt)
         # Paths below a prefix, for one str.startswith (a segment boundary).
         self._exempt_dirs = tuple(prefix + "/" for prefix in self._exempt)
-        self.reload_interval = (
-            None if reload_interval is None else _check_seconds("reload_interval", reload_interval)
+        # The password checker of users= and htpasswd= (empty with verify=).
+        self._users = _passwords.UserTable(
+            table,
+            htpasswd=self.htpasswd,
+            stamp=stamp,
+            reload_interval=reload_interval,
+            cache_ttl=cache_ttl,
+            cache_size=cache_size,
         )
-        self.cache_ttl = _check_seconds("cache_ttl", cache_ttl)
-        self.cache_size = _check_count("cache_size", cache_size)
-        self._cache = (
-            _SuccessCache(self.cache_size, self.cache_ttl)
-            if self.cache_ttl > 0 and self.cache_size > 0
-            else None
-        )
-        self._next_check = (
-            time.monotonic() + self.reload_interval
-            if self.htpasswd is not None and self.reload_interval is not None
-            else None
-        )
-        self._reload_lock = threading.Lock()
+        self.reload_interval = self._users.reload_interval
+        self.cache_ttl = self._users.cache_ttl
+        self.cache_size = self._users.cache_size
         self._warned_truthy = False
         challenge = f"Basic realm={quote_header_value(self.realm, allow_token=False)}"
-        self._challenge = _plain_response(
+        self._challenge = plain_response(
             "401 Unauthorized",
-            b"401 Unauthorized: valid credentials are required.\n",
+            "401 Unauthorized: valid credentials are required.\n",
             [("WWW-Authenticate", f'{challenge}, charset="UTF-8"')],
         )
 
@@ -430,8 +334,12 @@ class BasicAuth:
             if result is not True:
                 self._refused(result, username, environ)
                 return self._challenge(environ, start_response)
-        elif not self._check(username, password, environ):
-            return self._challenge(environ, start_response)
+        else:
+            failure = self._users.check(username, password)
+            if failure is not None:
+                if logger.isEnabledFor(logging.INFO):
+                    logger.info("%s %s from %s", failure, _shorten(username), _where(environ))
+                return self._challenge(environ, start_response)
         # PEP 3333 strings; ASCII names (the usual ones) are already.
         environ["REMOTE_USER"] = username if username.isascii() else _wsgi_str(username)
         environ["AUTH_TYPE"] = "Basic"
@@ -449,112 +357,33 @@ class BasicAuth:
         if logger.isEnabledFor(logging.INFO):
             logger.info("login refused for user %s from %s", _shorten(username), _where(environ))
 
-    def _check(self, username: str, password: str, environ: WSGIEnvironment) -> bool:
-        """Whether the credentials match the user table; a failure is logged here."""
-        if self._next_check is not None and time.monotonic() >= self._next_check:
-            self._reload()
-        stored = self._table.get(username)
-        secret = password.encode("utf-8")
-        if stored is None:
-            # Do the work most users cost (see _stand_in), so timing hides who exists.
-            _verify_hash(self._dummy, secret)
-            if logger.isEnabledFor(logging.INFO):
-                logger.info("unknown user %s from %s", _shorten(username), _where(environ))
-            return False
-        cache = self._cache if stored.kind == "bcrypt" else None
-        key = b""
-        if cache is not None:
-            key = cache.key(username, stored.text, secret)
-            if cache.hit(key):
-                return True
-        if not _verify_hash(stored, secret):
-            if logger.isEnabledFor(logging.INFO):
-                logger.info(
-                    "wrong password for user %s from %s", _shorten(username), _where(environ)
-                )
-            return False
-        if cache is not None:
-            cache.add(key)
-        return True
-
-    def _reload(self) -> None:
-        """Reload the htpasswd file if it changed (one thread at a time).
-
-        Fails closed: a bad line refuses its user, an unreadable file everyone;
-        the previous users never stay in force (that would undo revocations).
-        """
-        if not self._reload_lock.acquire(blocking=False):
-            return  # another thread is checking right now
-        try:
-            self._next_check = time.monotonic() + (self.reload_interval or 0.0)
-            path = self.htpasswd or ""
-            try:
-                if _file_stamp(path) == self._stamp:
-                    return
-                # The stamp is taken before reading: a write still under way
-                # changes it again, and the next check reads the file again.
-                stamp, table, problems = _read_htpasswd(path)
-            except OSError as error:
-                if self._stamp != _UNREADABLE:  # reported once, not every check
-                    self._stamp = _UNREADABLE
-                    self._table, self._dummy = {}, _stand_in({})
-                    logger.error(
-                        "htpasswd %s unreadable (%s): every login is refused until it is back",
-                        path,
-                        error.strerror or error,
-                    )
-                return
-            self._stamp = stamp  # a bad line is reported once, not every check
-            for _, message, name in problems:
-                if name is None:
-                    logger.error("%s; line ignored", message)
-                else:
-                    logger.error("%s; user %s refused until it is fixed", message, _shorten(name))
-            self._table, self._dummy = table, _stand_in(table)
-            logger.info(
-                "htpasswd %s reloaded: %d user(s), %d bad line(s)", path, len(table), len(problems)
-            )
-        finally:
-            self._reload_lock.release()
-
 
 class BearerAuth:
     """Require a bearer token (RFC 6750) that ``verify`` accepts.
 
     - ``verify(token)`` returns the principal (a user name, a claims dict, a
-      user object...) or ``None`` (or ``False``) for an invalid token. The
-      principal goes to ``environ["wsgikit.principal"]``, and to
-      ``REMOTE_USER`` when it is a ``str`` (its UTF-8 bytes as ISO-8859-1
-      characters, the PEP 3333 convention); ``AUTH_TYPE`` is ``"Bearer"``.
-    - No credentials, or another scheme: ``401`` with
-      ``WWW-Authenticate: Bearer realm="api"`` (no error code, RFC 6750
-      section 3.1).
-    - A ``Bearer`` header whose token is missing or not token68 (or longer
-      than :data:`MAX_LENGTH`): ``400`` with ``error="invalid_request"``.
-    - A token ``verify`` rejects: ``401`` with ``error="invalid_token"``.
-    - An exception from ``verify`` propagates (a 500, or a JSON error under
-      :class:`~wsgikit.JSONErrors`), since a verifier that cannot decide
-      (database down, key set unreachable) is a server fault and a 401 would
-      make clients throw a good token away; exceptions listed in
-      ``invalid_token_errors`` (e.g. ``jwt.InvalidTokenError``) mean an
-      invalid token instead.
+      user object...) or ``None`` (or ``False``) for an invalid token.
+    - No credentials, or another scheme: ``401`` with ``WWW-Authenticate:
+      Bearer realm="..."``. A malformed token: ``400`` with
+      ``error="invalid_request"``. A token ``verify`` rejects: ``401`` with
+      ``error="invalid_token"``. Made here without calling the app, logged on
+      ``wsgikit.auth`` (never the token).
+    - An exception from ``verify`` propagates (a server fault), unless it is
+      one of ``invalid_token_errors``.
+    - Only the ``Authorization`` header is read, not the query string or form.
 
-    Failures are logged on logger ``wsgikit.auth`` at INFO (DEBUG for a
-    request without credentials); tokens are never logged. Responses are
-    made here without calling the app. Only the ``Authorization`` header is
-    read: tokens in the query string or form body (RFC 6750 sections 2.2-2.3)
-    are not.
-
-    Environ keys read: ``HTTP_AUTHORIZATION``, ``REQUEST_METHOD``. Written:
-    ``wsgikit.principal``, ``REMOTE_USER``, ``AUTH_TYPE``.
+    Environ keys read: ``HTTP_AUTHORIZATION``, ``REQUEST_METHOD``. Written on
+    success: ``wsgikit.principal`` (the principal), ``REMOTE_USER`` (when the
+    principal is a ``str``), ``AUTH_TYPE`` (``"Bearer"``).
 
     :param app: The WSGI application to wrap.
-    :param verify: A callable ``verify(token) -> principal | None``.
+    :param verify: A callable ``verify(token)`` returning the principal, or
+        ``None`` for an invalid token.
     :param realm: The realm sent in challenges: 1 to 200 printable ASCII
-        characters.
+        characters. Default ``"api"``.
     :param invalid_token_errors: Exception classes raised by ``verify`` that
-        mean the token is invalid. None by default: every exception
-        propagates.
+        mean an invalid token (say ``jwt.InvalidTokenError``). Default: none,
+        every exception propagates.
 
     .. code-block:: python
 
@@ -583,19 +412,19 @@ class BearerAuth:
                 raise TypeError(f"invalid_token_errors must be exception classes, not {error!r}")
         self.invalid_token_errors = errors
         challenge = f"Bearer realm={quote_header_value(self.realm, allow_token=False)}"
-        self._challenge = _plain_response(
+        self._challenge = plain_response(
             "401 Unauthorized",
-            b"401 Unauthorized: a bearer token is required.\n",
+            "401 Unauthorized: a bearer token is required.\n",
             [("WWW-Authenticate", challenge)],
         )
-        self._invalid_token = _plain_response(
+        self._invalid_token = plain_response(
             "401 Unauthorized",
-            b"401 Unauthorized: the access token is invalid or expired.\n",
+            "401 Unauthorized: the access token is invalid or expired.\n",
             [("WWW-Authenticate", f'{challenge}, error="invalid_token"')],
         )
-        self._invalid_request = _plain_response(
+        self._invalid_request = plain_response(
             "400 Bad Request",
-            b"400 Bad Request: malformed bearer token.\n",
+            "400 Bad Request: malformed bearer token.\n",
             [("WWW-Authenticate", f'{challenge}, error="invalid_request"')],
         )
 
@@ -706,199 +535,6 @@ def _decode_basic(credentials: str) -> tuple[str, str] | None:
     return username, password
 
 
-# --- password hashes ---------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Hash:
-    """A stored password hash: ``kind`` is ``"bcrypt"`` or ``"sha"``."""
-
-    kind: str
-    value: bytes  # the bcrypt hash, or the SHA-1 digest
-    text: str = field(repr=False)  # as configured (part of the cache key)
-
-
-_bcrypt: ModuleType | None = None
-
-
-def _require_bcrypt(where: str) -> ModuleType:
-    """Import ``bcrypt`` (once) or fail with a message naming the extra."""
-    global _bcrypt
-    if _bcrypt is None:
-        try:
-            _bcrypt = importlib.import_module("bcrypt")
-        except ImportError:
-            raise ValueError(
-                f"{where} is a bcrypt hash, which needs the bcrypt package: {_BCRYPT_EXTRA}"
-            ) from None
-    return _bcrypt
-
-
-def _parse_hash(text: object, where: str) -> _Hash:
-    if not isinstance(text, str):
-        raise TypeError(f"{where} must be a password hash (str), not {_kind(text)}")
-    if text.startswith(_SHA_PREFIX):
-        try:
-            digest = base64.b64decode(text[len(_SHA_PREFIX) :], validate=True)
-        except (binascii.Error, ValueError):
-            digest = b""
-        if len(digest) != hashlib.sha1().digest_size:
-            raise ValueError(f"{where} is not a valid {{SHA}} hash (base64 of a SHA-1 digest)")
-        return _Hash("sha", digest, text)
-    if _BCRYPT_RE.fullmatch(text) is not None:
-        _require_bcrypt(where)
-        return _Hash("bcrypt", text.encode("ascii"), text)
-    kind = next(
-        (name for prefix, name in _NOT_SUPPORTED.items() if text.startswith(prefix)),
-        "crypt" if re.fullmatch(r"[./0-9A-Za-z]{13}", text) else "not a known hash",
-    )
-    raise ValueError(
-        f"{where}: unsupported password hash ({kind}); use bcrypt (htpasswd -B) "
-        "or {SHA} (htpasswd -s)"
-    )
-
-
-# What a user table refused: (line, message naming the entry, user name or None).
-_Problems = list[tuple[int, str, str | None]]
-
-
-def _build_table(
-    entries: Iterable[tuple[int, str, object, object]],
-) -> tuple[dict[str, _Hash], _Problems]:
-    """The users of ``(line, label, name, hash)`` entries, and the entries refused.
-
-    Fails closed: a name with a bad or repeated entry is left out entirely,
-    so that its other entry cannot grant access. A wrong type (only possible
-    in a mapping given in Python) raises ``TypeError`` at once.
-    """
-    table: dict[str, _Hash] = {}
-    seen: set[str] = set()
-    problems: _Problems = []
-    for line, label, name, hashed in entries:
-        if not isinstance(name, str):
-            raise TypeError(f"user names must be str, not {_kind(name)}")
-        if not name or ":" in name or _CTL_RE.search(name) is not None:
-            message = f"{label}: a user name is non-empty, without ':' or control characters"
-            problems.append((line, message, None))  # no client can send such a name
-            continue
-        if name in seen:
-            problems.append((line, f"{label}: user {name!r} is listed twice", name))
-            table.pop(name, None)
-            continue
-        seen.add(name)
-        try:
-            table[name] = _parse_hash(hashed, label)
-        except ValueError as error:
-            problems.append((line, str(error), name))
-    return table, problems
-
-
-def _read_htpasswd(path: str) -> tuple[tuple[int, int, int], dict[str, _Hash], _Problems]:
-    """Read an htpasswd file: its change stamp, its users and its bad lines.
-
-    A line that is not UTF-8 or not ``name:hash`` is a bad line, as is one
-    :func:`_build_table` refuses. Raises ``OSError`` if the file cannot be read.
-    """
-    stamp = _file_stamp(path)
-    with open(path, "rb") as file:
-        data = file.read()
-    entries: list[tuple[int, str, str, str]] = []
-    problems: _Problems = []
-    for number, raw in enumerate(data.splitlines(), 1):
-        label = f"htpasswd {path!r}, line {number}"
-        try:
-            line = raw.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            problems.append((number, f"{label}: not UTF-8 text", None))
-            continue
-        if not line or line.startswith("#"):
-            continue
-        name, colon, rest = line.partition(":")
-        if not colon:
-            problems.append((number, f"{label}: expected name:hash", None))
-            continue
-        entries.append((number, label, name, rest.partition(":")[0]))
-    table, refused = _build_table(entries)
-    problems.extend(refused)
-    problems.sort(key=lambda problem: problem[0])
-    return stamp, table, problems
-
-
-def _refuse(problems: _Problems) -> None:
-    """At construction, any problem in the user table is a ``ValueError``."""
-    if problems:
-        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-        raise ValueError(problems[0][1] + more)
-
-
-def _file_stamp(path: str) -> tuple[int, int, int]:
-    info = os.stat(path)
-    return info.st_mtime_ns, info.st_size, info.st_ino
-
-
-def _stand_in(table: Mapping[str, _Hash]) -> _Hash:
-    """The hash an unknown user is checked against: one of the most common
-    kind and bcrypt cost in the table (the costliest of those tied), so that
-    an unknown name takes as long as most known ones."""
-    counts: dict[int, int] = {}
-    examples: dict[int, _Hash] = {}
-    for stored in table.values():
-        cost = int(stored.text[4:6]) if stored.kind == "bcrypt" else -1  # {SHA}: -1
-        counts[cost] = counts.get(cost, 0) + 1
-        examples.setdefault(cost, stored)
-    cost = max(counts, key=lambda each: (counts[each], each), default=-1)
-    if cost >= 0:
-        return examples[cost]
-    return _Hash("sha", secrets.token_bytes(20), "")
-
-
-def _verify_hash(stored: _Hash, password: bytes) -> bool:
-    """Whether ``password`` matches ``stored``, in constant time."""
-    if stored.kind == "sha":
-        return hmac.compare_digest(hashlib.sha1(password).digest(), stored.value)
-    bcrypt = _require_bcrypt("a user's hash")
-    try:
-        return bool(bcrypt.checkpw(password[:_BCRYPT_MAX_PASSWORD], stored.value))
-    except ValueError:
-        return False
-
-
-class _SuccessCache:
-    """A bounded LRU of recent successful checks, keyed by an HMAC with a
-    per-process random key: no password (nor its plain hash) is stored."""
-
-    def __init__(self, size: int, ttl: float) -> None:
-        self._size = size
-        self._ttl = ttl
-        self._key = secrets.token_bytes(32)
-        self._entries: OrderedDict[bytes, float] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def key(self, username: str, stored: str, password: bytes) -> bytes:
-        # Neither the user name nor the stored hash contains NUL; the password is last.
-        message = b"\0".join((username.encode("utf-8"), stored.encode("ascii"), password))
-        return hmac.digest(self._key, message, "sha256")
-
-    def hit(self, key: bytes) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            expires = self._entries.get(key)
-            if expires is None:
-                return False
-            if expires <= now:
-                del self._entries[key]
-                return False
-            self._entries.move_to_end(key)
-            return True
-
-    def add(self, key: bytes) -> None:
-        with self._lock:
-            self._entries[key] = time.monotonic() + self._ttl
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-
-
 # --- options and responses ---------------------------------------------------------
 
 
@@ -911,22 +547,6 @@ def _check_realm(realm: object) -> str:
             f"characters, CR or LF), not {realm!r}"
         )
     return realm
-
-
-def _check_seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds, not {_kind(value)}")
-    if not value >= 0:
-        raise ValueError(f"{name} must be >= 0, not {value!r}")
-    return float(value)
-
-
-def _check_count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a whole number, not {_kind(value)}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, not {value!r}")
-    return value
 
 
 def _exempt_prefixes(exempt: object) -> tuple[str, ...]:
@@ -948,24 +568,6 @@ def _exempt_prefixes(exempt: object) -> tuple[str, ...]:
     return tuple(prefixes)
 
 
-def _plain_response(
-    status: str, body: bytes, extra: list[tuple[str, str]]
-) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
-    """A tiny WSGI app answering ``status`` with a text ``body`` (none for HEAD)."""
-    headers = [
-        ("Content-Type", "text/plain; charset=utf-8"),
-        ("Content-Length", str(len(body))),
-        ("Cache-Control", "no-store"),
-        *extra,
-    ]
-
-    def respond(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        start_response(status, list(headers))
-        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
-
-    return respond
-
-
 def _wsgi_str(text: str) -> str:
     """A str as PEP 3333 environ strings are: its UTF-8 bytes as ISO-8859-1."""
     return text if text.isascii() else text.encode("utf-8").decode("latin-1")
@@ -978,18 +580,9 @@ def _where(environ: WSGIEnvironment) -> str:
     return f"{environ.get('REMOTE_ADDR', '?')} ({method} {path})"
 
 
-def _shorten(text: str) -> str:
-    """A user-supplied value for a log line: escaped (no line breaks), capped, quoted."""
-    return f"'{log_safe(text, _LOG_CHARS)}'"
-
-
 def _truthy(value: object) -> bool:
     """``bool(value)``, and ``True`` when even that fails (still not ``True``)."""
     try:
         return bool(value)
     except Exception:
         return True
-
-
-def _kind(value: object) -> str:
-    return type(value).__name__
