@@ -28,8 +28,8 @@ from typing import Any, TypeAlias
 from urllib.parse import quote
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from ._http import log_escape
-from ._response import Headers, Plan, get_header, intercept, status_code
+from ._http import get_header, log_escape, status_code
+from ._response import Headers, Plan, intercept
 from .request_id import ENVIRON_KEY as REQUEST_ID_KEY
 
 #: ``formatter(entry) -> str``, the ``format`` callable (see :class:`AccessLog`).

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -54,20 +53,15 @@ from werkzeug.http import (
     unquote_etag,
 )
 
-from ._http import log_safe, transformable
-from ._response import (
-    Buffer,
-    Decide,
-    EditHeaders,
-    Headers,
-    Plan,
-    Stream,
-    intercept,
-    media_matches,
+from ._http import (
+    MediaMatcher,
+    log_safe,
+    media_patterns,
     requote_etag,
-    split_media_patterns,
+    transformable,
     with_vary,
 )
+from ._response import Buffer, Decide, EditHeaders, Headers, Plan, Stream, intercept
 
 logger = logging.getLogger("wsgikit.compress")
 
@@ -117,9 +111,6 @@ _Choice: TypeAlias = tuple[str | None, bool, Decide, Decide]
 _NOTHING_HELD: frozenset[str] = frozenset()
 # What a Content-Type value means here (cached per value).
 _NOT_COMPRESSIBLE, _COMPRESSIBLE, _FLUSH_EACH = 0, 1, 2
-# A media type pattern: type/subtype, type/* or +suffix (RFC 6838 name chars).
-_NAME = r"[a-z0-9][a-z0-9!#$&^_.+-]*"
-_PATTERN = re.compile(rf"{_NAME}/(?:\*|{_NAME})|\+{_NAME}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,15 +212,19 @@ class Compress:
         preference for ties: any of ``"br"``, ``"zstd"``, ``"gzip"``. The
         default offers every installed one, in that order. Naming one whose
         package is not installed is an error.
-    :param content_types: The compressible media types: ``"type/subtype"``,
-        ``"type/*"`` or a ``"+suffix"``; matched case-insensitively, parameters
-        ignored. The default is :data:`DEFAULT_CONTENT_TYPES`.
+    :param content_types: The compressible media types: a list of patterns
+        (``"type/subtype"``, ``"type/*"``, ``"*/*"`` or a ``"+suffix"`` such as
+        ``"+json"``), or one string of them separated by commas or spaces;
+        matched case-insensitively, parameters ignored -- the same contract as
+        :class:`~wsgikit.BodyRewriter`'s. The default is
+        :data:`DEFAULT_CONTENT_TYPES`.
     :param buffer_limit: Bodies with a ``Content-Length`` up to this many bytes
         are compressed whole; longer ones are streamed. ``0`` streams every
         body.
     :param flush_size: In a stream, flush the encoder after a chunk once this
         many uncompressed bytes went in since the last flush.
-    :param flush_types: Media types (patterns as in ``content_types``) whose
+    :param flush_types: Media types (patterns as in ``content_types``; may be
+        empty) whose
         compressed body is always streamed, never buffered, and flushed after
         every chunk. Defaults to ``text/event-stream``. They are compressed
         only if ``content_types`` matches them too.
@@ -265,15 +260,13 @@ class Compress:
         self.brotli_quality = _check_int("brotli_quality", brotli_quality, 0, 11)
         self.zstd_level = _check_int("zstd_level", zstd_level, 1, 22)
         self.encodings = _check_encodings(encodings)
-        self.content_types = _check_media_types("content_types", content_types)
-        self.flush_types = _check_media_types("flush_types", flush_types)
-        if not self.content_types:
-            raise ValueError("content_types: give at least one media type")
+        self.content_types = media_patterns("content_types", content_types)
+        self.flush_types = media_patterns("flush_types", flush_types, allow_empty=True)
 
         self._codecs = {name: self._make_codec(name) for name in self.encodings}
         self._suffixes = tuple((f"-{name}", name) for name in self.encodings)
-        self._compressible = split_media_patterns(self.content_types)
-        self._flushed = split_media_patterns(self.flush_types)
+        self._compressible = MediaMatcher(self.content_types)
+        self._flushed = MediaMatcher(self.flush_types)
         # Per (coding, identity refused): the decide functions for GET and
         # HEAD, made once, so that a request allocates no closure.
         self._choices = {
@@ -463,10 +456,9 @@ class Compress:
     def _classify(self, content_type: str) -> int:
         """Whether a ``Content-Type`` value is compressible (and flushed after
         every chunk); cached, since an application sends a handful of values."""
-        media = content_type.split(";", 1)[0].strip().lower()
         kind = _NOT_COMPRESSIBLE
-        if media_matches(media, *self._compressible):
-            kind = _FLUSH_EACH if media_matches(media, *self._flushed) else _COMPRESSIBLE
+        if self._compressible(content_type):
+            kind = _FLUSH_EACH if self._flushed(content_type) else _COMPRESSIBLE
         if len(content_type) <= _CACHE_KEY_MAX:
             if len(self._kinds) >= _CACHE_SIZE:
                 self._kinds.clear()
@@ -563,17 +555,6 @@ def _check_encodings(encodings: Iterable[str] | None) -> tuple[str, ...]:
     if len(set(names)) != len(names):
         raise ValueError(f"encodings: {names!r} names a coding twice")
     return names
-
-
-def _check_media_types(option: str, values: Iterable[str]) -> tuple[str, ...]:
-    patterns = tuple(item.strip().lower() for item in _check_strings(option, values))
-    for pattern in patterns:
-        if not _PATTERN.fullmatch(pattern):
-            raise ValueError(
-                f"{option}: {pattern!r} is not a media type pattern "
-                "(use type/subtype, type/* or +suffix)"
-            )
-    return patterns
 
 
 def _parse_length(value: str | None) -> int | None:

@@ -17,8 +17,8 @@ import re
 from collections.abc import Callable, Iterable
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from ._http import REQUEST_ID
-from ._response import EditHeaders, Headers, Plan, get_header, intercept
+from ._http import REQUEST_ID, get_header
+from ._response import EditHeaders, Headers, Plan, intercept
 
 logger = logging.getLogger("wsgikit.request_id")
 

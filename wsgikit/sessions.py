@@ -43,7 +43,8 @@ from werkzeug.http import dump_cookie, http_date
 from werkzeug.sansio.http import parse_cookie
 
 from ._flask_json import TaggedJSON as TaggedJSON
-from ._response import Headers, intercept, with_vary
+from ._http import with_vary
+from ._response import Headers, intercept
 from ._session_dict import SESSION_KEY as SESSION_KEY
 from ._session_dict import Session as Session
 from ._session_dict import _lazy_session
