@@ -54,6 +54,7 @@ from werkzeug.http import (
 )
 
 from ._http import (
+    STALE_AFTER_TRANSFORM,
     MediaMatcher,
     log_safe,
     media_patterns,
@@ -109,6 +110,9 @@ _CACHE_KEY_MAX = 200
 # A negotiation result: coding, identity refused, decide for GET, for HEAD.
 _Choice: TypeAlias = tuple[str | None, bool, Decide, Decide]
 _NOTHING_HELD: frozenset[str] = frozenset()
+# Headers a compressed variant loses: those describing the uncoded bytes (the
+# digests cover the content coding, RFC 9530) and the length (the core's job).
+_DROPPED = STALE_AFTER_TRANSFORM | {"content-length", "content-encoding"}
 # What a Content-Type value means here (cached per value).
 _NOT_COMPRESSIBLE, _COMPRESSIBLE, _FLUSH_EACH = 0, 1, 2
 
@@ -150,8 +154,10 @@ class Compress:
       ``identity`` (``identity;q=0`` or ``*;q=0``), ``min_size`` is ignored;
       when it refuses every coding as well, the body goes out uncompressed.
     - A compressed response loses ``Content-Length`` (recomputed or dropped,
-      below), ``Content-MD5`` and ``Accept-Ranges``, gains ``Content-Encoding``,
-      and its ``ETag`` gets the coding as a suffix inside the quotes
+      below), ``Content-MD5``, ``Content-Digest``, ``Repr-Digest``, ``Digest``
+      and ``Accept-Ranges`` (as after :class:`~wsgikit.BodyRewriter`), gains
+      ``Content-Encoding``, and its ``ETag`` gets the coding as a suffix inside
+      the quotes
       (``"abc"`` becomes ``"abc-gzip"``, ``W/"abc"`` becomes ``W/"abc-gzip"``),
       since the variants' bytes differ. An ``ETag`` that cannot be quoted again
       is dropped.
@@ -567,11 +573,11 @@ def _parse_length(value: str | None) -> int | None:
 
 def _compressed_headers(headers: Headers, coding: str) -> Headers:
     """``headers`` for the compressed variant: coding set, variant ``ETag``,
-    length, digest and ranges dropped (the core sets the new length)."""
+    length, digests and ranges dropped (the core sets the new length)."""
     out: Headers = []
     for name, value in headers:
         lower = name.lower()
-        if lower in ("content-length", "content-md5", "accept-ranges", "content-encoding"):
+        if lower in _DROPPED:
             continue
         if lower == "etag":
             variant = requote_etag(value, suffix=f"-{coding}")
