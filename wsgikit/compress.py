@@ -20,7 +20,8 @@ When NOT to use it:
 - for data that is compressed already (images, video, archives, WOFF fonts):
   it is passed through, so the middleware costs a header check only.
 
-Codings: ``gzip`` (zlib, always there), ``br`` (the ``brotli`` package, extra
+Codings: ``gzip`` (always there; written by zlib, by the faster zlib-ng when
+installed, or by ISA-L when asked: see ``backend``), ``br`` (the ``brotli`` package, extra
 ``wsgikit[brotli]``) and ``zstd`` (the ``zstandard`` package, extra
 ``wsgikit[zstd]``). ``deflate`` is not offered: clients disagree on whether it
 means the zlib or the raw format. ``x-gzip`` in a request counts as ``gzip``.
@@ -37,7 +38,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -53,6 +53,7 @@ from werkzeug.http import (
     unquote_etag,
 )
 
+from . import _deflate
 from ._http import (
     STALE_AFTER_TRANSFORM,
     MediaMatcher,
@@ -212,8 +213,8 @@ class Compress:
     :param min_size: Responses whose ``Content-Length`` is below this many
         bytes are not compressed (the framing costs more than it saves).
         Bodies of unknown length are always compressed.
-    :param level: The gzip (zlib) compression level, 1 (fastest) to 9
-        (smallest).
+    :param level: The gzip compression level, 1 (fastest) to 9 (smallest);
+        0 to 3 with the ``isal`` backend.
     :param encodings: The codings to offer, in the server's order of
         preference for ties: any of ``"br"``, ``"zstd"``, ``"gzip"``. The
         default offers every installed one, in that order. Naming one whose
@@ -236,6 +237,13 @@ class Compress:
         only if ``content_types`` matches them too.
     :param brotli_quality: The brotli quality, 0 to 11.
     :param zstd_level: The zstandard level, 1 to 22.
+    :param backend: The deflate engine writing gzip, for the buffered and the
+        streamed path alike: ``"zlib"`` (the standard library), ``"zlib-ng"``
+        (extra ``wsgikit[zlib-ng]``: zlib's sizes in less time) or ``"isal"``
+        (extra ``wsgikit[isal]``, ISA-L: much faster, larger output, levels 0
+        to 3). ``None`` (the default) picks ``zlib-ng`` when it is installed,
+        else ``zlib``. Every one writes standard, deterministic gzip, but the
+        bytes differ between engines. The attribute holds the engine chosen.
 
     .. code-block:: python
 
@@ -257,10 +265,12 @@ class Compress:
         flush_types: Iterable[str] = DEFAULT_FLUSH_TYPES,
         brotli_quality: int = 4,
         zstd_level: int = 3,
+        backend: str | None = None,
     ) -> None:
         self.app = app
         self.min_size = _check_int("min_size", min_size, 0)
-        self.level = _check_int("level", level, 1, 9)
+        self.level = _check_int("level", level, 0, 9)
+        self.backend = _deflate.choose(backend, self.level)
         self.buffer_limit = _check_int("buffer_limit", buffer_limit, 0)
         self.flush_size = _check_int("flush_size", flush_size, 1)
         self.brotli_quality = _check_int("brotli_quality", brotli_quality, 0, 11)
@@ -475,15 +485,11 @@ class Compress:
 
     def _make_codec(self, name: str) -> _Codec:
         if name == "gzip":
-            level = self.level
-
-            def gzip_stream() -> tuple[
-                Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]
-            ]:
-                encoder = zlib.compressobj(level, zlib.DEFLATED, 31)
-                return encoder.compress, partial(encoder.flush, zlib.Z_SYNC_FLUSH), encoder.flush
-
-            return _Codec(name, partial(zlib.compress, level=level, wbits=31), gzip_stream)
+            return _Codec(
+                name,
+                _deflate.gzip_whole(self.backend, self.level),
+                _deflate.gzip_opener(self.backend, self.level),
+            )
         module = _load(_MODULES[name])
         if module is None:  # checked in __init__; installed packages do not vanish
             raise ValueError(f"encodings: {name} needs the {_MODULES[name]} package")
