@@ -1,7 +1,12 @@
-"""The one place where wsgikit looks at or changes a response.
+"""The one place where wsgikit looks at or changes a response: the
+interception state machine, and nothing else (the small header, status and
+media type helpers the middlewares share live in :mod:`wsgikit._http`).
 
-Every middleware that touches a response (headers, body, errors) goes through
-:func:`intercept`. The middleware supplies a *decide* function that sees the
+Every middleware that changes an application's response (headers, body,
+errors) goes through :func:`intercept`, or :func:`intercept_headers` when it
+only ever edits headers; a middleware that answers instead of the application
+(a 401, a preflight) does not call the application and has nothing to
+intercept. The middleware supplies a *decide* function that sees the
 status and headers the application passed to ``start_response`` and answers
 with a plan:
 
