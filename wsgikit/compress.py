@@ -36,12 +36,9 @@ changed). Logs go to the logger ``wsgikit.compress``.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from functools import partial
-from types import ModuleType
 from typing import TypeAlias
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -54,6 +51,7 @@ from werkzeug.http import (
 )
 
 from . import _deflate
+from ._codecs import check_encodings, make_codec
 from ._http import (
     STALE_AFTER_TRANSFORM,
     MediaMatcher,
@@ -101,9 +99,6 @@ DEFAULT_CONTENT_TYPES = (
 #: Streamed responses of these types are flushed after every chunk.
 DEFAULT_FLUSH_TYPES = ("text/event-stream",)
 
-_AVAILABLE = ("gzip", "br", "zstd")
-_MODULES = {"br": "brotli", "zstd": "zstandard"}
-_EXTRAS = {"br": "brotli", "zstd": "zstd"}
 # Negotiation results are cached per Accept-Encoding value (browsers send a
 # handful of distinct values); values longer than this are not cached.
 _CACHE_SIZE = 256
@@ -116,16 +111,6 @@ _NOTHING_HELD: frozenset[str] = frozenset()
 _DROPPED = STALE_AFTER_TRANSFORM | {"content-length", "content-encoding"}
 # What a Content-Type value means here (cached per value).
 _NOT_COMPRESSIBLE, _COMPRESSIBLE, _FLUSH_EACH = 0, 1, 2
-
-
-@dataclass(frozen=True, slots=True)
-class _Codec:
-    """One content coding: compress a whole body, or open a stream encoder
-    returning ``(compress, flush, finish)``."""
-
-    name: str
-    whole: Callable[[bytes], bytes]
-    stream: Callable[[], tuple[Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]]]
 
 
 class Compress:
@@ -275,11 +260,14 @@ class Compress:
         self.flush_size = _check_int("flush_size", flush_size, 1)
         self.brotli_quality = _check_int("brotli_quality", brotli_quality, 0, 11)
         self.zstd_level = _check_int("zstd_level", zstd_level, 1, 22)
-        self.encodings = _check_encodings(encodings)
+        self.encodings = check_encodings(encodings, DEFAULT_ENCODINGS)
         self.content_types = media_patterns("content_types", content_types)
         self.flush_types = media_patterns("flush_types", flush_types, allow_empty=True)
 
-        self._codecs = {name: self._make_codec(name) for name in self.encodings}
+        self._codecs = {
+            name: make_codec(name, self.level, self.backend, brotli_quality, zstd_level)
+            for name in self.encodings
+        }
         self._suffixes = tuple((f"-{name}", name) for name in self.encodings)
         self._compressible = MediaMatcher(self.content_types)
         self._flushed = MediaMatcher(self.flush_types)
@@ -481,52 +469,8 @@ class Compress:
             self._kinds[content_type] = kind
         return kind
 
-    # --- codecs --------------------------------------------------------------------
-
-    def _make_codec(self, name: str) -> _Codec:
-        if name == "gzip":
-            return _Codec(
-                name,
-                _deflate.gzip_whole(self.backend, self.level),
-                _deflate.gzip_opener(self.backend, self.level),
-            )
-        module = _load(_MODULES[name])
-        if module is None:  # checked in __init__; installed packages do not vanish
-            raise ValueError(f"encodings: {name} needs the {_MODULES[name]} package")
-        if name == "br":
-            quality = self.brotli_quality
-
-            def brotli_stream() -> tuple[
-                Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]
-            ]:
-                encoder = module.Compressor(quality=quality)
-                return encoder.process, encoder.flush, encoder.finish
-
-            return _Codec(name, partial(module.compress, quality=quality), brotli_stream)
-        level = self.zstd_level
-        flush_block = module.COMPRESSOBJ_FLUSH_BLOCK
-
-        def zstd_whole(body: bytes) -> bytes:
-            return bytes(module.ZstdCompressor(level=level).compress(body))
-
-        def zstd_stream() -> tuple[
-            Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]
-        ]:
-            encoder = module.ZstdCompressor(level=level).compressobj()
-            return encoder.compress, partial(encoder.flush, flush_block), encoder.flush
-
-        return _Codec(name, zstd_whole, zstd_stream)
-
 
 # --- private helpers ---------------------------------------------------------------
-
-
-def _load(module: str) -> ModuleType | None:
-    """Import an optional codec package; ``None`` when it is not installed."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
 
 
 def _check_int(option: str, value: object, low: int, high: int | None = None) -> int:
@@ -536,37 +480,6 @@ def _check_int(option: str, value: object, low: int, high: int | None = None) ->
         span = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise ValueError(f"{option} must be {span}, got {value}")
     return value
-
-
-def _check_strings(option: str, values: object) -> tuple[str, ...]:
-    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
-        raise TypeError(f"{option} must be a list of str, not {type(values).__name__}")
-    items = tuple(values)
-    for item in items:
-        if not isinstance(item, str):
-            raise TypeError(f"{option} must contain str only, got {item!r}")
-    return items
-
-
-def _check_encodings(encodings: Iterable[str] | None) -> tuple[str, ...]:
-    if encodings is None:
-        return tuple(
-            name for name in DEFAULT_ENCODINGS if name not in _MODULES or _load(_MODULES[name])
-        )
-    names = tuple(name.strip().lower() for name in _check_strings("encodings", encodings))
-    if not names:
-        raise ValueError("encodings: give at least one of br, zstd, gzip")
-    for name in names:
-        if name not in _AVAILABLE:
-            raise ValueError(f"encodings: unknown coding {name!r}; use br, zstd or gzip")
-        if name in _MODULES and _load(_MODULES[name]) is None:
-            raise ValueError(
-                f"encodings: {name} needs the {_MODULES[name]} package "
-                f"(pip install wsgikit[{_EXTRAS[name]}])"
-            )
-    if len(set(names)) != len(names):
-        raise ValueError(f"encodings: {names!r} names a coding twice")
-    return names
 
 
 def _parse_length(value: str | None) -> int | None:
