@@ -71,3 +71,30 @@ def test_a_backend_that_is_not_installed_is_named(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(ValueError, match=r"'isal' is not installed .*wsgikit\[isal\]"):
         _deflate.choose("isal", 1)
     assert _deflate.load("isal") is None
+
+
+@pytest.mark.parametrize(("backend", "level"), [("zlib", 6), ("zlib-ng", 6), ("isal", 1)])
+def test_the_opener_gives_independent_sync_flushing_streams(backend: str, level: int) -> None:
+    open_encoder = _deflate.gzip_opener(backend, level)
+    first, second = open_encoder(), open_encoder()
+    compress, sync, finish = first
+    decoder = zlib.decompressobj(47)
+    assert decoder.decompress(compress(b"head ") + sync()) == b"head "
+    assert second[0](b"other") + second[2]() == _deflate.gzip_whole(backend, level)(b"other")
+    assert decoder.decompress(compress(b"tail") + finish()) == b"tail"
+    assert decoder.eof
+
+
+@pytest.mark.parametrize(
+    ("backend", "level", "error", "message"),
+    [
+        pytest.param(None, 0, ValueError, "^level: the automatic backend takes levels 1-9, not 0"),
+        pytest.param(None, 10, ValueError, "^level: the automatic backend", id="auto 10"),
+        pytest.param(b"zlib", 6, TypeError, "^backend must be a str or None, not bytes"),
+    ],
+)
+def test_the_automatic_choice_checks_the_level_too(
+    backend: object, level: int, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        _deflate.choose(backend, level)  # type: ignore[arg-type]

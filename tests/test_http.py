@@ -1,14 +1,33 @@
-"""The small shared HTTP jobs: log escaping and the is-this-body-transformable test."""
+"""The small shared HTTP jobs: status and header helpers, media type patterns, log
+escaping and the is-this-body-transformable test."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from conftest import text_app
+from helpers import call
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wsgikit._http import LOG_CHARS, log_safe, transformable
+from wsgikit import BodyRewriter, Compress, InjectHTML
+from wsgikit._http import (
+    LOG_CHARS,
+    Headers,
+    MediaMatcher,
+    body_forbidden,
+    get_header,
+    log_safe,
+    media_patterns,
+    media_type,
+    status_code,
+    transformable,
+    with_vary,
+    without_headers,
+)
 
 # --- log_safe -----------------------------------------------------------------------
 
@@ -105,3 +124,165 @@ def test_transformable_also_reports_length_and_vary(
     headers: list[tuple[str, str]], facts: tuple[str | None, bool]
 ) -> None:
     assert transformable("200 OK", [("Content-Type", "text/html"), *headers]) == facts
+
+
+# --- status and header helpers -------------------------------------------------------
+
+
+def test_status_code_reads_the_number_and_tolerates_garbage() -> None:
+    assert status_code("404 Not Found") == 404
+    assert status_code("garbage") == 0
+
+
+@pytest.mark.parametrize(
+    ("code", "forbidden"),
+    [(100, True), (101, True), (200, False), (204, True), (304, True), (404, False)],
+)
+def test_body_forbidden(code: int, forbidden: bool) -> None:
+    assert body_forbidden(code) is forbidden
+
+
+def test_header_helpers_are_case_insensitive_and_copy() -> None:
+    headers = [("Content-Type", "Text/HTML; charset=UTF-8"), ("content-length", "3"), ("X-A", "1")]
+    original = list(headers)
+    assert get_header(headers, "CONTENT-TYPE") == "Text/HTML; charset=UTF-8"
+    assert get_header(headers, "missing") is None
+    assert media_type(headers) == "text/html"
+    assert media_type([]) == ""
+    assert without_headers(headers, "Content-Length", "x-a") == [original[0]]
+    assert headers == original
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        pytest.param([], [("Vary", "Cookie")], id="no Vary"),
+        pytest.param([("Vary", "Accept")], [("Vary", "Accept, Cookie")], id="merged"),
+        pytest.param(
+            [("vary", "Accept"), ("X-A", "1"), ("Vary", "Origin")],
+            [("vary", "Accept, Origin, Cookie"), ("X-A", "1")],
+            id="several Vary headers become one",
+        ),
+        pytest.param([("Vary", "accept, COOKIE")], None, id="already named"),
+        pytest.param([("Vary", "*")], None, id="star"),
+    ],
+)
+def test_with_vary(headers: Headers, expected: Headers | None) -> None:
+    snapshot = list(headers)
+    result = with_vary(headers, "Cookie")
+    if expected is None:
+        assert result is headers
+    else:
+        assert result == expected
+    assert headers == snapshot
+
+
+# --- media type patterns: one contract for every content_types option ---------------
+
+# Every middleware with a media type option, built with that option set to ``value``.
+MEDIA_OPTIONS: dict[str, Callable[[Any], Any]] = {
+    "Compress.content_types": lambda value: Compress(text_app(), content_types=value),
+    "Compress.flush_types": lambda value: Compress(text_app(), flush_types=value),
+    "BodyRewriter.content_types": lambda value: BodyRewriter(
+        text_app(), bytes.upper, content_types=value
+    ),
+    "InjectHTML.content_types": lambda value: InjectHTML(text_app(), "x", content_types=value),
+}
+
+
+@pytest.mark.parametrize("option", MEDIA_OPTIONS)
+@pytest.mark.parametrize(
+    ("value", "patterns"),
+    [
+        pytest.param(("text/html",), ("text/html",), id="exact"),
+        pytest.param(["Text/*", " IMAGE/SVG+XML "], ("text/*", "image/svg+xml"), id="normalised"),
+        pytest.param(("*/*",), ("*/*",), id="any type"),
+        pytest.param(("+json",), ("+json",), id="suffix"),
+        pytest.param("text/html", ("text/html",), id="one string, one pattern"),
+        pytest.param("text/html, +json\n*/*", ("text/html", "+json", "*/*"), id="one string"),
+        pytest.param(dict.fromkeys(["a/vnd.x+json"]), ("a/vnd.x+json",), id="iterable"),
+    ],
+)
+def test_media_type_options_accept_the_same_values(
+    option: str, value: Any, patterns: tuple[str, ...]
+) -> None:
+    assert media_patterns("content_types", value) == patterns
+    middleware = MEDIA_OPTIONS[option](value)
+    assert getattr(middleware, option.partition(".")[2]) == patterns
+
+
+@pytest.mark.parametrize("option", MEDIA_OPTIONS)
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        pytest.param(("text",), ValueError, ": 'text' is not a media type pattern", id="no slash"),
+        pytest.param(("*/html",), ValueError, r": '\*/html' is not a media", id="star type"),
+        pytest.param(("text/ html",), ValueError, ": 'text/ html' is not a media", id="space"),
+        pytest.param(("text/html;q=1",), ValueError, ": 'text/html;q=1' is not", id="parameter"),
+        pytest.param(("+",), ValueError, r": '\+' is not a media type pattern", id="empty suffix"),
+        pytest.param(("",), ValueError, ": '' is not a media type pattern", id="empty item"),
+        pytest.param(5, TypeError, r" must be media type patterns \(.*\), not int", id="int"),
+        pytest.param(b"text/html", TypeError, r" must be media .*, not bytes", id="bytes"),
+        pytest.param([b"text/html"], TypeError, ": b'text/html' is not a str", id="bytes item"),
+    ],
+)
+def test_media_type_options_refuse_the_same_values(
+    option: str, value: Any, error: type[Exception], message: str
+) -> None:
+    name = option.partition(".")[2]
+    with pytest.raises(error, match=f"^{name}{message}"):
+        MEDIA_OPTIONS[option](value)
+
+
+@pytest.mark.parametrize("option", [name for name in MEDIA_OPTIONS if "flush" not in name])
+@pytest.mark.parametrize("value", [(), "", " , "])
+def test_content_types_needs_a_pattern(option: str, value: Any) -> None:
+    with pytest.raises(ValueError, match="^content_types: give at least one media type pattern"):
+        MEDIA_OPTIONS[option](value)
+
+
+def test_flush_types_may_be_empty() -> None:
+    assert Compress(text_app(), flush_types=()).flush_types == ()
+
+
+@pytest.mark.parametrize(
+    ("patterns", "content_type", "matches"),
+    [
+        pytest.param(("text/html",), "text/html; charset=utf-8", True, id="parameters ignored"),
+        pytest.param(("text/html",), " TEXT/HTML ", True, id="case and spaces"),
+        pytest.param(("text/html",), "text/htmlx", False, id="longer subtype"),
+        pytest.param(("text/*",), "text/plain", True, id="wildcard subtype"),
+        pytest.param(("text/*",), "textual/plain", False, id="wildcard prefix only"),
+        pytest.param(("text/*",), "text", False, id="wildcard needs a subtype"),
+        pytest.param(("*/*",), "image/png", True, id="any type"),
+        pytest.param(("*/*",), "garbage", False, id="any type needs a slash"),
+        pytest.param(("*/*",), "", False, id="empty"),
+        pytest.param(("+json",), "application/ld+json", True, id="suffix"),
+        pytest.param(("+json",), "application/json", False, id="suffix is not a subtype"),
+        pytest.param(("+json",), "application/json+xml", False, id="last suffix counts"),
+        pytest.param(("+xml",), "image/svg+xml; charset=utf-8", True, id="suffix, parameters"),
+    ],
+)
+def test_media_matcher(patterns: tuple[str, ...], content_type: str, matches: bool) -> None:
+    assert MediaMatcher(patterns)(content_type) is matches
+
+
+@pytest.mark.parametrize("option", [name for name in MEDIA_OPTIONS if "flush" not in name])
+@pytest.mark.parametrize(
+    ("value", "content_type", "selected"),
+    [
+        pytest.param("*/*", "image/png", True, id="any type"),
+        pytest.param(("+json",), "application/problem+json", True, id="suffix"),
+        pytest.param("text/plain, text/html", "text/html; charset=utf-8", True, id="string"),
+        pytest.param(("text/*",), "application/json", False, id="other type"),
+    ],
+)
+def test_every_middleware_selects_the_same_responses(
+    option: str, value: Any, content_type: str, selected: bool
+) -> None:
+    body = b"<p>" + b"compressible text " * 100 + b"</p>"
+    app = MEDIA_OPTIONS[option](value)
+    app.app = text_app(body, content_type=content_type)
+    status, headers, sent = call(app, HTTP_ACCEPT_ENCODING="gzip")
+    assert status == "200 OK"
+    assert (sent != body) is selected

@@ -28,21 +28,16 @@ from conftest import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wsgikit._http import get_header, media_type
 from wsgikit._response import (
     Buffer,
     EditHeaders,
     Headers,
     Plan,
     Stream,
-    body_forbidden,
-    get_header,
     guard,
     intercept,
     intercept_headers,
-    media_type,
-    status_code,
-    with_vary,
-    without_headers,
 )
 
 # --- plans used by the tests ----------------------------------------------------
@@ -112,33 +107,6 @@ def expected_body(decide: Any, body: bytes) -> bytes:
     if decide is decide_stream:
         return body.upper()
     return body
-
-
-# --- helpers ----------------------------------------------------------------------
-
-
-def test_status_code_reads_the_number_and_tolerates_garbage() -> None:
-    assert status_code("404 Not Found") == 404
-    assert status_code("garbage") == 0
-
-
-@pytest.mark.parametrize(
-    ("code", "forbidden"),
-    [(100, True), (101, True), (200, False), (204, True), (304, True), (404, False)],
-)
-def test_body_forbidden(code: int, forbidden: bool) -> None:
-    assert body_forbidden(code) is forbidden
-
-
-def test_header_helpers_are_case_insensitive_and_copy() -> None:
-    headers = [("Content-Type", "Text/HTML; charset=UTF-8"), ("content-length", "3"), ("X-A", "1")]
-    original = list(headers)
-    assert get_header(headers, "CONTENT-TYPE") == "Text/HTML; charset=UTF-8"
-    assert get_header(headers, "missing") is None
-    assert media_type(headers) == "text/html"
-    assert media_type([]) == ""
-    assert without_headers(headers, "Content-Length", "x-a") == [original[0]]
-    assert headers == original
 
 
 # --- every plan, every kind of app, lint on both sides -----------------------------
@@ -686,30 +654,6 @@ def test_second_replacement_after_a_buffered_one_still_carries_exc_info() -> Non
         ("500 Internal Server Error", True),
         ("503 Service Unavailable", True),
     ]
-
-
-@pytest.mark.parametrize(
-    ("headers", "expected"),
-    [
-        pytest.param([], [("Vary", "Cookie")], id="no Vary"),
-        pytest.param([("Vary", "Accept")], [("Vary", "Accept, Cookie")], id="merged"),
-        pytest.param(
-            [("vary", "Accept"), ("X-A", "1"), ("Vary", "Origin")],
-            [("vary", "Accept, Origin, Cookie"), ("X-A", "1")],
-            id="several Vary headers become one",
-        ),
-        pytest.param([("Vary", "accept, COOKIE")], None, id="already named"),
-        pytest.param([("Vary", "*")], None, id="star"),
-    ],
-)
-def test_with_vary(headers: Headers, expected: Headers | None) -> None:
-    snapshot = list(headers)
-    result = with_vary(headers, "Cookie")
-    if expected is None:
-        assert result is headers
-    else:
-        assert result == expected
-    assert headers == snapshot
 
 
 # --- intercept_headers: the header-only path -------------------------------------------

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from ._response import Headers, body_forbidden, status_code
+from ._http import body_forbidden, status_code
+from ._response import Headers
 
 
 def plain_response(

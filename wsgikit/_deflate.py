@@ -48,7 +48,11 @@ def choose(backend: str | None, level: int) -> str:
         or a level it does not support.
     """
     if backend is None:
+        if level not in _LEVELS["zlib"]:
+            raise ValueError(f"level: the automatic backend takes levels 1-9, not {level}")
         return "zlib-ng" if load("zlib-ng") is not None else "zlib"
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be a str or None, not {type(backend).__name__}")
     if backend not in BACKENDS:
         raise ValueError(f"backend: use one of {', '.join(BACKENDS)}, not {backend!r}")
     if load(backend) is None:
@@ -72,3 +76,23 @@ def gzip_encoder(backend: str, level: int) -> Any:
     """A new streaming encoder (``compress(data)``, ``flush(mode)``) writing gzip."""
     module: Any = load(backend)
     return module.compressobj(level, module.DEFLATED, _GZIP_WBITS)
+
+
+#: ``open() -> (compress, sync_flush, finish)``: a new gzip stream encoder.
+Opener = Callable[[], tuple[Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]]]
+
+
+def gzip_opener(backend: str, level: int) -> Opener:
+    """A function opening a new gzip stream encoder, as its ``compress``, a
+    sync ``flush`` (everything so far decodable) and the final ``flush``.
+
+    The backend's module is looked up once, here, not per stream.
+    """
+    module: Any = load(backend)
+    compressobj, deflated, sync = module.compressobj, module.DEFLATED, module.Z_SYNC_FLUSH
+
+    def open_encoder() -> tuple[Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]]:
+        encoder = compressobj(level, deflated, _GZIP_WBITS)
+        return encoder.compress, partial(encoder.flush, sync), encoder.flush
+
+    return open_encoder

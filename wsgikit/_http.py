@@ -1,24 +1,207 @@
 """Small HTTP jobs the middlewares share, each with one home, so that the
-middlewares applying a rule cannot drift apart.
+middlewares applying a rule cannot drift apart. The interception state machine
+itself is :mod:`wsgikit._response`; everything here is a plain function of a
+status line, a header list or an option value.
 
+- Status and header helpers: :func:`status_code`, :func:`body_forbidden`,
+  :func:`get_header`, :func:`without_headers`, :func:`with_vary`,
+  :func:`media_type`; :func:`requote_etag` for a changed body's ``ETag``;
+  :data:`STALE_AFTER_TRANSFORM`, the headers a transformed body invalidates.
+- :func:`transformable` says whether a response body may be transformed
+  (compressed, rewritten).
+- :func:`media_patterns` checks a ``content_types``-like option, the same way
+  for every middleware, and :class:`MediaMatcher` matches ``Content-Type``
+  values against the patterns.
 - :func:`log_escape` makes client text (a path, a header value, a user name)
   safe to quote in a log line; :func:`log_safe` is the same, cut to a length.
 - :data:`REQUEST_ID`: what a request ID taken from a client may look like (a
   request ID that :class:`~wsgikit.RequestID` accepts is exactly one
   :class:`~wsgikit.JSONErrors` would echo).
-- :func:`transformable` says whether a response body may be transformed
-  (compressed, rewritten).
 - :class:`HTTPStatusError`: wsgikit's own errors that carry an HTTP status.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
-from werkzeug.http import parse_cache_control_header
+from werkzeug.http import parse_cache_control_header, quote_etag, unquote_etag
 
-from ._response import Headers
+from ._types import Headers
+
+# --- status and header helpers ----------------------------------------------
+
+
+def status_code(status: str) -> int:
+    """Return the numeric code of a WSGI status line such as ``"404 Not Found"``."""
+    try:
+        return int(status[:3])
+    except ValueError:
+        return 0
+
+
+def body_forbidden(code: int) -> bool:
+    """True for statuses that never carry a body (1xx, 204, 304)."""
+    return code < 200 or code == 204 or code == 304
+
+
+def get_header(headers: Headers, name: str) -> str | None:
+    """Return the first value of header ``name`` (case-insensitive), or ``None``."""
+    name = name.lower()
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def without_headers(headers: Headers, *names: str) -> Headers:
+    """Return a new list without any of the headers ``names`` (case-insensitive)."""
+    drop = {name.lower() for name in names}
+    return [(key, value) for key, value in headers if key.lower() not in drop]
+
+
+def with_vary(headers: Headers, field: str) -> Headers:
+    """Return ``headers`` with ``field`` named in ``Vary``.
+
+    Several ``Vary`` headers are merged into the first one. When ``Vary``
+    already names ``field`` (case-insensitive) or is ``*``, ``headers``
+    itself is returned, so ``with_vary(h, f) is h`` tells that nothing changed;
+    otherwise a new list (the input is never modified).
+    """
+    lowered = field.lower()
+    tokens: list[str] = []
+    first = -1
+    for index, (key, value) in enumerate(headers):
+        if key.lower() == "vary":
+            if first < 0:
+                first = index
+            # Vary is a list of field names (tokens, never quoted), so a plain
+            # split is exact, and twice as fast as werkzeug's parse_list_header
+            # on a path every compressible response takes.
+            for token in value.split(","):
+                token = token.strip()
+                if token == "*" or token.lower() == lowered:
+                    return headers
+                if token:
+                    tokens.append(token)
+    if first < 0:
+        return [*headers, ("Vary", field)]
+    merged = ", ".join([*tokens, field])
+    return [
+        (key, merged) if index == first else (key, value)
+        for index, (key, value) in enumerate(headers)
+        if index == first or key.lower() != "vary"
+    ]
+
+
+def requote_etag(value: str, *, suffix: str = "", weak: bool = False) -> str | None:
+    """The ``ETag`` header ``value`` with ``suffix`` added inside the quotes,
+    made weak when ``weak`` (a weak tag stays weak); ``None`` when it cannot be
+    quoted again (empty, or a quote inside)."""
+    value = value.strip()
+    if not value:  # werkzeug's unquote_etag gives (None, None) for it
+        return None
+    tag, was_weak = unquote_etag(value)
+    try:
+        return quote_etag(tag + suffix, weak or was_weak)
+    except ValueError:
+        return None
+
+
+def media_type(headers: Headers) -> str:
+    """Return the lower-case media type of ``Content-Type``, parameters removed."""
+    value = get_header(headers, "content-type")
+    if not value:
+        return ""
+    return value.split(";", 1)[0].strip().lower()
+
+
+#: Headers that describe the exact bytes of the original body, wrong once the
+#: body is compressed or rewritten (``Content-Length`` is the core's to set).
+STALE_AFTER_TRANSFORM = frozenset(
+    {"content-md5", "accept-ranges", "content-digest", "repr-digest", "digest"}
+)
+
+
+# --- media type patterns (content_types, flush_types) ------------------------
+
+# A name in a media type (RFC 6838 section 4.2 characters, lower case).
+_NAME = r"[a-z0-9!#$&^_.+-]+"
+_MEDIA_PATTERN = re.compile(rf"\*/\*|{_NAME}/(?:\*|{_NAME})|\+{_NAME}")
+_PATTERN_FORMS = "type/subtype, type/*, */* or +suffix"
+
+
+def media_patterns(option: str, values: object, *, allow_empty: bool = False) -> tuple[str, ...]:
+    """Check the value of a media type option (``content_types``,
+    ``flush_types``) and return its patterns, stripped and lower-case.
+
+    The one contract of every such option: a list (any iterable) of patterns,
+    or one string holding them separated by commas or whitespace (as in an INI
+    file). A pattern is ``type/subtype``, ``type/*`` (every subtype),
+    ``*/*`` (every media type) or ``+suffix`` (a structured syntax suffix:
+    ``+json`` matches ``application/ld+json``); no parameters.
+
+    :raises TypeError: When ``values`` is not a str or an iterable of str.
+    :raises ValueError: For a string that is not a pattern, or no pattern
+        at all (unless ``allow_empty``).
+    """
+    if isinstance(values, str):
+        items: list[object] = [item for item in re.split(r"[\s,]+", values) if item]
+    elif isinstance(values, bytes | bytearray) or not isinstance(values, Iterable):
+        raise TypeError(
+            f"{option} must be media type patterns (a list of str, or one str), "
+            f"not {type(values).__name__}"
+        )
+    else:
+        items = list(values)
+    patterns: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"{option}: {item!r} is not a str")
+        pattern = item.strip().lower()
+        if not _MEDIA_PATTERN.fullmatch(pattern):
+            raise ValueError(
+                f"{option}: {item!r} is not a media type pattern (use {_PATTERN_FORMS})"
+            )
+        patterns.append(pattern)
+    if not patterns and not allow_empty:
+        raise ValueError(f"{option}: give at least one media type pattern ({_PATTERN_FORMS})")
+    return tuple(patterns)
+
+
+class MediaMatcher:
+    """Match ``Content-Type`` values against patterns checked by
+    :func:`media_patterns`."""
+
+    __slots__ = ("_exact", "_wild", "_suffixes", "_any")
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        patterns = tuple(patterns)
+        self._exact = frozenset(p for p in patterns if "/" in p and not p.endswith("/*"))
+        self._wild = frozenset(p[:-2] for p in patterns if p.endswith("/*") and p != "*/*")
+        self._suffixes = frozenset(p[1:] for p in patterns if p.startswith("+"))
+        self._any = "*/*" in patterns
+
+    def __call__(self, content_type: str) -> bool:
+        """Whether ``content_type`` (any case, parameters ignored) matches.
+
+        A value without a ``/`` matches nothing, not even ``*/*``. Callers on
+        a hot path cache the answer per value: applications send few.
+        """
+        media = content_type.partition(";")[0].strip().lower()
+        if media in self._exact:
+            return True
+        main, slash, sub = media.partition("/")
+        if not slash:
+            return False
+        if self._any or main in self._wild:
+            return True
+        _, plus, tail = sub.rpartition("+")
+        return bool(plus) and tail in self._suffixes
+
+
+# --- log lines and request IDs ------------------------------------------------
 
 #: A request ID taken from a client is trusted only when it matches this:
 #: bounded, and no markup, quotes, spaces or control characters, so it is safe

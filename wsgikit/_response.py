@@ -1,7 +1,12 @@
-"""The one place where wsgikit looks at or changes a response.
+"""The one place where wsgikit looks at or changes a response: the
+interception state machine, and nothing else (the small header, status and
+media type helpers the middlewares share live in :mod:`wsgikit._http`).
 
-Every middleware that touches a response (headers, body, errors) goes through
-:func:`intercept`. The middleware supplies a *decide* function that sees the
+Every middleware that changes an application's response (headers, body,
+errors) goes through :func:`intercept`, or :func:`intercept_headers` when it
+only ever edits headers; a middleware that answers instead of the application
+(a 401, a preflight) does not call the application and has nothing to
+intercept. The middleware supplies a *decide* function that sees the
 status and headers the application passed to ``start_response`` and answers
 with a plan:
 
@@ -72,13 +77,10 @@ from types import TracebackType
 from typing import TypeAlias, cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from werkzeug.http import quote_etag, unquote_etag
-
-Headers: TypeAlias = list[tuple[str, str]]
-ExcInfo: TypeAlias = (
-    tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
-)
-Write: TypeAlias = Callable[[bytes], object]
+from ._http import body_forbidden, status_code, without_headers
+from ._types import ExcInfo as ExcInfo
+from ._types import Headers as Headers
+from ._types import Write as Write
 
 #: A buffered transform: ``(status, headers, body) -> (status, headers, body)``.
 Finish: TypeAlias = Callable[[str, Headers, bytes], tuple[str, Headers, bytes]]
@@ -139,117 +141,6 @@ class Buffer:
 Plan: TypeAlias = EditHeaders | Stream | Buffer | None
 #: ``decide(environ, status, headers) -> plan``, called from ``start_response``.
 Decide: TypeAlias = Callable[[WSGIEnvironment, str, Headers], Plan]
-
-
-# --- small header and status helpers, shared by every middleware -------------
-
-
-def status_code(status: str) -> int:
-    """Return the numeric code of a WSGI status line such as ``"404 Not Found"``."""
-    try:
-        return int(status[:3])
-    except ValueError:
-        return 0
-
-
-def body_forbidden(code: int) -> bool:
-    """True for statuses that never carry a body (1xx, 204, 304)."""
-    return code < 200 or code == 204 or code == 304
-
-
-def get_header(headers: Headers, name: str) -> str | None:
-    """Return the first value of header ``name`` (case-insensitive), or ``None``."""
-    name = name.lower()
-    for key, value in headers:
-        if key.lower() == name:
-            return value
-    return None
-
-
-def without_headers(headers: Headers, *names: str) -> Headers:
-    """Return a new list without any of the headers ``names`` (case-insensitive)."""
-    drop = {name.lower() for name in names}
-    return [(key, value) for key, value in headers if key.lower() not in drop]
-
-
-def with_vary(headers: Headers, field: str) -> Headers:
-    """Return ``headers`` with ``field`` named in ``Vary``.
-
-    Several ``Vary`` headers are merged into the first one. When ``Vary``
-    already names ``field`` (case-insensitive) or is ``*``, ``headers``
-    itself is returned, so ``with_vary(h, f) is h`` tells that nothing changed;
-    otherwise a new list (the input is never modified).
-    """
-    lowered = field.lower()
-    tokens: list[str] = []
-    first = -1
-    for index, (key, value) in enumerate(headers):
-        if key.lower() == "vary":
-            if first < 0:
-                first = index
-            # Vary is a list of field names (tokens, never quoted), so a plain
-            # split is exact, and twice as fast as werkzeug's parse_list_header
-            # on a path every compressible response takes.
-            for token in value.split(","):
-                token = token.strip()
-                if token == "*" or token.lower() == lowered:
-                    return headers
-                if token:
-                    tokens.append(token)
-    if first < 0:
-        return [*headers, ("Vary", field)]
-    merged = ", ".join([*tokens, field])
-    return [
-        (key, merged) if index == first else (key, value)
-        for index, (key, value) in enumerate(headers)
-        if index == first or key.lower() != "vary"
-    ]
-
-
-def split_media_patterns(
-    patterns: tuple[str, ...],
-) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    """Split patterns into exact media types, ``type/*`` types (``*`` for
-    ``*/*``) and ``+suffixes``."""
-    exact = frozenset(p for p in patterns if "/" in p and not p.endswith("/*"))
-    wild = frozenset(p[:-2] for p in patterns if p.endswith("/*"))
-    suffix = frozenset(p[1:] for p in patterns if p.startswith("+"))
-    return exact, wild, suffix
-
-
-def media_matches(
-    media: str, exact: frozenset[str], wild: frozenset[str], suffix: frozenset[str]
-) -> bool:
-    """Whether a lower-case media type matches the split patterns."""
-    if media in exact:
-        return True
-    main, slash, sub = media.partition("/")
-    if slash and (main in wild or "*" in wild):
-        return True
-    _, plus, tail = sub.rpartition("+")
-    return bool(plus) and tail in suffix
-
-
-def requote_etag(value: str, *, suffix: str = "", weak: bool = False) -> str | None:
-    """The ``ETag`` header ``value`` with ``suffix`` added inside the quotes,
-    made weak when ``weak`` (a weak tag stays weak); ``None`` when it cannot be
-    quoted again (empty, or a quote inside)."""
-    value = value.strip()
-    if not value:  # werkzeug's unquote_etag gives (None, None) for it
-        return None
-    tag, was_weak = unquote_etag(value)
-    try:
-        return quote_etag(tag + suffix, weak or was_weak)
-    except ValueError:
-        return None
-
-
-def media_type(headers: Headers) -> str:
-    """Return the lower-case media type of ``Content-Type``, parameters removed."""
-    value = get_header(headers, "content-type")
-    if not value:
-        return ""
-    return value.split(";", 1)[0].strip().lower()
 
 
 # --- the interception itself -------------------------------------------------

@@ -20,7 +20,8 @@ When NOT to use it:
 - for data that is compressed already (images, video, archives, WOFF fonts):
   it is passed through, so the middleware costs a header check only.
 
-Codings: ``gzip`` (zlib, always there), ``br`` (the ``brotli`` package, extra
+Codings: ``gzip`` (always there; written by zlib, by the faster zlib-ng when
+installed, or by ISA-L when asked: see ``backend``), ``br`` (the ``brotli`` package, extra
 ``wsgikit[brotli]``) and ``zstd`` (the ``zstandard`` package, extra
 ``wsgikit[zstd]``). ``deflate`` is not offered: clients disagree on whether it
 means the zlib or the raw format. ``x-gzip`` in a request counts as ``gzip``.
@@ -35,14 +36,9 @@ changed). Logs go to the logger ``wsgikit.compress``.
 
 from __future__ import annotations
 
-import importlib
 import logging
-import re
-import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from functools import partial
-from types import ModuleType
 from typing import TypeAlias
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -54,20 +50,18 @@ from werkzeug.http import (
     unquote_etag,
 )
 
-from ._http import log_safe, transformable
-from ._response import (
-    Buffer,
-    Decide,
-    EditHeaders,
-    Headers,
-    Plan,
-    Stream,
-    intercept,
-    media_matches,
+from . import _deflate
+from ._codecs import check_encodings, make_codec
+from ._http import (
+    STALE_AFTER_TRANSFORM,
+    MediaMatcher,
+    log_safe,
+    media_patterns,
     requote_etag,
-    split_media_patterns,
+    transformable,
     with_vary,
 )
+from ._response import Buffer, Decide, EditHeaders, Headers, Plan, Stream, intercept
 
 logger = logging.getLogger("wsgikit.compress")
 
@@ -105,9 +99,6 @@ DEFAULT_CONTENT_TYPES = (
 #: Streamed responses of these types are flushed after every chunk.
 DEFAULT_FLUSH_TYPES = ("text/event-stream",)
 
-_AVAILABLE = ("gzip", "br", "zstd")
-_MODULES = {"br": "brotli", "zstd": "zstandard"}
-_EXTRAS = {"br": "brotli", "zstd": "zstd"}
 # Negotiation results are cached per Accept-Encoding value (browsers send a
 # handful of distinct values); values longer than this are not cached.
 _CACHE_SIZE = 256
@@ -115,21 +106,11 @@ _CACHE_KEY_MAX = 200
 # A negotiation result: coding, identity refused, decide for GET, for HEAD.
 _Choice: TypeAlias = tuple[str | None, bool, Decide, Decide]
 _NOTHING_HELD: frozenset[str] = frozenset()
+# Headers a compressed variant loses: those describing the uncoded bytes (the
+# digests cover the content coding, RFC 9530) and the length (the core's job).
+_DROPPED = STALE_AFTER_TRANSFORM | {"content-length", "content-encoding"}
 # What a Content-Type value means here (cached per value).
 _NOT_COMPRESSIBLE, _COMPRESSIBLE, _FLUSH_EACH = 0, 1, 2
-# A media type pattern: type/subtype, type/* or +suffix (RFC 6838 name chars).
-_NAME = r"[a-z0-9][a-z0-9!#$&^_.+-]*"
-_PATTERN = re.compile(rf"{_NAME}/(?:\*|{_NAME})|\+{_NAME}")
-
-
-@dataclass(frozen=True, slots=True)
-class _Codec:
-    """One content coding: compress a whole body, or open a stream encoder
-    returning ``(compress, flush, finish)``."""
-
-    name: str
-    whole: Callable[[bytes], bytes]
-    stream: Callable[[], tuple[Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]]]
 
 
 class Compress:
@@ -159,8 +140,10 @@ class Compress:
       ``identity`` (``identity;q=0`` or ``*;q=0``), ``min_size`` is ignored;
       when it refuses every coding as well, the body goes out uncompressed.
     - A compressed response loses ``Content-Length`` (recomputed or dropped,
-      below), ``Content-MD5`` and ``Accept-Ranges``, gains ``Content-Encoding``,
-      and its ``ETag`` gets the coding as a suffix inside the quotes
+      below), ``Content-MD5``, ``Content-Digest``, ``Repr-Digest``, ``Digest``
+      and ``Accept-Ranges`` (as after :class:`~wsgikit.BodyRewriter`), gains
+      ``Content-Encoding``, and its ``ETag`` gets the coding as a suffix inside
+      the quotes
       (``"abc"`` becomes ``"abc-gzip"``, ``W/"abc"`` becomes ``W/"abc-gzip"``),
       since the variants' bytes differ. An ``ETag`` that cannot be quoted again
       is dropped.
@@ -215,26 +198,37 @@ class Compress:
     :param min_size: Responses whose ``Content-Length`` is below this many
         bytes are not compressed (the framing costs more than it saves).
         Bodies of unknown length are always compressed.
-    :param level: The gzip (zlib) compression level, 1 (fastest) to 9
-        (smallest).
+    :param level: The gzip compression level, 1 (fastest) to 9 (smallest);
+        0 to 3 with the ``isal`` backend.
     :param encodings: The codings to offer, in the server's order of
         preference for ties: any of ``"br"``, ``"zstd"``, ``"gzip"``. The
         default offers every installed one, in that order. Naming one whose
         package is not installed is an error.
-    :param content_types: The compressible media types: ``"type/subtype"``,
-        ``"type/*"`` or a ``"+suffix"``; matched case-insensitively, parameters
-        ignored. The default is :data:`DEFAULT_CONTENT_TYPES`.
+    :param content_types: The compressible media types: a list of patterns
+        (``"type/subtype"``, ``"type/*"``, ``"*/*"`` or a ``"+suffix"`` such as
+        ``"+json"``), or one string of them separated by commas or spaces;
+        matched case-insensitively, parameters ignored -- the same contract as
+        :class:`~wsgikit.BodyRewriter`'s. The default is
+        :data:`DEFAULT_CONTENT_TYPES`.
     :param buffer_limit: Bodies with a ``Content-Length`` up to this many bytes
         are compressed whole; longer ones are streamed. ``0`` streams every
         body.
     :param flush_size: In a stream, flush the encoder after a chunk once this
         many uncompressed bytes went in since the last flush.
-    :param flush_types: Media types (patterns as in ``content_types``) whose
+    :param flush_types: Media types (patterns as in ``content_types``; may be
+        empty) whose
         compressed body is always streamed, never buffered, and flushed after
         every chunk. Defaults to ``text/event-stream``. They are compressed
         only if ``content_types`` matches them too.
     :param brotli_quality: The brotli quality, 0 to 11.
     :param zstd_level: The zstandard level, 1 to 22.
+    :param backend: The deflate engine writing gzip, for the buffered and the
+        streamed path alike: ``"zlib"`` (the standard library), ``"zlib-ng"``
+        (extra ``wsgikit[zlib-ng]``: zlib's sizes in less time) or ``"isal"``
+        (extra ``wsgikit[isal]``, ISA-L: much faster, larger output, levels 0
+        to 3). ``None`` (the default) picks ``zlib-ng`` when it is installed,
+        else ``zlib``. Every one writes standard, deterministic gzip, but the
+        bytes differ between engines. The attribute holds the engine chosen.
 
     .. code-block:: python
 
@@ -256,24 +250,27 @@ class Compress:
         flush_types: Iterable[str] = DEFAULT_FLUSH_TYPES,
         brotli_quality: int = 4,
         zstd_level: int = 3,
+        backend: str | None = None,
     ) -> None:
         self.app = app
         self.min_size = _check_int("min_size", min_size, 0)
-        self.level = _check_int("level", level, 1, 9)
+        self.level = _check_int("level", level, 0, 9)
+        self.backend = _deflate.choose(backend, self.level)
         self.buffer_limit = _check_int("buffer_limit", buffer_limit, 0)
         self.flush_size = _check_int("flush_size", flush_size, 1)
         self.brotli_quality = _check_int("brotli_quality", brotli_quality, 0, 11)
         self.zstd_level = _check_int("zstd_level", zstd_level, 1, 22)
-        self.encodings = _check_encodings(encodings)
-        self.content_types = _check_media_types("content_types", content_types)
-        self.flush_types = _check_media_types("flush_types", flush_types)
-        if not self.content_types:
-            raise ValueError("content_types: give at least one media type")
+        self.encodings = check_encodings(encodings, DEFAULT_ENCODINGS)
+        self.content_types = media_patterns("content_types", content_types)
+        self.flush_types = media_patterns("flush_types", flush_types, allow_empty=True)
 
-        self._codecs = {name: self._make_codec(name) for name in self.encodings}
+        self._codecs = {
+            name: make_codec(name, self.level, self.backend, brotli_quality, zstd_level)
+            for name in self.encodings
+        }
         self._suffixes = tuple((f"-{name}", name) for name in self.encodings)
-        self._compressible = split_media_patterns(self.content_types)
-        self._flushed = split_media_patterns(self.flush_types)
+        self._compressible = MediaMatcher(self.content_types)
+        self._flushed = MediaMatcher(self.flush_types)
         # Per (coding, identity refused): the decide functions for GET and
         # HEAD, made once, so that a request allocates no closure.
         self._choices = {
@@ -463,66 +460,17 @@ class Compress:
     def _classify(self, content_type: str) -> int:
         """Whether a ``Content-Type`` value is compressible (and flushed after
         every chunk); cached, since an application sends a handful of values."""
-        media = content_type.split(";", 1)[0].strip().lower()
         kind = _NOT_COMPRESSIBLE
-        if media_matches(media, *self._compressible):
-            kind = _FLUSH_EACH if media_matches(media, *self._flushed) else _COMPRESSIBLE
+        if self._compressible(content_type):
+            kind = _FLUSH_EACH if self._flushed(content_type) else _COMPRESSIBLE
         if len(content_type) <= _CACHE_KEY_MAX:
             if len(self._kinds) >= _CACHE_SIZE:
                 self._kinds.clear()
             self._kinds[content_type] = kind
         return kind
 
-    # --- codecs --------------------------------------------------------------------
-
-    def _make_codec(self, name: str) -> _Codec:
-        if name == "gzip":
-            level = self.level
-
-            def gzip_stream() -> tuple[
-                Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]
-            ]:
-                encoder = zlib.compressobj(level, zlib.DEFLATED, 31)
-                return encoder.compress, partial(encoder.flush, zlib.Z_SYNC_FLUSH), encoder.flush
-
-            return _Codec(name, partial(zlib.compress, level=level, wbits=31), gzip_stream)
-        module = _load(_MODULES[name])
-        if module is None:  # checked in __init__; installed packages do not vanish
-            raise ValueError(f"encodings: {name} needs the {_MODULES[name]} package")
-        if name == "br":
-            quality = self.brotli_quality
-
-            def brotli_stream() -> tuple[
-                Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]
-            ]:
-                encoder = module.Compressor(quality=quality)
-                return encoder.process, encoder.flush, encoder.finish
-
-            return _Codec(name, partial(module.compress, quality=quality), brotli_stream)
-        level = self.zstd_level
-        flush_block = module.COMPRESSOBJ_FLUSH_BLOCK
-
-        def zstd_whole(body: bytes) -> bytes:
-            return bytes(module.ZstdCompressor(level=level).compress(body))
-
-        def zstd_stream() -> tuple[
-            Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]
-        ]:
-            encoder = module.ZstdCompressor(level=level).compressobj()
-            return encoder.compress, partial(encoder.flush, flush_block), encoder.flush
-
-        return _Codec(name, zstd_whole, zstd_stream)
-
 
 # --- private helpers ---------------------------------------------------------------
-
-
-def _load(module: str) -> ModuleType | None:
-    """Import an optional codec package; ``None`` when it is not installed."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
 
 
 def _check_int(option: str, value: object, low: int, high: int | None = None) -> int:
@@ -532,48 +480,6 @@ def _check_int(option: str, value: object, low: int, high: int | None = None) ->
         span = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise ValueError(f"{option} must be {span}, got {value}")
     return value
-
-
-def _check_strings(option: str, values: object) -> tuple[str, ...]:
-    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
-        raise TypeError(f"{option} must be a list of str, not {type(values).__name__}")
-    items = tuple(values)
-    for item in items:
-        if not isinstance(item, str):
-            raise TypeError(f"{option} must contain str only, got {item!r}")
-    return items
-
-
-def _check_encodings(encodings: Iterable[str] | None) -> tuple[str, ...]:
-    if encodings is None:
-        return tuple(
-            name for name in DEFAULT_ENCODINGS if name not in _MODULES or _load(_MODULES[name])
-        )
-    names = tuple(name.strip().lower() for name in _check_strings("encodings", encodings))
-    if not names:
-        raise ValueError("encodings: give at least one of br, zstd, gzip")
-    for name in names:
-        if name not in _AVAILABLE:
-            raise ValueError(f"encodings: unknown coding {name!r}; use br, zstd or gzip")
-        if name in _MODULES and _load(_MODULES[name]) is None:
-            raise ValueError(
-                f"encodings: {name} needs the {_MODULES[name]} package "
-                f"(pip install wsgikit[{_EXTRAS[name]}])"
-            )
-    if len(set(names)) != len(names):
-        raise ValueError(f"encodings: {names!r} names a coding twice")
-    return names
-
-
-def _check_media_types(option: str, values: Iterable[str]) -> tuple[str, ...]:
-    patterns = tuple(item.strip().lower() for item in _check_strings(option, values))
-    for pattern in patterns:
-        if not _PATTERN.fullmatch(pattern):
-            raise ValueError(
-                f"{option}: {pattern!r} is not a media type pattern "
-                "(use type/subtype, type/* or +suffix)"
-            )
-    return patterns
 
 
 def _parse_length(value: str | None) -> int | None:
@@ -586,11 +492,11 @@ def _parse_length(value: str | None) -> int | None:
 
 def _compressed_headers(headers: Headers, coding: str) -> Headers:
     """``headers`` for the compressed variant: coding set, variant ``ETag``,
-    length, digest and ranges dropped (the core sets the new length)."""
+    length, digests and ranges dropped (the core sets the new length)."""
     out: Headers = []
     for name, value in headers:
         lower = name.lower()
-        if lower in ("content-length", "content-md5", "accept-ranges", "content-encoding"):
+        if lower in _DROPPED:
             continue
         if lower == "etag":
             variant = requote_etag(value, suffix=f"-{coding}")

@@ -65,7 +65,8 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._answer import plain_response
 from ._host import ascii_host, default_port, parse_host
-from ._response import EditFunction, Headers, intercept_headers, with_vary
+from ._http import with_vary
+from ._response import EditFunction, Headers, intercept_headers
 
 logger = logging.getLogger("wsgikit.cors")
 

@@ -35,6 +35,7 @@ from ._error_pages import DESCRIPTION_MAX_LENGTH as DESCRIPTION_MAX_LENGTH
 from ._error_pages import DESCRIPTION_SCAN_LIMIT as DESCRIPTION_SCAN_LIMIT
 from ._error_pages import HTML_TYPES, description_from_body, one_line, parse_content_type
 from ._http import REQUEST_ID as REQUEST_ID  # a request ID is echoed only when it matches
+from ._http import media_type, status_code, with_vary
 from ._http_exceptions import (
     carried_status,
     exception_headers,
@@ -54,9 +55,6 @@ from ._response import (
     Plan,
     guard,
     intercept,
-    media_type,
-    status_code,
-    with_vary,
 )
 
 #: ``formatter(status, title, detail, environ) -> dict``, the ``format`` callable.

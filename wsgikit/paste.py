@@ -492,6 +492,7 @@ FACTORIES: dict[str, Factory] = {
                 "flush_types": asnonempty(aslist),
                 "brotli_quality": asint,
                 "zstd_level": asint,
+                "backend": asoptional(str),
             },
         ),
         Factory(

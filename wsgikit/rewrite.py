@@ -39,13 +39,17 @@ the charset is the function's business (:class:`InjectHTML` does honour the
 declared charset). Nothing is read from or written to the environ besides
 ``REQUEST_METHOD`` and ``PATH_INFO`` (for log lines); logs go to the logger
 ``wsgikit.rewrite``.
+
+:class:`~wsgikit.Compress` lives in :mod:`wsgikit.compress`, but is importable
+from here as well: the product contract files compression under body rewriting
+(``wsgikit.rewrite``), and code written against it imports it from here. Both
+names are the same class.
 """
 
 from __future__ import annotations
 
 import codecs
 import logging
-import re
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache, partial
 from typing import cast
@@ -53,22 +57,19 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.http import parse_options_header
 
-from ._http import log_safe, transformable
-from ._response import (
-    Buffer,
-    EditHeaders,
-    Headers,
-    Plan,
-    Stream,
+from ._http import (
+    STALE_AFTER_TRANSFORM,
+    MediaMatcher,
     get_header,
-    intercept,
-    media_matches,
+    log_safe,
+    media_patterns,
     requote_etag,
-    split_media_patterns,
     status_code,
+    transformable,
 )
+from ._response import Buffer, EditHeaders, Headers, Plan, Stream, intercept
 
-# DESIGN.md files Compress under "Body rewriting": importable from here too.
+# Kept importable from here: see the module docstring.
 from .compress import Compress as Compress
 
 logger = logging.getLogger("wsgikit.rewrite")
@@ -79,14 +80,8 @@ DEFAULT_BUFFER_LIMIT = 10 * 1024 * 1024
 Rewrite = Callable[[bytes], bytes]
 StreamRewrite = Callable[[Iterator[bytes]], Iterable[bytes]]
 
-# Headers that describe the exact bytes of the original body: meaningless (or
-# wrong) once the body changed. Content-Length is recomputed by the core.
-_STALE_AFTER_REWRITE = frozenset(
-    {"content-md5", "accept-ranges", "content-digest", "repr-digest", "digest"}
-)
 # A HEAD cannot know the rewritten length either.
-_STALE_FOR_HEAD = _STALE_AFTER_REWRITE | {"content-length"}
-_MEDIA_RANGE = re.compile(r"(?:\*/\*|[a-z0-9!#$&^_.+-]+/(?:\*|[a-z0-9!#$&^_.+-]+))")
+_STALE_FOR_HEAD = STALE_AFTER_TRANSFORM | {"content-length"}
 _ERROR_STATUS = "500 Internal Server Error"
 _ERROR_BODY = b"Internal Server Error\n"
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -108,8 +103,8 @@ class _Rewriter:
         buffer_limit: int | None,
         statuses: Iterable[int] | None,
     ) -> None:
-        self.content_types = _media_ranges(content_types)
-        self._patterns = split_media_patterns(self.content_types)
+        self.content_types = media_patterns("content_types", content_types)
+        self._matches = MediaMatcher(self.content_types)
         self._type_matches: dict[str, bool] = {}
 
         if buffer_limit is not None and (
@@ -148,7 +143,7 @@ class _Rewriter:
         return not self._too_long(environ, facts[0])
 
     def _match_type(self, content_type: str) -> bool:
-        matches = media_matches(content_type.partition(";")[0].strip().lower(), *self._patterns)
+        matches = self._matches(content_type)
         # An application sends few distinct Content-Type values: remember them.
         if len(self._type_matches) < 256:
             self._type_matches[content_type] = matches
@@ -258,10 +253,12 @@ class BodyRewriter(_Rewriter):
         rewriting. Give exactly one of ``rewrite`` and ``stream``.
     :param stream: A function ``stream(chunks: Iterator[bytes]) ->
         Iterable[bytes]`` for streaming rewriting, typically a generator.
-    :param content_types: Media types to rewrite, compared without parameters
-        and case-insensitively. ``"text/*"`` matches every ``text/``
-        subtype, ``"*/*"`` every type. Defaults to HTML only. A single
-        string is taken as one media type.
+    :param content_types: Media types to rewrite: a list of patterns
+        (``"type/subtype"``, ``"text/*"`` for every ``text/`` subtype,
+        ``"*/*"`` for every type, ``"+json"`` for every type with that
+        suffix), or one string of them separated by commas or spaces; compared
+        without parameters and case-insensitively, as :class:`Compress` does.
+        Defaults to HTML only.
     :param buffer_limit: The largest body, in bytes, that buffered mode
         collects; larger bodies go out unmodified with a warning. ``None``
         means no limit. Defaults to 10 MiB. Unused in streaming mode.
@@ -367,8 +364,8 @@ class InjectHTML(_Rewriter):
         above) or ``bytes``. Must not be empty.
     :param marker: The text to insert the snippet before, matched
         case-insensitively. Defaults to ``"</body>"``.
-    :param content_types: Media types to inject into. Defaults to HTML and
-        XHTML.
+    :param content_types: Media types to inject into (patterns as for
+        :class:`BodyRewriter`). Defaults to HTML and XHTML.
     :param buffer_limit: The largest body, in bytes, that is collected to
         inject into; larger bodies go out unmodified with a warning. ``None``
         means no limit. Defaults to 10 MiB.
@@ -496,7 +493,7 @@ def _rfind_ascii_nocase(body: bytes, lowered: bytes) -> int:
         window *= 4
 
 
-def _rewritten_headers(headers: Headers, stale: frozenset[str] = _STALE_AFTER_REWRITE) -> Headers:
+def _rewritten_headers(headers: Headers, stale: frozenset[str] = STALE_AFTER_TRANSFORM) -> Headers:
     """A copy of ``headers`` fit for a rewritten body: strong ``ETag`` made weak
     (dropped when it cannot be quoted again), ``Content-MD5``, digests and
     ``Accept-Ranges`` (all ``stale`` headers) removed."""
@@ -513,31 +510,6 @@ def _rewritten_headers(headers: Headers, stale: frozenset[str] = _STALE_AFTER_RE
             value = weak
         result.append((name, value))
     return result
-
-
-def _media_ranges(content_types: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(content_types, str):
-        content_types = (content_types,)
-    try:
-        values = list(content_types)
-    except TypeError:
-        raise TypeError(
-            "content_types must be an iterable of media types such as 'text/html', "
-            f"not {type(content_types).__name__}"
-        ) from None
-    result = []
-    for value in values:
-        if not isinstance(value, str):
-            raise TypeError(f"content_types: {value!r} is not a str")
-        normal = value.strip().lower()
-        if not _MEDIA_RANGE.fullmatch(normal):
-            raise ValueError(
-                f"content_types: {value!r} is not a media type such as 'text/html' or 'text/*'"
-            )
-        result.append(normal)
-    if not result:
-        raise ValueError("content_types must name at least one media type")
-    return tuple(result)
 
 
 def _status_set(statuses: Iterable[int]) -> frozenset[int]:

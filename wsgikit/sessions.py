@@ -39,7 +39,8 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from werkzeug.sansio.http import parse_cookie
 
 from ._flask_json import TaggedJSON as TaggedJSON
-from ._response import Headers, intercept, with_vary
+from ._http import with_vary
+from ._response import Headers, intercept
 from ._session_cookie import CookieTemplate, set_cookie_indexes
 from ._session_dict import SESSION_KEY as SESSION_KEY
 from ._session_dict import Session as Session

@@ -1,12 +1,17 @@
 """Compress against plain zlib (the floor: the app compressing its own body at the
 same level) and Paste's gzipper (the anchor), on a 20 KB HTML page and a 1 MB
-body; and what a response that is not compressed costs over the bare app."""
+body; the gzip backends (zlib, zlib-ng, ISA-L) through Compress against the
+stdlib's ``gzip.compress`` at level 6 on a 20 KiB and a 1 MiB page (the note
+gives each output's size relative to it); and what a response that is not
+compressed costs over the bare app."""
 
 from __future__ import annotations
 
+import gzip
 import random
 import zlib
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import brotli
@@ -14,6 +19,7 @@ import zstandard
 from harness import Case, bare_app, request
 from paste.gzipper import middleware as paste_gzipper
 
+from wsgikit import _deflate
 from wsgikit.compress import Compress
 
 LEVEL = 6
@@ -112,13 +118,13 @@ def _size_group(label: str, body: bytes) -> list[Case]:
             group,
             "Compress (buffered, Content-Length)",
             "wsgikit",
-            request(Compress(app, level=LEVEL), **gzip_request),
+            request(Compress(app, level=LEVEL, backend="zlib"), **gzip_request),
         ),
         Case(
             group,
             "Compress (streamed, 64 KiB app chunks)",
             "wsgikit",
-            request(Compress(streaming_app(body), level=LEVEL), **gzip_request),
+            request(Compress(streaming_app(body), level=LEVEL, backend="zlib"), **gzip_request),
         ),
         Case(
             group,
@@ -147,6 +153,50 @@ def _codec_group(body: bytes, coding: str, compress: Any, note: str) -> list[Cas
     ]
 
 
+#: (backend, level) rows of the backend groups.
+BACKEND_ROWS = (
+    ("zlib", 6),
+    ("zlib-ng", 6),
+    ("zlib-ng", 4),
+    ("zlib-ng", 2),
+    ("isal", 3),
+    ("isal", 1),
+)
+
+
+def _backend_group(label: str, body: bytes) -> list[Case]:
+    """Each gzip backend through Compress (buffered) against ``gzip.compress``."""
+    group = f"compress: gzip backends, {label}"
+    reference = len(gzip.compress(body, compresslevel=LEVEL, mtime=0))
+    app = bare_app(body, "text/html")
+    cases = [
+        Case(
+            group,
+            f"gzip.compress(level {LEVEL}) in the app",
+            "floor",
+            request(
+                self_compressing_app(
+                    body, partial(gzip.compress, compresslevel=LEVEL, mtime=0), "gzip"
+                )
+            ),
+            note=f"{reference} bytes",
+        )
+    ]
+    for backend, level in BACKEND_ROWS:
+        size = len(_deflate.gzip_whole(backend, level)(body))
+        middleware = Compress(app, level=level, backend=backend, buffer_limit=len(body))
+        cases.append(
+            Case(
+                group,
+                f"Compress backend={backend} level={level}",
+                "wsgikit",
+                request(middleware, HTTP_ACCEPT_ENCODING="gzip"),
+                note=f"size {size / reference:.3f}x gzip.compress",
+            )
+        )
+    return cases
+
+
 def cases() -> list[Case]:
     page = html(20 * 1024)
     big = html(1000 * 1000, seed=2)
@@ -156,6 +206,8 @@ def cases() -> list[Case]:
     return [
         *_size_group("20 KB HTML", page),
         *_size_group("1 MB body", big),
+        *_backend_group("20 KiB HTML", html(20 * 1024)),
+        *_backend_group("1 MiB HTML", html(1024 * 1024, seed=2)),
         *_codec_group(page, "br", _brotli, "brotli quality 4"),
         *_codec_group(page, "zstd", _zstd, "zstandard level 3"),
         Case(group, "bare app (image/png)", "floor", request(png)),

@@ -1,0 +1,95 @@
+"""The content codings :class:`~wsgikit.Compress` offers -- ``gzip`` (written
+by a backend of :mod:`wsgikit._deflate`), ``br`` (the ``brotli`` package) and
+``zstd`` (the ``zstandard`` package) -- each as a whole-body function and a
+stream encoder, and the check of the ``encodings`` option. Kept apart from
+the middleware, which only negotiates and plans."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from types import ModuleType
+
+from . import _deflate
+
+#: The codings there is an encoder for.
+AVAILABLE = ("gzip", "br", "zstd")
+_MODULES = {"br": "brotli", "zstd": "zstandard"}
+_EXTRAS = {"br": "brotli", "zstd": "zstd"}
+
+
+@dataclass(frozen=True, slots=True)
+class Codec:
+    """One content coding: compress a whole body, or open a stream encoder
+    returning ``(compress, flush, finish)``."""
+
+    name: str
+    whole: Callable[[bytes], bytes]
+    stream: _deflate.Opener
+
+
+def load(module: str) -> ModuleType | None:
+    """Import an optional codec package; ``None`` when it is not installed."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def check_encodings(encodings: object, preference: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``encodings`` option, checked: lower-case names, each installed.
+    ``None``: every installed coding of ``preference``, in its order."""
+    if encodings is None:
+        return tuple(name for name in preference if name not in _MODULES or load(_MODULES[name]))
+    if isinstance(encodings, str | bytes) or not isinstance(encodings, Iterable):
+        raise TypeError(f"encodings must be a list of str, not {type(encodings).__name__}")
+    items = tuple(encodings)
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"encodings must contain str only, got {item!r}")
+    names = tuple(name.strip().lower() for name in items)
+    if not names:
+        raise ValueError("encodings: give at least one of br, zstd, gzip")
+    for name in names:
+        if name not in AVAILABLE:
+            raise ValueError(f"encodings: unknown coding {name!r}; use br, zstd or gzip")
+        if name in _MODULES and load(_MODULES[name]) is None:
+            raise ValueError(
+                f"encodings: {name} needs the {_MODULES[name]} package "
+                f"(pip install wsgikit[{_EXTRAS[name]}])"
+            )
+    if len(set(names)) != len(names):
+        raise ValueError(f"encodings: {names!r} names a coding twice")
+    return names
+
+
+def make_codec(name: str, level: int, backend: str, brotli_quality: int, zstd_level: int) -> Codec:
+    """The encoders of coding ``name`` (checked by :func:`check_encodings`)."""
+    if name == "gzip":
+        return Codec(
+            name, _deflate.gzip_whole(backend, level), _deflate.gzip_opener(backend, level)
+        )
+    module = load(_MODULES[name])
+    if module is None:  # checked first; installed packages do not vanish
+        raise ValueError(f"encodings: {name} needs the {_MODULES[name]} package")
+    if name == "br":
+
+        def brotli_stream() -> tuple[
+            Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]
+        ]:
+            encoder = module.Compressor(quality=brotli_quality)
+            return encoder.process, encoder.flush, encoder.finish
+
+        return Codec(name, partial(module.compress, quality=brotli_quality), brotli_stream)
+    flush_block = module.COMPRESSOBJ_FLUSH_BLOCK
+
+    def zstd_whole(body: bytes) -> bytes:
+        return bytes(module.ZstdCompressor(level=zstd_level).compress(body))
+
+    def zstd_stream() -> tuple[Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]]:
+        encoder = module.ZstdCompressor(level=zstd_level).compressobj()
+        return encoder.compress, partial(encoder.flush, flush_block), encoder.flush
+
+    return Codec(name, zstd_whole, zstd_stream)
