@@ -336,3 +336,33 @@ def test_hop_counts_pick_what_werkzeug_picks(values: list[str], hops: int) -> No
     assert _forwarded.from_right(environ, "HTTP_X_FORWARDED_FOR", hops, 0) == expected
     leftmost = expected if expected is not None or not items else items[0]
     assert _forwarded.from_right(environ, "HTTP_X_FORWARDED_FOR", hops, 0, True) == leftmost
+
+
+# --- one rule per home: a forwarded host is not a Host header -------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "forwarded_ok", "host_header_ok"),
+    [
+        pytest.param("a" * 64 + ".example", True, False, id="label over 63 characters"),
+        pytest.param("a-.example", True, False, id="hyphen ending a label"),
+        pytest.param("a..example", True, False, id="empty label"),
+        pytest.param("example.com:0", False, True, id="port 0"),
+        pytest.param("example.com:", False, True, id="empty port"),
+        pytest.param("Shop.Example:00443", True, True, id="both: kept vs normalised"),
+    ],
+)
+def test_forwarded_host_rule_differs_from_host_header_rule(
+    host: str, forwarded_ok: bool, host_header_ok: bool
+) -> None:
+    """Why ``_forwarded.valid_host`` does not call ``_host.parse_host``: each
+    accepts hosts the other refuses (see the ``_forwarded`` docstring), so
+    sharing one would change what ProxyFix believes or what TrustedHosts
+    accepts."""
+    from wsgikit._host import parse_host
+
+    assert (_forwarded.valid_host(host) is not None) == forwarded_ok
+    assert (parse_host(host) is not None) == host_header_ok
+    if forwarded_ok and host_header_ok:
+        assert _forwarded.valid_host(host) == ("Shop.Example", "443")
+        assert parse_host(host) == ("shop.example", 443)
