@@ -1,6 +1,6 @@
-"""wsgikit._forwarded, the forwarded-header grammar: hostile input through
-ProxyFix (hypothesis), list splitting against werkzeug, size limits and the
-bounded caches."""
+"""wsgikit._forwarded, the forwarded-header grammar, mostly through ProxyFix:
+which values are refused (and how that is logged), hostile input (hypothesis),
+list splitting against werkzeug, size limits and the bounded caches."""
 
 from __future__ import annotations
 
@@ -15,13 +15,286 @@ from conftest import (
     make_environ,
 )
 from helpers import FORWARDED_HEADERS, Capture, seen, through
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from wsgikit import _forwarded
-from wsgikit.proxy import FORWARDED_KEY, ProxyFix
+from wsgikit.proxy import FORWARDED_KEY, ORIG_KEY, ProxyFix
 
 ORIGINAL = make_environ()
+
+
+# --- strict validation: what is never written ------------------------------------
+
+
+#: A valid value before the invalid one: an invalid hop must not let the one
+#: before it through.
+EARLIER = {
+    "HTTP_X_FORWARDED_FOR": "10.0.0.1",
+    "HTTP_X_FORWARDED_PROTO": "https",
+    "HTTP_X_FORWARDED_HOST": "good.example",
+    "HTTP_X_FORWARDED_PORT": "8443",
+    "HTTP_X_FORWARDED_PREFIX": "/good",
+    "HTTP_FORWARDED": "for=10.0.0.1;proto=https;host=good.example",
+}
+
+
+#: How the log names each header (" Forwarded " is not "X-Forwarded-For").
+LOGGED_AS = {
+    "HTTP_X_FORWARDED_FOR": "X-Forwarded-For",
+    "HTTP_X_FORWARDED_PROTO": "X-Forwarded-Proto",
+    "HTTP_X_FORWARDED_HOST": "X-Forwarded-Host",
+    "HTTP_X_FORWARDED_PORT": "X-Forwarded-Port",
+    "HTTP_X_FORWARDED_PREFIX": "X-Forwarded-Prefix",
+    "HTTP_FORWARDED": " Forwarded ",
+}
+
+
+def invalid(header: str, *cases: tuple[str, str]) -> list[Any]:
+    """Rows of INVALID_VALUES: (value, case id) pairs for one header."""
+    short = LOGGED_AS[header].strip().removeprefix("X-Forwarded-").lower()
+    return [pytest.param(header, value, id=f"{short}: {case}") for value, case in cases]
+
+
+INVALID_VALUES = [
+    *invalid(
+        "HTTP_X_FORWARDED_FOR",
+        ("not-an-ip", "word"),
+        ("1.2.3.4\r\nX-Evil: 1", "CRLF"),
+        ("1.2.3.256", "octet too big"),
+        ("01.2.3.4", "leading zero"),
+        ("1.2.3.4:0", "port 0"),
+        ("1.2.3.4:65536", "port too big"),
+        ("1.2.3.4:http", "port word"),
+        ("fe80::1%eth0", "scope id"),
+        ("fe80::1%\r\nX", "scope id with CRLF"),
+        ("[1.2.3.4]", "bracketed IPv4"),
+        ("[::1", "unclosed bracket"),
+        ("[::1]x", "junk after bracket"),
+        ("1" * 200, "overlong"),
+        ("unknown", "unknown"),
+        ("_hidden", "obfuscated"),
+        ("1.2.3.4/8", "network"),
+        ("١.٢.٣.٤", "arabic digits"),
+        ('"1.2.3.4', "unclosed quote"),
+    ),
+    *invalid(
+        "HTTP_X_FORWARDED_PROTO",
+        ("ftp", "other scheme"),
+        ("https\r\n", "CRLF"),
+        ("javascript", "javascript"),
+        ("http s", "space"),
+    ),
+    *invalid(
+        "HTTP_X_FORWARDED_HOST",
+        ("evil.example/path", "path"),
+        ("evil.example\r\nSet-Cookie: a=b", "CRLF"),
+        ("user@evil.example", "userinfo"),
+        ("evil.example?x", "query"),
+        ("evil.example#x", "fragment"),
+        ("evil.example:0", "port 0"),
+        ("evil.example:99999", "port too big"),
+        ("evil.example:", "empty port"),
+        ("evil.example:80:80", "two ports"),
+        ("ex.com:00000", "port zeros"),
+        ("ex.com:000080", "port six digits"),
+        ("[::1", "unclosed bracket"),
+        ("[zz::1]", "bad IPv6 literal"),
+        ("[fe80::1%eth0]", "scope id"),
+        ("-evil.example", "leading dash"),
+        ("évil.example", "non-ASCII"),
+        ("a" * 300, "overlong"),
+        ("a b", "space"),
+        ("\\\\evil", "backslashes"),
+    ),
+    *invalid(
+        "HTTP_X_FORWARDED_PORT",
+        ("0", "zero"),
+        ("65536", "too big"),
+        ("-1", "negative"),
+        ("80abc", "trailing junk"),
+        ("٨٠", "arabic digits"),
+        ("8080\r\n", "CRLF"),
+        ("9" * 50, "overlong"),
+        ("000443", "six digits"),
+        ("00000", "zeros"),
+    ),
+    *invalid(
+        "HTTP_X_FORWARDED_PREFIX",
+        ("//evil.example", "protocol-relative"),
+        ("/app//evil", "empty segment"),
+        ("app", "relative"),
+        ("/app\r\nX: y", "CRLF"),
+        ("/app/../admin", "dot-dot"),
+        ("/./app", "dot"),
+        ("/..", "dot-dot at end"),
+        ("/app?x=1", "query"),
+        ("/app#x", "fragment"),
+        ("/app%2F..", "percent"),
+        ("/\\evil.example", "backslash"),
+        ("/my app", "space"),
+        ("https://evil.example/", "absolute URL"),
+    ),
+    *invalid(
+        "HTTP_FORWARDED",
+        ("for=1.2.3.4/evil", "trailing junk"),
+        ('for="1.2.3.4', "unclosed quote"),
+        ('for="1.2.3.4\r\nX: y"', "CRLF"),
+        ("for=_", "empty obfuscated"),
+        ("for=", "empty"),
+        ("for", "no value"),
+        ("proto=gopher", "bad proto"),
+        ("host=a/b", "bad host"),
+        ("for=1.2.3.4;ext=" + "x" * 1100, "element over 1 KiB"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("header", "value"), INVALID_VALUES)
+def test_invalid_value_is_ignored_and_logged(
+    caplog: pytest.LogCaptureFixture, header: str, value: str
+) -> None:
+    """An invalid rightmost value changes nothing (not even by letting the
+    valid hop before it through), records no original, and is logged."""
+    fix = through(ProxyFix, x_host=1, x_port=1, x_prefix=1, forwarded=1)
+    with caplog.at_level(logging.DEBUG, logger="wsgikit.proxy"):
+        environ = fix(**{header: f"{EARLIER[header]}, {value}"})
+    assert seen(environ) == seen(ORIGINAL)
+    assert environ[ORIG_KEY] == {}
+    assert FORWARDED_KEY not in environ
+    assert LOGGED_AS[header] in caplog.text
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil.com/admin", "::1", "h:1:2", "a\r\nb", "shop.example\n", "x y", "[::1", "[zz]:80",
+     "user@host", "h:99999", "h" * 300],
+)  # fmt: skip
+@pytest.mark.parametrize("trusted", [None, ["10.0.0.0/8"]], ids=["hop count", "trusted"])
+def test_x_port_leaves_an_invalid_client_host_alone(
+    host: str, trusted: list[str] | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Writing the port into the client's own ``Host`` used to accept anything:
+    ``evil.com/admin:443``, ``::443``, ``h:1:443``, CR/LF kept."""
+    caplog.set_level(logging.DEBUG, logger="wsgikit.proxy")
+    environ = through(ProxyFix, x_port=1, trusted=trusted)(
+        REMOTE_ADDR="10.0.0.1", HTTP_HOST=host, HTTP_X_FORWARDED_PORT="443"
+    )
+    assert environ["HTTP_HOST"] == host
+    assert "HTTP_HOST" not in environ[ORIG_KEY]
+    assert environ["SERVER_PORT"] == "443"  # the forwarded port itself is valid
+    [record] = [r for r in caplog.records if "Host" in r.getMessage()]
+    assert record.levelno == logging.DEBUG
+    assert "\n" not in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("host", "written"),
+    [
+        pytest.param("shop.example", "shop.example:443", id="name"),
+        pytest.param("shop.example:8080", "shop.example:443", id="name:port"),
+        pytest.param("[::1]", "[::1]:443", id="IPv6 literal"),
+        pytest.param("[2001:db8::1]:8080", "[2001:db8::1]:443", id="IPv6 literal:port"),
+        pytest.param("127.0.0.1:80", "127.0.0.1:443", id="IPv4:port"),
+    ],
+)
+def test_x_port_rewrites_a_valid_client_host(host: str, written: str) -> None:
+    environ = through(ProxyFix, x_port=1)(HTTP_HOST=host, HTTP_X_FORWARDED_PORT="00443")
+    assert (environ["HTTP_HOST"], environ["SERVER_PORT"]) == (written, "443")
+    assert environ[ORIG_KEY]["HTTP_HOST"] == host
+
+
+@settings(max_examples=300, deadline=None)
+@given(host=st.text(alphabet="ab1.:[]/@ \r\n%_-", max_size=20) | st.just("[::1]:8080"))
+def test_x_port_writes_only_hosts_a_forwarded_host_could_be(host: str) -> None:
+    """The client's ``Host`` gets the port exactly when ``X-Forwarded-Host``
+    with the same value would have been believed, and then the name stays.
+    (Blanks around a list header's value are not part of it; a server strips
+    them from Host too.)"""
+    assume(host == host.strip(" \t"))
+    as_forwarded = through(ProxyFix, x_host=1)(HTTP_X_FORWARDED_HOST=host)
+    accepted = "HTTP_HOST" in as_forwarded[ORIG_KEY]
+    environ = through(ProxyFix, x_port=1)(HTTP_HOST=host, HTTP_X_FORWARDED_PORT="443")
+    if accepted and host:
+        assert environ["HTTP_HOST"] == as_forwarded["SERVER_NAME"] + ":443"
+    else:
+        assert environ["HTTP_HOST"] == host
+
+
+def test_root_prefix_is_an_empty_script_name() -> None:
+    environ = through(ProxyFix, x_prefix=1)(SCRIPT_NAME="/app", HTTP_X_FORWARDED_PREFIX="/")
+    assert (environ["SCRIPT_NAME"], environ[ORIG_KEY]) == ("", {"SCRIPT_NAME": "/app"})
+
+
+@pytest.mark.parametrize(
+    ("value", "script_name"),
+    [
+        pytest.param("/app", "/app", id="one segment"),
+        pytest.param("/app/", "/app", id="trailing slash dropped"),
+        pytest.param("/a/b/", "/a/b", id="two segments, trailing slash"),
+        pytest.param("/a/b-c_d.e~f", "/a/b-c_d.e~f", id="unreserved"),
+        pytest.param("/v1/api:x@y", "/v1/api:x@y", id="colon and at"),
+        pytest.param("/...", "/...", id="three dots"),
+        pytest.param("/a/.well-known", "/a/.well-known", id="dot file"),
+    ],
+)
+def test_clean_prefix_is_believed(value: str, script_name: str) -> None:
+    environ = through(ProxyFix, x_prefix=1)(HTTP_X_FORWARDED_PREFIX=value)
+    assert environ["SCRIPT_NAME"] == script_name
+
+
+@pytest.mark.parametrize(
+    ("options", "remote", "level"),
+    [
+        pytest.param({}, "127.0.0.1", logging.DEBUG, id="hop count: any client, DEBUG"),
+        pytest.param(
+            {"trusted": ["127.0.0.1"]}, "127.0.0.1", logging.WARNING, id="trusted peer: WARNING"
+        ),
+    ],
+)
+def test_rejected_value_log_level_and_truncation(
+    caplog: pytest.LogCaptureFixture, options: dict[str, Any], remote: str, level: int
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="wsgikit.proxy"):
+        through(ProxyFix, x_host=1, **options)(
+            REMOTE_ADDR=remote, HTTP_X_FORWARDED_HOST="evil/" + "x" * 5000
+        )
+    (record,) = caplog.records
+    assert record.levelno == level and record.name == "wsgikit.proxy"
+    assert "X-Forwarded-Host" in record.getMessage() and len(record.getMessage()) < 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"HTTP_X_FORWARDED_FOR": "garbage"}, id="for"),
+        pytest.param({"HTTP_X_FORWARDED_PROTO": "gopher"}, id="proto"),
+        pytest.param({"HTTP_X_FORWARDED_HOST": "a/b"}, id="host"),
+        pytest.param({"HTTP_X_FORWARDED_PORT": "0"}, id="port"),
+        pytest.param({"HTTP_X_FORWARDED_PREFIX": "//evil"}, id="prefix"),
+        pytest.param({"HTTP_FORWARDED": "for=garbage;proto=gopher"}, id="forwarded"),
+        pytest.param({"HTTP_X_FORWARDED_FOR": "1.2.3.4" * 2000}, id="too long"),
+    ],
+)
+def test_client_sent_garbage_is_not_logged_as_warning(
+    caplog: pytest.LogCaptureFixture, headers: dict[str, str]
+) -> None:
+    """Hop-count mode believes any client that reaches the app: its garbage
+    must not flood the logs at WARNING (nor from an untrusted peer)."""
+    options: dict[str, Any] = {"x_host": 1, "x_port": 1, "x_prefix": 1, "forwarded": 1}
+    with caplog.at_level(logging.DEBUG, logger="wsgikit.proxy"):
+        through(ProxyFix, **options)(**headers)
+        through(ProxyFix, trusted=["10.0.0.0/8"], **options)(REMOTE_ADDR="203.0.113.9", **headers)
+    assert caplog.records and all(r.levelno == logging.DEBUG for r in caplog.records)
+
+
+def test_trusted_proxy_passing_garbage_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="wsgikit.proxy"):
+        environ = through(ProxyFix, trusted=["10.0.0.0/8"])(
+            REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, garbage"
+        )
+    assert environ["REMOTE_ADDR"] == "10.0.0.1"
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
 
 
 # --- hostile input (hypothesis) -------------------------------------------------
