@@ -85,32 +85,43 @@ def test_fake_chain_is_understood_by_proxy_fix(proxy_fix: dict[str, Any]) -> Non
 
 
 @pytest.mark.parametrize(
-    ("options", "error", "message"),
+    ("middleware", "options", "error", "message"),
     [
-        pytest.param({"real_ip": "nope"}, ValueError, "real_ip", id="real_ip word"),
-        pytest.param({"real_ip": "1.2.3.4:80"}, ValueError, "real_ip", id="real_ip port"),
-        pytest.param({"real_ip": "fe80::1%eth0"}, ValueError, "real_ip", id="real_ip scope"),
-        pytest.param({"real_ip": 1}, TypeError, "real_ip", id="real_ip int"),
         pytest.param(
+            FakeForwardedFor, {"real_ip": "nope"}, ValueError, "real_ip", id="real_ip word"
+        ),
+        pytest.param(
+            FakeForwardedFor, {"real_ip": "1.2.3.4:80"}, ValueError, "real_ip", id="real_ip port"
+        ),
+        pytest.param(
+            FakeForwardedFor, {"real_ip": "fe80::1%eth0"}, ValueError, "real_ip", id="real_ip scope"
+        ),
+        pytest.param(FakeForwardedFor, {"real_ip": 1}, TypeError, "real_ip", id="real_ip int"),
+        pytest.param(
+            FakeForwardedFor,
             {"proxies": ["10.0.0.1", "x"]},
             ValueError,
             "proxies",
             id="proxies word",
         ),
-        pytest.param({"proxies": [b"10.0.0.1"]}, TypeError, "proxies", id="proxies bytes"),
-        pytest.param({"proxies": 5}, TypeError, "proxies", id="proxies int"),
-        pytest.param({"override": 1}, TypeError, "override", id="override int"),
-        pytest.param({"proto": "ftp"}, ValueError, "proto", id="proto ftp"),
-        pytest.param({"host": "a/b"}, ValueError, "host", id="host path"),
-        pytest.param({"host": "a\r\nb"}, ValueError, "host", id="host CRLF"),
-        pytest.param({"port": 0}, ValueError, "port", id="port 0"),
-        pytest.param({"port": "80"}, ValueError, "port", id="port str"),
-        pytest.param({"prefix": "//evil"}, ValueError, "prefix", id="prefix //"),
-        pytest.param({"forwarded": "yes"}, TypeError, "forwarded", id="forwarded str"),
+        pytest.param(
+            FakeForwardedFor, {"proxies": [b"10.0.0.1"]}, TypeError, "proxies", id="proxies bytes"
+        ),
+        pytest.param(FakeForwardedFor, {"proxies": 5}, TypeError, "proxies", id="proxies int"),
+        pytest.param(FakeForwardedFor, {"override": 1}, TypeError, "override", id="override int"),
+        pytest.param(FakeForwardedFor, {"proto": "ftp"}, ValueError, "proto", id="proto ftp"),
+        pytest.param(FakeForwardedFor, {"host": "a/b"}, ValueError, "host", id="host path"),
+        pytest.param(FakeForwardedFor, {"host": "a\r\nb"}, ValueError, "host", id="host CRLF"),
+        pytest.param(FakeForwardedFor, {"port": 0}, ValueError, "port", id="port 0"),
+        pytest.param(FakeForwardedFor, {"port": "80"}, ValueError, "port", id="port str"),
+        pytest.param(FakeForwardedFor, {"prefix": "//evil"}, ValueError, "prefix", id="prefix //"),
+        pytest.param(
+            FakeForwardedFor, {"forwarded": "yes"}, TypeError, "forwarded", id="forwarded str"
+        ),
     ],
 )
 def test_bad_options_are_rejected(
-    options: dict[str, Any], error: type[Exception], message: str
+    middleware: Any, options: dict[str, Any], error: type[Exception], message: str
 ) -> None:
     with pytest.raises(error, match=message):
-        FakeForwardedFor(Capture(), **options)
+        middleware(Capture(), **options)

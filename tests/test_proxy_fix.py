@@ -811,27 +811,33 @@ def test_headers_stay_without_clear_untrusted() -> None:
 
 
 @pytest.mark.parametrize(
-    ("options", "error", "message"),
+    ("middleware", "options", "error", "message"),
     [
-        pytest.param({"x_for": "1"}, TypeError, "x_for", id="x_for str"),
-        pytest.param({"x_proto": "true"}, TypeError, "x_proto", id="x_proto str"),
-        pytest.param({"x_host": -1}, ValueError, "x_host", id="x_host negative"),
-        pytest.param({"x_port": 1.0}, TypeError, "x_port", id="x_port float"),
-        pytest.param({"x_prefix": None}, TypeError, "x_prefix", id="x_prefix None"),
-        pytest.param({"forwarded": -2}, ValueError, "forwarded", id="forwarded negative"),
-        pytest.param({"trusted": []}, ValueError, "trusted", id="trusted empty"),
-        pytest.param({"trusted": ["10.0.0.300"]}, ValueError, "trusted", id="trusted bad"),
-        pytest.param({"trusted": ["fe80::1%eth0"]}, ValueError, "trusted", id="trusted scope"),
-        pytest.param({"trusted": [10]}, TypeError, "trusted", id="trusted int item"),
-        pytest.param({"trusted": 10}, TypeError, "trusted", id="trusted int"),
-        pytest.param({"clear_untrusted": "yes"}, TypeError, "clear_untrusted", id="clear str"),
+        pytest.param(ProxyFix, {"x_for": "1"}, TypeError, "x_for", id="x_for str"),
+        pytest.param(ProxyFix, {"x_proto": "true"}, TypeError, "x_proto", id="x_proto str"),
+        pytest.param(ProxyFix, {"x_host": -1}, ValueError, "x_host", id="x_host negative"),
+        pytest.param(ProxyFix, {"x_port": 1.0}, TypeError, "x_port", id="x_port float"),
+        pytest.param(ProxyFix, {"x_prefix": None}, TypeError, "x_prefix", id="x_prefix None"),
+        pytest.param(ProxyFix, {"forwarded": -2}, ValueError, "forwarded", id="forwarded negative"),
+        pytest.param(ProxyFix, {"trusted": []}, ValueError, "trusted", id="trusted empty"),
+        pytest.param(
+            ProxyFix, {"trusted": ["10.0.0.300"]}, ValueError, "trusted", id="trusted bad"
+        ),
+        pytest.param(
+            ProxyFix, {"trusted": ["fe80::1%eth0"]}, ValueError, "trusted", id="trusted scope"
+        ),
+        pytest.param(ProxyFix, {"trusted": [10]}, TypeError, "trusted", id="trusted int item"),
+        pytest.param(ProxyFix, {"trusted": 10}, TypeError, "trusted", id="trusted int"),
+        pytest.param(
+            ProxyFix, {"clear_untrusted": "yes"}, TypeError, "clear_untrusted", id="clear str"
+        ),
     ],
 )
 def test_bad_options_are_rejected(
-    options: dict[str, Any], error: type[Exception], message: str
+    middleware: Any, options: dict[str, Any], error: type[Exception], message: str
 ) -> None:
     with pytest.raises(error, match=message):
-        ProxyFix(Capture(), **options)
+        middleware(Capture(), **options)
 
 
 def test_proxy_fix_public_attributes() -> None:
