@@ -4,6 +4,8 @@
 returns ``(status, headers, body)``; ``header`` reads a header's values;
 ``problem`` checks the JSON framing of an error body and decodes it;
 ``raising`` is an application that raises the exception it is given.
+``Capture``, ``through`` and ``seen`` run a request through a proxy middleware
+and look at the environ the app got.
 """
 
 from __future__ import annotations
@@ -48,3 +50,55 @@ def raising(exc: BaseException) -> WSGIApplication:
         raise exc
 
     return app
+
+
+# --- ProxyFix and FakeForwardedFor -----------------------------------------------
+
+#: The environ keys ProxyFix may write.
+PROXY_FIX_KEYS = (
+    "REMOTE_ADDR",
+    "wsgi.url_scheme",
+    "HTTP_HOST",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SCRIPT_NAME",
+)
+
+
+#: The environ keys of the forwarded headers ProxyFix reads.
+FORWARDED_HEADERS = (
+    "HTTP_FORWARDED",
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PORT",
+    "HTTP_X_FORWARDED_PREFIX",
+)
+
+
+class Capture:
+    """An app that keeps the environ it was called with."""
+
+    def __init__(self) -> None:
+        self.environ: WSGIEnvironment = {}
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        self.environ = environ
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+
+def through(middleware: Any, *args: Any, **kwargs: Any) -> Any:
+    """A factory: ``through(ProxyFix, x_for=2)(**environ) -> environ seen by the app``."""
+
+    def run(**environ: Any) -> WSGIEnvironment:
+        capture = Capture()
+        run_wsgi(middleware(capture, *args, **kwargs), environ)
+        return capture.environ
+
+    return run
+
+
+def seen(environ: WSGIEnvironment) -> dict[str, Any]:
+    """The values of the keys ProxyFix may write."""
+    return {key: environ.get(key) for key in PROXY_FIX_KEYS}

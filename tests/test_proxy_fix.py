@@ -1,12 +1,13 @@
-"""wsgikit.proxy: ProxyFix (werkzeug-compatible, trusted networks, RFC 7239,
-strict validation) and FakeForwardedFor."""
+"""wsgikit.proxy.ProxyFix: werkzeug compatibility, strict validation, originals,
+trusted networks, RFC 7239, clear_untrusted, options, the response left alone
+(with FakeForwardedFor as a layer too), real frameworks and servers, the quiet
+warning. The header grammar is tested in test_forwarded.py."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
 import logging
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -29,66 +30,28 @@ from conftest import (
     tracked_app,
     write_app,
 )
-from hypothesis import HealthCheck, assume, given, settings
+from helpers import FORWARDED_HEADERS, PROXY_FIX_KEYS, Capture, seen, through
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.middleware.proxy_fix import ProxyFix as WerkzeugProxyFix
 
 from wsgikit.proxy import FORWARDED_KEY, ORIG_KEY, QUIET_REQUESTS, FakeForwardedFor, ProxyFix
 
-CHANGED_KEYS = (
-    "REMOTE_ADDR",
-    "wsgi.url_scheme",
-    "HTTP_HOST",
-    "SERVER_NAME",
-    "SERVER_PORT",
-    "SCRIPT_NAME",
-)
-HEADERS = (
-    "HTTP_FORWARDED",
-    "HTTP_X_FORWARDED_FOR",
-    "HTTP_X_FORWARDED_PROTO",
-    "HTTP_X_FORWARDED_HOST",
-    "HTTP_X_FORWARDED_PORT",
-    "HTTP_X_FORWARDED_PREFIX",
-)
-
-
-class Capture:
-    """An app that keeps the environ it was called with."""
-
-    def __init__(self) -> None:
-        self.environ: WSGIEnvironment = {}
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        self.environ = environ
-        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
-        return [b"ok"]
-
-
-def through(middleware: Any, *args: Any, **kwargs: Any) -> Any:
-    """A factory: ``through(ProxyFix, x_for=2)(**environ) -> environ seen by the app``."""
-
-    def run(**environ: Any) -> WSGIEnvironment:
-        capture = Capture()
-        run_wsgi(middleware(capture, *args, **kwargs), environ)
-        return capture.environ
-
-    return run
-
-
-def seen(environ: WSGIEnvironment) -> dict[str, Any]:
-    return {key: environ.get(key) for key in CHANGED_KEYS}
+ORIGINAL = make_environ()
 
 
 # --- werkzeug compatibility ---------------------------------------------------
 
 BEHIND = {"REMOTE_ADDR": "192.168.0.2", "HTTP_HOST": "spam", "SERVER_NAME": "spam"}
+
+
 SAME: dict[str, tuple[str, str]] = {}
+
 
 # (options, headers, differences): the request through werkzeug's ProxyFix and
 # ours. ``differences`` maps an environ key to (ours, werkzeug's) where we
 # deliberately differ (ProxyFix's docstring lists why); every other key of
-# CHANGED_KEYS must be the same. A header value of None deletes the key.
+# PROXY_FIX_KEYS must be the same. A header value of None deletes the key.
 WERKZEUG_CASES = [
     pytest.param({}, {}, SAME, id="no headers"),
     pytest.param(
@@ -309,7 +272,7 @@ def test_werkzeug_compatibility(
 
     theirs, ours = run_both(options, headers)
     assert {key: (ours.get(key), theirs.get(key)) for key in differences} == differences
-    alike = [key for key in CHANGED_KEYS if key not in differences]
+    alike = [key for key in PROXY_FIX_KEYS if key not in differences]
     assert {key: ours.get(key) for key in alike} == {key: theirs.get(key) for key in alike}
     if not differences:
         assert Request(ours).url == Request(theirs).url
@@ -324,7 +287,7 @@ def test_werkzeug_compatibility(
     )
     orig = ours.get(ORIG_KEY)
     assert (orig is not None) == read
-    changed = {key for key in CHANGED_KEYS if ours.get(key) != werkzeug_orig[key]}
+    changed = {key for key in PROXY_FIX_KEYS if ours.get(key) != werkzeug_orig[key]}
     assert changed <= set(orig or {})
     assert orig in (None, {key: werkzeug_orig[key] for key in orig or {}})
 
@@ -334,278 +297,6 @@ def test_positional_hop_counts_as_in_werkzeug() -> None:
         HTTP_X_FORWARDED_FOR="1.2.3.4, 10.0.0.1", HTTP_X_FORWARDED_HOST="example.com"
     )
     assert (environ["REMOTE_ADDR"], environ["HTTP_HOST"]) == ("1.2.3.4", "example.com")
-
-
-# --- strict validation --------------------------------------------------------
-
-ORIGINAL = make_environ()
-
-#: A valid value before the invalid one: an invalid hop must not let the one
-#: before it through.
-EARLIER = {
-    "HTTP_X_FORWARDED_FOR": "10.0.0.1",
-    "HTTP_X_FORWARDED_PROTO": "https",
-    "HTTP_X_FORWARDED_HOST": "good.example",
-    "HTTP_X_FORWARDED_PORT": "8443",
-    "HTTP_X_FORWARDED_PREFIX": "/good",
-    "HTTP_FORWARDED": "for=10.0.0.1;proto=https;host=good.example",
-}
-#: How the log names each header (" Forwarded " is not "X-Forwarded-For").
-LOGGED_AS = {
-    "HTTP_X_FORWARDED_FOR": "X-Forwarded-For",
-    "HTTP_X_FORWARDED_PROTO": "X-Forwarded-Proto",
-    "HTTP_X_FORWARDED_HOST": "X-Forwarded-Host",
-    "HTTP_X_FORWARDED_PORT": "X-Forwarded-Port",
-    "HTTP_X_FORWARDED_PREFIX": "X-Forwarded-Prefix",
-    "HTTP_FORWARDED": " Forwarded ",
-}
-
-
-def invalid(header: str, *cases: tuple[str, str]) -> list[Any]:
-    """Rows of INVALID_VALUES: (value, case id) pairs for one header."""
-    short = LOGGED_AS[header].strip().removeprefix("X-Forwarded-").lower()
-    return [pytest.param(header, value, id=f"{short}: {case}") for value, case in cases]
-
-
-INVALID_VALUES = [
-    *invalid(
-        "HTTP_X_FORWARDED_FOR",
-        ("not-an-ip", "word"),
-        ("1.2.3.4\r\nX-Evil: 1", "CRLF"),
-        ("1.2.3.256", "octet too big"),
-        ("01.2.3.4", "leading zero"),
-        ("1.2.3.4:0", "port 0"),
-        ("1.2.3.4:65536", "port too big"),
-        ("1.2.3.4:http", "port word"),
-        ("fe80::1%eth0", "scope id"),
-        ("fe80::1%\r\nX", "scope id with CRLF"),
-        ("[1.2.3.4]", "bracketed IPv4"),
-        ("[::1", "unclosed bracket"),
-        ("[::1]x", "junk after bracket"),
-        ("1" * 200, "overlong"),
-        ("unknown", "unknown"),
-        ("_hidden", "obfuscated"),
-        ("1.2.3.4/8", "network"),
-        ("١.٢.٣.٤", "arabic digits"),
-        ('"1.2.3.4', "unclosed quote"),
-    ),
-    *invalid(
-        "HTTP_X_FORWARDED_PROTO",
-        ("ftp", "other scheme"),
-        ("https\r\n", "CRLF"),
-        ("javascript", "javascript"),
-        ("http s", "space"),
-    ),
-    *invalid(
-        "HTTP_X_FORWARDED_HOST",
-        ("evil.example/path", "path"),
-        ("evil.example\r\nSet-Cookie: a=b", "CRLF"),
-        ("user@evil.example", "userinfo"),
-        ("evil.example?x", "query"),
-        ("evil.example#x", "fragment"),
-        ("evil.example:0", "port 0"),
-        ("evil.example:99999", "port too big"),
-        ("evil.example:", "empty port"),
-        ("evil.example:80:80", "two ports"),
-        ("ex.com:00000", "port zeros"),
-        ("ex.com:000080", "port six digits"),
-        ("[::1", "unclosed bracket"),
-        ("[zz::1]", "bad IPv6 literal"),
-        ("[fe80::1%eth0]", "scope id"),
-        ("-evil.example", "leading dash"),
-        ("évil.example", "non-ASCII"),
-        ("a" * 300, "overlong"),
-        ("a b", "space"),
-        ("\\\\evil", "backslashes"),
-    ),
-    *invalid(
-        "HTTP_X_FORWARDED_PORT",
-        ("0", "zero"),
-        ("65536", "too big"),
-        ("-1", "negative"),
-        ("80abc", "trailing junk"),
-        ("٨٠", "arabic digits"),
-        ("8080\r\n", "CRLF"),
-        ("9" * 50, "overlong"),
-        ("000443", "six digits"),
-        ("00000", "zeros"),
-    ),
-    *invalid(
-        "HTTP_X_FORWARDED_PREFIX",
-        ("//evil.example", "protocol-relative"),
-        ("/app//evil", "empty segment"),
-        ("app", "relative"),
-        ("/app\r\nX: y", "CRLF"),
-        ("/app/../admin", "dot-dot"),
-        ("/./app", "dot"),
-        ("/..", "dot-dot at end"),
-        ("/app?x=1", "query"),
-        ("/app#x", "fragment"),
-        ("/app%2F..", "percent"),
-        ("/\\evil.example", "backslash"),
-        ("/my app", "space"),
-        ("https://evil.example/", "absolute URL"),
-    ),
-    *invalid(
-        "HTTP_FORWARDED",
-        ("for=1.2.3.4/evil", "trailing junk"),
-        ('for="1.2.3.4', "unclosed quote"),
-        ('for="1.2.3.4\r\nX: y"', "CRLF"),
-        ("for=_", "empty obfuscated"),
-        ("for=", "empty"),
-        ("for", "no value"),
-        ("proto=gopher", "bad proto"),
-        ("host=a/b", "bad host"),
-        ("for=1.2.3.4;ext=" + "x" * 1100, "element over 1 KiB"),
-    ),
-]
-
-
-@pytest.mark.parametrize(("header", "value"), INVALID_VALUES)
-def test_invalid_value_is_ignored_and_logged(
-    caplog: pytest.LogCaptureFixture, header: str, value: str
-) -> None:
-    """An invalid rightmost value changes nothing (not even by letting the
-    valid hop before it through), records no original, and is logged."""
-    fix = through(ProxyFix, x_host=1, x_port=1, x_prefix=1, forwarded=1)
-    with caplog.at_level(logging.DEBUG, logger="wsgikit.proxy"):
-        environ = fix(**{header: f"{EARLIER[header]}, {value}"})
-    assert seen(environ) == seen(ORIGINAL)
-    assert environ[ORIG_KEY] == {}
-    assert FORWARDED_KEY not in environ
-    assert LOGGED_AS[header] in caplog.text
-
-
-@pytest.mark.parametrize(
-    "host",
-    ["evil.com/admin", "::1", "h:1:2", "a\r\nb", "shop.example\n", "x y", "[::1", "[zz]:80",
-     "user@host", "h:99999", "h" * 300],
-)  # fmt: skip
-@pytest.mark.parametrize("trusted", [None, ["10.0.0.0/8"]], ids=["hop count", "trusted"])
-def test_x_port_leaves_an_invalid_client_host_alone(
-    host: str, trusted: list[str] | None, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Writing the port into the client's own ``Host`` used to accept anything:
-    ``evil.com/admin:443``, ``::443``, ``h:1:443``, CR/LF kept."""
-    caplog.set_level(logging.DEBUG, logger="wsgikit.proxy")
-    environ = through(ProxyFix, x_port=1, trusted=trusted)(
-        REMOTE_ADDR="10.0.0.1", HTTP_HOST=host, HTTP_X_FORWARDED_PORT="443"
-    )
-    assert environ["HTTP_HOST"] == host
-    assert "HTTP_HOST" not in environ[ORIG_KEY]
-    assert environ["SERVER_PORT"] == "443"  # the forwarded port itself is valid
-    [record] = [r for r in caplog.records if "Host" in r.getMessage()]
-    assert record.levelno == logging.DEBUG
-    assert "\n" not in record.getMessage()
-
-
-@pytest.mark.parametrize(
-    ("host", "written"),
-    [
-        pytest.param("shop.example", "shop.example:443", id="name"),
-        pytest.param("shop.example:8080", "shop.example:443", id="name:port"),
-        pytest.param("[::1]", "[::1]:443", id="IPv6 literal"),
-        pytest.param("[2001:db8::1]:8080", "[2001:db8::1]:443", id="IPv6 literal:port"),
-        pytest.param("127.0.0.1:80", "127.0.0.1:443", id="IPv4:port"),
-    ],
-)
-def test_x_port_rewrites_a_valid_client_host(host: str, written: str) -> None:
-    environ = through(ProxyFix, x_port=1)(HTTP_HOST=host, HTTP_X_FORWARDED_PORT="00443")
-    assert (environ["HTTP_HOST"], environ["SERVER_PORT"]) == (written, "443")
-    assert environ[ORIG_KEY]["HTTP_HOST"] == host
-
-
-@settings(max_examples=300, deadline=None)
-@given(host=st.text(alphabet="ab1.:[]/@ \r\n%_-", max_size=20) | st.just("[::1]:8080"))
-def test_x_port_writes_only_hosts_a_forwarded_host_could_be(host: str) -> None:
-    """The client's ``Host`` gets the port exactly when ``X-Forwarded-Host``
-    with the same value would have been believed, and then the name stays.
-    (Blanks around a list header's value are not part of it; a server strips
-    them from Host too.)"""
-    assume(host == host.strip(" \t"))
-    as_forwarded = through(ProxyFix, x_host=1)(HTTP_X_FORWARDED_HOST=host)
-    accepted = "HTTP_HOST" in as_forwarded[ORIG_KEY]
-    environ = through(ProxyFix, x_port=1)(HTTP_HOST=host, HTTP_X_FORWARDED_PORT="443")
-    if accepted and host:
-        assert environ["HTTP_HOST"] == as_forwarded["SERVER_NAME"] + ":443"
-    else:
-        assert environ["HTTP_HOST"] == host
-
-
-def test_root_prefix_is_an_empty_script_name() -> None:
-    environ = through(ProxyFix, x_prefix=1)(SCRIPT_NAME="/app", HTTP_X_FORWARDED_PREFIX="/")
-    assert (environ["SCRIPT_NAME"], environ[ORIG_KEY]) == ("", {"SCRIPT_NAME": "/app"})
-
-
-@pytest.mark.parametrize(
-    ("value", "script_name"),
-    [
-        pytest.param("/app", "/app", id="one segment"),
-        pytest.param("/app/", "/app", id="trailing slash dropped"),
-        pytest.param("/a/b/", "/a/b", id="two segments, trailing slash"),
-        pytest.param("/a/b-c_d.e~f", "/a/b-c_d.e~f", id="unreserved"),
-        pytest.param("/v1/api:x@y", "/v1/api:x@y", id="colon and at"),
-        pytest.param("/...", "/...", id="three dots"),
-        pytest.param("/a/.well-known", "/a/.well-known", id="dot file"),
-    ],
-)
-def test_clean_prefix_is_believed(value: str, script_name: str) -> None:
-    environ = through(ProxyFix, x_prefix=1)(HTTP_X_FORWARDED_PREFIX=value)
-    assert environ["SCRIPT_NAME"] == script_name
-
-
-@pytest.mark.parametrize(
-    ("options", "remote", "level"),
-    [
-        pytest.param({}, "127.0.0.1", logging.DEBUG, id="hop count: any client, DEBUG"),
-        pytest.param(
-            {"trusted": ["127.0.0.1"]}, "127.0.0.1", logging.WARNING, id="trusted peer: WARNING"
-        ),
-    ],
-)
-def test_rejected_value_log_level_and_truncation(
-    caplog: pytest.LogCaptureFixture, options: dict[str, Any], remote: str, level: int
-) -> None:
-    with caplog.at_level(logging.DEBUG, logger="wsgikit.proxy"):
-        through(ProxyFix, x_host=1, **options)(
-            REMOTE_ADDR=remote, HTTP_X_FORWARDED_HOST="evil/" + "x" * 5000
-        )
-    (record,) = caplog.records
-    assert record.levelno == level and record.name == "wsgikit.proxy"
-    assert "X-Forwarded-Host" in record.getMessage() and len(record.getMessage()) < 200
-
-
-@pytest.mark.parametrize(
-    "headers",
-    [
-        pytest.param({"HTTP_X_FORWARDED_FOR": "garbage"}, id="for"),
-        pytest.param({"HTTP_X_FORWARDED_PROTO": "gopher"}, id="proto"),
-        pytest.param({"HTTP_X_FORWARDED_HOST": "a/b"}, id="host"),
-        pytest.param({"HTTP_X_FORWARDED_PORT": "0"}, id="port"),
-        pytest.param({"HTTP_X_FORWARDED_PREFIX": "//evil"}, id="prefix"),
-        pytest.param({"HTTP_FORWARDED": "for=garbage;proto=gopher"}, id="forwarded"),
-        pytest.param({"HTTP_X_FORWARDED_FOR": "1.2.3.4" * 2000}, id="too long"),
-    ],
-)
-def test_client_sent_garbage_is_not_logged_as_warning(
-    caplog: pytest.LogCaptureFixture, headers: dict[str, str]
-) -> None:
-    """Hop-count mode believes any client that reaches the app: its garbage
-    must not flood the logs at WARNING (nor from an untrusted peer)."""
-    options: dict[str, Any] = {"x_host": 1, "x_port": 1, "x_prefix": 1, "forwarded": 1}
-    with caplog.at_level(logging.DEBUG, logger="wsgikit.proxy"):
-        through(ProxyFix, **options)(**headers)
-        through(ProxyFix, trusted=["10.0.0.0/8"], **options)(REMOTE_ADDR="203.0.113.9", **headers)
-    assert caplog.records and all(r.levelno == logging.DEBUG for r in caplog.records)
-
-
-def test_trusted_proxy_passing_garbage_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="wsgikit.proxy"):
-        environ = through(ProxyFix, trusted=["10.0.0.0/8"])(
-            REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, garbage"
-        )
-    assert environ["REMOTE_ADDR"] == "10.0.0.1"
-    assert [r.levelno for r in caplog.records] == [logging.WARNING]
 
 
 # --- originals ------------------------------------------------------------------
@@ -991,7 +682,7 @@ def test_clear_untrusted_removes_everything_from_untrusted_peer() -> None:
     environ = through(ProxyFix, trusted=TRUSTED, clear_untrusted=True)(
         REMOTE_ADDR="203.0.113.9", **ALL_FORWARDED
     )
-    assert not set(HEADERS) & set(environ)
+    assert not set(FORWARDED_HEADERS) & set(environ)
     assert environ[ORIG_KEY] == ALL_FORWARDED
     assert seen(environ) == {**seen(ORIGINAL), "REMOTE_ADDR": "203.0.113.9"}
 
@@ -1000,14 +691,14 @@ def test_clear_untrusted_removes_headers_switched_off() -> None:
     environ = through(ProxyFix, trusted=TRUSTED, clear_untrusted=True)(
         REMOTE_ADDR="10.0.0.1", **ALL_FORWARDED
     )
-    left = {key for key in HEADERS if key in environ}
+    left = {key for key in FORWARDED_HEADERS if key in environ}
     assert left == {"HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO"}
     assert environ["REMOTE_ADDR"] == "6.6.6.6"
 
 
 def test_clear_untrusted_in_hop_count_mode_removes_overridden_x_headers() -> None:
     environ = through(ProxyFix, forwarded=1, clear_untrusted=True)(**ALL_FORWARDED)
-    assert [key for key in HEADERS if key in environ] == ["HTTP_FORWARDED"]
+    assert [key for key in FORWARDED_HEADERS if key in environ] == ["HTTP_FORWARDED"]
     assert environ["REMOTE_ADDR"] == "6.6.6.6"
 
 
@@ -1072,6 +763,8 @@ FORWARDED_PARAMETER = st.sampled_from(
      "proto=ftp",
      "host=shop.example", 'host="a b"', "by=10.0.0.5", "secret=1", 'x="a,b"', ""]
 )  # fmt: skip
+
+
 FORWARDED_ELEMENT = st.lists(FORWARDED_PARAMETER, max_size=4).map(";".join)
 
 
@@ -1111,7 +804,7 @@ def test_trimmed_forwarded_holds_only_valid_parameters(
 
 def test_headers_stay_without_clear_untrusted() -> None:
     environ = through(ProxyFix, trusted=TRUSTED)(REMOTE_ADDR="203.0.113.9", **ALL_FORWARDED)
-    assert {key: environ[key] for key in HEADERS} == ALL_FORWARDED
+    assert {key: environ[key] for key in FORWARDED_HEADERS} == ALL_FORWARDED
 
 
 # --- options ------------------------------------------------------------------
@@ -1138,37 +831,6 @@ def test_headers_stay_without_clear_untrusted() -> None:
         pytest.param(
             ProxyFix, {"clear_untrusted": "yes"}, TypeError, "clear_untrusted", id="clear str"
         ),
-        pytest.param(
-            FakeForwardedFor, {"real_ip": "nope"}, ValueError, "real_ip", id="real_ip word"
-        ),
-        pytest.param(
-            FakeForwardedFor, {"real_ip": "1.2.3.4:80"}, ValueError, "real_ip", id="real_ip port"
-        ),
-        pytest.param(
-            FakeForwardedFor, {"real_ip": "fe80::1%eth0"}, ValueError, "real_ip", id="real_ip scope"
-        ),
-        pytest.param(FakeForwardedFor, {"real_ip": 1}, TypeError, "real_ip", id="real_ip int"),
-        pytest.param(
-            FakeForwardedFor,
-            {"proxies": ["10.0.0.1", "x"]},
-            ValueError,
-            "proxies",
-            id="proxies word",
-        ),
-        pytest.param(
-            FakeForwardedFor, {"proxies": [b"10.0.0.1"]}, TypeError, "proxies", id="proxies bytes"
-        ),
-        pytest.param(FakeForwardedFor, {"proxies": 5}, TypeError, "proxies", id="proxies int"),
-        pytest.param(FakeForwardedFor, {"override": 1}, TypeError, "override", id="override int"),
-        pytest.param(FakeForwardedFor, {"proto": "ftp"}, ValueError, "proto", id="proto ftp"),
-        pytest.param(FakeForwardedFor, {"host": "a/b"}, ValueError, "host", id="host path"),
-        pytest.param(FakeForwardedFor, {"host": "a\r\nb"}, ValueError, "host", id="host CRLF"),
-        pytest.param(FakeForwardedFor, {"port": 0}, ValueError, "port", id="port 0"),
-        pytest.param(FakeForwardedFor, {"port": "80"}, ValueError, "port", id="port str"),
-        pytest.param(FakeForwardedFor, {"prefix": "//evil"}, ValueError, "prefix", id="prefix //"),
-        pytest.param(
-            FakeForwardedFor, {"forwarded": "yes"}, TypeError, "forwarded", id="forwarded str"
-        ),
     ],
 )
 def test_bad_options_are_rejected(
@@ -1185,165 +847,6 @@ def test_proxy_fix_public_attributes() -> None:
     assert (fix.forwarded, fix.clear_untrusted) == (1, False)
 
 
-# --- hostile input (hypothesis) -------------------------------------------------
-
-HOST_OK = re.compile(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_][A-Za-z0-9_.-]*)(:[0-9]{1,5})?")
-PREFIX_OK = re.compile(r"(/[A-Za-z0-9\-._~!$&'()*+,;=:@]+)+/?")
-NASTY = st.sampled_from(
-    [",", ";", '"', "\\", "[", "]", ":", "=", "\r", "\n", " ", "%", "/", "_", "for=", "unknown"]
-    + [":00080", "00443", "/app/"]
-)
-ADDRESSY = st.one_of(
-    st.ip_addresses().map(str),
-    st.ip_addresses(v=6).map(lambda ip: f'"[{ip}]:{ip.packed[0] * 200}"'),
-    st.text(max_size=12),
-    NASTY,
-)
-HEADER_VALUE = st.lists(ADDRESSY, max_size=6).map("".join) | st.text(max_size=60)
-
-
-def assert_sane(before: WSGIEnvironment, environ: WSGIEnvironment) -> None:
-    """Every value ProxyFix may write is valid (or untouched)."""
-    remote = environ["REMOTE_ADDR"]
-    if remote != before["REMOTE_ADDR"]:
-        assert "%" not in remote
-        ipaddress.ip_address(remote)
-    assert environ["wsgi.url_scheme"] in ("http", "https")
-    if environ["HTTP_HOST"] != before["HTTP_HOST"]:
-        match = HOST_OK.fullmatch(environ["HTTP_HOST"])
-        assert match is not None
-    assert environ["SERVER_PORT"].isdigit() and 0 < int(environ["SERVER_PORT"]) < 65536
-    if environ["SERVER_NAME"] != before["SERVER_NAME"]:
-        assert HOST_OK.fullmatch(environ["SERVER_NAME"]) is not None
-    script = environ["SCRIPT_NAME"]
-    assert script == "" or (PREFIX_OK.fullmatch(script) and "/../" not in script + "/")
-    assert not script.endswith("/")
-    for key in ("SERVER_PORT", "HTTP_HOST"):
-        if environ[key] != before[key]:
-            after_literal = environ[key].rpartition("]")[2]
-            if key == "SERVER_PORT" or ":" in after_literal:
-                assert not after_literal.rpartition(":")[2].startswith("0")
-    for value in environ.get(FORWARDED_KEY, {}).values():
-        assert not set(value) & set('\r\n ,;"\\/')
-
-
-HOSTILE_CONFIGS = [
-    ProxyFix(Capture(), 2, 1, 1, 1, 1, forwarded=0),
-    ProxyFix(Capture(), 1, 1, 1, 1, 1, forwarded=2),
-    ProxyFix(Capture(), x_host=1, x_port=1, x_prefix=1, trusted=["0.0.0.0/0", "::/0"]),
-    ProxyFix(Capture(), x_host=1, x_prefix=1, forwarded=1, trusted="127.0.0.1 10.0.0.0/8"),
-]
-
-
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    config=st.sampled_from(range(len(HOSTILE_CONFIGS))),
-    values=st.fixed_dictionaries({}, optional={key: HEADER_VALUE for key in HEADERS}),
-    remote=st.sampled_from(["127.0.0.1", "10.1.2.3", "::1", "203.0.113.9"]),
-)
-def test_hostile_headers_never_raise_or_leak(
-    config: int, values: dict[str, str], remote: str
-) -> None:
-    fix = HOSTILE_CONFIGS[config]
-    before = make_environ(REMOTE_ADDR=remote, **values)
-    environ = dict(before)
-    fix(environ, lambda status, headers, exc_info=None: print)
-    assert_sane(before, environ)
-
-
-@settings(max_examples=150, deadline=None)
-@given(value=st.text(max_size=80))
-def test_hostile_forwarded_elements_never_leak(value: str) -> None:
-    trusted = ProxyFix(Capture(), x_host=1, forwarded=1, trusted=["0.0.0.0/0", "::/0"])
-    for fix in (ProxyFix(Capture(), forwarded=1), trusted):
-        header = f"for=1.2.3.4;{value}, {value}"
-        before = make_environ(HTTP_FORWARDED=header)
-        environ = dict(before)
-        fix(environ, lambda status, headers, exc_info=None: print)
-        assert_sane(before, environ)
-
-
-@settings(max_examples=100, deadline=None)
-@given(ip=st.ip_addresses(), port=st.integers(1, 65535))
-def test_any_valid_address_with_port_is_believed(ip: Any, port: int) -> None:
-    node = f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
-    environ = through(ProxyFix)(HTTP_X_FORWARDED_FOR=node)
-    assert ipaddress.ip_address(environ["REMOTE_ADDR"]) == ip
-    fwd = through(ProxyFix, forwarded=1)(HTTP_FORWARDED=f'for="{node}"')
-    assert ipaddress.ip_address(fwd["REMOTE_ADDR"]) == ip
-
-
-# --- FakeForwardedFor ---------------------------------------------------------
-
-
-def test_fake_adds_x_forwarded_for_with_defaults() -> None:
-    environ = through(FakeForwardedFor)()
-    assert environ["HTTP_X_FORWARDED_FOR"] == "10.1.1.1, 10.3.4.5, 127.0.0.1"
-    assert not {"HTTP_X_FORWARDED_PROTO", "HTTP_FORWARDED"} & set(environ)
-    assert environ["REMOTE_ADDR"] == "127.0.0.1"
-
-
-@pytest.mark.parametrize(
-    ("override", "expected"),
-    [pytest.param(False, "6.6.6.6", id="kept"), pytest.param(True, "10.1.1.1", id="overridden")],
-)
-def test_fake_keeps_client_header_unless_override(override: bool, expected: str) -> None:
-    environ = through(FakeForwardedFor, proxies=(), override=override, proto="https")(
-        HTTP_X_FORWARDED_FOR="6.6.6.6"
-    )
-    assert environ["HTTP_X_FORWARDED_FOR"] == expected
-    assert environ["HTTP_X_FORWARDED_PROTO"] == "https"
-
-
-def test_fake_sends_every_header_one_value_per_hop() -> None:
-    environ = through(
-        FakeForwardedFor,
-        real_ip="2001:db8::7",
-        proxies="10.0.0.5 fd00::1",
-        proto="https",
-        host="shop.example:8443",
-        port=8443,
-        prefix="/store",
-        forwarded=True,
-    )()
-    assert environ["HTTP_X_FORWARDED_FOR"] == "2001:db8::7, 10.0.0.5, fd00::1"
-    assert environ["HTTP_X_FORWARDED_PROTO"] == "https, https, https"
-    assert environ["HTTP_X_FORWARDED_PORT"] == "8443, 8443, 8443"
-    assert environ["HTTP_X_FORWARDED_PREFIX"] == "/store, /store, /store"
-    extra = ';proto=https;host="shop.example:8443"'
-    assert environ["HTTP_FORWARDED"] == (
-        f'for="[2001:db8::7]"{extra}, for=10.0.0.5{extra}, for="[fd00::1]"{extra}'
-    )
-
-
-@pytest.mark.parametrize(
-    "proxy_fix",
-    [
-        pytest.param({"x_for": 3, "x_proto": 3, "x_host": 3}, id="hop counts"),
-        pytest.param({"x_for": 3, "x_proto": 1, "x_host": 1}, id="hop count 1 for the rest"),
-        pytest.param({"x_host": 1, "trusted": ["10.0.0.0/8", "127.0.0.1"]}, id="trusted"),
-        pytest.param({"forwarded": 3}, id="forwarded hops"),
-        pytest.param({"forwarded": 1, "trusted": ["10.0.0.0/8", "127.0.0.1"]}, id="fwd trusted"),
-    ],
-)
-def test_fake_chain_is_understood_by_proxy_fix(proxy_fix: dict[str, Any]) -> None:
-    capture = Capture()
-    app = FakeForwardedFor(
-        ProxyFix(capture, **proxy_fix),
-        real_ip="203.0.113.7",
-        proxies=["10.0.0.5", "10.0.0.4"],
-        proto="https",
-        host="shop.example",
-        forwarded=True,
-    )
-    run_wsgi(app)
-    assert seen(capture.environ)["REMOTE_ADDR"] == "203.0.113.7"
-    assert (capture.environ["wsgi.url_scheme"], capture.environ["HTTP_HOST"]) == (
-        "https",
-        "shop.example",
-    )
-
-
 # --- PEP 3333: the response is never touched -------------------------------------
 
 #: Every layer on a request whose headers it reads and rewrites.
@@ -1358,6 +861,8 @@ LAYERS = [
         id="FakeForwardedFor",
     ),
 ]
+
+
 PROXIED = {
     "HTTP_X_FORWARDED_FOR": "203.0.113.7",
     "HTTP_X_FORWARDED_HOST": "shop.example",
@@ -1667,230 +1172,6 @@ def test_clear_untrusted_trims_x_forwarded_for_in_hop_count_mode(chain: str, kep
     assert environ[ORIG_KEY]["HTTP_X_FORWARDED_FOR"] == chain
 
 
-# --- limits, caches, mapped networks, INI hops ------------------------------------------
-
-
-@pytest.fixture
-def longest_key(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """Spies on the cached functions: the longest argument each was called with."""
-    from wsgikit import proxy
-
-    longest: dict[str, int] = {}
-
-    def spy(name: str, function: Any) -> Any:
-        def wrapper(*args: Any) -> Any:
-            longest[name] = max(longest.get(name, 0), len(args[-1]))
-            return function(*args)
-
-        return wrapper
-
-    for name in ("_client_address", "_valid_host", "_trust_verdict"):
-        monkeypatch.setattr(proxy, name, spy(name, getattr(proxy, name)))
-    return longest
-
-
-def test_caches_are_never_keyed_by_long_values(longest_key: dict[str, int]) -> None:
-    """Forwarded values are attacker-chosen cache keys: one over the size
-    limits must never reach a cached function (4096 unique 60 KB values once
-    pinned 240 MB)."""
-    from wsgikit import proxy
-
-    long = "1" * 5000
-    headers = {
-        "HTTP_X_FORWARDED_FOR": f"10.0.0.9, {long}, [{long}]:80, 10.0.0.5",
-        "HTTP_X_FORWARDED_HOST": "a" * 3000 + ":80, shop.example",
-        "HTTP_FORWARDED": f'for="{long[:900]}";by={long[:60]}x;host={"a" * 900}',
-    }
-    configs = [
-        ProxyFix(Capture(), x_host=1, forwarded=1),
-        ProxyFix(Capture(), x_for=2, x_host=2),
-        ProxyFix(Capture(), x_host=1, trusted=["10.0.0.0/8"]),
-        ProxyFix(Capture(), x_host=1, forwarded=1, trusted=["10.0.0.0/8"]),
-    ]
-    for fix in configs:
-        for remote in ("10.0.0.1", "9" * 5000):
-            environ = make_environ(REMOTE_ADDR=remote, **headers)
-            fix(environ, lambda status, headers, exc_info=None: print)
-            assert environ["REMOTE_ADDR"] == remote
-    assert set(longest_key) == {"_client_address", "_valid_host", "_trust_verdict"}
-    assert longest_key["_client_address"] <= proxy._MAX_NODE
-    assert longest_key["_trust_verdict"] <= proxy._MAX_NODE
-    assert longest_key["_valid_host"] <= proxy._MAX_HOST
-
-
-def test_caches_stay_empty_under_overlong_values() -> None:
-    from wsgikit import proxy
-
-    proxy._client_address.cache_clear()
-    proxy._valid_host.cache_clear()
-    fix = ProxyFix(Capture(), x_host=1)
-    for index in range(200):
-        value = f"{index}" + "x" * 6000
-        fix(
-            make_environ(HTTP_X_FORWARDED_FOR=value, HTTP_X_FORWARDED_HOST=value),
-            lambda status, headers, exc_info=None: print,
-        )
-    assert proxy._client_address.cache_info().currsize == 0
-    assert proxy._valid_host.cache_info().currsize == 0
-
-
-@pytest.fixture
-def parse_counts(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """How often the header-splitting and element-parsing helpers run."""
-    from wsgikit import proxy
-
-    counts = {"items": 0, "elements": 0}
-
-    def counted(name: str, function: Any) -> Any:
-        def wrapper(*args: Any) -> Any:
-            counts[name] += 1
-            return function(*args)
-
-        return wrapper
-
-    monkeypatch.setattr(proxy, "_items", counted("items", proxy._items))
-    monkeypatch.setattr(proxy, "parse_dict_header", counted("elements", proxy.parse_dict_header))
-    return counts
-
-
-BIG = 200_000
-
-
-@pytest.mark.parametrize(
-    ("header", "value", "options"),
-    [
-        pytest.param(
-            "HTTP_FORWARDED", "for=1.2.3.4;proto=https, " * (BIG // 25), {}, id="Forwarded"
-        ),
-        pytest.param(
-            "HTTP_X_FORWARDED_FOR", '"' + "1.2.3.4, " * (BIG // 9), {}, id="X-Forwarded-For"
-        ),
-        pytest.param("HTTP_X_FORWARDED_PROTO", "https," * (BIG // 6), {}, id="X-Forwarded-Proto"),
-        pytest.param(
-            "HTTP_X_FORWARDED_HOST", "a.example," * (BIG // 10), {}, id="X-Forwarded-Host"
-        ),
-        pytest.param("HTTP_X_FORWARDED_PORT", "443, " * (BIG // 5), {}, id="X-Forwarded-Port"),
-        pytest.param("HTTP_X_FORWARDED_PREFIX", "/a," * (BIG // 3), {}, id="X-Forwarded-Prefix"),
-        pytest.param(
-            "HTTP_FORWARDED",
-            "for=1.2.3.4, " * (BIG // 13),
-            {"trusted": ["127.0.0.1"]},
-            id="Forwarded, trusted",
-        ),
-        pytest.param(
-            "HTTP_X_FORWARDED_FOR",
-            "127.0.0.1, " * (BIG // 11),
-            {"trusted": ["127.0.0.1"]},
-            id="X-Forwarded-For, trusted",
-        ),
-    ],
-)
-def test_overlong_header_is_refused_unparsed(
-    caplog: pytest.LogCaptureFixture,
-    parse_counts: dict[str, int],
-    header: str,
-    value: str,
-    options: dict[str, Any],
-) -> None:
-    """A 200 KB forwarded header is refused as a whole, logged, not parsed."""
-    assert len(value) > 8192 * 20
-    fix = ProxyFix(Capture(), x_host=2, x_port=2, x_prefix=2, forwarded=2, **options)
-    with caplog.at_level(logging.DEBUG, logger="wsgikit.proxy"):
-        environ = make_environ(**{header: value})
-        fix(environ, lambda status, headers, exc_info=None: print)
-    assert seen(environ) == seen(ORIGINAL)
-    assert parse_counts == {"items": 0, "elements": 0}
-    assert f"of {len(value)} characters" in caplog.text
-
-
-def test_overlong_forwarded_still_overrides_x_forwarded() -> None:
-    """Refusing Forwarded must not hand the choice to X-Forwarded-For, which
-    the proxy writing Forwarded may not set (then the client does)."""
-    environ = through(ProxyFix, forwarded=1, clear_untrusted=True)(
-        HTTP_FORWARDED="for=1.2.3.4, " * 1000, HTTP_X_FORWARDED_FOR="6.6.6.6"
-    )
-    assert environ["REMOTE_ADDR"] == "127.0.0.1"
-    assert not {"HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR"} & set(environ)
-
-
-def test_header_at_the_limit_is_read() -> None:
-    from wsgikit import proxy
-
-    chain = "x" * (proxy._MAX_HEADER - len(", 203.0.113.7")) + ", 203.0.113.7"
-    assert len(chain) == proxy._MAX_HEADER
-    assert through(ProxyFix)(HTTP_X_FORWARDED_FOR=chain)["REMOTE_ADDR"] == "203.0.113.7"
-    assert through(ProxyFix)(HTTP_X_FORWARDED_FOR=chain + "1")["REMOTE_ADDR"] == "127.0.0.1"
-
-
-@pytest.mark.parametrize("quoted", [False, True], ids=["plain", "quoted"])
-def test_hop_count_parses_only_the_element_it_needs(
-    parse_counts: dict[str, int], quoted: bool
-) -> None:
-    client = '"[2001:db8::7]:4711"' if quoted else "203.0.113.7"
-    header = "for=6.6.6.6;proto=http, " * 300 + f"for={client};proto=https, for=10.0.0.5"
-    assert len(header) < 8192
-    environ = through(ProxyFix, forwarded=2)(HTTP_FORWARDED=header)
-    assert ipaddress.ip_address(environ["REMOTE_ADDR"]) in (
-        ipaddress.ip_address("203.0.113.7"),
-        ipaddress.ip_address("2001:db8::7"),
-    )
-    assert environ["wsgi.url_scheme"] == "https"
-    assert parse_counts["elements"] == 1
-
-
-def test_trusted_mode_parses_elements_only_up_to_the_client(
-    parse_counts: dict[str, int],
-) -> None:
-    header = "for=6.6.6.6, " * 300 + "for=203.0.113.7;proto=https, for=10.0.0.5"
-    environ = through(ProxyFix, forwarded=1, trusted=["10.0.0.0/8"])(
-        REMOTE_ADDR="10.0.0.1", HTTP_FORWARDED=header
-    )
-    assert (environ["REMOTE_ADDR"], environ["wsgi.url_scheme"]) == ("203.0.113.7", "https")
-    assert parse_counts["elements"] == 2
-
-
-def test_overlong_forwarded_element_is_ignored(caplog: pytest.LogCaptureFixture) -> None:
-    element = "for=203.0.113.7;proto=https;ext=" + "x" * 1000
-    with caplog.at_level(logging.DEBUG, logger="wsgikit.proxy"):
-        environ = through(ProxyFix, forwarded=1)(HTTP_FORWARDED=element)
-    assert seen(environ) == seen(ORIGINAL)
-    assert "Forwarded element" in caplog.text
-    ok = through(ProxyFix, forwarded=1)(HTTP_FORWARDED=element[:900])
-    assert (ok["REMOTE_ADDR"], ok["wsgi.url_scheme"]) == ("203.0.113.7", "https")
-
-
-LIST_TEXT = st.text(alphabet=' \t,"\\ab;=\r\n\xa01.', max_size=40)
-
-
-@settings(max_examples=400, deadline=None)
-@given(value=LIST_TEXT)
-def test_list_splitting_matches_werkzeug(value: str) -> None:
-    """The splitter that parses only what is needed gives werkzeug's items."""
-    from werkzeug.http import parse_list_header
-
-    from wsgikit import proxy
-
-    assert [proxy._unquote(item) for item in proxy._items(value)] == parse_list_header(value)
-
-
-@settings(max_examples=200, deadline=None)
-@given(values=st.lists(LIST_TEXT, min_size=1, max_size=5), hops=st.integers(1, 6))
-def test_hop_counts_pick_what_werkzeug_picks(values: list[str], hops: int) -> None:
-    """Hop counts pick werkzeug's item (its shortcuts included); trusted mode
-    (``or_leftmost``) the same item, or the leftmost when there are fewer."""
-    from werkzeug.http import parse_list_header
-
-    from wsgikit import proxy
-
-    header = ",".join(values)
-    items = parse_list_header(header)
-    expected = items[-hops] if len(items) >= hops else None
-    environ = {"HTTP_X_FORWARDED_FOR": header}
-    assert proxy._from_right(environ, "HTTP_X_FORWARDED_FOR", hops, 0) == expected
-    leftmost = expected if expected is not None or not items else items[0]
-    assert proxy._from_right(environ, "HTTP_X_FORWARDED_FOR", hops, 0, True) == leftmost
-
-
 def test_ipv4_mapped_trusted_networks_are_stored_as_ipv4() -> None:
     fix = ProxyFix(Capture(), trusted="::ffff:10.0.0.0/104 ::ffff:0:0/96 fd00::/8")
     assert fix.trusted == (
@@ -2027,14 +1308,16 @@ def test_quiet_warning_is_logged_once_across_threads(caplog: pytest.LogCaptureFi
 
 
 _OPTIONS = ("x_for", "x_proto", "x_host", "x_port", "x_prefix", "forwarded")
-_READS = dict(zip(_OPTIONS, HEADERS[1:] + HEADERS[:1], strict=True))
+
+
+_READS = dict(zip(_OPTIONS, FORWARDED_HEADERS[1:] + FORWARDED_HEADERS[:1], strict=True))
 
 
 @settings(max_examples=300)
 @given(
     hops=st.fixed_dictionaries({name: st.integers(0, 2) for name in _OPTIONS}),
     clear_untrusted=st.booleans(),
-    present=st.sets(st.sampled_from(HEADERS)),
+    present=st.sets(st.sampled_from(FORWARDED_HEADERS)),
 )
 def test_pass_through_exactly_when_no_header_read_is_present(
     hops: dict[str, int], clear_untrusted: bool, present: set[str]
@@ -2045,5 +1328,7 @@ def test_pass_through_exactly_when_no_header_read_is_present(
     inner = Capture()
     app = ProxyFix(inner, clear_untrusted=clear_untrusted, **hops)
     run_wsgi(app, {key: "garbage" for key in present})
-    reads = set(HEADERS) if clear_untrusted else {_READS[name] for name in hops if hops[name]}
+    reads = (
+        set(FORWARDED_HEADERS) if clear_untrusted else {_READS[name] for name in hops if hops[name]}
+    )
     assert (ORIG_KEY in inner.environ) == bool(reads & present)

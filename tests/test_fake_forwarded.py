@@ -1,0 +1,127 @@
+"""wsgikit.fake_forwarded.FakeForwardedFor (also wsgikit.proxy.FakeForwardedFor):
+the headers it sends, what it keeps, its options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import (
+    run_wsgi,
+)
+from helpers import Capture, seen, through
+
+from wsgikit.proxy import FakeForwardedFor, ProxyFix
+
+# --- FakeForwardedFor ---------------------------------------------------------
+
+
+def test_fake_adds_x_forwarded_for_with_defaults() -> None:
+    environ = through(FakeForwardedFor)()
+    assert environ["HTTP_X_FORWARDED_FOR"] == "10.1.1.1, 10.3.4.5, 127.0.0.1"
+    assert not {"HTTP_X_FORWARDED_PROTO", "HTTP_FORWARDED"} & set(environ)
+    assert environ["REMOTE_ADDR"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [pytest.param(False, "6.6.6.6", id="kept"), pytest.param(True, "10.1.1.1", id="overridden")],
+)
+def test_fake_keeps_client_header_unless_override(override: bool, expected: str) -> None:
+    environ = through(FakeForwardedFor, proxies=(), override=override, proto="https")(
+        HTTP_X_FORWARDED_FOR="6.6.6.6"
+    )
+    assert environ["HTTP_X_FORWARDED_FOR"] == expected
+    assert environ["HTTP_X_FORWARDED_PROTO"] == "https"
+
+
+def test_fake_sends_every_header_one_value_per_hop() -> None:
+    environ = through(
+        FakeForwardedFor,
+        real_ip="2001:db8::7",
+        proxies="10.0.0.5 fd00::1",
+        proto="https",
+        host="shop.example:8443",
+        port=8443,
+        prefix="/store",
+        forwarded=True,
+    )()
+    assert environ["HTTP_X_FORWARDED_FOR"] == "2001:db8::7, 10.0.0.5, fd00::1"
+    assert environ["HTTP_X_FORWARDED_PROTO"] == "https, https, https"
+    assert environ["HTTP_X_FORWARDED_PORT"] == "8443, 8443, 8443"
+    assert environ["HTTP_X_FORWARDED_PREFIX"] == "/store, /store, /store"
+    extra = ';proto=https;host="shop.example:8443"'
+    assert environ["HTTP_FORWARDED"] == (
+        f'for="[2001:db8::7]"{extra}, for=10.0.0.5{extra}, for="[fd00::1]"{extra}'
+    )
+
+
+@pytest.mark.parametrize(
+    "proxy_fix",
+    [
+        pytest.param({"x_for": 3, "x_proto": 3, "x_host": 3}, id="hop counts"),
+        pytest.param({"x_for": 3, "x_proto": 1, "x_host": 1}, id="hop count 1 for the rest"),
+        pytest.param({"x_host": 1, "trusted": ["10.0.0.0/8", "127.0.0.1"]}, id="trusted"),
+        pytest.param({"forwarded": 3}, id="forwarded hops"),
+        pytest.param({"forwarded": 1, "trusted": ["10.0.0.0/8", "127.0.0.1"]}, id="fwd trusted"),
+    ],
+)
+def test_fake_chain_is_understood_by_proxy_fix(proxy_fix: dict[str, Any]) -> None:
+    capture = Capture()
+    app = FakeForwardedFor(
+        ProxyFix(capture, **proxy_fix),
+        real_ip="203.0.113.7",
+        proxies=["10.0.0.5", "10.0.0.4"],
+        proto="https",
+        host="shop.example",
+        forwarded=True,
+    )
+    run_wsgi(app)
+    assert seen(capture.environ)["REMOTE_ADDR"] == "203.0.113.7"
+    assert (capture.environ["wsgi.url_scheme"], capture.environ["HTTP_HOST"]) == (
+        "https",
+        "shop.example",
+    )
+
+
+@pytest.mark.parametrize(
+    ("middleware", "options", "error", "message"),
+    [
+        pytest.param(
+            FakeForwardedFor, {"real_ip": "nope"}, ValueError, "real_ip", id="real_ip word"
+        ),
+        pytest.param(
+            FakeForwardedFor, {"real_ip": "1.2.3.4:80"}, ValueError, "real_ip", id="real_ip port"
+        ),
+        pytest.param(
+            FakeForwardedFor, {"real_ip": "fe80::1%eth0"}, ValueError, "real_ip", id="real_ip scope"
+        ),
+        pytest.param(FakeForwardedFor, {"real_ip": 1}, TypeError, "real_ip", id="real_ip int"),
+        pytest.param(
+            FakeForwardedFor,
+            {"proxies": ["10.0.0.1", "x"]},
+            ValueError,
+            "proxies",
+            id="proxies word",
+        ),
+        pytest.param(
+            FakeForwardedFor, {"proxies": [b"10.0.0.1"]}, TypeError, "proxies", id="proxies bytes"
+        ),
+        pytest.param(FakeForwardedFor, {"proxies": 5}, TypeError, "proxies", id="proxies int"),
+        pytest.param(FakeForwardedFor, {"override": 1}, TypeError, "override", id="override int"),
+        pytest.param(FakeForwardedFor, {"proto": "ftp"}, ValueError, "proto", id="proto ftp"),
+        pytest.param(FakeForwardedFor, {"host": "a/b"}, ValueError, "host", id="host path"),
+        pytest.param(FakeForwardedFor, {"host": "a\r\nb"}, ValueError, "host", id="host CRLF"),
+        pytest.param(FakeForwardedFor, {"port": 0}, ValueError, "port", id="port 0"),
+        pytest.param(FakeForwardedFor, {"port": "80"}, ValueError, "port", id="port str"),
+        pytest.param(FakeForwardedFor, {"prefix": "//evil"}, ValueError, "prefix", id="prefix //"),
+        pytest.param(
+            FakeForwardedFor, {"forwarded": "yes"}, TypeError, "forwarded", id="forwarded str"
+        ),
+    ],
+)
+def test_bad_options_are_rejected(
+    middleware: Any, options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        middleware(Capture(), **options)
