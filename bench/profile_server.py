@@ -6,7 +6,8 @@
 
 For each stack of ``bench/load_apps.py``:
 
-1. **In the server, no profiler.** gunicorn with one sync worker; a
+1. **In the server, no profiler.** gunicorn with one sync worker (and
+   ``bench/profile_hooks.py`` timing the application in the worker); a
    sequential client (one connection per request, as gunicorn's sync worker
    closes them; the headers of ``bench/load.py``: a session cookie,
    ``X-Forwarded-For``, ``Accept-Encoding: gzip``) sends ``--warmup``
@@ -59,14 +60,20 @@ import load_apps  # noqa: E402
 Key = tuple[str, int, str]
 
 
-def start(stack: str, out: Path | None) -> tuple[subprocess.Popen[bytes], int]:
+def start(
+    stack: str, out: Path, mode: str, args: argparse.Namespace
+) -> tuple[subprocess.Popen[bytes], int]:
     port = load.free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), str(ROOT)]))
+    env.update(
+        PROFILE_OUT=str(out),
+        PROFILE_MODE=mode,
+        PROFILE_WARMUP=str(args.warmup + 5),  # check() sends 5 requests first
+        PROFILE_REQUESTS=str(args.requests),
+    )
     cmd = [sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class", "sync"]
     cmd += ["--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
-    if out is not None:
-        cmd += ["-c", "python:profile_hooks"]
-        env["PROFILE_OUT"] = str(out)
+    cmd += ["-c", "python:profile_hooks"]
     cmd.append(f"load_apps:{stack}()")
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed with the process, below)
     proc = subprocess.Popen(
@@ -100,18 +107,35 @@ def hammer(port: int, path: str, cookie: str, count: int) -> None:
             raise AssertionError(f"{path} answered {response.status}")
 
 
-def in_server(stack: str, args: argparse.Namespace) -> tuple[float, float]:
-    """Worker CPU µs and minor faults per request, no profiler."""
-    proc, port = start(stack, None)
+def wait_for(out: Path, before: set[Path], suffix: str) -> Path:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        new = [p for p in set(out.iterdir()) - before if p.name.endswith(suffix)]
+        if new:
+            return new[0]
+        time.sleep(0.1)
+    raise RuntimeError(f"the worker wrote no {suffix}")
+
+
+def in_server(stack: str, args: argparse.Namespace, out: Path) -> tuple[float, float, float]:
+    """Worker CPU µs, CPU µs inside the application, and minor faults per
+    request; no profiler."""
+    before = set(out.iterdir())
+    proc, port = start(stack, out, "time", args)
     try:
         cookie = load.check(stack, port)
         hammer(port, args.path, cookie, args.warmup)
         cpu0, faults0 = load.usage(proc.pid)
         hammer(port, args.path, cookie, args.requests)
         cpu1, faults1 = load.usage(proc.pid)
+        timed = json.loads(wait_for(out, before, ".time.json").read_text())
     finally:
         stop(proc)
-    return (cpu1 - cpu0) / args.requests * 1e6, (faults1 - faults0) / args.requests
+    return (
+        (cpu1 - cpu0) / args.requests * 1e6,
+        timed["app_ns"] / timed["requests"] / 1e3,
+        (faults1 - faults0) / args.requests,
+    )
 
 
 def profiled_server(
@@ -120,26 +144,15 @@ def profiled_server(
     """The worker's profile over ``--requests`` requests, the environ gunicorn
     built for the first request, and the session cookie used."""
     before = set(out.iterdir())
-    os.environ["PROFILE_WARMUP"] = str(args.warmup)
-    os.environ["PROFILE_REQUESTS"] = str(args.requests)
-    proc, port = start(stack, out)
+    proc, port = start(stack, out, "profile", args)
     try:
         cookie = load.check(stack, port)
-        # check() sent 5 requests; the hooks count them as warm-up.
-        hammer(port, args.path, cookie, args.warmup + args.requests + 5)
-        deadline = time.monotonic() + 20
-        while True:
-            new = [p for p in set(out.iterdir()) - before if p.suffix == ".prof"]
-            if new:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{stack}: the worker wrote no profile")
-            time.sleep(0.1)
+        hammer(port, args.path, cookie, args.warmup + args.requests)
+        prof = wait_for(out, before, ".prof")
     finally:
         stop(proc)
-    pid = new[0].stem
-    environ = json.loads((out / f"{pid}.environ.json").read_text())
-    return pstats.Stats(str(new[0])), environ, cookie
+    environ = json.loads((out / f"{prof.stem}.environ.json").read_text())
+    return pstats.Stats(str(prof)), environ, cookie
 
 
 def loop_environ(captured: dict[str, Any], path: str, cookie: str) -> dict[str, Any]:
@@ -235,12 +248,13 @@ def main(argv: list[str] | None = None) -> int:
         out = args.save or Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
         for stack in args.stacks:
-            cpu, faults = in_server(stack, args)
+            cpu, app_us, faults = in_server(stack, args, out)
             server_stats, environ, cookie = profiled_server(stack, args, out)
             base = loop_environ(environ, args.path, cookie)
             loop_us, loop_stats = in_loop(stack, base, args)
             results[stack] = {
                 "server_us": cpu,
+                "app_us": app_us,
                 "faults": faults,
                 "loop_us": loop_us,
                 "server": per_request(server_stats, args.requests),
@@ -249,12 +263,16 @@ def main(argv: list[str] | None = None) -> int:
             }
 
     print(f"load average {Path('/proc/loadavg').read_text().split()[0]}; path {args.path}")
-    print("| stack | loop µs/req | over bare | worker CPU µs/req | over bare | faults/req |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print(
+        "| stack | loop CPU µs/req | over bare | in the worker: app CPU µs/req | over bare "
+        "| whole worker CPU µs/req | over bare | faults/req |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     bare = results["bare"]
     for stack, r in results.items():
         print(
             f"| {stack} | {r['loop_us']:.1f} | {r['loop_us'] - bare['loop_us']:+.1f} "
+            f"| {r['app_us']:.1f} | {r['app_us'] - bare['app_us']:+.1f} "
             f"| {r['server_us']:.1f} | {r['server_us'] - bare['server_us']:+.1f} "
             f"| {r['faults']:.2f} |"
         )
