@@ -209,8 +209,9 @@ def usage(pid: int) -> tuple[float, int]:
     all its workers, live or reaped.
 
     The server leads its own session (``start_new_session``), so its workers
-    are the processes of session ``pid``: ``/proc/PID/task/*/children`` is not
-    there on every kernel (it is not on the machine this was written on).
+    are the processes of session ``pid``, found without walking
+    ``/proc/PID/task/*/children`` (a file only kernels built with
+    ``CONFIG_PROC_CHILDREN`` have).
     """
     cpu, faults = 0.0, 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
