@@ -15,11 +15,17 @@ load: status 200, the session cookie accepted (its counter goes up), the HTML
 body equal to the original after gunzip. The load itself must see no non-2xx
 response.
 
-Reported per server and response: requests/s (median of the rounds and the
-spread), each stack's ratio to the bare app *per round* (median), wsgikit /
-anchor per round, and the server's CPU time per request (user + system of the
+Every request carries ``X-Forwarded-For``/``X-Forwarded-Proto`` (one proxy in
+front), so the ProxyFix layers work; ``GET /whoami`` checks that the app sees
+the forwarded address (waitress is told not to clear those headers).
+
+Reported per server and response: requests/s (median of the rounds), each
+stack's ratio to the bare app *per round* (and their median), wsgikit /
+anchor per round, the server's CPU time per request (user + system of the
 server and its workers, from /proc), which is what the middleware costs a
-server whatever the client does. Servers are stopped by PID at the end, also on
+server whatever the client does, the server's minor page faults per request
+(memory the allocator handed back to the kernel and takes again), and the
+machine's load average during the run. Servers are stopped by PID at the end, also on
 errors and Ctrl-C.
 """
 
@@ -53,7 +59,12 @@ import load_apps  # noqa: E402
 
 STACKS = ("bare", "selfgzip", "wsgikit", "anchor")
 SESSION_STACKS = ("wsgikit", "anchor")
+PROXY_STACKS = ("wsgikit", "anchor")  # the stacks with a ProxyFix
 TICKS = os.sysconf("SC_CLK_TCK")
+# Every request (checks and load) comes "through one proxy", so both ProxyFix
+# layers do their work instead of passing the request straight on.
+CLIENT = "203.0.113.7"
+FORWARDED = {"X-Forwarded-For": CLIENT, "X-Forwarded-Proto": "https"}
 
 
 def free_port() -> int:
@@ -69,9 +80,12 @@ def command(server: str, stack: str, port: int) -> list[str]:
             "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
             f"load_apps:{stack}()",
         ]  # fmt: skip
+    # waitress clears X-Forwarded-* from untrusted peers by default (and then
+    # no ProxyFix sees them): keep them, as a deployment that lets a WSGI
+    # ProxyFix do the job must.
     return [
         sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}", "--threads=4",
-        "--call", f"load_apps:{stack}",
+        "--no-clear-untrusted-proxy-headers", "--call", f"load_apps:{stack}",
     ]  # fmt: skip
 
 
@@ -139,7 +153,7 @@ def get(port: int, path: str, cookie: str = "") -> tuple[int, dict[str, str], by
 
 def _get(port: int, path: str, cookie: str) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"Accept-Encoding": "gzip"}
+    headers = {"Accept-Encoding": "gzip", **FORWARDED}
     if cookie:
         headers["Cookie"] = cookie
     try:
@@ -162,6 +176,15 @@ def check(stack: str, port: int) -> str:
         raise AssertionError(f"{stack}: /html was not gzipped")
     if body != load_apps.HTML:
         raise AssertionError(f"{stack}: /html body differs from the original")
+    status, headers, body = get(port, "/whoami")
+    if headers.get("content-encoding") == "gzip":  # paste.gzipper gzips any size
+        body = gzip.decompress(body)
+    seen = json.loads(body)
+    # Without a ProxyFix the app sees the peer; the scheme is not checked
+    # there: gunicorn applies X-Forwarded-Proto itself from 127.0.0.1.
+    want = (CLIENT, "https") if stack in PROXY_STACKS else ("127.0.0.1", seen["scheme"])
+    if status != 200 or (seen["remote"], seen["scheme"]) != want:
+        raise AssertionError(f"{stack}: the app saw {seen}, not {want}")
     cookie, visits = "", 0
     for _ in range(3):
         status, headers, body = get(port, "/json", cookie)
@@ -181,21 +204,31 @@ def check(stack: str, port: int) -> str:
 # --- load -----------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and all its descendants, live or reaped."""
-    total = 0.0
-    stack = [pid]
-    while stack:
-        current = stack.pop()
+def usage(pid: int) -> tuple[float, int]:
+    """(user + system CPU seconds, minor page faults) of the server ``pid`` and
+    all its workers, live or reaped.
+
+    The server leads its own session (``start_new_session``), so its workers
+    are the processes of session ``pid``, found without walking
+    ``/proc/PID/task/*/children`` (a file only kernels built with
+    ``CONFIG_PROC_CHILDREN`` have).
+    """
+    cpu, faults = 0.0, 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += sum(int(x) for x in fields[11:15]) / TICKS
-            for task in Path(f"/proc/{current}/task").iterdir():
-                children = (task / "children").read_text().split()
-                stack.extend(int(child) for child in children)
+            fields = stat.read_text().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError):
             continue
-    return total
+        if int(fields[3]) != pid:  # field 6, the session ID
+            continue
+        cpu += sum(int(x) for x in fields[11:15]) / TICKS  # utime stime cutime cstime
+        faults += int(fields[7]) + int(fields[8])  # minflt cminflt
+    return cpu, faults
+
+
+def loadavg() -> float:
+    """The machine's 1-minute load average."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
 
 
 def load(port: int, path: str, cookie: str, seconds: float, connections: int) -> tuple[int, int]:
@@ -204,6 +237,8 @@ def load(port: int, path: str, cookie: str, seconds: float, connections: int) ->
     if wrk:
         args = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
         args += ["-H", "Accept-Encoding: gzip"]
+        for name, value in FORWARDED.items():
+            args += ["-H", f"{name}: {value}"]
         if cookie:
             args += ["-H", f"Cookie: {cookie}"]
         args.append(f"http://127.0.0.1:{port}{path}")
@@ -221,7 +256,7 @@ def python_load(
     counts = [0] * connections
     bad = [0] * connections
     deadline = time.monotonic() + seconds
-    headers = {"Accept-Encoding": "gzip", **({"Cookie": cookie} if cookie else {})}
+    headers = {"Accept-Encoding": "gzip", **FORWARDED, **({"Cookie": cookie} if cookie else {})}
 
     def worker(slot: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -253,61 +288,100 @@ def run(args: argparse.Namespace) -> list[dict[str, object]]:
                 path = f"/{response}"
                 rates: dict[str, list[float]] = {stack: [] for stack in STACKS}
                 cpu: dict[str, list[float]] = {stack: [] for stack in STACKS}
+                faults: dict[str, list[float]] = {stack: [] for stack in STACKS}
+                loads: list[float] = [loadavg()]
                 for round_ in range(args.rounds):
                     order = STACKS[round_ % len(STACKS) :] + STACKS[: round_ % len(STACKS)]
                     for stack in order:
                         port, pid = running[stack]
-                        before = cpu_seconds(pid)
+                        cpu_before, faults_before = usage(pid)
                         start = time.perf_counter()
                         done, bad = load(
                             port, path, cookies[stack], args.duration, args.connections
                         )
                         elapsed = time.perf_counter() - start
-                        used = cpu_seconds(pid) - before
+                        cpu_after, faults_after = usage(pid)
                         if bad:
                             raise AssertionError(f"{server} {stack} {path}: {bad} non-2xx")
                         rates[stack].append(done / elapsed)
-                        cpu[stack].append(used / done * 1e6)
+                        cpu[stack].append((cpu_after - cpu_before) / done * 1e6)
+                        faults[stack].append((faults_after - faults_before) / done)
+                        loads.append(loadavg())
                 for stack in STACKS:
                     check(stack, running[stack][0])  # still right after the load
-                rows.append(summary(server, response, rates, cpu))
+                rows.append(summary(server, response, rates, cpu, faults, loads))
     return rows
 
 
-def summary(
-    server: str, response: str, rates: dict[str, list[float]], cpu: dict[str, list[float]]
-) -> dict[str, object]:
-    def per_round(a: str, b: str) -> float:
-        return statistics.median(x / y for x, y in zip(rates[a], rates[b], strict=True))
+RATIOS = (("wsgikit", "bare"), ("anchor", "bare"), ("wsgikit", "anchor"), ("selfgzip", "anchor"))
 
-    return {
+
+def summary(
+    server: str,
+    response: str,
+    rates: dict[str, list[float]],
+    cpu: dict[str, list[float]],
+    faults: dict[str, list[float]],
+    loads: list[float],
+) -> dict[str, object]:
+    """One row: medians, spreads, and each ratio per round (the two stacks of a
+    ratio ran back to back in the same round, so the ratio survives a
+    machine whose load changes between rounds better than the rates do)."""
+
+    def per_round(a: str, b: str) -> list[float]:
+        return [round(x / y, 3) for x, y in zip(rates[a], rates[b], strict=True)]
+
+    row: dict[str, object] = {
         "server": server,
         "response": response,
         "req_s": {s: round(statistics.median(v)) for s, v in rates.items()},
         "req_s_spread": {s: [round(min(v)), round(max(v))] for s, v in rates.items()},
         "cpu_us_per_req": {s: round(statistics.median(v), 1) for s, v in cpu.items()},
-        "wsgikit/bare": round(per_round("wsgikit", "bare"), 3),
-        "anchor/bare": round(per_round("anchor", "bare"), 3),
-        "wsgikit/anchor": round(per_round("wsgikit", "anchor"), 3),
-        "selfgzip/anchor": round(per_round("selfgzip", "anchor"), 3),
+        "cpu_us_per_req_rounds": {s: [round(x, 1) for x in v] for s, v in cpu.items()},
+        "minflt_per_req": {s: round(statistics.median(v), 2) for s, v in faults.items()},
+        "loadavg": [min(loads), max(loads)],
     }
+    for a, b in RATIOS:
+        rounds = per_round(a, b)
+        row[f"{a}/{b}"] = round(statistics.median(rounds), 3)
+        row[f"{a}/{b} rounds"] = rounds
+    return row
 
 
 def print_table(rows: list[dict[str, object]]) -> None:
+    """Two Markdown tables: rates and ratios (median, then each round), and the
+    server's cost per request."""
     print(
-        "| server | response | bare req/s | wsgikit req/s | anchor req/s | wsgikit/bare "
-        "| anchor/bare | wsgikit/anchor | selfgzip/anchor | CPU µs/req bare / wsgikit / anchor |"
+        "| server | response | bare req/s | "
+        + " | ".join(f"{a}/{b} (rounds)" for a, b in RATIOS)
+        + " |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- |" + " --- |" * len(RATIOS))
     for row in rows:
         rate = row["req_s"]
-        cpu = row["cpu_us_per_req"]
-        assert isinstance(rate, dict) and isinstance(cpu, dict)
+        assert isinstance(rate, dict)
+        cells = []
+        for a, b in RATIOS:
+            rounds = row[f"{a}/{b} rounds"]
+            assert isinstance(rounds, list)
+            cells.append(f"{row[f'{a}/{b}']} ({' '.join(f'{x:.2f}' for x in rounds)})")
         print(
-            f"| {row['server']} | {row['response']} | {rate['bare']} | {rate['wsgikit']} "
-            f"| {rate['anchor']} | {row['wsgikit/bare']} | {row['anchor/bare']} "
-            f"| {row['wsgikit/anchor']} | {row['selfgzip/anchor']} "
-            f"| {cpu['bare']} / {cpu['wsgikit']} / {cpu['anchor']} |"
+            f"| {row['server']} | {row['response']} | {rate['bare']} | " + " | ".join(cells) + " |"
+        )
+    print()
+    print(
+        "| server | response | CPU µs/req " + " / ".join(STACKS) + " | minor faults/req "
+        + " / ".join(STACKS) + " | load average (1 min) |"
+    )  # fmt: skip
+    print("| --- | --- | --- | --- | --- |")
+    for row in rows:
+        cpu, faults, loads = row["cpu_us_per_req"], row["minflt_per_req"], row["loadavg"]
+        assert isinstance(cpu, dict) and isinstance(faults, dict) and isinstance(loads, list)
+        print(
+            f"| {row['server']} | {row['response']} "
+            f"| {' / '.join(str(cpu[s]) for s in STACKS)} "
+            f"| {' / '.join(str(faults[s]) for s in STACKS)} "
+            f"| {loads[0]:.2f}–{loads[1]:.2f} |"
         )
 
 

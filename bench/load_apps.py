@@ -1,7 +1,9 @@
 """The apps the load benchmark (``bench/load.py``) serves, one factory per stack.
 
 Every app answers ``GET /json`` (a small JSON body) and ``GET /html`` (a
-20 KiB HTML page). The stacks read one session key and write one on every
+20 KiB HTML page), and ``GET /whoami`` (the client address and scheme the app
+sees: how ``bench/load.py`` checks that the proxy-header layers work). The
+stacks with a session read one session key and write one on every page
 request, so the session data changes from request to request:
 
 - ``bare``: the app alone (no session, no compression): the ceiling.
@@ -70,19 +72,28 @@ LEVEL = 6
 
 
 def _body(path: str, session: dict[str, Any] | None) -> tuple[bytes, str]:
-    if path == "/html":
-        return HTML, "text/html; charset=utf-8"
+    # The session is read and written on both pages, as the issue's app does.
     visits = 0
     if session is not None:
         visits = int(session.get("visits", 0)) + 1
         session["visits"] = visits
+    if path == "/html":
+        return HTML, "text/html; charset=utf-8"
     return json.dumps({"ok": True, "visits": visits, "user": "bench"}).encode(), (
         "application/json"
     )
 
 
+def _whoami(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    body = json.dumps({"remote": environ["REMOTE_ADDR"], "scheme": environ["wsgi.url_scheme"]})
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body.encode()]
+
+
 def bare() -> Any:
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ["PATH_INFO"] == "/whoami":
+            return _whoami(environ, start_response)
         body, content_type = _body(environ["PATH_INFO"], None)
         start_response(
             "200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))]
@@ -94,6 +105,8 @@ def bare() -> Any:
 
 def selfgzip() -> Any:
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ["PATH_INFO"] == "/whoami":
+            return _whoami(environ, start_response)
         body, content_type = _body(environ["PATH_INFO"], None)
         headers = [("Content-Type", content_type), ("Vary", "Accept-Encoding")]
         if environ["PATH_INFO"] == "/html" and "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
@@ -126,6 +139,8 @@ def wsgikit() -> Any:
     )
 
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ["PATH_INFO"] == "/whoami":
+            return _whoami(environ, start_response)
         session = get_session(environ)
         body, content_type = _body(environ["PATH_INFO"], session)
         start_response(
@@ -151,6 +166,8 @@ def anchor() -> Any:
     logging.getLogger("beaker").disabled = True
 
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ["PATH_INFO"] == "/whoami":
+            return _whoami(environ, start_response)
         session = environ["beaker.session"]
         body, content_type = _body(environ["PATH_INFO"], session)
         session.save()

@@ -1,0 +1,70 @@
+"""bench/load.py: what it counts (no timing claims)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+# A server-like process tree: the parent idles, a live child (a "worker")
+# burns CPU, says so, and stays alive.
+TREE = """
+import os, sys, time
+if os.fork() == 0:
+    start = time.process_time()
+    while time.process_time() - start < 0.3:
+        pass
+    print("burnt", flush=True)
+    time.sleep(60)
+    os._exit(0)
+time.sleep(60)
+"""
+
+
+@pytest.fixture(scope="module")
+def load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_load_under_test", BENCH / "load.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    saved = list(sys.path)
+    try:
+        spec.loader.exec_module(module)  # puts bench/ on sys.path for load_apps
+    finally:
+        sys.path[:] = saved
+    return module
+
+
+def test_server_cpu_and_faults_count_live_workers(load: ModuleType) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", TREE], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "burnt"
+        cpu, faults = load.usage(proc.pid)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert cpu >= 0.25  # the parent alone used a few hundredths
+    assert faults > 0
+
+
+def test_ratios_are_per_round(load: ModuleType) -> None:
+    rates = {"bare": [100.0, 50.0], "selfgzip": [90.0, 45.0], "wsgikit": [80.0, 45.0]}
+    rates["anchor"] = [40.0, 30.0]
+    cpu = {stack: [1.0, 2.0] for stack in rates}
+    row = load.summary("gunicorn", "json", rates, cpu, cpu, [1.5, 2.5])
+    assert row["wsgikit/bare rounds"] == [0.8, 0.9]
+    assert row["wsgikit/anchor rounds"] == [2.0, 1.5]
+    assert row["wsgikit/bare"] == pytest.approx(0.85)
+    assert row["loadavg"] == [1.5, 2.5]
