@@ -1,5 +1,5 @@
 """ProxyFix behind real WSGI servers: what the app sees under waitress and
-gunicorn with their default and the documented settings (README, "Deploying
+gunicorn with their default and the documented settings (docs/deploying.md, "Deploying
 behind servers"). Every server runs on 127.0.0.1 on an ephemeral port and is
 stopped by its PID.
 

@@ -1,4 +1,4 @@
-"""The README's "Frameworks" notes that are not JSONErrors' own: Django's
+"""The "Frameworks" notes (docs/frameworks.md) that are not JSONErrors' own: Django's
 GZip/ConditionalGet middleware next to Compress, RemoteUserMiddleware behind
 BasicAuth."""
 

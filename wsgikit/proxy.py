@@ -277,8 +277,8 @@ class ProxyFix:
             cause = f"the server or the proxy may drop them ({waitress})"
         logger.warning(
             "ProxyFix saw none of the forwarded headers it reads (%s) in its first %d"
-            " requests (server %r). If the app is behind a proxy, %s. See 'Deploying"
-            " behind servers' in the README. If it is not behind a proxy, leave ProxyFix out.",
+            " requests (server %r). If the app is behind a proxy, %s. See 'Deploying'"
+            " in the docs (docs/deploying.md). If it is not behind a proxy, leave ProxyFix out.",
             ", ".join(NAMES[key] for key in self._reads),
             QUIET_REQUESTS,
             software[:LOG_CHARS],

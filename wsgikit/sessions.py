@@ -251,7 +251,7 @@ class SessionMiddleware:
         compare the data serialised with what was loaded, so a change inside
         a stored value (``session["cart"].append(x)``) is written without
         ``modified = True``. Costs one serialisation of the session per
-        request that reads it (measured: see README), so it is off by default.
+        request that reads it (measured: see docs/middlewares/sessions.md), so it is off by default.
     :param oversize: What a ``Set-Cookie`` over 4093 bytes does:
         ``"error"`` (the default) raises :class:`SessionTooLarge`,
         ``"log"`` logs an ERROR and sends it.
