@@ -286,3 +286,56 @@ def test_every_middleware_selects_the_same_responses(
     status, headers, sent = call(app, HTTP_ACCEPT_ENCODING="gzip")
     assert status == "200 OK"
     assert (sent != body) is selected
+
+
+def _reference_with_vary(headers: Headers, field: str) -> Headers:
+    """with_vary as it was before its fast path (#11): one general merge."""
+    lowered = field.lower()
+    tokens: list[str] = []
+    first = -1
+    for index, (key, value) in enumerate(headers):
+        if key.lower() == "vary":
+            if first < 0:
+                first = index
+            for token in value.split(","):
+                token = token.strip()
+                if token == "*" or token.lower() == lowered:
+                    return headers
+                if token:
+                    tokens.append(token)
+    if first < 0:
+        return [*headers, ("Vary", field)]
+    merged = ", ".join([*tokens, field])
+    return [
+        (key, merged) if index == first else (key, value)
+        for index, (key, value) in enumerate(headers)
+        if index == first or key.lower() != "vary"
+    ]
+
+
+# Field names as responses spell them (any case, blanks, empty items, "*"),
+# plus arbitrary text, so that the fast path meets what the general one did.
+VARY_FIELD = st.sampled_from(["Cookie", "cookie", "COOKIE", "Accept-Encoding", "Origin", "*", ""])
+VARY_VALUE = st.one_of(
+    st.lists(
+        st.tuples(st.sampled_from(["", " ", "\t"]), VARY_FIELD, st.sampled_from(["", " "])).map(
+            "".join
+        ),
+        max_size=4,
+    ).map(",".join),
+    st.text(max_size=20),
+)
+HEADER_NAME = st.sampled_from(["Vary", "vary", "VARY", "Content-Type", "Varyx", "X-A", "Age"])
+
+
+@given(
+    headers=st.lists(st.tuples(HEADER_NAME, VARY_VALUE), max_size=6),
+    field=st.sampled_from(["Cookie", "accept-encoding", "Origin"]),
+)
+def test_with_vary_fast_path_equals_general_merge(headers: Headers, field: str) -> None:
+    snapshot = list(headers)
+    expected = _reference_with_vary(headers, field)
+    result = with_vary(headers, field)
+    assert result == expected
+    assert (result is headers) == (expected is headers)
+    assert headers == snapshot

@@ -1332,3 +1332,111 @@ def test_pass_through_exactly_when_no_header_read_is_present(
         set(FORWARDED_HEADERS) if clear_untrusted else {_READS[name] for name in hops if hops[name]}
     )
     assert (ORIG_KEY in inner.environ) == bool(reads & present)
+
+
+# --- the hop-count fast path (#11) ------------------------------------------------
+
+# Values of each kind: valid, invalid, quoted, several per header, blanks.
+HOP_FOR = st.sampled_from(
+    ["192.168.0.1", "203.0.113.7:8080", "[2001:db8::1]", "2001:db8::1", '"[2001:db8::2]:443"',
+     "unknown", "1.2.3.4%eth0", "a" * 70, "", " ", "10.0.0.1, 10.0.0.2", ",", '"unclosed']
+)  # fmt: skip
+HOP_PROTO = st.sampled_from(["https", "HTTP", "wss", "ws", "ftp", "", "https, http", " https "])
+HOP_HOST = st.sampled_from(
+    ["example.com", "example.com:8443", "[::1]:80", "evil/x", "a:99999", "h" * 260, "",
+     "a.example, b.example", '"q.example"']
+)  # fmt: skip
+
+
+def _hop_list(values: st.SearchStrategy[str]) -> st.SearchStrategy[str | None]:
+    return st.none() | st.lists(values, min_size=1, max_size=3).map(", ".join)
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[tuple[int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.levelno, record.getMessage()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    hops=st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)),
+    x_for=_hop_list(HOP_FOR),
+    x_proto=_hop_list(HOP_PROTO),
+    x_host=_hop_list(HOP_HOST),
+)
+def test_hop_count_fast_path_equals_general_path(
+    hops: tuple[int, int, int], x_for: str | None, x_proto: str | None, x_host: str | None
+) -> None:
+    """werkzeug's configuration takes a path of its own (_hops_only): the app
+    gets the same environ and the same log lines as through the general path."""
+    headers = {
+        key: value
+        for key, value in (
+            ("HTTP_X_FORWARDED_FOR", x_for),
+            ("HTTP_X_FORWARDED_PROTO", x_proto),
+            ("HTTP_X_FORWARDED_HOST", x_host),
+        )
+        if value is not None
+    }
+    logger = logging.getLogger("wsgikit.proxy")
+    base = make_environ(**BEHIND, **headers)  # one set of streams for both runs
+    results = []
+    for fast in (True, False):
+        fix = ProxyFix(Capture(), *hops)
+        assert fix._hops_only
+        fix._hops_only = fast
+        records = _Records()
+        logger.addHandler(records)
+        level = logger.level
+        logger.setLevel(logging.DEBUG)
+        try:
+            run_wsgi(fix, dict(base))
+        finally:
+            logger.removeHandler(records)
+            logger.setLevel(level)
+        seen_environ = fix.app.environ
+        results.append((seen_environ, records.lines))
+    (fast_environ, fast_lines), (general_environ, general_lines) = results
+    assert fast_environ == general_environ
+    assert fast_lines == general_lines
+
+
+def test_hop_count_fast_path_only_for_werkzeug_options() -> None:
+    """Any option beyond x_for/x_proto/x_host in hop-count mode takes the general path."""
+    assert ProxyFix(text_app())._hops_only
+    assert ProxyFix(text_app(), x_host=2, x_for=0)._hops_only
+    for options in (
+        {"x_port": 1},
+        {"x_prefix": 1},
+        {"forwarded": 1},
+        {"clear_untrusted": True},
+        {"trusted": ["10.0.0.0/8"]},
+    ):
+        assert not ProxyFix(text_app(), **options)._hops_only, options
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    hops=st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 2)),
+    x_for=st.lists(st.ip_addresses().map(str), min_size=1, max_size=3).map(", ".join),
+    x_proto=st.lists(st.sampled_from(["http", "https"]), min_size=1, max_size=3).map(", ".join),
+    x_host=st.lists(
+        st.sampled_from(["example.com", "example.com:8443", "a.example:80"]), min_size=1, max_size=3
+    ).map(", ".join),
+)
+def test_hop_count_fast_path_equals_werkzeug_on_valid_input(
+    hops: tuple[int, int, int], x_for: str, x_proto: str, x_host: str
+) -> None:
+    """On valid input the fast path hands the app what werkzeug's ProxyFix does."""
+    options = dict(zip(("x_for", "x_proto", "x_host"), hops, strict=True))
+    headers: dict[str, str | None] = {
+        "HTTP_X_FORWARDED_FOR": x_for,
+        "HTTP_X_FORWARDED_PROTO": x_proto,
+        "HTTP_X_FORWARDED_HOST": x_host,
+    }
+    theirs, ours = run_both(options, headers)
+    assert seen(ours) == seen(theirs)

@@ -69,6 +69,43 @@ def with_vary(headers: Headers, field: str) -> Headers:
     itself is returned, so ``with_vary(h, f) is h`` tells that nothing changed;
     otherwise a new list (the input is never modified).
     """
+    # It runs on most responses, twice in a typical stack (SessionMiddleware's
+    # Cookie, Compress's Accept-Encoding), and nearly always meets none or one
+    # Vary header: find them in one pass, lower-casing only 4-letter names.
+    first = -1
+    for index, (key, _) in enumerate(headers):
+        if len(key) == 4 and key.lower() == "vary":
+            if first >= 0:
+                return _merge_vary(headers, field)  # several: the general path
+            first = index
+    if first < 0:
+        return [*headers, ("Vary", field)]
+    key, value = headers[first]
+    tokens = _vary_tokens(value, field.lower())
+    if tokens is None:
+        return headers
+    result = list(headers)
+    result[first] = (key, ", ".join([*tokens, field]))
+    return result
+
+
+def _vary_tokens(value: str, lowered: str) -> list[str] | None:
+    """The non-empty field names of one ``Vary`` value, or ``None`` when it is
+    ``*`` or names ``lowered`` (a lower-case field name)."""
+    tokens: list[str] = []
+    # Vary is a list of field names (tokens, never quoted), so a plain split
+    # is exact, and twice as fast as werkzeug's parse_list_header.
+    for token in value.split(","):
+        token = token.strip()
+        if token == "*" or token.lower() == lowered:
+            return None
+        if token:
+            tokens.append(token)
+    return tokens
+
+
+def _merge_vary(headers: Headers, field: str) -> Headers:
+    """:func:`with_vary` for several ``Vary`` headers: merged into the first."""
     lowered = field.lower()
     tokens: list[str] = []
     first = -1
@@ -76,17 +113,10 @@ def with_vary(headers: Headers, field: str) -> Headers:
         if key.lower() == "vary":
             if first < 0:
                 first = index
-            # Vary is a list of field names (tokens, never quoted), so a plain
-            # split is exact, and twice as fast as werkzeug's parse_list_header
-            # on a path every compressible response takes.
-            for token in value.split(","):
-                token = token.strip()
-                if token == "*" or token.lower() == lowered:
-                    return headers
-                if token:
-                    tokens.append(token)
-    if first < 0:
-        return [*headers, ("Vary", field)]
+            found = _vary_tokens(value, lowered)
+            if found is None:
+                return headers
+            tokens += found
     merged = ", ".join([*tokens, field])
     return [
         (key, merged) if index == first else (key, value)

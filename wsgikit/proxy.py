@@ -216,6 +216,12 @@ class ProxyFix:
         # so exactly one thread sees the limit.
         self._watching = bool(self._reads)
         self._quiet = itertools.count(1)
+        # werkzeug's configuration (hop counts, X-Forwarded-For/-Proto and
+        # maybe -Host, nothing else): __call__ takes a path that makes the
+        # same checks and writes without the general path's helper calls.
+        self._hops_only = self.trusted is None and not (
+            self.forwarded or self.x_port or self.x_prefix or clear_untrusted
+        )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if (
@@ -228,6 +234,8 @@ class ProxyFix:
                 self._count_quiet(environ)
             return self.app(environ, start_response)
         self._watching = False
+        if self._hops_only:
+            return self.app(self._by_hops_only(environ), start_response)
 
         orig: dict[str, str | None] = {}
         believed: dict[str, str] = {}  # header key -> what clear_untrusted leaves
@@ -253,6 +261,54 @@ class ProxyFix:
             _keep_only(environ, orig, believed)
         environ[ORIG_KEY] = orig
         return self.app(environ, start_response)
+
+    def _by_hops_only(self, environ: WSGIEnvironment) -> WSGIEnvironment:
+        """The general path of :meth:`__call__` for hop counts with only
+        ``x_for``, ``x_proto`` and ``x_host``: the same checks, log lines and
+        environ writes, inlined. Each environ key is written by one header
+        only, so ``orig`` needs no first-write test. The werkzeug-default
+        configuration on a request with both headers makes 5 Python calls
+        here instead of 9 (#11)."""
+        orig: dict[str, str | None] = {}
+        level = logging.DEBUG  # in hop-count mode anybody can send these headers
+        if self.x_for:
+            value = from_right(environ, X_FOR, self.x_for, level)
+            if value is not None:
+                client = client_address(value) if len(value) <= MAX_NODE else None
+                if client is None:
+                    reject("X-Forwarded-For", value, level)
+                else:
+                    orig["REMOTE_ADDR"] = environ.get("REMOTE_ADDR")
+                    environ["REMOTE_ADDR"] = client
+        if self.x_proto:
+            value = from_right(environ, X_PROTO, self.x_proto, level)
+            if value is not None:
+                scheme = SCHEMES.get(value.lower())
+                if scheme is None:
+                    reject(NAMES[X_PROTO], value, level)
+                else:
+                    orig["wsgi.url_scheme"] = environ.get("wsgi.url_scheme")
+                    environ["wsgi.url_scheme"] = scheme
+        if self.x_host:
+            value = from_right(environ, X_HOST, self.x_host, level)
+            if value is not None:
+                parsed = valid_host(value) if len(value) <= MAX_HOST else None
+                if parsed is None:
+                    reject(NAMES[X_HOST], value, level)
+                else:
+                    # As _set_host: SERVER_PORT only changes when the host names one.
+                    name, port = parsed
+                    orig["HTTP_HOST"] = environ.get("HTTP_HOST")
+                    if port is None:
+                        environ["HTTP_HOST"] = name
+                    else:
+                        environ["HTTP_HOST"] = f"{name}:{port}"
+                        orig["SERVER_PORT"] = environ.get("SERVER_PORT")
+                        environ["SERVER_PORT"] = port
+                    orig["SERVER_NAME"] = environ.get("SERVER_NAME")
+                    environ["SERVER_NAME"] = name
+        environ[ORIG_KEY] = orig
+        return environ
 
     def _count_quiet(self, environ: WSGIEnvironment) -> None:
         """One more request without forwarded headers; at QUIET_REQUESTS,
