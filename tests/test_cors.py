@@ -547,3 +547,15 @@ def test_many_distinct_origins_keep_the_cache_bounded_and_answers_right(
     assert len(middleware._verdicts) <= 512
     calls, _, _ = run_wsgi(middleware)  # no Origin, after the cache was emptied
     assert dict(calls[-1][1]).get("Vary") == (None if origins == ["*"] else "Origin")
+
+
+# --- review fixes -------------------------------------------------------------------
+
+
+def test_refusal_log_line_escapes_quotes_and_non_ascii(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="wsgikit.cors")
+    preflight('https://evil.example"\xe9', method="P\xe9UT" + "T" * 300, status=403)
+    (record,) = [r for r in caplog.records if r.name == "wsgikit.cors"]
+    message = record.getMessage()
+    assert 'origin "https://evil.example\\"\\xe9" for "P\\xe9UT' in message
+    assert "\xe9" not in message and len(message) < 300

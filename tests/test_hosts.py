@@ -268,3 +268,20 @@ def test_request_url_is_a_safe_header_value(path: str, query: str) -> None:
     )
     assert url.isascii() and url.isprintable() and " " not in url
     assert url.startswith("https://example.com/")
+
+
+# --- review fixes -------------------------------------------------------------------
+
+
+def test_refused_host_is_logged_with_quotes_and_non_ascii_escaped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Escaped as access logs are (no repr): a quote cannot end the field and
+    a non-ASCII byte is written as ``\\xhh``."""
+    caplog.set_level(logging.INFO, logger="wsgikit.hosts")
+    app = testapp(text_app(), partial(TrustedHosts, hosts=["example.com"]))
+    app.get("/", extra_environ={"HTTP_HOST": 'evil.example" from 10.0.0.1\xe9'}, status=400)
+    (record,) = [r for r in caplog.records if r.name == "wsgikit.hosts"]
+    message = record.getMessage()
+    assert 'host "evil.example\\" from 10.0.0.1\\xe9" from ' in message
+    assert "\xe9" not in message
