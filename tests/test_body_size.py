@@ -409,3 +409,41 @@ def test_gunicorn_chunked_upload(gunicorn: Callable[[str], int]) -> None:
     status, content_type, body = _post(port, [b"x" * 600, b"y" * 600], chunked=True)
     assert (status, content_type) == (413, "text/plain; charset=utf-8")
     assert body == b"The request body is larger than the limit of 1024 bytes.\n"
+
+
+# --- review fixes -------------------------------------------------------------------
+
+H2 = {"wsgi.input_terminated": True}  # an HTTP/2 front end: no length, no chunking
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+@pytest.mark.parametrize("size", [10, 11, 1000])
+def test_a_body_without_length_on_a_terminated_input_is_bounded(method: str, size: int) -> None:
+    reader = Reader()
+    data = (b"x" * 1000)[:size]
+    status, _, body = call(validator(MaxBodySize(reader, LIMIT)), data, REQUEST_METHOD=method, **H2)
+    if size <= LIMIT:
+        assert (status, body) == ("200 OK", data)
+    else:
+        assert status == "413 Content Too Large"
+        assert reader.seen == []
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_get_and_head_without_length_pass_through_untouched(method: str) -> None:
+    result_body = [b""]
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        assert type(environ["wsgi.input"]) is io.BytesIO
+        start_response("200 OK", [])
+        return result_body
+
+    _, _, result = run_wsgi(MaxBodySize(app, LIMIT), {"REQUEST_METHOD": method, **H2})
+    assert result is result_body
+
+
+def test_a_post_without_length_on_an_unterminated_input_has_no_body() -> None:
+    """Without ``wsgi.input_terminated`` (nor a length) there is no body: untouched."""
+    reader = Reader(lambda stream: type(stream).__name__.encode())
+    status, _, body = call(MaxBodySize(reader, LIMIT), b"x" * 100, REQUEST_METHOD="POST")
+    assert (status, body) == ("200 OK", b"BytesIO")

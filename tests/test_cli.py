@@ -425,3 +425,45 @@ def test_every_ini_option_error_names_file_section_and_option(
             assert str(error).startswith(f"{ini} [filter:layer] ")
             assert re.search(rf"\b{option}\b", str(error)), str(error)
             assert "\n" not in str(error)
+
+
+# --- review fixes -------------------------------------------------------------------
+
+TWO_STACKS = """
+from functools import partial
+from wsgikit import Compress, InjectHTML, compose
+from e2e_core_apps import whoami as app
+
+right = compose(app, Compress, partial(InjectHTML, snippet="<hr>"))
+wrong = compose(app, partial(InjectHTML, snippet="<hr>"), Compress)
+
+def make_wrong():
+    return compose(app, partial(InjectHTML, snippet="<hr>"), Compress)
+"""
+
+
+@pytest.mark.parametrize(
+    ("target", "status"),
+    [
+        pytest.param("two_stacks:right", 0, id="clean beside a wrong one: 0"),
+        pytest.param("two_stacks:wrong", 1, id="the wrong one: 1"),
+        pytest.param("two_stacks:make_wrong()", 1, id="built by a factory: 1"),
+    ],
+)
+def test_check_reports_only_the_targets_own_stack(tmp_path: Path, target: str, status: int) -> None:
+    """Warnings raised while the module is imported are about whichever stack
+    the module built; only the target's own problems count."""
+    (tmp_path / "two_stacks.py").write_text(TWO_STACKS)
+    result = subprocess.run(
+        [sys.executable, "-m", "wsgikit", "check", "--strict", target],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=str(tmp_path),
+        env={"PYTHONPATH": f"{tmp_path}:{TESTS_DIR}:{ROOT}", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == status, result.stdout + result.stderr
+    errors = [line for line in result.stdout.splitlines() if line.startswith("error: ")]
+    assert len(errors) == status
+    assert ("stack order: no known problem" in result.stdout) == (status == 0)
+    assert result.stderr == ""

@@ -558,3 +558,12 @@ def test_stack_of_follows_a_flask_wsgi_app_replaced_by_a_middleware(
     assert order_problems(chain) == [
         next(r for r in ORDER_RULES if (r.outer, r.inner) == ("Compress", "InjectHTML")).message()
     ]
+
+
+# --- review fixes -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("strict", ["no", 0, None, "false"])
+def test_strict_must_be_a_bool(strict: Any) -> None:
+    with pytest.raises(TypeError, match="strict must be a bool"):
+        compose(html_app, lambda app: app, strict=strict)

@@ -998,3 +998,42 @@ def test_traceback_is_written_once_when_the_log_goes_to_wsgi_errors(
     other = io.StringIO()
     call(JSONErrors(raising_app), lint=False, **{"wsgi.errors": other})
     assert other.getvalue().count("Traceback (most recent call last)") == 1
+
+
+# --- review fixes -------------------------------------------------------------------
+
+
+def test_a_413_from_max_body_size_has_the_rfc_9110_title() -> None:
+    from conftest import testapp
+
+    from wsgikit import MaxBodySize
+
+    app = testapp(text_app(), lambda inner: JSONErrors(MaxBodySize(inner, 1)))
+    response = app.post("/", b"12345", headers={"Accept": "application/json"}, status=413)
+    assert response.status == "413 Content Too Large"
+    assert response.json["title"] == "Content Too Large"
+
+
+@pytest.mark.parametrize(
+    ("status", "title"),
+    [
+        ("413 Request Entity Too Large", "Content Too Large"),
+        ("414 Request-URI Too Long", "URI Too Long"),
+        ("416 Requested Range Not Satisfiable", "Range Not Satisfiable"),
+        ("422 Unprocessable Entity", "Unprocessable Content"),
+        ("404 Not Found", "Not Found"),
+    ],
+)
+def test_problem_titles_are_the_rfc_9110_names(status: str, title: str) -> None:
+    from conftest import testapp
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        body = status.encode()  # only repeats the status line: no description
+        start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    response = testapp(app, JSONErrors).get(
+        "/", headers={"Accept": "application/json"}, status=int(status[:3])
+    )
+    assert response.json["title"] == title
+    assert response.json["detail"] != status

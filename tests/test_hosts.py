@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from conftest import echo_environ_app, make_environ, run_wsgi, testapp, text_app
-from hypothesis import given
+from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from wsgikit import JSONErrors, ProxyFix, TrustedHosts
@@ -239,13 +239,30 @@ def test_parse_host_round_trips_ipv6(address: Any, port: int | None) -> None:
     assert parse_host(value) == (f"[{address.compressed}]", port)
 
 
-@given(st.text(max_size=60))
-def test_only_true_subdomains_match_a_wildcard(prefix: str) -> None:
+_BASES = st.sampled_from(
+    ["example.com", "EXAMPLE.Com", "example.co", "examplexcom", "example.com.evil.net"]
+)
+
+
+@example([], ".", "example.com", "")  # the bare domain: refused
+@example(["a"], ".", "example.com", "")  # a true subdomain: allowed
+@example(["a", "b"], ".", "EXAMPLE.Com", ":8080")  # allowed, any port
+@example(["evil"], "", "example.com", "")  # evilexample.com: refused
+@given(
+    st.lists(_LABEL, max_size=3),
+    st.sampled_from([".", "", "-", "_", ".."]),
+    _BASES,
+    st.sampled_from(["", ":80", ":8080"]),
+)
+def test_only_true_subdomains_match_a_wildcard(
+    labels: list[str], separator: str, base: str, port: str
+) -> None:
+    """Near misses of ``*.example.com`` are refused, true subdomains allowed."""
     guard = TrustedHosts(text_app(), ["*.example.com"])
-    host = prefix + "example.com"
-    if guard.allows(host):
-        assert parse_host(host) is not None
-        assert parse_host(host)[0].endswith(".example.com")  # type: ignore[index]
+    host = ".".join(labels) + separator + base + port
+    subdomain = bool(labels) and separator == "." and base.lower() == "example.com"
+    event("allowed" if subdomain else "refused")
+    assert guard.allows(host) == subdomain
 
 
 @given(st.text(max_size=200))
@@ -268,3 +285,20 @@ def test_request_url_is_a_safe_header_value(path: str, query: str) -> None:
     )
     assert url.isascii() and url.isprintable() and " " not in url
     assert url.startswith("https://example.com/")
+
+
+# --- review fixes -------------------------------------------------------------------
+
+
+def test_refused_host_is_logged_with_quotes_and_non_ascii_escaped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Escaped as access logs are (no repr): a quote cannot end the field and
+    a non-ASCII byte is written as ``\\xhh``."""
+    caplog.set_level(logging.INFO, logger="wsgikit.hosts")
+    app = testapp(text_app(), partial(TrustedHosts, hosts=["example.com"]))
+    app.get("/", extra_environ={"HTTP_HOST": 'evil.example" from 10.0.0.1\xe9'}, status=400)
+    (record,) = [r for r in caplog.records if r.name == "wsgikit.hosts"]
+    message = record.getMessage()
+    assert 'host "evil.example\\" from 10.0.0.1\\xe9" from ' in message
+    assert "\xe9" not in message

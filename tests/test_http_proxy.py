@@ -857,3 +857,85 @@ def test_client_gone_from_the_proxy_process_closes_the_upstream(
     connection.close()
     assert wait_for(markers / name, timeout=20)
     assert fetch(proxy.url, "/echo")[0] == 200
+
+
+# --- review fixes -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("length", ["9" * 5000, "0" * 5000 + "9" * 31])
+def test_a_content_length_too_long_for_int_is_a_400(
+    length: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """int() refuses more than 4300 digits: the length is compared as text first."""
+    caplog.set_level(logging.INFO, "wsgikit.http_proxy")
+    environ = {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": length}
+    calls, body, _ = run_wsgi(HTTPProxy(f"http://127.0.0.1:{free_port()}"), environ)
+    assert calls[0][0] == "400 Bad Request"
+    assert b"".join(body).startswith(b"400 Bad Request")
+    assert "invalid Content-Length " in caplog.text
+    assert max(len(record.getMessage()) for record in caplog.records) < 400
+
+
+def test_leading_zeros_do_not_make_a_length_invalid(raw_upstream: tuple[str, Path]) -> None:
+    url, _ = raw_upstream
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/echo",
+        "CONTENT_LENGTH": "0" * 5000 + "3",
+        "wsgi.input": io.BytesIO(b"abc"),
+    }
+    calls, body, _ = run_wsgi(HTTPProxy(url), environ)
+    assert calls[0][0] == "200 OK"
+    assert json.loads(b"".join(body))["body_size"] == 3
+
+
+@pytest.mark.parametrize("path", ["/no/such/ca.pem", os.devnull])
+def test_an_unusable_ca_bundle_is_refused_at_construction(path: str) -> None:
+    with pytest.raises(ValueError, match="verify"):
+        HTTPProxy("https://127.0.0.1:9", verify=path)
+    with pytest.raises(ValueError, match="verify"):
+        HTTPProxy("https://127.0.0.1:9", verify=path, trust_env=True)
+
+
+@pytest.mark.parametrize("method", ["HEAD", "GET"])
+def test_the_proxys_own_answers_have_no_body_for_head(method: str) -> None:
+    calls, body = start(HTTPProxy(f"http://127.0.0.1:{free_port()}"), {"REQUEST_METHOD": method})
+    sent = b"".join(body)
+    body.close()  # type: ignore[attr-defined]
+    assert calls[0][0] == "502 Bad Gateway"
+    length = int(dict(calls[0][1])["Content-Length"])
+    assert length > 0
+    assert sent == (b"" if method == "HEAD" else sent)
+    assert (sent == b"") == (method == "HEAD")
+
+
+def test_client_text_in_log_lines_is_escaped_and_capped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "wsgikit.http_proxy")
+    proxy = HTTPProxy(f"http://127.0.0.1:{free_port()}")
+    forged = "/x\n2026-01-01 INFO forged line" + "y" * 5000
+    run_wsgi(proxy, {"PATH_INFO": forged})
+    run_wsgi(proxy, {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": "1x\r\nforged" + "z" * 5000})
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 2
+    for message in messages:
+        assert "\n" not in message and "\r" not in message
+        assert len(message) < 600
+    assert "\\r\\nforged" in messages[1]
+
+
+def test_unverified_upstreams_leave_the_global_warning_filters_alone(
+    tls_upstream: tuple[str, Path],
+) -> None:
+    import warnings
+
+    url, _ = tls_upstream
+    before = list(warnings.filters)
+    proxies = [HTTPProxy(url + "/base", verify=False) for _ in range(3)]
+    assert warnings.filters == before
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for proxy in proxies:
+            assert testapp(proxy).get("/x").text == "hello from /base/x"
+    assert [w for w in caught if "Unverified" in str(w.message)] == []

@@ -574,3 +574,41 @@ def test_json_errors_types_in_an_ini_option() -> None:
     assert app.types == {404: "https://example.com/nf?x=1", 500: "urn:oops"}
     with pytest.raises(OptionError, match=r"^\[json_errors\] option types: 'nf' is not status="):
         FACTORIES["json_errors"](text_app(), {}, types="nf")
+
+
+# --- review fixes -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("conf", "option", "message"),
+    [
+        pytest.param({"timeout": "0"}, "timeout", "positive", id="timeout 0"),
+        pytest.param({"pool_size": "0"}, "pool_size", "at least 1", id="pool_size 0"),
+        pytest.param({"verify": "/no/such/ca.pem"}, "verify", "CA bundle", id="verify path"),
+    ],
+)
+def test_http_proxy_constructor_errors_are_option_errors(
+    conf: dict[str, str], option: str, message: str
+) -> None:
+    from wsgikit import paste
+
+    with pytest.raises(paste.OptionError, match=message) as caught:
+        paste.http_proxy({}, upstream="https://127.0.0.1:9", **conf)
+    assert str(caught.value).startswith(f"[http_proxy] option {option}: ")
+
+
+@pytest.mark.parametrize(
+    ("factory", "value", "names"),
+    [
+        pytest.param("access_log", "xml", "combined, json", id="access_log"),
+        pytest.param("json_errors", "html", "problem, simple", id="json_errors"),
+    ],
+)
+def test_an_unknown_format_word_names_the_choices(factory: str, value: str, names: str) -> None:
+    from wsgikit import paste
+
+    with pytest.raises(paste.OptionError) as caught:
+        paste.FACTORIES[factory](text_app(), {}, format=value)
+    assert str(caught.value) == (
+        f"[{factory}] option format: format must be {names} or module:function, not {value!r}"
+    )

@@ -258,3 +258,18 @@ def test_app_that_set_every_header_is_sent_unchanged() -> None:
 
     calls, _, _ = run_wsgi(SecurityHeaders(app))
     assert calls == [("200 OK", own)]
+
+
+# --- review fixes -------------------------------------------------------------------
+
+
+def test_invalid_host_log_line_escapes_quotes_and_non_ascii(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="wsgikit.security")
+    app = testapp(text_app(), partial(SecurityHeaders, https_redirect=True))
+    app.get("/", extra_environ={"HTTP_HOST": 'a b"\xe9' + "x" * 500}, status=400)
+    (record,) = [r for r in caplog.records if r.name == "wsgikit.security"]
+    message = record.getMessage()
+    assert 'invalid host "a b\\"\\xe9xxx' in message
+    assert "\xe9" not in message and len(message) < 300

@@ -150,7 +150,7 @@ def test_memory_store_expires_sessions(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [1000.0]
     monkeypatch.setattr(time, "monotonic", lambda: now[0])
     store = MemoryStore()
-    store.save("a", {"k": "1"}, (), 10)
+    store.save("a", {"k": "1"}, (), 10, fresh=True)
     assert store.load("a") == {"k": "1"} and len(store) == 1
     now[0] += 11
     assert store.load("a") == {} and len(store) == 0
@@ -160,9 +160,9 @@ def test_memory_store_sweeps_expired_sessions(monkeypatch: pytest.MonkeyPatch) -
     now = [1000.0]
     monkeypatch.setattr(time, "monotonic", lambda: now[0])
     store = MemoryStore(sweep=2)
-    store.save("old", {"k": "1"}, (), 10)
+    store.save("old", {"k": "1"}, (), 10, fresh=True)
     now[0] += 11
-    store.save("new", {"k": "2"}, (), 10)  # the second write sweeps
+    store.save("new", {"k": "2"}, (), 10, fresh=True)  # the second write sweeps
     assert list(store._data) == ["new"]
 
 
@@ -503,7 +503,9 @@ def test_bad_store_options(options: dict[str, Any], error: type[Exception], matc
         pytest.param((42,), {}, TypeError, "url", id="int url"),
         pytest.param(("redis://x",), {"prefix": 1}, TypeError, "prefix", id="int prefix"),
         pytest.param(("redis://x",), {"timeout": 0}, ValueError, "timeout", id="zero timeout"),
-        pytest.param(("redis://x",), {"timeout": True}, ValueError, "timeout", id="bool timeout"),
+        pytest.param(("redis://x",), {"timeout": True}, TypeError, "timeout", id="bool timeout"),
+        pytest.param(("redis://x",), {"timeout": "1"}, TypeError, "timeout", id="str timeout"),
+        pytest.param(("redis://x",), {"timeout": -1.0}, ValueError, "timeout", id="negative"),
     ],
 )
 def test_bad_redis_store_options(
@@ -516,7 +518,7 @@ def test_bad_redis_store_options(
 def test_redis_store_accepts_a_client_object(redis_url: str) -> None:
     made = redis.Redis.from_url(redis_url)
     store = RedisStore(made, prefix="custom:")
-    store.save("x", {"a": "1"}, (), 60)
+    store.save("x", {"a": "1"}, (), 60, fresh=True)
     assert made.hgetall("custom:x") == {b"a": b"1"} and store.client is made
     made.close()
 
@@ -524,3 +526,66 @@ def test_redis_store_accepts_a_client_object(redis_url: str) -> None:
 def test_memory_store_bad_sweep() -> None:
     with pytest.raises(ValueError, match="sweep"):
         MemoryStore(sweep=0)
+
+
+# --- review fixes -------------------------------------------------------------------
+
+
+def test_an_in_flight_request_cannot_revive_a_rotated_id(
+    store: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Request A loads the session; request B rotates it; A's write is dropped."""
+    caplog.set_level(logging.INFO, "wsgikit.sessions")
+    store.save("old", {"n": "1", "user": '"alice"'}, (), HOUR, fresh=True)
+    loaded = store.load("old")  # request A
+    store.save("new", loaded, (), HOUR, fresh=True, retire="old")  # request B: rotate()
+    store.save("old", {"n": "2"}, (), HOUR)  # request A finishes
+    assert store.load("old") == {}
+    assert store.load("new") == {"n": "1", "user": '"alice"'}
+    assert "session write dropped" in caplog.text
+    store.delete("new")  # logout, then a late write
+    store.save("new", {"n": "3"}, ["user"], HOUR)
+    assert store.load("new") == {}
+
+
+def test_a_write_to_a_live_session_still_merges(store: Any) -> None:
+    store.save("s", {"a": "1", "b": "2", "c": "3"}, (), HOUR, fresh=True)
+    store.save("s", {"a": "10", "d": "4"}, ["b"], HOUR)
+    store.save("s", {}, ["c"], HOUR)
+    assert store.load("s") == {"a": "10", "d": "4"}
+
+
+def test_a_late_write_through_the_middleware_is_dropped(store: Any) -> None:
+    """The same race through SessionMiddleware: an old cookie's request that
+    writes after the session was rotated leaves the old ID dead."""
+    other: list[webtest.TestApp] = []
+
+    def racing(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        session = get_session(environ)
+        session["n"] = session.get("n", 0) + 1  # loaded: this request is in flight
+        if environ["PATH_INFO"] == "/race":
+            other[0].get("/login")  # meanwhile the same session logs in (rotates)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    app = client(store, racing)
+    app.get("/")
+    old = session_id(app.cookies["session"])
+    other.append(client(store))
+    other[0].set_cookie("session", app.cookies["session"])
+    app.get("/race")
+    assert store.load(old) == {}
+    new = session_id(other[0].cookies["session"])
+    assert new != old
+    assert other[0].get("/").json == {"n": 2, "user": "alice"}
+
+
+def test_memory_store_drops_a_write_to_an_expired_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = MemoryStore()
+    store.save("s", {"a": "1"}, (), 10, fresh=True)
+    now = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: now + 11)
+    store.save("s", {"a": "2"}, (), 10)
+    assert store.load("s") == {} and len(store) == 0

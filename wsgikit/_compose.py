@@ -214,13 +214,17 @@ def compose(app: WSGIApplication, *layers: Layer, strict: bool = False) -> WSGIA
 
     :param app: The WSGI application at the bottom of the stack.
     :param layers: Callables that each take an application and return one.
-    :param strict: Raise :class:`ValueError` for a wrong order instead of warning.
+    :param strict: Raise :class:`ValueError` for a wrong order instead of
+        warning. A bool (anything else is a :class:`TypeError`: ``"no"`` would
+        otherwise count as true).
 
     .. code-block:: python
 
         app = compose(flask_app, partial(ProxyFix, x_for=1), JSONErrors)
         # == ProxyFix(JSONErrors(flask_app), x_for=1)
     """
+    if not isinstance(strict, bool):
+        raise TypeError(f"compose(): strict must be a bool, not {type(strict).__name__}")
     for position, layer in enumerate(layers):
         if not callable(layer):
             raise TypeError(

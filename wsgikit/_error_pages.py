@@ -25,8 +25,18 @@ DESCRIPTION_SCAN_LIMIT = 4096
 DESCRIPTION_MAX_LENGTH = 300
 #: The media types of HTML pages.
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-#: The standard reason phrase of every 4xx and 5xx status.
-TITLES = {int(status): status.phrase for status in HTTPStatus if 400 <= status <= 599}
+#: Python's reason phrase of every 4xx and 5xx status (the RFC 7231 names
+#: before Python 3.13).
+_PHRASES = {int(status): status.phrase for status in HTTPStatus if 400 <= status <= 599}
+#: The names RFC 9110 (section 15) gave these statuses.
+_RFC9110_NAMES = {
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
+#: The standard reason phrase (RFC 9110) of every 4xx and 5xx status.
+TITLES = {**_PHRASES, **_RFC9110_NAMES}
 
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _TAGS = re.compile(r"(<[^>]*>)")
@@ -87,11 +97,13 @@ _PLACEHOLDERS = frozenset({"error", "unknown error", "an error occurred"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _WORDS = re.compile(r"[\W_]+")
 _STATUS_WORDS = {
-    code: frozenset({words, f"{code} {words}", f"error {code} {words}"})
-    for code, words in (
-        (code, " ".join(_WORDS.sub(" ", title.casefold()).split()))
-        for code, title in TITLES.items()
+    code: frozenset(
+        form
+        for title in {TITLES[code], _PHRASES.get(code, TITLES[code])}  # old names too
+        for words in [" ".join(_WORDS.sub(" ", title.casefold()).split())]
+        for form in (words, f"{code} {words}", f"error {code} {words}")
     )
+    for code in TITLES
 }
 
 
@@ -204,11 +216,13 @@ def _says_nothing(text: str, code: int, phrase: str, environ: WSGIEnvironment) -
     path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     folded = text.casefold()
     standard = TITLES.get(code, "").casefold()
+    old = _PHRASES.get(code, "").casefold()  # the RFC 7231 name some apps still send
     phrase = phrase.casefold()
     # Cheap rejection first (the common case): a longer text that mentions
     # none of them (placeholders are short).
     if len(text) > 20 and not (
         (standard and standard in folded)
+        or (old and old in folded)
         or (phrase and phrase in folded)
         or str(code) in folded
         or (path and path.casefold() in folded)

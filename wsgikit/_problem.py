@@ -174,7 +174,8 @@ class Renderer:
 
 
 def status_title(code: int, phrase: str) -> str:
-    """The standard reason phrase of ``code``, else the app's ``phrase``."""
+    """The standard reason phrase of ``code`` (its RFC 9110 name: ``413
+    Content Too Large``, ``422 Unprocessable Content``), else the app's ``phrase``."""
     title = TITLES.get(code)
     if title is not None:
         return title

@@ -33,6 +33,8 @@ logger = logging.getLogger("wsgikit.body_size")
 
 TOO_LARGE = "413 Content Too Large"
 BAD_REQUEST = "400 Bad Request"
+# Methods whose body is not bounded when it has no declared length.
+_NO_BODY = frozenset({"GET", "HEAD"})
 
 
 class BodyTooLarge(RequestEntityTooLarge):
@@ -65,15 +67,22 @@ class MaxBodySize:
       becomes a ``413`` when no byte of the response was sent yet (with
       ``exc_info`` when the application had already called
       ``start_response``); otherwise it is re-raised.
-    - A request with neither header has no body (RFC 9112, section 6.3) and
-      passes through untouched, as does a ``Content-Length`` within the
-      limit. Servers that decode chunked bodies themselves (waitress) send a
-      ``Content-Length``.
+    - A request with neither header whose server sets
+      ``wsgi.input_terminated`` may still have a body (HTTP/2 and HTTP/3 front
+      ends need no ``Content-Length``): unless it is a ``GET`` or ``HEAD``, its
+      ``wsgi.input`` is bounded as for ``Transfer-Encoding``. ``GET`` and
+      ``HEAD`` pass through untouched (a body means nothing for them, RFC 9110
+      section 9.3, and bounding every ``GET`` would cost each one an
+      interception); so does every request with neither header on a server
+      without ``wsgi.input_terminated``, where it has no body (RFC 9112,
+      section 6.3), and a ``Content-Length`` within the limit. Servers that
+      decode chunked bodies themselves (waitress) send a ``Content-Length``.
 
     Refusals are logged at INFO (logger ``wsgikit.body_size``).
 
     Environ key replaced: ``wsgi.input`` (only for a body of unknown length).
-    Read: ``CONTENT_LENGTH``, ``HTTP_TRANSFER_ENCODING``, ``REQUEST_METHOD``.
+    Read: ``CONTENT_LENGTH``, ``HTTP_TRANSFER_ENCODING``, ``REQUEST_METHOD``,
+    ``wsgi.input_terminated``.
 
     :param app: The WSGI application to wrap.
     :param limit: The largest body accepted, in bytes (``0``: no body at all).
@@ -103,6 +112,12 @@ class MaxBodySize:
             return self._bounded(environ, start_response)
         length = environ.get("CONTENT_LENGTH")
         if not length:
+            if environ.get("wsgi.input_terminated") and (
+                environ.get("REQUEST_METHOD") not in _NO_BODY
+            ):
+                # No length, and the server says the input ends by itself
+                # (HTTP/2): there may be a body; fail closed.
+                return self._bounded(environ, start_response)
             return self.app(environ, start_response)
         if not (length.isdigit() and length.isascii()):
             logger.info("invalid Content-Length %s: answered 400", log_escape(length[:64]))

@@ -28,7 +28,7 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 from wsgiref.types import WSGIApplication
@@ -175,18 +175,34 @@ def serve(
 
 def load_stack(target: str | None, layers: Sequence[str] = ()) -> tuple[WSGIApplication, list[str]]:
     """Load ``target`` (``None``: the demo), wrap it in ``layers``, and return it
-    with every stack-order problem: those found while it was built (by
-    ``compose()`` or the PasteDeploy factories) and those of the finished chain."""
+    with every stack-order problem of that stack: those of the finished chain,
+    and those warned about while it was built (by a ``factory()``, the INI
+    file's factories or ``layers``).
+
+    Warnings raised while the target's *module* is imported are not counted:
+    they may be about other stacks the module defines (``mod:good`` beside a
+    wrong ``mod:bad``), and the target's own problems are found in its chain."""
     from ._compose import StackOrderWarning, order_problems, stack_of
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", StackOrderWarning)
-        if target is None:
-            from .demo import demo_stack
+    caught: list[warnings.WarningMessage] = []
 
+    @contextlib.contextmanager
+    def building() -> Iterator[None]:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always", StackOrderWarning)
+            try:
+                yield
+            finally:
+                caught.extend(seen)
+
+    if target is None:
+        from .demo import demo_stack
+
+        with building():
             app = demo_stack()
-        else:
-            app = load_target(target)
+    else:
+        app = load_target(target, building=building)
+    with building():
         app = wrap(app, layers)
     problems: list[str] = []
     for warning in caught:
@@ -252,18 +268,32 @@ def _qualified(obj: object) -> str:
     return f"{target.__module__}.{target.__qualname__}"
 
 
-def load_target(target: str) -> WSGIApplication:
-    """Import ``module:attr`` (``attr()`` calls a factory) or load an INI file."""
+def load_target(
+    target: str,
+    *,
+    building: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext,
+) -> WSGIApplication:
+    """Import ``module:attr`` (``attr()`` calls a factory) or load an INI file.
+
+    The INI file is read and a factory called inside ``building()``; the
+    module is imported outside it, with its stack-order warnings silenced
+    (they concern whatever stacks the module builds, not necessarily this one).
+    """
+    from ._compose import StackOrderWarning
+
     path, _, name = target.partition("#")
     if path.endswith((".ini", ".cfg")) or os.path.isfile(path):
-        return _load_ini(path, name or "main")
+        with building():
+            return _load_ini(path, name or "main")
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
         raise CLIError(f"target {target!r} is neither module:attr nor an .ini file", 2)
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        module = importlib.import_module(module_name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", StackOrderWarning)
+            module = importlib.import_module(module_name)
     except ImportError as error:
         raise CLIError(f"cannot import {module_name!r}: {error}", 2) from None
     except Exception as error:  # the module itself failed while being imported
@@ -281,7 +311,8 @@ def load_target(target: str) -> WSGIApplication:
         if not callable(obj):
             raise CLIError(f"{target!r}: {attr.removesuffix('()')} is not callable", 2)
         try:
-            obj = obj()
+            with building():
+                obj = obj()
         except Exception as error:
             raise CLIError(f"{target!r} failed: {type(error).__name__}: {error}", 2) from None
     if not callable(obj):

@@ -65,7 +65,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._answer import plain_response
 from ._host import ascii_host, default_port, parse_host
-from ._http import with_vary
+from ._http import log_safe, with_vary
 from ._response import EditFunction, Headers, intercept_headers
 
 logger = logging.getLogger("wsgikit.cors")
@@ -370,9 +370,9 @@ class CORS:
         status, headers, reason = answer
         if reason is not None:
             logger.info(
-                "refused a CORS preflight from origin %r for %r (%s)",
-                origin[:_LOG_CHARS],
-                method[:_LOG_CHARS],
+                'refused a CORS preflight from origin "%s" for "%s" (%s)',
+                log_safe(origin, _LOG_CHARS),
+                log_safe(method, _LOG_CHARS),
                 reason,
             )
             return plain_response(

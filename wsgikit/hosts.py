@@ -30,6 +30,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._answer import plain_response, redirect
 from ._host import ascii_host, default_port, parse_host, request_host, request_url
+from ._http import log_safe
 
 logger = logging.getLogger("wsgikit.hosts")
 
@@ -182,6 +183,9 @@ class TrustedHosts:
                 netloc = target if port is None else f"{target}:{port}"
                 scheme = str(environ.get("wsgi.url_scheme", "http"))
                 return redirect(request_url(environ, scheme, netloc))(environ, start_response)
-        shown = raw if len(raw) <= _LOG_CHARS else raw[:_LOG_CHARS] + "..."
-        logger.info("refused a request for host %r from %s", shown, environ.get("REMOTE_ADDR", "?"))
+        logger.info(
+            'refused a request for host "%s" from %s',
+            log_safe(raw, _LOG_CHARS),
+            environ.get("REMOTE_ADDR", "?"),
+        )
         return self._refuse(environ, start_response)

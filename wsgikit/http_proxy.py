@@ -45,7 +45,12 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from wsgiref.types import StartResponse, WSGIEnvironment
 
+from ._answer import plain_response
+from ._http import LOG_CHARS, log_safe
+
 if TYPE_CHECKING:
+    import ssl
+
     import urllib3
 
 logger = logging.getLogger("wsgikit.http_proxy")
@@ -76,6 +81,8 @@ HOP_BY_HOP = frozenset(
 _SET_BY_PROXY = ("host", "expect", "content-length")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _UNSAFE_IN_QUERY = re.compile(r"[^\x21-\x7e]")
+# Digits of the largest Content-Length taken as a number (no body is near 10**30).
+_LENGTH_DIGITS = 30
 
 
 class HTTPProxy:
@@ -128,8 +135,11 @@ class HTTPProxy:
         by default.
     :param verify: For ``https`` upstreams: check the certificate (``True``,
         the default), do not (``False``, for self-signed test servers: logged
-        once, and urllib3's per-request warning for this host is filtered), or
-        check it against the CA bundle file at this path.
+        once at construction), or
+        check it against the CA bundle file at this path (read once, here: a
+        missing or unreadable file is a :exc:`ValueError`). Unverified, urllib3's
+        per-request ``InsecureRequestWarning`` is suppressed for this proxy's
+        own connections only; the process-wide warning filters are not changed.
 
     .. code-block:: python
 
@@ -182,6 +192,10 @@ class HTTPProxy:
                 f"verify must be a bool or a CA bundle path, not {type(verify).__name__}"
             )
         self.verify = verify
+        # Read once, here, so a wrong path is an error now, not a 502 per request.
+        self._ssl_context = (
+            _ca_context(verify) if isinstance(verify, str) and self._scheme == "https" else None
+        )
         # Through an outgoing proxy, plain-http requests carry the absolute
         # URL (RFC 9112 §3.2.2); https ones go through a CONNECT tunnel.
         self._origin = ""
@@ -205,29 +219,31 @@ class HTTPProxy:
             if self.verify is False:
                 options["cert_reqs"] = "CERT_NONE"
                 # Asked for: warn once here, not on every request as urllib3
-                # would (its warning is silenced for this host only).
-                host = self._hostname
+                # would (the pool class below silences it for its own
+                # connections; a global filter would hide other code's too).
                 logger.warning("certificates of %s are not verified", self.upstream)
-                warnings.filterwarnings(
-                    "ignore",
-                    message=re.escape(f"Unverified HTTPS request is being made to host '{host}'"),
-                    category=urllib3.exceptions.InsecureRequestWarning,
-                )
-            elif isinstance(self.verify, str):
-                options["ca_certs"] = self.verify
+            elif self._ssl_context is not None:
+                options["ssl_context"] = self._ssl_context
         if self.trust_env:
             import urllib.request  # only here: it pulls in http.client, email, ssl
 
             outgoing = urllib.request.getproxies().get(self._scheme)
             if outgoing and not urllib.request.proxy_bypass(self._hostname):
                 manager = urllib3.ProxyManager(outgoing, num_pools=1, **options)
+                if self.verify is False:
+                    manager.pool_classes_by_scheme = {
+                        **manager.pool_classes_by_scheme,
+                        "https": _unverified_pool_class(),
+                    }
                 pool: urllib3.HTTPConnectionPool = manager.connection_from_url(self.upstream)
                 if self._scheme == "http":
                     self._origin = f"http://{self._netloc}"
                 return pool
-        pool_class = (
-            urllib3.HTTPSConnectionPool if self._scheme == "https" else urllib3.HTTPConnectionPool
-        )
+        pool_class: type[urllib3.HTTPConnectionPool] = urllib3.HTTPConnectionPool
+        if self._scheme == "https":
+            pool_class = (
+                _unverified_pool_class() if self.verify is False else urllib3.HTTPSConnectionPool
+            )
         return pool_class(self._hostname, self._port, **options)
 
     def __repr__(self) -> str:
@@ -238,14 +254,21 @@ class HTTPProxy:
 
         method = environ["REQUEST_METHOD"]
         target = self._target(environ)
-        what = f"{method} {target}"  # for log lines, where it is shown escaped
+        # For log lines: client text, escaped and capped once here.
+        what = log_safe(f"{method} {target}", LOG_CHARS)
         body = _RequestBody(environ)
         if body.invalid_length:
-            logger.info("invalid Content-Length %r from %s", body.invalid_length, _peer(environ))
-            return _answer(start_response, 400, "The request has an invalid Content-Length.")
+            logger.info(
+                "invalid Content-Length %s from %s",
+                log_safe(body.invalid_length, LOG_CHARS),
+                _peer(environ),
+            )
+            return _answer(
+                environ, start_response, 400, "The request has an invalid Content-Length."
+            )
         if body.failed():
-            logger.info("%r: reading the request body failed: %r", what, body.error)
-            return _answer(start_response, 400, "The request body could not be read.")
+            logger.info("%s: reading the request body failed: %r", what, body.error)
+            return _answer(environ, start_response, 400, "The request body could not be read.")
         headers = self._request_headers(environ)
         if body.length is not None:
             headers["Content-Length"] = str(body.length)
@@ -263,20 +286,24 @@ class HTTPProxy:
             )
         except Exception as error:
             if body.failed():  # while urllib3 was sending it
-                logger.info("%r: reading the request body failed: %r", what, body.error)
-                return _answer(start_response, 400, "The request body could not be read.")
+                logger.info("%s: reading the request body failed: %r", what, body.error)
+                return _answer(environ, start_response, 400, "The request body could not be read.")
             # urllib3 makes a refused connection a kind of connect timeout.
             if isinstance(error, TimeoutError) and not isinstance(error, NewConnectionError):
-                logger.warning("%r: %s timed out: %s", what, self.upstream, error)
-                return _answer(start_response, 504, "The upstream server did not answer in time.")
+                logger.warning("%s: %s timed out: %s", what, self.upstream, error)
+                return _answer(
+                    environ, start_response, 504, "The upstream server did not answer in time."
+                )
             if isinstance(error, HTTPError | OSError):
-                logger.warning("%r: %s failed: %s", what, self.upstream, error)
-                return _answer(start_response, 502, "The upstream server could not be reached.")
+                logger.warning("%s: %s failed: %s", what, self.upstream, error)
+                return _answer(
+                    environ, start_response, 502, "The upstream server could not be reached."
+                )
             if isinstance(error, ValueError | http.client.HTTPException):
                 # http.client refuses to send it (a header value with a bare
                 # line break or beyond latin-1, set by some layer in front).
-                logger.info("%r cannot be forwarded: %r", what, error)
-                return _answer(start_response, 400, "The request cannot be forwarded.")
+                logger.info("%s cannot be forwarded: %s", what, log_safe(repr(error), LOG_CHARS))
+                return _answer(environ, start_response, 400, "The request cannot be forwarded.")
             raise
         try:
             status = _status_line(response.status, response.reason)
@@ -413,10 +440,13 @@ class _RequestBody:
         self._first = b""
         declared = environ.get("CONTENT_LENGTH", "").strip()
         if declared:
-            if declared.isdigit() and declared.isascii():
-                self.length = int(declared)
+            # Compared by length first: int() refuses more than 4300 digits,
+            # and no body that large can be sent anyway.
+            digits = declared.lstrip("0")
+            if declared.isdigit() and declared.isascii() and len(digits) <= _LENGTH_DIGITS:
+                self.length = int(digits or "0")
             else:
-                self.invalid_length = declared[:40]
+                self.invalid_length = declared
         elif environ.get("wsgi.input_terminated"):
             # A GET without a body also has no length: look before promising
             # the upstream a chunked body.
@@ -473,7 +503,7 @@ class _UpstreamBody:
                     break
                 yield chunk
         except (HTTPError, OSError) as error:
-            logger.error("%r: the upstream response broke off: %s", self.what, error)
+            logger.error("%s: the upstream response broke off: %s", self.what, error)
             raise
         self._finished = True
 
@@ -502,14 +532,38 @@ def _percent(match: re.Match[str]) -> str:
     return "".join(f"%{byte:02X}" for byte in _raw(match.group()))
 
 
-def _answer(start_response: StartResponse, code: int, message: str) -> list[bytes]:
-    """A plain-text error of the proxy itself."""
-    body = f"{code} {HTTPStatus(code).phrase}\n\n{message}\n".encode()
-    start_response(
-        f"{code} {HTTPStatus(code).phrase}",
-        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
-    )
-    return [body]
+def _answer(
+    environ: WSGIEnvironment, start_response: StartResponse, code: int, message: str
+) -> Iterable[bytes]:
+    """A plain-text error of the proxy itself (no body for ``HEAD``)."""
+    status = f"{code} {HTTPStatus(code).phrase}"
+    text = f"{status}\n\n{message}\n"
+    return plain_response(status, text, no_store=False)(environ, start_response)
+
+
+def _ca_context(path: str) -> ssl.SSLContext:
+    """A verifying TLS context trusting the CA bundle at ``path``, built once."""
+    import ssl
+
+    try:
+        return ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError) as error:
+        raise ValueError(f"verify: cannot load the CA bundle {path!r}: {error}") from None
+
+
+def _unverified_pool_class() -> type[urllib3.HTTPSConnectionPool]:
+    """An HTTPS pool that does not warn on each request that it does not verify
+    (``verify=False`` was asked for, and logged once). The warning is silenced
+    only while this pool checks its own connection."""
+    import urllib3
+
+    class UnverifiedHTTPSPool(urllib3.HTTPSConnectionPool):
+        def _validate_conn(self, conn: Any) -> None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+                super()._validate_conn(conn)
+
+    return UnverifiedHTTPSPool
 
 
 def _status_line(code: int, reason: str | None) -> str:

@@ -289,14 +289,19 @@ class Factory:
         try:
             middleware = self.middleware(app, **options)
         except (TypeError, ValueError) as error:
-            # The constructor names the option in its message (house style);
-            # keep that option for a caller that wants to point at the INI line.
-            named = [n for n in options if re.search(rf"\b{re.escape(n)}\b", str(error))]
-            raise OptionError(self.name, named[0] if named else None, str(error)) from None
+            raise _option_error(self.name, options, error) from None
         # A pipeline is built from the app outwards: check this layer against
         # everything already below it (each pair is checked once).
         report(order_problems(stack_of(middleware), outermost_only=True), stacklevel=2)
         return middleware
+
+
+def _option_error(factory: str, options: Mapping[str, Any], error: Exception) -> OptionError:
+    """A constructor's error as an :class:`OptionError`. The constructor names
+    the option in its message (house style); keep that option for a caller
+    that wants to point at the INI line."""
+    named = [n for n in options if re.search(rf"\b{re.escape(n)}\b", str(error))]
+    return OptionError(factory, named[0] if named else None, str(error))
 
 
 # --- converters specific to one middleware ----------------------------------------
@@ -330,8 +335,7 @@ def asexception(value: str | type[BaseException]) -> type[BaseException]:
 
 def _errors_asformat(value: str) -> Any:
     """``problem``, ``simple``, or a dotted ``module:function`` formatter."""
-    text = str(value).strip()
-    return text if text in ("problem", "simple") else ascallable(text)
+    return _format_or_callable(value, ("problem", "simple"))
 
 
 def _errors_asexceptions(value: str) -> dict[type[BaseException], int]:
@@ -428,8 +432,18 @@ def _asheader(value: str | bool | None) -> str | None | bool:
 
 def _access_asformat(value: str) -> Any:
     """``combined``, ``json``, or a dotted ``module:function`` formatter."""
+    return _format_or_callable(value, ("combined", "json"))
+
+
+def _format_or_callable(value: str, names: tuple[str, str]) -> Any:
+    """One of the two ``names``, or a ``module:function`` (any other word is
+    refused by what it may be, not reported as "not callable")."""
     text = str(value).strip()
-    return text if text in ("combined", "json") else ascallable(text)
+    if text in names:
+        return text
+    if ":" not in text and "." not in text:
+        raise ValueError(f"format must be {names[0]}, {names[1]} or module:function, not {text!r}")
+    return ascallable(text)
 
 
 # --- the factory table ------------------------------------------------------------
@@ -628,7 +642,10 @@ def http_proxy(global_conf: Mapping[str, Any], **local_conf: Any) -> WSGIApplica
     options = convert_options("http_proxy", local_conf, HTTP_PROXY_OPTIONS)
     if "upstream" not in options:
         raise OptionError("http_proxy", "upstream", "is required (the URL to forward to)")
-    return HTTPProxy(**options)
+    try:
+        return HTTPProxy(**options)
+    except (TypeError, ValueError) as error:
+        raise _option_error("http_proxy", options, error) from None
 
 
 def __getattr__(name: str) -> Factory:

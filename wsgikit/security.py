@@ -25,6 +25,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._answer import plain_response, redirect
 from ._host import parse_host, request_host, request_url
+from ._http import log_safe
 from ._response import EditFunction, Headers, intercept_headers
 
 logger = logging.getLogger("wsgikit.security")
@@ -223,10 +224,9 @@ class SecurityHeaders:
         raw = request_host(environ)
         parsed = parse_host(raw)
         if parsed is None:
-            shown = raw if len(raw) <= _LOG_CHARS else raw[:_LOG_CHARS] + "..."
             logger.info(
-                "no https redirect for the invalid host %r from %s",
-                shown,
+                'no https redirect for the invalid host "%s" from %s',
+                log_safe(raw, _LOG_CHARS),
                 environ.get("REMOTE_ADDR", "?"),
             )
             return self._bad_host(environ, start_response)

@@ -20,12 +20,15 @@ Write your own by implementing :class:`SessionStore`.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Collection, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from ._http import HTTPStatusError
+
+logger = logging.getLogger("wsgikit.sessions")
 
 __all__ = ["MemoryStore", "RedisStore", "SessionStore", "SessionStoreError"]
 
@@ -67,7 +70,12 @@ class SessionStore(Protocol):
     ) -> None:
         """Atomically set ``changed``, delete ``deleted`` and expire ``sid``
         ``ttl`` seconds from now. ``fresh``: drop the session's other fields
-        first. ``retire``: then delete that (older) session ID too."""
+        first (a new ID). ``retire``: then delete that (older) session ID too.
+
+        Without ``fresh``, write nothing when ``sid`` is no longer stored
+        (rotated, cleared or expired since this request loaded it), so an
+        in-flight request cannot bring an ended session ID back; log it at
+        INFO on ``wsgikit.sessions``."""
         ...
 
     def delete(self, sid: str) -> None:
@@ -122,7 +130,10 @@ class MemoryStore:
             if retire is not None:
                 self._data.pop(retire, None)
             entry = self._data.get(sid)
-            fields = {} if fresh or entry is None or entry[0] <= now else entry[1]
+            if not fresh and (entry is None or entry[0] <= now):
+                _dropped()
+                return
+            fields = {} if fresh or entry is None else entry[1]
             fields.update(changed)
             for field in deleted:
                 fields.pop(field, None)
@@ -143,12 +154,15 @@ class MemoryStore:
 class RedisStore:
     """Sessions in Redis: one hash per session, ``prefix + session ID``.
 
-    A write is one ``MULTI``/``EXEC`` transaction on the session's key
-    (``HSET`` of the changed keys, ``HDEL`` of the deleted ones, ``EXPIRE``),
-    so concurrent requests of one session keep each other's changes to
-    different keys. A hash left without fields is removed by Redis itself. A
-    rotated session's old key is deleted right after its data is written
-    under the new ID (a second command, so that it works on Redis Cluster).
+    A write is one atomic step on the session's key (``HSET`` of the changed
+    keys, ``HDEL`` of the deleted ones, ``EXPIRE``), so concurrent requests of
+    one session keep each other's changes to different keys. A write to an
+    existing session is a Lua script that first checks the key still exists:
+    a request that loaded a session rotated or ended meanwhile does not bring
+    its ID back (the write is dropped and logged at INFO). A hash left without
+    fields is removed by Redis itself. A rotated session's old key is deleted
+    right after its data is written under the new ID (a second command, so that
+    it works on Redis Cluster).
 
     :param url: A ``redis://``, ``rediss://`` or ``unix://`` URL (given to
         ``redis.Redis.from_url``), or a client object made by the ``redis``
@@ -167,7 +181,9 @@ class RedisStore:
     ) -> None:
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+            raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
+        if not 0 < timeout < float("inf"):
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
         try:
             import redis
@@ -189,6 +205,7 @@ class RedisStore:
             raise TypeError("url must be a redis:// URL or a redis client object")
         self.url = url
         self.prefix = prefix
+        self._update = self.client.register_script(_UPDATE)
 
     def __repr__(self) -> str:
         return f"RedisStore({self.prefix!r})"
@@ -212,13 +229,17 @@ class RedisStore:
     ) -> None:
         key = self.prefix + sid
         try:
+            if not fresh:
+                # Checked and written in one step (a script runs atomically),
+                # on one key, so it works on Redis Cluster too.
+                flat = [item for pair in changed.items() for item in pair]
+                if not self._update(keys=[key], args=[ttl, len(deleted), *deleted, *flat]):
+                    _dropped()
+                return
             # One key per transaction: Redis Cluster refuses a MULTI whose
             # keys live in different slots, as an old and a new ID would.
             with self.client.pipeline(transaction=True) as pipe:
-                if fresh:
-                    pipe.delete(key)
-                if deleted:
-                    pipe.hdel(key, *deleted)
+                pipe.delete(key)
                 if changed:
                     pipe.hset(key, mapping=dict[Any, Any](changed))
                 pipe.expire(key, ttl)
@@ -233,6 +254,26 @@ class RedisStore:
             self.client.delete(self.prefix + sid)
         except self._errors as error:
             raise _unavailable("delete", error) from error
+
+
+# KEYS[1]: the session's hash. ARGV: ttl, the number n of fields to delete,
+# those n fields, then field/value pairs to set. Nothing is written when the
+# hash is gone (rotated, cleared or expired): returns 0.
+_UPDATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = tonumber(ARGV[2])
+if n > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 3, 2 + n)) end
+if #ARGV > 2 + n then redis.call('HSET', KEYS[1], unpack(ARGV, 3 + n, #ARGV)) end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+
+def _dropped() -> None:
+    logger.info(
+        "session write dropped: the session was rotated or ended (cleared, expired) "
+        "while this request ran"
+    )
 
 
 def _unavailable(action: str, error: BaseException) -> SessionStoreError:

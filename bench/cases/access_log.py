@@ -21,6 +21,7 @@ from wsgikit.access_log import AccessLog
 from wsgikit.body_size import MaxBodySize
 from wsgikit.request_id import RequestID, new_request_id
 
+TERMINATED = {"wsgi.input_terminated": True}
 CLIENT = {
     "REMOTE_ADDR": "203.0.113.7",
     "PATH_INFO": "/items/42",
@@ -125,8 +126,9 @@ def cases() -> list[Case]:
         Case(new_id, "nothing", "floor", lambda: None),
         Case(new_id, "uuid.uuid4().hex", "anchor", lambda: uuid.uuid4().hex),
         Case(new_id, "new_request_id() (os.urandom)", "wsgikit", new_request_id),
-        Case(no_body, "bare app", "floor", request(app)),
-        Case(no_body, "MaxBodySize", "wsgikit", request(MaxBodySize(app, 1 << 20))),
+        # wsgi.input_terminated as waitress and gunicorn set it on every request.
+        Case(no_body, "bare app", "floor", request(app, **TERMINATED)),
+        Case(no_body, "MaxBodySize", "wsgikit", request(MaxBodySize(app, 1 << 20), **TERMINATED)),
         Case(declared, "bare app", "floor", request(app, CONTENT_LENGTH="512")),
         Case(
             declared,
