@@ -16,9 +16,12 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 import bcrypt
 import pytest
 import webtest
-from conftest import (
+from e2e_auth_apps import ALICE_PASSWORD, BOB_PASSWORD, USERS, sha_hash, whoami
+from helpers import (
     Tracked,
+    call,
     exc_info_app,
+    header_values,
     lazy_app,
     linted,
     raising_app,
@@ -28,7 +31,6 @@ from conftest import (
     tracked_app,
     write_app,
 )
-from e2e_auth_apps import ALICE_PASSWORD, BOB_PASSWORD, USERS, sha_hash, whoami
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from paste.deploy import loadapp
@@ -58,17 +60,6 @@ def basic(username: str, password: str, encoding: str = "utf-8") -> str:
 
 def bcrypt_hash(password: str, rounds: int = 4) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=rounds)).decode()
-
-
-def call(app: WSGIApplication, **environ: Any) -> tuple[str, list[tuple[str, str]], bytes]:
-    """One request through ``app``, linted on both sides."""
-    calls, chunks, _ = run_wsgi(linted(app), environ)
-    status, headers = calls[-1]
-    return status, headers, b"".join(chunks)
-
-
-def header(headers: list[tuple[str, str]], name: str) -> list[str]:
-    return [value for key, value in headers if key.lower() == name.lower()]
 
 
 class Spy:
@@ -499,8 +490,8 @@ def test_bad_credentials_get_a_401_challenge(
     with caplog.at_level(logging.DEBUG, logger="wsgikit.auth"):
         status, headers, body = call(BasicAuth(spy, users=USERS, realm="Staff"), **environ)
     assert status == "401 Unauthorized"
-    assert header(headers, "WWW-Authenticate") == ['Basic realm="Staff", charset="UTF-8"']
-    assert header(headers, "Content-Length") == [str(len(body))]
+    assert header_values(headers, "WWW-Authenticate") == ['Basic realm="Staff", charset="UTF-8"']
+    assert header_values(headers, "Content-Length") == [str(len(body))]
     assert body.startswith(b"401 Unauthorized") and len(body) < 100
     assert spy.environ is None
     records = [r for r in caplog.records if r.name == "wsgikit.auth"]
@@ -512,7 +503,7 @@ def test_bad_credentials_get_a_401_challenge(
 def test_head_challenge_has_no_body() -> None:
     status, headers, body = call(BasicAuth(text_app(), users=USERS), REQUEST_METHOD="HEAD")
     assert status == "401 Unauthorized" and body == b""
-    assert header(headers, "WWW-Authenticate")
+    assert header_values(headers, "WWW-Authenticate")
 
 
 @pytest.mark.parametrize(
@@ -526,7 +517,7 @@ def test_head_challenge_has_no_body() -> None:
 )
 def test_realm_is_quoted_and_escaped(realm: str) -> None:
     _, headers, _ = call(BasicAuth(text_app(), users=USERS, realm=realm))
-    (challenge,) = header(headers, "WWW-Authenticate")
+    (challenge,) = header_values(headers, "WWW-Authenticate")
     scheme, _, params = challenge.partition(" ")
     assert scheme == "Basic"
     assert params.startswith('realm="')
@@ -581,8 +572,8 @@ def test_non_ascii_exempt_prefix_matches_pep3333_path_info(path: str, exempt: bo
 
 def test_exempt_uses_path_info_not_script_name() -> None:
     app = BasicAuth(text_app(), users=USERS, exempt="/health")
-    assert call(app, SCRIPT_NAME="/mount", PATH_INFO="/health")[0] == "200 OK"
-    assert call(app, SCRIPT_NAME="/health", PATH_INFO="/x")[0].startswith("401")
+    assert call(app, SCRIPT_NAME="/mount", PATH_INFO="/health").status == "200 OK"
+    assert call(app, SCRIPT_NAME="/health", PATH_INFO="/x").status.startswith("401")
 
 
 @pytest.mark.parametrize(
@@ -626,7 +617,9 @@ def test_truthy_verify_result_is_refused_with_one_warning(
 
     app = BasicAuth(text_app(), verify=verify)
     with caplog.at_level(logging.INFO, logger="wsgikit.auth"):
-        statuses = [call(app, HTTP_AUTHORIZATION=basic("u", "p"))[0] for _ in range(len(pending))]
+        statuses = [
+            call(app, HTTP_AUTHORIZATION=basic("u", "p")).status for _ in range(len(pending))
+        ]
     assert statuses == ["200 OK" if r is True else "401 Unauthorized" for r in results * 2]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     if warned is None:
@@ -778,7 +771,7 @@ def test_bearer_challenges(authorization: str | None, status: str, challenge: st
     verify: Callable[[str], Any] = lambda token: False if token == "false" else TOKENS.get(token)  # noqa: E731
     got, headers, body = call(BearerAuth(spy, verify), **environ)
     assert got == status
-    assert header(headers, "WWW-Authenticate") == [challenge]
+    assert header_values(headers, "WWW-Authenticate") == [challenge]
     assert body.startswith(status[:3].encode())
     assert spy.environ is None
 
@@ -812,7 +805,7 @@ def test_bearer_verify_exceptions(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="wsgikit.auth"):
         status, headers, _ = call(app, HTTP_AUTHORIZATION="Bearer expired")
     assert status == "401 Unauthorized"
-    assert 'error="invalid_token"' in header(headers, "WWW-Authenticate")[0]
+    assert 'error="invalid_token"' in header_values(headers, "WWW-Authenticate")[0]
     assert "Expired" in caplog.text and "expired" not in caplog.text.replace("Expired", "")
     with pytest.raises(ConnectionError):
         run_wsgi(app, {"HTTP_AUTHORIZATION": "Bearer other"})
@@ -821,12 +814,12 @@ def test_bearer_verify_exceptions(caplog: pytest.LogCaptureFixture) -> None:
 def test_bearer_realm_and_non_ascii_principal() -> None:
     spy = Spy()
     app = BearerAuth(spy, lambda token: "zoë", realm='my "api"')
-    assert call(app, HTTP_AUTHORIZATION="Bearer t")[0] == "200 OK"
+    assert call(app, HTTP_AUTHORIZATION="Bearer t").status == "200 OK"
     assert spy.environ is not None and spy.environ["REMOTE_USER"] == "zoë".encode().decode(
         "latin-1"
     )
     _, headers, _ = call(app)
-    assert header(headers, "WWW-Authenticate") == ['Bearer realm="my \\"api\\""']
+    assert header_values(headers, "WWW-Authenticate") == ['Bearer realm="my \\"api\\""']
 
 
 @pytest.mark.parametrize(
@@ -1041,10 +1034,10 @@ def test_own_answers_are_valid_for_get_and_head(
     head_got, head_headers, head_body = call(layer(spy), REQUEST_METHOD="HEAD", **environ)
     assert got == head_got == status and spy.environ is None
     assert body.startswith(status[:3].encode()) and head_body == b""
-    assert header(headers, "Content-Length") == [str(len(body))]
+    assert header_values(headers, "Content-Length") == [str(len(body))]
     assert head_headers == headers
     assert all(type(k) is str and type(v) is str and v.isascii() for k, v in headers)
-    assert header(headers, "Cache-Control") == ["no-store"]
+    assert header_values(headers, "Cache-Control") == ["no-store"]
 
 
 _PASSING: list[Any] = [

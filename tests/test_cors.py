@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 import pytest
-from conftest import (
+from helpers import (
     exc_info_app,
     lazy_app,
     make_environ,

@@ -15,20 +15,24 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from wsgiref.util import FileWrapper
 
 import pytest
-from conftest import (
+from helpers import (
+    SECRET,
     Handshake,
     Tracked,
+    call,
     exc_info_app,
+    header_values,
     lazy_app,
     linted,
     make_environ,
+    problem,
+    raising,
     raising_app,
     run_wsgi,
     text_app,
     tracked_app,
     write_app,
 )
-from helpers import SECRET, call, header, problem, raising
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -115,9 +119,9 @@ def test_meaningful_headers_survive_and_body_headers_go() -> None:
     status, headers, body = call(JSONErrors(app))
     problem(headers, body)
     for name, value in KEPT:
-        assert value in header(headers, name)
+        assert value in header_values(headers, name)
     for name, _ in DROPPED:
-        assert header(headers, name) == []
+        assert header_values(headers, name) == []
 
 
 @pytest.mark.parametrize(
@@ -185,8 +189,8 @@ def test_head_gets_headers_without_body() -> None:
     status, headers, body = call(app, REQUEST_METHOD="HEAD")
     assert status == "404 Not Found"
     assert body == b""
-    assert header(headers, "Content-Length") == [str(len(get_body))]
-    assert header(headers, "Content-Type") == ["application/problem+json"]
+    assert header_values(headers, "Content-Length") == [str(len(get_body))]
+    assert header_values(headers, "Content-Type") == ["application/problem+json"]
 
 
 @pytest.mark.parametrize(
@@ -295,7 +299,7 @@ def test_log_lines_escape_control_characters(caplog: pytest.LogCaptureFixture) -
 def test_head_of_an_exception_has_no_body() -> None:
     status, headers, body = call(JSONErrors(raising_app), REQUEST_METHOD="HEAD")
     assert status.startswith("500") and body == b""
-    assert int(header(headers, "Content-Length")[0]) > 0
+    assert int(header_values(headers, "Content-Length")[0]) > 0
 
 
 def test_lazy_app_raising_before_start_response_is_a_500() -> None:
@@ -553,7 +557,7 @@ def test_negotiate_converts_when_json_is_preferred(accept: str | None, converted
     environ = {} if accept is None else {"HTTP_ACCEPT": accept}
     _, headers, body = call(app, **environ)
     assert (body != b"<p>x</p>") is converted
-    assert header(headers, "Vary") == ["Accept"]
+    assert header_values(headers, "Vary") == ["Accept"]
 
 
 @pytest.mark.parametrize(
@@ -576,7 +580,7 @@ def test_negotiate_merges_vary(
     """Kept HTML page or JSON, ``Accept`` is named in ``Vary`` once."""
     app = text_app(b"<p>x</p>", "404 Not Found", "text/html", vary)
     _, headers, _ = call(JSONErrors(app, negotiate=True), HTTP_ACCEPT=accept)
-    assert header(headers, "Vary") == expected
+    assert header_values(headers, "Vary") == expected
 
 
 def test_negotiate_still_converts_exceptions() -> None:
@@ -970,7 +974,7 @@ def test_redirect_raised_while_iterating_replaces_the_response(lazy: bool) -> No
     failing = Failing([])
     calls, chunks, _ = run_wsgi(linted(JSONErrors(guarded_app(failing, lazy), duck_typing=True)))
     assert [status for status, _ in calls][-1] == "303 See Other"
-    assert header(calls[-1][1], "Location") == ["/x"]
+    assert header_values(calls[-1][1], "Location") == ["/x"]
     assert b"".join(chunks) == b"see other"
     assert failing.closes == 1 and exc.body.closes == 1
 

@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 import pytest
-from conftest import echo_environ_app, make_environ, run_wsgi, testapp, text_app
+from helpers import echo_environ_app, make_environ, run_wsgi, testapp, text_app
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -24,7 +24,7 @@ from wsgiref.types import WSGIApplication
 from wsgiref.validate import validator
 
 import pytest
-from conftest import TESTS_DIR, free_port, make_environ, run_wsgi, testapp
+from helpers import TESTS_DIR, free_port, make_environ, run_wsgi, testapp
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -17,8 +17,8 @@ from wsgiref.validate import validator
 
 import pytest
 import webtest
-from conftest import ROOT, testapp, text_app
 from e2e_core_apps import MINIMAL
+from helpers import ROOT, testapp, text_app
 from hypothesis import given
 from hypothesis import strategies as st
 from paste.deploy import loadapp

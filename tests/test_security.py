@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 import pytest
-from conftest import exc_info_app, lazy_app, run_wsgi, testapp, text_app, write_app
+from helpers import exc_info_app, lazy_app, run_wsgi, testapp, text_app, write_app
 from hypothesis import given
 from hypothesis import strategies as st
 
