@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
@@ -394,6 +395,12 @@ def call(app: WSGIApplication, *layers: Layer, lint: bool = True, **environ: Any
     calls, chunks, _ = run_wsgi(stack, environ)
     status, headers = calls[-1]
     return Response(status, headers, b"".join(chunks), counter[0], calls)
+
+
+def basic(username: str, password: str, encoding: str = "utf-8") -> str:
+    """An ``Authorization: Basic`` value for the credentials."""
+    raw = f"{username}:{password}".encode(encoding)
+    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 def problem(

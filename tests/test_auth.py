@@ -9,16 +9,15 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from functools import partial
-from pathlib import Path
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import bcrypt
 import pytest
-import webtest
 from e2e_auth_apps import ALICE_PASSWORD, BOB_PASSWORD, USERS, sha_hash, whoami
 from helpers import (
     Tracked,
+    basic,
     call,
     exc_info_app,
     header_values,
@@ -33,7 +32,6 @@ from helpers import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from paste.deploy import loadapp
 from werkzeug.http import parse_dict_header
 
 from wsgikit import JSONErrors
@@ -50,12 +48,6 @@ from wsgikit.auth import (
 
 APR1 = "$apr1$abcdefgh$0123456789abcdefghijkl"  # htpasswd's default (MD5)
 TOKEN_RE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
-
-
-def basic(username: str, password: str, encoding: str = "utf-8") -> str:
-    """An ``Authorization: Basic`` value for the credentials."""
-    raw = f"{username}:{password}".encode(encoding)
-    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 def bcrypt_hash(password: str, rounds: int = 4) -> str:
@@ -848,95 +840,6 @@ def test_bearer_through_a_real_framework(framework_app: WSGIApplication) -> None
     assert app.get("/json", headers={"Authorization": "Bearer good"}).json == {"ok": True}
     response = app.get("/json", headers={"Authorization": "Bearer nope"}, status=401)
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="api", error="invalid_token"'
-
-
-# --- PasteDeploy ---------------------------------------------------------------------------
-
-
-def load(tmp_path: Path, filter_section: str) -> webtest.TestApp:
-    ini = tmp_path / "app.ini"
-    ini.write_text(
-        "[pipeline:main]\npipeline = auth app\n\n"
-        + filter_section
-        + "\n\n[app:app]\nuse = call:test_auth:make_whoami\n",
-        encoding="utf-8",
-    )
-    return webtest.TestApp(loadapp("config:" + str(ini)))
-
-
-def make_whoami(global_conf: dict[str, Any], **local_conf: Any) -> WSGIApplication:
-    return whoami
-
-
-def test_paste_basic_auth_with_users_and_exempt(tmp_path: Path) -> None:
-    app = load(
-        tmp_path,
-        "[filter:auth]\nuse = egg:wsgikit#basic_auth\nrealm = Back office\n"
-        f"users =\n    alice:{USERS['alice']}\n    bob:{USERS['bob']}\n"
-        "exempt = /health /static\ncache_ttl = 30\n",
-    )
-    assert isinstance(app.app, BasicAuth)
-    assert app.app.exempt == ("/health", "/static") and app.app.cache_ttl == 30.0
-    response = app.get("/", headers={"Authorization": basic("bob", BOB_PASSWORD)})
-    assert response.json["remote_user"] == "bob"
-    assert app.get("/health").json["remote_user"] is None
-    denied = app.get("/", status=401)
-    assert denied.headers["WWW-Authenticate"] == 'Basic realm="Back office", charset="UTF-8"'
-
-
-def test_paste_basic_auth_with_htpasswd_and_verify(tmp_path: Path) -> None:
-    (tmp_path / "htpasswd").write_text(f"alice:{USERS['alice']}\n", encoding="utf-8")
-    app = load(
-        tmp_path,
-        "[filter:auth]\nuse = egg:wsgikit#basic_auth\n"
-        "htpasswd = %(here)s/htpasswd\nreload_interval = none\n",
-    )
-    assert app.app.reload_interval is None
-    app.get("/", headers={"Authorization": basic("alice", ALICE_PASSWORD)}, status=200)
-    app = load(
-        tmp_path,
-        "[filter:auth]\nuse = egg:wsgikit#basic_auth\nverify = e2e_auth_apps:verify_password\n",
-    )
-    app.get("/", headers={"Authorization": basic("carol", "c4r0l")}, status=200)
-    app.get("/", headers={"Authorization": basic("carol", "x")}, status=401)
-
-
-def test_paste_bearer_and_parser(tmp_path: Path) -> None:
-    app = load(
-        tmp_path,
-        "[filter:auth]\nuse = egg:wsgikit#bearer_auth\nverify = e2e_auth_apps:verify_token\n"
-        "realm = tokens\ninvalid_token_errors = builtins:LookupError\n",
-    )
-    assert app.app.invalid_token_errors == (LookupError,)
-    assert app.get("/", headers={"Authorization": "Bearer good-token"}).json["principal"] == (
-        "ci-bot"
-    )
-    assert app.get("/", status=401).headers["WWW-Authenticate"] == 'Bearer realm="tokens"'
-    parsed = load(tmp_path, "[filter:auth]\nuse = egg:wsgikit#auth\n")
-    assert isinstance(parsed.app, AuthParser)
-
-
-@pytest.mark.parametrize(
-    ("section", "match"),
-    [
-        pytest.param("use = egg:wsgikit#basic_auth\nusers = alice\n", "not name:hash", id="users"),
-        pytest.param(
-            "use = egg:wsgikit#basic_auth\nusers = bob:{SHA}a bob:{SHA}b\n",
-            "user 'bob' is listed twice",
-            id="users duplicate",
-        ),
-        pytest.param("use = egg:wsgikit#basic_auth\nuser = a:b\n", "unknown option", id="unknown"),
-        pytest.param("use = egg:wsgikit#auth\nrealm = x\n", "unknown option", id="auth options"),
-        pytest.param(
-            "use = egg:wsgikit#bearer_auth\nverify = e2e_auth_apps:TOKENS\n",
-            "not callable",
-            id="verify not callable",
-        ),
-    ],
-)
-def test_paste_rejects_bad_options(tmp_path: Path, section: str, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
-        load(tmp_path, "[filter:auth]\n" + section)
 
 
 # --- end to end ------------------------------------------------------------------------------

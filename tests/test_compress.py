@@ -14,7 +14,6 @@ import urllib.request
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from pathlib import Path
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -41,7 +40,6 @@ from helpers import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from paste.deploy import loadapp
 from werkzeug.http import parse_etags
 
 from wsgikit import _deflate
@@ -1383,78 +1381,6 @@ def test_flask_streamed_response(flask_app: Any) -> None:
     _, headers, body = call(flask_app, compress(), PATH_INFO="/stream", HTTP_ACCEPT_ENCODING="zstd")
     assert header_value(headers, "content-length") is None
     assert decode("zstd", body) == "".join(f"line {n}\n" for n in range(300)).encode()
-
-
-# --- PasteDeploy --------------------------------------------------------------------
-
-# The factory's protocol is named in the section, so the tests do not depend on
-# the installed entry points (egg:wsgikit#compress).
-FACTORY = "paste.filter_app_factory = wsgikit.paste:compress"
-
-
-def _ini(tmp_path: Path, options: str) -> str:
-    path = tmp_path / "compress.ini"
-    path.write_text(
-        textwrap.dedent(
-            """\
-            [pipeline:main]
-            pipeline = compress app
-
-            [app:app]
-            use = call:e2e_compress_apps:pages_factory
-
-            [filter:compress]
-            """
-        )
-        + FACTORY
-        + "\n"
-        + textwrap.dedent(options)
-    )
-    return "config:" + str(path)
-
-
-def test_paste_factory(tmp_path: Path) -> None:
-    options = """\
-        min_size = 0
-        level = 9
-        encodings = zstd, gzip
-        content_types = application/json text/*
-        buffer_limit = 100
-        flush_size = 4096
-        flush_types = text/event-stream application/x-ndjson
-        brotli_quality = 5
-        zstd_level = 10
-        backend = zlib
-        """
-    app = loadapp(_ini(tmp_path, options))
-    assert app.backend == "zlib"
-    assert isinstance(app, Compress)
-    assert app.encodings == ("zstd", "gzip")
-    assert (app.min_size, app.level, app.zstd_level, app.brotli_quality) == (0, 9, 10, 5)
-    assert (app.buffer_limit, app.flush_size) == (100, 4096)
-    assert app.content_types == ("application/json", "text/*")
-    assert app.flush_types == ("text/event-stream", "application/x-ndjson")
-    _, headers, body = call(app, HTTP_ACCEPT_ENCODING="gzip", PATH_INFO="/known")
-    assert header_value(headers, "content-length") is None  # longer than buffer_limit: streamed
-    from e2e_compress_apps import KNOWN
-
-    assert gzip.decompress(body) == KNOWN
-
-
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        pytest.param("levle = 3", "unknown option", id="unknown option"),
-        pytest.param("level = high", "level", id="not a number"),
-        pytest.param("level = 11", "level", id="out of range"),
-        pytest.param("encodings = deflate", "encodings", id="bad coding"),
-        pytest.param("backend = isal", "level: backend 'isal'", id="isal at level 6"),
-        pytest.param("backend = pigz", "backend", id="bad backend"),
-    ],
-)
-def test_paste_bad_options(tmp_path: Path, options: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        loadapp(_ini(tmp_path, options))
 
 
 # --- through a real server -------------------------------------------------------------

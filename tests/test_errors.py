@@ -6,10 +6,8 @@ import http.client
 import io
 import json
 import logging
-import textwrap
 from collections.abc import Iterable, Iterator
 from functools import partial
-from pathlib import Path
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from wsgiref.util import FileWrapper
@@ -659,54 +657,6 @@ def test_statuses_and_header_sets(
 def test_bad_options_are_rejected(options: dict[str, Any], error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         JSONErrors(text_app(), **options)
-
-
-# --- PasteDeploy -----------------------------------------------------------------------
-
-
-def test_paste_factory(tmp_path: Path) -> None:
-    from paste.deploy import loadapp
-
-    ini = tmp_path / "app.ini"
-    ini.write_text(
-        textwrap.dedent(
-            """
-            [pipeline:main]
-            pipeline = errors app
-
-            [filter:errors]
-            paste.filter_app_factory = wsgikit.paste:json_errors
-            format = simple
-            debug = false
-            negotiate = yes
-            duck_typing = yes
-            request_id_header = none
-            exceptions = builtins:TimeoutError=504 test_errors:Conflict=410
-
-            [app:app]
-            use = call:test_errors:paste_app
-            """
-        )
-    )
-    app = loadapp(f"config:{ini}")
-    assert isinstance(app, JSONErrors)
-    assert (app.format, app.debug, app.negotiate, app.duck_typing) == ("simple", False, True, True)
-    assert app.request_id_header is None
-    assert app.exceptions == {TimeoutError: 504, Conflict: 410}
-    status, _, body = call(app)
-    assert status == "504 Gateway Timeout"
-    assert json.loads(body)["code"] == 504
-
-
-def test_paste_factory_rejects_unknown_options() -> None:
-    from wsgikit.paste import json_errors
-
-    with pytest.raises(ValueError, match="colour"):
-        json_errors(text_app(), {}, colour="red")
-
-
-def paste_app(global_conf: dict[str, str], **local_conf: str) -> WSGIApplication:
-    return raising(TimeoutError(SECRET))
 
 
 # --- end to end ----------------------------------------------------------------------

@@ -21,17 +21,12 @@ from typing import Any
 import bcrypt
 import pytest
 from e2e_auth_apps import ALICE_PASSWORD, BOB_PASSWORD, USERS, sha_hash, whoami
-from helpers import call, echo_environ_app, testapp, text_app
+from helpers import basic, call, echo_environ_app, testapp, text_app
 
 from wsgikit._passwords import UNKNOWN_USER, WRONG_PASSWORD, SuccessCache, UserTable, users_table
 from wsgikit.auth import BasicAuth
 
 APR1 = "$apr1$abcdefgh$0123456789abcdefghijkl"  # htpasswd's default (MD5)
-
-
-def basic(username: str, password: str) -> str:
-    """An ``Authorization: Basic`` value for the credentials."""
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
 def bcrypt_hash(password: str, rounds: int = 4) -> str:

@@ -6,7 +6,6 @@ import gzip
 import logging
 import re
 import sys
-import textwrap
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
@@ -32,7 +31,6 @@ from helpers import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from paste.deploy import loadapp
 
 from wsgikit.compress import Compress
 from wsgikit.rewrite import BodyRewriter, InjectHTML, declared_charset
@@ -1162,94 +1160,6 @@ def test_declared_charset_reads_the_parameter() -> None:
     assert declared_charset([("content-type", 'text/html; Charset="ISO-8859-1"')]) == "iso-8859-1"
     assert declared_charset([("Content-Type", "text/html")]) is None
     assert declared_charset([]) is None
-
-
-# --- PasteDeploy -------------------------------------------------------------------------------
-
-
-def app_factory(global_conf: dict[str, str], **local_conf: str) -> WSGIApplication:
-    """A PasteDeploy app factory for the INI tests."""
-    return text_app(HTML, content_type="text/html; charset=utf-8")
-
-
-def paste_upper(body: bytes) -> bytes:
-    return body.upper()
-
-
-def write_ini(tmp_path: Path, filter_section: str) -> str:
-    path = tmp_path / "app.ini"
-    path.write_text(
-        textwrap.dedent(
-            """\
-            [pipeline:main]
-            pipeline = f app
-
-            [app:app]
-            use = call:test_rewrite:app_factory
-
-            """
-        )
-        + textwrap.dedent(filter_section)
-    )
-    return "config:" + str(path)
-
-
-def test_paste_inject_html(tmp_path: Path) -> None:
-    config = write_ini(
-        tmp_path,
-        """\
-        [filter:f]
-        paste.filter_app_factory = wsgikit.paste:inject_html
-        snippet = <script src="/reload.js"></script>
-        marker = </BODY>
-        buffer_limit = 1000
-        content_types = text/html application/xhtml+xml
-        """,
-    )
-    app = loadapp(config)
-    response = testapp(app).get("/")
-    assert response.body == HTML.replace(b"</body>", b'<script src="/reload.js"></script></body>')
-
-
-def test_paste_rewrite_with_dotted_function(tmp_path: Path) -> None:
-    config = write_ini(
-        tmp_path,
-        """\
-        [filter:f]
-        paste.filter_app_factory = wsgikit.paste:rewrite
-        rewrite = test_rewrite:paste_upper
-        content_types = text/*
-        statuses = 200, 404
-        buffer_limit = none
-        """,
-    )
-    app = loadapp(config)
-    assert isinstance(app, BodyRewriter)
-    assert (app.statuses, app.buffer_limit) == (frozenset({200, 404}), None)
-    assert testapp(app).get("/").body == HTML.upper()
-
-
-# The factories' protocol, named in the section: independent of installed entry points.
-EXPLICIT = "paste.filter_app_factory = wsgikit.paste:"
-
-
-@pytest.mark.parametrize(
-    ("section", "message"),
-    [
-        pytest.param(EXPLICIT + "rewrite\nrewrite = no_such_module:f\n", "rewrite",
-                     id="unimportable"),
-        pytest.param(EXPLICIT + "rewrite\nrewrite = test_rewrite:HTML\n", "callable",
-                     id="not callable"),
-        pytest.param(EXPLICIT + "inject_html\nsnippet = x\ncolour = red\n", "colour",
-                     id="unknown option"),
-        pytest.param(EXPLICIT + "inject_html\nsnippet = x\nbuffer_limit = lots\n",
-                     "buffer_limit", id="bad number"),
-    ],
-)  # fmt: skip
-def test_paste_bad_options(tmp_path: Path, section: str, message: str) -> None:
-    config = write_ini(tmp_path, "[filter:f]\n" + section)
-    with pytest.raises(ValueError, match=message):
-        loadapp(config)
 
 
 # --- end to end through waitress ------------------------------------------------------------

@@ -12,7 +12,6 @@ import json
 import logging
 import operator
 import random
-import textwrap
 import threading
 import time
 import uuid
@@ -33,7 +32,6 @@ from helpers import Handshake, Tracked, call, header_values, linted, make_enviro
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import Markup
-from paste.deploy import loadapp
 
 from wsgikit import JSONErrors, SessionTooLarge
 from wsgikit.sessions import (
@@ -1869,136 +1867,6 @@ def test_end_to_end_flask_and_bottle_share_a_session(serve: Any) -> None:
             "seen_by": ["flask", "bottle"],
         }
         assert browser.get(server.url + "/bottle/cart").json()["cart"] == ["apple", "pear"]
-
-
-# --- PasteDeploy ----------------------------------------------------------------------
-
-
-def test_paste_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WSGIKIT_TEST_SESSION_KEY", SECRET)
-    monkeypatch.setenv("WSGIKIT_TEST_OLD_KEY", OLD_SECRET)
-    ini = tmp_path / "app.ini"
-    ini.write_text(
-        textwrap.dedent(
-            """
-            [pipeline:main]
-            pipeline = session app
-
-            [filter:session]
-            use = egg:wsgikit#session
-            secret_key = env:WSGIKIT_TEST_SESSION_KEY
-            fallback_keys =
-                env:WSGIKIT_TEST_OLD_KEY
-                a literal, old key
-            cookie_name = sid
-            max_age = 1h
-            secure = true
-            httponly = false
-            samesite = strict
-            domain = example.com
-            path = /app
-            partitioned = true
-            salt = my-salt
-            digest = sha512
-            flask_compatible = false
-            refresh_each_request = yes
-
-            [app:app]
-            use = call:test_sessions:_paste_app
-            """
-        )
-    )
-    app = loadapp(f"config:{ini}")
-    assert isinstance(app, SessionMiddleware)
-    assert app.secret_key == SECRET
-    assert app.fallback_keys == (OLD_SECRET, "a literal, old key")
-    assert (app.cookie_name, app.max_age, app.secure, app.httponly) == ("sid", 3600, True, False)
-    assert (app.samesite, app.domain, app.path, app.partitioned) == (
-        "Strict",
-        "example.com",
-        "/app",
-        True,
-    )
-    assert (app.salt, app.digest, app.flask_compatible, app.refresh_each_request) == (
-        "my-salt",
-        "sha512",
-        False,
-        True,
-    )
-
-
-def test_paste_factory_defaults_and_unknown_options(tmp_path: Path) -> None:
-    ini = tmp_path / "app.ini"
-    base = (
-        "[pipeline:main]\npipeline = session app\n\n"
-        "[filter:session]\nuse = egg:wsgikit#session\nsecret_key = s3cret\n"
-    )
-    tail = "\n[app:app]\nuse = call:test_sessions:_paste_app\n"
-    ini.write_text(base + "max_age = none\n" + tail)
-    app = loadapp(f"config:{ini}")
-    assert app.max_age is None and app.cookie_name == "session" and app.salt == "wsgikit.session"
-    ini.write_text(base + "cookie = x\n" + tail)
-    with pytest.raises(ValueError, match="unknown option"):
-        loadapp(f"config:{ini}")
-
-
-@pytest.mark.parametrize(
-    ("lines", "expected"),
-    [
-        pytest.param("fallback_keys = k1 k2, k3", ("k1 k2, k3",), id="one line is one key"),
-        pytest.param("fallback_keys =\n  k1\n\n  k2 x\n", ("k1", "k2 x"), id="one per line"),
-        pytest.param("fallback_keys =", (), id="empty"),
-        pytest.param("samesite = none\nsecure = true", "None", id="samesite none is None"),
-        pytest.param("samesite = off", None, id="samesite off: no attribute"),
-        pytest.param("domain = none", None, id="domain none: unset"),
-    ],
-)
-def test_paste_factory_list_and_none_values(tmp_path: Path, lines: str, expected: Any) -> None:
-    ini = tmp_path / "app.ini"
-    ini.write_text(
-        "[pipeline:main]\npipeline = session app\n\n"
-        f"[filter:session]\nuse = egg:wsgikit#session\nsecret_key = s3cret\n{lines}\n"
-        "\n[app:app]\nuse = call:test_sessions:_paste_app\n"
-    )
-    app = loadapp(f"config:{ini}")
-    option = lines.split("=", 1)[0].strip()
-    assert getattr(app, option) == expected
-
-
-def test_paste_factory_store_and_round_two_options(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from wsgikit import MemoryStore, RedisStore
-
-    monkeypatch.setenv("WSGIKIT_TEST_REDIS", "redis://:pw@127.0.0.1:1/0")
-    ini = tmp_path / "app.ini"
-    head = (
-        "[pipeline:main]\npipeline = session app\n\n"
-        "[filter:session]\nuse = egg:wsgikit#session\nsecret_key = s3cret\n"
-    )
-    tail = "\n[app:app]\nuse = call:test_sessions:_paste_app\n"
-    ini.write_text(
-        head + "store = memory\noversize = log\npermanent = false\ndetect_changes = on\n" + tail
-    )
-    app = loadapp(f"config:{ini}")
-    assert isinstance(app.store, MemoryStore)
-    assert (app.oversize, app.permanent, app.detect_changes) == ("log", False, True)
-    ini.write_text(head + "store = env:WSGIKIT_TEST_REDIS\n" + tail)
-    app = loadapp(f"config:{ini}")
-    assert isinstance(app.store, RedisStore)
-    app.store.client.close()
-    ini.write_text(head + "store = none\n" + tail)
-    assert loadapp(f"config:{ini}").store is None
-    for bad in ("", "postgres://:pw@db/0", "oversize = huge"):
-        line = bad if "=" in bad else f"store = {bad}"
-        ini.write_text(head + line + "\n" + tail)
-        with pytest.raises(ValueError) as raised:
-            loadapp(f"config:{ini}")
-        assert "pw" not in str(raised.value)
-
-
-def _paste_app(global_conf: Any, **local_conf: Any) -> WSGIApplication:
-    return ignoring_app
 
 
 # --- the fast path is exact: cookies both ways, lookup, Set-Cookie (#12) -------------
