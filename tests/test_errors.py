@@ -738,41 +738,6 @@ def test_exception_after_start_response_replaces_it_with_exc_info() -> None:
     assert json.loads(b"".join(chunks))["status"] == 500
 
 
-def paste_formatter(
-    status: int, title: str, detail: str, environ: WSGIEnvironment
-) -> dict[str, Any]:
-    return {"error": title}
-
-
-@pytest.mark.parametrize(
-    ("options", "match"),
-    [
-        pytest.param({"format": "no_such_module:fmt"}, "cannot import", id="dotted format"),
-        pytest.param(
-            {"format": "string:ascii_letters"},
-            r"option format: 'string:ascii_letters' is not callable",
-            id="dotted non-callable",
-        ),
-        pytest.param({"exceptions": "builtins:TimeoutError"}, "module:Class=status", id="no ="),
-        pytest.param({"exceptions": "builtins:TimeoutError=x"}, "whole number", id="bad status"),
-        pytest.param({"debug": "maybe"}, "boolean", id="bad bool"),
-    ],
-)
-def test_paste_factory_reports_bad_values(options: dict[str, str], match: str) -> None:
-    from wsgikit.paste import json_errors
-
-    with pytest.raises(ValueError, match=match):
-        json_errors(text_app(), {}, **options)
-
-
-def test_paste_factory_resolves_a_dotted_format() -> None:
-    from wsgikit.paste import json_errors
-
-    app = json_errors(raising_app, {}, format="test_errors:paste_formatter")
-    _, headers, body = call(app)
-    assert problem(headers, body, "application/json") == {"error": "Internal Server Error"}
-
-
 # --- the guarded body (wsgikit._response.guard) -------------------------------------
 
 

@@ -21,12 +21,13 @@ import pytest
 import webtest
 from e2e_auth_apps import ALICE_PASSWORD, BOB_PASSWORD, USERS
 from e2e_core_apps import MINIMAL
-from helpers import ROOT, basic, call, header_value, testapp, text_app
+from helpers import ROOT, basic, call, header_value, problem, testapp, text_app
 from hypothesis import given
 from hypothesis import strategies as st
 from paste.deploy import loadapp
 
 from wsgikit import (
+    CORS,
     AuthParser,
     BasicAuth,
     BodyRewriter,
@@ -34,7 +35,9 @@ from wsgikit import (
     InjectHTML,
     JSONErrors,
     ProxyFix,
+    SecurityHeaders,
     SessionMiddleware,
+    TrustedHosts,
 )
 from wsgikit.demo import demo_app
 from wsgikit.paste import (
@@ -624,7 +627,8 @@ def paste_upper(body: bytes) -> bytes:
     return body.upper()
 
 
-def whoami_app(name: str = "e2e_auth_apps:whoami") -> str:
+def serving(name: str = "e2e_auth_apps:whoami") -> str:
+    """The ``[app:app]`` lines serving the WSGI app ``name``."""
     return f"call:test_paste:wsgi_app_factory\napp = {name}"
 
 
@@ -778,6 +782,57 @@ INI_CASES = [
         SESSION + "store = none", SessionMiddleware, {"store": None}, id="session: no store"
     ),
     pytest.param("use = egg:wsgikit#auth", AuthParser, {}, id="auth"),
+    pytest.param(
+        """
+        paste.filter_app_factory = wsgikit.paste:cors
+        allow_origins =
+            https://app.example.com
+            http://localhost:8000
+        allow_methods = GET, PUT
+        allow_credentials = yes
+        max_age = 1h
+        allow_private_network = on
+        """,
+        CORS,
+        {
+            "allow_origins": ("https://app.example.com", "http://localhost:8000"),
+            "allow_methods": ("GET", "PUT"),
+            "allow_credentials": True,
+            "allow_private_network": True,
+            "max_age": 3600,
+        },
+        id="cors",
+    ),
+    pytest.param(
+        """
+        paste.filter_app_factory = wsgikit.paste:trusted_hosts
+        hosts = example.com,
+            *.example.com
+        www_redirect = yes
+        """,
+        TrustedHosts,
+        {"hosts": ("example.com", "*.example.com"), "www_redirect": True},
+        id="trusted_hosts",
+    ),
+    pytest.param(
+        """
+        paste.filter_app_factory = wsgikit.paste:security_headers
+        hsts = max-age=60
+        frame_options = none
+        csp = default-src 'self'
+        content_type_options = off
+        https_redirect = true
+        """,
+        SecurityHeaders,
+        {
+            "hsts": "max-age=60",
+            "frame_options": None,
+            "csp": "default-src 'self'",
+            "content_type_options": False,
+            "https_redirect": True,
+        },
+        id="security_headers",
+    ),
 ]
 
 
@@ -835,6 +890,36 @@ BAD_INI_CASES = [
         "buffer_limit",
         id="inject bad number",
     ),
+    pytest.param(
+        EXPLICIT + "json_errors\nformat = no_such_module:fmt", "cannot import", id="errors format"
+    ),
+    pytest.param(
+        EXPLICIT + "json_errors\nformat = string:ascii_letters",
+        r"option format: 'string:ascii_letters' is not callable",
+        id="errors format not callable",
+    ),
+    pytest.param(
+        EXPLICIT + "json_errors\nexceptions = builtins:TimeoutError",
+        "module:Class=status",
+        id="errors exceptions without =",
+    ),
+    pytest.param(
+        EXPLICIT + "json_errors\nexceptions = builtins:TimeoutError=x",
+        "whole number",
+        id="errors exceptions bad status",
+    ),
+    pytest.param(EXPLICIT + "json_errors\ndebug = maybe", "boolean", id="errors bad bool"),
+    pytest.param(EXPLICIT + "cors\norigins = *", "unknown option", id="cors unknown"),
+    pytest.param(
+        EXPLICIT + "trusted_hosts\nhosts = example.com\nallowed = x",
+        "unknown option",
+        id="trusted_hosts unknown",
+    ),
+    pytest.param(
+        EXPLICIT + "security_headers\nx_frame_options = DENY",
+        "unknown option",
+        id="security_headers unknown",
+    ),
     pytest.param(SESSION + "cookie = x", "unknown option", id="session unknown"),
     pytest.param(SESSION + "store = ", "store", id="session store empty"),
     pytest.param(SESSION + "store = postgres://:pw@db/0", "store", id="session store scheme"),
@@ -859,7 +944,7 @@ def test_ini_basic_auth_with_users_and_exempt(tmp_path: Path) -> None:
             "use = egg:wsgikit#basic_auth\nrealm = Back office\n"
             f"users =\n    alice:{USERS['alice']}\n    bob:{USERS['bob']}\n"
             "exempt = /health /static\ncache_ttl = 30\n",
-            whoami_app(),
+            serving(),
         )
     )
     assert isinstance(app.app, BasicAuth)
@@ -877,7 +962,7 @@ def test_ini_basic_auth_with_htpasswd_and_verify(tmp_path: Path) -> None:
         load_layer(
             tmp_path,
             "use = egg:wsgikit#basic_auth\nhtpasswd = %(here)s/htpasswd\nreload_interval = none\n",
-            whoami_app(),
+            serving(),
         )
     )
     assert app.app.reload_interval is None
@@ -886,7 +971,7 @@ def test_ini_basic_auth_with_htpasswd_and_verify(tmp_path: Path) -> None:
         load_layer(
             tmp_path,
             "use = egg:wsgikit#basic_auth\nverify = e2e_auth_apps:verify_password\n",
-            whoami_app(),
+            serving(),
         )
     )
     app.get("/", headers={"Authorization": basic("carol", "c4r0l")}, status=200)
@@ -899,7 +984,7 @@ def test_ini_bearer_auth(tmp_path: Path) -> None:
             tmp_path,
             "use = egg:wsgikit#bearer_auth\nverify = e2e_auth_apps:verify_token\n"
             "realm = tokens\ninvalid_token_errors = builtins:LookupError\n",
-            whoami_app(),
+            serving(),
         )
     )
     assert app.app.invalid_token_errors == (LookupError,)
@@ -931,6 +1016,22 @@ def test_ini_json_errors_maps_a_named_exception(tmp_path: Path) -> None:
     status, _, body = call(app)
     assert status == "504 Gateway Timeout"
     assert json.loads(body)["code"] == 504
+
+
+def paste_formatter(
+    status: int, title: str, detail: str, environ: WSGIEnvironment
+) -> dict[str, Any]:
+    return {"error": title}
+
+
+def test_ini_json_errors_resolves_a_dotted_format(tmp_path: Path) -> None:
+    app = load_layer(
+        tmp_path,
+        EXPLICIT + "json_errors\nformat = test_paste:paste_formatter\n",
+        serving("helpers:raising_app"),
+    )
+    _, headers, body = call(app)
+    assert problem(headers, body, "application/json") == {"error": "Internal Server Error"}
 
 
 def test_ini_inject_html(tmp_path: Path) -> None:
