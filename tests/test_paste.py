@@ -21,7 +21,7 @@ import pytest
 import webtest
 from e2e_auth_apps import ALICE_PASSWORD, BOB_PASSWORD, USERS
 from e2e_core_apps import MINIMAL
-from helpers import ROOT, basic, call, header_value, problem, testapp, text_app
+from helpers import ROOT, basic, call, free_port, header_value, problem, testapp, text_app
 from hypothesis import given
 from hypothesis import strategies as st
 from paste.deploy import loadapp
@@ -32,6 +32,7 @@ from wsgikit import (
     BasicAuth,
     BodyRewriter,
     Compress,
+    HTTPProxy,
     InjectHTML,
     JSONErrors,
     ProxyFix,
@@ -1065,3 +1066,65 @@ def test_ini_session_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     app = load_layer(tmp_path, SESSION + "store = env:WSGIKIT_TEST_REDIS")
     assert isinstance(app.store, RedisStore)
     app.store.client.close()
+
+
+# --- the app factory: http_proxy ------------------------------------------------------
+
+
+def test_ini_http_proxy_app(raw_upstream: tuple[str, Path], tmp_path: Path) -> None:
+    url, _ = raw_upstream
+    ini = tmp_path / "proxy.ini"
+    ini.write_text(
+        "[app:main]\nuse = call:wsgikit.paste:http_proxy\n"
+        f"upstream = {url}/api\ntimeout = 2.5\npool_size = 3\npreserve_host = yes\n"
+        "rewrite_cookies = off\nverify = /etc/ssl/certs/ca.pem\n"
+    )
+    proxy = loadapp(f"config:{ini}")
+    assert isinstance(proxy, HTTPProxy)
+    assert (proxy.timeout, proxy.pool_size, proxy.preserve_host) == (2.5, 3, True)
+    assert (proxy.rewrite_cookies, proxy.verify) == (False, "/etc/ssl/certs/ca.pem")
+    seen = testapp(proxy).get("/echo", headers={"Host": "shop.example"}).json
+    assert seen["target"] == "/api/echo"
+    assert dict(seen["headers"])["Host"] == "shop.example"
+
+
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [
+        pytest.param({}, "upstream: is required", id="no upstream"),
+        pytest.param({"upstream": "http://x", "retries": "3"}, "unknown option", id="unknown"),
+        pytest.param({"upstream": "http://x", "timeout": "soon"}, "timeout", id="timeout"),
+        pytest.param({"upstream": "http://x", "verify": "no"}, None, id="verify bool"),
+    ],
+)
+def test_ini_http_proxy_options_are_converted_or_refused(
+    conf: dict[str, str], message: str | None
+) -> None:
+    from wsgikit import paste
+
+    if message is None:
+        assert paste.http_proxy({}, **conf).verify is False  # type: ignore[attr-defined]
+        return
+    with pytest.raises(ValueError, match=message):
+        paste.http_proxy({}, **conf)
+
+
+def test_ini_http_proxy_pipeline_served_by_wsgikit_serve(
+    serve: Any, raw_upstream: tuple[str, Path], tmp_path: Path
+) -> None:
+    """FakeForwardedFor and JSONErrors (entry points) in front of the app factory."""
+    url, _ = raw_upstream
+    ini = tmp_path / "proxy.ini"
+    ini.write_text(
+        "[pipeline:main]\npipeline = fake errors proxy\n"
+        "[filter:fake]\nuse = egg:wsgikit#fake_forwarded_for\nreal_ip = 203.0.113.5\n"
+        "[filter:errors]\nuse = egg:wsgikit#json_errors\n"
+        f"[app:proxy]\nuse = call:wsgikit.paste:http_proxy\nupstream = {url}\n"
+        f"[app:down]\nuse = call:wsgikit.paste:http_proxy\nupstream = http://127.0.0.1:{free_port()}\n"
+        "[pipeline:broken]\npipeline = errors down\n"
+    )
+    server = serve(str(ini))
+    seen = json.loads(server.get("/echo").read())
+    assert dict(seen["headers"])["X-Forwarded-For"].startswith("203.0.113.5, ")
+    broken = serve(f"{ini}#broken").get("/")
+    assert (broken.status, broken.headers["Content-Type"]) == (502, "application/problem+json")
