@@ -12,12 +12,12 @@ from functools import partial
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-import bcrypt
 import pytest
 from e2e_auth_apps import ALICE_PASSWORD, BOB_PASSWORD, USERS, sha_hash, whoami
 from helpers import (
     Tracked,
     basic,
+    bcrypt_hash,
     call,
     exc_info_app,
     header_values,
@@ -48,10 +48,6 @@ from wsgikit.auth import (
 
 APR1 = "$apr1$abcdefgh$0123456789abcdefghijkl"  # htpasswd's default (MD5)
 TOKEN_RE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
-
-
-def bcrypt_hash(password: str, rounds: int = 4) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=rounds)).decode()
 
 
 class Spy:

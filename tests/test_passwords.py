@@ -21,16 +21,12 @@ from typing import Any
 import bcrypt
 import pytest
 from e2e_auth_apps import ALICE_PASSWORD, BOB_PASSWORD, USERS, sha_hash, whoami
-from helpers import basic, call, echo_environ_app, testapp, text_app
+from helpers import basic, bcrypt_hash, call, echo_environ_app, testapp, text_app
 
 from wsgikit._passwords import UNKNOWN_USER, WRONG_PASSWORD, SuccessCache, UserTable, users_table
 from wsgikit.auth import BasicAuth
 
 APR1 = "$apr1$abcdefgh$0123456789abcdefghijkl"  # htpasswd's default (MD5)
-
-
-def bcrypt_hash(password: str, rounds: int = 4) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=rounds)).decode()
 
 
 def write_htpasswd(path: Path, *lines: str) -> str:
