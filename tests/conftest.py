@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -14,7 +13,7 @@ from typing import Any
 from wsgiref.types import WSGIApplication
 
 import pytest
-from helpers import DJANGO_PROJECT, TESTS_DIR, RedisServer, Server
+from helpers import DJANGO_PROJECT, TESTS_DIR, RedisServer, Server, stop_by_pid
 
 # Re-exported until tests/test_proxy.py and tests/test_deploy.py import them
 # from ``helpers`` (they are being split by another change); nothing else may.
@@ -173,19 +172,14 @@ def framework_app(request: pytest.FixtureRequest) -> WSGIApplication:
 def serve() -> Iterator[Callable[..., Server]]:
     """Start ``wsgikit serve TARGET`` on an ephemeral port; stopped after the test.
 
-    ``TARGET`` is ``module:attr`` importable from ``tests/`` (see ``e2e_apps.py``),
-    an INI file path, or ``None`` for the built-in demo.
+    ``TARGET`` is ``module:attr`` importable from ``tests/`` (the ``e2e_*_apps.py`` modules),
+    an INI file path, or ``None`` for the built-in demo; the arguments are
+    :class:`helpers.Server`'s.
     """
     servers: list[Server] = []
 
-    def start(
-        target: str | None,
-        env: dict[str, str] | None = None,
-        extra_args: list[str] | None = None,
-        command: str = "serve",
-        argv: list[str] | None = None,
-    ) -> Server:
-        server = Server(target, env, extra_args, command, argv)
+    def start(*args: Any, **kwargs: Any) -> Server:
+        server = Server(*args, **kwargs)
         servers.append(server)
         return server
 
@@ -246,8 +240,7 @@ def raw_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
         assert line.startswith("PORT "), line
         yield f"http://127.0.0.1:{int(line.split()[1])}", tmp_path
     finally:
-        os.kill(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
+        stop_by_pid(process)
         if process.stdout:
             process.stdout.close()
 

@@ -1,7 +1,13 @@
 """Helpers shared by test modules (a plain module; ``conftest.py`` holds fixtures only).
 
 - :func:`call` drives one request through an application (``wsgiref.validate``
-  on both sides) and returns a :class:`Response`.
+  on both sides) and returns a :class:`Response` (``.status``, ``.header(name)``
+  first value or None, ``.headers(name)`` all values, ``.body``,
+  ``.close_count``); it also unpacks as ``status, header_list, body``.
+- :func:`header_values` (every value) and :func:`header_value` (the one value,
+  failing if repeated) read a raw header list; :func:`problem` checks the JSON
+  framing of an error body; :func:`basic` and :func:`bcrypt_hash` make
+  credentials.
 - :func:`linted`, :func:`testapp`, :func:`run_wsgi`, :func:`make_environ`: the
   lower-level harness, for tests that watch start_response calls or iterate
   by hand.
@@ -9,7 +15,7 @@
   :func:`streaming_app`, :func:`write_app`, ...), :class:`Tracked` and
   :class:`Handshake` for close and streaming checks.
 - :class:`Server` (``wsgikit serve`` on 127.0.0.1) and :class:`RedisServer`,
-  both stopped by PID.
+  both stopped by PID (:func:`stop_by_pid`); :func:`free_port`.
 """
 
 from __future__ import annotations
@@ -434,6 +440,17 @@ def raising(exc: BaseException) -> WSGIApplication:
 # --- a real server on 127.0.0.1 ----------------------------------------------
 
 
+def stop_by_pid(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM the child by its PID, SIGKILL if it is still there after 10 s."""
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -509,13 +526,7 @@ class Server:
         for response in self.responses:
             with contextlib.suppress(Exception):
                 response.close()
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        stop_by_pid(self.process)
         self.output = self.process.stdout.read() if self.process.stdout else ""
         if self.process.stdout:
             self.process.stdout.close()
@@ -562,13 +573,7 @@ class RedisServer:
         self.client = redis.Redis.from_url(self.url)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        stop_by_pid(self.process)
         with_client = getattr(self, "client", None)
         if with_client is not None:
             with_client.close()

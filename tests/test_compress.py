@@ -105,7 +105,7 @@ def conditional_app(etag: str = '"abc"', body: bytes = HTML) -> WSGIApplication:
 
 class Paced:
     """A generator app with a Content-Length whose next chunk is produced only
-    after the previous one was seen (like conftest's Handshake, with headers)."""
+    after the previous one was seen (like helpers.Handshake, with headers)."""
 
     def __init__(self, chunks: list[bytes], headers: list[tuple[str, str]]) -> None:
         self.chunks = chunks
