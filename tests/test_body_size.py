@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +18,17 @@ from wsgiref.validate import validator
 
 import pytest
 import webtest
-from helpers import ROOT, TESTS_DIR, call, free_port, linted, make_environ, run_wsgi, testapp
+from helpers import (
+    ROOT,
+    TESTS_DIR,
+    call,
+    free_port,
+    linted,
+    make_environ,
+    run_wsgi,
+    stop_by_pid,
+    testapp,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -396,13 +405,7 @@ def gunicorn() -> Iterator[Callable[[str], int]]:
 
     yield start
     for process in processes:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop_by_pid(process)
 
 
 def test_gunicorn_chunked_upload(gunicorn: Callable[[str], int]) -> None:
