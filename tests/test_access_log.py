@@ -17,7 +17,7 @@ from urllib.parse import quote
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import pytest
-from conftest import (
+from helpers import (
     Tracked,
     exc_info_app,
     lazy_app,

@@ -9,16 +9,18 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from functools import partial
-from pathlib import Path
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-import bcrypt
 import pytest
-import webtest
-from conftest import (
+from e2e_auth_apps import ALICE_PASSWORD, BOB_PASSWORD, USERS, sha_hash, whoami
+from helpers import (
     Tracked,
+    basic,
+    bcrypt_hash,
+    call,
     exc_info_app,
+    header_values,
     lazy_app,
     linted,
     raising_app,
@@ -28,10 +30,8 @@ from conftest import (
     tracked_app,
     write_app,
 )
-from e2e_auth_apps import ALICE_PASSWORD, BOB_PASSWORD, USERS, sha_hash, whoami
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from paste.deploy import loadapp
 from werkzeug.http import parse_dict_header
 
 from wsgikit import JSONErrors
@@ -48,27 +48,6 @@ from wsgikit.auth import (
 
 APR1 = "$apr1$abcdefgh$0123456789abcdefghijkl"  # htpasswd's default (MD5)
 TOKEN_RE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
-
-
-def basic(username: str, password: str, encoding: str = "utf-8") -> str:
-    """An ``Authorization: Basic`` value for the credentials."""
-    raw = f"{username}:{password}".encode(encoding)
-    return "Basic " + base64.b64encode(raw).decode("ascii")
-
-
-def bcrypt_hash(password: str, rounds: int = 4) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=rounds)).decode()
-
-
-def call(app: WSGIApplication, **environ: Any) -> tuple[str, list[tuple[str, str]], bytes]:
-    """One request through ``app``, linted on both sides."""
-    calls, chunks, _ = run_wsgi(linted(app), environ)
-    status, headers = calls[-1]
-    return status, headers, b"".join(chunks)
-
-
-def header(headers: list[tuple[str, str]], name: str) -> list[str]:
-    return [value for key, value in headers if key.lower() == name.lower()]
 
 
 class Spy:
@@ -499,8 +478,8 @@ def test_bad_credentials_get_a_401_challenge(
     with caplog.at_level(logging.DEBUG, logger="wsgikit.auth"):
         status, headers, body = call(BasicAuth(spy, users=USERS, realm="Staff"), **environ)
     assert status == "401 Unauthorized"
-    assert header(headers, "WWW-Authenticate") == ['Basic realm="Staff", charset="UTF-8"']
-    assert header(headers, "Content-Length") == [str(len(body))]
+    assert header_values(headers, "WWW-Authenticate") == ['Basic realm="Staff", charset="UTF-8"']
+    assert header_values(headers, "Content-Length") == [str(len(body))]
     assert body.startswith(b"401 Unauthorized") and len(body) < 100
     assert spy.environ is None
     records = [r for r in caplog.records if r.name == "wsgikit.auth"]
@@ -512,7 +491,7 @@ def test_bad_credentials_get_a_401_challenge(
 def test_head_challenge_has_no_body() -> None:
     status, headers, body = call(BasicAuth(text_app(), users=USERS), REQUEST_METHOD="HEAD")
     assert status == "401 Unauthorized" and body == b""
-    assert header(headers, "WWW-Authenticate")
+    assert header_values(headers, "WWW-Authenticate")
 
 
 @pytest.mark.parametrize(
@@ -526,7 +505,7 @@ def test_head_challenge_has_no_body() -> None:
 )
 def test_realm_is_quoted_and_escaped(realm: str) -> None:
     _, headers, _ = call(BasicAuth(text_app(), users=USERS, realm=realm))
-    (challenge,) = header(headers, "WWW-Authenticate")
+    (challenge,) = header_values(headers, "WWW-Authenticate")
     scheme, _, params = challenge.partition(" ")
     assert scheme == "Basic"
     assert params.startswith('realm="')
@@ -581,8 +560,8 @@ def test_non_ascii_exempt_prefix_matches_pep3333_path_info(path: str, exempt: bo
 
 def test_exempt_uses_path_info_not_script_name() -> None:
     app = BasicAuth(text_app(), users=USERS, exempt="/health")
-    assert call(app, SCRIPT_NAME="/mount", PATH_INFO="/health")[0] == "200 OK"
-    assert call(app, SCRIPT_NAME="/health", PATH_INFO="/x")[0].startswith("401")
+    assert call(app, SCRIPT_NAME="/mount", PATH_INFO="/health").status == "200 OK"
+    assert call(app, SCRIPT_NAME="/health", PATH_INFO="/x").status.startswith("401")
 
 
 @pytest.mark.parametrize(
@@ -626,7 +605,9 @@ def test_truthy_verify_result_is_refused_with_one_warning(
 
     app = BasicAuth(text_app(), verify=verify)
     with caplog.at_level(logging.INFO, logger="wsgikit.auth"):
-        statuses = [call(app, HTTP_AUTHORIZATION=basic("u", "p"))[0] for _ in range(len(pending))]
+        statuses = [
+            call(app, HTTP_AUTHORIZATION=basic("u", "p")).status for _ in range(len(pending))
+        ]
     assert statuses == ["200 OK" if r is True else "401 Unauthorized" for r in results * 2]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     if warned is None:
@@ -778,7 +759,7 @@ def test_bearer_challenges(authorization: str | None, status: str, challenge: st
     verify: Callable[[str], Any] = lambda token: False if token == "false" else TOKENS.get(token)  # noqa: E731
     got, headers, body = call(BearerAuth(spy, verify), **environ)
     assert got == status
-    assert header(headers, "WWW-Authenticate") == [challenge]
+    assert header_values(headers, "WWW-Authenticate") == [challenge]
     assert body.startswith(status[:3].encode())
     assert spy.environ is None
 
@@ -812,7 +793,7 @@ def test_bearer_verify_exceptions(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="wsgikit.auth"):
         status, headers, _ = call(app, HTTP_AUTHORIZATION="Bearer expired")
     assert status == "401 Unauthorized"
-    assert 'error="invalid_token"' in header(headers, "WWW-Authenticate")[0]
+    assert 'error="invalid_token"' in header_values(headers, "WWW-Authenticate")[0]
     assert "Expired" in caplog.text and "expired" not in caplog.text.replace("Expired", "")
     with pytest.raises(ConnectionError):
         run_wsgi(app, {"HTTP_AUTHORIZATION": "Bearer other"})
@@ -821,12 +802,12 @@ def test_bearer_verify_exceptions(caplog: pytest.LogCaptureFixture) -> None:
 def test_bearer_realm_and_non_ascii_principal() -> None:
     spy = Spy()
     app = BearerAuth(spy, lambda token: "zoë", realm='my "api"')
-    assert call(app, HTTP_AUTHORIZATION="Bearer t")[0] == "200 OK"
+    assert call(app, HTTP_AUTHORIZATION="Bearer t").status == "200 OK"
     assert spy.environ is not None and spy.environ["REMOTE_USER"] == "zoë".encode().decode(
         "latin-1"
     )
     _, headers, _ = call(app)
-    assert header(headers, "WWW-Authenticate") == ['Bearer realm="my \\"api\\""']
+    assert header_values(headers, "WWW-Authenticate") == ['Bearer realm="my \\"api\\""']
 
 
 @pytest.mark.parametrize(
@@ -855,95 +836,6 @@ def test_bearer_through_a_real_framework(framework_app: WSGIApplication) -> None
     assert app.get("/json", headers={"Authorization": "Bearer good"}).json == {"ok": True}
     response = app.get("/json", headers={"Authorization": "Bearer nope"}, status=401)
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="api", error="invalid_token"'
-
-
-# --- PasteDeploy ---------------------------------------------------------------------------
-
-
-def load(tmp_path: Path, filter_section: str) -> webtest.TestApp:
-    ini = tmp_path / "app.ini"
-    ini.write_text(
-        "[pipeline:main]\npipeline = auth app\n\n"
-        + filter_section
-        + "\n\n[app:app]\nuse = call:test_auth:make_whoami\n",
-        encoding="utf-8",
-    )
-    return webtest.TestApp(loadapp("config:" + str(ini)))
-
-
-def make_whoami(global_conf: dict[str, Any], **local_conf: Any) -> WSGIApplication:
-    return whoami
-
-
-def test_paste_basic_auth_with_users_and_exempt(tmp_path: Path) -> None:
-    app = load(
-        tmp_path,
-        "[filter:auth]\nuse = egg:wsgikit#basic_auth\nrealm = Back office\n"
-        f"users =\n    alice:{USERS['alice']}\n    bob:{USERS['bob']}\n"
-        "exempt = /health /static\ncache_ttl = 30\n",
-    )
-    assert isinstance(app.app, BasicAuth)
-    assert app.app.exempt == ("/health", "/static") and app.app.cache_ttl == 30.0
-    response = app.get("/", headers={"Authorization": basic("bob", BOB_PASSWORD)})
-    assert response.json["remote_user"] == "bob"
-    assert app.get("/health").json["remote_user"] is None
-    denied = app.get("/", status=401)
-    assert denied.headers["WWW-Authenticate"] == 'Basic realm="Back office", charset="UTF-8"'
-
-
-def test_paste_basic_auth_with_htpasswd_and_verify(tmp_path: Path) -> None:
-    (tmp_path / "htpasswd").write_text(f"alice:{USERS['alice']}\n", encoding="utf-8")
-    app = load(
-        tmp_path,
-        "[filter:auth]\nuse = egg:wsgikit#basic_auth\n"
-        "htpasswd = %(here)s/htpasswd\nreload_interval = none\n",
-    )
-    assert app.app.reload_interval is None
-    app.get("/", headers={"Authorization": basic("alice", ALICE_PASSWORD)}, status=200)
-    app = load(
-        tmp_path,
-        "[filter:auth]\nuse = egg:wsgikit#basic_auth\nverify = e2e_auth_apps:verify_password\n",
-    )
-    app.get("/", headers={"Authorization": basic("carol", "c4r0l")}, status=200)
-    app.get("/", headers={"Authorization": basic("carol", "x")}, status=401)
-
-
-def test_paste_bearer_and_parser(tmp_path: Path) -> None:
-    app = load(
-        tmp_path,
-        "[filter:auth]\nuse = egg:wsgikit#bearer_auth\nverify = e2e_auth_apps:verify_token\n"
-        "realm = tokens\ninvalid_token_errors = builtins:LookupError\n",
-    )
-    assert app.app.invalid_token_errors == (LookupError,)
-    assert app.get("/", headers={"Authorization": "Bearer good-token"}).json["principal"] == (
-        "ci-bot"
-    )
-    assert app.get("/", status=401).headers["WWW-Authenticate"] == 'Bearer realm="tokens"'
-    parsed = load(tmp_path, "[filter:auth]\nuse = egg:wsgikit#auth\n")
-    assert isinstance(parsed.app, AuthParser)
-
-
-@pytest.mark.parametrize(
-    ("section", "match"),
-    [
-        pytest.param("use = egg:wsgikit#basic_auth\nusers = alice\n", "not name:hash", id="users"),
-        pytest.param(
-            "use = egg:wsgikit#basic_auth\nusers = bob:{SHA}a bob:{SHA}b\n",
-            "user 'bob' is listed twice",
-            id="users duplicate",
-        ),
-        pytest.param("use = egg:wsgikit#basic_auth\nuser = a:b\n", "unknown option", id="unknown"),
-        pytest.param("use = egg:wsgikit#auth\nrealm = x\n", "unknown option", id="auth options"),
-        pytest.param(
-            "use = egg:wsgikit#bearer_auth\nverify = e2e_auth_apps:TOKENS\n",
-            "not callable",
-            id="verify not callable",
-        ),
-    ],
-)
-def test_paste_rejects_bad_options(tmp_path: Path, section: str, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
-        load(tmp_path, "[filter:auth]\n" + section)
 
 
 # --- end to end ------------------------------------------------------------------------------
@@ -1041,10 +933,10 @@ def test_own_answers_are_valid_for_get_and_head(
     head_got, head_headers, head_body = call(layer(spy), REQUEST_METHOD="HEAD", **environ)
     assert got == head_got == status and spy.environ is None
     assert body.startswith(status[:3].encode()) and head_body == b""
-    assert header(headers, "Content-Length") == [str(len(body))]
+    assert header_values(headers, "Content-Length") == [str(len(body))]
     assert head_headers == headers
     assert all(type(k) is str and type(v) is str and v.isascii() for k, v in headers)
-    assert header(headers, "Cache-Control") == ["no-store"]
+    assert header_values(headers, "Cache-Control") == ["no-store"]
 
 
 _PASSING: list[Any] = [

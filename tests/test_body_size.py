@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +18,17 @@ from wsgiref.validate import validator
 
 import pytest
 import webtest
-from conftest import ROOT, TESTS_DIR, free_port, linted, make_environ, run_wsgi, testapp
+from helpers import (
+    ROOT,
+    TESTS_DIR,
+    call,
+    free_port,
+    linted,
+    make_environ,
+    run_wsgi,
+    stop_by_pid,
+    testapp,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -45,13 +54,6 @@ class Reader:
             "200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
         )
         return [body]
-
-
-def call(app: WSGIApplication, body: bytes, **environ: Any) -> tuple[str, dict[str, str], bytes]:
-    """One request with ``body`` in ``wsgi.input``; (last status, its headers, body)."""
-    calls, chunks, _ = run_wsgi(app, {"wsgi.input": io.BytesIO(body), **environ})
-    status, headers = calls[-1]
-    return status, dict(headers), b"".join(chunks)
 
 
 # --- a declared Content-Length ----------------------------------------------------------
@@ -80,12 +82,12 @@ def test_content_length_is_checked_before_the_app_runs(length: str, status: str)
     app = MaxBodySize(app, LIMIT)
     if status != "400 Bad Request" and len(length) < 4000:
         app = validator(app)
-    got, headers, body = call(app, b"hello", CONTENT_LENGTH=length)
-    assert got == status
+    response = call(app, lint=False, body=b"hello", CONTENT_LENGTH=length)
+    assert response.status == status
     assert reader.calls == (1 if status == "200 OK" else 0)
     if reader.calls == 0:
-        assert headers["Content-Type"] == "text/plain; charset=utf-8"
-        assert headers["Content-Length"] == str(len(body))
+        assert response.header("Content-Type") == "text/plain; charset=utf-8"
+        assert response.header("Content-Length") == str(len(response.body))
 
 
 def test_413_says_what_the_limit_is(caplog: pytest.LogCaptureFixture) -> None:
@@ -99,7 +101,7 @@ def test_413_says_what_the_limit_is(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_invalid_content_length_is_logged_escaped(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="wsgikit.body_size"):
-        call(MaxBodySize(Reader(), LIMIT), b"", CONTENT_LENGTH='1"\n2')
+        call(MaxBodySize(Reader(), LIMIT), lint=False, body=b"", CONTENT_LENGTH='1"\n2')
     assert 'invalid Content-Length 1\\"\\n2: answered 400' in caplog.text
 
 
@@ -119,7 +121,11 @@ def test_no_body_passes_through_untouched() -> None:
 
 def test_head_413_has_no_body() -> None:
     status, _, body = call(
-        MaxBodySize(Reader(), LIMIT), b"", REQUEST_METHOD="HEAD", CONTENT_LENGTH="99"
+        MaxBodySize(Reader(), LIMIT),
+        lint=False,
+        body=b"",
+        REQUEST_METHOD="HEAD",
+        CONTENT_LENGTH="99",
     )
     assert (status, body) == ("413 Content Too Large", b"")
 
@@ -134,12 +140,12 @@ def test_head_413_has_no_body() -> None:
 )
 def test_json_errors_outside_makes_it_problem_json(environ: dict[str, Any], status: int) -> None:
     app = JSONErrors(MaxBodySize(Reader(lambda stream: stream.read(100)), LIMIT))
-    got, headers, body = call(app, b"x" * 11, REQUEST_METHOD="POST", **environ)
-    assert int(got[:3]) == status
-    assert headers["Content-Type"] == "application/problem+json"
-    assert json.loads(body)["status"] == status
+    response = call(app, lint=False, body=b"x" * 11, REQUEST_METHOD="POST", **environ)
+    assert response.status_code == status
+    assert response.header("Content-Type") == "application/problem+json"
+    assert json.loads(response.body)["status"] == status
     if status == 413:
-        assert "limit of 10 bytes" in json.loads(body)["detail"]
+        assert "limit of 10 bytes" in json.loads(response.body)["detail"]
 
 
 # --- a body of unknown length -------------------------------------------------------------
@@ -161,7 +167,9 @@ READS = {
 @pytest.mark.parametrize("size", [0, 9, 10])
 def test_chunked_body_within_the_limit_is_read_whole(how: str, size: int) -> None:
     data = (b"ab\ncd\n" * 4)[:size]
-    status, _, body = call(validator(MaxBodySize(Reader(READS[how]), LIMIT)), data, **CHUNKED)
+    status, _, body = call(
+        validator(MaxBodySize(Reader(READS[how]), LIMIT)), lint=False, body=data, **CHUNKED
+    )
     assert (status, body) == ("200 OK", data)
 
 
@@ -170,7 +178,10 @@ def test_chunked_body_within_the_limit_is_read_whole(how: str, size: int) -> Non
 def test_chunked_body_over_the_limit_is_413(how: str, size: int) -> None:
     reader = Reader(READS[how])
     status, headers, body = call(
-        validator(MaxBodySize(reader, LIMIT)), (b"ab\ncd\n" * 200)[:size], **CHUNKED
+        validator(MaxBodySize(reader, LIMIT)),
+        lint=False,
+        body=(b"ab\ncd\n" * 200)[:size],
+        **CHUNKED,
     )
     assert status == "413 Content Too Large"
     assert body == b"The request body is larger than the limit of 10 bytes.\n"
@@ -192,7 +203,7 @@ def test_reads_keep_failing_after_the_limit() -> None:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"done"]
 
-    call(MaxBodySize(stubborn, LIMIT), b"x" * 20, **CHUNKED)
+    call(MaxBodySize(stubborn, LIMIT), lint=False, body=b"x" * 20, **CHUNKED)
     assert outcomes == ["data", "413 10", "413 10"]
 
 
@@ -202,7 +213,9 @@ def test_body_read_while_iterating_becomes_413_before_any_byte() -> None:
         yield b""
         yield environ["wsgi.input"].read()
 
-    status, _, body = call(linted(MaxBodySize(lazy_reader, LIMIT)), b"x" * 11, **CHUNKED)
+    status, _, body = call(
+        linted(MaxBodySize(lazy_reader, LIMIT)), lint=False, body=b"x" * 11, **CHUNKED
+    )
     assert status == "413 Content Too Large" and body.startswith(b"The request body")
 
 
@@ -231,7 +244,7 @@ def test_error_after_bytes_were_sent_is_reraised() -> None:
         yield environ["wsgi.input"].read()
 
     with pytest.raises(BodyTooLarge):
-        call(MaxBodySize(app, LIMIT), b"x" * 11, **CHUNKED)
+        call(MaxBodySize(app, LIMIT), lint=False, body=b"x" * 11, **CHUNKED)
 
 
 def test_other_exceptions_pass_through() -> None:
@@ -240,7 +253,7 @@ def test_other_exceptions_pass_through() -> None:
         raise KeyError("app bug")
 
     with pytest.raises(KeyError):
-        call(MaxBodySize(app, LIMIT), b"x", **CHUNKED)
+        call(MaxBodySize(app, LIMIT), lint=False, body=b"x", **CHUNKED)
 
 
 def test_flask_answers_413_itself(flask_app: Any) -> None:
@@ -276,7 +289,7 @@ def test_limit_is_validated(limit: Any, error: type) -> None:
 @given(st.text(max_size=30))
 def test_any_content_length_gives_a_documented_outcome(length: str) -> None:
     reader = Reader(lambda stream: b"")
-    status, _, _ = call(MaxBodySize(reader, LIMIT), b"", CONTENT_LENGTH=length)
+    status, _, _ = call(MaxBodySize(reader, LIMIT), lint=False, body=b"", CONTENT_LENGTH=length)
     if not length:
         expected = "200 OK"
     elif not (length.isascii() and length.isdigit()):
@@ -313,7 +326,7 @@ def test_limited_input_never_passes_off_part_of_a_body_as_all_of_it(
         start_response("200 OK", [])
         return []
 
-    status, _, _ = call(MaxBodySize(app, limit), data, **CHUNKED)
+    status, _, _ = call(MaxBodySize(app, limit), lint=False, body=data, **CHUNKED)
     assert bytes(got) == data[: len(got)] and len(got) <= limit
     if size <= limit:
         assert status == "200 OK" and outcome == ["eof"] and bytes(got) == data
@@ -392,13 +405,7 @@ def gunicorn() -> Iterator[Callable[[str], int]]:
 
     yield start
     for process in processes:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop_by_pid(process)
 
 
 def test_gunicorn_chunked_upload(gunicorn: Callable[[str], int]) -> None:
@@ -421,7 +428,9 @@ H2 = {"wsgi.input_terminated": True}  # an HTTP/2 front end: no length, no chunk
 def test_a_body_without_length_on_a_terminated_input_is_bounded(method: str, size: int) -> None:
     reader = Reader()
     data = (b"x" * 1000)[:size]
-    status, _, body = call(validator(MaxBodySize(reader, LIMIT)), data, REQUEST_METHOD=method, **H2)
+    status, _, body = call(
+        validator(MaxBodySize(reader, LIMIT)), lint=False, body=data, REQUEST_METHOD=method, **H2
+    )
     if size <= LIMIT:
         assert (status, body) == ("200 OK", data)
     else:
@@ -445,5 +454,7 @@ def test_get_and_head_without_length_pass_through_untouched(method: str) -> None
 def test_a_post_without_length_on_an_unterminated_input_has_no_body() -> None:
     """Without ``wsgi.input_terminated`` (nor a length) there is no body: untouched."""
     reader = Reader(lambda stream: type(stream).__name__.encode())
-    status, _, body = call(MaxBodySize(reader, LIMIT), b"x" * 100, REQUEST_METHOD="POST")
+    status, _, body = call(
+        MaxBodySize(reader, LIMIT), lint=False, body=b"x" * 100, REQUEST_METHOD="POST"
+    )
     assert (status, body) == ("200 OK", b"BytesIO")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import RedisServer
+from helpers import RedisServer
 
 pytestmark = pytest.mark.browser
 

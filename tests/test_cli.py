@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, TESTS_DIR, free_port
 from e2e_core_apps import MINIMAL
+from helpers import ROOT, TESTS_DIR, free_port
 
 import wsgikit
 from wsgikit import cli

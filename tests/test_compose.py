@@ -14,7 +14,7 @@ from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import pytest
-from conftest import ROOT, run_wsgi, testapp, text_app
+from helpers import ROOT, run_wsgi, testapp, text_app
 from paste.deploy import loadapp
 from werkzeug.exceptions import NotFound
 

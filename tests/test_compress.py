@@ -14,19 +14,20 @@ import urllib.request
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from pathlib import Path
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import brotli
 import pytest
 import zstandard
-from conftest import (
+from helpers import (
     ROOT,
     Handshake,
     Tracked,
+    call,
     echo_environ_app,
     exc_info_app,
+    header_value,
     lazy_app,
     linted,
     make_environ,
@@ -39,7 +40,6 @@ from conftest import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from paste.deploy import loadapp
 from werkzeug.http import parse_etags
 
 from wsgikit import _deflate
@@ -64,21 +64,6 @@ def decode(coding: str | None, data: bytes) -> bytes:
     if coding == "zstd":
         return bytes(zstandard.ZstdDecompressor().decompressobj().decompress(data))
     raise AssertionError(f"unexpected coding {coding}")
-
-
-def header(headers: list[tuple[str, str]], name: str) -> str | None:
-    values = [value for key, value in headers if key.lower() == name.lower()]
-    assert len(values) <= 1, f"{name} appears {len(values)} times"
-    return values[0] if values else None
-
-
-def request(
-    app: WSGIApplication, *layers: Callable[[WSGIApplication], WSGIApplication], **environ: Any
-) -> tuple[str, list[tuple[str, str]], bytes]:
-    """One request through ``linted(app, *layers)``: final status, headers, raw body."""
-    calls, written, _ = run_wsgi(linted(app, *layers), environ)
-    status, headers = calls[-1]
-    return status, headers, b"".join(written)
 
 
 def compress(**options: Any) -> Callable[[WSGIApplication], WSGIApplication]:
@@ -120,7 +105,7 @@ def conditional_app(etag: str = '"abc"', body: bytes = HTML) -> WSGIApplication:
 
 class Paced:
     """A generator app with a Content-Length whose next chunk is produced only
-    after the previous one was seen (like conftest's Handshake, with headers)."""
+    after the previous one was seen (like helpers.Handshake, with headers)."""
 
     def __init__(self, chunks: list[bytes], headers: list[tuple[str, str]]) -> None:
         self.chunks = chunks
@@ -246,20 +231,20 @@ def test_negotiation(accept: str, encodings: tuple[str, ...] | None, expected: s
     assert middleware.negotiate(accept)[0] == expected
     # And the response agrees (the cached second answer too).
     for _ in range(2):
-        _, headers, body = request(
+        _, headers, body = call(
             text_app(HTML, content_type="text/html"),
             partial(Compress, encodings=encodings),
             HTTP_ACCEPT_ENCODING=accept,
         )
-        assert header(headers, "content-encoding") == expected
+        assert header_value(headers, "content-encoding") == expected
         assert decode(expected, body) == HTML
 
 
 def test_no_accept_encoding_header_means_identity() -> None:
-    _, headers, body = request(text_app(HTML, content_type="text/html"), compress())
-    assert header(headers, "content-encoding") is None
+    _, headers, body = call(text_app(HTML, content_type="text/html"), compress())
+    assert header_value(headers, "content-encoding") is None
     assert body == HTML
-    assert header(headers, "vary") == "Accept-Encoding"
+    assert header_value(headers, "vary") == "Accept-Encoding"
 
 
 @pytest.mark.parametrize(
@@ -272,10 +257,10 @@ def test_no_accept_encoding_header_means_identity() -> None:
     ],
 )
 def test_refused_identity_overrides_min_size(accept: str, expected: str | None) -> None:
-    _, headers, body = request(
+    _, headers, body = call(
         text_app(b"tiny", content_type="text/plain"), compress(), HTTP_ACCEPT_ENCODING=accept
     )
-    assert header(headers, "content-encoding") == expected
+    assert header_value(headers, "content-encoding") == expected
     assert decode(expected, body) == b"tiny"
 
 
@@ -285,28 +270,28 @@ def test_buffered_body_that_does_not_shrink_is_sent_identity(coding: str) -> Non
     is, with its own length and ETag, and still with Vary."""
     noise = random.Random(8).randbytes(500)
     app = text_app(noise, content_type="text/plain", headers=[("ETag", '"n1"')])
-    _, headers, body = request(app, compress(), HTTP_ACCEPT_ENCODING=coding)
+    _, headers, body = call(app, compress(), HTTP_ACCEPT_ENCODING=coding)
     assert body == noise
-    assert header(headers, "content-encoding") is None
-    assert header(headers, "content-length") == "500"
-    assert header(headers, "etag") == '"n1"'
-    assert header(headers, "vary") == "Accept-Encoding"
+    assert header_value(headers, "content-encoding") is None
+    assert header_value(headers, "content-length") == "500"
+    assert header_value(headers, "etag") == '"n1"'
+    assert header_value(headers, "vary") == "Accept-Encoding"
 
 
 def test_buffered_body_that_shrinks_is_compressed() -> None:
-    _, headers, body = request(
+    _, headers, body = call(
         text_app(HTML, content_type="text/html"), compress(), HTTP_ACCEPT_ENCODING="gzip"
     )
-    assert header(headers, "content-encoding") == "gzip"
+    assert header_value(headers, "content-encoding") == "gzip"
     assert len(body) < len(HTML)
 
 
 def test_nothing_acceptable_sends_identity() -> None:
-    status, headers, body = request(
+    status, headers, body = call(
         text_app(HTML, content_type="text/html"), compress(), HTTP_ACCEPT_ENCODING="*;q=0"
     )
     assert status == "200 OK"
-    assert header(headers, "content-encoding") is None
+    assert header_value(headers, "content-encoding") is None
     assert body == HTML
 
 
@@ -332,9 +317,9 @@ def test_hostile_accept_encoding_never_raises(accept: str) -> None:
     if coding is not None:
         lowered = accept.lower()
         assert coding in lowered or "*" in lowered or (coding == "gzip" and "x-gzip" in lowered)
-    status, headers, body = request(middleware, HTTP_ACCEPT_ENCODING=accept)
+    status, headers, body = call(middleware, HTTP_ACCEPT_ENCODING=accept)
     assert status == "200 OK"
-    assert decode(header(headers, "content-encoding"), body) == HTML
+    assert decode(header_value(headers, "content-encoding"), body) == HTML
 
 
 # --- optional codecs ---------------------------------------------------------------
@@ -345,11 +330,11 @@ def test_missing_codec_packages_leave_gzip(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setitem(sys.modules, "zstandard", None)
     middleware = Compress(text_app(HTML, content_type="text/html"))
     assert middleware.encodings == ("gzip",)
-    _, headers, body = request(middleware, HTTP_ACCEPT_ENCODING="br, zstd, gzip;q=0.1")
-    assert header(headers, "content-encoding") == "gzip"
+    _, headers, body = call(middleware, HTTP_ACCEPT_ENCODING="br, zstd, gzip;q=0.1")
+    assert header_value(headers, "content-encoding") == "gzip"
     assert gzip.decompress(body) == HTML
-    _, headers, body = request(middleware, HTTP_ACCEPT_ENCODING="br, zstd")
-    assert header(headers, "content-encoding") is None
+    _, headers, body = call(middleware, HTTP_ACCEPT_ENCODING="br, zstd")
+    assert header_value(headers, "content-encoding") is None
     assert body == HTML
 
 
@@ -376,7 +361,7 @@ def test_works_when_codec_packages_cannot_be_imported_at_all() -> None:
         sys.modules["brotli"] = None
         sys.modules["zstandard"] = None
         sys.path.insert(0, "tests")
-        from conftest import run_wsgi, text_app
+        from helpers import run_wsgi, text_app
         import wsgikit
         from wsgikit.compress import Compress
         app = Compress(text_app(b"x" * 2000, content_type="text/html"))
@@ -412,21 +397,21 @@ def test_works_when_codec_packages_cannot_be_imported_at_all() -> None:
     ],
 )
 def test_compressible_types_are_compressed(coding: str, content_type: str) -> None:
-    status, headers, body = request(
+    status, headers, body = call(
         text_app(HTML, content_type=content_type), compress(), HTTP_ACCEPT_ENCODING=coding
     )
     assert status == "200 OK"
-    assert header(headers, "content-encoding") == coding
-    assert header(headers, "vary") == "Accept-Encoding"
+    assert header_value(headers, "content-encoding") == coding
+    assert header_value(headers, "vary") == "Accept-Encoding"
     assert decode(coding, body) == HTML
     assert len(body) < len(HTML)
 
 
 def test_buffered_response_gets_exact_content_length() -> None:
-    _, headers, body = request(
+    _, headers, body = call(
         text_app(HTML, content_type="text/html"), compress(), HTTP_ACCEPT_ENCODING="gzip"
     )
-    assert header(headers, "content-length") == str(len(body))
+    assert header_value(headers, "content-length") == str(len(body))
     assert gzip.decompress(body) == HTML
 
 
@@ -449,9 +434,9 @@ def test_buffered_response_gets_exact_content_length() -> None:
 def test_streamed_response_has_no_content_length(
     app: Callable[[], WSGIApplication], options: dict[str, Any]
 ) -> None:
-    _, headers, body = request(app(), compress(**options), HTTP_ACCEPT_ENCODING="gzip")
-    assert header(headers, "content-length") is None
-    assert header(headers, "content-encoding") == "gzip"
+    _, headers, body = call(app(), compress(**options), HTTP_ACCEPT_ENCODING="gzip")
+    assert header_value(headers, "content-length") is None
+    assert header_value(headers, "content-encoding") == "gzip"
     assert gzip.decompress(body) == HTML
 
 
@@ -462,21 +447,21 @@ def test_content_types_option_replaces_the_defaults() -> None:
         ("text/plain", "gzip"),
         ("application/json", None),
     ]:
-        _, headers, body = request(
+        _, headers, body = call(
             text_app(HTML, content_type=content_type), layer, HTTP_ACCEPT_ENCODING="gzip"
         )
-        assert header(headers, "content-encoding") == expected, content_type
+        assert header_value(headers, "content-encoding") == expected, content_type
         assert decode(expected, body) == HTML
 
 
 def test_unknown_length_is_compressed_whatever_its_size() -> None:
-    _, headers, body = request(lazy_app([b"tiny"]), compress(), HTTP_ACCEPT_ENCODING="gzip")
-    assert header(headers, "content-encoding") == "gzip"
+    _, headers, body = call(lazy_app([b"tiny"]), compress(), HTTP_ACCEPT_ENCODING="gzip")
+    assert header_value(headers, "content-encoding") == "gzip"
     assert gzip.decompress(body) == b"tiny"
 
 
 def test_error_pages_are_compressed() -> None:
-    status, headers, body = request(
+    status, headers, body = call(
         text_app(HTML, status="404 Not Found", content_type="text/html"),
         compress(),
         HTTP_ACCEPT_ENCODING="gzip",
@@ -487,7 +472,7 @@ def test_error_pages_are_compressed() -> None:
 
 @pytest.mark.parametrize("level", [1, 9])
 def test_level_is_zlib_level(level: int) -> None:
-    _, _, body = request(
+    _, _, body = call(
         text_app(HTML, content_type="text/html"),
         compress(level=level, backend="zlib"),
         HTTP_ACCEPT_ENCODING="gzip",
@@ -513,9 +498,9 @@ def test_backend_writes_both_gzip_paths(
     app = chunked_app([HTML[:700], HTML[700:]], content_type="text/html", headers=headers)
     middleware = Compress(app, level=level, backend=backend)
     assert middleware.backend == chosen
-    _, out, body = request(middleware, HTTP_ACCEPT_ENCODING="gzip")
-    assert header(out, "content-encoding") == "gzip"
-    assert (header(out, "content-length") is None) is (path == "streamed")
+    _, out, body = call(middleware, HTTP_ACCEPT_ENCODING="gzip")
+    assert header_value(out, "content-encoding") == "gzip"
+    assert (header_value(out, "content-length") is None) is (path == "streamed")
     assert gzip.decompress(body) == HTML
     if path == "buffered":  # the chosen engine's own bytes, deterministic
         assert body == _deflate.gzip_whole(chosen, level)(HTML)
@@ -529,7 +514,7 @@ def test_the_automatic_backend_is_zlib_without_zlib_ng(monkeypatch: pytest.Monke
     monkeypatch.setitem(_deflate._MODULES, "zlib-ng", "no_such_module_here")
     middleware = compress(backend=None)(text_app(HTML, content_type="text/html"))
     assert middleware.backend == "zlib"
-    _, _, body = request(middleware, HTTP_ACCEPT_ENCODING="gzip")
+    _, _, body = call(middleware, HTTP_ACCEPT_ENCODING="gzip")
     assert body == zlib.compress(HTML, 6, wbits=31)
 
 
@@ -545,10 +530,10 @@ def test_every_backend_round_trips_through_the_stdlib(
 ) -> None:
     headers = [("Content-Length", str(len(body)))] if known else []
     app = chunked_app([body[:cut], body[cut:]], content_type="text/plain", headers=headers)
-    _, out, raw = request(
+    _, out, raw = call(
         app, compress(min_size=0, level=level, backend=backend), HTTP_ACCEPT_ENCODING="gzip"
     )
-    if header(out, "content-encoding") is None:  # buffered, and would not shrink
+    if header_value(out, "content-encoding") is None:  # buffered, and would not shrink
         assert known and raw == body
     else:
         assert gzip.decompress(raw) == body
@@ -582,25 +567,25 @@ def test_vary_is_merged_on_compressible_responses(
 ) -> None:
     environ = {} if accept is None else {"HTTP_ACCEPT_ENCODING": accept}
     app = text_app(HTML, content_type="text/html", headers=[("Vary", value) for value in vary])
-    _, headers, _ = request(app, compress(), **environ)
+    _, headers, _ = call(app, compress(), **environ)
     assert [value for key, value in headers if key.lower() == "vary"] == expected
 
 
 def test_vary_is_added_below_min_size() -> None:
-    _, headers, body = request(
+    _, headers, body = call(
         text_app(b"small", content_type="text/html"), compress(), HTTP_ACCEPT_ENCODING="gzip"
     )
-    assert header(headers, "content-encoding") is None
-    assert header(headers, "vary") == "Accept-Encoding"
-    assert header(headers, "content-length") == "5"
+    assert header_value(headers, "content-encoding") is None
+    assert header_value(headers, "vary") == "Accept-Encoding"
+    assert header_value(headers, "content-length") == "5"
     assert body == b"small"
 
 
 def test_vary_is_not_added_to_incompressible_responses() -> None:
-    _, headers, _ = request(
+    _, headers, _ = call(
         text_app(HTML, content_type="image/png"), compress(), HTTP_ACCEPT_ENCODING="gzip"
     )
-    assert header(headers, "vary") is None
+    assert header_value(headers, "vary") is None
 
 
 # --- pass-through: untouched and unbuffered -------------------------------------------
@@ -834,12 +819,12 @@ def test_output_decompresses_to_the_input(
     chunks = [body[start:end] for start, end in zip(points, points[1:], strict=False)]
     headers = [("Content-Length", str(len(body)))] if known else []
     app = chunked_app(chunks or [b""], content_type="text/plain", headers=headers)
-    _, out_headers, raw = request(
+    _, out_headers, raw = call(
         app,
         compress(min_size=0, flush_size=flush_size, buffer_limit=2500),
         HTTP_ACCEPT_ENCODING=coding,
     )
-    sent = header(out_headers, "content-encoding")
+    sent = header_value(out_headers, "content-encoding")
     assert decode(sent, raw) == body
     buffered = known and len(body) <= 2500
     if sent is None:  # only a buffered body that would not shrink goes out as it is
@@ -865,31 +850,31 @@ def test_output_decompresses_to_the_input(
 )
 def test_compressed_variant_has_its_own_etag(etag: str, coding: str, expected: str | None) -> None:
     app = text_app(HTML, content_type="text/html", headers=[("ETag", etag)])
-    _, headers, _ = request(app, compress(), HTTP_ACCEPT_ENCODING=coding)
-    assert header(headers, "etag") == expected
+    _, headers, _ = call(app, compress(), HTTP_ACCEPT_ENCODING=coding)
+    assert header_value(headers, "etag") == expected
 
 
 def test_identity_response_keeps_its_etag() -> None:
     app = text_app(HTML, content_type="text/html", headers=[("ETag", '"abc"')])
-    _, headers, _ = request(app, compress(), HTTP_ACCEPT_ENCODING="identity")
-    assert header(headers, "etag") == '"abc"'
+    _, headers, _ = call(app, compress(), HTTP_ACCEPT_ENCODING="identity")
+    assert header_value(headers, "etag") == '"abc"'
 
 
 def test_identity_content_encoding_counts_as_none() -> None:
     app = text_app(HTML, content_type="text/html", headers=[("Content-Encoding", "identity")])
-    _, headers, body = request(app, compress(), HTTP_ACCEPT_ENCODING="gzip")
-    assert header(headers, "content-encoding") == "gzip"
+    _, headers, body = call(app, compress(), HTTP_ACCEPT_ENCODING="gzip")
+    assert header_value(headers, "content-encoding") == "gzip"
     assert gzip.decompress(body) == HTML
 
 
 def test_compressed_response_drops_digest_and_ranges() -> None:
     extra = [("Content-MD5", "Q2hlY2sgSW50ZWdyaXR5IQ=="), ("Accept-Ranges", "bytes")]
     app = text_app(HTML, content_type="text/html", headers=extra)
-    _, headers, _ = request(app, compress(), HTTP_ACCEPT_ENCODING="gzip")
-    assert header(headers, "content-md5") is None
-    assert header(headers, "accept-ranges") is None
-    _, headers, _ = request(app, compress(), HTTP_ACCEPT_ENCODING="identity")
-    assert header(headers, "accept-ranges") == "bytes"
+    _, headers, _ = call(app, compress(), HTTP_ACCEPT_ENCODING="gzip")
+    assert header_value(headers, "content-md5") is None
+    assert header_value(headers, "accept-ranges") is None
+    _, headers, _ = call(app, compress(), HTTP_ACCEPT_ENCODING="identity")
+    assert header_value(headers, "accept-ranges") == "bytes"
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
@@ -899,11 +884,11 @@ def test_compressed_response_drops_the_digests_of_the_uncoded_bytes(name: str, m
     body's digest is wrong for the gzip bytes, as BodyRewriter already knows."""
     extra = [(name, "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:")]
     app = text_app(HTML, content_type="text/html", headers=extra)
-    _, headers, _ = request(app, compress(), HTTP_ACCEPT_ENCODING="gzip", REQUEST_METHOD=method)
-    assert header(headers, "content-encoding") == "gzip"
-    assert header(headers, name) is None
-    _, headers, _ = request(app, compress(), HTTP_ACCEPT_ENCODING="identity")
-    assert header(headers, name) == extra[0][1]
+    _, headers, _ = call(app, compress(), HTTP_ACCEPT_ENCODING="gzip", REQUEST_METHOD=method)
+    assert header_value(headers, "content-encoding") == "gzip"
+    assert header_value(headers, name) is None
+    _, headers, _ = call(app, compress(), HTTP_ACCEPT_ENCODING="identity")
+    assert header_value(headers, name) == extra[0][1]
 
 
 @pytest.mark.parametrize(
@@ -928,28 +913,28 @@ def test_compressed_response_drops_the_digests_of_the_uncoded_bytes(name: str, m
 def test_conditional_request_with_variant_etag(
     etag: str, accept: str, if_none_match: str, status: str, expected_etag: str
 ) -> None:
-    got_status, headers, body = request(
+    got_status, headers, body = call(
         conditional_app(etag),
         compress(),
         HTTP_ACCEPT_ENCODING=accept,
         HTTP_IF_NONE_MATCH=if_none_match,
     )
     assert got_status.startswith(status)
-    assert header(headers, "etag") == expected_etag
+    assert header_value(headers, "etag") == expected_etag
     if status == "304":
         assert body == b""
     else:
-        assert decode(header(headers, "content-encoding"), body) == HTML
+        assert decode(header_value(headers, "content-encoding"), body) == HTML
 
 
 def test_not_modified_for_a_held_variant_gets_vary() -> None:
-    _, headers, _ = request(
+    _, headers, _ = call(
         conditional_app(),
         compress(),
         HTTP_ACCEPT_ENCODING="gzip",
         HTTP_IF_NONE_MATCH='"abc-gzip"',
     )
-    assert header(headers, "vary") == "Accept-Encoding"
+    assert header_value(headers, "vary") == "Accept-Encoding"
 
 
 @pytest.mark.parametrize(
@@ -971,14 +956,14 @@ def test_condition_headers_expanded_with_originals_kept(
 ) -> None:
     """If-None-Match gets the identity tag of the negotiated coding's variant,
     If-Match that of any enabled coding's; the originals are kept."""
-    _, headers, body = request(
+    _, headers, body = call(
         echo_environ_app,
         compress(),
         HTTP_ACCEPT_ENCODING="gzip",
         HTTP_IF_NONE_MATCH=if_none_match,
         HTTP_IF_MATCH=if_match,
     )
-    seen = json.loads(decode(header(headers, "content-encoding"), body))
+    seen = json.loads(decode(header_value(headers, "content-encoding"), body))
     assert (seen["HTTP_IF_NONE_MATCH"], seen["HTTP_IF_MATCH"]) == (seen_none_match, seen_match)
     originals = {
         key: value
@@ -994,7 +979,7 @@ def test_condition_headers_expanded_with_originals_kept(
 @settings(max_examples=100, deadline=None)
 @given(value=st.text(alphabet=st.characters(max_codepoint=255), max_size=60))
 def test_hostile_if_none_match_never_raises(value: str) -> None:
-    status, headers, body = request(
+    status, headers, body = call(
         conditional_app('"abc"'),
         compress(),
         HTTP_ACCEPT_ENCODING="gzip",
@@ -1021,14 +1006,14 @@ def test_flask_conditional_responses_with_variant_etags(flask_app: Any) -> None:
 
     for path in ("/page", "/file"):
         for coding in ("gzip", "br", "zstd"):
-            status, headers, body = request(
+            status, headers, body = call(
                 flask_app, compress(), PATH_INFO=path, HTTP_ACCEPT_ENCODING=coding
             )
-            assert header(headers, "content-encoding") == coding
+            assert header_value(headers, "content-encoding") == coding
             assert decode(coding, body) == HTML
-            etag = header(headers, "etag")
+            etag = header_value(headers, "etag")
             assert etag is not None and etag.endswith(f'-{coding}"')
-            status, headers, body = request(
+            status, headers, body = call(
                 flask_app,
                 compress(),
                 PATH_INFO=path,
@@ -1036,9 +1021,9 @@ def test_flask_conditional_responses_with_variant_etags(flask_app: Any) -> None:
                 HTTP_IF_NONE_MATCH=etag,
             )
             assert (status[:3], body) == ("304", b"")
-            assert header(headers, "etag") == etag
+            assert header_value(headers, "etag") == etag
             # Without compression, the variant's ETag does not match: a full response.
-            status, headers, body = request(
+            status, headers, body = call(
                 flask_app, compress(), PATH_INFO=path, HTTP_IF_NONE_MATCH=etag
             )
             assert (status[:3], body) == ("200", HTML)
@@ -1077,10 +1062,10 @@ def test_head_gets_the_headers_get_would_get_and_no_body() -> None:
         {"REQUEST_METHOD": "HEAD", "HTTP_ACCEPT_ENCODING": "gzip"},
     )
     sent = calls[-1][1]
-    assert header(sent, "content-encoding") == "gzip"
-    assert header(sent, "etag") == '"abc-gzip"'
-    assert header(sent, "vary") == "Accept-Encoding"
-    assert header(sent, "content-length") is None
+    assert header_value(sent, "content-encoding") == "gzip"
+    assert header_value(sent, "etag") == '"abc-gzip"'
+    assert header_value(sent, "vary") == "Accept-Encoding"
+    assert header_value(sent, "content-length") is None
     assert written == []
     assert (tracked.served, tracked.closes) == (0, 1)
 
@@ -1096,32 +1081,32 @@ def test_head_without_compression_is_untouched_but_varied(framework_app: Any) ->
 
 
 def test_legacy_write_app() -> None:
-    _, headers, body = request(
+    _, headers, body = call(
         write_app([b"written " * 100, b"more "], [b"returned" * 100]),
         compress(),
         HTTP_ACCEPT_ENCODING="gzip",
     )
-    assert header(headers, "content-encoding") == "gzip"
+    assert header_value(headers, "content-encoding") == "gzip"
     assert gzip.decompress(body) == b"written " * 100 + b"more " + b"returned" * 100
 
 
 def test_legacy_write_app_passed_through() -> None:
-    _, headers, body = request(
+    _, headers, body = call(
         write_app([b"written "], [b"returned"], content_type="image/gif"),
         compress(),
         HTTP_ACCEPT_ENCODING="gzip",
     )
-    assert header(headers, "content-encoding") is None
+    assert header_value(headers, "content-encoding") is None
     assert body == b"written returned"
 
 
 @pytest.mark.parametrize("content_type", ["text/html", "image/png"])
 def test_exc_info_replacement_wins(content_type: str) -> None:
-    status, headers, body = request(
+    status, headers, body = call(
         exc_info_app(content_type=content_type), compress(), HTTP_ACCEPT_ENCODING="gzip"
     )
     assert status == "500 Internal Server Error"
-    assert decode(header(headers, "content-encoding"), body) == b"replacement error page"
+    assert decode(header_value(headers, "content-encoding"), body) == b"replacement error page"
 
 
 # A response Compress passes through, by kind: (headers of the first response).
@@ -1179,10 +1164,10 @@ def test_replacing_a_passed_through_response_sends_matching_headers_and_body(
     )
     status, headers = calls[-1]
     raw = b"".join(written)
-    coding = header(headers, "content-encoding")
+    coding = header_value(headers, "content-encoding")
     assert status == "500 Internal Server Error"
     assert decode(coding, raw) == HTML
-    assert header(headers, "content-length") in (None, str(len(raw)))
+    assert header_value(headers, "content-length") in (None, str(len(raw)))
     if point == "before returning":  # the body is not handed back yet: compressed
         assert coding == "gzip"
 
@@ -1209,8 +1194,8 @@ def test_json_errors_inside_compress_sends_matching_headers_and_body(
     status, headers = calls[-1]
     raw = b"".join(written)
     assert status == "500 Internal Server Error"
-    assert json.loads(decode(header(headers, "content-encoding"), raw))["status"] == 500
-    assert header(headers, "content-length") in (None, str(len(raw)))
+    assert json.loads(decode(header_value(headers, "content-encoding"), raw))["status"] == 500
+    assert header_value(headers, "content-length") in (None, str(len(raw)))
 
 
 def test_exc_info_after_compressed_bytes_left_is_reraised() -> None:
@@ -1231,16 +1216,16 @@ def test_exc_info_after_compressed_bytes_left_is_reraised() -> None:
 
 def test_invalid_content_length_counts_as_unknown() -> None:
     app = chunked_app([HTML], headers=[("Content-Length", "12x")])
-    _, headers, body = request(app, compress(), HTTP_ACCEPT_ENCODING="gzip")
-    assert header(headers, "content-length") is None
+    _, headers, body = call(app, compress(), HTTP_ACCEPT_ENCODING="gzip")
+    assert header_value(headers, "content-length") is None
     assert gzip.decompress(body) == HTML
 
 
 def test_lazy_app() -> None:
-    _, headers, body = request(
+    _, headers, body = call(
         lazy_app([b"lazy " * 200, b"body"]), compress(), HTTP_ACCEPT_ENCODING="br"
     )
-    assert header(headers, "content-encoding") == "br"
+    assert header_value(headers, "content-encoding") == "br"
     assert decode("br", body) == b"lazy " * 200 + b"body"
 
 
@@ -1327,7 +1312,7 @@ def test_body_longer_than_declared_goes_out_uncompressed(caplog: pytest.LogCaptu
         calls, written, _ = run_wsgi(
             Compress(lying, buffer_limit=1000), {"HTTP_ACCEPT_ENCODING": "gzip"}
         )
-    assert header(calls[-1][1], "content-encoding") is None
+    assert header_value(calls[-1][1], "content-encoding") is None
     assert b"".join(written) == HTML
     assert "sent uncompressed" in caplog.text
 
@@ -1339,7 +1324,7 @@ def test_file_wrapper_body_is_compressed() -> None:
         start_response("200 OK", [("Content-Type", "text/css")])
         return environ["wsgi.file_wrapper"](io.BytesIO(HTML), 4096)  # type: ignore[no-any-return]
 
-    _, headers, body = request(
+    _, headers, body = call(
         app, compress(), HTTP_ACCEPT_ENCODING="gzip", **{"wsgi.file_wrapper": FileWrapper}
     )
     assert gzip.decompress(body) == HTML
@@ -1353,17 +1338,17 @@ def test_file_wrapper_body_is_compressed() -> None:
 def test_framework_responses_compressed(framework_app: Any, path: str, coding: str) -> None:
     """Refusing identity forces compression of these small bodies (which would
     not shrink, so would otherwise go out as they are)."""
-    plain_status, _, plain = request(framework_app, PATH_INFO=path)
-    status, headers, body = request(
+    plain_status, _, plain = call(framework_app, PATH_INFO=path)
+    status, headers, body = call(
         framework_app,
         compress(min_size=0),
         PATH_INFO=path,
         HTTP_ACCEPT_ENCODING=f"{coding}, identity;q=0",
     )
     assert status == plain_status
-    assert header(headers, "content-encoding") == coding
-    assert "Accept-Encoding" in (header(headers, "vary") or "")
-    assert header(headers, "content-length") == str(len(body))
+    assert header_value(headers, "content-encoding") == coding
+    assert "Accept-Encoding" in (header_value(headers, "vary") or "")
+    assert header_value(headers, "content-length") == str(len(body))
     assert decode(coding, body) == plain
 
 
@@ -1376,9 +1361,9 @@ def test_framework_through_webtest(framework_app: Any) -> None:
 
 
 def test_framework_small_responses_not_compressed(framework_app: Any) -> None:
-    _, headers, body = request(framework_app, compress(), HTTP_ACCEPT_ENCODING="gzip")
-    assert header(headers, "content-encoding") is None
-    assert (header(headers, "vary") or "").endswith("Accept-Encoding")
+    _, headers, body = call(framework_app, compress(), HTTP_ACCEPT_ENCODING="gzip")
+    assert header_value(headers, "content-encoding") is None
+    assert (header_value(headers, "vary") or "").endswith("Accept-Encoding")
     assert b"<h1>" in body
 
 
@@ -1393,83 +1378,9 @@ def test_flask_streamed_response(flask_app: Any) -> None:
 
         return flask.Response(generate(), mimetype="text/plain")
 
-    _, headers, body = request(
-        flask_app, compress(), PATH_INFO="/stream", HTTP_ACCEPT_ENCODING="zstd"
-    )
-    assert header(headers, "content-length") is None
+    _, headers, body = call(flask_app, compress(), PATH_INFO="/stream", HTTP_ACCEPT_ENCODING="zstd")
+    assert header_value(headers, "content-length") is None
     assert decode("zstd", body) == "".join(f"line {n}\n" for n in range(300)).encode()
-
-
-# --- PasteDeploy --------------------------------------------------------------------
-
-# The factory's protocol is named in the section, so the tests do not depend on
-# the installed entry points (egg:wsgikit#compress).
-FACTORY = "paste.filter_app_factory = wsgikit.paste:compress"
-
-
-def _ini(tmp_path: Path, options: str) -> str:
-    path = tmp_path / "compress.ini"
-    path.write_text(
-        textwrap.dedent(
-            """\
-            [pipeline:main]
-            pipeline = compress app
-
-            [app:app]
-            use = call:e2e_compress_apps:pages_factory
-
-            [filter:compress]
-            """
-        )
-        + FACTORY
-        + "\n"
-        + textwrap.dedent(options)
-    )
-    return "config:" + str(path)
-
-
-def test_paste_factory(tmp_path: Path) -> None:
-    options = """\
-        min_size = 0
-        level = 9
-        encodings = zstd, gzip
-        content_types = application/json text/*
-        buffer_limit = 100
-        flush_size = 4096
-        flush_types = text/event-stream application/x-ndjson
-        brotli_quality = 5
-        zstd_level = 10
-        backend = zlib
-        """
-    app = loadapp(_ini(tmp_path, options))
-    assert app.backend == "zlib"
-    assert isinstance(app, Compress)
-    assert app.encodings == ("zstd", "gzip")
-    assert (app.min_size, app.level, app.zstd_level, app.brotli_quality) == (0, 9, 10, 5)
-    assert (app.buffer_limit, app.flush_size) == (100, 4096)
-    assert app.content_types == ("application/json", "text/*")
-    assert app.flush_types == ("text/event-stream", "application/x-ndjson")
-    _, headers, body = request(app, HTTP_ACCEPT_ENCODING="gzip", PATH_INFO="/known")
-    assert header(headers, "content-length") is None  # longer than buffer_limit: streamed
-    from e2e_compress_apps import KNOWN
-
-    assert gzip.decompress(body) == KNOWN
-
-
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        pytest.param("levle = 3", "unknown option", id="unknown option"),
-        pytest.param("level = high", "level", id="not a number"),
-        pytest.param("level = 11", "level", id="out of range"),
-        pytest.param("encodings = deflate", "encodings", id="bad coding"),
-        pytest.param("backend = isal", "level: backend 'isal'", id="isal at level 6"),
-        pytest.param("backend = pigz", "backend", id="bad backend"),
-    ],
-)
-def test_paste_bad_options(tmp_path: Path, options: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        loadapp(_ini(tmp_path, options))
 
 
 # --- through a real server -------------------------------------------------------------

@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 import pytest
-from conftest import (
+from helpers import (
     exc_info_app,
     lazy_app,
     make_environ,
@@ -26,7 +26,6 @@ from hypothesis import strategies as st
 
 from wsgikit import CORS, BasicAuth, JSONErrors
 from wsgikit.cors import parse_header_names, parse_origin
-from wsgikit.paste import cors
 
 SITE = "https://app.example.com"
 
@@ -429,25 +428,6 @@ def test_bad_options_are_refused_at_construction(
 
 def test_max_age_none_sends_no_header() -> None:
     assert "Access-Control-Max-Age" not in preflight(max_age=None).headers
-
-
-def test_paste_factory_converts_ini_strings() -> None:
-    app = cors(
-        text_app(),
-        {},
-        allow_origins=f"{SITE}\n http://localhost:8000",
-        allow_methods="GET, PUT",
-        allow_credentials="yes",
-        max_age="1h",
-        allow_private_network="on",
-    )
-    assert isinstance(app, CORS)
-    assert app.allow_origins == (SITE, "http://localhost:8000")
-    assert app.allow_methods == ("GET", "PUT")
-    assert app.allow_credentials is True and app.allow_private_network is True
-    assert app.max_age == 3600
-    with pytest.raises(ValueError, match="unknown option"):
-        cors(text_app(), {}, origins="*")
 
 
 # --- parsers, fed anything ------------------------------------------------------------

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, TESTS_DIR, free_port
+from helpers import ROOT, TESTS_DIR, free_port
 
 from wsgikit.proxy import QUIET_REQUESTS
 

@@ -12,13 +12,16 @@ from typing import Any
 from wsgiref.types import WSGIApplication
 
 import pytest
-from conftest import (
+from helpers import (
     DJANGO_PROJECT,
     ROOT,
+    SECRET,
+    call,
+    header_values,
+    problem,
     testapp,
     text_app,
 )
-from helpers import SECRET, call, header, problem
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -76,7 +79,7 @@ def test_compressed_page_is_not_read_for_a_description() -> None:
     app = text_app(page, "404 Not Found", "text/html", [("Content-Encoding", "gzip")])
     _, headers, body = call(JSONErrors(app))
     assert problem(headers, body)["detail"] == DETAILS[404]
-    assert header(headers, "Content-Encoding") == []
+    assert header_values(headers, "Content-Encoding") == []
 
 
 @settings(max_examples=150, deadline=None)

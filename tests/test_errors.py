@@ -6,29 +6,31 @@ import http.client
 import io
 import json
 import logging
-import textwrap
 from collections.abc import Iterable, Iterator
 from functools import partial
-from pathlib import Path
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from wsgiref.util import FileWrapper
 
 import pytest
-from conftest import (
+from helpers import (
+    SECRET,
     Handshake,
     Tracked,
+    call,
     exc_info_app,
+    header_values,
     lazy_app,
     linted,
     make_environ,
+    problem,
+    raising,
     raising_app,
     run_wsgi,
     text_app,
     tracked_app,
     write_app,
 )
-from helpers import SECRET, call, header, problem, raising
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -115,9 +117,9 @@ def test_meaningful_headers_survive_and_body_headers_go() -> None:
     status, headers, body = call(JSONErrors(app))
     problem(headers, body)
     for name, value in KEPT:
-        assert value in header(headers, name)
+        assert value in header_values(headers, name)
     for name, _ in DROPPED:
-        assert header(headers, name) == []
+        assert header_values(headers, name) == []
 
 
 @pytest.mark.parametrize(
@@ -185,8 +187,8 @@ def test_head_gets_headers_without_body() -> None:
     status, headers, body = call(app, REQUEST_METHOD="HEAD")
     assert status == "404 Not Found"
     assert body == b""
-    assert header(headers, "Content-Length") == [str(len(get_body))]
-    assert header(headers, "Content-Type") == ["application/problem+json"]
+    assert header_values(headers, "Content-Length") == [str(len(get_body))]
+    assert header_values(headers, "Content-Type") == ["application/problem+json"]
 
 
 @pytest.mark.parametrize(
@@ -295,7 +297,7 @@ def test_log_lines_escape_control_characters(caplog: pytest.LogCaptureFixture) -
 def test_head_of_an_exception_has_no_body() -> None:
     status, headers, body = call(JSONErrors(raising_app), REQUEST_METHOD="HEAD")
     assert status.startswith("500") and body == b""
-    assert int(header(headers, "Content-Length")[0]) > 0
+    assert int(header_values(headers, "Content-Length")[0]) > 0
 
 
 def test_lazy_app_raising_before_start_response_is_a_500() -> None:
@@ -553,7 +555,7 @@ def test_negotiate_converts_when_json_is_preferred(accept: str | None, converted
     environ = {} if accept is None else {"HTTP_ACCEPT": accept}
     _, headers, body = call(app, **environ)
     assert (body != b"<p>x</p>") is converted
-    assert header(headers, "Vary") == ["Accept"]
+    assert header_values(headers, "Vary") == ["Accept"]
 
 
 @pytest.mark.parametrize(
@@ -576,7 +578,7 @@ def test_negotiate_merges_vary(
     """Kept HTML page or JSON, ``Accept`` is named in ``Vary`` once."""
     app = text_app(b"<p>x</p>", "404 Not Found", "text/html", vary)
     _, headers, _ = call(JSONErrors(app, negotiate=True), HTTP_ACCEPT=accept)
-    assert header(headers, "Vary") == expected
+    assert header_values(headers, "Vary") == expected
 
 
 def test_negotiate_still_converts_exceptions() -> None:
@@ -657,54 +659,6 @@ def test_bad_options_are_rejected(options: dict[str, Any], error: type, match: s
         JSONErrors(text_app(), **options)
 
 
-# --- PasteDeploy -----------------------------------------------------------------------
-
-
-def test_paste_factory(tmp_path: Path) -> None:
-    from paste.deploy import loadapp
-
-    ini = tmp_path / "app.ini"
-    ini.write_text(
-        textwrap.dedent(
-            """
-            [pipeline:main]
-            pipeline = errors app
-
-            [filter:errors]
-            paste.filter_app_factory = wsgikit.paste:json_errors
-            format = simple
-            debug = false
-            negotiate = yes
-            duck_typing = yes
-            request_id_header = none
-            exceptions = builtins:TimeoutError=504 test_errors:Conflict=410
-
-            [app:app]
-            use = call:test_errors:paste_app
-            """
-        )
-    )
-    app = loadapp(f"config:{ini}")
-    assert isinstance(app, JSONErrors)
-    assert (app.format, app.debug, app.negotiate, app.duck_typing) == ("simple", False, True, True)
-    assert app.request_id_header is None
-    assert app.exceptions == {TimeoutError: 504, Conflict: 410}
-    status, _, body = call(app)
-    assert status == "504 Gateway Timeout"
-    assert json.loads(body)["code"] == 504
-
-
-def test_paste_factory_rejects_unknown_options() -> None:
-    from wsgikit.paste import json_errors
-
-    with pytest.raises(ValueError, match="colour"):
-        json_errors(text_app(), {}, colour="red")
-
-
-def paste_app(global_conf: dict[str, str], **local_conf: str) -> WSGIApplication:
-    return raising(TimeoutError(SECRET))
-
-
 # --- end to end ----------------------------------------------------------------------
 
 
@@ -782,41 +736,6 @@ def test_exception_after_start_response_replaces_it_with_exc_info() -> None:
     calls, chunks, _ = run_wsgi(linted(JSONErrors(app)))
     assert [status for status, _ in calls] == ["200 OK", "500 Internal Server Error"]
     assert json.loads(b"".join(chunks))["status"] == 500
-
-
-def paste_formatter(
-    status: int, title: str, detail: str, environ: WSGIEnvironment
-) -> dict[str, Any]:
-    return {"error": title}
-
-
-@pytest.mark.parametrize(
-    ("options", "match"),
-    [
-        pytest.param({"format": "no_such_module:fmt"}, "cannot import", id="dotted format"),
-        pytest.param(
-            {"format": "string:ascii_letters"},
-            r"option format: 'string:ascii_letters' is not callable",
-            id="dotted non-callable",
-        ),
-        pytest.param({"exceptions": "builtins:TimeoutError"}, "module:Class=status", id="no ="),
-        pytest.param({"exceptions": "builtins:TimeoutError=x"}, "whole number", id="bad status"),
-        pytest.param({"debug": "maybe"}, "boolean", id="bad bool"),
-    ],
-)
-def test_paste_factory_reports_bad_values(options: dict[str, str], match: str) -> None:
-    from wsgikit.paste import json_errors
-
-    with pytest.raises(ValueError, match=match):
-        json_errors(text_app(), {}, **options)
-
-
-def test_paste_factory_resolves_a_dotted_format() -> None:
-    from wsgikit.paste import json_errors
-
-    app = json_errors(raising_app, {}, format="test_errors:paste_formatter")
-    _, headers, body = call(app)
-    assert problem(headers, body, "application/json") == {"error": "Internal Server Error"}
 
 
 # --- the guarded body (wsgikit._response.guard) -------------------------------------
@@ -970,7 +889,7 @@ def test_redirect_raised_while_iterating_replaces_the_response(lazy: bool) -> No
     failing = Failing([])
     calls, chunks, _ = run_wsgi(linted(JSONErrors(guarded_app(failing, lazy), duck_typing=True)))
     assert [status for status, _ in calls][-1] == "303 See Other"
-    assert header(calls[-1][1], "Location") == ["/x"]
+    assert header_values(calls[-1][1], "Location") == ["/x"]
     assert b"".join(chunks) == b"see other"
     assert failing.closes == 1 and exc.body.closes == 1
 
@@ -1004,7 +923,7 @@ def test_traceback_is_written_once_when_the_log_goes_to_wsgi_errors(
 
 
 def test_a_413_from_max_body_size_has_the_rfc_9110_title() -> None:
-    from conftest import testapp
+    from helpers import testapp
 
     from wsgikit import MaxBodySize
 
@@ -1025,7 +944,7 @@ def test_a_413_from_max_body_size_has_the_rfc_9110_title() -> None:
     ],
 )
 def test_problem_titles_are_the_rfc_9110_names(status: str, title: str) -> None:
-    from conftest import testapp
+    from helpers import testapp
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         body = status.encode()  # only repeats the status line: no description

@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import (
+from helpers import (
+    Capture,
     run_wsgi,
+    seen,
+    through,
 )
-from helpers import Capture, seen, through
 
 from wsgikit.proxy import FakeForwardedFor, ProxyFix
 

@@ -11,10 +11,13 @@ from typing import Any
 from wsgiref.types import WSGIEnvironment
 
 import pytest
-from conftest import (
+from helpers import (
+    FORWARDED_HEADERS,
+    Capture,
     make_environ,
+    seen,
+    through,
 )
-from helpers import FORWARDED_HEADERS, Capture, seen, through
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 

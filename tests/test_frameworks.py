@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from wsgiref.types import WSGIApplication
 
-from conftest import ROOT, TESTS_DIR, linted, run_wsgi
+from helpers import ROOT, TESTS_DIR, linted, run_wsgi
 
 from wsgikit import Compress
 

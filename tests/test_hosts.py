@@ -7,13 +7,12 @@ from functools import partial
 from typing import Any
 
 import pytest
-from conftest import echo_environ_app, make_environ, run_wsgi, testapp, text_app
+from helpers import echo_environ_app, make_environ, run_wsgi, testapp, text_app
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from wsgikit import JSONErrors, ProxyFix, TrustedHosts
 from wsgikit._host import parse_host, request_url
-from wsgikit.paste import trusted_hosts
 
 HOSTS = ["example.com", "*.example.com", "api.example.org:8443", "127.0.0.1", "[::1]:8000"]
 
@@ -202,14 +201,6 @@ def test_bad_www_redirect_is_refused() -> None:
 
 def test_bare_ipv6_pattern_is_accepted() -> None:
     assert status_for("[::1]:1234", hosts=["::1"]) == 200
-
-
-def test_paste_factory_converts_ini_strings() -> None:
-    app = trusted_hosts(text_app(), {}, hosts="example.com,\n *.example.com", www_redirect="yes")
-    assert isinstance(app, TrustedHosts)
-    assert app.hosts == ("example.com", "*.example.com") and app.www_redirect is True
-    with pytest.raises(ValueError, match="unknown option"):
-        trusted_hosts(text_app(), {}, hosts="example.com", allowed="x")
 
 
 # --- the Host parser, fed anything ---------------------------------------------------

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import text_app
-from helpers import call
+from helpers import call, text_app
 from hypothesis import given
 from hypothesis import strategies as st
 

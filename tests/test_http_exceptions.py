@@ -11,8 +11,7 @@ from typing import Any
 from wsgiref.types import StartResponse, WSGIEnvironment
 
 import pytest
-from conftest import linted, run_wsgi, testapp
-from helpers import SECRET, call, header, problem, raising
+from helpers import SECRET, call, header_values, linted, problem, raising, run_wsgi, testapp
 
 from wsgikit.errors import DETAILS, JSONErrors
 
@@ -158,7 +157,7 @@ def test_framework_exceptions_keep_their_status_and_description(
     assert "<" not in data["detail"]
     assert SECRET not in body.decode()
     for name, value in headers.items():
-        assert header(got_headers, name) == [value]
+        assert header_values(got_headers, name) == [value]
 
 
 def _outbound_401() -> Exception:
@@ -309,12 +308,12 @@ def test_redirect_exceptions_go_out_untouched(
     with caplog.at_level(logging.DEBUG, "wsgikit.errors"):
         status, headers, body = call(JSONErrors(raising(exc)), PATH_INFO="/items")
     assert status[:3] == code
-    assert header(headers, "Location") == ([location] if location else [])
+    assert header_values(headers, "Location") == ([location] if location else [])
     assert b"problem" not in body and not body.startswith(b"{")
     if code == "304":
         assert body == b""
     else:
-        assert body and header(headers, "Content-Length") == [str(len(body))]
+        assert body and header_values(headers, "Content-Length") == [str(len(body))]
     assert [r.levelname for r in caplog.records] == ["DEBUG"]
 
 
@@ -325,7 +324,7 @@ def test_own_error_response_of_an_exception_becomes_json() -> None:
     assert status.startswith("404")
     data = problem(headers, body)
     assert (data["status"], data["detail"]) == (404, "No such item.")
-    assert header(headers, "X-Item") == ["7"]
+    assert header_values(headers, "X-Item") == ["7"]
 
 
 def test_head_of_a_redirect_exception() -> None:
@@ -335,7 +334,7 @@ def test_head_of_a_redirect_exception() -> None:
         JSONErrors(raising(wx.HTTPFound(location="/x"))), REQUEST_METHOD="HEAD"
     )
     assert status.startswith("302") and body == b""
-    assert header(headers, "Location") == ["http://localhost/x"]
+    assert header_values(headers, "Location") == ["http://localhost/x"]
 
 
 def test_redirect_after_start_response_replaces_it_with_exc_info() -> None:
@@ -348,7 +347,7 @@ def test_redirect_after_start_response_replaces_it_with_exc_info() -> None:
 
     calls, chunks, _ = run_wsgi(linted(JSONErrors(app)))
     assert [status for status, _ in calls] == ["200 OK", "302 Found"]
-    assert header(calls[-1][1], "Location") == ["http://localhost/login"]
+    assert header_values(calls[-1][1], "Location") == ["http://localhost/login"]
     assert b"/login" in b"".join(chunks)
 
 
@@ -396,7 +395,7 @@ def test_own_response_of_other_exceptions_needs_duck_typing() -> None:
     status, headers, body = call(JSONErrors(raising(Redirecting())))
     assert status.startswith("500") and problem(headers, body)["status"] == 500
     status, headers, body = call(JSONErrors(raising(Redirecting()), duck_typing=True))
-    assert status.startswith("302") and header(headers, "Location") == ["/elsewhere"]
+    assert status.startswith("302") and header_values(headers, "Location") == ["/elsewhere"]
 
 
 @pytest.mark.parametrize("duck_typing", [False, True])

@@ -24,7 +24,7 @@ from wsgiref.types import WSGIApplication
 from wsgiref.validate import validator
 
 import pytest
-from conftest import TESTS_DIR, free_port, make_environ, run_wsgi, testapp
+from helpers import TESTS_DIR, free_port, make_environ, run_wsgi, testapp
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -652,69 +652,6 @@ def test_proxy_command_stops_cleanly_on_ctrl_c(serve: Any, raw_upstream: tuple[s
     os.kill(proxy.process.pid, signal.SIGINT)
     assert proxy.process.wait(timeout=10) == 0
     assert "Traceback" not in proxy.stop()
-
-
-# --- PasteDeploy app factory -------------------------------------------------------
-
-
-def test_ini_app_factory(raw_upstream: tuple[str, Path], tmp_path: Path) -> None:
-    from paste.deploy import loadapp
-
-    url, _ = raw_upstream
-    ini = tmp_path / "proxy.ini"
-    ini.write_text(
-        "[app:main]\nuse = call:wsgikit.paste:http_proxy\n"
-        f"upstream = {url}/api\ntimeout = 2.5\npool_size = 3\npreserve_host = yes\n"
-        "rewrite_cookies = off\nverify = /etc/ssl/certs/ca.pem\n"
-    )
-    proxy = loadapp(f"config:{ini}")
-    assert isinstance(proxy, HTTPProxy)
-    assert (proxy.timeout, proxy.pool_size, proxy.preserve_host) == (2.5, 3, True)
-    assert (proxy.rewrite_cookies, proxy.verify) == (False, "/etc/ssl/certs/ca.pem")
-    seen = echo(testapp(proxy).get("/echo", headers={"Host": "shop.example"}))
-    assert seen["target"] == "/api/echo"
-    assert dict(seen["headers"])["Host"] == "shop.example"
-
-
-def test_ini_pipeline_served_by_wsgikit_serve(
-    serve: Any, raw_upstream: tuple[str, Path], tmp_path: Path
-) -> None:
-    """FakeForwardedFor and JSONErrors (entry points) in front of the app factory."""
-    url, _ = raw_upstream
-    ini = tmp_path / "proxy.ini"
-    ini.write_text(
-        "[pipeline:main]\npipeline = fake errors proxy\n"
-        "[filter:fake]\nuse = egg:wsgikit#fake_forwarded_for\nreal_ip = 203.0.113.5\n"
-        "[filter:errors]\nuse = egg:wsgikit#json_errors\n"
-        f"[app:proxy]\nuse = call:wsgikit.paste:http_proxy\nupstream = {url}\n"
-        f"[app:down]\nuse = call:wsgikit.paste:http_proxy\nupstream = http://127.0.0.1:{free_port()}\n"
-        "[pipeline:broken]\npipeline = errors down\n"
-    )
-    server = serve(str(ini))
-    status, _, body = fetch(server.url, "/echo")
-    assert dict(json.loads(body)["headers"])["X-Forwarded-For"].startswith("203.0.113.5, ")
-    broken = serve(f"{ini}#broken")
-    status, headers, body = fetch(broken.url, "/")
-    assert (status, headers["Content-Type"]) == (502, "application/problem+json")
-
-
-@pytest.mark.parametrize(
-    ("conf", "message"),
-    [
-        pytest.param({}, "upstream: is required", id="no upstream"),
-        pytest.param({"upstream": "http://x", "retries": "3"}, "unknown option", id="unknown"),
-        pytest.param({"upstream": "http://x", "timeout": "soon"}, "timeout", id="timeout"),
-        pytest.param({"upstream": "http://x", "verify": "no"}, None, id="verify bool"),
-    ],
-)
-def test_ini_options_are_converted_or_refused(conf: dict[str, str], message: str | None) -> None:
-    from wsgikit import paste
-
-    if message is None:
-        assert paste.http_proxy({}, **conf).verify is False  # type: ignore[attr-defined]
-        return
-    with pytest.raises(ValueError, match=message):
-        paste.http_proxy({}, **conf)
 
 
 # --- request edge cases, outgoing proxies, TLS ---------------------------------------

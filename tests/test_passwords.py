@@ -20,23 +20,13 @@ from typing import Any
 
 import bcrypt
 import pytest
-from conftest import echo_environ_app, testapp, text_app
 from e2e_auth_apps import ALICE_PASSWORD, BOB_PASSWORD, USERS, sha_hash, whoami
-from helpers import call
+from helpers import basic, bcrypt_hash, call, echo_environ_app, testapp, text_app
 
 from wsgikit._passwords import UNKNOWN_USER, WRONG_PASSWORD, SuccessCache, UserTable, users_table
 from wsgikit.auth import BasicAuth
 
 APR1 = "$apr1$abcdefgh$0123456789abcdefghijkl"  # htpasswd's default (MD5)
-
-
-def basic(username: str, password: str) -> str:
-    """An ``Authorization: Basic`` value for the credentials."""
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-
-
-def bcrypt_hash(password: str, rounds: int = 4) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=rounds)).decode()
 
 
 def write_htpasswd(path: Path, *lines: str) -> str:
@@ -221,16 +211,16 @@ def test_successful_bcrypt_check_is_cached(checks: list[tuple[str, bytes]]) -> N
     app = BasicAuth(text_app(), users=USERS)
     good = {"HTTP_AUTHORIZATION": basic("bob", BOB_PASSWORD)}
     bad = {"HTTP_AUTHORIZATION": basic("bob", "wrong")}
-    assert [call(app, **good)[0] for _ in range(3)] == ["200 OK"] * 3
+    assert [call(app, **good).status for _ in range(3)] == ["200 OK"] * 3
     assert kinds(checks) == ["bcrypt"]
-    assert [call(app, **bad)[0] for _ in range(2)] == ["401 Unauthorized"] * 2
+    assert [call(app, **bad).status for _ in range(2)] == ["401 Unauthorized"] * 2
     assert kinds(checks) == ["bcrypt"] * 3  # failures are never cached
 
 
 def test_sha_checks_and_disabled_cache_are_not_cached(checks: list[tuple[str, bytes]]) -> None:
     app = BasicAuth(text_app(), users=USERS, cache_ttl=0)
     for user, password in [("bob", BOB_PASSWORD), ("alice", ALICE_PASSWORD)] * 2:
-        assert call(app, HTTP_AUTHORIZATION=basic(user, password))[0] == "200 OK"
+        assert call(app, HTTP_AUTHORIZATION=basic(user, password)).status == "200 OK"
     assert kinds(checks) == ["bcrypt", "sha"] * 2
 
 
@@ -240,11 +230,11 @@ def test_cache_is_bounded_and_expires(
     users = {"a": bcrypt_hash("pa"), "b": bcrypt_hash("pb")}
     app = BasicAuth(text_app(), users=users, cache_size=1)
     for user in ["a", "a", "b", "a"]:
-        assert call(app, HTTP_AUTHORIZATION=basic(user, "p" + user))[0] == "200 OK"
+        assert call(app, HTTP_AUTHORIZATION=basic(user, "p" + user)).status == "200 OK"
     assert len(checks) == 3  # "b" evicted "a"
     now = time.monotonic()
     monkeypatch.setattr(time, "monotonic", lambda: now + 61)
-    assert call(app, HTTP_AUTHORIZATION=basic("a", "pa"))[0] == "200 OK"
+    assert call(app, HTTP_AUTHORIZATION=basic("a", "pa")).status == "200 OK"
     assert len(checks) == 4  # expired after cache_ttl
 
 
@@ -316,31 +306,31 @@ def test_htpasswd_is_reloaded_when_it_changes(
     path, app = reloading(tmp_path, f"alice:{USERS['alice']}")
     alice = {"HTTP_AUTHORIZATION": basic("alice", ALICE_PASSWORD)}
     bob = {"HTTP_AUTHORIZATION": basic("bob", BOB_PASSWORD)}
-    assert call(app, **alice)[0] == "200 OK" and call(app, **bob)[0].startswith("401")
+    assert call(app, **alice).status == "200 OK" and call(app, **bob).status.startswith("401")
 
     rewrite_htpasswd(path, f"bob:{USERS['bob']}")
-    assert call(app, **bob)[0] == "200 OK" and call(app, **alice)[0].startswith("401")
+    assert call(app, **bob).status == "200 OK" and call(app, **alice).status.startswith("401")
 
     rewrite_htpasswd(path, "bob:$apr1$broken", later=2)  # invalid: bob is refused, not kept
     with caplog.at_level(logging.ERROR, logger="wsgikit.auth"):
-        assert call(app, **bob)[0].startswith("401")
-        assert call(app, **bob)[0].startswith("401")
+        assert call(app, **bob).status.startswith("401")
+        assert call(app, **bob).status.startswith("401")
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and "line 1" in errors[0] and "'bob' refused" in errors[0]
 
     rewrite_htpasswd(path, f"bob:{USERS['bob']}", later=3)
-    assert call(app, **bob)[0] == "200 OK"
+    assert call(app, **bob).status == "200 OK"
     path.unlink()
     caplog.clear()
     with caplog.at_level(logging.ERROR, logger="wsgikit.auth"):
-        assert call(app, **bob)[0].startswith("401")  # deny everyone, not keep bob
-        assert call(app, **bob)[0].startswith("401")
+        assert call(app, **bob).status.startswith("401")  # deny everyone, not keep bob
+        assert call(app, **bob).status.startswith("401")
     assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
         f"htpasswd {path} unreadable"
     ]
 
     write_htpasswd(path, f"alice:{USERS['alice']}")  # back: reloaded
-    assert call(app, **alice)[0] == "200 OK" and call(app, **bob)[0].startswith("401")
+    assert call(app, **alice).status == "200 OK" and call(app, **bob).status.startswith("401")
 
 
 @pytest.mark.parametrize(
@@ -400,7 +390,7 @@ def test_htpasswd_reload_refuses_the_users_of_bad_lines(
     """Reloading fails closed: a bad line never leaves the old users in force."""
     path, app = reloading(tmp_path, f"alice:{USERS['alice']}", f"bob:{USERS['bob']}")
     passwords = {"alice": ALICE_PASSWORD, "bob": BOB_PASSWORD, "carol": "carol"}
-    assert call(app, HTTP_AUTHORIZATION=basic("bob", BOB_PASSWORD))[0] == "200 OK"
+    assert call(app, HTTP_AUTHORIZATION=basic("bob", BOB_PASSWORD)).status == "200 OK"
 
     path.write_bytes(
         "\n".join(lines).encode("utf-8", "surrogateescape") + b"\n"  # \udcfc: byte 0xfc
@@ -408,7 +398,7 @@ def test_htpasswd_reload_refuses_the_users_of_bad_lines(
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
     with caplog.at_level(logging.ERROR, logger="wsgikit.auth"):
         for user, password in passwords.items():
-            status = call(app, HTTP_AUTHORIZATION=basic(user, password))[0]
+            status = call(app, HTTP_AUTHORIZATION=basic(user, password)).status
             listed = any(line.startswith(f"{user}:") for line in lines)
             assert (status == "200 OK") is (listed and user not in refused), user
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
@@ -425,8 +415,8 @@ def test_htpasswd_reload_refuses_bcrypt_users_without_bcrypt(
     monkeypatch.setitem(sys.modules, "bcrypt", None)  # import bcrypt now fails
     rewrite_htpasswd(path, f"alice:{USERS['alice']}", f"bob:{USERS['bob']}")
     with caplog.at_level(logging.ERROR, logger="wsgikit.auth"):
-        assert call(app, HTTP_AUTHORIZATION=basic("bob", BOB_PASSWORD))[0].startswith("401")
-        assert call(app, HTTP_AUTHORIZATION=basic("alice", ALICE_PASSWORD))[0] == "200 OK"
+        assert call(app, HTTP_AUTHORIZATION=basic("bob", BOB_PASSWORD)).status.startswith("401")
+        assert call(app, HTTP_AUTHORIZATION=basic("alice", ALICE_PASSWORD)).status == "200 OK"
     (error,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert "line 2" in error and "wsgikit[bcrypt]" in error and "'bob' refused" in error
 
@@ -437,17 +427,17 @@ def test_htpasswd_that_cannot_be_opened_refuses_everyone(
     """stat() works but open() fails (here: a directory in its place)."""
     path, app = reloading(tmp_path, f"alice:{USERS['alice']}")
     alice = {"HTTP_AUTHORIZATION": basic("alice", ALICE_PASSWORD)}
-    assert call(app, **alice)[0] == "200 OK"
+    assert call(app, **alice).status == "200 OK"
     path.unlink()
     path.mkdir()
     with caplog.at_level(logging.ERROR, logger="wsgikit.auth"):
-        assert call(app, **alice)[0].startswith("401")
-        assert call(app, **alice)[0].startswith("401")
+        assert call(app, **alice).status.startswith("401")
+        assert call(app, **alice).status.startswith("401")
     (error,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert error.startswith(f"htpasswd {path} unreadable") and "every login is refused" in error
     path.rmdir()
     write_htpasswd(path, f"alice:{USERS['alice']}")
-    assert call(app, **alice)[0] == "200 OK"
+    assert call(app, **alice).status == "200 OK"
 
 
 def test_htpasswd_reload_can_be_turned_off(tmp_path: Path) -> None:
@@ -455,4 +445,4 @@ def test_htpasswd_reload_can_be_turned_off(tmp_path: Path) -> None:
     write_htpasswd(path, f"alice:{USERS['alice']}")
     app = BasicAuth(text_app(), htpasswd=path, reload_interval=None)
     rewrite_htpasswd(path, f"bob:{USERS['bob']}")
-    assert call(app, HTTP_AUTHORIZATION=basic("alice", ALICE_PASSWORD))[0] == "200 OK"
+    assert call(app, HTTP_AUTHORIZATION=basic("alice", ALICE_PASSWORD)).status == "200 OK"

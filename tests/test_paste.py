@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import gzip
 import inspect
 import json
 import os
 import pkgutil
 import re
+import textwrap
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,13 +19,27 @@ from wsgiref.validate import validator
 
 import pytest
 import webtest
-from conftest import ROOT, testapp, text_app
+from e2e_auth_apps import ALICE_PASSWORD, BOB_PASSWORD, USERS
 from e2e_core_apps import MINIMAL
+from helpers import ROOT, basic, call, free_port, header_value, problem, testapp, text_app
 from hypothesis import given
 from hypothesis import strategies as st
 from paste.deploy import loadapp
 
-from wsgikit import InjectHTML, JSONErrors, ProxyFix
+from wsgikit import (
+    CORS,
+    AuthParser,
+    BasicAuth,
+    BodyRewriter,
+    Compress,
+    HTTPProxy,
+    InjectHTML,
+    JSONErrors,
+    ProxyFix,
+    SecurityHeaders,
+    SessionMiddleware,
+    TrustedHosts,
+)
 from wsgikit.demo import demo_app
 from wsgikit.paste import (
     FACTORIES,
@@ -235,25 +251,6 @@ def test_ini_strings_reach_the_constructor_typed(
     assert inject.statuses == frozenset({200, 404})
 
 
-@pytest.mark.parametrize(
-    ("section", "message"),
-    [
-        pytest.param("use = egg:wsgikit#proxy_fix\nx_four = 1\n", "unknown option", id="unknown"),
-        pytest.param("use = egg:wsgikit#proxy_fix\nx_for = one\n", "whole number", id="bad int"),
-        pytest.param("use = egg:wsgikit#compress\nlevel = 42\n", "level", id="bad value"),
-    ],
-)
-def test_bad_ini_options_fail_at_load_time(tmp_path: Path, section: str, message: str) -> None:
-    ini = tmp_path / "bad.ini"
-    ini.write_text(
-        "[pipeline:main]\npipeline = layer echo\n[filter:layer]\n"
-        + section
-        + "[app:echo]\nuse = call:wsgikit.demo:demo_paste_app\n"
-    )
-    with pytest.raises(ValueError, match=message):
-        loadapp(f"config:{ini}")
-
-
 # --- empty values never mean something else (#8) ---------------------------------------
 # An INI line "option =" (or a bool/none word where it would weaken the default)
 # must be refused at load time with an error naming the option, never turn a
@@ -305,14 +302,20 @@ EMPTY_VALUE_CASES = [
 ]
 
 
-def load_filter(tmp_path: Path, factory: str, lines: str) -> Any:
-    ini = tmp_path / "empty.ini"
+def load_layer(tmp_path: Path, lines: str, app: str = "call:wsgikit.demo:demo_paste_app") -> Any:
+    """``[pipeline:main] = layer app`` with ``lines`` as ``[filter:layer]``."""
+    ini = tmp_path / "layer.ini"
     ini.write_text(
-        "[pipeline:main]\npipeline = layer echo\n"
-        f"[filter:layer]\nuse = egg:wsgikit#{factory}\n{lines}\n"
-        "[app:echo]\nuse = call:wsgikit.demo:demo_paste_app\n"
+        "[pipeline:main]\npipeline = layer app\n\n[filter:layer]\n"
+        + textwrap.dedent(lines).strip()
+        + f"\n\n[app:app]\nuse = {app}\n",
+        encoding="utf-8",
     )
     return loadapp(f"config:{ini}")
+
+
+def load_filter(tmp_path: Path, factory: str, lines: str) -> Any:
+    return load_layer(tmp_path, f"use = egg:wsgikit#{factory}\n{lines}")
 
 
 @pytest.mark.parametrize(("factory", "lines", "option"), EMPTY_VALUE_CASES)
@@ -612,3 +615,532 @@ def test_an_unknown_format_word_names_the_choices(factory: str, value: str, name
     assert str(caught.value) == (
         f"[{factory}] option format: format must be {names} or module:function, not {value!r}"
     )
+
+
+# --- every middleware's INI options, one table --------------------------------------
+# Each case is the [filter:layer] section of a pipeline in front of one app and what
+# the loaded middleware must hold. Options whose effect is behaviour, not an
+# attribute, are driven through the loaded stack in the tests after the tables.
+# Errors of every option are in BAD_INI_CASES (and EMPTY_VALUE_CASES above).
+
+PAGE = b"<html><head></head><body><p>Hi</p></body></html>"
+SESSION_KEY = "test-secret-key-0123456789abcdef"
+OLD_SESSION_KEY = "old-secret-key-fedcba98765432100"
+
+
+def wsgi_app_factory(global_conf: dict[str, str], app: str) -> WSGIApplication:
+    """``use = call:test_paste:wsgi_app_factory`` with ``app = module:attr``."""
+    return asimport(app)  # type: ignore[no-any-return]
+
+
+def page_app_factory(global_conf: dict[str, str], **local_conf: str) -> WSGIApplication:
+    return text_app(PAGE, content_type="text/html; charset=utf-8")
+
+
+def paste_upper(body: bytes) -> bytes:
+    return body.upper()
+
+
+def serving(name: str = "e2e_auth_apps:whoami") -> str:
+    """The ``[app:app]`` lines serving the WSGI app ``name``."""
+    return f"call:test_paste:wsgi_app_factory\napp = {name}"
+
+
+SESSION = f"use = egg:wsgikit#session\nsecret_key = {SESSION_KEY}\n"
+
+INI_CASES = [
+    pytest.param(
+        """
+        use = egg:wsgikit#compress
+        min_size = 0
+        level = 9
+        encodings = zstd, gzip
+        content_types = application/json text/*
+        buffer_limit = 100
+        flush_size = 4096
+        flush_types = text/event-stream application/x-ndjson
+        brotli_quality = 5
+        zstd_level = 10
+        backend = zlib
+        """,
+        Compress,
+        {
+            "backend": "zlib",
+            "encodings": ("zstd", "gzip"),
+            "min_size": 0,
+            "level": 9,
+            "zstd_level": 10,
+            "brotli_quality": 5,
+            "buffer_limit": 100,
+            "flush_size": 4096,
+            "content_types": ("application/json", "text/*"),
+            "flush_types": ("text/event-stream", "application/x-ndjson"),
+        },
+        id="compress",
+    ),
+    pytest.param(
+        """
+        use = egg:wsgikit#json_errors
+        format = simple
+        debug = false
+        negotiate = yes
+        duck_typing = yes
+        request_id_header = none
+        exceptions = builtins:TimeoutError=504 builtins:PermissionError=410
+        """,
+        JSONErrors,
+        {
+            "format": "simple",
+            "debug": False,
+            "negotiate": True,
+            "duck_typing": True,
+            "request_id_header": None,
+            "exceptions": {TimeoutError: 504, PermissionError: 410},
+        },
+        id="json_errors",
+    ),
+    pytest.param(
+        """
+        use = egg:wsgikit#rewrite
+        rewrite = test_paste:paste_upper
+        content_types = text/*
+        statuses = 200, 404
+        buffer_limit = none
+        """,
+        BodyRewriter,
+        {"statuses": frozenset({200, 404}), "buffer_limit": None},
+        id="rewrite",
+    ),
+    pytest.param(
+        """
+        use = egg:wsgikit#session
+        secret_key = env:WSGIKIT_TEST_SESSION_KEY
+        fallback_keys =
+            env:WSGIKIT_TEST_OLD_KEY
+            a literal, old key
+        cookie_name = sid
+        max_age = 1h
+        secure = true
+        httponly = false
+        samesite = strict
+        domain = example.com
+        path = /app
+        partitioned = true
+        salt = my-salt
+        digest = sha512
+        flask_compatible = false
+        refresh_each_request = yes
+        """,
+        SessionMiddleware,
+        {
+            "secret_key": SESSION_KEY,
+            "fallback_keys": (OLD_SESSION_KEY, "a literal, old key"),
+            "cookie_name": "sid",
+            "max_age": 3600,
+            "secure": True,
+            "httponly": False,
+            "samesite": "Strict",
+            "domain": "example.com",
+            "path": "/app",
+            "partitioned": True,
+            "salt": "my-salt",
+            "digest": "sha512",
+            "flask_compatible": False,
+            "refresh_each_request": True,
+        },
+        id="session",
+    ),
+    pytest.param(
+        SESSION + "max_age = none",
+        SessionMiddleware,
+        {"max_age": None, "cookie_name": "session", "salt": "wsgikit.session"},
+        id="session defaults",
+    ),
+    pytest.param(
+        SESSION + "fallback_keys = k1 k2, k3",
+        SessionMiddleware,
+        {"fallback_keys": ("k1 k2, k3",)},
+        id="session: one line is one key",
+    ),
+    pytest.param(
+        SESSION + "fallback_keys =\n  k1\n\n  k2 x\n",
+        SessionMiddleware,
+        {"fallback_keys": ("k1", "k2 x")},
+        id="session: one key per line",
+    ),
+    pytest.param(
+        SESSION + "fallback_keys =", SessionMiddleware, {"fallback_keys": ()}, id="session: no keys"
+    ),
+    pytest.param(
+        SESSION + "samesite = none\nsecure = true",
+        SessionMiddleware,
+        {"samesite": "None"},
+        id="session: samesite none is None",
+    ),
+    pytest.param(
+        SESSION + "samesite = off",
+        SessionMiddleware,
+        {"samesite": None},
+        id="session: samesite off, no attribute",
+    ),
+    pytest.param(
+        SESSION + "domain = none", SessionMiddleware, {"domain": None}, id="session: domain unset"
+    ),
+    pytest.param(
+        SESSION + "oversize = log\npermanent = false\ndetect_changes = on",
+        SessionMiddleware,
+        {"oversize": "log", "permanent": False, "detect_changes": True},
+        id="session round two",
+    ),
+    pytest.param(
+        SESSION + "store = none", SessionMiddleware, {"store": None}, id="session: no store"
+    ),
+    pytest.param("use = egg:wsgikit#auth", AuthParser, {}, id="auth"),
+    pytest.param(
+        """
+        paste.filter_app_factory = wsgikit.paste:cors
+        allow_origins =
+            https://app.example.com
+            http://localhost:8000
+        allow_methods = GET, PUT
+        allow_credentials = yes
+        max_age = 1h
+        allow_private_network = on
+        """,
+        CORS,
+        {
+            "allow_origins": ("https://app.example.com", "http://localhost:8000"),
+            "allow_methods": ("GET", "PUT"),
+            "allow_credentials": True,
+            "allow_private_network": True,
+            "max_age": 3600,
+        },
+        id="cors",
+    ),
+    pytest.param(
+        """
+        paste.filter_app_factory = wsgikit.paste:trusted_hosts
+        hosts = example.com,
+            *.example.com
+        www_redirect = yes
+        """,
+        TrustedHosts,
+        {"hosts": ("example.com", "*.example.com"), "www_redirect": True},
+        id="trusted_hosts",
+    ),
+    pytest.param(
+        """
+        paste.filter_app_factory = wsgikit.paste:security_headers
+        hsts = max-age=60
+        frame_options = none
+        csp = default-src 'self'
+        content_type_options = off
+        https_redirect = true
+        """,
+        SecurityHeaders,
+        {
+            "hsts": "max-age=60",
+            "frame_options": None,
+            "csp": "default-src 'self'",
+            "content_type_options": False,
+            "https_redirect": True,
+        },
+        id="security_headers",
+    ),
+]
+
+
+@pytest.mark.parametrize(("lines", "cls", "expected"), INI_CASES)
+def test_ini_options_reach_the_middleware(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    lines: str,
+    cls: type,
+    expected: dict[str, Any],
+) -> None:
+    monkeypatch.setenv("WSGIKIT_TEST_SESSION_KEY", SESSION_KEY)
+    monkeypatch.setenv("WSGIKIT_TEST_OLD_KEY", OLD_SESSION_KEY)
+    layer = load_layer(tmp_path, lines)
+    assert isinstance(layer, cls)
+    assert {name: getattr(layer, name) for name in expected} == expected
+
+
+EXPLICIT = "paste.filter_app_factory = wsgikit.paste:"
+
+BAD_INI_CASES = [
+    pytest.param("use = egg:wsgikit#proxy_fix\nx_four = 1", "unknown option", id="proxy unknown"),
+    pytest.param("use = egg:wsgikit#proxy_fix\nx_for = one", "whole number", id="proxy bad int"),
+    pytest.param("use = egg:wsgikit#compress\nlevel = 42", "level", id="compress bad value"),
+    pytest.param("use = egg:wsgikit#basic_auth\nusers = alice", "not name:hash", id="auth users"),
+    pytest.param(
+        "use = egg:wsgikit#basic_auth\nusers = bob:{SHA}a bob:{SHA}b",
+        "user 'bob' is listed twice",
+        id="auth users duplicate",
+    ),
+    pytest.param("use = egg:wsgikit#basic_auth\nuser = a:b", "unknown option", id="auth unknown"),
+    pytest.param("use = egg:wsgikit#auth\nrealm = x", "unknown option", id="auth options"),
+    pytest.param(
+        "use = egg:wsgikit#bearer_auth\nverify = e2e_auth_apps:TOKENS",
+        "not callable",
+        id="auth verify not callable",
+    ),
+    pytest.param(EXPLICIT + "compress\nlevle = 3", "unknown option", id="compress unknown"),
+    pytest.param(EXPLICIT + "compress\nlevel = high", "level", id="compress not a number"),
+    pytest.param(EXPLICIT + "compress\nlevel = 11", "level", id="compress out of range"),
+    pytest.param(EXPLICIT + "compress\nencodings = deflate", "encodings", id="compress coding"),
+    pytest.param(
+        EXPLICIT + "compress\nbackend = isal", "level: backend 'isal'", id="compress isal at 6"
+    ),
+    pytest.param(EXPLICIT + "compress\nbackend = pigz", "backend", id="compress bad backend"),
+    pytest.param(EXPLICIT + "json_errors\ncolour = red", "colour", id="json_errors unknown"),
+    pytest.param(
+        EXPLICIT + "rewrite\nrewrite = no_such_module:f", "rewrite", id="rewrite unimportable"
+    ),
+    pytest.param(
+        EXPLICIT + "rewrite\nrewrite = test_paste:PAGE", "callable", id="rewrite not callable"
+    ),
+    pytest.param(
+        EXPLICIT + "inject_html\nsnippet = x\ncolour = red", "colour", id="inject unknown"
+    ),
+    pytest.param(
+        EXPLICIT + "inject_html\nsnippet = x\nbuffer_limit = lots",
+        "buffer_limit",
+        id="inject bad number",
+    ),
+    pytest.param(
+        EXPLICIT + "json_errors\nformat = no_such_module:fmt", "cannot import", id="errors format"
+    ),
+    pytest.param(
+        EXPLICIT + "json_errors\nformat = string:ascii_letters",
+        r"option format: 'string:ascii_letters' is not callable",
+        id="errors format not callable",
+    ),
+    pytest.param(
+        EXPLICIT + "json_errors\nexceptions = builtins:TimeoutError",
+        "module:Class=status",
+        id="errors exceptions without =",
+    ),
+    pytest.param(
+        EXPLICIT + "json_errors\nexceptions = builtins:TimeoutError=x",
+        "whole number",
+        id="errors exceptions bad status",
+    ),
+    pytest.param(EXPLICIT + "json_errors\ndebug = maybe", "boolean", id="errors bad bool"),
+    pytest.param(EXPLICIT + "cors\norigins = *", "unknown option", id="cors unknown"),
+    pytest.param(
+        EXPLICIT + "trusted_hosts\nhosts = example.com\nallowed = x",
+        "unknown option",
+        id="trusted_hosts unknown",
+    ),
+    pytest.param(
+        EXPLICIT + "security_headers\nx_frame_options = DENY",
+        "unknown option",
+        id="security_headers unknown",
+    ),
+    pytest.param(SESSION + "cookie = x", "unknown option", id="session unknown"),
+    pytest.param(SESSION + "store = ", "store", id="session store empty"),
+    pytest.param(SESSION + "store = postgres://:pw@db/0", "store", id="session store scheme"),
+    pytest.param(SESSION + "oversize = huge", "oversize", id="session oversize"),
+]
+
+
+@pytest.mark.parametrize(("lines", "message"), BAD_INI_CASES)
+def test_bad_ini_options_are_refused_naming_them(tmp_path: Path, lines: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as raised:
+        load_layer(tmp_path, lines)
+    assert "pw" not in str(raised.value)  # a URL's password is never repeated
+
+
+# --- what the options do, through the loaded stack ----------------------------------
+
+
+def test_ini_basic_auth_with_users_and_exempt(tmp_path: Path) -> None:
+    app = webtest.TestApp(
+        load_layer(
+            tmp_path,
+            "use = egg:wsgikit#basic_auth\nrealm = Back office\n"
+            f"users =\n    alice:{USERS['alice']}\n    bob:{USERS['bob']}\n"
+            "exempt = /health /static\ncache_ttl = 30\n",
+            serving(),
+        )
+    )
+    assert isinstance(app.app, BasicAuth)
+    assert app.app.exempt == ("/health", "/static") and app.app.cache_ttl == 30.0
+    response = app.get("/", headers={"Authorization": basic("bob", BOB_PASSWORD)})
+    assert response.json["remote_user"] == "bob"
+    assert app.get("/health").json["remote_user"] is None
+    denied = app.get("/", status=401)
+    assert denied.headers["WWW-Authenticate"] == 'Basic realm="Back office", charset="UTF-8"'
+
+
+def test_ini_basic_auth_with_htpasswd_and_verify(tmp_path: Path) -> None:
+    (tmp_path / "htpasswd").write_text(f"alice:{USERS['alice']}\n", encoding="utf-8")
+    app = webtest.TestApp(
+        load_layer(
+            tmp_path,
+            "use = egg:wsgikit#basic_auth\nhtpasswd = %(here)s/htpasswd\nreload_interval = none\n",
+            serving(),
+        )
+    )
+    assert app.app.reload_interval is None
+    app.get("/", headers={"Authorization": basic("alice", ALICE_PASSWORD)}, status=200)
+    app = webtest.TestApp(
+        load_layer(
+            tmp_path,
+            "use = egg:wsgikit#basic_auth\nverify = e2e_auth_apps:verify_password\n",
+            serving(),
+        )
+    )
+    app.get("/", headers={"Authorization": basic("carol", "c4r0l")}, status=200)
+    app.get("/", headers={"Authorization": basic("carol", "x")}, status=401)
+
+
+def test_ini_bearer_auth(tmp_path: Path) -> None:
+    app = webtest.TestApp(
+        load_layer(
+            tmp_path,
+            "use = egg:wsgikit#bearer_auth\nverify = e2e_auth_apps:verify_token\n"
+            "realm = tokens\ninvalid_token_errors = builtins:LookupError\n",
+            serving(),
+        )
+    )
+    assert app.app.invalid_token_errors == (LookupError,)
+    assert app.get("/", headers={"Authorization": "Bearer good-token"}).json["principal"] == (
+        "ci-bot"
+    )
+    assert app.get("/", status=401).headers["WWW-Authenticate"] == 'Bearer realm="tokens"'
+
+
+def test_ini_compress_streams_past_its_buffer_limit(tmp_path: Path) -> None:
+    from e2e_compress_apps import KNOWN
+
+    app = load_layer(
+        tmp_path,
+        EXPLICIT + "compress\nmin_size = 0\nbuffer_limit = 100\n",
+        "call:e2e_compress_apps:pages_factory",
+    )
+    _, headers, body = call(app, HTTP_ACCEPT_ENCODING="gzip", PATH_INFO="/known")
+    assert header_value(headers, "content-length") is None  # longer than buffer_limit: streamed
+    assert gzip.decompress(body) == KNOWN
+
+
+def test_ini_json_errors_maps_a_named_exception(tmp_path: Path) -> None:
+    app = load_layer(
+        tmp_path,
+        EXPLICIT + "json_errors\nformat = simple\nexceptions = builtins:TimeoutError=504\n",
+        "call:test_paste:timeout_app_factory",
+    )
+    status, _, body = call(app)
+    assert status == "504 Gateway Timeout"
+    assert json.loads(body)["code"] == 504
+
+
+def paste_formatter(
+    status: int, title: str, detail: str, environ: WSGIEnvironment
+) -> dict[str, Any]:
+    return {"error": title}
+
+
+def test_ini_json_errors_resolves_a_dotted_format(tmp_path: Path) -> None:
+    app = load_layer(
+        tmp_path,
+        EXPLICIT + "json_errors\nformat = test_paste:paste_formatter\n",
+        serving("helpers:raising_app"),
+    )
+    _, headers, body = call(app)
+    assert problem(headers, body, "application/json") == {"error": "Internal Server Error"}
+
+
+def test_ini_inject_html(tmp_path: Path) -> None:
+    app = load_layer(
+        tmp_path,
+        EXPLICIT + "inject_html\n"
+        'snippet = <script src="/reload.js"></script>\n'
+        "marker = </BODY>\nbuffer_limit = 1000\n"
+        "content_types = text/html application/xhtml+xml\n",
+        "call:test_paste:page_app_factory",
+    )
+    response = testapp(app).get("/")
+    assert response.body == PAGE.replace(b"</body>", b'<script src="/reload.js"></script></body>')
+
+
+def test_ini_rewrite_with_a_dotted_function(tmp_path: Path) -> None:
+    app = load_layer(
+        tmp_path,
+        EXPLICIT + "rewrite\nrewrite = test_paste:paste_upper\ncontent_types = text/*\n",
+        "call:test_paste:page_app_factory",
+    )
+    assert testapp(app).get("/").body == PAGE.upper()
+
+
+def test_ini_session_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wsgikit import MemoryStore, RedisStore
+
+    monkeypatch.setenv("WSGIKIT_TEST_REDIS", "redis://:pw@127.0.0.1:1/0")
+    app = load_layer(tmp_path, SESSION + "store = memory")
+    assert isinstance(app.store, MemoryStore)
+    app = load_layer(tmp_path, SESSION + "store = env:WSGIKIT_TEST_REDIS")
+    assert isinstance(app.store, RedisStore)
+    app.store.client.close()
+
+
+# --- the app factory: http_proxy ------------------------------------------------------
+
+
+def test_ini_http_proxy_app(raw_upstream: tuple[str, Path], tmp_path: Path) -> None:
+    url, _ = raw_upstream
+    ini = tmp_path / "proxy.ini"
+    ini.write_text(
+        "[app:main]\nuse = call:wsgikit.paste:http_proxy\n"
+        f"upstream = {url}/api\ntimeout = 2.5\npool_size = 3\npreserve_host = yes\n"
+        "rewrite_cookies = off\nverify = /etc/ssl/certs/ca.pem\n"
+    )
+    proxy = loadapp(f"config:{ini}")
+    assert isinstance(proxy, HTTPProxy)
+    assert (proxy.timeout, proxy.pool_size, proxy.preserve_host) == (2.5, 3, True)
+    assert (proxy.rewrite_cookies, proxy.verify) == (False, "/etc/ssl/certs/ca.pem")
+    seen = testapp(proxy).get("/echo", headers={"Host": "shop.example"}).json
+    assert seen["target"] == "/api/echo"
+    assert dict(seen["headers"])["Host"] == "shop.example"
+
+
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [
+        pytest.param({}, "upstream: is required", id="no upstream"),
+        pytest.param({"upstream": "http://x", "retries": "3"}, "unknown option", id="unknown"),
+        pytest.param({"upstream": "http://x", "timeout": "soon"}, "timeout", id="timeout"),
+        pytest.param({"upstream": "http://x", "verify": "no"}, None, id="verify bool"),
+    ],
+)
+def test_ini_http_proxy_options_are_converted_or_refused(
+    conf: dict[str, str], message: str | None
+) -> None:
+    from wsgikit import paste
+
+    if message is None:
+        assert paste.http_proxy({}, **conf).verify is False  # type: ignore[attr-defined]
+        return
+    with pytest.raises(ValueError, match=message):
+        paste.http_proxy({}, **conf)
+
+
+def test_ini_http_proxy_pipeline_served_by_wsgikit_serve(
+    serve: Any, raw_upstream: tuple[str, Path], tmp_path: Path
+) -> None:
+    """FakeForwardedFor and JSONErrors (entry points) in front of the app factory."""
+    url, _ = raw_upstream
+    ini = tmp_path / "proxy.ini"
+    ini.write_text(
+        "[pipeline:main]\npipeline = fake errors proxy\n"
+        "[filter:fake]\nuse = egg:wsgikit#fake_forwarded_for\nreal_ip = 203.0.113.5\n"
+        "[filter:errors]\nuse = egg:wsgikit#json_errors\n"
+        f"[app:proxy]\nuse = call:wsgikit.paste:http_proxy\nupstream = {url}\n"
+        f"[app:down]\nuse = call:wsgikit.paste:http_proxy\nupstream = http://127.0.0.1:{free_port()}\n"
+        "[pipeline:broken]\npipeline = errors down\n"
+    )
+    server = serve(str(ini))
+    seen = json.loads(server.get("/echo").read())
+    assert dict(seen["headers"])["X-Forwarded-For"].startswith("203.0.113.5, ")
+    broken = serve(f"{ini}#broken").get("/")
+    assert (broken.status, broken.headers["Content-Type"]) == (502, "application/problem+json")

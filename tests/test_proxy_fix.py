@@ -14,7 +14,10 @@ from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import pytest
-from conftest import (
+from helpers import (
+    FORWARDED_HEADERS,
+    PROXY_FIX_KEYS,
+    Capture,
     Handshake,
     Layer,
     Server,
@@ -25,12 +28,13 @@ from conftest import (
     make_environ,
     raising_app,
     run_wsgi,
+    seen,
     testapp,
     text_app,
+    through,
     tracked_app,
     write_app,
 )
-from helpers import FORWARDED_HEADERS, PROXY_FIX_KEYS, Capture, seen, through
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.middleware.proxy_fix import ProxyFix as WerkzeugProxyFix
@@ -956,7 +960,7 @@ def test_both_pass_wsgi_lint(echo_app: WSGIApplication) -> None:
 
 @pytest.fixture
 def echo_app() -> WSGIApplication:
-    from conftest import echo_environ_app
+    from helpers import echo_environ_app
 
     return echo_environ_app
 

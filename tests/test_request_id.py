@@ -9,7 +9,7 @@ from functools import partial
 from wsgiref.types import StartResponse, WSGIEnvironment
 
 import pytest
-from conftest import (
+from helpers import (
     echo_environ_app,
     exc_info_app,
     lazy_app,

@@ -12,7 +12,7 @@ from wsgiref.util import FileWrapper
 from wsgiref.validate import validator
 
 import pytest
-from conftest import (
+from helpers import (
     Handshake,
     Tracked,
     exc_info_app,

@@ -6,7 +6,6 @@ import gzip
 import logging
 import re
 import sys
-import textwrap
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
@@ -15,10 +14,11 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from wsgiref.util import FileWrapper
 
 import pytest
-from conftest import (
+from helpers import (
     Handshake,
     Tracked,
     exc_info_app,
+    header_value,
     lazy_app,
     linted,
     make_environ,
@@ -31,7 +31,6 @@ from conftest import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from paste.deploy import loadapp
 
 from wsgikit.compress import Compress
 from wsgikit.rewrite import BodyRewriter, InjectHTML, declared_charset
@@ -71,12 +70,6 @@ def reheader(
         return app(environ, patched)
 
     return wrapped
-
-
-def header(headers: list[tuple[str, str]], name: str) -> str | None:
-    values = [value for key, value in headers if key.lower() == name.lower()]
-    assert len(values) <= 1, f"{name} appears {len(values)} times"
-    return values[0] if values else None
 
 
 def final(calls: list[tuple[str, list[tuple[str, str]]]]) -> tuple[str, list[tuple[str, str]]]:
@@ -235,7 +228,7 @@ def test_response_closed_without_iteration_closes_app_once() -> None:
 def test_etag_becomes_weak_after_rewrite(given: str, expected: str | None) -> None:
     app = text_app(b"<p>x</p>", content_type="text/html", headers=[("ETag", given)])
     calls, _, _ = run_wsgi(linted(app, rewrite_only(rewrite=upper)))
-    assert header(final(calls)[1], "ETag") == expected
+    assert header_value(final(calls)[1], "ETag") == expected
 
 
 def test_stale_headers_removed_after_rewrite() -> None:
@@ -253,7 +246,7 @@ def test_stale_headers_removed_after_rewrite() -> None:
     names = {name.lower() for name, _ in headers}
     assert names.isdisjoint(name.lower() for name, _ in stale)
     assert [pair for pair in headers if pair in kept] == kept
-    assert header(headers, "Content-Length") == str(len(b"".join(body)))
+    assert header_value(headers, "Content-Length") == str(len(b"".join(body)))
 
 
 def test_unchanged_body_keeps_every_header() -> None:
@@ -307,7 +300,7 @@ def test_headers_that_do_not_prevent_rewriting(extra: list[tuple[str, str]]) -> 
     )
     calls, body, _ = run_wsgi(linted(app, rewrite_only(rewrite=upper, buffer_limit=8)))
     assert b"".join(body) == b"<P>X</P>"
-    assert header(final(calls)[1], "Content-Length") == "8"
+    assert header_value(final(calls)[1], "Content-Length") == "8"
 
 
 def test_statuses_option_selects_by_status() -> None:
@@ -517,7 +510,7 @@ def test_head_in_an_unsearchable_charset_passes_through_like_its_get() -> None:
     [(get_status, get_headers)], [(head_status, head_headers)] = get_calls, head_calls
     assert head_status == get_status
     assert sorted(head_headers) == sorted(get_headers)  # the core re-appends Content-Length
-    assert header(head_headers, "ETag") == '"x"'
+    assert header_value(head_headers, "ETag") == '"x"'
 
 
 def test_file_wrapper_survives_pass_through(tmp_path: Path) -> None:
@@ -554,7 +547,7 @@ def test_overflow_sends_everything_unmodified(
     with caplog.at_level(logging.WARNING, logger="wsgikit.rewrite"):
         calls, body, _ = run_wsgi(linted(app, rewrite_only(rewrite=never, buffer_limit=10)))
     assert b"".join(body) == b"".join(chunks)
-    assert header(final(calls)[1], "Content-Length") is None
+    assert header_value(final(calls)[1], "Content-Length") is None
     assert [r.levelname for r in caplog.records] == ["WARNING"]
     assert "buffer_limit=10" in caplog.text
 
@@ -567,7 +560,7 @@ def test_overflow_keeps_the_app_content_length_and_closes_once() -> None:
     no_length = reheader(app, drop=["Content-Length"])
     calls, body, _ = run_wsgi(linted(no_length, rewrite_only(rewrite=never, buffer_limit=12)))
     assert b"".join(body) == b"0123456789abcdef"
-    assert header(final(calls)[1], "ETag") == '"e"'
+    assert header_value(final(calls)[1], "ETag") == '"e"'
     assert tracked.closes == 1
 
 
@@ -602,7 +595,7 @@ def test_overflow_never_truncates_or_half_rewrites(chunks: list[bytes], limit: i
         assert sent == original
     else:
         assert sent == b"[" + original + b"]"
-        assert header(final(calls)[1], "Content-Length") == str(len(sent))
+        assert header_value(final(calls)[1], "Content-Length") == str(len(sent))
 
 
 # --- streaming mode -------------------------------------------------------------------
@@ -630,9 +623,9 @@ def test_stream_mode_drops_content_length_and_weakens_etag(
     calls, body, _ = run_wsgi(linted(app, rewrite_only(stream=upper_stream)))
     headers = final(calls)[1]
     assert b"".join(body) == expected
-    assert header(headers, "Content-Length") is None
-    assert header(headers, "Accept-Ranges") is None
-    assert header(headers, "ETag") == 'W/"s"'
+    assert header_value(headers, "Content-Length") is None
+    assert header_value(headers, "Accept-Ranges") is None
+    assert header_value(headers, "ETag") == 'W/"s"'
 
 
 def test_stream_function_may_change_the_number_of_chunks() -> None:
@@ -694,9 +687,9 @@ def test_rewrite_error_before_body_gives_500(
     headers = final(calls)[1]
     assert [status[:3] for status, _ in calls] == statuses
     assert b"".join(body) == b"Internal Server Error\n"
-    assert header(headers, "Content-Type") == "text/plain; charset=utf-8"
-    assert header(headers, "Content-Length") == str(len(b"".join(body)))
-    assert header(headers, "Set-Cookie") is None
+    assert header_value(headers, "Content-Type") == "text/plain; charset=utf-8"
+    assert header_value(headers, "Content-Length") == str(len(b"".join(body)))
+    assert header_value(headers, "Set-Cookie") is None
     assert tracked.closes == 1
     [record] = caplog.records
     assert record.name == "wsgikit.rewrite" and record.exc_info is not None
@@ -754,10 +747,10 @@ def test_stream_error_inside_compress_sends_matching_headers_and_body(min_size: 
     )
     status, headers = final(calls)
     raw = b"".join(written)
-    coding = header(headers, "Content-Encoding")
+    coding = header_value(headers, "Content-Encoding")
     assert status == "500 Internal Server Error"
     assert (gzip.decompress(raw) if coding == "gzip" else raw) == b"Internal Server Error\n"
-    assert header(headers, "Content-Length") in (None, str(len(raw)))
+    assert header_value(headers, "Content-Length") in (None, str(len(raw)))
 
 
 def test_buffered_rewrite_error_through_webtest() -> None:
@@ -837,7 +830,7 @@ def test_exc_info_replacement_before_body_wins(
     calls, body, _ = run_wsgi(linted(exc_info_app(), rewriter))
     status, headers = final(calls)
     assert status.startswith("500 ")
-    assert header(headers, "Content-Type") == "text/plain"
+    assert header_value(headers, "Content-Type") == "text/plain"
     assert b"".join(body) == b"replacement error page"
 
 
@@ -964,7 +957,7 @@ def test_inject_leaves_unsearchable_charsets_alone(
     with caplog.at_level(logging.WARNING, logger="wsgikit.rewrite"):
         calls, sent, _ = run_wsgi(linted(app, partial(InjectHTML, snippet=SNIPPET)))
     assert b"".join(sent) == body
-    assert header(final(calls)[1], "ETag") == '"e"'
+    assert header_value(final(calls)[1], "ETag") == '"e"'
     assert charset in caplog.text
 
 
@@ -1033,7 +1026,7 @@ def test_stream_rewriter_on_framework_apps(framework_app: WSGIApplication) -> No
     _, bare, _ = run_wsgi(linted(framework_app))
     calls, body, _ = run_wsgi(linted(framework_app, rewrite_only(stream=upper_stream)))
     assert b"".join(body) == b"".join(bare).upper()
-    assert header(final(calls)[1], "Content-Length") is None
+    assert header_value(final(calls)[1], "Content-Length") is None
 
 
 # --- with Compress ---------------------------------------------------------------------------
@@ -1049,7 +1042,7 @@ def test_inject_inside_compress_injects_then_compresses() -> None:
     stack = linted(app, Compress, partial(InjectHTML, snippet=SNIPPET))
     calls, sent, _ = run_wsgi(stack, {"HTTP_ACCEPT_ENCODING": "gzip"})
     headers = final(calls)[1]
-    assert header(headers, "Content-Encoding") == "gzip"
+    assert header_value(headers, "Content-Encoding") == "gzip"
     assert gzip.decompress(b"".join(sent)) == body.replace(
         b"</body>", SNIPPET.encode() + b"</body>"
     )
@@ -1065,7 +1058,7 @@ def test_inject_outside_compress_leaves_the_gzip_body_alone() -> None:
         linted(app, partial(InjectHTML, snippet=SNIPPET), Compress),
         {"HTTP_ACCEPT_ENCODING": "gzip"},
     )
-    assert header(final(calls)[1], "Content-Encoding") == "gzip"
+    assert header_value(final(calls)[1], "Content-Encoding") == "gzip"
     assert b"".join(sent) == b"".join(bare[1])
 
 
@@ -1100,7 +1093,7 @@ def test_inject_keeps_every_byte_and_adds_snippet_once(
     if position < 0:
         position = len(body)
     assert result == body[:position] + snippet + body[position:]
-    assert header(final(calls)[1], "Content-Length") == str(len(result))
+    assert header_value(final(calls)[1], "Content-Length") == str(len(result))
 
 
 @pytest.mark.parametrize(
@@ -1153,7 +1146,7 @@ def test_content_length_always_matches_the_body(
     calls, sent, _ = run_wsgi(linted(app, rewriter), {"REQUEST_METHOD": method})
     result = b"".join(sent)
     assert result == grow + b"".join(chunks)[::-1]
-    assert header(final(calls)[1], "Content-Length") == str(len(result))
+    assert header_value(final(calls)[1], "Content-Length") == str(len(result))
 
 
 @settings(max_examples=100, deadline=None)
@@ -1167,94 +1160,6 @@ def test_declared_charset_reads_the_parameter() -> None:
     assert declared_charset([("content-type", 'text/html; Charset="ISO-8859-1"')]) == "iso-8859-1"
     assert declared_charset([("Content-Type", "text/html")]) is None
     assert declared_charset([]) is None
-
-
-# --- PasteDeploy -------------------------------------------------------------------------------
-
-
-def app_factory(global_conf: dict[str, str], **local_conf: str) -> WSGIApplication:
-    """A PasteDeploy app factory for the INI tests."""
-    return text_app(HTML, content_type="text/html; charset=utf-8")
-
-
-def paste_upper(body: bytes) -> bytes:
-    return body.upper()
-
-
-def write_ini(tmp_path: Path, filter_section: str) -> str:
-    path = tmp_path / "app.ini"
-    path.write_text(
-        textwrap.dedent(
-            """\
-            [pipeline:main]
-            pipeline = f app
-
-            [app:app]
-            use = call:test_rewrite:app_factory
-
-            """
-        )
-        + textwrap.dedent(filter_section)
-    )
-    return "config:" + str(path)
-
-
-def test_paste_inject_html(tmp_path: Path) -> None:
-    config = write_ini(
-        tmp_path,
-        """\
-        [filter:f]
-        paste.filter_app_factory = wsgikit.paste:inject_html
-        snippet = <script src="/reload.js"></script>
-        marker = </BODY>
-        buffer_limit = 1000
-        content_types = text/html application/xhtml+xml
-        """,
-    )
-    app = loadapp(config)
-    response = testapp(app).get("/")
-    assert response.body == HTML.replace(b"</body>", b'<script src="/reload.js"></script></body>')
-
-
-def test_paste_rewrite_with_dotted_function(tmp_path: Path) -> None:
-    config = write_ini(
-        tmp_path,
-        """\
-        [filter:f]
-        paste.filter_app_factory = wsgikit.paste:rewrite
-        rewrite = test_rewrite:paste_upper
-        content_types = text/*
-        statuses = 200, 404
-        buffer_limit = none
-        """,
-    )
-    app = loadapp(config)
-    assert isinstance(app, BodyRewriter)
-    assert (app.statuses, app.buffer_limit) == (frozenset({200, 404}), None)
-    assert testapp(app).get("/").body == HTML.upper()
-
-
-# The factories' protocol, named in the section: independent of installed entry points.
-EXPLICIT = "paste.filter_app_factory = wsgikit.paste:"
-
-
-@pytest.mark.parametrize(
-    ("section", "message"),
-    [
-        pytest.param(EXPLICIT + "rewrite\nrewrite = no_such_module:f\n", "rewrite",
-                     id="unimportable"),
-        pytest.param(EXPLICIT + "rewrite\nrewrite = test_rewrite:HTML\n", "callable",
-                     id="not callable"),
-        pytest.param(EXPLICIT + "inject_html\nsnippet = x\ncolour = red\n", "colour",
-                     id="unknown option"),
-        pytest.param(EXPLICIT + "inject_html\nsnippet = x\nbuffer_limit = lots\n",
-                     "buffer_limit", id="bad number"),
-    ],
-)  # fmt: skip
-def test_paste_bad_options(tmp_path: Path, section: str, message: str) -> None:
-    config = write_ini(tmp_path, "[filter:f]\n" + section)
-    with pytest.raises(ValueError, match=message):
-        loadapp(config)
 
 
 # --- end to end through waitress ------------------------------------------------------------

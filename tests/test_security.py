@@ -8,12 +8,11 @@ from functools import partial
 from typing import Any
 
 import pytest
-from conftest import exc_info_app, lazy_app, run_wsgi, testapp, text_app, write_app
+from helpers import exc_info_app, lazy_app, run_wsgi, testapp, text_app, write_app
 from hypothesis import given
 from hypothesis import strategies as st
 
 from wsgikit import JSONErrors, ProxyFix, SecurityHeaders, TrustedHosts
-from wsgikit.paste import security_headers
 
 DEFAULTS = {
     "X-Content-Type-Options": "nosniff",
@@ -229,24 +228,6 @@ def test_bad_options_are_refused_at_construction(
 ) -> None:
     with pytest.raises(error, match=name):
         SecurityHeaders(text_app(), **options)
-
-
-def test_paste_factory_converts_ini_strings() -> None:
-    app = security_headers(
-        text_app(),
-        {},
-        hsts="max-age=60",
-        frame_options="none",
-        csp="default-src 'self'",
-        content_type_options="off",
-        https_redirect="true",
-    )
-    assert isinstance(app, SecurityHeaders)
-    assert app.hsts == "max-age=60" and app.frame_options is None
-    assert app.csp == "default-src 'self'" and app.content_type_options is False
-    assert app.https_redirect is True
-    with pytest.raises(ValueError, match="unknown option"):
-        security_headers(text_app(), {}, x_frame_options="DENY")
 
 
 def test_app_that_set_every_header_is_sent_unchanged() -> None:

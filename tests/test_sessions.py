@@ -12,7 +12,6 @@ import json
 import logging
 import operator
 import random
-import textwrap
 import threading
 import time
 import uuid
@@ -29,11 +28,10 @@ import itsdangerous
 import pytest
 import requests
 import webtest
-from conftest import Handshake, Tracked, linted, make_environ, run_wsgi, testapp
+from helpers import Handshake, Tracked, call, header_values, linted, make_environ, run_wsgi, testapp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import Markup
-from paste.deploy import loadapp
 
 from wsgikit import JSONErrors, SessionTooLarge
 from wsgikit.sessions import (
@@ -111,23 +109,9 @@ def ignoring_app(environ: WSGIEnvironment, start_response: StartResponse) -> Ite
     return [b"ok"]
 
 
-def call(
-    app: WSGIApplication, cookie: str | None = None, *, lint: bool = True, **environ: Any
-) -> tuple[str, list[tuple[str, str]], bytes]:
-    if cookie is not None:
-        environ["HTTP_COOKIE"] = cookie
-    calls, chunks, _ = run_wsgi(linted(app) if lint else app, environ)
-    status, headers = calls[-1]
-    return status, headers, b"".join(chunks)
-
-
-def header(headers: list[tuple[str, str]], name: str) -> list[str]:
-    return [value for key, value in headers if key.lower() == name.lower()]
-
-
 def set_cookie(headers: list[tuple[str, str]], name: str = "session") -> str | None:
     """The value of the ``Set-Cookie`` for ``name`` (one at most), or ``None``."""
-    found = [v for v in header(headers, "Set-Cookie") if v.startswith(name + "=")]
+    found = [v for v in header_values(headers, "Set-Cookie") if v.startswith(name + "=")]
     assert len(found) <= 1
     return found[0] if found else None
 
@@ -265,15 +249,17 @@ def test_cookie_is_verified_once_on_first_access(checks: list[bytes]) -> None:
             assert session["a"] == 1
         assert "a" in session and len(session) == 1 and session.get("b") is None
 
-    status, headers, body = call(middleware(read_a_lot), "session=" + signed({"a": 1}))
+    status, headers, body = call(middleware(read_a_lot), HTTP_COOKIE="session=" + signed({"a": 1}))
     assert len(checks) == 1
     assert json.loads(body) == {"a": 1}
 
 
 def test_reading_sends_no_cookie_but_varies_on_cookie() -> None:
-    status, headers, body = call(middleware(lambda s: s.get("a")), "session=" + signed({"a": 1}))
+    status, headers, body = call(
+        middleware(lambda s: s.get("a")), HTTP_COOKIE="session=" + signed({"a": 1})
+    )
     assert set_cookie(headers) is None
-    assert header(headers, "Vary") == ["Cookie"]
+    assert header_values(headers, "Vary") == ["Cookie"]
     assert json.loads(body) == {"a": 1}
 
 
@@ -286,7 +272,7 @@ def test_change_writes_a_cookie_that_reads_back() -> None:
     app = middleware(lambda s: s.__setitem__("n", s.get("n", 0) + 1))
     _, headers, body = call(app)
     assert json.loads(body) == {"n": 1}
-    _, headers, body = call(app, "other=1; session=" + value_of(set_cookie(headers)))
+    _, headers, body = call(app, HTTP_COOKIE="other=1; session=" + value_of(set_cookie(headers)))
     assert json.loads(body) == {"n": 2}
     assert unsign(value_of(set_cookie(headers))) == {"n": 2}
 
@@ -304,7 +290,7 @@ def test_change_writes_a_cookie_that_reads_back() -> None:
 def test_vary_cookie_is_merged(vary: list[str], expected: list[str]) -> None:
     app = SessionMiddleware(session_app(lambda s: s.get("x"), [("Vary", v) for v in vary]), SECRET)
     _, headers, _ = call(app)
-    assert header(headers, "Vary") == expected
+    assert header_values(headers, "Vary") == expected
 
 
 @pytest.mark.parametrize(
@@ -318,7 +304,7 @@ def test_vary_cookie_is_merged(vary: list[str], expected: list[str]) -> None:
 )
 def test_emptying_a_session_deletes_the_cookie(action: Action) -> None:
     app = middleware(action, domain="example.com", secure=True)
-    _, headers, body = call(app, "session=" + signed({"a": 1}))
+    _, headers, body = call(app, HTTP_COOKIE="session=" + signed({"a": 1}))
     cookie = set_cookie(headers)
     assert cookie is not None and json.loads(body) == {}
     attrs = attributes(cookie)
@@ -330,17 +316,17 @@ def test_emptying_a_session_deletes_the_cookie(action: Action) -> None:
 def test_clearing_without_a_cookie_writes_nothing() -> None:
     _, headers, _ = call(middleware(lambda s: s.clear()))
     assert set_cookie(headers) is None
-    assert header(headers, "Vary") == ["Cookie"]
+    assert header_values(headers, "Vary") == ["Cookie"]
 
 
 def test_clearing_an_invalid_cookie_deletes_it() -> None:
-    _, headers, _ = call(middleware(lambda s: s.clear()), "session=garbage")
+    _, headers, _ = call(middleware(lambda s: s.clear()), HTTP_COOKIE="session=garbage")
     assert value_of(set_cookie(headers)) == ""
 
 
 def test_nested_change_needs_modified_flag() -> None:
     value = "session=" + signed({"cart": ["a"]})
-    _, headers, body = call(middleware(lambda s: s["cart"].append("b")), value)
+    _, headers, body = call(middleware(lambda s: s["cart"].append("b")), HTTP_COOKIE=value)
     assert set_cookie(headers) is None  # not detected, as documented
     assert json.loads(body) == {"cart": ["a", "b"]}
 
@@ -348,7 +334,7 @@ def test_nested_change_needs_modified_flag() -> None:
         session["cart"].append("b")
         session.modified = True
 
-    _, headers, _ = call(middleware(append_and_flag), value)
+    _, headers, _ = call(middleware(append_and_flag), HTTP_COOKIE=value)
     assert unsign(value_of(set_cookie(headers))) == {"cart": ["a", "b"]}
 
 
@@ -356,17 +342,19 @@ def test_nested_change_needs_modified_flag() -> None:
 def test_detect_changes_writes_a_change_inside_a_value(flask_compatible: bool) -> None:
     """#12: a fingerprint (the serialised data) at load vs at the end of the request."""
     options = {"detect_changes": True, "flask_compatible": flask_compatible}
-    value = value_of(set_cookie(call(middleware(setter(cart=["a"]), **options))[1]))
-    _, headers, _ = call(middleware(lambda s: s["cart"].append("b"), **options), "session=" + value)
+    value = value_of(set_cookie(call(middleware(setter(cart=["a"]), **options)).header_list))
+    _, headers, _ = call(
+        middleware(lambda s: s["cart"].append("b"), **options), HTTP_COOKIE="session=" + value
+    )
     written = value_of(set_cookie(headers))
-    _, _, body = call(middleware(**options), "session=" + written)
+    _, _, body = call(middleware(**options), HTTP_COOKIE="session=" + written)
     assert json.loads(body) == {"cart": ["a", "b"]}
 
 
 def test_detect_changes_leaves_an_unchanged_session_alone(checks: list[bytes]) -> None:
     value = "session=" + signed({"cart": ["a"], "n": 1.5})
-    _, headers, _ = call(middleware(lambda s: s["cart"][0], detect_changes=True), value)
-    assert set_cookie(headers) is None and header(headers, "Vary") == ["Cookie"]
+    _, headers, _ = call(middleware(lambda s: s["cart"][0], detect_changes=True), HTTP_COOKIE=value)
+    assert set_cookie(headers) is None and header_values(headers, "Vary") == ["Cookie"]
     assert len(checks) == 1
 
 
@@ -376,7 +364,7 @@ def test_modified_flag_alone_loads_and_rewrites_the_data(checks: list[bytes]) ->
         return ignoring_app(environ, start_response)
 
     app = SessionMiddleware(flagging_app, SECRET)
-    _, headers, _ = call(app, "session=" + signed({"keep": "me"}))
+    _, headers, _ = call(app, HTTP_COOKIE="session=" + signed({"keep": "me"}))
     assert len(checks) == 1
     assert unsign(value_of(set_cookie(headers))) == {"keep": "me"}
 
@@ -385,14 +373,14 @@ def test_refresh_each_request_resigns_a_read_session(clock: Clock) -> None:
     value = signed({"a": 1})
     clock.now = T0 + 100
     app = middleware(lambda s: s.get("a"), refresh_each_request=True)
-    _, headers, _ = call(app, "session=" + value)
+    _, headers, _ = call(app, HTTP_COOKIE="session=" + value)
     new = value_of(set_cookie(headers))
     assert new != value and unsign(new) == {"a": 1}
     assert attributes(set_cookie(headers) or "")["Max-Age"] == str(14 * DAY)
     # A request that never touches the session still costs nothing.
     untouched = SessionMiddleware(ignoring_app, SECRET, refresh_each_request=True)
-    _, headers, _ = call(untouched, "session=" + value)
-    assert set_cookie(headers) is None and header(headers, "Vary") == []
+    _, headers, _ = call(untouched, HTTP_COOKIE="session=" + value)
+    assert set_cookie(headers) is None and header_values(headers, "Vary") == []
 
 
 @pytest.mark.parametrize(
@@ -456,10 +444,10 @@ def test_cookie_attributes(clock: Clock, options: dict[str, Any], expected: dict
 
 def test_cookie_name_is_configurable() -> None:
     app = middleware(setter(a=1), cookie_name="__Host-sid", secure=True)
-    _, headers, _ = call(app, "session=" + signed({"wrong": "cookie"}))
+    _, headers, _ = call(app, HTTP_COOKIE="session=" + signed({"wrong": "cookie"}))
     cookie = set_cookie(headers, "__Host-sid")
     assert set_cookie(headers) is None
-    _, _, body = call(app, "__Host-sid=" + value_of(cookie))
+    _, _, body = call(app, HTTP_COOKIE="__Host-sid=" + value_of(cookie))
     assert json.loads(body) == {"a": 1}
 
 
@@ -482,7 +470,9 @@ def test_expiry_is_enforced_on_the_server(
     value = signed({"a": 1})
     clock.now = T0 + age
     with caplog.at_level(logging.INFO, "wsgikit.sessions"):
-        _, _, body = call(middleware(lambda s: s.get("a"), max_age=DAY), "session=" + value)
+        _, _, body = call(
+            middleware(lambda s: s.get("a"), max_age=DAY), HTTP_COOKIE="session=" + value
+        )
     assert json.loads(body) == ({"a": 1} if valid else {})
     assert bool(caplog.records) is not valid
     if not valid:
@@ -492,7 +482,9 @@ def test_expiry_is_enforced_on_the_server(
 def test_no_max_age_accepts_old_cookies(clock: Clock) -> None:
     value = signed({"a": 1})
     clock.now = T0 + 400 * DAY
-    _, _, body = call(middleware(lambda s: s.get("a"), max_age=None), "session=" + value)
+    _, _, body = call(
+        middleware(lambda s: s.get("a"), max_age=None), HTTP_COOKIE="session=" + value
+    )
     assert json.loads(body) == {"a": 1}
 
 
@@ -505,9 +497,9 @@ def test_browser_session_cookie_with_a_server_side_age_limit(clock: Clock) -> No
     assert "Expires" not in attributes(cookie) and "Max-Age" not in attributes(cookie)
     reader = middleware(lambda s: s.get("a"), max_age=DAY, permanent=False)
     clock.now = T0 + DAY
-    assert json.loads(call(reader, "session=" + value_of(cookie))[2]) == {"a": 1}
+    assert json.loads(call(reader, HTTP_COOKIE="session=" + value_of(cookie)).body) == {"a": 1}
     clock.now = T0 + DAY + 1
-    assert json.loads(call(reader, "session=" + value_of(cookie))[2]) == {}
+    assert json.loads(call(reader, HTTP_COOKIE="session=" + value_of(cookie)).body) == {}
 
 
 @pytest.mark.parametrize(
@@ -561,7 +553,7 @@ def test_flask_mode_keeps_what_flasks_permanent_flag_says() -> None:
 def test_rotate_of_a_cookie_session_re_signs_it(clock: Clock) -> None:
     value = signed({"a": 1})
     clock.now = T0 + 10
-    _, headers, _ = call(middleware(lambda s: s.rotate()), "session=" + value)
+    _, headers, _ = call(middleware(lambda s: s.rotate()), HTTP_COOKIE="session=" + value)
     rotated = value_of(set_cookie(headers))
     assert rotated != value and unsign(rotated) == {"a": 1}
 
@@ -569,21 +561,21 @@ def test_rotate_of_a_cookie_session_re_signs_it(clock: Clock) -> None:
 def test_fallback_keys_verify_but_never_sign() -> None:
     old = "session=" + signed({"a": 1}, OLD_SECRET)
     rotated = middleware(setter(b=2), fallback_keys=[OLD_SECRET])
-    _, headers, body = call(rotated, old)
+    _, headers, body = call(rotated, HTTP_COOKIE=old)
     assert json.loads(body) == {"a": 1, "b": 2}
     new = value_of(set_cookie(headers))
     assert unsign(new, SECRET) == {"a": 1, "b": 2}
     with pytest.raises(itsdangerous.BadSignature):
         unsign(new, OLD_SECRET)
     # Without the fallback the old cookie is just a bad one.
-    _, _, body = call(middleware(lambda s: s.get("a")), old)
+    _, _, body = call(middleware(lambda s: s.get("a")), HTTP_COOKIE=old)
     assert json.loads(body) == {}
 
 
 def test_several_fallback_keys() -> None:
     oldest = "session=" + signed({"v": "oldest"}, "k1-oldest-key")
     app = middleware(lambda s: s.get("v"), fallback_keys=("k2-old-key", "k1-oldest-key"))
-    assert json.loads(call(app, oldest)[2]) == {"v": "oldest"}
+    assert json.loads(call(app, HTTP_COOKIE=oldest).body) == {"v": "oldest"}
 
 
 @pytest.mark.parametrize(
@@ -597,9 +589,9 @@ def test_several_fallback_keys() -> None:
 def test_salt_and_digest(options: dict[str, Any], salt: str, digest: Any) -> None:
     app = middleware(lambda s: s.get("v"), **options)
     good = signed({"v": 1}, salt=salt, digest=digest)
-    assert json.loads(call(app, "session=" + good)[2]) == {"v": 1}
+    assert json.loads(call(app, HTTP_COOKIE="session=" + good).body) == {"v": 1}
     default = signed({"v": 1})
-    assert json.loads(call(app, "session=" + default)[2]) == {}
+    assert json.loads(call(app, HTTP_COOKIE="session=" + default).body) == {}
 
 
 # --- bad cookies: empty session, a log line, the app's data still saved --------
@@ -640,7 +632,7 @@ def test_bad_cookie_gives_an_empty_session_and_keeps_new_data(
     cookie: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, "wsgikit.sessions"):
-        status, headers, body = call(middleware(setter(after=1)), cookie)
+        status, headers, body = call(middleware(setter(after=1)), HTTP_COOKIE=cookie)
     assert status == "200 OK"
     assert json.loads(body) == {"after": 1}
     assert unsign(value_of(set_cookie(headers))) == {"after": 1}
@@ -656,15 +648,20 @@ def test_signed_absurd_timestamp_is_an_empty_session(
         patch.setattr(itsdangerous.TimestampSigner, "get_timestamp", lambda self: timestamp)
         value = signed({"a": 1})
     with caplog.at_level(logging.INFO, "wsgikit.sessions"):
-        _, _, body = call(middleware(lambda s: s.get("a")), "session=" + value)
-        _, _, twice = call(middleware(lambda s: s.get("a")), f"session={value}; session={value}")
+        _, _, body = call(middleware(lambda s: s.get("a")), HTTP_COOKIE="session=" + value)
+        _, _, twice = call(
+            middleware(lambda s: s.get("a")), HTTP_COOKIE=f"session={value}; session={value}"
+        )
     assert json.loads(body) == {} == json.loads(twice)
     assert caplog.records
 
 
 def test_bad_cookie_log_does_not_show_its_content(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, "wsgikit.sessions"):
-        call(middleware(lambda s: s.get("a")), "session=" + signed({"secret": "xyzzy"}, "bad"))
+        call(
+            middleware(lambda s: s.get("a")),
+            HTTP_COOKIE="session=" + signed({"secret": "xyzzy"}, "bad"),
+        )
     assert "xyzzy" not in caplog.text and signed({"secret": "xyzzy"}, "bad") not in caplog.text
     assert caplog.records[0].levelno == logging.WARNING
 
@@ -673,16 +670,18 @@ def test_bad_cookie_log_does_not_show_its_content(caplog: pytest.LogCaptureFixtu
 def test_bad_cookie_is_kept_by_a_request_that_only_reads_the_session(cookie: str) -> None:
     """Another instance may hold the key this one lacks (#8): never delete on a failed check."""
     app = middleware(lambda s: s.get("a"), domain="example.com", path="/app")
-    _, headers, body = call(app, cookie)
+    _, headers, body = call(app, HTTP_COOKIE=cookie)
     assert json.loads(body) == {}
     assert set_cookie(headers) is None
-    assert header(headers, "Vary") == ["Cookie"]
+    assert header_values(headers, "Vary") == ["Cookie"]
 
 
 def test_expired_cookie_is_kept_when_only_read(clock: Clock) -> None:
     value = signed({"a": 1})
     clock.now = T0 + 2 * DAY
-    _, headers, body = call(middleware(lambda s: s.get("a"), max_age=DAY), "session=" + value)
+    _, headers, body = call(
+        middleware(lambda s: s.get("a"), max_age=DAY), HTTP_COOKIE="session=" + value
+    )
     assert json.loads(body) == {} and set_cookie(headers) is None
 
 
@@ -714,13 +713,13 @@ def test_repeated_bad_cookie_log_is_bounded(caplog: pytest.LogCaptureFixture) ->
     cookie = "session=" + signed({"a": 1}, "wrong-key-" + "w" * 32)
     with caplog.at_level(logging.DEBUG, "wsgikit.sessions"):
         for _ in range(5):
-            call(app, cookie)
+            call(app, HTTP_COOKIE=cookie)
     levels = [r.levelno for r in caplog.records]
     assert levels == [logging.WARNING] + [logging.DEBUG] * 4
     # Another instance (another stack in the process) logs its own first line.
     caplog.clear()
     with caplog.at_level(logging.DEBUG, "wsgikit.sessions"):
-        call(middleware(lambda s: s.get("a")), cookie)
+        call(middleware(lambda s: s.get("a")), HTTP_COOKIE=cookie)
     assert [r.levelno for r in caplog.records] == [logging.WARNING]
 
 
@@ -734,19 +733,19 @@ def test_repeated_bad_cookie_log_is_bounded(caplog: pytest.LogCaptureFixture) ->
     ],
 )
 def test_reading_never_deletes_a_cookie(cookie: str) -> None:
-    _, headers, _ = call(middleware(lambda s: s.get("a")), cookie)
+    _, headers, _ = call(middleware(lambda s: s.get("a")), HTTP_COOKIE=cookie)
     assert set_cookie(headers) is None
 
 
 def test_bad_cookie_is_replaced_not_deleted_when_the_app_stores_data() -> None:
-    _, headers, _ = call(middleware(setter(fresh=1)), "session=garbage")
-    [cookie] = header(headers, "Set-Cookie")
+    _, headers, _ = call(middleware(setter(fresh=1)), HTTP_COOKIE="session=garbage")
+    [cookie] = header_values(headers, "Set-Cookie")
     assert unsign(value_of(cookie)) == {"fresh": 1}
 
 
 def test_bad_cookie_of_an_untouched_session_is_left_alone(checks: list[bytes]) -> None:
     calls, _, _ = run_wsgi(SessionMiddleware(ignoring_app, SECRET), {"HTTP_COOKIE": "session=bad"})
-    assert checks == [] and header(calls[-1][1], "Set-Cookie") == []
+    assert checks == [] and header_values(calls[-1][1], "Set-Cookie") == []
 
 
 def test_several_cookies_the_one_signed_last_wins(clock: Clock) -> None:
@@ -759,14 +758,14 @@ def test_several_cookies_the_one_signed_last_wins(clock: Clock) -> None:
         (f"session={newer}; session={older}", "newer"),
         (f"session=bad; session={older}; session=worse", "older"),
     ]:
-        assert json.loads(call(app, header_value)[2]) == {"v": expected}
+        assert json.loads(call(app, HTTP_COOKIE=header_value).body) == {"v": expected}
 
 
 def test_other_cookies_are_ignored() -> None:
     app = middleware(lambda s: s.get("a"))
     cookie = f"sessionid=zzz; my_session=yyy; session={signed({'a': 1})}; x=session"
-    assert json.loads(call(app, cookie)[2]) == {"a": 1}
-    assert json.loads(call(app, "sessionid=1; xsession=2")[2]) == {}
+    assert json.loads(call(app, HTTP_COOKIE=cookie).body) == {"a": 1}
+    assert json.loads(call(app, HTTP_COOKIE="sessionid=1; xsession=2").body) == {}
 
 
 BIG = base64.b64encode(random.Random(7).randbytes(3200)).decode()  # incompressible
@@ -856,9 +855,9 @@ READS: list[Any] = [
 def test_every_read_loads_the_cookie(read: Callable[[Session], Any], expected: Any) -> None:
     results: list[Any] = []
     app = middleware(lambda s: (results.append(read(s)), results.append(s.modified)))
-    _, headers, _ = call(app, "session=" + signed({"a": 1, "b": [2]}))
+    _, headers, _ = call(app, HTTP_COOKIE="session=" + signed({"a": 1, "b": [2]}))
     assert results == [expected, False]
-    assert set_cookie(headers) is None and header(headers, "Vary") == ["Cookie"]
+    assert set_cookie(headers) is None and header_values(headers, "Vary") == ["Cookie"]
 
 
 def test_repr_does_not_load_the_cookie(checks: list[bytes]) -> None:
@@ -868,7 +867,7 @@ def test_repr_does_not_load_the_cookie(checks: list[bytes]) -> None:
         seen.extend([repr(session), f"{session!s}", session.accessed])
         seen.extend([session.get("a"), repr(session), session.accessed])
 
-    call(middleware(look), "session=" + signed({"a": 1}))
+    call(middleware(look), HTTP_COOKIE="session=" + signed({"a": 1}))
     assert seen == [
         "<Session (not loaded)>",
         "<Session (not loaded)>",
@@ -908,7 +907,7 @@ WRITES: list[Any] = [
 @pytest.mark.parametrize(("write", "expected"), WRITES)
 def test_every_change_is_saved(write: Action, expected: dict[str, Any]) -> None:
     app = middleware(write)
-    _, headers, body = call(app, "session=" + signed({"a": 1}))
+    _, headers, body = call(app, HTTP_COOKIE="session=" + signed({"a": 1}))
     assert json.loads(body) == expected
     cookie = value_of(set_cookie(headers))
     assert (unsign(cookie) if cookie else {}) == expected
@@ -922,7 +921,7 @@ def test_every_change_is_saved(write: Action, expected: dict[str, Any]) -> None:
     ],
 )
 def test_non_changes_write_nothing(noop: Action) -> None:
-    _, headers, body = call(middleware(noop), "session=" + signed({"a": 1}))
+    _, headers, body = call(middleware(noop), HTTP_COOKIE="session=" + signed({"a": 1}))
     assert set_cookie(headers) is None and json.loads(body) == {"a": 1}
 
 
@@ -936,9 +935,9 @@ def test_new_and_accessed_flags() -> None:
 
     call(middleware(look))
     assert seen == {"accessed_before": False, "new": True, "accessed_after": True}
-    call(middleware(look), "session=" + signed({"a": 1}))
+    call(middleware(look), HTTP_COOKIE="session=" + signed({"a": 1}))
     assert seen["new"] is False
-    call(middleware(look), "session=tampered")
+    call(middleware(look), HTTP_COOKIE="session=tampered")
     assert seen["new"] is True
 
 
@@ -1023,9 +1022,11 @@ def test_first_touch_during_the_body_is_logged_and_lost(
         return body()
 
     with caplog.at_level(logging.INFO, "wsgikit.sessions"):
-        _, headers, body = call(SessionMiddleware(app, SECRET), "session=" + signed({"a": 1}))
+        _, headers, body = call(
+            SessionMiddleware(app, SECRET), HTTP_COOKIE="session=" + signed({"a": 1})
+        )
     assert body == b"hi"
-    assert header(headers, "Set-Cookie") == [] and header(headers, "Vary") == []
+    assert header_values(headers, "Set-Cookie") == [] and header_values(headers, "Vary") == []
     warnings = [r for r in caplog.records if "after start_response" in r.getMessage()]
     assert [r.levelno for r in warnings] == ([logging.WARNING] if warned else [])
 
@@ -1117,7 +1118,7 @@ def test_app_headers_are_not_mutated(vary: str, sent: str) -> None:
 
     _, headers, _ = call(SessionMiddleware(app, SECRET))
     assert app_headers == [("Content-Type", "text/plain"), ("Vary", vary)]
-    assert header(headers, "Vary") == [sent]
+    assert header_values(headers, "Vary") == [sent]
     assert unsign(value_of(set_cookie(headers))) == {"a": 1}
 
 
@@ -1125,7 +1126,7 @@ def test_session_beside_a_cookie_that_is_not_utf8_is_read() -> None:
     """Another cookie's non-UTF-8 bytes (werkzeug.http.parse_cookie raises on
     them) do not cost the session."""
     cookie = "other=caf\xe9; session=" + signed({"a": 1})
-    _, headers, body = call(middleware(lambda s: s.get("a")), cookie)
+    _, headers, body = call(middleware(lambda s: s.get("a")), HTTP_COOKIE=cookie)
     assert json.loads(body) == {"a": 1} and set_cookie(headers) is None
 
 
@@ -1148,7 +1149,10 @@ def test_bodyless_statuses_get_the_cookie(status: str) -> None:
     sent, headers, body = call(SessionMiddleware(app, SECRET))
     assert sent == status and body == b""
     assert unsign(value_of(set_cookie(headers))) == {"a": 1}
-    assert header(headers, "Vary") == ["Cookie"] and header(headers, "Content-Length") == []
+    assert (
+        header_values(headers, "Vary") == ["Cookie"]
+        and header_values(headers, "Content-Length") == []
+    )
 
 
 class _LazyUnserialisable:
@@ -1325,7 +1329,7 @@ def test_examples_read_the_secret_key_from_the_environment(
     reader = SessionMiddleware(
         session_app(), "from-the-environment-" + "x" * 32, flask_compatible="bottle" in name
     )
-    _, _, body = call(reader, "session=" + app.cookies["session"].strip('"'))
+    _, _, body = call(reader, HTTP_COOKIE="session=" + app.cookies["session"].strip('"'))
     assert json.loads(body) != {}
 
 
@@ -1368,7 +1372,9 @@ def test_custom_serializer() -> None:
     app = middleware(setter(k="v"), serializer=Upper())
     _, headers, _ = call(app)
     reader = middleware(lambda s: s.get("k"), serializer=Upper())
-    assert json.loads(call(reader, "session=" + value_of(set_cookie(headers)))[2]) == {"k": "v"}
+    assert json.loads(
+        call(reader, HTTP_COOKIE="session=" + value_of(set_cookie(headers))).body
+    ) == {"k": "v"}
 
 
 # --- property tests -------------------------------------------------------------------
@@ -1388,7 +1394,7 @@ COOKIE_TEXT = st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=200)
 def test_any_cookie_header_gives_a_dict_session(header_value: str) -> None:
     seen: list[Any] = []
     app = middleware(lambda s: seen.append((type(s), dict(s))))
-    status, headers, body = call(app, header_value, lint=False)
+    status, headers, body = call(app, HTTP_COOKIE=header_value, lint=False)
     assert status == "200 OK"
     [(kind, data)] = seen
     assert kind is Session and isinstance(data, dict)
@@ -1416,7 +1422,7 @@ def test_json_contents_round_trip(data: dict[str, Any]) -> None:
     seen: list[dict[str, Any]] = []
     reader = SessionMiddleware(session_app(lambda s: seen.append(dict(s))), SECRET)
     if data:
-        call(reader, "session=" + value_of(set_cookie(headers)), lint=False)
+        call(reader, HTTP_COOKIE="session=" + value_of(set_cookie(headers)), lint=False)
         assert seen == [data]
     else:
         assert set_cookie(headers) is None
@@ -1505,7 +1511,7 @@ def test_flask_writes_we_read() -> None:
     cookie = flask_cookie(TAGGED)
     seen: list[dict[str, Any]] = []
     app = middleware(lambda s: seen.append(dict(s)), flask_compatible=True)
-    call(app, "session=" + value_of(cookie))
+    call(app, HTTP_COOKIE="session=" + value_of(cookie))
     assert seen == [TAGGED]
     assert {type(v) for v in seen[0].values()} == {type(v) for v in TAGGED.values()}
 
@@ -1550,7 +1556,9 @@ def test_flask_cookie_with_malformed_tags_is_rejected(caplog: pytest.LogCaptureF
         None, salt="cookie-session", digest=hashlib.sha1, payload=_b64(b'{"x":{" u":"nope"}}')
     )
     with caplog.at_level(logging.INFO, "wsgikit.sessions"):
-        _, _, body = call(middleware(lambda s: s.get("x"), flask_compatible=True), "session=" + bad)
+        _, _, body = call(
+            middleware(lambda s: s.get("x"), flask_compatible=True), HTTP_COOKIE="session=" + bad
+        )
     assert json.loads(body) == {} and caplog.records[0].levelno == logging.WARNING
 
 
@@ -1603,7 +1611,7 @@ def test_app_setting_a_cookie_of_our_name_is_logged_once(
         _, headers, _ = call(app)
         _, again, _ = call(app)
     assert headers == again
-    cookies = header(headers, "Set-Cookie")
+    cookies = header_values(headers, "Set-Cookie")
     assert cookies[0] == their_cookie  # the app's cookie is passed on as it was
     clash = [r for r in caplog.records if "sets a cookie named" in r.getMessage()]
     assert [r.levelno for r in clash] == ([logging.WARNING] if warned else [])
@@ -1615,8 +1623,8 @@ def test_app_cookie_of_our_name_replaces_a_bad_one_without_a_deletion() -> None:
     app = SessionMiddleware(
         _clashing_app("session=fresh", lambda s: s.get("a")), SECRET, flask_compatible=True
     )
-    _, headers, _ = call(app, "session=stale")
-    assert header(headers, "Set-Cookie") == ["session=fresh"]
+    _, headers, _ = call(app, HTTP_COOKIE="session=stale")
+    assert header_values(headers, "Set-Cookie") == ["session=fresh"]
 
 
 def test_pyramid_cookie_session_around_is_logged_though_ours_is_untouched(
@@ -1861,136 +1869,6 @@ def test_end_to_end_flask_and_bottle_share_a_session(serve: Any) -> None:
         assert browser.get(server.url + "/bottle/cart").json()["cart"] == ["apple", "pear"]
 
 
-# --- PasteDeploy ----------------------------------------------------------------------
-
-
-def test_paste_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WSGIKIT_TEST_SESSION_KEY", SECRET)
-    monkeypatch.setenv("WSGIKIT_TEST_OLD_KEY", OLD_SECRET)
-    ini = tmp_path / "app.ini"
-    ini.write_text(
-        textwrap.dedent(
-            """
-            [pipeline:main]
-            pipeline = session app
-
-            [filter:session]
-            use = egg:wsgikit#session
-            secret_key = env:WSGIKIT_TEST_SESSION_KEY
-            fallback_keys =
-                env:WSGIKIT_TEST_OLD_KEY
-                a literal, old key
-            cookie_name = sid
-            max_age = 1h
-            secure = true
-            httponly = false
-            samesite = strict
-            domain = example.com
-            path = /app
-            partitioned = true
-            salt = my-salt
-            digest = sha512
-            flask_compatible = false
-            refresh_each_request = yes
-
-            [app:app]
-            use = call:test_sessions:_paste_app
-            """
-        )
-    )
-    app = loadapp(f"config:{ini}")
-    assert isinstance(app, SessionMiddleware)
-    assert app.secret_key == SECRET
-    assert app.fallback_keys == (OLD_SECRET, "a literal, old key")
-    assert (app.cookie_name, app.max_age, app.secure, app.httponly) == ("sid", 3600, True, False)
-    assert (app.samesite, app.domain, app.path, app.partitioned) == (
-        "Strict",
-        "example.com",
-        "/app",
-        True,
-    )
-    assert (app.salt, app.digest, app.flask_compatible, app.refresh_each_request) == (
-        "my-salt",
-        "sha512",
-        False,
-        True,
-    )
-
-
-def test_paste_factory_defaults_and_unknown_options(tmp_path: Path) -> None:
-    ini = tmp_path / "app.ini"
-    base = (
-        "[pipeline:main]\npipeline = session app\n\n"
-        "[filter:session]\nuse = egg:wsgikit#session\nsecret_key = s3cret\n"
-    )
-    tail = "\n[app:app]\nuse = call:test_sessions:_paste_app\n"
-    ini.write_text(base + "max_age = none\n" + tail)
-    app = loadapp(f"config:{ini}")
-    assert app.max_age is None and app.cookie_name == "session" and app.salt == "wsgikit.session"
-    ini.write_text(base + "cookie = x\n" + tail)
-    with pytest.raises(ValueError, match="unknown option"):
-        loadapp(f"config:{ini}")
-
-
-@pytest.mark.parametrize(
-    ("lines", "expected"),
-    [
-        pytest.param("fallback_keys = k1 k2, k3", ("k1 k2, k3",), id="one line is one key"),
-        pytest.param("fallback_keys =\n  k1\n\n  k2 x\n", ("k1", "k2 x"), id="one per line"),
-        pytest.param("fallback_keys =", (), id="empty"),
-        pytest.param("samesite = none\nsecure = true", "None", id="samesite none is None"),
-        pytest.param("samesite = off", None, id="samesite off: no attribute"),
-        pytest.param("domain = none", None, id="domain none: unset"),
-    ],
-)
-def test_paste_factory_list_and_none_values(tmp_path: Path, lines: str, expected: Any) -> None:
-    ini = tmp_path / "app.ini"
-    ini.write_text(
-        "[pipeline:main]\npipeline = session app\n\n"
-        f"[filter:session]\nuse = egg:wsgikit#session\nsecret_key = s3cret\n{lines}\n"
-        "\n[app:app]\nuse = call:test_sessions:_paste_app\n"
-    )
-    app = loadapp(f"config:{ini}")
-    option = lines.split("=", 1)[0].strip()
-    assert getattr(app, option) == expected
-
-
-def test_paste_factory_store_and_round_two_options(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from wsgikit import MemoryStore, RedisStore
-
-    monkeypatch.setenv("WSGIKIT_TEST_REDIS", "redis://:pw@127.0.0.1:1/0")
-    ini = tmp_path / "app.ini"
-    head = (
-        "[pipeline:main]\npipeline = session app\n\n"
-        "[filter:session]\nuse = egg:wsgikit#session\nsecret_key = s3cret\n"
-    )
-    tail = "\n[app:app]\nuse = call:test_sessions:_paste_app\n"
-    ini.write_text(
-        head + "store = memory\noversize = log\npermanent = false\ndetect_changes = on\n" + tail
-    )
-    app = loadapp(f"config:{ini}")
-    assert isinstance(app.store, MemoryStore)
-    assert (app.oversize, app.permanent, app.detect_changes) == ("log", False, True)
-    ini.write_text(head + "store = env:WSGIKIT_TEST_REDIS\n" + tail)
-    app = loadapp(f"config:{ini}")
-    assert isinstance(app.store, RedisStore)
-    app.store.client.close()
-    ini.write_text(head + "store = none\n" + tail)
-    assert loadapp(f"config:{ini}").store is None
-    for bad in ("", "postgres://:pw@db/0", "oversize = huge"):
-        line = bad if "=" in bad else f"store = {bad}"
-        ini.write_text(head + line + "\n" + tail)
-        with pytest.raises(ValueError) as raised:
-            loadapp(f"config:{ini}")
-        assert "pw" not in str(raised.value)
-
-
-def _paste_app(global_conf: Any, **local_conf: Any) -> WSGIApplication:
-    return ignoring_app
-
-
 # --- the fast path is exact: cookies both ways, lookup, Set-Cookie (#12) -------------
 
 KEYS = [SECRET, OLD_SECRET, "oldest-secret-key-0123456789abcde"]
@@ -2051,7 +1929,7 @@ def _read_through(app: SessionMiddleware, value: str) -> dict[str, Any]:
         return ignoring_app(environ, start_response)
 
     app.app = inner
-    call(app, "session=" + value, lint=False)
+    call(app, HTTP_COOKIE="session=" + value, lint=False)
     return seen[0]
 
 

@@ -19,7 +19,7 @@ import pytest
 import redis
 import requests
 import webtest
-from conftest import free_port, run_wsgi, testapp
+from helpers import free_port, run_wsgi, testapp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
