@@ -171,7 +171,7 @@ def drive(app: WSGIApplication, paced: Paced, **environ: Any) -> list[bytes]:
         pytest.param({"encodings": ("deflate",)}, ValueError, "encodings", id="deflate"),
         pytest.param({"encodings": ()}, ValueError, "encodings", id="no encodings"),
         pytest.param({"encodings": ("gzip", "GZIP")}, ValueError, "encodings", id="twice"),
-        pytest.param({"encodings": "gzip"}, TypeError, "encodings", id="encodings str"),
+        pytest.param({"encodings": b"gzip"}, TypeError, "encodings", id="encodings bytes"),
         pytest.param({"encodings": (1,)}, TypeError, "encodings", id="encoding int"),
         pytest.param({"content_types": ("text",)}, ValueError, "content_types", id="no slash"),
         pytest.param({"content_types": ("text/ html",)}, ValueError, "content_types", id="space"),

@@ -17,6 +17,8 @@ status line, a header list or an option value.
 - :data:`REQUEST_ID`: what a request ID taken from a client may look like (a
   request ID that :class:`~wsgikit.RequestID` accepts is exactly one
   :class:`~wsgikit.JSONErrors` would echo).
+- :data:`TOKEN`: the RFC 9110 token grammar (header names, methods, cookie
+  names).
 - :class:`HTTPStatusError`: wsgikit's own errors that carry an HTTP status.
 """
 
@@ -200,6 +202,10 @@ class MediaMatcher:
         _, plus, tail = sub.rpartition("+")
         return bool(plus) and tail in self._suffixes
 
+
+#: An RFC 9110 token (section 5.6.2): a header name, a method, an auth scheme,
+#: a cookie name. The one copy of this grammar in wsgikit.
+TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 # --- log lines and request IDs ------------------------------------------------
 
