@@ -128,13 +128,14 @@ def check_items(option: str, values: object, what: str) -> tuple[object, ...]:
     return tuple(values)
 
 
-def check_token(option: str, value: object) -> str:
-    """A header name (or another RFC 9110 token: a method, a cookie name).
+def check_token(option: str, value: object, what: str = "a header name") -> str:
+    """A header name, or another RFC 9110 token (``what`` words it: ``"a
+    cookie name"``).
 
     :raises TypeError: For anything not a str.
     :raises ValueError: For a str that is not a token.
     """
-    accepted = "a header name (an RFC 9110 token)"
+    accepted = f"{what} (an RFC 9110 token)"
     if not isinstance(value, str):
         raise TypeError(f"{option}: must be {accepted}, not {_shown(value)}")
     if not TOKEN.fullmatch(value):

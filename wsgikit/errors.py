@@ -93,7 +93,6 @@ DROPPED_HEADERS = frozenset(
 )
 
 
-
 class JSONErrors:
     """Turn every 4xx/5xx response and every unhandled exception into JSON.
 
