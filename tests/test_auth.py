@@ -407,7 +407,7 @@ def test_auth_parser_stores_the_parsed_header(
         pytest.param({"users": {}, "realm": "a\r\nb"}, ValueError, "realm", id="realm CRLF"),
         pytest.param({"users": {}, "realm": ""}, ValueError, "realm", id="realm empty"),
         pytest.param({"users": {}, "realm": "Zürich"}, ValueError, "realm", id="realm non-ASCII"),
-        pytest.param({"users": {}, "realm": b"x"}, TypeError, "realm must be a str", id="bytes"),
+        pytest.param({"users": {}, "realm": b"x"}, TypeError, "realm: must be a str", id="bytes"),
         pytest.param({"users": {}, "exempt": "/"}, ValueError, "every path", id="exempt root"),
         pytest.param({"users": {}, "exempt": ["health"]}, ValueError, "absolute", id="relative"),
         pytest.param({"users": {}, "exempt": ["/a/../b"]}, ValueError, "segment", id="dots"),

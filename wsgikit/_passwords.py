@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 from ._http import log_safe
+from ._options import check_int, check_seconds
 
 logger = logging.getLogger("wsgikit.auth")
 
@@ -195,10 +196,12 @@ class UserTable:
         self.htpasswd = htpasswd
         self._stamp = stamp
         self.reload_interval = (
-            None if reload_interval is None else _seconds("reload_interval", reload_interval)
+            None
+            if reload_interval is None
+            else check_seconds("reload_interval", reload_interval, none=True)
         )
-        self.cache_ttl = _seconds("cache_ttl", cache_ttl)
-        self.cache_size = _count("cache_size", cache_size)
+        self.cache_ttl = check_seconds("cache_ttl", cache_ttl)
+        self.cache_size = check_int("cache_size", cache_size)
         self._cache = (
             SuccessCache(self.cache_size, self.cache_ttl)
             if self.cache_ttl > 0 and self.cache_size > 0
@@ -367,22 +370,6 @@ def _bcrypt(where: str) -> ModuleType:
         raise ValueError(
             f"{where} is a bcrypt hash, which needs the bcrypt package: {_BCRYPT_EXTRA}"
         ) from None
-
-
-def _seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds, not {kind_of(value)}")
-    if not value >= 0:
-        raise ValueError(f"{name} must be >= 0, not {value!r}")
-    return float(value)
-
-
-def _count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a whole number, not {kind_of(value)}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, not {value!r}")
-    return value
 
 
 def _build_table(
