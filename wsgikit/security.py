@@ -25,6 +25,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._answer import plain_response, redirect
 from ._host import parse_host, request_host, request_url
+from ._options import check_bool
 from ._response import EditFunction, Headers, intercept_headers
 
 logger = logging.getLogger("wsgikit.security")
@@ -148,9 +149,7 @@ class SecurityHeaders:
                 raise ValueError(
                     f"coop must be one of {', '.join(sorted(_COOP_VALUES))} (or None), not {coop!r}"
                 )
-        if not isinstance(https_redirect, bool):
-            raise TypeError(f"https_redirect must be True or False, not {https_redirect!r}")
-        self.https_redirect = https_redirect
+        self.https_redirect = check_bool("https_redirect", https_redirect)
 
         common: Headers = []
         if self.content_type_options:
