@@ -503,7 +503,7 @@ def test_bad_store_options(options: dict[str, Any], error: type[Exception], matc
         pytest.param((42,), {}, TypeError, "url", id="int url"),
         pytest.param(("redis://x",), {"prefix": 1}, TypeError, "prefix", id="int prefix"),
         pytest.param(("redis://x",), {"timeout": 0}, ValueError, "timeout", id="zero timeout"),
-        pytest.param(("redis://x",), {"timeout": True}, ValueError, "timeout", id="bool timeout"),
+        pytest.param(("redis://x",), {"timeout": True}, TypeError, "timeout", id="bool timeout"),
     ],
 )
 def test_bad_redis_store_options(

@@ -33,7 +33,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.datastructures import Authorization as _WerkzeugAuthorization
@@ -414,7 +414,7 @@ class BearerAuth:
                 raise TypeError(
                     f"invalid_token_errors: must be a list of {what}, not a list holding {error!r}"
                 )
-        self.invalid_token_errors = errors
+        self.invalid_token_errors = cast(tuple[type[BaseException], ...], errors)
         challenge = f"Bearer realm={quote_header_value(self.realm, allow_token=False)}"
         self._challenge = plain_response(
             "401 Unauthorized",

@@ -25,7 +25,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._answer import plain_response, redirect
 from ._host import parse_host, request_host, request_url
-from ._options import check_bool
+from ._options import check_bool, check_header_value
 from ._response import EditFunction, Headers, intercept_headers
 
 logger = logging.getLogger("wsgikit.security")
@@ -34,7 +34,6 @@ _LOG_CHARS = 100
 _HSTS_DEFAULT = "max-age=31536000; includeSubDomains"
 # RFC 6797 section 6.1: directives separated by ";", max-age required.
 _HSTS_MAX_AGE = re.compile(r'(?:^|;)\s*max-age\s*=\s*(?:[0-9]+|"[0-9]+")\s*(?:;|$)', re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # https://www.w3.org/TR/referrer-policy/#referrer-policies
 _REFERRER_POLICIES = frozenset(
     {
@@ -240,14 +239,7 @@ def _value(option: str, value: object) -> str | None:
     if value is None or value is False:
         return None
     if not isinstance(value, str):
-        raise TypeError(f"{option} must be a str, or None/False to switch it off, not {value!r}")
-    text = value.strip()
-    if not text:
-        raise ValueError(f"{option} is empty; use None to switch the header off")
-    if _CONTROL.search(text):
-        raise ValueError(f"{option} must not contain control characters (CR, LF, ...)")
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        raise ValueError(f"{option} must be latin-1 text (a header value)") from None
-    return text
+        raise TypeError(
+            f"{option}: must be header text, or None/False to switch it off, not {value!r}"
+        )
+    return check_header_value(option, value)

@@ -26,6 +26,7 @@ from collections.abc import Collection, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from ._http import HTTPStatusError
+from ._options import check_int, check_seconds
 
 __all__ = ["MemoryStore", "RedisStore", "SessionStore", "SessionStoreError"]
 
@@ -84,9 +85,7 @@ class MemoryStore:
     """
 
     def __init__(self, *, sweep: int = 1000) -> None:
-        if not isinstance(sweep, int) or isinstance(sweep, bool) or sweep < 1:
-            raise ValueError(f"sweep must be a positive int, not {sweep!r}")
-        self.sweep = sweep
+        self.sweep = check_int("sweep", sweep, minimum=1)
         self._data: dict[str, tuple[float, dict[str, str]]] = {}
         self._lock = threading.Lock()
         self._writes = 0
@@ -167,8 +166,7 @@ class RedisStore:
     ) -> None:
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        timeout = check_seconds("timeout", timeout, positive=True)
         try:
             import redis
         except ImportError as error:  # pragma: no cover - the extra is missing
