@@ -212,8 +212,9 @@ class BasicAuth:
         ``{SHA}`` lines).
     :param realm: The realm sent in the challenge: 1 to 200 printable ASCII
         characters. Default ``"Restricted"``.
-    :param exempt: Path prefixes (or one) of ``PATH_INFO`` that need no
-        credentials, each starting with ``/`` (``/`` alone is refused).
+    :param exempt: Path prefixes of ``PATH_INFO`` that need no credentials
+        (a list, or one str separated by commas or spaces), each starting
+        with ``/`` (``/`` alone is refused).
         Default: none.
     :param reload_interval: Seconds between checks of the htpasswd file for
         changes; ``None`` never reloads. Default 1.

@@ -68,7 +68,8 @@ class TrustedHosts:
     ``wsgi.url_scheme``. Nothing is written.
 
     :param app: The WSGI application to protect.
-    :param hosts: The host patterns served, as a list (not one string).
+    :param hosts: The host patterns served: a list, or one str of patterns
+        separated by commas or spaces.
     :param www_redirect: Redirect a bare domain to its listed ``www.`` form
         instead of refusing it. Off by default.
 
