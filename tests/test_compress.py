@@ -179,7 +179,7 @@ def drive(app: WSGIApplication, paced: Paced, **environ: Any) -> list[bytes]:
         pytest.param({"flush_types": ("+",)}, ValueError, "flush_types", id="empty suffix"),
         pytest.param({"backend": "brotli"}, ValueError, "^backend: use one of", id="backend"),
         pytest.param({"backend": "ZLIB"}, ValueError, "^backend: use one of", id="backend case"),
-        pytest.param({"backend": 1}, TypeError, "^backend must be a str", id="backend int"),
+        pytest.param({"backend": 1}, TypeError, "^backend: must be a str", id="backend int"),
         pytest.param({"level": 0}, ValueError, "^level: the automatic backend", id="auto 0"),
         pytest.param({"backend": "isal"}, ValueError, "^level: backend 'isal' takes", id="isal 6"),
         pytest.param({"backend": "zlib", "level": 0}, ValueError, "^level: backend", id="zlib 0"),

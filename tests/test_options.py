@@ -223,7 +223,7 @@ SAME_WORDS = [
      "ValueError: content_types: 'text' is not a media type pattern "
      "(use type/subtype, type/*, */* or +suffix)"),
     ("content_types", b"text/html", [Compress, BodyRewriter, InjectHTML],
-     "TypeError: content_types must be media type patterns (a list of str, or one str), "
+     "TypeError: content_types: must be media type patterns (a list of str, or one str), "
      "not bytes"),
     ("buffer_limit", -1, [BodyRewriter, InjectHTML],
      "ValueError: buffer_limit: must be a whole number of bytes >= 0 or None, not -1"),

@@ -1938,7 +1938,7 @@ def test_paste_factory_defaults_and_unknown_options(tmp_path: Path) -> None:
         pytest.param("fallback_keys = k1 k2, k3", ("k1 k2, k3",), id="one line is one key"),
         pytest.param("fallback_keys =\n  k1\n\n  k2 x\n", ("k1", "k2 x"), id="one per line"),
         pytest.param("fallback_keys =", (), id="empty"),
-        pytest.param("samesite = none\nsecure = true", "None", id="samesite none is None"),
+        pytest.param('samesite = "None"\nsecure = true', "None", id="samesite quoted None"),
         pytest.param("samesite = off", None, id="samesite off: no attribute"),
         pytest.param("domain = none", None, id="domain none: unset"),
     ],

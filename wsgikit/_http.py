@@ -152,7 +152,7 @@ def media_patterns(option: str, values: object, *, allow_empty: bool = False) ->
         items: list[object] = [item for item in re.split(r"[\s,]+", values) if item]
     elif isinstance(values, bytes | bytearray) or not isinstance(values, Iterable):
         raise TypeError(
-            f"{option} must be media type patterns (a list of str, or one str), "
+            f"{option}: must be media type patterns (a list of str, or one str), "
             f"not {type(values).__name__}"
         )
     else:

@@ -82,7 +82,7 @@ class Hash:
 def parse_hash(text: object, where: str) -> Hash:
     """The :class:`Hash` of a configured hash; ``where`` names it in errors."""
     if not isinstance(text, str):
-        raise TypeError(f"{where} must be a password hash (str), not {kind_of(text)}")
+        raise TypeError(f"{where}: must be a password hash (str), not {kind_of(text)}")
     if text.startswith(_SHA_PREFIX):
         try:
             digest = base64.b64decode(text[len(_SHA_PREFIX) :], validate=True)
@@ -108,7 +108,7 @@ def users_table(users: object) -> tuple[dict[str, str], dict[str, Hash]]:
     """A copy of the ``users`` option and its table; any bad entry is a
     ``ValueError`` (or ``TypeError``) naming it."""
     if not isinstance(users, Mapping):
-        raise TypeError(f"users must be a mapping of name to hash, not {kind_of(users)}")
+        raise TypeError(f"users: must be a mapping of name to hash, not {kind_of(users)}")
     copy = dict(users)
     table, problems = _build_table(
         (index, f"users[{name!r}]", name, hashed)
@@ -122,7 +122,7 @@ def htpasswd_table(path: object) -> tuple[str, Stamp, dict[str, Hash]]:
     """The ``htpasswd`` option as a str, the file's change stamp and its
     table; a bad line, or a file that cannot be read, is a ``ValueError``."""
     if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"htpasswd must be a file path, not {kind_of(path)}")
+        raise TypeError(f"htpasswd: must be a file path, not {kind_of(path)}")
     name = os.fsdecode(path)
     try:
         stamp, table, problems = read_htpasswd(name)

@@ -76,7 +76,7 @@ def _samesite(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or value.lower() not in _SAMESITE:
-        raise ValueError(f'samesite must be "Strict", "Lax", "None" or None, not {value!r}')
+        raise ValueError(f'samesite: must be "Strict", "Lax", "None" or None, not {value!r}')
     return _SAMESITE[value.lower()]
 
 
@@ -84,7 +84,7 @@ def _domain(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise TypeError(f"domain must be a str or None, not {type(value).__name__}")
+        raise TypeError(f"domain: must be a str or None, not {type(value).__name__}")
     if not _DOMAIN_RE.fullmatch(value):
         raise ValueError(f"domain {value!r} is not a host name")
     return value
@@ -92,7 +92,7 @@ def _domain(value: object) -> str | None:
 
 def _path(value: object) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"path must be a str, not {type(value).__name__}")
+        raise TypeError(f"path: must be a str, not {type(value).__name__}")
     if not _PATH_RE.fullmatch(value):
         raise ValueError(f"path {value!r} must start with / and hold no spaces, controls or ;")
     return value
@@ -100,7 +100,7 @@ def _path(value: object) -> str:
 
 def _digest(name: object) -> str:
     if not isinstance(name, str):
-        raise TypeError(f"digest must be a hashlib algorithm name, not {type(name).__name__}")
+        raise TypeError(f"digest: must be a hashlib algorithm name, not {type(name).__name__}")
     try:
         hashlib.new(name)
         hmac_ok = not name.lower().startswith("shake")
@@ -151,7 +151,7 @@ def _check_cookie_rules(options: SessionMiddleware) -> None:
 def _choice(option: str, value: object, choices: tuple[str, ...]) -> str:
     if value not in choices:
         allowed = " or ".join(f'"{choice}"' for choice in choices)
-        raise ValueError(f"{option} must be {allowed}, not {value!r}")
+        raise ValueError(f"{option}: must be {allowed}, not {value!r}")
     return str(value)
 
 
@@ -159,7 +159,7 @@ def _store(store: object, max_age: int | None, flask_compatible: bool) -> Sessio
     if store is None:
         return None
     if not isinstance(store, SessionStore):
-        raise TypeError("store must have load(), save() and delete() (see SessionStore)")
+        raise TypeError("store: must have load(), save() and delete() (see SessionStore)")
     if max_age is None:
         raise ValueError("store= needs a max_age: it is the stored session's lifetime")
     if flask_compatible:
@@ -171,7 +171,7 @@ def _salt(value: object, default: str) -> str | bytes:
     if value is None:
         return default
     if not isinstance(value, str | bytes):
-        raise TypeError(f"salt must be a str or bytes, not {type(value).__name__}")
+        raise TypeError(f"salt: must be a str or bytes, not {type(value).__name__}")
     return value
 
 
@@ -179,7 +179,7 @@ def _serializer(value: Any, default: Serializer) -> Serializer:
     if value is None:
         return default
     if not (callable(getattr(value, "dumps", None)) and callable(getattr(value, "loads", None))):
-        raise TypeError("serializer must have dumps(obj) -> str and loads(str) methods")
+        raise TypeError("serializer: must have dumps(obj) -> str and loads(str) methods")
     if not isinstance(value.dumps({}), str):
         raise TypeError("serializer.dumps() must return str")
     return value  # type: ignore[no-any-return]

@@ -268,7 +268,7 @@ class BasicAuth:
         elif htpasswd is not None:
             self.htpasswd, stamp, table = _passwords.htpasswd_table(htpasswd)
         elif not callable(verify):
-            raise TypeError(f"verify must be callable, not {_kind(verify)}")
+            raise TypeError(f"verify: must be callable, not {_kind(verify)}")
         self.realm = _check_realm(realm)
         self.exempt = _exempt_prefixes(exempt)
         # PATH_INFO holds the path's UTF-8 bytes as ISO-8859-1 characters (PEP 3333).
@@ -405,7 +405,7 @@ class BearerAuth:
     ) -> None:
         self.app = app
         if not callable(verify):
-            raise TypeError(f"verify must be callable, not {_kind(verify)}")
+            raise TypeError(f"verify: must be callable, not {_kind(verify)}")
         self.verify = verify
         self.realm = _check_realm(realm)
         what = "exception classes"

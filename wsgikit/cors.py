@@ -222,7 +222,7 @@ class CORS:
                 raise ValueError(f"allow_origin_regex is not a valid regex: {error}") from None
         elif allow_origin_regex is not None and not isinstance(allow_origin_regex, re.Pattern):
             raise TypeError(
-                f"allow_origin_regex must be a str or a compiled pattern, not "
+                f"allow_origin_regex: must be a str or a compiled pattern, not "
                 f"{type(allow_origin_regex).__name__}"
             )
         self.allow_origin_regex = allow_origin_regex

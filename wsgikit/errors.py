@@ -172,10 +172,10 @@ class JSONErrors:
         if isinstance(format, str):
             if format not in FORMATS:
                 raise ValueError(
-                    f"format must be 'problem', 'simple' or a callable, not {format!r}"
+                    f"format: must be 'problem', 'simple' or a callable, not {format!r}"
                 )
         elif not callable(format):
-            raise TypeError(f"format must be a str or a callable, not {type(format).__name__}")
+            raise TypeError(f"format: must be a str or a callable, not {type(format).__name__}")
         self.format = format
         self.debug = check_bool("debug", debug)
         self.negotiate = check_bool("negotiate", negotiate)
@@ -193,7 +193,7 @@ class JSONErrors:
             or "\n" in content_type
             or "\r" in content_type
         ):
-            raise ValueError(f"content_type must be a JSON media type, not {content_type!r}")
+            raise ValueError(f"content_type: must be a JSON media type, not {content_type!r}")
         self.content_type = content_type
 
         # Precomputed for the request path.
@@ -428,7 +428,7 @@ def _check_exceptions(
     if exceptions is None:
         return {}
     if not isinstance(exceptions, Mapping):
-        raise TypeError("exceptions must be a mapping of exception class -> status")
+        raise TypeError("exceptions: must be a mapping of exception class -> status")
     checked: dict[type[BaseException], int] = {}
     for cls, code in exceptions.items():
         if not isinstance(cls, type) or not issubclass(cls, Exception):
@@ -441,7 +441,7 @@ def _check_types(types: Mapping[int, str] | None) -> dict[int, str]:
     if types is None:
         return {}
     if not isinstance(types, Mapping):
-        raise TypeError("types must be a mapping of status -> problem type URI")
+        raise TypeError("types: must be a mapping of status -> problem type URI")
     checked: dict[int, str] = {}
     for code, uri in types.items():
         if not isinstance(uri, str) or not uri.strip():

@@ -82,7 +82,7 @@ class RequestID:
         self.trust_incoming = check_bool("trust_incoming", trust_incoming)
         if generator is not None:
             if not callable(generator):
-                raise TypeError(f"generator must be a callable or None, not {generator!r}")
+                raise TypeError(f"generator: must be a callable or None, not {generator!r}")
             sample = generator()
             if not isinstance(sample, str) or not REQUEST_ID.fullmatch(sample):
                 raise ValueError(

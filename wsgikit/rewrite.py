@@ -290,10 +290,10 @@ class BodyRewriter(_Rewriter):
                 "BodyRewriter needs exactly one of rewrite= (buffered) or stream= (streaming)"
             )
         if rewrite is not None and not callable(rewrite):
-            raise TypeError(f"rewrite must be a callable bytes -> bytes, not {rewrite!r}")
+            raise TypeError(f"rewrite: must be a callable bytes -> bytes, not {rewrite!r}")
         if stream is not None and not callable(stream):
             raise TypeError(
-                f"stream must be a callable Iterator[bytes] -> Iterable[bytes], not {stream!r}"
+                f"stream: must be a callable Iterator[bytes] -> Iterable[bytes], not {stream!r}"
             )
         self.rewrite = rewrite
         self.stream = stream
@@ -384,13 +384,13 @@ class InjectHTML(_Rewriter):
     ) -> None:
         self.app = app
         if not isinstance(snippet, str | bytes):
-            raise TypeError(f"snippet must be str or bytes, not {type(snippet).__name__}")
+            raise TypeError(f"snippet: must be str or bytes, not {type(snippet).__name__}")
         if not snippet:
-            raise ValueError("snippet must not be empty")
+            raise ValueError("snippet: must not be empty")
         if not isinstance(marker, str):
-            raise TypeError(f"marker must be a str, not {type(marker).__name__}")
+            raise TypeError(f"marker: must be a str, not {type(marker).__name__}")
         if not marker:
-            raise ValueError("marker must not be empty")
+            raise ValueError("marker: must not be empty")
         self.snippet = snippet
         self.marker = marker
         self._configure(content_types, buffer_limit, statuses)

@@ -118,7 +118,7 @@ class SecurityHeaders:
             raise ValueError(f"hsts: {self.hsts!r} has no max-age directive (RFC 6797)")
         if content_type_options not in (True, False, None):
             raise TypeError(
-                f"content_type_options must be True, False or None, not {content_type_options!r}"
+                f"content_type_options: must be True, False or None, not {content_type_options!r}"
             )
         self.content_type_options = bool(content_type_options)
         self.frame_options = _value("frame_options", frame_options)
@@ -126,7 +126,7 @@ class SecurityHeaders:
             self.frame_options = self.frame_options.upper()
             if self.frame_options not in _FRAME_OPTIONS:
                 raise ValueError(
-                    f"frame_options must be 'DENY' or 'SAMEORIGIN' (or None), not "
+                    f"frame_options: must be 'DENY' or 'SAMEORIGIN' (or None), not "
                     f"{frame_options!r}; ALLOW-FROM is obsolete: use csp frame-ancestors"
                 )
         self.referrer_policy = _value("referrer_policy", referrer_policy)
@@ -146,7 +146,8 @@ class SecurityHeaders:
             self.coop = self.coop.lower()
             if self.coop not in _COOP_VALUES:
                 raise ValueError(
-                    f"coop must be one of {', '.join(sorted(_COOP_VALUES))} (or None), not {coop!r}"
+                    f"coop: must be one of {', '.join(sorted(_COOP_VALUES))} (or None), "
+                    f"not {coop!r}"
                 )
         self.https_redirect = check_bool("https_redirect", https_redirect)
 

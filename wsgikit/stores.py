@@ -165,7 +165,7 @@ class RedisStore:
         self, url: str | Any, *, prefix: str = "wsgikit:session:", timeout: float = 2.0
     ) -> None:
         if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+            raise TypeError(f"prefix: must be a str, not {type(prefix).__name__}")
         timeout = check_seconds("timeout", timeout, positive=True)
         try:
             import redis
@@ -177,14 +177,14 @@ class RedisStore:
         if isinstance(url, str):
             if not url.startswith(("redis://", "rediss://", "unix://")):
                 # Not echoed: a Redis URL may carry a password.
-                raise ValueError("url must be a redis://, rediss:// or unix:// URL")
+                raise ValueError("url: must be a redis://, rediss:// or unix:// URL")
             self.client = redis.Redis.from_url(
                 url, socket_timeout=timeout, socket_connect_timeout=timeout
             )
         elif callable(getattr(url, "pipeline", None)):
             self.client = url
         else:
-            raise TypeError("url must be a redis:// URL or a redis client object")
+            raise TypeError("url: must be a redis:// URL or a redis client object")
         self.url = url
         self.prefix = prefix
 
