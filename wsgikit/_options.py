@@ -165,7 +165,7 @@ def check_header_value(option: str, value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{option}: must be {accepted}, not {_shown(value)}")
     text = value.strip()
-    if not text or _CONTROL.search(text) or not text.isascii() and _not_latin1(text):
+    if not text or _CONTROL.search(text) or (not text.isascii() and _not_latin1(text)):
         raise ValueError(f"{option}: must be {accepted}, not {_shown(value)}")
     return text
 
