@@ -380,13 +380,13 @@ def test_auth_parser_stores_the_parsed_header(
             r"got users, verify",
             id="two sources",
         ),
-        pytest.param({"users": [("a", "b")]}, TypeError, "users must be a mapping", id="list"),
-        pytest.param({"verify": "module:func"}, TypeError, "verify must be callable", id="verify"),
-        pytest.param({"htpasswd": 42}, TypeError, "htpasswd must be a file path", id="htpasswd"),
+        pytest.param({"users": [("a", "b")]}, TypeError, "users: must be a mapping", id="list"),
+        pytest.param({"verify": "module:func"}, TypeError, "verify: must be callable", id="verify"),
+        pytest.param({"htpasswd": 42}, TypeError, "htpasswd: must be a file path", id="htpasswd"),
         pytest.param({"users": {}, "realm": "a\r\nb"}, ValueError, "realm", id="realm CRLF"),
         pytest.param({"users": {}, "realm": ""}, ValueError, "realm", id="realm empty"),
         pytest.param({"users": {}, "realm": "Zürich"}, ValueError, "realm", id="realm non-ASCII"),
-        pytest.param({"users": {}, "realm": b"x"}, TypeError, "realm must be a str", id="bytes"),
+        pytest.param({"users": {}, "realm": b"x"}, TypeError, "realm: must be a str", id="bytes"),
         pytest.param({"users": {}, "exempt": "/"}, ValueError, "every path", id="exempt root"),
         pytest.param({"users": {}, "exempt": ["health"]}, ValueError, "absolute", id="relative"),
         pytest.param({"users": {}, "exempt": ["/a/../b"]}, ValueError, "segment", id="dots"),
@@ -813,7 +813,7 @@ def test_bearer_realm_and_non_ascii_principal() -> None:
 @pytest.mark.parametrize(
     ("args", "kwargs", "error", "match"),
     [
-        pytest.param(("nope",), {}, TypeError, "verify must be callable", id="verify"),
+        pytest.param(("nope",), {}, TypeError, "verify: must be callable", id="verify"),
         pytest.param((TOKENS.get,), {"realm": "a\nb"}, ValueError, "realm", id="realm"),
         pytest.param(
             (TOKENS.get,),

@@ -42,6 +42,9 @@ def test_demo_answers_over_http(serve: Any) -> None:
 
 def test_serve_prints_the_url_and_curl_lines(serve: Any) -> None:
     server = serve(None)
+    # A served request means the server is past its banner (the port accepts
+    # connections a moment before the banner is printed).
+    assert server.get("/").status == 200
     output = server.stop()
     assert f"http://127.0.0.1:{server.port}" in output
     assert f"curl -i http://127.0.0.1:{server.port}/" in output

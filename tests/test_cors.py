@@ -390,7 +390,7 @@ def test_flask_preflight_and_actual_request(flask_app: Any) -> None:
             id="* + credentials",
         ),
         pytest.param({"allow_origins": ["*", SITE]}, ValueError, "allow_origins", id="* and more"),
-        pytest.param({"allow_origins": SITE}, TypeError, "allow_origins", id="a str"),
+        pytest.param({"allow_origins": SITE.encode()}, TypeError, "allow_origins", id="bytes"),
         pytest.param(
             {"allow_origins": [f"{SITE}/"]}, ValueError, "trailing slash", id="trailing slash"
         ),

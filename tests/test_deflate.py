@@ -90,7 +90,7 @@ def test_the_opener_gives_independent_sync_flushing_streams(backend: str, level:
     [
         pytest.param(None, 0, ValueError, "^level: the automatic backend takes levels 1-9, not 0"),
         pytest.param(None, 10, ValueError, "^level: the automatic backend", id="auto 10"),
-        pytest.param(b"zlib", 6, TypeError, "^backend must be a str or None, not bytes"),
+        pytest.param(b"zlib", 6, TypeError, "^backend: must be a str or None, not bytes"),
     ],
 )
 def test_the_automatic_choice_checks_the_level_too(

@@ -180,7 +180,7 @@ def test_with_a_real_framework_app(framework_app: Any) -> None:
 @pytest.mark.parametrize(
     ("hosts", "error"),
     [
-        pytest.param("example.com", TypeError, id="a str, not a list"),
+        pytest.param(b"example.com", TypeError, id="bytes, not a list"),
         pytest.param([], ValueError, id="empty"),
         pytest.param([b"example.com"], TypeError, id="bytes item"),
         pytest.param(["example.com/path"], ValueError, id="path"),

@@ -7,12 +7,13 @@ the middleware, which only negotiates and plans."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from types import ModuleType
 
 from . import _deflate
+from ._options import check_strings
 
 #: The codings there is an encoder for.
 AVAILABLE = ("gzip", "br", "zstd")
@@ -43,13 +44,7 @@ def check_encodings(encodings: object, preference: tuple[str, ...]) -> tuple[str
     ``None``: every installed coding of ``preference``, in its order."""
     if encodings is None:
         return tuple(name for name in preference if name not in _MODULES or load(_MODULES[name]))
-    if isinstance(encodings, str | bytes) or not isinstance(encodings, Iterable):
-        raise TypeError(f"encodings must be a list of str, not {type(encodings).__name__}")
-    items = tuple(encodings)
-    for item in items:
-        if not isinstance(item, str):
-            raise TypeError(f"encodings must contain str only, got {item!r}")
-    names = tuple(name.strip().lower() for name in items)
+    names = tuple(name.lower() for name in check_strings("encodings", encodings))
     if not names:
         raise ValueError("encodings: give at least one of br, zstd, gzip")
     for name in names:

@@ -52,7 +52,7 @@ def choose(backend: str | None, level: int) -> str:
             raise ValueError(f"level: the automatic backend takes levels 1-9, not {level}")
         return "zlib-ng" if load("zlib-ng") is not None else "zlib"
     if not isinstance(backend, str):
-        raise TypeError(f"backend must be a str or None, not {type(backend).__name__}")
+        raise TypeError(f"backend: must be a str or None, not {type(backend).__name__}")
     if backend not in BACKENDS:
         raise ValueError(f"backend: use one of {', '.join(BACKENDS)}, not {backend!r}")
     if load(backend) is None:

@@ -17,6 +17,8 @@ status line, a header list or an option value.
 - :data:`REQUEST_ID`: what a request ID taken from a client may look like (a
   request ID that :class:`~wsgikit.RequestID` accepts is exactly one
   :class:`~wsgikit.JSONErrors` would echo).
+- :data:`TOKEN`: the RFC 9110 token grammar (header names, methods, cookie
+  names).
 - :class:`HTTPStatusError`: wsgikit's own errors that carry an HTTP status.
 """
 
@@ -180,7 +182,7 @@ def media_patterns(option: str, values: object, *, allow_empty: bool = False) ->
         items: list[object] = [item for item in re.split(r"[\s,]+", values) if item]
     elif isinstance(values, bytes | bytearray) or not isinstance(values, Iterable):
         raise TypeError(
-            f"{option} must be media type patterns (a list of str, or one str), "
+            f"{option}: must be media type patterns (a list of str, or one str), "
             f"not {type(values).__name__}"
         )
     else:
@@ -230,6 +232,10 @@ class MediaMatcher:
         _, plus, tail = sub.rpartition("+")
         return bool(plus) and tail in self._suffixes
 
+
+#: An RFC 9110 token (section 5.6.2): a header name, a method, an auth scheme,
+#: a cookie name. The one copy of this grammar in wsgikit.
+TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 # --- log lines and request IDs ------------------------------------------------
 

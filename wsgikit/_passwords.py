@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 from ._http import log_safe
+from ._options import check_int, check_seconds
 
 logger = logging.getLogger("wsgikit.auth")
 
@@ -81,7 +82,7 @@ class Hash:
 def parse_hash(text: object, where: str) -> Hash:
     """The :class:`Hash` of a configured hash; ``where`` names it in errors."""
     if not isinstance(text, str):
-        raise TypeError(f"{where} must be a password hash (str), not {kind_of(text)}")
+        raise TypeError(f"{where}: must be a password hash (str), not {kind_of(text)}")
     if text.startswith(_SHA_PREFIX):
         try:
             digest = base64.b64decode(text[len(_SHA_PREFIX) :], validate=True)
@@ -107,7 +108,7 @@ def users_table(users: object) -> tuple[dict[str, str], dict[str, Hash]]:
     """A copy of the ``users`` option and its table; any bad entry is a
     ``ValueError`` (or ``TypeError``) naming it."""
     if not isinstance(users, Mapping):
-        raise TypeError(f"users must be a mapping of name to hash, not {kind_of(users)}")
+        raise TypeError(f"users: must be a mapping of name to hash, not {kind_of(users)}")
     copy = dict(users)
     table, problems = _build_table(
         (index, f"users[{name!r}]", name, hashed)
@@ -121,7 +122,7 @@ def htpasswd_table(path: object) -> tuple[str, Stamp, dict[str, Hash]]:
     """The ``htpasswd`` option as a str, the file's change stamp and its
     table; a bad line, or a file that cannot be read, is a ``ValueError``."""
     if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"htpasswd must be a file path, not {kind_of(path)}")
+        raise TypeError(f"htpasswd: must be a file path, not {kind_of(path)}")
     name = os.fsdecode(path)
     try:
         stamp, table, problems = read_htpasswd(name)
@@ -195,10 +196,12 @@ class UserTable:
         self.htpasswd = htpasswd
         self._stamp = stamp
         self.reload_interval = (
-            None if reload_interval is None else _seconds("reload_interval", reload_interval)
+            None
+            if reload_interval is None
+            else check_seconds("reload_interval", reload_interval, none=True)
         )
-        self.cache_ttl = _seconds("cache_ttl", cache_ttl)
-        self.cache_size = _count("cache_size", cache_size)
+        self.cache_ttl = check_seconds("cache_ttl", cache_ttl)
+        self.cache_size = check_int("cache_size", cache_size)
         self._cache = (
             SuccessCache(self.cache_size, self.cache_ttl)
             if self.cache_ttl > 0 and self.cache_size > 0
@@ -367,22 +370,6 @@ def _bcrypt(where: str) -> ModuleType:
         raise ValueError(
             f"{where} is a bcrypt hash, which needs the bcrypt package: {_BCRYPT_EXTRA}"
         ) from None
-
-
-def _seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds, not {kind_of(value)}")
-    if not value >= 0:
-        raise ValueError(f"{name} must be >= 0, not {value!r}")
-    return float(value)
-
-
-def _count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a whole number, not {kind_of(value)}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, not {value!r}")
-    return value
 
 
 def _build_table(

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from ._options import check_int, check_items, check_token
 from .stores import SessionStore
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ MIN_KEY_BYTES = 32
 
 _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 # RFC 6265 cookie-name = RFC 9110 token.
-_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _PATH_RE = re.compile(r"/[\x21-\x3a\x3c-\x7e]*")  # visible ASCII but ";"
 _DOMAIN_RE = re.compile(r"\.?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
 
@@ -48,9 +48,11 @@ _JSON = _CompactJSON()
 
 def _key(option: str, key: object) -> str | bytes:
     if not isinstance(key, str | bytes):
-        raise TypeError(f"{option} must be str or bytes, not {type(key).__name__}")
+        raise TypeError(
+            f"{option}: must be a key (non-empty str or bytes), not {type(key).__name__}"
+        )
     if not key:
-        raise ValueError(f"{option} must not be empty")
+        raise ValueError(f"{option}: must be a key (non-empty str or bytes), not {key!r}")
     return key
 
 
@@ -58,18 +60,8 @@ def _bytes(key: str | bytes) -> bytes:
     return key.encode("utf-8") if isinstance(key, str) else key
 
 
-def _flag(option: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{option} must be a bool, not {type(value).__name__}")
-    return value
-
-
 def _cookie_name(name: object) -> str:
-    if not isinstance(name, str):
-        raise TypeError(f"cookie_name must be a str, not {type(name).__name__}")
-    if not _TOKEN_RE.fullmatch(name):
-        raise ValueError(f"cookie_name {name!r} is not a valid cookie name (an RFC 9110 token)")
-    return name
+    return check_token("cookie_name", name, "a cookie name")
 
 
 def _max_age(value: object) -> int | None:
@@ -77,18 +69,14 @@ def _max_age(value: object) -> int | None:
         return None
     if isinstance(value, timedelta):
         value = int(value.total_seconds())
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"max_age must be seconds (int), a timedelta or None, not {value!r}")
-    if value <= 0:
-        raise ValueError(f"max_age must be positive (or None), not {value}")
-    return value
+    return check_int("max_age", value, minimum=1, unit="seconds (or a timedelta)", none=True)
 
 
 def _samesite(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or value.lower() not in _SAMESITE:
-        raise ValueError(f'samesite must be "Strict", "Lax", "None" or None, not {value!r}')
+        raise ValueError(f'samesite: must be "Strict", "Lax", "None" or None, not {value!r}')
     return _SAMESITE[value.lower()]
 
 
@@ -96,7 +84,7 @@ def _domain(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise TypeError(f"domain must be a str or None, not {type(value).__name__}")
+        raise TypeError(f"domain: must be a str or None, not {type(value).__name__}")
     if not _DOMAIN_RE.fullmatch(value):
         raise ValueError(f"domain {value!r} is not a host name")
     return value
@@ -104,7 +92,7 @@ def _domain(value: object) -> str | None:
 
 def _path(value: object) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"path must be a str, not {type(value).__name__}")
+        raise TypeError(f"path: must be a str, not {type(value).__name__}")
     if not _PATH_RE.fullmatch(value):
         raise ValueError(f"path {value!r} must start with / and hold no spaces, controls or ;")
     return value
@@ -112,7 +100,7 @@ def _path(value: object) -> str:
 
 def _digest(name: object) -> str:
     if not isinstance(name, str):
-        raise TypeError(f"digest must be a hashlib algorithm name, not {type(name).__name__}")
+        raise TypeError(f"digest: must be a hashlib algorithm name, not {type(name).__name__}")
     try:
         hashlib.new(name)
         hmac_ok = not name.lower().startswith("shake")
@@ -136,9 +124,9 @@ def _keys(
             len(_bytes(secret)),
             MIN_KEY_BYTES,
         )
-    if isinstance(fallback_keys, str | bytes):
-        raise TypeError("fallback_keys must be a list of keys, not a single key")
-    return secret, tuple(_key("fallback_keys", key) for key in fallback_keys)
+    # Not split like a list of names: a key may hold spaces and commas.
+    keys = check_items("fallback_keys", fallback_keys, "keys (str or bytes)")
+    return secret, tuple(_key("fallback_keys", key) for key in keys)
 
 
 def _check_cookie_rules(options: SessionMiddleware) -> None:
@@ -163,7 +151,7 @@ def _check_cookie_rules(options: SessionMiddleware) -> None:
 def _choice(option: str, value: object, choices: tuple[str, ...]) -> str:
     if value not in choices:
         allowed = " or ".join(f'"{choice}"' for choice in choices)
-        raise ValueError(f"{option} must be {allowed}, not {value!r}")
+        raise ValueError(f"{option}: must be {allowed}, not {value!r}")
     return str(value)
 
 
@@ -171,7 +159,7 @@ def _store(store: object, max_age: int | None, flask_compatible: bool) -> Sessio
     if store is None:
         return None
     if not isinstance(store, SessionStore):
-        raise TypeError("store must have load(), save() and delete() (see SessionStore)")
+        raise TypeError("store: must have load(), save() and delete() (see SessionStore)")
     if max_age is None:
         raise ValueError("store= needs a max_age: it is the stored session's lifetime")
     if flask_compatible:
@@ -183,7 +171,7 @@ def _salt(value: object, default: str) -> str | bytes:
     if value is None:
         return default
     if not isinstance(value, str | bytes):
-        raise TypeError(f"salt must be a str or bytes, not {type(value).__name__}")
+        raise TypeError(f"salt: must be a str or bytes, not {type(value).__name__}")
     return value
 
 
@@ -191,7 +179,7 @@ def _serializer(value: Any, default: Serializer) -> Serializer:
     if value is None:
         return default
     if not (callable(getattr(value, "dumps", None)) and callable(getattr(value, "loads", None))):
-        raise TypeError("serializer must have dumps(obj) -> str and loads(str) methods")
+        raise TypeError("serializer: must have dumps(obj) -> str and loads(str) methods")
     if not isinstance(value.dumps({}), str):
         raise TypeError("serializer.dumps() must return str")
     return value  # type: ignore[no-any-return]

@@ -132,18 +132,20 @@ class AccessLog:
         self.app = app
         if isinstance(logger, str):
             if not logger:
-                raise ValueError("logger must be a logger name or a logging.Logger, not ''")
+                raise ValueError("logger: must be a logger name or a logging.Logger, not ''")
             logger = logging.getLogger(logger)
         elif not isinstance(logger, logging.Logger):
             raise TypeError(
-                f"logger must be a logger name or a logging.Logger, not {type(logger).__name__}"
+                f"logger: must be a logger name or a logging.Logger, not {type(logger).__name__}"
             )
         self.logger = logger
         if isinstance(format, str):
             if format not in FORMATS:
-                raise ValueError(f"format must be 'combined', 'json' or a callable, not {format!r}")
+                raise ValueError(
+                    f"format: must be 'combined', 'json' or a callable, not {format!r}"
+                )
         elif not callable(format):
-            raise TypeError(f"format must be a str or a callable, not {type(format).__name__}")
+            raise TypeError(f"format: must be a str or a callable, not {type(format).__name__}")
         self.format = format
         # Precomputed for the request path.
         self._render: Callable[[_Entry, int, int, float], str] = (

@@ -33,7 +33,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.datastructures import Authorization as _WerkzeugAuthorization
@@ -41,7 +41,8 @@ from werkzeug.http import quote_header_value
 
 from . import _passwords
 from ._answer import plain_response
-from ._http import log_safe
+from ._http import TOKEN, log_safe
+from ._options import check_items, check_strings
 from ._passwords import CTL_RE as _CTL_RE
 from ._passwords import LOG_CHARS as _LOG_CHARS
 from ._passwords import kind_of as _kind
@@ -60,7 +61,6 @@ PRINCIPAL_KEY = "wsgikit.principal"
 MAX_LENGTH = 8192
 
 # RFC 9110 token, the syntax of an auth-scheme and of a parameter name.
-_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TOKEN68_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 # Bound once (a module attribute lookup per request saved); takes a start
 # position, so the usual "Bearer <token>" is checked without a slice.
@@ -70,6 +70,7 @@ _a2b_base64 = binascii.a2b_base64
 # A dot segment or backslash makes a path ambiguous: never exempt it.
 _UNSAFE_PATH_RE = re.compile(r"/\.\.?(?:/|$)|\\")
 _REALM_RE = re.compile(r"[\x20-\x7e]{1,200}")
+_REALM_WORDS = "a str of 1 to 200 printable ASCII characters (no control characters, CR or LF)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,8 +212,9 @@ class BasicAuth:
         ``{SHA}`` lines).
     :param realm: The realm sent in the challenge: 1 to 200 printable ASCII
         characters. Default ``"Restricted"``.
-    :param exempt: Path prefixes (or one) of ``PATH_INFO`` that need no
-        credentials, each starting with ``/`` (``/`` alone is refused).
+    :param exempt: Path prefixes of ``PATH_INFO`` that need no credentials
+        (a list, or one str separated by commas or spaces), each starting
+        with ``/`` (``/`` alone is refused).
         Default: none.
     :param reload_interval: Seconds between checks of the htpasswd file for
         changes; ``None`` never reloads. Default 1.
@@ -266,7 +268,7 @@ class BasicAuth:
         elif htpasswd is not None:
             self.htpasswd, stamp, table = _passwords.htpasswd_table(htpasswd)
         elif not callable(verify):
-            raise TypeError(f"verify must be callable, not {_kind(verify)}")
+            raise TypeError(f"verify: must be callable, not {_kind(verify)}")
         self.realm = _check_realm(realm)
         self.exempt = _exempt_prefixes(exempt)
         # PATH_INFO holds the path's UTF-8 bytes as ISO-8859-1 characters (PEP 3333).
@@ -403,14 +405,17 @@ class BearerAuth:
     ) -> None:
         self.app = app
         if not callable(verify):
-            raise TypeError(f"verify must be callable, not {_kind(verify)}")
+            raise TypeError(f"verify: must be callable, not {_kind(verify)}")
         self.verify = verify
         self.realm = _check_realm(realm)
-        errors = tuple(invalid_token_errors)
+        what = "exception classes"
+        errors = check_items("invalid_token_errors", invalid_token_errors, what)
         for error in errors:
             if not (isinstance(error, type) and issubclass(error, BaseException)):
-                raise TypeError(f"invalid_token_errors must be exception classes, not {error!r}")
-        self.invalid_token_errors = errors
+                raise TypeError(
+                    f"invalid_token_errors: must be a list of {what}, not a list holding {error!r}"
+                )
+        self.invalid_token_errors = cast(tuple[type[BaseException], ...], errors)
         challenge = f"Bearer realm={quote_header_value(self.realm, allow_token=False)}"
         self._challenge = plain_response(
             "401 Unauthorized",
@@ -479,7 +484,7 @@ def _scheme(value: str) -> tuple[str, str]:
     # The token check comes before lowering (which maps the Kelvin sign to
     # ASCII "k"); the usual schemes skip the regex.
     usual = (lowered == "basic" or lowered == "bearer") and scheme.isascii()
-    if not usual and _TOKEN_RE.fullmatch(scheme) is None:
+    if not usual and TOKEN.fullmatch(scheme) is None:
         return "", ""
     return lowered, rest.lstrip(" \t")
 
@@ -501,7 +506,7 @@ def _other_scheme(scheme: str, value: str) -> Authorization | None:
     params = {
         name.lower(): item
         for name, item in parsed.parameters.items()
-        if item is not None and _TOKEN_RE.fullmatch(name) is not None
+        if item is not None and TOKEN.fullmatch(name) is not None
     }
     return Authorization(scheme, params=params) if params else None
 
@@ -540,23 +545,15 @@ def _decode_basic(credentials: str) -> tuple[str, str] | None:
 
 def _check_realm(realm: object) -> str:
     if not isinstance(realm, str):
-        raise TypeError(f"realm must be a str, not {_kind(realm)}")
+        raise TypeError(f"realm: must be {_REALM_WORDS}, not {_kind(realm)}")
     if _REALM_RE.fullmatch(realm) is None:
-        raise ValueError(
-            f"realm must be 1 to 200 printable ASCII characters (no control "
-            f"characters, CR or LF), not {realm!r}"
-        )
+        raise ValueError(f"realm: must be {_REALM_WORDS}, not {realm!r}")
     return realm
 
 
 def _exempt_prefixes(exempt: object) -> tuple[str, ...]:
-    items = (exempt,) if isinstance(exempt, str) else exempt
-    if not isinstance(items, Iterable):
-        raise TypeError(f"exempt must be path prefixes, not {_kind(exempt)}")
     prefixes: list[str] = []
-    for item in items:
-        if not isinstance(item, str):
-            raise TypeError(f"exempt must be path prefixes (str), not {_kind(item)}")
+    for item in check_strings("exempt", exempt):
         if not item.startswith("/") or re.search(r"[\s\x00-\x1f\x7f]", item):
             raise ValueError(f"exempt: {item!r} is not an absolute path (starting with '/')")
         if _UNSAFE_PATH_RE.search(item):

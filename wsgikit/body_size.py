@@ -27,6 +27,7 @@ from wsgiref.types import InputStream, StartResponse, WSGIApplication, WSGIEnvir
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ._http import log_escape
+from ._options import check_int
 from ._response import Headers, Plan, guard, intercept
 
 logger = logging.getLogger("wsgikit.body_size")
@@ -96,11 +97,7 @@ class MaxBodySize:
 
     def __init__(self, app: WSGIApplication, limit: int) -> None:
         self.app = app
-        if not isinstance(limit, int) or isinstance(limit, bool):
-            raise TypeError(f"limit must be an int (bytes), not {type(limit).__name__}")
-        if limit < 0:
-            raise ValueError(f"limit must be 0 or more bytes, not {limit!r}")
-        self.limit = limit
+        self.limit = limit = check_int("limit", limit, unit="bytes")
         self._digits = len(str(limit))
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

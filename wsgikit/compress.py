@@ -61,6 +61,7 @@ from ._http import (
     transformable,
     with_vary,
 )
+from ._options import check_int
 from ._response import Buffer, Decide, EditHeaders, Headers, Plan, Stream, intercept
 
 logger = logging.getLogger("wsgikit.compress")
@@ -253,13 +254,13 @@ class Compress:
         backend: str | None = None,
     ) -> None:
         self.app = app
-        self.min_size = _check_int("min_size", min_size, 0)
-        self.level = _check_int("level", level, 0, 9)
+        self.min_size = check_int("min_size", min_size, minimum=0, unit="bytes")
+        self.level = check_int("level", level, minimum=0, maximum=9)
         self.backend = _deflate.choose(backend, self.level)
-        self.buffer_limit = _check_int("buffer_limit", buffer_limit, 0)
-        self.flush_size = _check_int("flush_size", flush_size, 1)
-        self.brotli_quality = _check_int("brotli_quality", brotli_quality, 0, 11)
-        self.zstd_level = _check_int("zstd_level", zstd_level, 1, 22)
+        self.buffer_limit = check_int("buffer_limit", buffer_limit, minimum=0, unit="bytes")
+        self.flush_size = check_int("flush_size", flush_size, minimum=1, unit="bytes")
+        self.brotli_quality = check_int("brotli_quality", brotli_quality, minimum=0, maximum=11)
+        self.zstd_level = check_int("zstd_level", zstd_level, minimum=1, maximum=22)
         self.encodings = check_encodings(encodings, DEFAULT_ENCODINGS)
         self.content_types = media_patterns("content_types", content_types)
         self.flush_types = media_patterns("flush_types", flush_types, allow_empty=True)
@@ -471,15 +472,6 @@ class Compress:
 
 
 # --- private helpers ---------------------------------------------------------------
-
-
-def _check_int(option: str, value: object, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{option} must be an int, not {type(value).__name__}")
-    if value < low or (high is not None and value > high):
-        span = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise ValueError(f"{option} must be {span}, got {value}")
-    return value
 
 
 def _parse_length(value: str | None) -> int | None:

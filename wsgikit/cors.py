@@ -65,7 +65,8 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._answer import plain_response
 from ._host import ascii_host, default_port, parse_host
-from ._http import log_safe, with_vary
+from ._http import TOKEN, log_safe, with_vary
+from ._options import check_bool, check_int, check_strings, check_tokens
 from ._response import EditFunction, Headers, intercept_headers
 
 logger = logging.getLogger("wsgikit.cors")
@@ -79,7 +80,6 @@ _LOG_CHARS = 100
 _MAX_REQUEST_HEADERS = 4096
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
 # RFC 9110 section 5.6.2: a token (method and header names).
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # Fetch "normalize a method": these six are compared upper-cased.
 _NORMALISED_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"})
 _SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})
@@ -123,7 +123,7 @@ def parse_header_names(value: str) -> list[str] | None:
         name = item.strip()
         if not name:
             continue
-        if not _TOKEN.fullmatch(name):
+        if not TOKEN.fullmatch(name):
             return None
         names.append(name.lower())
     return names
@@ -202,9 +202,9 @@ class CORS:
         allow_private_network: bool = False,
     ) -> None:
         self.app = app
-        self.allow_credentials = _flag("allow_credentials", allow_credentials)
-        self.allow_private_network = _flag("allow_private_network", allow_private_network)
-        self.allow_origins = _strings("allow_origins", allow_origins)
+        self.allow_credentials = check_bool("allow_credentials", allow_credentials)
+        self.allow_private_network = check_bool("allow_private_network", allow_private_network)
+        self.allow_origins = check_strings("allow_origins", allow_origins)
         self._any_origin = "*" in self.allow_origins
         if self._any_origin and len(self.allow_origins) > 1:
             raise ValueError("allow_origins: '*' allows every origin; list nothing else with it")
@@ -222,30 +222,30 @@ class CORS:
                 raise ValueError(f"allow_origin_regex is not a valid regex: {error}") from None
         elif allow_origin_regex is not None and not isinstance(allow_origin_regex, re.Pattern):
             raise TypeError(
-                f"allow_origin_regex must be a str or a compiled pattern, not "
+                f"allow_origin_regex: must be a str or a compiled pattern, not "
                 f"{type(allow_origin_regex).__name__}"
             )
         self.allow_origin_regex = allow_origin_regex
 
         self.allow_methods = tuple(
             method.upper() if method.upper() in _NORMALISED_METHODS else method
-            for method in _tokens("allow_methods", allow_methods)
+            for method in check_tokens("allow_methods", allow_methods, wildcard=True)
         )
         self._any_method = "*" in self.allow_methods
         self._methods = frozenset(self.allow_methods) | _SAFELISTED_METHODS
-        self.allow_headers = tuple(name.lower() for name in _tokens("allow_headers", allow_headers))
+        self.allow_headers = tuple(
+            name.lower() for name in check_tokens("allow_headers", allow_headers, wildcard=True)
+        )
         self._any_header = "*" in self.allow_headers
         self._headers = frozenset(self.allow_headers) | frozenset(_SAFELISTED_HEADERS)
-        self.expose_headers = _tokens("expose_headers", expose_headers)
+        self.expose_headers = check_tokens("expose_headers", expose_headers, wildcard=True)
         if "*" in self.expose_headers and self.allow_credentials:
             raise ValueError(
                 "expose_headers: '*' is not a wildcard for credentialed requests "
                 "(Fetch standard); list the header names"
             )
-        if max_age is not None and (not isinstance(max_age, int) or isinstance(max_age, bool)):
-            raise TypeError(f"max_age must be a whole number of seconds or None, not {max_age!r}")
-        if max_age is not None and max_age < 0:
-            raise ValueError(f"max_age must be >= 0 seconds, not {max_age}")
+        if max_age is not None:
+            max_age = check_int("max_age", max_age, unit="seconds", none=True)
         self.max_age = max_age
 
         # Headers added to an allowed response, after Access-Control-Allow-Origin.
@@ -389,7 +389,7 @@ class CORS:
         names = parse_header_names(requested)
         if allowed is None:
             reason = "origin not allowed"
-        elif not _TOKEN.fullmatch(method):
+        elif not TOKEN.fullmatch(method):
             reason = "invalid Access-Control-Request-Method"
         elif not self._any_method and method not in self._methods:
             reason = "method not allowed"
@@ -415,32 +415,6 @@ class CORS:
             headers.append(("Access-Control-Allow-Private-Network", "true"))
         headers += self._preflight_tail
         return "204 No Content", headers, None
-
-
-def _flag(option: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{option} must be True or False, not {value!r}")
-    return value
-
-
-def _strings(option: str, values: object) -> tuple[str, ...]:
-    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
-        raise TypeError(
-            f'{option} must be a list of str, not {type(values).__name__} (write ["x"], not "x")'
-        )
-    items = tuple(values)
-    for item in items:
-        if not isinstance(item, str):
-            raise TypeError(f"{option}: each item must be a str, not {type(item).__name__}")
-    return tuple(item.strip() for item in items)
-
-
-def _tokens(option: str, values: object) -> tuple[str, ...]:
-    items = _strings(option, values)
-    for item in items:
-        if item != "*" and not _TOKEN.fullmatch(item):
-            raise ValueError(f"{option}: {item!r} is not a valid name (an HTTP token)")
-    return items
 
 
 def _config_origin(entry: str) -> str:

@@ -20,7 +20,6 @@ modules: ``_error_pages`` (the description found in a framework's error page),
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from types import TracebackType
@@ -35,13 +34,14 @@ from ._error_pages import DESCRIPTION_MAX_LENGTH as DESCRIPTION_MAX_LENGTH
 from ._error_pages import DESCRIPTION_SCAN_LIMIT as DESCRIPTION_SCAN_LIMIT
 from ._error_pages import HTML_TYPES, description_from_body, one_line, parse_content_type
 from ._http import REQUEST_ID as REQUEST_ID  # a request ID is echoed only when it matches
-from ._http import media_type, status_code, with_vary
+from ._http import TOKEN, media_type, status_code, with_vary
 from ._http_exceptions import (
     carried_status,
     exception_headers,
     is_framework_exception,
     own_response,
 )
+from ._options import check_bool, check_token
 from ._problem import CLIENT_ERROR as CLIENT_ERROR
 from ._problem import DETAILS as DETAILS
 from ._problem import REQUEST_ID_KEY as REQUEST_ID_KEY
@@ -91,8 +91,6 @@ DROPPED_HEADERS = frozenset(
         "transfer-encoding",
     }
 )
-
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 class JSONErrors:
@@ -174,21 +172,17 @@ class JSONErrors:
         if isinstance(format, str):
             if format not in FORMATS:
                 raise ValueError(
-                    f"format must be 'problem', 'simple' or a callable, not {format!r}"
+                    f"format: must be 'problem', 'simple' or a callable, not {format!r}"
                 )
         elif not callable(format):
-            raise TypeError(f"format must be a str or a callable, not {type(format).__name__}")
+            raise TypeError(f"format: must be a str or a callable, not {type(format).__name__}")
         self.format = format
-        self.debug = _check_bool("debug", debug)
-        self.negotiate = _check_bool("negotiate", negotiate)
+        self.debug = check_bool("debug", debug)
+        self.negotiate = check_bool("negotiate", negotiate)
         self.exceptions = _check_exceptions(exceptions)
-        self.duck_typing = _check_bool("duck_typing", duck_typing)
-        if request_id_header is not None and (
-            not isinstance(request_id_header, str) or not _TOKEN.fullmatch(request_id_header)
-        ):
-            raise ValueError(
-                f"request_id_header must be a header name or None, not {request_id_header!r}"
-            )
+        self.duck_typing = check_bool("duck_typing", duck_typing)
+        if request_id_header is not None:
+            request_id_header = check_token("request_id_header", request_id_header)
         self.request_id_header = request_id_header
         self.types = _check_types(types)
         if content_type is None:
@@ -199,7 +193,7 @@ class JSONErrors:
             or "\n" in content_type
             or "\r" in content_type
         ):
-            raise ValueError(f"content_type must be a JSON media type, not {content_type!r}")
+            raise ValueError(f"content_type: must be a JSON media type, not {content_type!r}")
         self.content_type = content_type
 
         # Precomputed for the request path.
@@ -422,12 +416,6 @@ class JSONErrors:
 # --- private helpers -------------------------------------------------------------
 
 
-def _check_bool(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, not {value!r}")
-    return value
-
-
 def _check_status(option: str, value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 400 <= value <= 599:
         raise ValueError(f"{option}: statuses must be ints between 400 and 599, not {value!r}")
@@ -440,7 +428,7 @@ def _check_exceptions(
     if exceptions is None:
         return {}
     if not isinstance(exceptions, Mapping):
-        raise TypeError("exceptions must be a mapping of exception class -> status")
+        raise TypeError("exceptions: must be a mapping of exception class -> status")
     checked: dict[type[BaseException], int] = {}
     for cls, code in exceptions.items():
         if not isinstance(cls, type) or not issubclass(cls, Exception):
@@ -453,7 +441,7 @@ def _check_types(types: Mapping[int, str] | None) -> dict[int, str]:
     if types is None:
         return {}
     if not isinstance(types, Mapping):
-        raise TypeError("types must be a mapping of status -> problem type URI")
+        raise TypeError("types: must be a mapping of status -> problem type URI")
     checked: dict[int, str] = {}
     for code, uri in types.items():
         if not isinstance(uri, str) or not uri.strip():
@@ -497,7 +485,7 @@ def _classify(
     headers = [
         (name, value)
         for name, value in exception_headers(exc, environ)
-        if _TOKEN.fullmatch(name)
+        if TOKEN.fullmatch(name)
         and name.lower() not in DROPPED_HEADERS
         and "\n" not in value
         and "\r" not in value

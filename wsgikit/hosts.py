@@ -31,6 +31,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from ._answer import plain_response, redirect
 from ._host import ascii_host, default_port, parse_host, request_host, request_url
 from ._http import log_safe
+from ._options import check_bool, check_strings
 
 logger = logging.getLogger("wsgikit.hosts")
 
@@ -68,7 +69,8 @@ class TrustedHosts:
     ``wsgi.url_scheme``. Nothing is written.
 
     :param app: The WSGI application to protect.
-    :param hosts: The host patterns served, as a list (not one string).
+    :param hosts: The host patterns served: a list, or one str of patterns
+        separated by commas or spaces.
     :param www_redirect: Redirect a bare domain to its listed ``www.`` form
         instead of refusing it. Off by default.
 
@@ -81,17 +83,10 @@ class TrustedHosts:
         self, app: WSGIApplication, hosts: Iterable[str], *, www_redirect: bool = False
     ) -> None:
         self.app = app
-        if isinstance(hosts, str | bytes) or not isinstance(hosts, Iterable):
-            raise TypeError(
-                f"hosts must be a list of host names, not {type(hosts).__name__} "
-                '(write ["example.com"], not "example.com")'
-            )
-        self.hosts = tuple(hosts)
+        self.hosts = check_strings("hosts", hosts)
         if not self.hosts:
-            raise ValueError("hosts is empty: every request would be refused")
-        if not isinstance(www_redirect, bool):
-            raise TypeError(f"www_redirect must be True or False, not {www_redirect!r}")
-        self.www_redirect = www_redirect
+            raise ValueError("hosts: must name at least one host (every request would be refused)")
+        self.www_redirect = check_bool("www_redirect", www_redirect)
         self._any = False
         # host -> allowed port (None: any port)
         self._exact: dict[str, set[int | None]] = {}

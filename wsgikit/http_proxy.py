@@ -47,6 +47,7 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 
 from ._answer import plain_response
 from ._http import LOG_CHARS, log_safe
+from ._options import check_bool, check_int, check_seconds
 
 if TYPE_CHECKING:
     import ssl
@@ -165,28 +166,12 @@ class HTTPProxy:
         self._scheme, self._netloc, self._hostname, self._port, self._prefix = _parse_upstream(
             upstream
         )
-        for name, flag in (
-            ("preserve_host", preserve_host),
-            ("trust_env", trust_env),
-            ("rewrite_location", rewrite_location),
-            ("rewrite_cookies", rewrite_cookies),
-        ):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be a bool, not {type(flag).__name__}")
-        self.preserve_host = preserve_host
-        self.trust_env = trust_env
-        self.rewrite_location = rewrite_location
-        self.rewrite_cookies = rewrite_cookies
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-            raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
-        if not 0 < timeout < float("inf"):
-            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
-        self.timeout = float(timeout)
-        if isinstance(pool_size, bool) or not isinstance(pool_size, int):
-            raise TypeError(f"pool_size must be a whole number, not {type(pool_size).__name__}")
-        if pool_size < 1:
-            raise ValueError(f"pool_size must be at least 1, not {pool_size}")
-        self.pool_size = pool_size
+        self.preserve_host = check_bool("preserve_host", preserve_host)
+        self.trust_env = check_bool("trust_env", trust_env)
+        self.rewrite_location = check_bool("rewrite_location", rewrite_location)
+        self.rewrite_cookies = check_bool("rewrite_cookies", rewrite_cookies)
+        self.timeout = check_seconds("timeout", timeout, positive=True)
+        self.pool_size = check_int("pool_size", pool_size, minimum=1)
         if not isinstance(verify, bool | str):
             raise TypeError(
                 f"verify must be a bool or a CA bundle path, not {type(verify).__name__}"

@@ -10,6 +10,12 @@ An empty value (``option =``) is refused wherever it would not simply mean
 the default: in an INI file, leave an option out to get its default, and
 spell out ``none``, ``false`` or ``off`` where that is what you mean.
 
+``none`` has one meaning in every option: Python ``None``. An option whose
+constructor takes ``None`` converts it so (its converter is
+:func:`asoptional`); every other option refuses it with an error naming the
+option, rather than read it as text, ``False`` or a list. So the SameSite
+*value* ``None`` is spelled with quotes, as in Python: ``samesite = "None"``.
+
 This module holds converters and the factory table only: no middleware logic.
 :data:`FACTORIES` is the one list of filters: ``setup.py``'s entry points,
 ``wsgikit serve --with`` and the documentation are checked against it, and an
@@ -168,6 +174,12 @@ def asints(value: str | list[str]) -> list[int]:
     return [asint(item) for item in aslist(value)]
 
 
+#: Converters that read the word ``none`` themselves (as Python ``None``, or
+#: refused with a better hint); for any other converter,
+#: :func:`convert_options` refuses ``none`` before calling it.
+_READS_NONE: set[Converter] = set()
+
+
 def asoptional(convert: Converter) -> Converter:
     """``convert``, but ``none`` means ``None``. An empty value is refused:
     ``None`` often means something else than the default (no limit, no
@@ -180,6 +192,7 @@ def asoptional(convert: Converter) -> Converter:
         return None if text.lower() == "none" else convert(value)
 
     optional.__doc__ = f"{spelling(convert)} ``none``: None."
+    _READS_NONE.add(optional)
     return optional
 
 
@@ -232,6 +245,12 @@ def convert_options(
         )
     options: dict[str, Any] = {}
     for name, value in local_conf.items():
+        convert = schema[name]
+        # One meaning for the word in every option (Python None), never text,
+        # False or a list: refused where the option takes no None.
+        none = isinstance(value, str) and value.strip().lower() == "none"
+        if none and convert not in _READS_NONE:
+            raise OptionError(factory, name, "none (None) is not accepted here; leave it out")
         try:
             options[name] = schema[name](value)
         except (TypeError, ValueError) as error:
@@ -300,8 +319,12 @@ def _option_error(factory: str, options: Mapping[str, Any], error: Exception) ->
     """A constructor's error as an :class:`OptionError`. The constructor names
     the option in its message (house style); keep that option for a caller
     that wants to point at the INI line."""
-    named = [n for n in options if re.search(rf"\b{re.escape(n)}\b", str(error))]
-    return OptionError(factory, named[0] if named else None, str(error))
+    message = str(error)
+    named = [n for n in options if re.search(rf"\b{re.escape(n)}\b", message)]
+    option = named[0] if named else None
+    if option is not None and message.startswith(f"{option}: "):
+        message = message[len(option) + 2 :]  # "[f] option x: x: must be..." says x once
+    return OptionError(factory, option, message)
 
 
 # --- converters specific to one middleware ----------------------------------------
@@ -370,11 +393,20 @@ def _assecrets(value: str | list[str]) -> list[str]:
 
 
 def _assamesite(value: str) -> str | None:
-    """``Strict``, ``Lax`` or ``None`` (the SameSite value); ``off``: no attribute."""
+    """``Strict``, ``Lax`` or ``"None"`` (quoted: the SameSite value); ``off``: no attribute."""
     text = str(value).strip()
     if not text:
-        raise ValueError(f"{_EMPTY} (Lax); write Strict, Lax, None, or off for no attribute")
+        raise ValueError(f'{_EMPTY} (Lax); write Strict, Lax, "None", or off for no attribute')
+    if text in ('"None"', "'None'"):
+        return "None"
+    if text.lower() in ("none", '"none"', "'none'"):
+        # A bare none is Python None everywhere else; for this option it once
+        # meant SameSite=None, so neither reading is guessed.
+        raise ValueError('write "None" (quoted) for SameSite=None, or off for no attribute')
     return None if text.lower() in ("false", "off", "no") else text
+
+
+_READS_NONE.add(_assamesite)
 
 
 def _asstore(value: str) -> SessionStore | None:
@@ -390,11 +422,12 @@ def _asstore(value: str) -> SessionStore | None:
     raise ValueError("expected none, memory or a redis://, rediss:// or unix:// URL")
 
 
+_READS_NONE.add(_asstore)
+
+
 def _proxy_astrusted(value: str | list[str]) -> list[str]:
-    """Addresses/CIDRs. Empty or ``none`` gives no networks, which ProxyFix
-    refuses: leaving ``trusted`` out is the only way to count hops."""
-    if isinstance(value, str) and value.strip().lower() == "none":
-        return []
+    """Addresses/CIDRs. Empty gives no networks, which ProxyFix refuses, as
+    it refuses ``none``: leaving ``trusted`` out is the only way to count hops."""
     return aslist(value)
 
 
@@ -428,6 +461,9 @@ def _asheader(value: str | bool | None) -> str | None | bool:
     if not text:
         raise ValueError(f"{_EMPTY} (or write off to send no such header)")
     return None if text.lower() in ("none", "false", "off", "no") else text
+
+
+_READS_NONE.add(_asheader)
 
 
 def _access_asformat(value: str) -> Any:
@@ -533,7 +569,7 @@ FACTORIES: dict[str, Factory] = {
                 "max_age": asoptional(asduration),
                 "secure": asbool,
                 "httponly": asbool,
-                "samesite": _assamesite,  # "none" is SameSite=None; "off": no attribute
+                "samesite": _assamesite,  # "None" (quoted) is SameSite=None; "off": no attribute
                 "domain": asoptional(str),
                 "path": str,
                 "partitioned": asbool,

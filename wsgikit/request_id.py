@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Callable, Iterable
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._http import REQUEST_ID
+from ._options import check_bool, check_token
 from ._response import Headers, intercept_headers
 
 logger = logging.getLogger("wsgikit.request_id")
 
 #: The environ key holding the request's ID.
 ENVIRON_KEY = "wsgikit.request_id"
-
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 def new_request_id() -> str:
@@ -80,15 +78,11 @@ class RequestID:
         generator: Callable[[], str] | None = None,
     ) -> None:
         self.app = app
-        if not isinstance(header, str) or not _TOKEN.fullmatch(header):
-            raise ValueError(f"header must be a header name, not {header!r}")
-        self.header = header
-        if not isinstance(trust_incoming, bool):
-            raise TypeError(f"trust_incoming must be True or False, not {trust_incoming!r}")
-        self.trust_incoming = trust_incoming
+        self.header = check_token("header", header)
+        self.trust_incoming = check_bool("trust_incoming", trust_incoming)
         if generator is not None:
             if not callable(generator):
-                raise TypeError(f"generator must be a callable or None, not {generator!r}")
+                raise TypeError(f"generator: must be a callable or None, not {generator!r}")
             sample = generator()
             if not isinstance(sample, str) or not REQUEST_ID.fullmatch(sample):
                 raise ValueError(

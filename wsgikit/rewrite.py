@@ -67,6 +67,7 @@ from ._http import (
     status_code,
     transformable,
 )
+from ._options import check_int, check_items
 from ._response import Buffer, EditHeaders, Headers, Plan, Stream, intercept
 
 # Kept importable from here: see the module docstring.
@@ -107,14 +108,8 @@ class _Rewriter:
         self._matches = MediaMatcher(self.content_types)
         self._type_matches: dict[str, bool] = {}
 
-        if buffer_limit is not None and (
-            isinstance(buffer_limit, bool) or not isinstance(buffer_limit, int)
-        ):
-            raise TypeError(
-                f"buffer_limit must be an int (bytes) or None, not {type(buffer_limit).__name__}"
-            )
-        if buffer_limit is not None and buffer_limit < 0:
-            raise ValueError(f"buffer_limit must be >= 0 bytes or None, not {buffer_limit}")
+        if buffer_limit is not None:
+            buffer_limit = check_int("buffer_limit", buffer_limit, unit="bytes", none=True)
         self.buffer_limit = buffer_limit
 
         self.statuses = None if statuses is None else _status_set(statuses)
@@ -295,10 +290,10 @@ class BodyRewriter(_Rewriter):
                 "BodyRewriter needs exactly one of rewrite= (buffered) or stream= (streaming)"
             )
         if rewrite is not None and not callable(rewrite):
-            raise TypeError(f"rewrite must be a callable bytes -> bytes, not {rewrite!r}")
+            raise TypeError(f"rewrite: must be a callable bytes -> bytes, not {rewrite!r}")
         if stream is not None and not callable(stream):
             raise TypeError(
-                f"stream must be a callable Iterator[bytes] -> Iterable[bytes], not {stream!r}"
+                f"stream: must be a callable Iterator[bytes] -> Iterable[bytes], not {stream!r}"
             )
         self.rewrite = rewrite
         self.stream = stream
@@ -389,13 +384,13 @@ class InjectHTML(_Rewriter):
     ) -> None:
         self.app = app
         if not isinstance(snippet, str | bytes):
-            raise TypeError(f"snippet must be str or bytes, not {type(snippet).__name__}")
+            raise TypeError(f"snippet: must be str or bytes, not {type(snippet).__name__}")
         if not snippet:
-            raise ValueError("snippet must not be empty")
+            raise ValueError("snippet: must not be empty")
         if not isinstance(marker, str):
-            raise TypeError(f"marker must be a str, not {type(marker).__name__}")
+            raise TypeError(f"marker: must be a str, not {type(marker).__name__}")
         if not marker:
-            raise ValueError("marker must not be empty")
+            raise ValueError("marker: must not be empty")
         self.snippet = snippet
         self.marker = marker
         self._configure(content_types, buffer_limit, statuses)
@@ -513,20 +508,14 @@ def _rewritten_headers(headers: Headers, stale: frozenset[str] = STALE_AFTER_TRA
 
 
 def _status_set(statuses: Iterable[int]) -> frozenset[int]:
-    try:
-        values = list(statuses)
-    except TypeError:
-        raise TypeError(
-            f"statuses must be an iterable of status codes, not {type(statuses).__name__}"
-        ) from None
+    accepted = "a list of status codes 200-599 except 204, 206 and 304"
+    values = check_items("statuses", statuses, "status codes 200-599 except 204, 206 and 304")
     for code in values:
         if isinstance(code, bool) or not isinstance(code, int):
-            raise TypeError(f"statuses: {code!r} is not an int status code")
+            raise TypeError(f"statuses: must be {accepted}, not a list holding {code!r}")
         if not 200 <= code <= 599 or code in (204, 206, 304):
-            raise ValueError(
-                f"statuses: {code} cannot be rewritten (use 200-599 except 204, 206, 304)"
-            )
-    return frozenset(values)
+            raise ValueError(f"statuses: must be {accepted}, not a list holding {code}")
+    return frozenset(cast(tuple[int, ...], values))
 
 
 def _as_bytes(value: object, option: str) -> bytes:

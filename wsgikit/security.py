@@ -26,6 +26,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from ._answer import plain_response, redirect
 from ._host import parse_host, request_host, request_url
 from ._http import log_safe
+from ._options import check_bool, check_header_value
 from ._response import EditFunction, Headers, intercept_headers
 
 logger = logging.getLogger("wsgikit.security")
@@ -34,7 +35,6 @@ _LOG_CHARS = 100
 _HSTS_DEFAULT = "max-age=31536000; includeSubDomains"
 # RFC 6797 section 6.1: directives separated by ";", max-age required.
 _HSTS_MAX_AGE = re.compile(r'(?:^|;)\s*max-age\s*=\s*(?:[0-9]+|"[0-9]+")\s*(?:;|$)', re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # https://www.w3.org/TR/referrer-policy/#referrer-policies
 _REFERRER_POLICIES = frozenset(
     {
@@ -119,7 +119,7 @@ class SecurityHeaders:
             raise ValueError(f"hsts: {self.hsts!r} has no max-age directive (RFC 6797)")
         if content_type_options not in (True, False, None):
             raise TypeError(
-                f"content_type_options must be True, False or None, not {content_type_options!r}"
+                f"content_type_options: must be True, False or None, not {content_type_options!r}"
             )
         self.content_type_options = bool(content_type_options)
         self.frame_options = _value("frame_options", frame_options)
@@ -127,7 +127,7 @@ class SecurityHeaders:
             self.frame_options = self.frame_options.upper()
             if self.frame_options not in _FRAME_OPTIONS:
                 raise ValueError(
-                    f"frame_options must be 'DENY' or 'SAMEORIGIN' (or None), not "
+                    f"frame_options: must be 'DENY' or 'SAMEORIGIN' (or None), not "
                     f"{frame_options!r}; ALLOW-FROM is obsolete: use csp frame-ancestors"
                 )
         self.referrer_policy = _value("referrer_policy", referrer_policy)
@@ -147,11 +147,10 @@ class SecurityHeaders:
             self.coop = self.coop.lower()
             if self.coop not in _COOP_VALUES:
                 raise ValueError(
-                    f"coop must be one of {', '.join(sorted(_COOP_VALUES))} (or None), not {coop!r}"
+                    f"coop: must be one of {', '.join(sorted(_COOP_VALUES))} (or None), "
+                    f"not {coop!r}"
                 )
-        if not isinstance(https_redirect, bool):
-            raise TypeError(f"https_redirect must be True or False, not {https_redirect!r}")
-        self.https_redirect = https_redirect
+        self.https_redirect = check_bool("https_redirect", https_redirect)
 
         common: Headers = []
         if self.content_type_options:
@@ -241,14 +240,7 @@ def _value(option: str, value: object) -> str | None:
     if value is None or value is False:
         return None
     if not isinstance(value, str):
-        raise TypeError(f"{option} must be a str, or None/False to switch it off, not {value!r}")
-    text = value.strip()
-    if not text:
-        raise ValueError(f"{option} is empty; use None to switch the header off")
-    if _CONTROL.search(text):
-        raise ValueError(f"{option} must not contain control characters (CR, LF, ...)")
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        raise ValueError(f"{option} must be latin-1 text (a header value)") from None
-    return text
+        raise TypeError(
+            f"{option}: must be header text, or None/False to switch it off, not {value!r}"
+        )
+    return check_header_value(option, value)

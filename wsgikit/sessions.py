@@ -40,6 +40,7 @@ from werkzeug.sansio.http import parse_cookie
 
 from ._flask_json import TaggedJSON as TaggedJSON
 from ._http import with_vary
+from ._options import check_bool
 from ._response import Headers, intercept
 from ._session_cookie import CookieTemplate, set_cookie_indexes
 from ._session_dict import SESSION_KEY as SESSION_KEY
@@ -57,7 +58,6 @@ from ._session_util import (
     _cookie_name,
     _digest,
     _domain,
-    _flag,
     _keys,
     _max_age,
     _path,
@@ -297,18 +297,18 @@ class SessionMiddleware:
         self.secret_key, self.fallback_keys = _keys(secret_key, fallback_keys)
         self.cookie_name = _cookie_name(cookie_name)
         self.max_age = _max_age(max_age)
-        self.secure = _flag("secure", secure)
-        self.httponly = _flag("httponly", httponly)
+        self.secure = check_bool("secure", secure)
+        self.httponly = check_bool("httponly", httponly)
         self.samesite = _samesite(samesite)
-        self.flask_compatible = _flag("flask_compatible", flask_compatible)
+        self.flask_compatible = check_bool("flask_compatible", flask_compatible)
         self.domain = _domain(domain)
         self.path = _path(path)
-        self.partitioned = _flag("partitioned", partitioned)
+        self.partitioned = check_bool("partitioned", partitioned)
         _check_cookie_rules(self)
-        self.refresh_each_request = _flag("refresh_each_request", refresh_each_request)
+        self.refresh_each_request = check_bool("refresh_each_request", refresh_each_request)
         self.oversize = _choice("oversize", oversize, ("error", "log"))
-        self.permanent = _flag("permanent", permanent)
-        self.detect_changes = _flag("detect_changes", detect_changes)
+        self.permanent = check_bool("permanent", permanent)
+        self.detect_changes = check_bool("detect_changes", detect_changes)
         self.store = _store(store, self.max_age, self.flask_compatible)
         self.salt = _salt(salt, _FLASK_SALT if self.flask_compatible else _DEFAULT_SALT)
         self.digest = _digest(

@@ -27,6 +27,7 @@ from collections.abc import Collection, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from ._http import HTTPStatusError
+from ._options import check_int, check_seconds
 
 logger = logging.getLogger("wsgikit.sessions")
 
@@ -92,9 +93,7 @@ class MemoryStore:
     """
 
     def __init__(self, *, sweep: int = 1000) -> None:
-        if not isinstance(sweep, int) or isinstance(sweep, bool) or sweep < 1:
-            raise ValueError(f"sweep must be a positive int, not {sweep!r}")
-        self.sweep = sweep
+        self.sweep = check_int("sweep", sweep, minimum=1)
         self._data: dict[str, tuple[float, dict[str, str]]] = {}
         self._lock = threading.Lock()
         self._writes = 0
@@ -180,11 +179,8 @@ class RedisStore:
         self, url: str | Any, *, prefix: str = "wsgikit:session:", timeout: float = 2.0
     ) -> None:
         if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-            raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
-        if not 0 < timeout < float("inf"):
-            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+            raise TypeError(f"prefix: must be a str, not {type(prefix).__name__}")
+        timeout = check_seconds("timeout", timeout, positive=True)
         try:
             import redis
         except ImportError as error:  # pragma: no cover - the extra is missing
@@ -195,14 +191,14 @@ class RedisStore:
         if isinstance(url, str):
             if not url.startswith(("redis://", "rediss://", "unix://")):
                 # Not echoed: a Redis URL may carry a password.
-                raise ValueError("url must be a redis://, rediss:// or unix:// URL")
+                raise ValueError("url: must be a redis://, rediss:// or unix:// URL")
             self.client = redis.Redis.from_url(
                 url, socket_timeout=timeout, socket_connect_timeout=timeout
             )
         elif callable(getattr(url, "pipeline", None)):
             self.client = url
         else:
-            raise TypeError("url must be a redis:// URL or a redis client object")
+            raise TypeError("url: must be a redis:// URL or a redis client object")
         self.url = url
         self.prefix = prefix
         self._update = self.client.register_script(_UPDATE)

@@ -1,0 +1,387 @@
+"""One contract per option name (#9): the shared checks of ``wsgikit._options``,
+the same wording for the same bad value in every middleware, and one meaning
+of the INI word ``none``."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+from wsgiref.types import StartResponse, WSGIEnvironment
+
+import pytest
+
+from wsgikit import (
+    CORS,
+    AccessLog,
+    BasicAuth,
+    BearerAuth,
+    BodyRewriter,
+    Compress,
+    InjectHTML,
+    JSONErrors,
+    MaxBodySize,
+    RequestID,
+    SecurityHeaders,
+    SessionMiddleware,
+    TrustedHosts,
+)
+from wsgikit._options import (
+    LIST_FORMS,
+    check_bool,
+    check_header_value,
+    check_int,
+    check_items,
+    check_seconds,
+    check_strings,
+    check_token,
+    check_tokens,
+)
+from wsgikit.http_proxy import HTTPProxy
+from wsgikit.paste import FACTORIES, HTTP_PROXY_OPTIONS, OptionError, convert_options
+from wsgikit.stores import MemoryStore, RedisStore
+
+
+def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+
+# --- each shared check, table-driven ------------------------------------------------
+
+RANGE = "a whole number of bytes >= 0"
+SECONDS = "a number of seconds > 0"
+TOKEN_WORDS = "a header name (an RFC 9110 token)"
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "expected"),
+    [
+        (lambda v: check_bool("o", v), True, True),
+        (lambda v: check_bool("o", v), False, False),
+        (lambda v: check_int("o", v, unit="bytes"), 0, 0),
+        (lambda v: check_int("o", v, minimum=1, maximum=9), 9, 9),
+        (lambda v: check_seconds("o", v), 0, 0.0),
+        (lambda v: check_seconds("o", v, positive=True), 2, 2.0),
+        (lambda v: check_seconds("o", v, positive=True), 0.5, 0.5),
+        (lambda v: check_strings("o", v), "GET, POST  PUT,,", ("GET", "POST", "PUT")),
+        (lambda v: check_strings("o", v), [" a ", "b", ""], ("a", "b")),
+        (lambda v: check_strings("o", v), (), ()),
+        (lambda v: check_strings("o", v), iter(["x"]), ("x",)),
+        (lambda v: check_items("o", v, "keys"), ["a b", "c,d"], ("a b", "c,d")),
+        (lambda v: check_token("o", v), "X-Request-ID", "X-Request-ID"),
+        (lambda v: check_tokens("o", v, wildcard=True), "*, X-A", ("*", "X-A")),
+        (lambda v: check_header_value("o", v), " max-age=1 ", "max-age=1"),
+        (lambda v: check_header_value("o", v), "caf\xe9", "caf\xe9"),
+    ],
+)
+def test_shared_checks_accept_and_normalise(
+    check: Callable[[object], object], value: object, expected: object
+) -> None:
+    assert check(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "error", "message"),
+    [
+        (lambda v: check_bool("o", v), 1, TypeError, "o: must be True or False, not 1"),
+        (lambda v: check_bool("o", v), "yes", TypeError, "o: must be True or False, not 'yes'"),
+        (lambda v: check_bool("o", v), None, TypeError, "o: must be True or False, not None"),
+        (lambda v: check_int("o", v, unit="bytes"), -1, ValueError, f"o: must be {RANGE}, not -1"),
+        (lambda v: check_int("o", v, unit="bytes"), 1.0, TypeError, f"o: must be {RANGE}, not 1.0"),
+        (lambda v: check_int("o", v, unit="bytes"), True, TypeError,
+         f"o: must be {RANGE}, not True"),
+        (lambda v: check_int("o", v, unit="bytes"), "1", TypeError, f"o: must be {RANGE}, not '1'"),
+        (lambda v: check_int("o", v, minimum=1, maximum=9), 10, ValueError,
+         "o: must be a whole number between 1 and 9, not 10"),
+        (lambda v: check_int("o", v, unit="seconds", none=True), -5, ValueError,
+         "o: must be a whole number of seconds >= 0 or None, not -5"),
+        (lambda v: check_seconds("o", v, positive=True), 0, ValueError,
+         f"o: must be {SECONDS}, not 0"),
+        (lambda v: check_seconds("o", v, positive=True), math.inf, ValueError,
+         f"o: must be {SECONDS}, not inf"),
+        (lambda v: check_seconds("o", v), math.nan, ValueError,
+         "o: must be a number of seconds >= 0, not nan"),
+        (lambda v: check_seconds("o", v), -0.5, ValueError,
+         "o: must be a number of seconds >= 0, not -0.5"),
+        (lambda v: check_seconds("o", v), False, TypeError,
+         "o: must be a number of seconds >= 0, not False"),
+        (lambda v: check_seconds("o", v, none=True), "1", TypeError,
+         "o: must be a number of seconds >= 0 or None, not '1'"),
+        (lambda v: check_strings("o", v), b"a", TypeError, f"o: must be {LIST_FORMS}, not b'a'"),
+        (lambda v: check_strings("o", v), 3, TypeError, f"o: must be {LIST_FORMS}, not 3"),
+        (lambda v: check_strings("o", v), ["a", 1], TypeError,
+         f"o: must be {LIST_FORMS}, not a list holding 1"),
+        (lambda v: check_items("o", v, "keys"), "k", TypeError,
+         "o: must be a list of keys, not 'k'"),
+        (lambda v: check_items("o", v, "keys"), None, TypeError,
+         "o: must be a list of keys, not None"),
+        (lambda v: check_token("o", v), "X Id", ValueError,
+         f"o: must be {TOKEN_WORDS}, not 'X Id'"),
+        (lambda v: check_token("o", v), b"X", TypeError, f"o: must be {TOKEN_WORDS}, not b'X'"),
+        (lambda v: check_token("o", v), "", ValueError, f"o: must be {TOKEN_WORDS}, not ''"),
+        (lambda v: check_token("o", v, "a cookie name"), "a;b", ValueError,
+         "o: must be a cookie name (an RFC 9110 token), not 'a;b'"),
+        (lambda v: check_tokens("o", v), ["a b"], ValueError,
+         "o: must be header names or methods (RFC 9110 tokens), not 'a b'"),
+        (lambda v: check_tokens("o", v, wildcard=True), "X-A, X:B", ValueError,
+         "o: must be header names or methods (RFC 9110 tokens), not 'X:B'"),
+        (lambda v: check_header_value("o", v), "a\r\nSet-Cookie: x", ValueError,
+         "o: must be header text (latin-1, not empty, no CR, LF or other control characters), "
+         "not 'a\\r\\nSet-Cookie: x'"),
+        (lambda v: check_header_value("o", v), "  ", ValueError, "o: must be header text"),
+        (lambda v: check_header_value("o", v), "\u2603", ValueError, "o: must be header text"),
+        (lambda v: check_header_value("o", v), 1, TypeError, "o: must be header text"),
+    ],
+)  # fmt: skip
+def test_shared_checks_refuse_with_one_wording(
+    check: Callable[[object], object], value: object, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as caught:
+        check(value)
+    assert str(caught.value).startswith(message)
+    assert type(caught.value) is error
+
+
+def test_long_values_are_cut_in_messages() -> None:
+    with pytest.raises(TypeError) as caught:
+        check_bool("o", "x" * 500)
+    assert len(str(caught.value)) < 120
+
+
+# --- the same bad value, the same words, in every middleware --------------------------
+
+KEY = "k" * 32
+
+
+def _classes() -> list[tuple[Callable[..., object], dict[str, Any]]]:
+    """Every middleware (and store) but proxy.py's, with the arguments it needs."""
+    return [
+        (JSONErrors, {"app": app}),
+        (Compress, {"app": app}),
+        (BodyRewriter, {"app": app, "rewrite": bytes}),
+        (InjectHTML, {"app": app, "snippet": "<p>"}),
+        (SessionMiddleware, {"app": app, "secret_key": KEY}),
+        (BasicAuth, {"app": app, "users": {}}),
+        (BearerAuth, {"app": app, "verify": str}),
+        (CORS, {"app": app}),
+        (TrustedHosts, {"app": app, "hosts": ["example.com"]}),
+        (SecurityHeaders, {"app": app}),
+        (RequestID, {"app": app}),
+        (AccessLog, {"app": app}),
+        (MaxBodySize, {"app": app, "limit": 10}),
+        (HTTPProxy, {"upstream": "http://127.0.0.1:9"}),
+        (MemoryStore, {}),
+        (RedisStore, {"url": "redis://127.0.0.1:9"}),
+    ]
+
+
+def _message(cls: Callable[..., object], base: dict[str, Any], option: str, bad: object) -> str:
+    with pytest.raises((TypeError, ValueError)) as caught:
+        cls(**{**base, option: bad})
+    return f"{type(caught.value).__name__}: {caught.value}"
+
+
+def _bool_options() -> list[tuple[Callable[..., object], dict[str, Any], str]]:
+    found = []
+    for cls, base in _classes():
+        for name, parameter in inspect.signature(cls).parameters.items():
+            if parameter.annotation == "bool":
+                found.append((cls, base, name))
+    return found
+
+
+@pytest.mark.parametrize("bad", [1, "true", None])
+def test_every_bool_option_refuses_with_the_same_words(bad: object) -> None:
+    options = _bool_options()
+    assert len(options) >= 15  # the walk found them (a typo would find none)
+    for cls, base, name in options:
+        assert _message(cls, base, name, bad) == (
+            f"TypeError: {name}: must be True or False, not {bad!r}"
+        ), cls
+
+
+# (option, bad value) -> the classes that take the option, and the one message
+# all of them give. An option whose contract differs between classes (buffer_limit
+# takes None in the rewriters only, max_age is >= 1 for a cookie but >= 0 for
+# a preflight cache) says so in its words, one row per contract.
+SAME_WORDS = [
+    ("timeout", 0, [HTTPProxy, RedisStore],
+     "ValueError: timeout: must be a number of seconds > 0, not 0"),
+    ("timeout", True, [HTTPProxy, RedisStore],
+     "TypeError: timeout: must be a number of seconds > 0, not True"),
+    ("timeout", math.inf, [HTTPProxy, RedisStore],
+     "ValueError: timeout: must be a number of seconds > 0, not inf"),
+    ("realm", "a\nb", [BasicAuth, BearerAuth],
+     "ValueError: realm: must be a str of 1 to 200 printable ASCII characters "
+     "(no control characters, CR or LF), not 'a\\nb'"),
+    ("realm", b"api", [BasicAuth, BearerAuth],
+     "TypeError: realm: must be a str of 1 to 200 printable ASCII characters "
+     "(no control characters, CR or LF), not bytes"),
+    ("content_types", "text", [Compress, BodyRewriter, InjectHTML],
+     "ValueError: content_types: 'text' is not a media type pattern "
+     "(use type/subtype, type/*, */* or +suffix)"),
+    ("content_types", b"text/html", [Compress, BodyRewriter, InjectHTML],
+     "TypeError: content_types: must be media type patterns (a list of str, or one str), "
+     "not bytes"),
+    ("buffer_limit", -1, [BodyRewriter, InjectHTML],
+     "ValueError: buffer_limit: must be a whole number of bytes >= 0 or None, not -1"),
+    ("buffer_limit", -1, [Compress],
+     "ValueError: buffer_limit: must be a whole number of bytes >= 0, not -1"),
+    ("buffer_limit", "1", [Compress],
+     "TypeError: buffer_limit: must be a whole number of bytes >= 0, not '1'"),
+    ("min_size", -1, [Compress],
+     "ValueError: min_size: must be a whole number of bytes >= 0, not -1"),
+    ("limit", 1.5, [MaxBodySize],
+     "TypeError: limit: must be a whole number of bytes >= 0, not 1.5"),
+    ("max_age", -1, [CORS],
+     "ValueError: max_age: must be a whole number of seconds >= 0 or None, not -1"),
+    ("max_age", 0, [SessionMiddleware],
+     "ValueError: max_age: must be a whole number of seconds (or a timedelta) >= 1 or None, "
+     "not 0"),
+    ("max_age", 1.5, [CORS],
+     "TypeError: max_age: must be a whole number of seconds >= 0 or None, not 1.5"),
+    ("pool_size", 0, [HTTPProxy], "ValueError: pool_size: must be a whole number >= 1, not 0"),
+    ("sweep", "10", [MemoryStore], "TypeError: sweep: must be a whole number >= 1, not '10'"),
+    ("cache_ttl", -1, [BasicAuth],
+     "ValueError: cache_ttl: must be a number of seconds >= 0, not -1"),
+    ("cache_size", -1, [BasicAuth], "ValueError: cache_size: must be a whole number >= 0, not -1"),
+    ("reload_interval", "1", [BasicAuth],
+     "TypeError: reload_interval: must be a number of seconds >= 0 or None, not '1'"),
+    ("header", "X Id", [RequestID],
+     f"ValueError: header: must be {TOKEN_WORDS}, not 'X Id'"),
+    ("request_id_header", "X Id", [JSONErrors],
+     f"ValueError: request_id_header: must be {TOKEN_WORDS}, not 'X Id'"),
+    ("request_id_header", 1, [JSONErrors],
+     f"TypeError: request_id_header: must be {TOKEN_WORDS}, not 1"),
+    ("cookie_name", "a b", [SessionMiddleware],
+     "ValueError: cookie_name: must be a cookie name (an RFC 9110 token), not 'a b'"),
+    ("allow_headers", ["X:B"], [CORS],
+     "ValueError: allow_headers: must be header names or methods (RFC 9110 tokens), not 'X:B'"),
+    ("allow_methods", b"GET", [CORS],
+     f"TypeError: allow_methods: must be {LIST_FORMS}, not b'GET'"),
+    ("allow_origins", 1, [CORS], f"TypeError: allow_origins: must be {LIST_FORMS}, not 1"),
+    ("hosts", [1], [TrustedHosts], f"TypeError: hosts: must be {LIST_FORMS}, not a list holding 1"),
+    ("encodings", b"gzip", [Compress], f"TypeError: encodings: must be {LIST_FORMS}, not b'gzip'"),
+    ("exempt", 1, [BasicAuth], f"TypeError: exempt: must be {LIST_FORMS}, not 1"),
+    ("fallback_keys", KEY, [SessionMiddleware],
+     f"TypeError: fallback_keys: must be a list of keys (str or bytes), not '{KEY}'"),
+    ("invalid_token_errors", KeyError, [BearerAuth],
+     "TypeError: invalid_token_errors: must be a list of exception classes, "
+     "not <class 'KeyError'>"),
+    ("statuses", [204], [BodyRewriter, InjectHTML],
+     "ValueError: statuses: must be a list of status codes 200-599 except 204, 206 and 304, "
+     "not a list holding 204"),
+    ("csp", "a\rb", [SecurityHeaders],
+     "ValueError: csp: must be header text (latin-1, not empty, no CR, LF or other control "
+     "characters), not 'a\\rb'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("option", "bad", "classes", "message"), SAME_WORDS)
+def test_the_same_bad_value_gets_the_same_words(
+    option: str, bad: object, classes: list[Callable[..., object]], message: str
+) -> None:
+    bases = dict(_classes())
+    assert [_message(cls, bases[cls], option, bad) for cls in classes] == [message] * len(classes)
+
+
+def test_every_shared_option_name_is_in_the_table() -> None:
+    """An option name two classes share has a row naming all of them."""
+    owners: dict[str, set[object]] = {}
+    for cls, base in _classes():
+        for name in inspect.signature(cls).parameters:
+            if name not in base:
+                owners.setdefault(name, set()).add(cls)
+    covered: dict[str, set[object]] = {}
+    for option, _bad, classes, _words in SAME_WORDS:
+        covered.setdefault(option, set()).update(classes)
+    bools = {name for _cls, _base, name in _bool_options()}
+    # Two names mean different things in different classes, so no value is
+    # refused by all of them: format (JSONErrors, AccessLog: each its own named
+    # formats, or a callable) and verify (BasicAuth: a password callable;
+    # HTTPProxy: TLS verification, a bool or a CA bundle path).
+    different = {"format", "verify"}
+    shared = {name for name, classes in owners.items() if len(classes) > 1} - bools - different
+    for name in sorted(shared):
+        assert covered.get(name) == owners[name], name
+
+
+@pytest.mark.parametrize(
+    ("cls", "base", "option", "one_string", "as_list"),
+    [
+        (CORS, {"app": app}, "allow_methods", "GET, PUT", ["GET", "PUT"]),
+        (CORS, {"app": app}, "allow_origins", "https://a.example https://b.example",
+         ["https://a.example", "https://b.example"]),
+        (TrustedHosts, {"app": app}, "hosts", "example.com,*.example.com",
+         ["example.com", "*.example.com"]),
+        (Compress, {"app": app}, "encodings", "gzip", ["gzip"]),
+        (BasicAuth, {"app": app, "users": {}}, "exempt", "/health /metrics",
+         ["/health", "/metrics"]),
+    ],
+)  # fmt: skip
+def test_a_list_option_takes_one_string_like_an_ini_file(
+    cls: Callable[..., Any], base: dict[str, Any], option: str, one_string: str, as_list: list[str]
+) -> None:
+    from_string = cls(**{**base, option: one_string})
+    from_list = cls(**{**base, option: as_list})
+    assert getattr(from_string, option) == getattr(from_list, option)
+    assert len(getattr(from_string, option)) == len(as_list)
+
+
+# --- INI: "none" means Python None, or is refused naming the option -------------------
+
+
+def _every_ini_option() -> list[tuple[str, str, Any, Callable[..., object]]]:
+    rows = [
+        (name, option, convert, factory.middleware)
+        for name, factory in FACTORIES.items()
+        for option, convert in factory.options.items()
+    ]
+    rows += [
+        ("http_proxy", option, convert, HTTPProxy) for option, convert in HTTP_PROXY_OPTIONS.items()
+    ]
+    return rows
+
+
+@pytest.mark.parametrize("word", ["none", "None", " NONE "])
+def test_ini_none_is_python_none_or_refused_naming_the_option(word: str) -> None:
+    rows = _every_ini_option()
+    assert len(rows) > 80
+    converted = []
+    for factory, option, convert, middleware in rows:
+        try:
+            options = convert_options(factory, {option: word}, {option: convert})
+        except OptionError as error:
+            assert error.option == option, (factory, option)
+            assert f"[{factory}] option {option}:" in str(error)
+            continue
+        assert options == {option: None}, (factory, option, options)
+        # Only where the constructor takes None.
+        parameter = inspect.signature(middleware).parameters[option]
+        assert parameter.default is None or "None" in str(parameter.annotation), (factory, option)
+        converted.append(option)
+    assert "max_age" in converted and "store" in converted and "hsts" in converted
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [('"None"', "None"), ("'None'", "None"), ("off", None), ("false", None), ("strict", "strict")],
+)
+def test_ini_samesite_none_value_is_quoted(value: str, expected: str | None) -> None:
+    options = convert_options("session", {"samesite": value}, FACTORIES["session"].options)
+    assert options["samesite"] == expected
+
+
+def test_ini_samesite_bare_none_is_refused_with_the_spelling() -> None:
+    with pytest.raises(OptionError, match=r'option samesite: write "None" \(quoted\)'):
+        FACTORIES["session"].convert({"secret_key": KEY, "samesite": '"none"'})
+    with pytest.raises(OptionError, match=r'option samesite: write "None" \(quoted\)'):
+        FACTORIES["session"].convert({"secret_key": KEY, "samesite": "none"})
+
+
+def test_ini_samesite_quoted_none_reaches_the_cookie() -> None:
+    middleware = FACTORIES["session"](app, {}, secret_key=KEY, samesite='"None"', secure="true")
+    assert isinstance(middleware, SessionMiddleware)
+    assert middleware.samesite == "None"
