@@ -296,13 +296,14 @@ class _Call:
     server_write: Write | None
 
     def slow_path(self) -> None:
-        """Set the fields beyond the pass-through path's (once; idempotent)."""
-        if not self.slow:
-            self.slow = True
-            self.pending = []
-            self.generation = 0
-            self.closed = False
-            self.server_write = None
+        """Set the fields beyond the pass-through path's. Called once, by the
+        first caller that finds ``slow`` false (the check is inlined, so that
+        later calls cost no method call)."""
+        self.slow = True
+        self.pending = []
+        self.generation = 0
+        self.closed = False
+        self.server_write = None
 
     def start_response(
         self, status: str, headers: Headers, exc_info: ExcInfo | None = None
@@ -330,7 +331,8 @@ class _Call:
             return self.commit(status, headers)
         if type(plan) is EditHeaders:
             return self.commit(plan.status, plan.headers)
-        self.slow_path()
+        if not self.slow:
+            self.slow_path()
         if type(plan) is Stream:
             self.commit(plan.status, without_headers(plan.headers, "content-length"))
             return self.pending.append
@@ -340,7 +342,8 @@ class _Call:
         """``start_response`` with ``exc_info``, or called twice."""
         if exc_info is None:
             raise RuntimeError("start_response() called twice without exc_info")
-        self.slow_path()
+        if not self.slow:
+            self.slow_path()
         try:
             if self.committed:
                 return self._forward_replacement(status, headers, exc_info)
@@ -410,14 +413,15 @@ class _Call:
                 self.server_write = self.commit(cast(str, self.status), self.headers)
                 self.server_write(self._join_pending())
 
-    def started(self) -> bool:
-        """True once the application has called ``start_response``."""
-        return self.status is not None
-
     def close_app(self, app_iter: Iterable[bytes]) -> None:
         if not self.closed:
             self.closed = True
             _close(app_iter)
+
+    def started(self) -> bool:
+        """True once the application has called ``start_response`` (a method, so
+        that a type checker does not take ``status`` to stay ``None`` in a loop)."""
+        return self.status is not None
 
     def commit(self, status: str, headers: Headers) -> Write:
         """Call the server's start_response (with a pending replacement's exc_info)."""
@@ -429,10 +433,11 @@ class _Call:
 
     def finish(self, app_iter: Iterable[bytes]) -> Iterable[bytes]:
         """Handle everything but the fast path; closes ``app_iter`` on error."""
-        self.slow_path()
+        if not self.slow:
+            self.slow_path()
         iterator = iter(app_iter)
         try:
-            if not self.started():
+            if self.status is None:  # not started(), inlined: every response gets here
                 # A lazy app calls start_response on its first iteration.
                 for chunk in iterator:
                     self.pending.append(chunk)
