@@ -992,3 +992,102 @@ def test_write_while_a_stream_is_iterated_is_transformed_in_order(lazy: bool) ->
 
     _, body, _ = run_wsgi(Intercepting(app if lazy else eager, decide_stream))
     assert b"".join(body) == b"ABCDEF"
+
+
+# --- the per-response state is set lazily (#11) ---------------------------------------
+# The core sets only the fields a pass-through response reads; these paths are the
+# ones that must set the rest first.
+
+
+@pytest.mark.parametrize("decide", PLANS)
+@pytest.mark.parametrize("lazy", [False, True], ids=["eager", "lazy"])
+def test_first_start_response_with_exc_info(decide: Any, lazy: bool) -> None:
+    """PEP 3333 allows exc_info on the first call: it is an ordinary start."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        try:
+            raise ValueError("before any start_response")
+        except ValueError:
+            write = start_response("500 Oops", [("Content-Type", "text/plain")], sys.exc_info())
+        write(b"written ")
+        yield b"error page"
+
+    def eager(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        chunks = app(environ, start_response)
+        first = next(chunks)
+        return [first]
+
+    calls, body, _ = run_wsgi(Intercepting(app if lazy else eager, decide))
+    assert [status for status, _ in calls] == ["500 Oops"]
+    text = b"".join(body).lower()
+    assert text in {b"written error page", b"written error page!"}
+
+
+@pytest.mark.parametrize("decide", PLANS)
+def test_decide_failing_then_replaced_with_exc_info(decide: Any) -> None:
+    """decide() raising inside start_response: the application may answer with
+    a replacement, decided afresh (nothing reached the server)."""
+    failed: list[bool] = []
+
+    def flaky(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        if not failed:
+            failed.append(True)
+            raise LookupError("decide failed")
+        return cast(Plan, decide(environ, status, headers))
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+        except LookupError:
+            start_response("503 Later", [("Content-Type", "text/plain")], sys.exc_info())
+        return [b"later"]
+
+    calls, body, _ = run_wsgi(Intercepting(app, flaky))
+    assert [status for status, _ in calls] == ["503 Later"]
+    assert b"".join(body).lower() in {b"later", b"later!"}
+
+
+def test_decide_failing_then_second_call_without_exc_info_is_refused() -> None:
+    """The status counts as given once start_response was called, even if
+    decide() failed: a second call without exc_info is refused, as always."""
+
+    def failing(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        raise LookupError("decide failed")
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+        except LookupError:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b""]
+
+    with pytest.raises(RuntimeError, match="twice"):
+        run_wsgi(Intercepting(app, failing))
+
+
+@pytest.mark.parametrize("decide", [decide_pass, decide_edit], ids=["pass", "edit-headers"])
+def test_replacement_after_the_fast_path_returned(decide: Any) -> None:
+    """A pass-through response handed back to the server, then replaced with
+    exc_info while the server iterates it: the server is told (the slow-path
+    state is set up at that point, not before)."""
+    received: list[tuple[str, bool]] = []
+    holder: list[StartResponse] = []
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        holder.append(start_response)
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return tracked
+
+    tracked = Tracked([b"body"])
+
+    def start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        received.append((status, exc_info is not None))
+        return lambda data: None
+
+    result = intercept(app, make_environ(), start_response, decide)
+    assert result is tracked  # the fast path: the app's own iterable
+    try:
+        raise ValueError("while the server iterates")
+    except ValueError:
+        holder[0]("500 Oops", [("Content-Type", "text/html")], sys.exc_info())
+    assert received == [("200 OK", False), ("500 Oops", True)]

@@ -161,17 +161,30 @@ def intercept(
     ``exc_info`` says that ``app``'s response replaces one the server already
     has (PEP 3333): the call that commits it to the server carries it.
     """
-    call = _Call(environ, start_response, decide, exc_info)
+    # Built by hand, field by field, rather than by _Call(...): a Python
+    # __init__ call costs about as much as the rest of the pass-through path.
+    # Only the fields that path reads are set here; _Call.slow_path() sets the
+    # others when a response needs them.
+    call = _Call()
+    call.environ = environ
+    call.server_start_response = start_response
+    call.decide = decide
+    call.replaced = exc_info
+    call.status = None
+    call.committed = False
+    call.returned = _RUNNING
+    call.slow = False
     exc_info = None
     try:  # free on Python >= 3.11 unless something raises
         app_iter = app(environ, call.start_response)
-        plan = call.plan
-        if call.committed and (plan is None or type(plan) is EditHeaders):
-            # Fast path: passed through (or headers edited) before the app
-            # returned; the server gets the app's own iterable (file_wrapper
-            # keeps working).
-            call.returned = _RETURNED
-            return app_iter
+        if call.committed:
+            plan = call.plan
+            if plan is None or type(plan) is EditHeaders:
+                # Fast path: passed through (or headers edited) before the
+                # app returned; the server gets the app's own iterable
+                # (file_wrapper keeps working).
+                call.returned = _RETURNED
+                return app_iter
         body = call.finish(app_iter)
     except BaseException:
         call.replaced = None  # break the frame <-> traceback cycle
@@ -227,88 +240,123 @@ _RUNNING, _RETURNED, _STREAMED = 0, 1, 2
 
 
 class _Call:
-    """The state of one intercepted response."""
+    """The state of one intercepted response.
+
+    It has no ``__init__``: :func:`intercept` sets the fields every response
+    uses, and :meth:`slow_path` the ones only a replaced, streamed or
+    buffered response (or a lazy application) needs, so that a response
+    passed through pays for neither a Python ``__init__`` call nor fields it
+    never reads. A field is read only once it is set.
+    """
 
     __slots__ = (
+        # Set by intercept().
         "environ",
         "server_start_response",
         "decide",
-        "status",
-        "headers",
-        "plan",
-        "committed",
-        "pending",
-        "generation",
-        "closed",
-        "server_write",
-        "returned",
-        "replaced",
-    )
-
-    def __init__(
-        self,
-        environ: WSGIEnvironment,
-        start_response: StartResponse,
-        decide: Decide,
-        replaced: ExcInfo | None,
-    ) -> None:
-        self.environ = environ
-        self.server_start_response = start_response
-        self.decide = decide
-        self.status: str | None = None
-        # self.headers is set with self.status (read only once status is set):
-        # one list fewer per request.
-        self.headers: Headers
-        self.plan: Plan = None
-        # True once the server's start_response has been called.
-        self.committed = False
-        # write() output (and chunks read ahead) not yet handed on.
-        self.pending: list[bytes] = []
-        # Bumped on every accepted replacement by start_response(..., exc_info).
-        self.generation = 0
-        self.closed = False
-        # The server's write(), once a buffered response overflowed during write().
-        self.server_write: Write | None = None
-        # Once intercept() handed a body back to the server: _RETURNED, or
-        # _STREAMED when that body is a _StreamedBody (which can switch plans).
-        self.returned = _RUNNING
         # exc_info to pass on the next commit: given to intercept(), or of a
         # replacement the server accepted after a commit, to be passed again
         # when the buffered replacement is finally committed.
-        self.replaced = replaced
+        "replaced",
+        # None until the application calls start_response.
+        "status",
+        # True once the server's start_response has been called.
+        "committed",
+        # Once intercept() handed a body back to the server: _RETURNED, or
+        # _STREAMED when that body is a _StreamedBody (which can switch plans).
+        "returned",
+        # True once slow_path() set the fields it sets.
+        "slow",
+        # Set with status (plan), or once a plan needs them (headers).
+        "headers",
+        "plan",
+        # Set by slow_path().
+        # write() output (and chunks read ahead) not yet handed on.
+        "pending",
+        # Bumped on every accepted replacement by start_response(..., exc_info).
+        "generation",
+        "closed",
+        # The server's write(), once a buffered response overflowed during write().
+        "server_write",
+    )
+
+    environ: WSGIEnvironment
+    server_start_response: StartResponse
+    decide: Decide
+    replaced: ExcInfo | None
+    status: str | None
+    committed: bool
+    returned: int
+    slow: bool
+    headers: Headers
+    plan: Plan
+    pending: list[bytes]
+    generation: int
+    closed: bool
+    server_write: Write | None
+
+    def slow_path(self) -> None:
+        """Set the fields beyond the pass-through path's. Called once, by the
+        first caller that finds ``slow`` false (the check is inlined, so that
+        later calls cost no method call)."""
+        self.slow = True
+        self.pending = []
+        self.generation = 0
+        self.closed = False
+        self.server_write = None
 
     def start_response(
         self, status: str, headers: Headers, exc_info: ExcInfo | None = None
     ) -> Write:
-        if exc_info is not None:
-            try:
-                if self.committed:
-                    return self._forward_replacement(status, headers, exc_info)
-            finally:
-                # Break the frame <-> traceback cycle (PEP 3333).
-                exc_info = None
-            # Nothing reached the server: the replacement simply wins.
-            self.pending.clear()
-            self.generation += 1
-        elif self.status is not None:
-            raise RuntimeError("start_response() called twice without exc_info")
+        if exc_info is not None or self.status is not None:
+            return self._start_again(status, headers, exc_info)
         self.status = status
-        self.headers = headers
         plan = self.plan = self.decide(self.environ, status, headers)
+        if self.replaced is None:
+            # The common case, inlined: commit() without a replacement. The
+            # headers are not kept: only a Buffer plan reads them later.
+            if plan is None:
+                self.committed = True
+                return self.server_start_response(status, headers)
+            if type(plan) is EditHeaders:
+                self.committed = True
+                return self.server_start_response(plan.status, plan.headers)
+        self.headers = headers
+        return self._begin(plan, status, headers)
+
+    def _begin(self, plan: Plan, status: str, headers: Headers) -> Write:
+        """Start sending ``plan``, decided for ``status`` and ``headers``;
+        return the ``write()`` for the application."""
         if plan is None:
-            if self.replaced is not None:  # the server saw a replacement already
-                return self.commit(status, headers)
-            self.committed = True
-            return self.server_start_response(status, headers)
+            return self.commit(status, headers)
         if type(plan) is EditHeaders:
-            if self.replaced is not None:
-                return self.commit(plan.status, plan.headers)
-            self.committed = True
-            return self.server_start_response(plan.status, plan.headers)
+            return self.commit(plan.status, plan.headers)
+        if not self.slow:
+            self.slow_path()
         if type(plan) is Stream:
             self.commit(plan.status, without_headers(plan.headers, "content-length"))
             return self.pending.append
         return self.write
+
+    def _start_again(self, status: str, headers: Headers, exc_info: ExcInfo | None) -> Write:
+        """``start_response`` with ``exc_info``, or called twice."""
+        if exc_info is None:
+            raise RuntimeError("start_response() called twice without exc_info")
+        if not self.slow:
+            self.slow_path()
+        try:
+            if self.committed:
+                return self._forward_replacement(status, headers, exc_info)
+        finally:
+            # Break the frame <-> traceback cycle (PEP 3333).
+            exc_info = None
+        # Nothing reached the server: the replacement simply wins.
+        self.pending.clear()
+        self.generation += 1
+        self.status = status
+        self.headers = headers
+        plan = self.plan = self.decide(self.environ, status, headers)
+        return self._begin(plan, status, headers)
 
     def _forward_replacement(self, status: str, headers: Headers, exc_info: ExcInfo) -> Write:
         """An ``exc_info`` call after commit: decided afresh, told to the server
@@ -365,14 +413,15 @@ class _Call:
                 self.server_write = self.commit(cast(str, self.status), self.headers)
                 self.server_write(self._join_pending())
 
-    def started(self) -> bool:
-        """True once the application has called ``start_response``."""
-        return self.status is not None
-
     def close_app(self, app_iter: Iterable[bytes]) -> None:
         if not self.closed:
             self.closed = True
             _close(app_iter)
+
+    def started(self) -> bool:
+        """True once the application has called ``start_response`` (a method, so
+        that a type checker does not take ``status`` to stay ``None`` in a loop)."""
+        return self.status is not None
 
     def commit(self, status: str, headers: Headers) -> Write:
         """Call the server's start_response (with a pending replacement's exc_info)."""
@@ -384,9 +433,11 @@ class _Call:
 
     def finish(self, app_iter: Iterable[bytes]) -> Iterable[bytes]:
         """Handle everything but the fast path; closes ``app_iter`` on error."""
+        if not self.slow:
+            self.slow_path()
         iterator = iter(app_iter)
         try:
-            if not self.started():
+            if self.status is None:  # not started(), inlined: every response gets here
                 # A lazy app calls start_response on its first iteration.
                 for chunk in iterator:
                     self.pending.append(chunk)
