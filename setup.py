@@ -58,6 +58,8 @@ TESTING = [
     # .ci/run builds and checks the wheel and sdist.
     "build>=1.2",
     "twine>=5.0",
+    # tests/test_deploy.py runs the uWSGI recipe (built from source: gcc, Python headers).
+    "uwsgi>=2.0",
     # tests/test_docs.py builds the documentation site.
     *DOCS,
 ]

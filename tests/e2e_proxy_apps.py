@@ -47,3 +47,22 @@ loopback_app = ProxyFix(_whoami, x_host=1, trusted=["127.0.0.1"], clear_untruste
 #: The loopback peer is *not* one of our proxies: an attacker reaching the
 #: server directly. Nothing it forwards may be believed, by any layer.
 elsewhere_app = ProxyFix(_whoami, x_host=1, trusted=["192.0.2.1"], clear_untrusted=True)
+
+
+def connection_scheme(app: WSGIApplication) -> WSGIApplication:
+    """The docs' uWSGI recipe: uWSGI sets ``wsgi.url_scheme`` from any client's
+    X-Forwarded-Proto/-Ssl; put back the scheme of uWSGI's own connection (its
+    ``UWSGI_SCHEME``/``HTTPS`` variables, which no client header can set), so
+    that ProxyFix alone decides."""
+
+    def wrapper(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        https = environ.get("HTTPS", "").lower() in ("on", "1")
+        environ["wsgi.url_scheme"] = environ.get("UWSGI_SCHEME") or ("https" if https else "http")
+        return app(environ, start_response)
+
+    return wrapper
+
+
+#: uWSGI with the documented wrapper, outside ProxyFix.
+uwsgi_loopback_app = connection_scheme(loopback_app)
+uwsgi_elsewhere_app = connection_scheme(elsewhere_app)

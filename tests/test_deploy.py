@@ -286,3 +286,69 @@ def test_proxy_example_serves_with_the_documented_waitress_setting(start: Any) -
     body = server.get(FORWARDED)
     assert body["remote_addr"] == "203.0.113.7"
     assert body["url"] == "https://shop.example/"
+
+
+# --- uWSGI --------------------------------------------------------------------------
+
+
+def uwsgi(mode: str, target: str) -> list[str]:
+    """``--http`` (a router process in front of the worker) or ``--http-socket``
+    (the worker speaks HTTP itself)."""
+    return [
+        str(BIN / "uwsgi"),
+        f"--{mode}=127.0.0.1:{{port}}",
+        f"--module={target}",
+        "--master",
+        "--processes=1",
+        "--die-on-term",  # SIGTERM stops it (uWSGI 2.0 reloads on SIGTERM otherwise)
+        "--need-app",
+        "--disable-logging",
+        f"--pythonpath={TESTS_DIR}",
+        f"--pythonpath={ROOT}",
+    ]
+
+
+UWSGI_MODES = ["http", "http-socket"]
+
+
+@pytest.mark.parametrize("mode", UWSGI_MODES)
+def test_uwsgi_passes_the_headers_and_applies_the_scheme_of_any_peer(start: Any, mode: str) -> None:
+    """The trap: uWSGI leaves X-Forwarded-* in the environ (its ``--http``
+    router adds no X-Forwarded-For of its own) but sets ``wsgi.url_scheme`` from
+    X-Forwarded-Proto (verbatim) or X-Forwarded-Ssl of any peer; ProxyFix
+    refuses the untrusted peer's headers but cannot undo that."""
+    server = start(*uwsgi(mode, "e2e_proxy_apps:elsewhere_app"))
+    assert server.get({})["forwarded_headers"] == []  # nothing added
+    body = server.get({"X-Forwarded-Proto": "https"})
+    assert (body["REMOTE_ADDR"], body["wsgi.url_scheme"]) == ("127.0.0.1", "https")
+    assert "wsgi.url_scheme" not in (body["orig"] or {})  # not ProxyFix's doing
+    assert server.get({"X-Forwarded-Ssl": "on"})["wsgi.url_scheme"] == "https"
+    assert server.get({"X-Forwarded-Proto": "javascript"})["wsgi.url_scheme"] == "javascript"
+
+
+@pytest.mark.parametrize("mode", UWSGI_MODES)
+def test_uwsgi_merges_underscore_names_into_the_forwarded_headers(start: Any, mode: str) -> None:
+    """Unlike gunicorn and Apache, uWSGI keeps ``X_Forwarded_For`` and joins it
+    with X-Forwarded-For: the front proxy must drop such names (nginx does)."""
+    server = start(*uwsgi(mode, "e2e_proxy_apps:hop_app"))
+    body = server.get({"X-Forwarded-For": "203.0.113.7", "X_Forwarded_For": "6.6.6.6"})
+    assert body["x_forwarded_for"] == "203.0.113.7, 6.6.6.6"
+    assert body["REMOTE_ADDR"] == "6.6.6.6"
+
+
+@pytest.mark.parametrize("mode", UWSGI_MODES)
+def test_uwsgi_documented_wrapper_leaves_the_scheme_to_proxy_fix(start: Any, mode: str) -> None:
+    """The documented recipe: the scheme of uWSGI's own connection is put back
+    before ProxyFix, which alone decides from then on."""
+    untrusted = start(*uwsgi(mode, "e2e_proxy_apps:uwsgi_elsewhere_app"))
+    for spoof in SPOOFS:
+        body = untrusted.get(spoof.values[0])
+        assert (body["REMOTE_ADDR"], body["wsgi.url_scheme"]) == ("127.0.0.1", "http"), spoof.id
+    trusted = start(*uwsgi(mode, "e2e_proxy_apps:uwsgi_loopback_app"))
+    body = trusted.get({**FORWARDED, "X-Forwarded-For": "6.6.6.6, 203.0.113.7"})
+    assert body["REMOTE_ADDR"] == "203.0.113.7"
+    assert (body["wsgi.url_scheme"], body["HTTP_HOST"]) == ("https", "shop.example")
+    assert body["orig"]["wsgi.url_scheme"] == "http"  # ProxyFix decided
+    assert body["x_forwarded_for"] == "203.0.113.7"  # trimmed by clear_untrusted
+    assert trusted.get({"X-Forwarded-Ssl": "on"})["wsgi.url_scheme"] == "http"
+    assert QUIET_WARNING not in trusted.stop()
