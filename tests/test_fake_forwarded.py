@@ -115,7 +115,10 @@ def test_fake_chain_is_understood_by_proxy_fix(proxy_fix: dict[str, Any]) -> Non
         pytest.param(FakeForwardedFor, {"host": "a/b"}, ValueError, "host", id="host path"),
         pytest.param(FakeForwardedFor, {"host": "a\r\nb"}, ValueError, "host", id="host CRLF"),
         pytest.param(FakeForwardedFor, {"port": 0}, ValueError, "port", id="port 0"),
-        pytest.param(FakeForwardedFor, {"port": "80"}, ValueError, "port", id="port str"),
+        pytest.param(FakeForwardedFor, {"port": "80"}, TypeError, "port", id="port str"),
+        pytest.param(FakeForwardedFor, {"proto": b"http"}, TypeError, "proto", id="proto bytes"),
+        pytest.param(FakeForwardedFor, {"host": 8080}, TypeError, "host", id="host int"),
+        pytest.param(FakeForwardedFor, {"prefix": 1}, TypeError, "prefix", id="prefix int"),
         pytest.param(FakeForwardedFor, {"prefix": "//evil"}, ValueError, "prefix", id="prefix //"),
         pytest.param(
             FakeForwardedFor, {"forwarded": "yes"}, TypeError, "forwarded", id="forwarded str"
@@ -127,3 +130,22 @@ def test_bad_options_are_rejected(
 ) -> None:
     with pytest.raises(error, match=message):
         middleware(Capture(), **options)
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"port": 0}, "ValueError: port: must be a whole number between 1 and 65535 or None,"
+         " not 0"),
+        ({"proto": "ftp"}, "ValueError: proto: must be 'http' or 'https' or None, not 'ftp'"),
+        ({"host": 1}, "TypeError: host: must be a host name or IP literal with an optional port"
+         " or None, not 1"),
+        ({"real_ip": "x"}, "ValueError: real_ip: must be a plain IPv4 or IPv6 address, not 'x'"),
+        ({"override": 1}, "TypeError: override: must be True or False, not 1"),
+    ],
+)  # fmt: skip
+def test_option_errors_use_the_shared_wording(options: dict[str, Any], words: str) -> None:
+    """The "<option>: must be ..., not ..." wording of wsgikit._options (#9)."""
+    with pytest.raises((TypeError, ValueError)) as caught:
+        FakeForwardedFor(Capture(), **options)
+    assert f"{type(caught.value).__name__}: {caught.value}" == words

@@ -19,9 +19,11 @@ from wsgikit import (
     BearerAuth,
     BodyRewriter,
     Compress,
+    FakeForwardedFor,
     InjectHTML,
     JSONErrors,
     MaxBodySize,
+    ProxyFix,
     RequestID,
     SecurityHeaders,
     SessionMiddleware,
@@ -156,7 +158,7 @@ KEY = "k" * 32
 
 
 def _classes() -> list[tuple[Callable[..., object], dict[str, Any]]]:
-    """Every middleware (and store) but proxy.py's, with the arguments it needs."""
+    """Every middleware (and store), with the arguments it needs."""
     return [
         (JSONErrors, {"app": app}),
         (Compress, {"app": app}),
@@ -172,6 +174,8 @@ def _classes() -> list[tuple[Callable[..., object], dict[str, Any]]]:
         (AccessLog, {"app": app}),
         (MaxBodySize, {"app": app, "limit": 10}),
         (HTTPProxy, {"upstream": "http://127.0.0.1:9"}),
+        (ProxyFix, {"app": app}),
+        (FakeForwardedFor, {"app": app}),
         (MemoryStore, {}),
         (RedisStore, {"url": "redis://127.0.0.1:9"}),
     ]
@@ -301,8 +305,10 @@ def test_every_shared_option_name_is_in_the_table() -> None:
     # Two names mean different things in different classes, so no value is
     # refused by all of them: format (JSONErrors, AccessLog: each its own named
     # formats, or a callable) and verify (BasicAuth: a password callable;
-    # HTTPProxy: TLS verification, a bool or a CA bundle path).
-    different = {"format", "verify"}
+    # HTTPProxy: TLS verification, a bool or a CA bundle path), prefix
+    # (FakeForwardedFor: a URL path; RedisStore: a key prefix) and forwarded
+    # (ProxyFix: a hop count; FakeForwardedFor: a bool, walked with the bools).
+    different = {"format", "verify", "prefix", "forwarded"}
     shared = {name for name, classes in owners.items() if len(classes) > 1} - bools - different
     for name in sorted(shared):
         assert covered.get(name) == owners[name], name

@@ -844,6 +844,30 @@ def test_bad_options_are_rejected(
         middleware(Capture(), **options)
 
 
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"x_for": "1"}, "TypeError: x_for: must be a whole number of hops >= 0, not '1'"),
+        ({"x_host": -1}, "ValueError: x_host: must be a whole number of hops >= 0, not -1"),
+        ({"clear_untrusted": "yes"},
+         "TypeError: clear_untrusted: must be True or False, not 'yes'"),
+        ({"trusted": [10]}, "TypeError: trusted: must be addresses or networks (a list of str, "
+         "or one str of items separated by commas or spaces, or ipaddress objects), "
+         "not a list holding 10"),
+    ],
+)  # fmt: skip
+def test_option_errors_use_the_shared_wording(options: dict[str, Any], words: str) -> None:
+    """The "<option>: must be ..., not ..." wording of wsgikit._options (#9)."""
+    with pytest.raises((TypeError, ValueError)) as caught:
+        ProxyFix(Capture(), **options)
+    assert f"{type(caught.value).__name__}: {caught.value}" == words
+
+
+def test_trusted_takes_ipaddress_objects_beside_strings() -> None:
+    fix = ProxyFix(Capture(), trusted=[ipaddress.ip_address("10.0.0.1"), "fd00::/8"])
+    assert fix.trusted == (ipaddress.ip_network("10.0.0.1/32"), ipaddress.ip_network("fd00::/8"))
+
+
 def test_proxy_fix_public_attributes() -> None:
     fix = ProxyFix(Capture(), 2, 0, x_host=1, trusted="10.0.0.0/8", forwarded=1)
     assert (fix.x_for, fix.x_proto, fix.x_host, fix.x_port, fix.x_prefix) == (2, 0, 1, 0, 0)

@@ -40,6 +40,7 @@ from wsgiref.types import WSGIEnvironment
 from werkzeug.http import parse_dict_header, quote_header_value, unquote_header_value
 
 from ._http import log_safe
+from ._options import LIST_FORMS, check_strings
 
 logger = logging.getLogger("wsgikit.proxy")
 
@@ -113,22 +114,28 @@ def split_words(text: str) -> list[str]:
 
 def parse_networks(trusted: object) -> tuple[Network, ...]:
     """``trusted=`` as networks; a single address becomes a /32 or /128, and
-    an IPv4-mapped network (inside ``::ffff:0:0/96``) the IPv4 one."""
+    an IPv4-mapped network (inside ``::ffff:0:0/96``) the IPv4 one. The list
+    forms are :func:`wsgikit._options.check_strings`', plus
+    :mod:`ipaddress` address and network objects as items."""
+    accepted = "addresses or networks (" + LIST_FORMS + ", or ipaddress objects)"
+    items: tuple[object, ...]
     if isinstance(trusted, str):
-        trusted = split_words(trusted)
-    if not isinstance(trusted, Iterable):
-        raise TypeError(
-            f"trusted must be a list of addresses or networks, not {type(trusted).__name__}"
-        )
+        items = check_strings("trusted", trusted)
+    elif isinstance(trusted, bytes | bytearray) or not isinstance(trusted, Iterable):
+        raise TypeError(f"trusted: must be {accepted}, not {trusted!r:.80}")
+    else:
+        items = tuple(trusted)
     networks: list[Network] = []
-    for item in trusted:
+    for item in items:
         network: Network
         if isinstance(item, ipaddress.IPv4Network | ipaddress.IPv6Network):
             network = item
         elif isinstance(item, ipaddress.IPv4Address | ipaddress.IPv6Address):
             network = ipaddress.ip_network(item)
         elif not isinstance(item, str):
-            raise TypeError(f"trusted entries must be strings, not {type(item).__name__}")
+            raise TypeError(f"trusted: must be {accepted}, not a list holding {item!r:.80}")
+        elif not item.strip():
+            continue
         else:
             try:
                 if "%" in item:
@@ -136,7 +143,7 @@ def parse_networks(trusted: object) -> tuple[Network, ...]:
                 network = ipaddress.ip_network(item.strip(), strict=False)
             except ValueError as error:
                 raise ValueError(
-                    f"trusted: {item!r} is not an IP address or network ({error})"
+                    f"trusted: must be {accepted}, not {item!r:.80} ({error})"
                 ) from None
         if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
             mapped = network.network_address.ipv4_mapped
@@ -145,7 +152,7 @@ def parse_networks(trusted: object) -> tuple[Network, ...]:
         networks.append(network)
     if not networks:
         raise ValueError(
-            "trusted must name at least one address or network"
+            "trusted: must name at least one address or network"
             " (leave it out, or None, to count hops instead)"
         )
     return tuple(networks)

@@ -27,10 +27,10 @@ from ._forwarded import (
     X_PROTO,
     client_address,
     format_element,
-    split_words,
     valid_host,
     valid_prefix,
 )
+from ._options import check_bool, check_int, check_strings
 
 
 class FakeForwardedFor:
@@ -91,29 +91,28 @@ class FakeForwardedFor:
     ) -> None:
         self.app = app
         self.real_ip = _checked_ip("real_ip", real_ip)
-        if isinstance(proxies, str):
-            proxies = split_words(proxies)
-        elif not isinstance(proxies, Iterable):
-            raise TypeError(f"proxies must be a list of addresses, not {type(proxies).__name__}")
-        self.proxies = tuple(_checked_ip("proxies", proxy) for proxy in proxies)
-        for name, flag in (("override", override), ("forwarded", forwarded)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be a bool, not {type(flag).__name__}")
-        self.override = override
-        self.forwarded = forwarded
-        if proto is not None and proto not in ("http", "https"):
-            raise ValueError(f"proto must be 'http' or 'https', not {proto!r}")
+        self.proxies = tuple(
+            _checked_ip("proxies", proxy) for proxy in check_strings("proxies", proxies)
+        )
+        self.override = check_bool("override", override)
+        self.forwarded = check_bool("forwarded", forwarded)
+        if proto is not None:
+            _check_text("proto", proto, "'http' or 'https'")
+            if proto not in ("http", "https"):
+                raise ValueError(f"proto: must be 'http' or 'https' or None, not {proto!r:.80}")
         self.proto = proto
-        if host is not None and (not isinstance(host, str) or valid_host(host) is None):
-            raise ValueError(f"host must be a host name or IP literal with optional port: {host!r}")
+        if host is not None:
+            _check_text("host", host, _HOST)
+            if valid_host(host) is None:
+                raise ValueError(f"host: must be {_HOST} or None, not {host!r:.80}")
         self.host = host
-        if port is not None and (
-            isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536
-        ):
-            raise ValueError(f"port must be a whole number from 1 to 65535, not {port!r}")
-        self.port = port
-        if prefix is not None and (not isinstance(prefix, str) or not valid_prefix(prefix)):
-            raise ValueError(f"prefix must be a clean absolute path like '/app', not {prefix!r}")
+        self.port = (
+            None if port is None else check_int("port", port, minimum=1, maximum=65535, none=True)
+        )
+        if prefix is not None:
+            _check_text("prefix", prefix, _PREFIX)
+            if not valid_prefix(prefix):
+                raise ValueError(f"prefix: must be {_PREFIX} or None, not {prefix!r:.80}")
         self.prefix = prefix
 
         chain = (self.real_ip, *self.proxies)
@@ -145,9 +144,19 @@ class FakeForwardedFor:
         return self.app(environ, start_response)
 
 
-def _checked_ip(option: str, value: object) -> str:
+_HOST = "a host name or IP literal with an optional port"
+_PREFIX = "a clean absolute path like '/app'"
+
+
+def _check_text(option: str, value: object, accepted: str) -> None:
     if not isinstance(value, str):
-        raise TypeError(f"{option} must be IP address strings, not {type(value).__name__}")
+        raise TypeError(f"{option}: must be {accepted} or None, not {value!r:.80}")
+
+
+def _checked_ip(option: str, value: object) -> str:
+    accepted = "a plain IPv4 or IPv6 address"
+    if not isinstance(value, str):
+        raise TypeError(f"{option}: must be {accepted}, not {value!r:.80}")
     if len(value) > MAX_NODE or client_address(value) != value:
-        raise ValueError(f"{option}: {value!r} is not a plain IPv4 or IPv6 address")
+        raise ValueError(f"{option}: must be {accepted}, not {value!r:.80}")
     return value

@@ -48,6 +48,14 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 from ._answer import plain_response
 from ._http import LOG_CHARS, log_safe
 from ._options import check_bool, check_int, check_seconds
+from ._proxy_headers import (
+    DEFAULT_PORTS,
+    SET_BY_PROXY,
+    client_cookie,
+    client_url,
+    end_to_end,
+)
+from ._proxy_headers import HOP_BY_HOP as HOP_BY_HOP
 
 if TYPE_CHECKING:
     import ssl
@@ -59,28 +67,6 @@ logger = logging.getLogger("wsgikit.http_proxy")
 #: Bytes read per step, from the client and from the upstream.
 CHUNK_SIZE = 64 * 1024
 
-#: Hop-by-hop headers: RFC 9110 §7.6.1 (Connection, Proxy-Connection,
-#: Keep-Alive, TE, Transfer-Encoding, Upgrade), RFC 9110 §6.6.2 (Trailer) and
-#: the proxy authentication pair, which concerns this hop only (RFC 9110 §11.7).
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "proxy-connection",
-        "keep-alive",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-        "proxy-authenticate",
-        "proxy-authorization",
-    }
-)
-# Request headers the proxy sets itself: Host (the upstream's), Content-Length
-# (from CONTENT_LENGTH), and no Expect: the front server already answered the
-# client's "100-continue", and the upstream would wait for a body sent anyway.
-_SET_BY_PROXY = ("host", "expect", "content-length")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _UNSAFE_IN_QUERY = re.compile(r"[^\x21-\x7e]")
 # Digits of the largest Content-Length taken as a number (no body is near 10**30).
 _LENGTH_DIGITS = 30
@@ -320,7 +306,7 @@ class HTTPProxy:
         headers = {"Host": self._netloc}
         if self.preserve_host and environ.get("HTTP_HOST"):
             headers["Host"] = environ["HTTP_HOST"]
-        headers.update(_end_to_end(pairs, also_drop=_SET_BY_PROXY))
+        headers.update(end_to_end(pairs, also_drop=SET_BY_PROXY))
         # urllib3 would add its own User-Agent and "Accept-Encoding: identity":
         # the upstream must see only what the client sent.
         for name in ("User-Agent", "Accept-Encoding"):
@@ -334,7 +320,7 @@ class HTTPProxy:
         # refuse the one some upstreams send with a 204 or 304.
         drop = ("content-type",) if response.status in (204, 304) else ()
         headers = []
-        for name, value in _end_to_end(response.headers.items(), also_drop=drop):
+        for name, value in end_to_end(response.headers.items(), also_drop=drop):
             lower = name.lower()
             # An obsolete folded header line keeps its line break in
             # http.client; PEP 3333 values must not contain one.
@@ -348,64 +334,13 @@ class HTTPProxy:
 
     def _client_url(self, value: str, environ: WSGIEnvironment) -> str:
         """``value`` (a URL the upstream sent) as the client should see it."""
-        try:
-            url = urllib.parse.urlsplit(value)
-            port = url.port
-        except ValueError:
-            return value
-        if url.scheme or url.netloc:
-            if url.scheme.lower() not in _DEFAULT_PORTS or not url.hostname:
-                return value
-            origin = (url.hostname.lower(), port or _DEFAULT_PORTS[url.scheme.lower()])
-            upstream = (self._hostname.lower(), self._port)
-            if origin != upstream and not (
-                self.preserve_host and url.netloc.lower() == environ.get("HTTP_HOST", "").lower()
-            ):
-                return value
-        elif not url.path.startswith("/") or url.path.startswith("//"):
-            return value  # relative to the request's URL, which mirrors the upstream's
-        rest = _under(url.path, self._prefix)
-        if rest is None:
-            return value
-        path = str(environ.get("SCRIPT_NAME", "")) + rest or "/"
-        if not (url.scheme or url.netloc):
-            return urllib.parse.urlunsplit(("", "", path, url.query, url.fragment))
-        scheme = str(environ["wsgi.url_scheme"])
-        return urllib.parse.urlunsplit(
-            (scheme, _client_host(environ), path, url.query, url.fragment)
+        return client_url(
+            value, environ, (self._hostname, self._port), self._prefix, self.preserve_host
         )
 
     def _client_cookie(self, value: str, environ: WSGIEnvironment) -> str:
         """A ``Set-Cookie`` value with the upstream's domain and prefix taken out."""
-        cookie, *attributes = value.split(";")
-        kept = [cookie]
-        for attribute in attributes:
-            name, _, argument = attribute.partition("=")
-            name = name.strip().lower()
-            argument = argument.strip()
-            if name == "domain" and argument.lstrip(".").lower() == self._hostname.lower():
-                continue
-            if name == "path" and self._prefix:
-                rest = _under(argument, self._prefix)
-                if rest is not None:
-                    attribute = " Path=" + (environ.get("SCRIPT_NAME", "") + rest or "/")
-            kept.append(attribute)
-        return ";".join(kept)
-
-
-def _end_to_end(
-    pairs: Iterable[tuple[str, str]], also_drop: Iterable[str] = ()
-) -> Iterator[tuple[str, str]]:
-    """The ``(name, value)`` pairs that are not hop-by-hop: not in
-    :data:`HOP_BY_HOP`, not named in a ``Connection`` header, not in ``also_drop``."""
-    pairs = list(pairs)
-    dropped = set(HOP_BY_HOP).union(name.lower() for name in also_drop)
-    for name, value in pairs:
-        if name.lower() in ("connection", "proxy-connection"):
-            dropped.update(token.strip().lower() for token in value.split(","))
-    for name, value in pairs:
-        if name.lower() not in dropped:
-            yield name, value
+        return client_cookie(value, environ, self._hostname, self._prefix)
 
 
 class _RequestBody:
@@ -570,34 +505,14 @@ def _parse_upstream(upstream: str) -> tuple[str, str, str, int, str]:
     except ValueError as error:
         raise ValueError(f"upstream is not a valid URL: {upstream!r} ({error})") from None
     scheme = url.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not url.hostname:
+    if scheme not in DEFAULT_PORTS or not url.hostname:
         raise ValueError(f"upstream must be an http:// or https:// URL with a host: {upstream!r}")
     if url.query or url.fragment or url.username is not None:
         raise ValueError(f"upstream must not have a query, fragment or credentials: {upstream!r}")
-    port = port or _DEFAULT_PORTS[scheme]
+    port = port or DEFAULT_PORTS[scheme]
     host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
-    netloc = host if port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    netloc = host if port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
     return scheme, netloc, url.hostname, port, url.path.rstrip("/")
-
-
-def _under(path: str, prefix: str) -> str | None:
-    """What follows ``prefix`` in ``path`` (on a segment boundary), else None."""
-    if not prefix:
-        return path
-    if path == prefix or path.startswith(prefix + "/"):
-        return path[len(prefix) :]
-    return None
-
-
-def _client_host(environ: WSGIEnvironment) -> str:
-    host = environ.get("HTTP_HOST")
-    if host:
-        return str(host)
-    port = str(environ.get("SERVER_PORT", ""))
-    name = environ.get("SERVER_NAME", "")
-    if port and port != str(_DEFAULT_PORTS.get(environ["wsgi.url_scheme"])):
-        return f"{name}:{port}"
-    return str(name)
 
 
 def _peer(environ: WSGIEnvironment) -> str:

@@ -62,6 +62,7 @@ from ._forwarded import (
     valid_prefix,
 )
 from ._http import log_safe
+from ._options import check_bool, check_int
 from .fake_forwarded import FakeForwardedFor as FakeForwardedFor
 
 logger = logging.getLogger("wsgikit.proxy")
@@ -160,9 +161,7 @@ class ProxyFix:
         self.x_port = _hops("x_port", x_port)
         self.x_prefix = _hops("x_prefix", x_prefix)
         self.forwarded = _hops("forwarded", forwarded)
-        if not isinstance(clear_untrusted, bool):
-            raise TypeError(f"clear_untrusted must be a bool, not {type(clear_untrusted).__name__}")
-        self.clear_untrusted = clear_untrusted
+        self.clear_untrusted = check_bool("clear_untrusted", clear_untrusted)
         self.trusted: tuple[Network, ...] | None = (
             None if trusted is None else parse_networks(trusted)
         )
@@ -465,11 +464,7 @@ class ProxyFix:
 def _hops(name: str, value: object) -> int:
     if isinstance(value, bool):
         return int(value)  # True is one hop, as in werkzeug and the INI files
-    if not isinstance(value, int):
-        raise TypeError(f"{name} must be a whole number of hops, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be 0 or more hops, not {value}")
-    return value
+    return check_int(name, value, unit="hops")
 
 
 def _none_in(environ: WSGIEnvironment, keys: tuple[str, ...]) -> bool:

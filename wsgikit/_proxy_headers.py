@@ -1,0 +1,121 @@
+"""The header rewriting of :class:`wsgikit.http_proxy.HTTPProxy`: hop-by-hop
+headers filtered out both ways (RFC 9110 §7.6.1), and the ``Location``,
+``Content-Location`` and ``Set-Cookie`` values of the upstream rewritten to
+the client's URL space. Plain functions of strings and the environ, no I/O."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterable, Iterator
+from wsgiref.types import WSGIEnvironment
+
+#: Hop-by-hop headers: RFC 9110 §7.6.1 (Connection, Proxy-Connection,
+#: Keep-Alive, TE, Transfer-Encoding, Upgrade), RFC 9110 §6.6.2 (Trailer) and
+#: the proxy authentication pair, which concerns this hop only (RFC 9110 §11.7).
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "proxy-connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-authenticate",
+        "proxy-authorization",
+    }
+)
+# Request headers the proxy sets itself: Host (the upstream's), Content-Length
+# (from CONTENT_LENGTH), and no Expect: the front server already answered the
+# client's "100-continue", and the upstream would wait for a body sent anyway.
+SET_BY_PROXY = ("host", "expect", "content-length")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def end_to_end(
+    pairs: Iterable[tuple[str, str]], also_drop: Iterable[str] = ()
+) -> Iterator[tuple[str, str]]:
+    """The ``(name, value)`` pairs that are not hop-by-hop: not in
+    :data:`HOP_BY_HOP`, not named in a ``Connection`` header, not in ``also_drop``."""
+    pairs = list(pairs)
+    dropped = set(HOP_BY_HOP).union(name.lower() for name in also_drop)
+    for name, value in pairs:
+        if name.lower() in ("connection", "proxy-connection"):
+            dropped.update(token.strip().lower() for token in value.split(","))
+    for name, value in pairs:
+        if name.lower() not in dropped:
+            yield name, value
+
+
+def client_url(
+    value: str,
+    environ: WSGIEnvironment,
+    upstream: tuple[str, int],
+    prefix: str,
+    preserve_host: bool,
+) -> str:
+    """``value`` (a URL the upstream sent) as the client should see it:
+    ``upstream`` is the upstream's (hostname, port), ``prefix`` its path
+    prefix; a URL elsewhere is left as it is."""
+    try:
+        url = urllib.parse.urlsplit(value)
+        port = url.port
+    except ValueError:
+        return value
+    if url.scheme or url.netloc:
+        if url.scheme.lower() not in DEFAULT_PORTS or not url.hostname:
+            return value
+        origin = (url.hostname.lower(), port or DEFAULT_PORTS[url.scheme.lower()])
+        if origin != (upstream[0].lower(), upstream[1]) and not (
+            preserve_host and url.netloc.lower() == environ.get("HTTP_HOST", "").lower()
+        ):
+            return value
+    elif not url.path.startswith("/") or url.path.startswith("//"):
+        return value  # relative to the request's URL, which mirrors the upstream's
+    rest = under(url.path, prefix)
+    if rest is None:
+        return value
+    path = str(environ.get("SCRIPT_NAME", "")) + rest or "/"
+    if not (url.scheme or url.netloc):
+        return urllib.parse.urlunsplit(("", "", path, url.query, url.fragment))
+    scheme = str(environ["wsgi.url_scheme"])
+    return urllib.parse.urlunsplit((scheme, client_host(environ), path, url.query, url.fragment))
+
+
+def client_cookie(value: str, environ: WSGIEnvironment, hostname: str, prefix: str) -> str:
+    """A ``Set-Cookie`` value with the upstream's domain and prefix taken out."""
+    cookie, *attributes = value.split(";")
+    kept = [cookie]
+    for attribute in attributes:
+        name, _, argument = attribute.partition("=")
+        name = name.strip().lower()
+        argument = argument.strip()
+        if name == "domain" and argument.lstrip(".").lower() == hostname.lower():
+            continue
+        if name == "path" and prefix:
+            rest = under(argument, prefix)
+            if rest is not None:
+                attribute = " Path=" + (environ.get("SCRIPT_NAME", "") + rest or "/")
+        kept.append(attribute)
+    return ";".join(kept)
+
+
+def under(path: str, prefix: str) -> str | None:
+    """What follows ``prefix`` in ``path`` (on a segment boundary), else None."""
+    if not prefix:
+        return path
+    if path == prefix or path.startswith(prefix + "/"):
+        return path[len(prefix) :]
+    return None
+
+
+def client_host(environ: WSGIEnvironment) -> str:
+    host = environ.get("HTTP_HOST")
+    if host:
+        return str(host)
+    port = str(environ.get("SERVER_PORT", ""))
+    name = environ.get("SERVER_NAME", "")
+    if port and port != str(DEFAULT_PORTS.get(environ["wsgi.url_scheme"])):
+        return f"{name}:{port}"
+    return str(name)
