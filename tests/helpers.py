@@ -545,6 +545,10 @@ class Server:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            # A runner started in the background by a shell ignores SIGINT, and a
+            # child inherits that (Python then never raises KeyboardInterrupt):
+            # give the server the default, so Ctrl+C tests behave the same anywhere.
+            preexec_fn=_default_sigint,
         )
         self._wait_ready()
 
@@ -631,3 +635,7 @@ class RedisServer:
         with_client = getattr(self, "client", None)
         if with_client is not None:
             with_client.close()
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
