@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,3 +88,44 @@ def bare_app(body: bytes = b"Hello, world!", content_type: str = "text/plain") -
         return [body]
 
     return app
+
+
+WORDS = [
+    "wsgi",
+    "middleware",
+    "response",
+    "header",
+    "body",
+    "chunk",
+    "stream",
+    "gzip",
+    "brotli",
+    "vary",
+    "etag",
+    "cache",
+    "request",
+    "server",
+    "client",
+    "proxy",
+    "length",
+    "encoding",
+    "quality",
+    "identity",
+    "flask",
+    "pyramid",
+    "bottle",
+]
+
+
+def html(size: int, seed: int = 1) -> bytes:
+    """A deterministic HTML-like page of about ``size`` bytes (compresses ~4-6x)."""
+    rng = random.Random(seed)
+    rows = []
+    total = 0
+    while total < size:
+        words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 12)))
+        row = f'<tr><td class="n">{rng.randint(0, 10**6)}</td><td>{words}</td></tr>\n'
+        rows.append(row)
+        total += len(row)
+    page = "<html><body><table>\n" + "".join(rows) + "</table></body></html>\n"
+    return page.encode()[:size]

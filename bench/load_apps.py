@@ -23,51 +23,12 @@ import gzip
 import json
 import logging
 import os
-import random
 from typing import Any
 
+from harness import html
+
 SECRET = "load-bench-secret-key-0123456789abcdef"
-WORDS = [
-    "wsgi",
-    "middleware",
-    "response",
-    "header",
-    "body",
-    "chunk",
-    "stream",
-    "gzip",
-    "vary",
-    "etag",
-    "cache",
-    "request",
-    "server",
-    "client",
-    "proxy",
-    "length",
-    "encoding",
-    "quality",
-    "identity",
-    "flask",
-    "pyramid",
-    "bottle",
-]
-
-
-def _html(size: int, seed: int = 1) -> bytes:
-    """A deterministic HTML table of ``size`` bytes that compresses about 4-6x."""
-    rng = random.Random(seed)
-    rows = []
-    total = 0
-    while total < size:
-        words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 12)))
-        row = f'<tr><td class="n">{rng.randint(0, 10**6)}</td><td>{words}</td></tr>\n'
-        rows.append(row)
-        total += len(row)
-    page = "<!doctype html><html><body><table>\n" + "".join(rows)
-    return page.encode()[: size - 23] + b"</table></body></html>\n"
-
-
-HTML = _html(20 * 1024)
+HTML = html(20 * 1024)
 LEVEL = 6
 
 

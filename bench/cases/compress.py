@@ -8,7 +8,6 @@ compressed costs over the bare app."""
 from __future__ import annotations
 
 import gzip
-import random
 import zlib
 from collections.abc import Iterator
 from functools import partial
@@ -16,52 +15,13 @@ from typing import Any
 
 import brotli
 import zstandard
-from harness import Case, bare_app, request
+from harness import Case, bare_app, html, request
 from paste.gzipper import middleware as paste_gzipper
 
 from wsgikit import _deflate
 from wsgikit.compress import Compress
 
 LEVEL = 6
-WORDS = [
-    "wsgi",
-    "middleware",
-    "response",
-    "header",
-    "body",
-    "chunk",
-    "stream",
-    "gzip",
-    "brotli",
-    "vary",
-    "etag",
-    "cache",
-    "request",
-    "server",
-    "client",
-    "proxy",
-    "length",
-    "encoding",
-    "quality",
-    "identity",
-    "flask",
-    "pyramid",
-    "bottle",
-]
-
-
-def html(size: int, seed: int = 1) -> bytes:
-    """A deterministic HTML-like page of about ``size`` bytes (compresses ~4-6x)."""
-    rng = random.Random(seed)
-    rows = []
-    total = 0
-    while total < size:
-        words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 12)))
-        row = f'<tr><td class="n">{rng.randint(0, 10**6)}</td><td>{words}</td></tr>\n'
-        rows.append(row)
-        total += len(row)
-    page = "<html><body><table>\n" + "".join(rows) + "</table></body></html>\n"
-    return page.encode()[:size]
 
 
 def self_compressing_app(body: bytes, compress: Any, coding: str) -> Any:
