@@ -286,7 +286,7 @@ def test_basic_round_trips_utf8(username: str, password: str) -> None:
 @settings(max_examples=100)
 @given(username=_USER, password=_PASSWORD)
 def test_basic_fast_constructor_matches_the_dataclass(username: str, password: str) -> None:
-    """Basic values are built by setting the slots directly (see auth.py):
+    """Basic values are built by setting the slots directly (see _authorization.py):
     the same object as the frozen dataclass's own constructor makes."""
     built = Authorization("basic", username=username, password=password)
     parsed = parse_authorization(basic(username, password))

@@ -23,27 +23,36 @@ for old htpasswd files: prefer bcrypt (``htpasswd -B``).
 Environ keys written: ``wsgikit.auth`` (:class:`AuthParser`),
 ``REMOTE_USER``, ``AUTH_TYPE`` and ``wsgikit.principal`` (:class:`BasicAuth`
 and :class:`BearerAuth`, on success).
+
+The header parser's parts (scheme splitting, Basic decoding, other schemes)
+live in ``wsgikit._authorization``. :class:`Authorization` is defined there
+and re-exported here: its fast constructor reads the class's slots at import
+time, so the two must share a module, and defining the class here would make
+an import cycle.
 """
 
 from __future__ import annotations
 
-import binascii
 import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from werkzeug.datastructures import Authorization as _WerkzeugAuthorization
 from werkzeug.http import quote_header_value
 
 from . import _passwords
 from ._answer import plain_response
-from ._http import TOKEN, log_safe
+from ._authorization import TOKEN68_FULL as _TOKEN68_FULL
+from ._authorization import TOKEN68_RE as _TOKEN68_RE
+from ._authorization import Authorization as Authorization
+from ._authorization import basic_authorization as _basic_authorization
+from ._authorization import decode_basic as _decode_basic
+from ._authorization import other_scheme as _other_scheme
+from ._authorization import split_scheme as _scheme
+from ._http import log_safe
 from ._options import check_items, check_strings
-from ._passwords import CTL_RE as _CTL_RE
 from ._passwords import LOG_CHARS as _LOG_CHARS
 from ._passwords import kind_of as _kind
 from ._passwords import quoted as _shorten
@@ -60,61 +69,10 @@ PRINCIPAL_KEY = "wsgikit.principal"
 #: (nginx, Apache), so a legitimate value is never longer.
 MAX_LENGTH = 8192
 
-# RFC 9110 token, the syntax of an auth-scheme and of a parameter name.
-_TOKEN68_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-# Bound once (a module attribute lookup per request saved); takes a start
-# position, so the usual "Bearer <token>" is checked without a slice.
-_TOKEN68_FULL = _TOKEN68_RE.fullmatch
-# Bound once: a module attribute lookup per request saved.
-_a2b_base64 = binascii.a2b_base64
 # A dot segment or backslash makes a path ambiguous: never exempt it.
 _UNSAFE_PATH_RE = re.compile(r"/\.\.?(?:/|$)|\\")
 _REALM_RE = re.compile(r"[\x20-\x7e]{1,200}")
 _REALM_WORDS = "a str of 1 to 200 printable ASCII characters (no control characters, CR or LF)"
-
-
-@dataclass(frozen=True, slots=True)
-class Authorization:
-    """The parts of an ``Authorization`` header; missing parts are ``None``/``{}``.
-
-    - ``scheme``: the lower-case auth scheme (``"basic"``, ``"bearer"``, ...).
-    - ``username``, ``password``: Basic credentials, decoded.
-    - ``token``: a token68 credential (Bearer, Negotiate, ...).
-    - ``params``: auth parameters (Digest, ...), names lower-cased.
-
-    ``password`` and ``token`` are left out of ``repr()`` so that logging the
-    object does not leak them.
-    """
-
-    scheme: str
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    token: str | None = field(default=None, repr=False)
-    params: dict[str, str] = field(default_factory=dict, hash=False)
-
-
-# Building the usual Basic value through the frozen dataclass's __init__
-# costs 0.6 us: it calls object.__setattr__ once per field. Setting the
-# slots through their member descriptors makes the same object (the
-# generated __init__ does nothing else) in 0.35 us. Measured with timeit,
-# CPython 3.11; test_basic_fast_constructor_matches_the_dataclass checks it.
-_new_object = object.__new__
-_set_scheme = Authorization.__dict__["scheme"].__set__
-_set_username = Authorization.__dict__["username"].__set__
-_set_password = Authorization.__dict__["password"].__set__
-_set_token = Authorization.__dict__["token"].__set__
-_set_params = Authorization.__dict__["params"].__set__
-
-
-def _basic_authorization(credentials: tuple[str, str]) -> Authorization:
-    """``Authorization("basic", username, password)``, built faster."""
-    auth: Authorization = _new_object(Authorization)
-    _set_scheme(auth, "basic")
-    _set_username(auth, credentials[0])
-    _set_password(auth, credentials[1])
-    _set_token(auth, None)
-    _set_params(auth, {})
-    return auth
 
 
 def parse_authorization(value: object) -> Authorization | None:
@@ -470,74 +428,6 @@ class BearerAuth:
             environ["REMOTE_USER"] = principal if principal.isascii() else _wsgi_str(principal)
         environ["AUTH_TYPE"] = "Bearer"
         return self.app(environ, start_response)
-
-
-# --- parsing helpers ---------------------------------------------------------------
-
-
-def _scheme(value: str) -> tuple[str, str]:
-    """``(lower-case auth-scheme, the credentials after it)``, both stripped;
-    the scheme is ``""`` when the value does not start with an RFC 9110 token
-    followed by a space (RFC 9110 section 11.4: ``1*SP``) or the end."""
-    scheme, _, rest = value.strip(" \t").partition(" ")
-    lowered = scheme.lower()
-    # The token check comes before lowering (which maps the Kelvin sign to
-    # ASCII "k"); the usual schemes skip the regex.
-    usual = (lowered == "basic" or lowered == "bearer") and scheme.isascii()
-    if not usual and TOKEN.fullmatch(scheme) is None:
-        return "", ""
-    return lowered, rest.lstrip(" \t")
-
-
-def _other_scheme(scheme: str, value: str) -> Authorization | None:
-    """A scheme other than Basic and Bearer: its token68 or its parameters,
-    as split by werkzeug's :meth:`~werkzeug.datastructures.Authorization.from_header`."""
-    try:
-        parsed = _WerkzeugAuthorization.from_header(value.strip(" \t"))
-    except Exception:  # werkzeug does not raise today; a parser must never
-        return None
-    if parsed is None:
-        return None
-    if parsed.token is not None:
-        # werkzeug takes any text without a non-trailing "=" as the token.
-        if _TOKEN68_RE.fullmatch(parsed.token) is None:
-            return None
-        return Authorization(scheme, token=parsed.token)
-    params = {
-        name.lower(): item
-        for name, item in parsed.parameters.items()
-        if item is not None and TOKEN.fullmatch(name) is not None
-    }
-    return Authorization(scheme, params=params) if params else None
-
-
-def _decode_basic(credentials: str) -> tuple[str, str] | None:
-    """``(user-id, password)`` from Basic credentials, or ``None``.
-
-    Not werkzeug's ``Authorization.from_header``, which cannot express RFC
-    7617: it decodes the credentials as UTF-8 only (``None`` otherwise, so no
-    ISO-8859-1 fallback, section 2.1), accepts them without a colon or with
-    control characters, which section 2 forbids, and decodes base64 leniently
-    (characters outside the alphabet are silently dropped).
-    """
-    try:
-        # strict_mode: only the base64 alphabet with correct padding at the
-        # end (a subset of token68); non-ASCII text raises ValueError. The
-        # same values as base64.b64decode(validate=True) (a test compares
-        # them), in a third of the time.
-        raw = _a2b_base64(credentials, strict_mode=True)
-    except (binascii.Error, ValueError):
-        return None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        # RFC 7617 section 2.1: the charset is UTF-8 only when the server
-        # asked for it; older clients send ISO-8859-1.
-        text = raw.decode("latin-1")
-    username, colon, password = text.partition(":")
-    if not colon or (not text.isprintable() and _CTL_RE.search(text) is not None):
-        return None
-    return username, password
 
 
 # --- options and responses ---------------------------------------------------------
