@@ -29,11 +29,11 @@ from .cors import CORS as CORS
 from .errors import JSONErrors as JSONErrors
 from .hosts import TrustedHosts as TrustedHosts
 from .http_proxy import HTTPProxy as HTTPProxy
+from .inject_html import InjectHTML as InjectHTML
 from .proxy import FakeForwardedFor as FakeForwardedFor
 from .proxy import ProxyFix as ProxyFix
 from .request_id import RequestID as RequestID
 from .rewrite import BodyRewriter as BodyRewriter
-from .rewrite import InjectHTML as InjectHTML
 from .security import SecurityHeaders as SecurityHeaders
 from .sessions import Session as Session
 from .sessions import SessionMiddleware as SessionMiddleware

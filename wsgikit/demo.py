@@ -24,8 +24,8 @@ from ._compose import compose
 from .auth import AuthParser, BasicAuth
 from .compress import Compress
 from .errors import JSONErrors
+from .inject_html import InjectHTML
 from .proxy import ProxyFix
-from .rewrite import InjectHTML
 from .sessions import SessionMiddleware, get_session
 
 logger = logging.getLogger("wsgikit.demo")
