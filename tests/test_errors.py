@@ -34,7 +34,8 @@ from helpers import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wsgikit._response import Buffer, Headers, guard, intercept
+from wsgikit._bodies import guard
+from wsgikit._response import Buffer, Headers, intercept
 from wsgikit.errors import DETAILS, REQUEST_ID, JSONErrors
 
 KEPT = [
@@ -738,7 +739,7 @@ def test_exception_after_start_response_replaces_it_with_exc_info() -> None:
     assert json.loads(b"".join(chunks))["status"] == 500
 
 
-# --- the guarded body (wsgikit._response.guard) -------------------------------------
+# --- the guarded body (wsgikit._bodies.guard) -------------------------------------
 
 
 class LazyTracked:

@@ -28,6 +28,8 @@ from helpers import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wsgikit._bodies import guard
+from wsgikit._edit import intercept_headers
 from wsgikit._http import get_header, media_type
 from wsgikit._response import (
     Buffer,
@@ -35,9 +37,7 @@ from wsgikit._response import (
     Headers,
     Plan,
     Stream,
-    guard,
     intercept,
-    intercept_headers,
 )
 
 # --- plans used by the tests ----------------------------------------------------

@@ -1,14 +1,18 @@
 """The one place where wsgikit looks at or changes a response: the
 interception state machine, and nothing else (the small header, status and
-media type helpers the middlewares share live in :mod:`wsgikit._http`).
+media type helpers the middlewares share live in :mod:`wsgikit._http`; the
+plans in :mod:`wsgikit._plans`, re-exported here; the header-only path
+:func:`~wsgikit._edit.intercept_headers` in :mod:`wsgikit._edit`; the relay
+after a read-ahead and :func:`~wsgikit._bodies.guard`, for errors while the
+server iterates a body, in :mod:`wsgikit._bodies`).
 
 Every middleware that changes an application's response (headers, body,
-errors) goes through :func:`intercept`, or :func:`intercept_headers` when it
-only ever edits headers; a middleware that answers instead of the application
-(a 401, a preflight) does not call the application and has nothing to
-intercept. The middleware supplies a *decide* function that sees the
-status and headers the application passed to ``start_response`` and answers
-with a plan:
+errors) goes through :func:`intercept`, or
+:func:`~wsgikit._edit.intercept_headers` when it only ever edits headers; a
+middleware that answers instead of the application (a 401, a preflight) does
+not call the application and has nothing to intercept. The middleware
+supplies a *decide* function that sees the status and headers the
+application passed to ``start_response`` and answers with a plan:
 
 - ``None`` -- pass the response through untouched. The real
   ``start_response`` is called at once, the application gets the server's own
@@ -17,8 +21,8 @@ with a plan:
   ``wsgi.file_wrapper`` and sendfile keep working and nothing is buffered.
 - :class:`EditHeaders` -- send another status or other headers; the body
   streams through untouched, exactly as above. A middleware that only ever
-  edits headers uses :func:`intercept_headers` instead: the same outcome
-  through a much cheaper path.
+  edits headers uses :func:`~wsgikit._edit.intercept_headers` instead: the
+  same outcome through a much cheaper path.
 - :class:`Stream` -- map the chunk iterator to a new one. ``Content-Length``
   is dropped so the server frames the body itself; memory stays bounded. When
   the transform (not the application) fails before a byte went out, the
@@ -70,78 +74,21 @@ PEP 3333 rules kept here, so that no middleware has to remember them:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from itertools import chain
+from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import TypeAlias, cast
+from typing import cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
+from ._bodies import ClosingBody, close_iterable
 from ._http import body_forbidden, status_code, without_headers
+from ._plans import Buffer as Buffer
+from ._plans import Decide as Decide
+from ._plans import EditHeaders as EditHeaders
+from ._plans import Plan as Plan
+from ._plans import Stream as Stream
 from ._types import ExcInfo as ExcInfo
 from ._types import Headers as Headers
 from ._types import Write as Write
-
-#: A buffered transform: ``(status, headers, body) -> (status, headers, body)``.
-Finish: TypeAlias = Callable[[str, Headers, bytes], tuple[str, Headers, bytes]]
-#: A streaming transform: chunks in, chunks out.
-Transform: TypeAlias = Callable[[Iterator[bytes]], Iterable[bytes]]
-#: ``on_error(exc, sent) -> (status, headers, body) | None`` of a :class:`Stream`.
-Recover: TypeAlias = Callable[[Exception, bool], tuple[str, Headers, bytes] | None]
-
-
-# Plans are plain (not frozen) dataclasses: one is made per intercepted
-# response, and a frozen one costs twice as much to create. Treat them as
-# immutable all the same.
-
-
-@dataclass(slots=True)
-class EditHeaders:
-    """Send ``status`` and ``headers`` instead of the application's; stream the body."""
-
-    status: str
-    headers: Headers
-
-
-@dataclass(slots=True)
-class Stream:
-    """Send ``status`` and ``headers`` (``Content-Length`` removed) and the
-    chunks produced by ``transform`` from the application's chunks.
-
-    The chunks ``transform`` gets are checked to be bytes: a ``str`` from the
-    application raises a ``TypeError`` that names the application. When
-    ``transform`` itself raises (an error of the application passes through
-    it untouched), ``on_error(exc, sent)`` is called, ``sent`` telling whether
-    a non-empty chunk already went out. Before that it may return a
-    replacement ``(status, headers, body)``, which the core sends with
-    ``exc_info`` and a recomputed ``Content-Length``; ``None``, or any
-    answer once a byte went out, re-raises.
-    """
-
-    status: str
-    headers: Headers
-    transform: Transform
-    on_error: Recover | None = None
-
-
-@dataclass(slots=True)
-class Buffer:
-    """Collect the body and send what ``finish`` makes of it.
-
-    ``limit`` caps the collected size in bytes (``None``: no cap). Past it, the
-    response goes out exactly as the application produced it and
-    ``on_overflow(size_read_so_far)`` is called, so the middleware can log it.
-    """
-
-    finish: Finish
-    limit: int | None = None
-    on_overflow: Callable[[int], None] | None = None
-
-
-Plan: TypeAlias = EditHeaders | Stream | Buffer | None
-#: ``decide(environ, status, headers) -> plan``, called from ``start_response``.
-Decide: TypeAlias = Callable[[WSGIEnvironment, str, Headers], Plan]
-
 
 # --- the interception itself -------------------------------------------------
 
@@ -191,47 +138,6 @@ def intercept(
         raise
     call.returned = _STREAMED if type(body) is _StreamedBody else _RETURNED
     return body
-
-
-#: ``edit(environ, status, headers) -> headers``: the header-only plan of
-#: :func:`intercept_headers` (return ``headers`` itself to change nothing).
-EditFunction: TypeAlias = Callable[[WSGIEnvironment, str, Headers], Headers]
-
-
-def intercept_headers(
-    app: WSGIApplication,
-    environ: WSGIEnvironment,
-    start_response: StartResponse,
-    edit: EditFunction,
-) -> Iterable[bytes]:
-    """Call ``app`` and send its response with the headers ``edit`` returns.
-
-    For a middleware that only ever adds or replaces headers (CORS, security
-    headers): the :class:`EditHeaders` plan of :func:`intercept` without its
-    machinery -- no plan object, no per-response state -- at a fifth of the
-    cost, since these layers touch every response.
-
-    ``edit`` runs inside the ``start_response`` given to the application,
-    which calls the server's at once: the application gets the server's own
-    ``write()``, and its iterable goes back to the server itself (never
-    wrapped, so ``wsgi.file_wrapper`` works and ``close()`` is the server's
-    to call). A replacement with ``exc_info`` is edited too and handed to the
-    server with the ``exc_info``: the server decides (it re-raises once
-    headers are out). A second call without ``exc_info`` is the server's to
-    refuse. ``edit`` must return a new list, never change ``headers``.
-    """
-
-    def edited_start_response(
-        status: str, headers: Headers, exc_info: ExcInfo | None = None
-    ) -> Write:
-        if exc_info is None:
-            return start_response(status, edit(environ, status, headers))
-        try:
-            return start_response(status, edit(environ, status, headers), exc_info)
-        finally:
-            exc_info = None  # break the frame <-> traceback cycle (PEP 3333)
-
-    return app(environ, edited_start_response)
 
 
 # _Call.returned: the application is running, or its body was handed back (a
@@ -416,7 +322,7 @@ class _Call:
     def close_app(self, app_iter: Iterable[bytes]) -> None:
         if not self.closed:
             self.closed = True
-            _close(app_iter)
+            close_iterable(app_iter)
 
     def started(self) -> bool:
         """True once the application has called ``start_response`` (a method, so
@@ -459,7 +365,7 @@ class _Call:
     def _relay(self, app_iter: Iterable[bytes], iterator: Iterator[bytes]) -> Iterable[bytes]:
         if type(self.plan) is Stream:
             return _StreamedBody(self, app_iter, iterator)
-        return _ClosingBody(iter(self._take_pending()), app_iter, iterator)
+        return ClosingBody(iter(self._take_pending()), app_iter, iterator)
 
     def _join_pending(self) -> bytes:
         data = b"".join(self.pending)
@@ -526,35 +432,6 @@ class _Call:
         if self.environ.get("REQUEST_METHOD") == "HEAD":
             return []
         return [body]
-
-
-def _close(app_iter: Iterable[bytes]) -> None:
-    close = getattr(app_iter, "close", None)
-    if close is not None:
-        close()
-
-
-class _ClosingBody:
-    """Yields ``head`` then the rest of ``iterator``; closes ``app_iter`` once."""
-
-    __slots__ = ("_head", "_iterator", "_app_iter", "_closed")
-
-    def __init__(
-        self, head: Iterator[bytes], app_iter: Iterable[bytes], iterator: Iterator[bytes]
-    ) -> None:
-        self._head = head
-        self._iterator = iterator
-        self._app_iter = app_iter
-        self._closed = False
-
-    def __iter__(self) -> Iterator[bytes]:
-        # A C-level chain: no Python call per chunk.
-        return chain(self._head, self._iterator)
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            _close(self._app_iter)
 
 
 class _StreamedBody:
@@ -688,113 +565,4 @@ class _StreamedBody:
             if close is not None:
                 close()
         finally:
-            _close(self._app_iter)
-
-
-def guard(
-    body: Iterable[bytes],
-    on_error: Callable[[BaseException, bool], Iterable[bytes] | None],
-    file_wrapper: object = None,
-) -> Iterable[bytes]:
-    """Iterate ``body`` (what :func:`intercept` returned); on an exception let
-    ``on_error`` decide what follows.
-
-    ``on_error(exc, sent)`` gets the exception and whether a non-empty chunk
-    has already been handed to the server. It returns a replacement body
-    (after calling ``start_response`` again with ``exc_info`` itself) or
-    ``None`` to re-raise. The application's iterable is closed exactly once,
-    before ``on_error`` runs; a replacement body is closed too.
-
-    A ``list`` or ``tuple`` (which cannot raise while iterated) and an
-    instance of the server's ``file_wrapper`` class (which must reach the
-    server unwrapped) are returned as they are. The core's own wrapper for a
-    lazy application is taken apart, so one object guards and relays. The
-    result is an iterable, not an iterator: iterating it runs a generator,
-    which costs far less per chunk than a ``__next__`` method.
-    """
-    kind = type(body)
-    if kind is list or kind is tuple:
-        return body
-    if isinstance(file_wrapper, type) and kind is file_wrapper:
-        return body
-    return _Guarded(body, on_error)
-
-
-class _Guarded:
-    """The body :func:`guard` returns. Closes the application's iterable once
-    (before ``on_error`` runs, on an error), and a replacement body once."""
-
-    __slots__ = ("_head", "_iterable", "_app_iter", "_on_error", "_closed", "_replacement")
-
-    def __init__(
-        self,
-        body: Iterable[bytes],
-        on_error: Callable[[BaseException, bool], Iterable[bytes] | None],
-    ) -> None:
-        if type(body) is _ClosingBody:
-            # Read-ahead chunks (produced without error), then the rest.
-            self._head: Iterable[bytes] = body._head
-            self._iterable: Iterable[bytes] = body._iterator
-            self._app_iter: Iterable[bytes] = body._app_iter
-        else:
-            self._head = ()
-            self._iterable = self._app_iter = body
-        self._on_error = on_error
-        self._closed = False
-        self._replacement: Iterable[bytes] | None = None
-
-    def __iter__(self) -> Iterator[bytes]:
-        # A generator: far cheaper per chunk than a __next__ method. Not
-        # returned by guard() itself, because close() must work unstarted.
-        sent = False
-        for chunk in self._head:
-            yield chunk
-            if chunk:
-                sent = True
-        try:
-            iterator = iter(self._iterable)
-            if not sent:
-                # Until a byte went out an error may be replaced: look at chunks.
-                for chunk in iterator:
-                    if chunk:
-                        break
-                    yield chunk
-                else:
-                    return
-        except Exception as exc:
-            replacement = self._fail(exc, sent)
-            if replacement is None:
-                raise
-        else:
-            if not sent:
-                yield chunk
-            # A byte went out: plain relay (a generator's loop is the cheapest).
-            try:
-                for chunk in iterator:
-                    yield chunk
-                return
-            except Exception as exc:
-                replacement = self._fail(exc, True)
-                if replacement is None:
-                    raise
-        for chunk in replacement:  # not "yield from": close() closes it, once
-            yield chunk
-
-    def _fail(self, exc: Exception, sent: bool) -> Iterable[bytes] | None:
-        """Close the application's iterable, then ask ``on_error``."""
-        self._close_app()
-        replacement = self._replacement = self._on_error(exc, sent)
-        return replacement
-
-    def _close_app(self) -> None:
-        if not self._closed:
-            self._closed = True
-            _close(self._app_iter)
-
-    def close(self) -> None:
-        try:
-            self._close_app()
-        finally:
-            replacement, self._replacement = self._replacement, None
-            if replacement is not None:
-                _close(replacement)
+            close_iterable(self._app_iter)

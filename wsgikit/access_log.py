@@ -31,8 +31,9 @@ from typing import Any, TypeAlias
 from urllib.parse import quote
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
+from ._edit import intercept_headers
 from ._http import get_header, log_escape, status_code
-from ._response import Headers, intercept_headers
+from ._types import Headers
 from .request_id import ENVIRON_KEY as REQUEST_ID_KEY
 
 #: ``formatter(entry) -> str``, the ``format`` callable (see :class:`AccessLog`).

@@ -26,9 +26,10 @@ from wsgiref.types import InputStream, StartResponse, WSGIApplication, WSGIEnvir
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ._bodies import guard
 from ._http import log_escape
 from ._options import check_int
-from ._response import Headers, Plan, guard, intercept
+from ._response import Headers, Plan, intercept
 
 logger = logging.getLogger("wsgikit.body_size")
 

@@ -64,10 +64,11 @@ from typing import TypeAlias
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._answer import plain_response
+from ._edit import EditFunction, intercept_headers
 from ._host import ascii_host, default_port, parse_host
 from ._http import TOKEN, log_safe, with_vary
 from ._options import check_bool, check_int, check_strings, check_tokens
-from ._response import EditFunction, Headers, intercept_headers
+from ._types import Headers
 
 logger = logging.getLogger("wsgikit.cors")
 

@@ -29,6 +29,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
+from ._bodies import guard
 from ._error_log import format_traceback, request_line, safe_str, write_errors
 from ._error_pages import DESCRIPTION_MAX_LENGTH as DESCRIPTION_MAX_LENGTH
 from ._error_pages import DESCRIPTION_SCAN_LIMIT as DESCRIPTION_SCAN_LIMIT
@@ -53,7 +54,6 @@ from ._response import (
     ExcInfo,
     Headers,
     Plan,
-    guard,
     intercept,
 )
 

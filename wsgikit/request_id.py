@@ -16,9 +16,10 @@ import os
 from collections.abc import Callable, Iterable
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
+from ._edit import intercept_headers
 from ._http import REQUEST_ID
 from ._options import check_bool, check_token
-from ._response import Headers, intercept_headers
+from ._types import Headers
 
 logger = logging.getLogger("wsgikit.request_id")
 

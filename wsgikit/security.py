@@ -24,10 +24,11 @@ from collections.abc import Iterable
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._answer import plain_response, redirect
+from ._edit import EditFunction, intercept_headers
 from ._host import parse_host, request_host, request_url
 from ._http import log_safe
 from ._options import check_bool, check_header_value
-from ._response import EditFunction, Headers, intercept_headers
+from ._types import Headers
 
 logger = logging.getLogger("wsgikit.security")
 
