@@ -2,9 +2,11 @@
 
 Each factory is registered under the ``paste.filter_app_factory`` entry point
 group, so an INI pipeline says ``use = egg:wsgikit#proxy_fix``. Option names
-are the constructor's keyword names; values are converted by the converters
-below, unknown options are rejected with a ``ValueError`` naming them, and a
-secret may be written ``env:NAME`` to read it from the environment.
+are the constructor's keyword names; values are converted by the generic
+converters (``asbool``, ``aslist`` ..., kept in ``wsgikit._converters`` and
+importable from here) or by the few below that belong to one middleware,
+unknown options are rejected with a ``ValueError`` naming them, and a secret
+may be written ``env:NAME`` to read it from the environment.
 
 An empty value (``option =``) is refused wherever it would not simply mean
 the default: in an INI file, leave an option out to get its default, and
@@ -16,7 +18,7 @@ constructor takes ``None`` converts it so (its converter is
 option, rather than read it as text, ``False`` or a list. So the SameSite
 *value* ``None`` is spelled with quotes, as in Python: ``samesite = "None"``.
 
-This module holds converters and the factory table only: no middleware logic.
+This module holds the factory table and its converters only: no middleware logic.
 :data:`FACTORIES` is the one list of filters: ``setup.py``'s entry points,
 ``wsgikit serve --with`` and the documentation are checked against it, and an
 entry point such as ``wsgikit.paste:proxy_fix`` is looked up in it.
@@ -33,17 +35,30 @@ entry point such as ``wsgikit.paste:proxy_fix`` is looked up in it.
 
 from __future__ import annotations
 
-import builtins
 import inspect
-import os
-import pkgutil
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 from wsgiref.types import WSGIApplication
 
 from ._compose import order_problems, report, stack_of
+from ._converters import EMPTY, READS_NONE, Converter
+from ._converters import OptionError as OptionError
+from ._converters import asbool as asbool
+from ._converters import ascallable as ascallable
+from ._converters import asduration as asduration
+from ._converters import asexception as asexception
+from ._converters import asfloat as asfloat
+from ._converters import asimport as asimport
+from ._converters import asint as asint
+from ._converters import asints as asints
+from ._converters import aslist as aslist
+from ._converters import asnonempty as asnonempty
+from ._converters import asoptional as asoptional
+from ._converters import assecret as assecret
+from ._converters import convert_options as convert_options
+from ._converters import spelling as spelling
 from .access_log import AccessLog
 from .auth import AuthParser, BasicAuth, BearerAuth
 from .body_size import MaxBodySize
@@ -58,204 +73,6 @@ from .rewrite import BodyRewriter, InjectHTML
 from .security import SecurityHeaders
 from .sessions import SessionMiddleware
 from .stores import MemoryStore, RedisStore, SessionStore
-
-Converter = Callable[[str], Any]
-
-_TRUE = frozenset({"true", "yes", "on", "y", "t", "1", "enable", "enabled"})
-_FALSE = frozenset({"false", "no", "off", "n", "f", "0", "disable", "disabled"})
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
-_EMPTY = "empty value; leave the option out to get its default"
-
-
-# --- converters -----------------------------------------------------------------
-
-
-def asbool(value: str | bool) -> bool:
-    """``true/yes/on/y/t/1/enable(d)`` or ``false/no/off/n/f/0/disable(d)``.
-
-    An empty value is refused: ``httponly =`` must not switch a default off.
-    """
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    if not text:
-        raise ValueError(f"{_EMPTY} (or write true or false)")
-    raise ValueError(f"not a boolean: {value!r} (use true/false, yes/no, on/off, 1/0)")
-
-
-def asint(value: str | int) -> int:
-    """A whole number (``_`` separators allowed, as in Python)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise ValueError(f"not a whole number: {value!r}") from None
-
-
-def asfloat(value: str | float) -> float:
-    """A decimal number."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    try:
-        return float(str(value).strip())
-    except ValueError:
-        raise ValueError(f"not a number: {value!r}") from None
-
-
-def aslist(value: str | list[str] | tuple[str, ...]) -> list[str]:
-    """Items separated by whitespace, commas or new lines; empty items dropped."""
-    if isinstance(value, list | tuple):
-        return [str(item) for item in value]
-    return [item for item in re.split(r"[\s,]+", str(value)) if item]
-
-
-def asduration(value: str | int | float) -> int:
-    """Seconds: ``3600``, ``90s``, ``30m``, ``1h``, ``1h30m``, ``2d``, ``1w``."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value)
-    text = str(value).strip()
-    if re.fullmatch(r"\d+", text):
-        return int(text)
-    position = 0
-    total = 0.0
-    for match in _DURATION.finditer(text):
-        if text[position : match.start()].strip():
-            break
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
-        position = match.end()
-    if position == 0 or text[position:].strip():
-        raise ValueError(f"not a duration: {value!r} (use seconds, or e.g. 90s, 30m, 1h30m, 2d)")
-    return int(total)
-
-
-def assecret(value: str) -> str:
-    """A secret, or ``env:NAME`` to read it from the environment variable ``NAME``."""
-    text = str(value)
-    if text.startswith("env:"):
-        name = text[4:].strip()
-        if not name:
-            raise ValueError("env: needs a variable name, as in env:SECRET_KEY")
-        try:
-            secret = os.environ[name]
-        except KeyError:
-            raise ValueError(f"environment variable {name} is not set") from None
-        if not secret.strip():
-            raise ValueError(f"environment variable {name} is empty")
-        return secret
-    return text
-
-
-def asimport(value: str | Any) -> Any:
-    """A dotted name, ``package.module:attr`` (or ``package.module.attr``), imported."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return pkgutil.resolve_name(value.strip())
-    except (ImportError, AttributeError, ValueError) as error:
-        raise ValueError(f"cannot import {value!r} ({error})") from None
-
-
-def ascallable(value: str | Callable[..., Any]) -> Callable[..., Any]:
-    """Like :func:`asimport`, and the result must be callable."""
-    target = asimport(value)
-    if not callable(target):
-        raise ValueError(f"{value!r} is not callable")
-    return cast(Callable[..., Any], target)
-
-
-def asints(value: str | list[str]) -> list[int]:
-    """Whole numbers separated by whitespace or commas."""
-    return [asint(item) for item in aslist(value)]
-
-
-#: Converters that read the word ``none`` themselves (as Python ``None``, or
-#: refused with a better hint); for any other converter,
-#: :func:`convert_options` refuses ``none`` before calling it.
-_READS_NONE: set[Converter] = set()
-
-
-def asoptional(convert: Converter) -> Converter:
-    """``convert``, but ``none`` means ``None``. An empty value is refused:
-    ``None`` often means something else than the default (no limit, no
-    expiry, turned off), so it has to be asked for by name."""
-
-    def optional(value: str) -> Any:
-        text = str(value).strip()
-        if not text:
-            raise ValueError(f"{_EMPTY} (or write none)")
-        return None if text.lower() == "none" else convert(value)
-
-    optional.__doc__ = f"{spelling(convert)} ``none``: None."
-    _READS_NONE.add(optional)
-    return optional
-
-
-def asnonempty(convert: Converter) -> Converter:
-    """``convert``, but an empty value is refused (where an empty list would
-    mean something else than the default)."""
-
-    def nonempty(value: str) -> Any:
-        if isinstance(value, str) and not value.strip():
-            raise ValueError(_EMPTY)
-        return convert(value)
-
-    nonempty.__doc__ = f"{spelling(convert)} Not empty."
-    return nonempty
-
-
-def spelling(convert: Converter) -> str:
-    """How an option is written in an INI file: the converter's first doc line."""
-    if convert is str:
-        return "Text, as written."
-    # The first paragraph on one line: its sentence may wrap in the docstring.
-    return " ".join((convert.__doc__ or convert.__name__).strip().split("\n\n")[0].split())
-
-
-class OptionError(ValueError):
-    """An INI option (or ``--with`` option) that cannot be used.
-
-    ``str()`` names the filter and the option; ``wsgikit serve``/``check`` add
-    the file and section, which a PasteDeploy factory is never told.
-    """
-
-    def __init__(self, factory: str, option: str | None, message: str) -> None:
-        self.factory = factory
-        self.option = option
-        self.message = message
-        where = f"[{factory}] option {option}:" if option else f"[{factory}]"
-        super().__init__(f"{where} {message}")
-
-
-def convert_options(
-    factory: str, local_conf: Mapping[str, Any], schema: Mapping[str, Converter]
-) -> dict[str, Any]:
-    """Convert ``local_conf`` by ``schema``; unknown or bad options raise :class:`OptionError`."""
-    unknown = sorted(set(local_conf) - set(schema))
-    if unknown:
-        raise OptionError(
-            factory,
-            None,
-            f"unknown option(s) {', '.join(unknown)}; accepted: {', '.join(sorted(schema))}",
-        )
-    options: dict[str, Any] = {}
-    for name, value in local_conf.items():
-        convert = schema[name]
-        # One meaning for the word in every option (Python None), never text,
-        # False or a list: refused where the option takes no None.
-        none = isinstance(value, str) and value.strip().lower() == "none"
-        if none and convert not in _READS_NONE:
-            raise OptionError(factory, name, "none (None) is not accepted here; leave it out")
-        try:
-            options[name] = schema[name](value)
-        except (TypeError, ValueError) as error:
-            raise OptionError(factory, name, str(error)) from None
-    return options
 
 
 @dataclass(frozen=True)
@@ -337,25 +154,6 @@ def _ashops(value: str | int) -> int:
     return asint(value) if hops is None else hops
 
 
-def asexception(value: str | type[BaseException]) -> type[BaseException]:
-    """An exception class: a builtin name (``TimeoutError``) or ``module:Class``."""
-    if isinstance(value, type) and issubclass(value, BaseException):
-        return value
-    text = str(value).strip()
-    found = getattr(builtins, text, None) if text.isidentifier() else None
-    if found is None:
-        try:
-            found = pkgutil.resolve_name(text)
-        except (ImportError, AttributeError, ValueError) as error:
-            raise ValueError(
-                f"cannot import {text!r} ({error}); write a builtin exception without "
-                "a module (TimeoutError) and any other as module:Class"
-            ) from None
-    if not (isinstance(found, type) and issubclass(found, BaseException)):
-        raise ValueError(f"{text!r} is not an exception class")
-    return found
-
-
 def _errors_asformat(value: str) -> Any:
     """``problem``, ``simple``, or a dotted ``module:function`` formatter."""
     return _format_or_callable(value, ("problem", "simple"))
@@ -396,7 +194,7 @@ def _assamesite(value: str) -> str | None:
     """``Strict``, ``Lax`` or ``"None"`` (quoted: the SameSite value); ``off``: no attribute."""
     text = str(value).strip()
     if not text:
-        raise ValueError(f'{_EMPTY} (Lax); write Strict, Lax, "None", or off for no attribute')
+        raise ValueError(f'{EMPTY} (Lax); write Strict, Lax, "None", or off for no attribute')
     if text in ('"None"', "'None'"):
         return "None"
     if text.lower() in ("none", '"none"', "'none'"):
@@ -406,7 +204,7 @@ def _assamesite(value: str) -> str | None:
     return None if text.lower() in ("false", "off", "no") else text
 
 
-_READS_NONE.add(_assamesite)
+READS_NONE.add(_assamesite)
 
 
 def _asstore(value: str) -> SessionStore | None:
@@ -422,7 +220,7 @@ def _asstore(value: str) -> SessionStore | None:
     raise ValueError("expected none, memory or a redis://, rediss:// or unix:// URL")
 
 
-_READS_NONE.add(_asstore)
+READS_NONE.add(_asstore)
 
 
 def _proxy_astrusted(value: str | list[str]) -> list[str]:
@@ -459,11 +257,11 @@ def _asheader(value: str | bool | None) -> str | None | bool:
         return value
     text = str(value).strip()
     if not text:
-        raise ValueError(f"{_EMPTY} (or write off to send no such header)")
+        raise ValueError(f"{EMPTY} (or write off to send no such header)")
     return None if text.lower() in ("none", "false", "off", "no") else text
 
 
-_READS_NONE.add(_asheader)
+READS_NONE.add(_asheader)
 
 
 def _access_asformat(value: str) -> Any:
