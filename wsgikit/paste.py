@@ -67,9 +67,10 @@ from .cors import CORS
 from .errors import JSONErrors
 from .hosts import TrustedHosts
 from .http_proxy import HTTPProxy
+from .inject_html import InjectHTML
 from .proxy import FakeForwardedFor, ProxyFix
 from .request_id import RequestID
-from .rewrite import BodyRewriter, InjectHTML
+from .rewrite import BodyRewriter
 from .security import SecurityHeaders
 from .sessions import SessionMiddleware
 from .stores import MemoryStore, RedisStore, SessionStore
