@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from wsgiref.types import WSGIApplication
@@ -59,22 +59,26 @@ def _discard(data: bytes) -> None:
     pass
 
 
+def drain(result: Iterable[bytes]) -> int:
+    """Iterate a response body as a server would, close it, return its size."""
+    size = 0
+    try:
+        for chunk in result:
+            size += len(chunk)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return size
+
+
 def request(app: WSGIApplication, **overrides: Any) -> Callable[[], int]:
     """Return a callable doing one request as a server would: call the app on a
     fresh copy of the environ, iterate the body, close it; returns body size."""
     base = environ(**overrides)
 
     def call() -> int:
-        result = app(dict(base), _start_response)
-        size = 0
-        try:
-            for chunk in result:
-                size += len(chunk)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        return size
+        return drain(app(dict(base), _start_response))
 
     return call
 

@@ -29,7 +29,7 @@ if __name__ == "__main__":
 
 import flask
 from beaker.middleware import SessionMiddleware as BeakerSessionMiddleware
-from harness import Case, bare_app, environ
+from harness import Case, bare_app, drain, environ
 from itsdangerous import URLSafeTimedSerializer
 
 from wsgikit.sessions import SessionMiddleware, get_session
@@ -66,16 +66,7 @@ def chained(app: Any, name: str, first: str) -> Callable[[], int]:
     def call() -> int:
         env = dict(base)
         env["HTTP_COOKIE"] = prefix + state[0]
-        result = app(env, start_response)
-        size = 0
-        try:
-            for chunk in result:
-                size += len(chunk)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        return size
+        return drain(app(env, start_response))
 
     return call
 
@@ -94,16 +85,7 @@ def cycled(app: Any, name: str, values: list[str]) -> Callable[[], int]:
         index = state[0]
         env["HTTP_COOKIE"] = cookies[index]
         state[0] = (index + 1) % len(cookies)
-        result = app(env, start_response)
-        size = 0
-        try:
-            for chunk in result:
-                size += len(chunk)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        return size
+        return drain(app(env, start_response))
 
     return call
 
