@@ -12,14 +12,12 @@ from typing import Any
 
 import pytest
 from helpers import (
-    exc_info_app,
-    lazy_app,
+    APP_KINDS,
     make_environ,
     raising_app,
     run_wsgi,
     testapp,
     text_app,
-    write_app,
 )
 from hypothesis import event, example, given
 from hypothesis import strategies as st
@@ -324,15 +322,8 @@ def test_json_errors_inside_are_decorated(app: Any, status: int) -> None:
     assert "Origin" in response.headers["Vary"]
 
 
-@pytest.mark.parametrize(
-    "app",
-    [
-        pytest.param(lazy_app(), id="lazy generator"),
-        pytest.param(write_app(), id="write()"),
-        pytest.param(exc_info_app(), id="exc_info replacement"),
-    ],
-)
-def test_unusual_apps_are_decorated(app: Any) -> None:
+@pytest.mark.parametrize("app", APP_KINDS)
+def test_every_kind_of_app_is_decorated(app: Any) -> None:
     response = simple(app=app)
     assert response.headers["Access-Control-Allow-Origin"] == SITE
 
