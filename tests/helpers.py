@@ -649,16 +649,15 @@ def _default_sigint() -> None:
 
 def late_exc_info_app(
     sent: bytes,
-    replacement: bytes,
-    *,
+    *replacement: bytes,
     content_type: str = "text/html",
     error_headers: Iterable[tuple[str, str]] = (("Content-Type", "text/plain"),),
     error: type[Exception] = ValueError,
 ) -> WSGIApplication:
     """A generator app that starts a 200, yields ``sent``, fails with ``error``
-    and calls start_response again with exc_info (a 500), then yields
-    ``replacement``: the case a layer may still honour (``sent`` is empty or
-    buffered) or must re-raise (it went out)."""
+    and calls start_response again with exc_info (a 500), then yields the
+    ``replacement`` chunks: the case a layer may still honour (``sent`` is empty
+    or buffered) or must re-raise (it went out)."""
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
         start_response("200 OK", [("Content-Type", content_type)])
@@ -667,7 +666,7 @@ def late_exc_info_app(
             raise error("failed after the body started")
         except error:
             start_response("500 Internal Server Error", list(error_headers), sys.exc_info())
-        yield replacement
+        yield from replacement
 
     return app
 

@@ -29,6 +29,7 @@ from helpers import (
     echo_environ_app,
     exc_info_app,
     header_value,
+    late_exc_info_app,
     lazy_app,
     linted,
     make_environ,
@@ -1185,18 +1186,8 @@ def test_json_errors_inside_compress_sends_matching_headers_and_body(
 
 
 def test_exc_info_after_compressed_bytes_left_is_reraised() -> None:
-    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
-        start_response("200 OK", [("Content-Type", "text/html")])
-        yield HTML
-        try:
-            raise ValueError("failed mid-body")
-        except ValueError:
-            start_response(
-                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
-            )
-        yield b"too late"
-
-    with pytest.raises(ValueError, match="failed mid-body"):
+    app = late_exc_info_app(HTML, b"too late")
+    with pytest.raises(ValueError, match="failed after the body started"):
         run_wsgi(linted(app, compress()), {"HTTP_ACCEPT_ENCODING": "gzip"})
 
 

@@ -22,6 +22,7 @@ from helpers import (
     Tracked,
     exc_info_app,
     header_value,
+    late_exc_info_app,
     lazy_app,
     linted,
     make_environ,
@@ -845,21 +846,6 @@ def test_exc_info_replacement_after_pass_through_is_still_rewritten() -> None:
     assert b"".join(body) == b"<p>error</p><hr>"
 
 
-def exc_after_body_app(content_type: str) -> WSGIApplication:
-    """Sends a first chunk, then fails and calls start_response with exc_info."""
-
-    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
-        start_response("200 OK", [("Content-Type", content_type)])
-        yield b"<p>partial"
-        try:
-            raise KeyError("after the body started")
-        except KeyError:
-            start_response("500 Error", [("Content-Type", "text/plain")], sys.exc_info())
-        yield b"never"
-
-    return app
-
-
 @pytest.mark.parametrize(
     ("content_type", "rewriter"),
     [
@@ -870,8 +856,9 @@ def exc_after_body_app(content_type: str) -> WSGIApplication:
 def test_exc_info_after_body_is_reraised_by_the_server(
     content_type: str, rewriter: Callable[[WSGIApplication], WSGIApplication]
 ) -> None:
+    app = late_exc_info_app(b"<p>partial", b"never", content_type=content_type, error=KeyError)
     with pytest.raises(KeyError, match="after the body started"):
-        run_wsgi(linted(exc_after_body_app(content_type), rewriter))
+        run_wsgi(linted(app, rewriter))
 
 
 # --- framework apps ------------------------------------------------------------------------
