@@ -85,6 +85,18 @@ def rewrite_only(**kwargs: Any) -> Callable[[WSGIApplication], WSGIApplication]:
     return partial(BodyRewriter, **kwargs)
 
 
+def every_mode(
+    rewrite: Callable[..., bytes] = upper, stream: Callable[..., Any] = upper_stream
+) -> list[Any]:
+    """``rewriter`` rows: one layer of each mode (a buffered rewrite, a stream
+    transform, InjectHTML), for the rules they all follow."""
+    return [
+        pytest.param(rewrite_only(rewrite=rewrite), id="buffered"),
+        pytest.param(rewrite_only(stream=stream), id="streaming"),
+        pytest.param(partial(InjectHTML, snippet=SNIPPET), id="inject"),
+    ]
+
+
 # --- options --------------------------------------------------------------------
 
 
@@ -760,14 +772,7 @@ def test_stream_error_after_body_started_is_reraised(caplog: pytest.LogCaptureFi
 
 
 @pytest.mark.parametrize("fail_at", [0, 1])
-@pytest.mark.parametrize(
-    "rewriter",
-    [
-        pytest.param(rewrite_only(rewrite=upper), id="buffered"),
-        pytest.param(rewrite_only(stream=upper_stream), id="streaming"),
-        pytest.param(partial(InjectHTML, snippet=SNIPPET), id="inject"),
-    ],
-)
+@pytest.mark.parametrize("rewriter", every_mode())
 def test_app_errors_are_not_disguised(
     rewriter: Callable[[WSGIApplication], WSGIApplication],
     fail_at: int,
@@ -781,14 +786,7 @@ def test_app_errors_are_not_disguised(
     assert not [r for r in caplog.records if r.name == "wsgikit.rewrite"]
 
 
-@pytest.mark.parametrize(
-    "rewriter",
-    [
-        pytest.param(rewrite_only(rewrite=never), id="buffered"),
-        pytest.param(rewrite_only(stream=never), id="streaming"),
-        pytest.param(partial(InjectHTML, snippet=SNIPPET), id="inject"),
-    ],
-)
+@pytest.mark.parametrize("rewriter", every_mode(rewrite=never, stream=never))
 def test_app_raising_before_start_response_propagates(
     rewriter: Callable[[WSGIApplication], WSGIApplication], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -800,14 +798,7 @@ def test_app_raising_before_start_response_propagates(
 # --- exc_info ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "rewriter",
-    [
-        pytest.param(rewrite_only(rewrite=upper), id="buffered"),
-        pytest.param(rewrite_only(stream=upper_stream), id="streaming"),
-        pytest.param(partial(InjectHTML, snippet=SNIPPET), id="inject"),
-    ],
-)
+@pytest.mark.parametrize("rewriter", every_mode())
 def test_exc_info_replacement_before_body_wins(
     rewriter: Callable[[WSGIApplication], WSGIApplication],
 ) -> None:
