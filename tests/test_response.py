@@ -211,14 +211,35 @@ def test_app_that_never_calls_start_response_is_an_error() -> None:
     assert tracked.closes == 1
 
 
-def test_second_start_response_without_exc_info_is_refused() -> None:
+def decide_failing(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+    raise LookupError("decide failed")
+
+
+@pytest.mark.parametrize(
+    ("decide", "first_call_failed"),
+    [
+        pytest.param(decide_buffer, False, id="decided"),
+        # The status counts as given once start_response was called, even if
+        # decide() failed: a second call without exc_info is refused, as always.
+        pytest.param(decide_failing, True, id="decide failed"),
+    ],
+)
+def test_second_start_response_without_exc_info_is_refused(
+    decide: Any, first_call_failed: bool
+) -> None:
+    failed: list[bool] = []
+
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+        except LookupError:
+            failed.append(True)
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b""]
 
     with pytest.raises(RuntimeError, match="twice"):
-        run_wsgi(Intercepting(app, decide_buffer))
+        run_wsgi(Intercepting(app, decide))
+    assert bool(failed) is first_call_failed
 
 
 # --- pass-through really is pass-through --------------------------------------------
@@ -987,24 +1008,6 @@ def test_decide_failing_then_replaced_with_exc_info(decide: Any) -> None:
     calls, body, _ = run_wsgi(Intercepting(app, flaky))
     assert [status for status, _ in calls] == ["503 Later"]
     assert b"".join(body).lower() in {b"later", b"later!"}
-
-
-def test_decide_failing_then_second_call_without_exc_info_is_refused() -> None:
-    """The status counts as given once start_response was called, even if
-    decide() failed: a second call without exc_info is refused, as always."""
-
-    def failing(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
-        raise LookupError("decide failed")
-
-    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            start_response("200 OK", [("Content-Type", "text/plain")])
-        except LookupError:
-            start_response("200 OK", [("Content-Type", "text/plain")])
-        return [b""]
-
-    with pytest.raises(RuntimeError, match="twice"):
-        run_wsgi(Intercepting(app, failing))
 
 
 @pytest.mark.parametrize("decide", [decide_pass, decide_edit], ids=["pass", "edit-headers"])
