@@ -748,3 +748,20 @@ REQUEST_IDS = [
     pytest.param("caf\xe9", False, id="non-ASCII"),
     pytest.param("", False, id="empty"),
 ]
+
+
+def vary_cases(field: str) -> list[Any]:
+    """``(Vary values sent, Vary values after)`` rows for a layer that adds
+    ``field`` to ``Vary`` (``wsgikit._http.with_vary``): merged into the
+    first header, left alone when already named or ``*``."""
+    one, two = "Accept-Language", "X-Variant"  # never the field under test
+    return [
+        pytest.param([], [field], id="none"),
+        pytest.param([one], [f"{one}, {field}"], id="merged"),
+        pytest.param([f"{one}, "], [f"{one}, {field}"], id="trailing comma"),
+        pytest.param([field.lower()], [field.lower()], id="present lower-case"),
+        pytest.param([f"{one}, {field}"], [f"{one}, {field}"], id="present in list"),
+        pytest.param([one, field], [one, field], id="present in a second header"),
+        pytest.param(["*"], ["*"], id="star left alone"),
+        pytest.param([two, one], [f"{two}, {one}, {field}"], id="several merged"),
+    ]

@@ -38,6 +38,7 @@ from helpers import (
     testapp,
     text_app,
     tracked_app,
+    vary_cases,
     write_app,
 )
 from hypothesis import HealthCheck, given, settings
@@ -545,25 +546,7 @@ def test_every_backend_round_trips_through_the_stdlib(
 
 
 @pytest.mark.parametrize("accept", ["gzip", "identity", "", None])
-@pytest.mark.parametrize(
-    ("vary", "expected"),
-    [
-        pytest.param([], ["Accept-Encoding"], id="none"),
-        pytest.param(["Cookie"], ["Cookie, Accept-Encoding"], id="merged"),
-        pytest.param(["Cookie, "], ["Cookie, Accept-Encoding"], id="trailing comma"),
-        pytest.param(["accept-encoding"], ["accept-encoding"], id="present lower-case"),
-        pytest.param(
-            ["Cookie, Accept-Encoding"], ["Cookie, Accept-Encoding"], id="present in list"
-        ),
-        pytest.param(
-            ["Cookie", "Accept-Encoding"], ["Cookie", "Accept-Encoding"], id="two headers"
-        ),
-        pytest.param(["*"], ["*"], id="star left alone"),
-        pytest.param(
-            ["Origin", "Cookie"], ["Origin, Cookie, Accept-Encoding"], id="several merged"
-        ),
-    ],
-)
+@pytest.mark.parametrize(("vary", "expected"), vary_cases("Accept-Encoding"))
 def test_vary_is_merged_on_compressible_responses(
     accept: str | None, vary: list[str], expected: list[str]
 ) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from helpers import MEDIA_TYPE_SELECTION, NOT_TRANSFORMABLE, call, text_app
+from helpers import MEDIA_TYPE_SELECTION, NOT_TRANSFORMABLE, call, text_app, vary_cases
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -158,6 +158,19 @@ def test_with_vary(headers: Headers, expected: Headers | None) -> None:
     else:
         assert result == expected
     assert headers == snapshot
+
+
+@pytest.mark.parametrize(
+    ("field", "vary", "expected"),
+    [
+        pytest.param(field, *case.values, id=f"{field}: {case.id}")
+        for field in ("Cookie", "Accept-Encoding", "Origin")
+        for case in vary_cases(field)
+    ],
+)
+def test_with_vary_values(field: str, vary: list[str], expected: list[str]) -> None:
+    headers = [("Content-Type", "text/html"), *[("Vary", value) for value in vary]]
+    assert [value for key, value in with_vary(headers, field) if key == "Vary"] == expected
 
 
 # --- media type patterns: one contract for every content_types option ---------------
