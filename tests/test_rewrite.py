@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from wsgiref.util import FileWrapper
 
@@ -318,87 +318,83 @@ def test_error_statuses_rewritten_by_default() -> None:
 # --- pass-through: unbuffered, untouched ------------------------------------------
 
 
+class Passed(NamedTuple):
+    """A response BodyRewriter passes through as the app made it."""
+
+    options: dict[str, Any]  # BodyRewriter's
+    content_type: str | None  # None: the app sends no Content-Type
+    status: str
+    extra: Iterable[tuple[str, str]]  # more response headers
+    environ: dict[str, str]
+
+
 PASS_THROUGH = [
-    pytest.param({}, "text/plain", "200 OK", (), {}, id="non-matching type"),
+    pytest.param(Passed({}, "text/plain", "200 OK", (), {}), id="non-matching type"),
     pytest.param(
-        {}, "text/html", "206 Partial Content", [("Content-Range", "bytes 0-10/100")], {},
+        Passed({}, "text/html", "206 Partial Content", [("Content-Range", "bytes 0-10/100")], {}),
         id="206 partial content",
     ),
     # the header side of the rule, shared with test_http's transformable()
-    *[pytest.param({}, "text/html", "200 OK", row.values[0], {}, id=row.id)
+    *[pytest.param(Passed({}, "text/html", "200 OK", row.values[0], {}), id=row.id)
       for row in NOT_TRANSFORMABLE],
     pytest.param(
-        {"statuses": [200]}, "text/html", "404 Not Found", (), {}, id="status not selected"
+        Passed({"statuses": [200]}, "text/html", "404 Not Found", (), {}),
+        id="status not selected",
     ),
-    pytest.param({"content_types": ["*/*"]}, None, "200 OK", (), {}, id="no Content-Type"),
-    pytest.param({}, "text/html", "204 No Content", (), {}, id="204"),
-    pytest.param({}, "text/html", "304 Not Modified", (), {}, id="304"),
-    pytest.param({}, "text/html", "103 Early Hints", (), {}, id="1xx"),
+    pytest.param(Passed({"content_types": ["*/*"]}, None, "200 OK", (), {}), id="no Content-Type"),
+    pytest.param(Passed({}, "text/html", "204 No Content", (), {}), id="204"),
+    pytest.param(Passed({}, "text/html", "304 Not Modified", (), {}), id="304"),
+    pytest.param(Passed({}, "text/html", "103 Early Hints", (), {}), id="1xx"),
 ]  # fmt: skip
 # Buffered mode only: streaming has no limit.
 DECLARED_TOO_LONG = pytest.param(
-    {"buffer_limit": 3}, "text/html", "200 OK", [("Content-Length", "11")], {},
+    Passed({"buffer_limit": 3}, "text/html", "200 OK", [("Content-Length", "11")], {}),
     id="declared length over the limit",
-)  # fmt: skip
+)
 HEAD = {"REQUEST_METHOD": "HEAD"}
 # HEAD follows GET's selection: every response a GET passes through, HEAD does too.
 HEAD_PASS_THROUGH = [
-    pytest.param(options, content_type, status, extra, HEAD, id=f"HEAD, {case.id}")
+    pytest.param(case.values[0]._replace(environ=HEAD), id=f"HEAD, {case.id}")
     for case in [*PASS_THROUGH, DECLARED_TOO_LONG]
-    for options, content_type, status, extra, _ in [case.values]
 ]
 
 
 @pytest.mark.parametrize(
-    ("mode", "options", "content_type", "status", "extra", "environ"),
+    ("mode", "case"),
     [
         *[pytest.param(mode, *case.values, id=f"{mode}: {case.id}") for case in PASS_THROUGH
           for mode in ("rewrite", "stream")],
         pytest.param("rewrite", *DECLARED_TOO_LONG.values, id=DECLARED_TOO_LONG.id),
         # A selected HEAD has its headers edited, but its body is not read either.
-        *[pytest.param(mode, {}, "text/html", "200 OK", (), HEAD, id=f"{mode}: selected HEAD")
+        *[pytest.param(mode, Passed({}, "text/html", "200 OK", (), HEAD),
+                       id=f"{mode}: selected HEAD")
           for mode in ("rewrite", "stream")],
     ],
 )  # fmt: skip
-def test_pass_through_is_unbuffered(
-    mode: str,
-    options: dict[str, Any],
-    content_type: str | None,
-    status: str,
-    extra: Iterable[tuple[str, str]],
-    environ: dict[str, str],
-) -> None:
+def test_pass_through_is_unbuffered(mode: str, case: Passed) -> None:
     """The second chunk is produced only after the server saw the first one."""
-    handshake = Handshake(content_type=content_type or "text/html", status=status)
-    app = reheader(handshake, add=extra, drop=() if content_type else ["Content-Type"])
-    rewriter = BodyRewriter(app, **{mode: never}, **options)
-    assert handshake.drive(rewriter, environ) == [b"first", b"second"]
+    handshake = Handshake(content_type=case.content_type or "text/html", status=case.status)
+    drop = () if case.content_type else ["Content-Type"]
+    app = reheader(handshake, add=case.extra, drop=drop)
+    rewriter = BodyRewriter(app, **{mode: never}, **case.options)
+    assert handshake.drive(rewriter, case.environ) == [b"first", b"second"]
     assert handshake.second_produced
 
 
-@pytest.mark.parametrize(
-    ("options", "content_type", "status", "extra", "environ"),
-    [*PASS_THROUGH, DECLARED_TOO_LONG, *HEAD_PASS_THROUGH],
-)
-def test_pass_through_returns_the_app_iterable_and_headers(
-    options: dict[str, Any],
-    content_type: str | None,
-    status: str,
-    extra: Iterable[tuple[str, str]],
-    environ: dict[str, str],
-) -> None:
+@pytest.mark.parametrize("case", [*PASS_THROUGH, DECLARED_TOO_LONG, *HEAD_PASS_THROUGH])
+def test_pass_through_returns_the_app_iterable_and_headers(case: Passed) -> None:
     """The server gets the app's own iterable (file_wrapper works) and its headers as sent."""
     tracked = Tracked([b"<p>a", b"b</p>"])
-    headers = [*([("Content-Type", content_type)] if content_type else []), *extra]
+    headers = [*([("Content-Type", case.content_type)] if case.content_type else []), *case.extra]
     sent_headers = [*headers, ("ETag", '"strong"'), ("Content-MD5", "x")]
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        start_response(status, list(sent_headers))
+        start_response(case.status, list(sent_headers))
         return tracked
 
-    calls, body, result = run_wsgi(BodyRewriter(app, never, **options), environ)
+    calls, body, result = run_wsgi(BodyRewriter(app, never, **case.options), case.environ)
     assert result is tracked
-    assert calls == [(status, sent_headers)]
+    assert calls == [(case.status, sent_headers)]
     assert b"".join(body) == b"<p>ab</p>"
     assert tracked.closes == 1
 
