@@ -43,6 +43,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from wsgiref.validate import validator
 
 import bcrypt
+import pytest
 import webtest
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -639,3 +640,128 @@ class RedisServer:
 
 def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+# --- body/core/log tables ---------------------------------------------------------
+# Cases that more than one module checks against the same rule: each table is
+# written once here and every module that applies the rule runs all of it.
+
+
+def late_exc_info_app(
+    sent: bytes,
+    *replacement: bytes,
+    content_type: str = "text/html",
+    error_headers: Iterable[tuple[str, str]] = (("Content-Type", "text/plain"),),
+    error: type[Exception] = ValueError,
+) -> WSGIApplication:
+    """A generator app that starts a 200, yields ``sent``, fails with ``error``
+    and calls start_response again with exc_info (a 500), then yields the
+    ``replacement`` chunks: the case a layer may still honour (``sent`` is empty
+    or buffered) or must re-raise (it went out)."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", content_type)])
+        yield sent
+        try:
+            raise error("failed after the body started")
+        except error:
+            start_response("500 Internal Server Error", list(error_headers), sys.exc_info())
+        yield from replacement
+
+    return app
+
+
+#: One app of each kind a layer must handle the same way: a list body, a
+#: generator that starts the response on first iteration, the legacy write()
+#: callable, and a response replaced with exc_info before its body.
+APP_KINDS = [
+    pytest.param(text_app(), id="list"),
+    pytest.param(lazy_app(), id="lazy generator"),
+    pytest.param(write_app(), id="write()"),
+    pytest.param(exc_info_app(), id="exc_info replacement"),
+]
+
+#: Headers of a 200 that forbid transforming its body: a content coding other
+#: than a lone ``identity`` (RFC 9110 8.4), or ``no-transform`` (RFC 9111 5.2).
+#: The rule is ``wsgikit._http.transformable``; Compress must pass these through.
+NOT_TRANSFORMABLE = [
+    pytest.param([("Content-Encoding", "br")], id="already encoded"),
+    pytest.param([("Content-Encoding", "gzip")], id="gzip"),
+    pytest.param([("Content-Encoding", "gzip, identity")], id="gzip, identity"),
+    pytest.param([("Content-Encoding", "identity, br")], id="identity, br"),
+    pytest.param([("Content-Encoding", "identity, identity")], id="identity twice"),
+    pytest.param([("Content-Encoding", "x-custom")], id="unknown coding"),
+    pytest.param([("Cache-Control", "No-Transform")], id="no-transform"),
+    pytest.param([("Cache-Control", "public, No-Transform")], id="no-transform among others"),
+    # the same, split over two header lines
+    pytest.param(
+        [("Content-Encoding", "gzip"), ("content-encoding", "identity")],
+        id="gzip then identity in two headers",
+    ),
+    pytest.param(
+        [("Cache-Control", "public"), ("Cache-Control", "no-transform")],
+        id="no-transform in a second header",
+    ),
+]
+
+#: ``(content_types option, Content-Type sent, selected)``: the one media type
+#: pattern contract (``wsgikit._http.media_patterns`` + ``MediaMatcher``) that
+#: every ``content_types`` option follows.
+MEDIA_TYPE_SELECTION = [
+    pytest.param(("text/html",), "text/html; charset=utf-8", True, id="parameters ignored"),
+    pytest.param(("text/html",), "TEXT/HTML", True, id="case-insensitive value"),
+    pytest.param(("text/html",), " TEXT/HTML ", True, id="case and spaces"),
+    pytest.param(("Text/HTML",), "text/html", True, id="case-insensitive option"),
+    pytest.param(("text/html",), " text/html ;q=1", True, id="spaces before parameters"),
+    pytest.param(("text/html",), "text/htmlx", False, id="longer subtype"),
+    pytest.param(("text/html",), "text/plain", False, id="other subtype"),
+    pytest.param(("text/html",), "application/xhtml+xml", False, id="xhtml is not html"),
+    pytest.param(("text/*",), "text/plain", True, id="wildcard subtype"),
+    pytest.param(("text/*",), "text/plain; charset=latin-1", True, id="wildcard, parameters"),
+    pytest.param(("text/*",), "application/json", False, id="wildcard other major"),
+    pytest.param(("text/*",), "textual/plain", False, id="wildcard prefix only"),
+    pytest.param(("text/*",), "text", False, id="wildcard needs a subtype"),
+    pytest.param(("*/*",), "image/png", True, id="any type"),
+    pytest.param(("*/*",), "text", False, id="any type needs a subtype"),
+    pytest.param(("*/*",), "garbage", False, id="any type needs a slash"),
+    pytest.param(("*/*",), "", False, id="empty"),
+    pytest.param(("application/json",), "application/json", True, id="json listed"),
+    pytest.param("application/json", "application/json", True, id="single string option"),
+    pytest.param(("+json",), "application/ld+json", True, id="suffix"),
+    pytest.param(("+json",), "application/json", False, id="suffix is not a subtype"),
+    pytest.param(("+json",), "application/json+xml", False, id="last suffix counts"),
+    pytest.param(("+xml",), "image/svg+xml; charset=utf-8", True, id="suffix, parameters"),
+]
+
+#: ``(value, plausible)``: what a request ID taken from a client may look like
+#: (``wsgikit._http.REQUEST_ID``), for RequestID and JSONErrors alike.
+REQUEST_IDS = [
+    pytest.param("req-42", True, id="plain"),
+    pytest.param("4bf92f3577b34da6a3ce929d0e0e4736", True, id="hex"),
+    pytest.param("4bf92f35-77b3-4da6-a3ce-929d0e0e4736", True, id="uuid"),
+    pytest.param("req:1/abc+def==", True, id="base64ish"),
+    pytest.param("a" * 128, True, id="128 characters"),
+    pytest.param("a" * 129, False, id="too long"),
+    pytest.param("abc def", False, id="space"),
+    pytest.param('abc"def', False, id="quote"),
+    pytest.param('<script>alert("x")</script>', False, id="markup"),
+    pytest.param("caf\xe9", False, id="non-ASCII"),
+    pytest.param("", False, id="empty"),
+]
+
+
+def vary_cases(field: str) -> list[Any]:
+    """``(Vary values sent, Vary values after)`` rows for a layer that adds
+    ``field`` to ``Vary`` (``wsgikit._http.with_vary``): merged into the
+    first header, left alone when already named or ``*``."""
+    one, two = "Accept-Language", "X-Variant"  # never the field under test
+    return [
+        pytest.param([], [field], id="none"),
+        pytest.param([one], [f"{one}, {field}"], id="merged"),
+        pytest.param([f"{one}, "], [f"{one}, {field}"], id="trailing comma"),
+        pytest.param([field.lower()], [field.lower()], id="present lower-case"),
+        pytest.param([f"{one}, {field}"], [f"{one}, {field}"], id="present in list"),
+        pytest.param([one, field], [one, field], id="present in a second header"),
+        pytest.param(["*"], ["*"], id="star left alone"),
+        pytest.param([two, one], [f"{two}, {one}, {field}"], id="several merged"),
+    ]

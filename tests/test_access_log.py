@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -20,6 +19,7 @@ import pytest
 from helpers import (
     Tracked,
     exc_info_app,
+    late_exc_info_app,
     lazy_app,
     make_environ,
     raising_app,
@@ -286,22 +286,13 @@ def test_exception_while_iterating(access: Lines, fail_at: int, status: str, siz
     assert request_line_fields(access.lines[0])[5:7] == (status, size)
 
 
-def late_replacement_app(
-    environ: WSGIEnvironment, start_response: StartResponse
-) -> Iterator[bytes]:
-    """Fails after its first chunk and asks for a 500 the server must refuse."""
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    yield b"ab"
-    try:
-        raise RuntimeError("too late")
-    except RuntimeError:
-        start_response("500 Internal Server Error", [], sys.exc_info())
-    yield b"never"
-
-
 def test_a_replacement_the_server_refuses_keeps_the_status_sent(access: Lines) -> None:
-    with pytest.raises(RuntimeError, match="too late"):
-        run_wsgi(AccessLog(late_replacement_app))
+    # it fails after its first chunk and asks for a 500 the server must refuse
+    app = late_exc_info_app(
+        b"ab", b"never", content_type="text/plain", error_headers=(), error=RuntimeError
+    )
+    with pytest.raises(RuntimeError, match="failed after the body started"):
+        run_wsgi(AccessLog(app))
     assert request_line_fields(access.lines[0])[5:7] == ("200", "2")
 
 

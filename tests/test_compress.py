@@ -21,6 +21,7 @@ import brotli
 import pytest
 import zstandard
 from helpers import (
+    NOT_TRANSFORMABLE,
     ROOT,
     Handshake,
     Tracked,
@@ -28,6 +29,7 @@ from helpers import (
     echo_environ_app,
     exc_info_app,
     header_value,
+    late_exc_info_app,
     lazy_app,
     linted,
     make_environ,
@@ -36,6 +38,7 @@ from helpers import (
     testapp,
     text_app,
     tracked_app,
+    vary_cases,
     write_app,
 )
 from hypothesis import HealthCheck, given, settings
@@ -543,25 +546,7 @@ def test_every_backend_round_trips_through_the_stdlib(
 
 
 @pytest.mark.parametrize("accept", ["gzip", "identity", "", None])
-@pytest.mark.parametrize(
-    ("vary", "expected"),
-    [
-        pytest.param([], ["Accept-Encoding"], id="none"),
-        pytest.param(["Cookie"], ["Cookie, Accept-Encoding"], id="merged"),
-        pytest.param(["Cookie, "], ["Cookie, Accept-Encoding"], id="trailing comma"),
-        pytest.param(["accept-encoding"], ["accept-encoding"], id="present lower-case"),
-        pytest.param(
-            ["Cookie, Accept-Encoding"], ["Cookie, Accept-Encoding"], id="present in list"
-        ),
-        pytest.param(
-            ["Cookie", "Accept-Encoding"], ["Cookie", "Accept-Encoding"], id="two headers"
-        ),
-        pytest.param(["*"], ["*"], id="star left alone"),
-        pytest.param(
-            ["Origin", "Cookie"], ["Origin, Cookie, Accept-Encoding"], id="several merged"
-        ),
-    ],
-)
+@pytest.mark.parametrize(("vary", "expected"), vary_cases("Accept-Encoding"))
 def test_vary_is_merged_on_compressible_responses(
     accept: str | None, vary: list[str], expected: list[str]
 ) -> None:
@@ -597,26 +582,10 @@ PASS_THROUGH = [
     pytest.param("200 OK", "application/zip", [], {}, id="archive"),
     pytest.param("200 OK", "font/woff2", [], {}, id="woff2"),
     pytest.param("200 OK", "text", [], {}, id="no subtype"),
-    pytest.param("200 OK", "text/html", [("Content-Encoding", "br")], {}, id="already encoded"),
-    pytest.param(
-        "200 OK", "text/html", [("Content-Encoding", "gzip, identity")], {}, id="gzip, identity"
-    ),
-    pytest.param(
-        "200 OK",
-        "text/html",
-        [("Content-Encoding", "gzip"), ("content-encoding", "identity")],
-        {},
-        id="gzip then identity in two headers",
-    ),
-    pytest.param(
-        "200 OK", "text/html", [("Cache-Control", "public, No-Transform")], {}, id="no-transform"
-    ),
-    pytest.param(
-        "200 OK",
-        "text/html",
-        [("Cache-Control", "public"), ("Cache-Control", "no-transform")],
-        {},
-        id="no-transform in a second header",
+    # the header side of the rule, shared with test_http's transformable()
+    *(
+        pytest.param("200 OK", "text/html", row.values[0], {}, id=row.id)
+        for row in NOT_TRANSFORMABLE
     ),
     pytest.param(
         "206 Partial Content", "text/html", [("Content-Range", "bytes 0-9/100")], {}, id="206"
@@ -1199,18 +1168,8 @@ def test_json_errors_inside_compress_sends_matching_headers_and_body(
 
 
 def test_exc_info_after_compressed_bytes_left_is_reraised() -> None:
-    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
-        start_response("200 OK", [("Content-Type", "text/html")])
-        yield HTML
-        try:
-            raise ValueError("failed mid-body")
-        except ValueError:
-            start_response(
-                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
-            )
-        yield b"too late"
-
-    with pytest.raises(ValueError, match="failed mid-body"):
+    app = late_exc_info_app(HTML, b"too late")
+    with pytest.raises(ValueError, match="failed after the body started"):
         run_wsgi(linted(app, compress()), {"HTTP_ACCEPT_ENCODING": "gzip"})
 
 

@@ -12,14 +12,12 @@ from typing import Any
 
 import pytest
 from helpers import (
-    exc_info_app,
-    lazy_app,
+    APP_KINDS,
     make_environ,
     raising_app,
     run_wsgi,
     testapp,
     text_app,
-    write_app,
 )
 from hypothesis import event, example, given
 from hypothesis import strategies as st
@@ -34,18 +32,33 @@ def never_called(environ: Any, start_response: Any) -> Any:
     raise AssertionError("the application must not see a preflight")
 
 
+def preflight_headers(
+    origin: str = SITE,
+    method: str = "PUT",
+    request_headers: str | None = None,
+    private_network: bool = False,
+) -> dict[str, str]:
+    """The request headers of a preflight (the Access-Control-Request-* ones
+    only when given)."""
+    headers = {"Origin": origin, "Access-Control-Request-Method": method}
+    if request_headers is not None:
+        headers["Access-Control-Request-Headers"] = request_headers
+    if private_network:
+        headers["Access-Control-Request-Private-Network"] = "true"
+    return headers
+
+
 def preflight(
     origin: str = SITE,
     method: str = "PUT",
     request_headers: str | None = None,
     app: Any = never_called,
     status: int | str = "*",
+    private_network: bool = False,
     **options: Any,
 ) -> Any:
     options.setdefault("allow_origins", [SITE])
-    headers = {"Origin": origin, "Access-Control-Request-Method": method}
-    if request_headers is not None:
-        headers["Access-Control-Request-Headers"] = request_headers
+    headers = preflight_headers(origin, method, request_headers, private_network)
     test = testapp(app, partial(CORS, **options))
     return test.options("/", headers=headers, status=status)
 
@@ -179,15 +192,7 @@ def test_options_without_a_preflight_header_reaches_the_app() -> None:
     [pytest.param(True, "true", id="on"), pytest.param(False, None, id="off")],
 )
 def test_private_network_access_preflight(enabled: bool, expected: str | None) -> None:
-    test = testapp(never_called, partial(CORS, allow_origins=[SITE], allow_private_network=enabled))
-    response = test.options(
-        "/",
-        headers={
-            "Origin": SITE,
-            "Access-Control-Request-Method": "GET",
-            "Access-Control-Request-Private-Network": "true",
-        },
-    )
+    response = preflight(method="GET", private_network=True, allow_private_network=enabled)
     assert response.status_int == 204
     assert response.headers.get("Access-Control-Allow-Private-Network") == expected
 
@@ -236,26 +241,39 @@ def test_the_apps_own_cors_headers_are_replaced() -> None:
     assert allowed.headers.getall("Access-Control-Allow-Origin") == [SITE]
 
 
+#: Origins allowed by a list (compared exactly, after normalising) or by a
+#: pattern (which must match the whole origin).
+LISTED = {"allow_origins": [SITE, "http://localhost:8000"]}
+PATTERN = {"allow_origins": [], "allow_origin_regex": r"https://[a-z0-9-]+\.example\.com"}
+
+
 @pytest.mark.parametrize(
-    ("origin", "allowed"),
+    ("options", "origin", "allowed"),
     [
-        pytest.param(SITE, True, id="exact"),
-        pytest.param("HTTPS://APP.Example.com", True, id="case"),
-        pytest.param("https://app.example.com:443", True, id="default port"),
-        pytest.param("https://app.example.com.evil.net", False, id="suffix trick"),
-        pytest.param("https://evilapp.example.com", False, id="prefix trick"),
-        pytest.param("http://app.example.com", False, id="other scheme"),
-        pytest.param("https://app.example.com:8443", False, id="other port"),
-        pytest.param("https://app.example.com/", False, id="trailing slash"),
-        pytest.param("https://app.example.com.", False, id="trailing dot"),
-        pytest.param("https://user@app.example.com", False, id="userinfo"),
-        pytest.param("null", False, id="null not listed"),
-        pytest.param(f"{SITE}, https://evil.example", False, id="two origins"),
-        pytest.param("", False, id="empty"),
+        pytest.param(LISTED, SITE, True, id="listed: exact"),
+        pytest.param(LISTED, "HTTPS://APP.Example.com", True, id="listed: case"),
+        pytest.param(LISTED, "https://app.example.com:443", True, id="listed: default port"),
+        pytest.param(LISTED, "https://app.example.com.evil.net", False, id="listed: suffix trick"),
+        pytest.param(LISTED, "https://evilapp.example.com", False, id="listed: prefix trick"),
+        pytest.param(LISTED, "http://app.example.com", False, id="listed: other scheme"),
+        pytest.param(LISTED, "https://app.example.com:8443", False, id="listed: other port"),
+        pytest.param(LISTED, "https://app.example.com/", False, id="listed: trailing slash"),
+        pytest.param(LISTED, "https://app.example.com.", False, id="listed: trailing dot"),
+        pytest.param(LISTED, "https://user@app.example.com", False, id="listed: userinfo"),
+        pytest.param(LISTED, "null", False, id="listed: null not listed"),
+        pytest.param(LISTED, f"{SITE}, https://evil.example", False, id="listed: two origins"),
+        pytest.param(LISTED, "", False, id="listed: empty"),
+        pytest.param(PATTERN, "https://a.example.com", True, id="pattern: subdomain"),
+        pytest.param(PATTERN, "https://A-1.Example.COM", True, id="pattern: normalised first"),
+        pytest.param(PATTERN, "https://a.example.com.evil.net", False, id="pattern: suffix trick"),
+        pytest.param(PATTERN, "https://a.example.com:8443", False, id="pattern: port"),
+        pytest.param(PATTERN, "http://a.example.com", False, id="pattern: scheme"),
     ],
 )
-def test_origins_are_compared_exactly(origin: str, allowed: bool) -> None:
-    response = simple(origin, allow_origins=[SITE, "http://localhost:8000"])
+def test_only_allowed_origins_are_echoed(
+    options: dict[str, Any], origin: str, allowed: bool
+) -> None:
+    response = simple(origin, **options)
     assert (response.headers.get("Access-Control-Allow-Origin") == origin) is allowed
 
 
@@ -270,23 +288,6 @@ def test_null_only_when_listed() -> None:
     assert simple("null", allow_origins=["null"]).headers["Access-Control-Allow-Origin"] == "null"
     regex = r".*"
     assert "Access-Control-Allow-Origin" not in simple("null", allow_origin_regex=regex).headers
-
-
-@pytest.mark.parametrize(
-    ("origin", "allowed"),
-    [
-        pytest.param("https://a.example.com", True, id="subdomain"),
-        pytest.param("https://A-1.Example.COM", True, id="normalised before matching"),
-        pytest.param("https://a.example.com.evil.net", False, id="suffix trick"),
-        pytest.param("https://a.example.com:8443", False, id="port"),
-        pytest.param("http://a.example.com", False, id="scheme"),
-    ],
-)
-def test_regex_must_match_the_whole_origin(origin: str, allowed: bool) -> None:
-    response = simple(
-        origin, allow_origins=[], allow_origin_regex=r"https://[a-z0-9-]+\.example\.com"
-    )
-    assert ("Access-Control-Allow-Origin" in response.headers) is allowed
 
 
 def test_compiled_regex_is_accepted() -> None:
@@ -324,15 +325,8 @@ def test_json_errors_inside_are_decorated(app: Any, status: int) -> None:
     assert "Origin" in response.headers["Vary"]
 
 
-@pytest.mark.parametrize(
-    "app",
-    [
-        pytest.param(lazy_app(), id="lazy generator"),
-        pytest.param(write_app(), id="write()"),
-        pytest.param(exc_info_app(), id="exc_info replacement"),
-    ],
-)
-def test_unusual_apps_are_decorated(app: Any) -> None:
+@pytest.mark.parametrize("app", APP_KINDS)
+def test_every_kind_of_app_is_decorated(app: Any) -> None:
     response = simple(app=app)
     assert response.headers["Access-Control-Allow-Origin"] == SITE
 
@@ -359,14 +353,7 @@ def test_flask_preflight_and_actual_request(flask_app: Any) -> None:
             CORS, allow_origins=[SITE], allow_methods=["GET", "PUT"], allow_headers=["X-Token"]
         ),
     )
-    pre = test.options(
-        "/json",
-        headers={
-            "Origin": SITE,
-            "Access-Control-Request-Method": "PUT",
-            "Access-Control-Request-Headers": "x-token",
-        },
-    )
+    pre = test.options("/json", headers=preflight_headers(request_headers="x-token"))
     assert pre.status_int == 204
     assert "Allow" not in pre.headers  # Flask's automatic OPTIONS answer was not used
     assert pre.headers["Access-Control-Allow-Methods"] == "GET, PUT"
@@ -527,7 +514,7 @@ def test_edge_layers_through_a_real_server(serve: Any) -> None:
     request = urllib.request.Request(
         server.url + "/items",
         method="OPTIONS",
-        headers={"Origin": SITE, "Access-Control-Request-Method": "PUT"},
+        headers=preflight_headers(),
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 204

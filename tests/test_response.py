@@ -13,9 +13,11 @@ from wsgiref.validate import validator
 
 import pytest
 from helpers import (
+    APP_KINDS,
     Handshake,
     Tracked,
     exc_info_app,
+    late_exc_info_app,
     lazy_app,
     linted,
     make_environ,
@@ -209,14 +211,35 @@ def test_app_that_never_calls_start_response_is_an_error() -> None:
     assert tracked.closes == 1
 
 
-def test_second_start_response_without_exc_info_is_refused() -> None:
+def decide_failing(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+    raise LookupError("decide failed")
+
+
+@pytest.mark.parametrize(
+    ("decide", "first_call_failed"),
+    [
+        pytest.param(decide_buffer, False, id="decided"),
+        # The status counts as given once start_response was called, even if
+        # decide() failed: a second call without exc_info is refused, as always.
+        pytest.param(decide_failing, True, id="decide failed"),
+    ],
+)
+def test_second_start_response_without_exc_info_is_refused(
+    decide: Any, first_call_failed: bool
+) -> None:
+    failed: list[bool] = []
+
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+        except LookupError:
+            failed.append(True)
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b""]
 
     with pytest.raises(RuntimeError, match="twice"):
-        run_wsgi(Intercepting(app, decide_buffer))
+        run_wsgi(Intercepting(app, decide))
+    assert bool(failed) is first_call_failed
 
 
 # --- pass-through really is pass-through --------------------------------------------
@@ -388,51 +411,23 @@ def test_exc_info_after_pass_through_goes_to_the_server() -> None:
 
 def test_exc_info_after_headers_went_out_reraises() -> None:
     """The server raises when headers are out; the app sees its own exception."""
-
-    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
-        start_response("200 OK", [("Content-Type", "text/html")])
-        yield b"partial"
-        try:
-            raise ValueError("late failure")
-        except ValueError:
-            start_response("500 Internal Server Error", [], sys.exc_info())
-        yield b"never"
-
+    app = late_exc_info_app(b"partial", b"never", error_headers=())
     for decide in (decide_pass, decide_stream):
-        with pytest.raises(ValueError, match="late failure"):
+        with pytest.raises(ValueError, match="failed after the body started"):
             run_wsgi(Intercepting(app, decide))
 
 
 def test_exc_info_during_buffered_iteration_discards_the_old_body() -> None:
-    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
-        start_response("200 OK", [("Content-Type", "text/html")])
-        yield b"half of the page"
-        try:
-            raise ValueError("mid-body failure")
-        except ValueError:
-            start_response(
-                "500 Internal Server Error", [("Content-Type", "text/html")], sys.exc_info()
-            )
-        yield b"error page"
-
+    app = late_exc_info_app(
+        b"half of the page", b"error page", error_headers=[("Content-Type", "text/html")]
+    )
     calls, body, _ = run_wsgi(validator(Intercepting(app, decide_buffer_html)))
     assert [status for status, _ in calls] == ["500 Internal Server Error"]
     assert body == [b"ERROR PAGE!"]
 
 
 def test_exc_info_during_buffered_iteration_can_switch_to_pass_through() -> None:
-    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
-        start_response("200 OK", [("Content-Type", "text/html")])
-        yield b"half"
-        try:
-            raise ValueError("mid-body failure")
-        except ValueError:
-            start_response(
-                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
-            )
-        yield b"plain "
-        yield b"error"
-
+    app = late_exc_info_app(b"half", b"plain ", b"error")
     calls, body, _ = run_wsgi(validator(Intercepting(app, decide_buffer_html)))
     assert [status for status, _ in calls] == ["500 Internal Server Error"]
     assert b"".join(body) == b"plain error"
@@ -450,17 +445,7 @@ def test_exc_info_replacement_accepted_mid_stream_switches_transform() -> None:
             return Stream(status, headers, swallow_then_upper)
         return None
 
-    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
-        start_response("200 OK", [("Content-Type", "text/html")])
-        yield b"first response"
-        try:
-            raise ValueError("mid-body failure")
-        except ValueError:
-            start_response(
-                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
-            )
-        yield b"second response"
-
+    app = late_exc_info_app(b"first response", b"second response")
     calls, body, _ = run_wsgi(validator(Intercepting(app, decide)))
     assert [status for status, _ in calls] == ["200 OK", "500 Internal Server Error"]
     assert b"".join(body) == b"second response"
@@ -584,17 +569,7 @@ def test_replacement_after_the_body_was_returned_stays_pass_through() -> None:
     def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
         return Buffer(upper_finish) if status.startswith("5") else None
 
-    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
-        start_response("200 OK", [("Content-Type", "text/html")])
-        yield b""
-        try:
-            raise ValueError("failed while iterating")
-        except ValueError:
-            start_response(
-                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
-            )
-        yield b"raw error"
-
+    app = late_exc_info_app(b"", b"raw error")
     calls, body, _ = run_wsgi(validator(Intercepting(app, decide)))
     assert [status for status, _ in calls] == ["200 OK", "500 Internal Server Error"]
     assert b"".join(body) == b"raw error"
@@ -670,17 +645,10 @@ def _headers_layer(app: WSGIApplication) -> WSGIApplication:
     return layer
 
 
-@pytest.mark.parametrize(
-    "app",
-    [
-        pytest.param(text_app(), id="list"),
-        pytest.param(lazy_app(), id="lazy generator"),
-        pytest.param(write_app(), id="write()"),
-    ],
-)
+@pytest.mark.parametrize("app", APP_KINDS)
 def test_intercept_headers_edits_every_kind_of_app(app: WSGIApplication) -> None:
-    response = testapp(app, _headers_layer).get("/")
-    assert response.headers["X-Tag"] == "200"
+    response = testapp(app, _headers_layer).get("/", expect_errors=True)
+    assert response.headers["X-Tag"] == str(response.status_int)
 
 
 def test_intercept_headers_returns_the_apps_iterable_and_the_servers_write() -> None:
@@ -714,16 +682,11 @@ def test_intercept_headers_hands_a_replacement_to_the_server() -> None:
 # --- the core owns replacements ----------------------------------------------------
 
 
-def replaced_in_body(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
-    """Starts a text/plain 200, then replaces it with a text/html 500 while its
-    body is iterated (after an empty chunk), before any byte went out."""
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    yield b""
-    try:
-        raise ValueError("failed while iterating")
-    except ValueError:
-        start_response("500 Internal Server Error", [("Content-Type", "text/html")], sys.exc_info())
-    yield b"error page"
+#: Starts a text/plain 200, then replaces it with a text/html 500 while its
+#: body is iterated (after an empty chunk), before any byte went out.
+replaced_in_body = late_exc_info_app(
+    b"", b"error page", content_type="text/plain", error_headers=[("Content-Type", "text/html")]
+)
 
 
 def stream_html(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
@@ -1045,24 +1008,6 @@ def test_decide_failing_then_replaced_with_exc_info(decide: Any) -> None:
     calls, body, _ = run_wsgi(Intercepting(app, flaky))
     assert [status for status, _ in calls] == ["503 Later"]
     assert b"".join(body).lower() in {b"later", b"later!"}
-
-
-def test_decide_failing_then_second_call_without_exc_info_is_refused() -> None:
-    """The status counts as given once start_response was called, even if
-    decide() failed: a second call without exc_info is refused, as always."""
-
-    def failing(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
-        raise LookupError("decide failed")
-
-    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            start_response("200 OK", [("Content-Type", "text/plain")])
-        except LookupError:
-            start_response("200 OK", [("Content-Type", "text/plain")])
-        return [b""]
-
-    with pytest.raises(RuntimeError, match="twice"):
-        run_wsgi(Intercepting(app, failing))
 
 
 @pytest.mark.parametrize("decide", [decide_pass, decide_edit], ids=["pass", "edit-headers"])

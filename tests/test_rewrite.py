@@ -11,16 +11,19 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from wsgiref.util import FileWrapper
 
 import pytest
 from helpers import (
+    MEDIA_TYPE_SELECTION,
+    NOT_TRANSFORMABLE,
     Handshake,
     Tracked,
     exc_info_app,
     header_value,
+    late_exc_info_app,
     lazy_app,
     linted,
     make_environ,
@@ -81,6 +84,18 @@ def final(calls: list[tuple[str, list[tuple[str, str]]]]) -> tuple[str, list[tup
 
 def rewrite_only(**kwargs: Any) -> Callable[[WSGIApplication], WSGIApplication]:
     return partial(BodyRewriter, **kwargs)
+
+
+def every_mode(
+    rewrite: Callable[..., bytes] = upper, stream: Callable[..., Any] = upper_stream
+) -> list[Any]:
+    """``rewriter`` rows: one layer of each mode (a buffered rewrite, a stream
+    transform, InjectHTML), for the rules they all follow."""
+    return [
+        pytest.param(rewrite_only(rewrite=rewrite), id="buffered"),
+        pytest.param(rewrite_only(stream=stream), id="streaming"),
+        pytest.param(partial(InjectHTML, snippet=SNIPPET), id="inject"),
+    ]
 
 
 # --- options --------------------------------------------------------------------
@@ -259,27 +274,7 @@ def test_unchanged_body_keeps_every_header() -> None:
     assert all(pair in final(calls)[1] for pair in headers)
 
 
-@pytest.mark.parametrize(
-    ("content_types", "content_type", "rewritten"),
-    [
-        pytest.param(("text/html",), "text/html; charset=utf-8", True, id="parameters ignored"),
-        pytest.param(("text/html",), "TEXT/HTML", True, id="case-insensitive value"),
-        pytest.param(("Text/HTML",), "text/html", True, id="case-insensitive option"),
-        pytest.param(("text/html",), " text/html ;q=1", True, id="spaces around"),
-        pytest.param(("text/html",), "text/htmlx", False, id="longer subtype"),
-        pytest.param(("text/html",), "text/plain", False, id="other subtype"),
-        pytest.param(("text/html",), "application/xhtml+xml", False, id="xhtml not by default"),
-        pytest.param(("text/*",), "text/plain; charset=latin-1", True, id="wildcard subtype"),
-        pytest.param(("text/*",), "application/json", False, id="wildcard other major"),
-        pytest.param(("text/*",), "textual/plain", False, id="wildcard prefix only"),
-        pytest.param(("*/*",), "image/png", True, id="any type"),
-        pytest.param(("text/*",), "text", False, id="wildcard needs a subtype"),
-        pytest.param(("*/*",), "text", False, id="any type needs a subtype"),
-        pytest.param(("application/json",), "application/json", True, id="json listed"),
-        pytest.param("application/json", "application/json", True, id="single string option"),
-        pytest.param(("*/*",), "", False, id="empty content type"),
-    ],
-)
+@pytest.mark.parametrize(("content_types", "content_type", "rewritten"), MEDIA_TYPE_SELECTION)
 def test_content_type_selection(content_types: Any, content_type: str, rewritten: bool) -> None:
     app = text_app(b"body", content_type=content_type)
     rewriter = BodyRewriter(app, upper, content_types=content_types)
@@ -323,106 +318,83 @@ def test_error_statuses_rewritten_by_default() -> None:
 # --- pass-through: unbuffered, untouched ------------------------------------------
 
 
+class Passed(NamedTuple):
+    """A response BodyRewriter passes through as the app made it."""
+
+    options: dict[str, Any]  # BodyRewriter's
+    content_type: str | None  # None: the app sends no Content-Type
+    status: str
+    extra: Iterable[tuple[str, str]]  # more response headers
+    environ: dict[str, str]
+
+
 PASS_THROUGH = [
-    pytest.param({}, "text/plain", "200 OK", (), {}, id="non-matching type"),
+    pytest.param(Passed({}, "text/plain", "200 OK", (), {}), id="non-matching type"),
     pytest.param(
-        {}, "text/html", "206 Partial Content", [("Content-Range", "bytes 0-10/100")], {},
+        Passed({}, "text/html", "206 Partial Content", [("Content-Range", "bytes 0-10/100")], {}),
         id="206 partial content",
     ),
-    pytest.param({}, "text/html", "200 OK", [("Content-Encoding", "gzip")], {}, id="gzip"),
+    # the header side of the rule, shared with test_http's transformable()
+    *[pytest.param(Passed({}, "text/html", "200 OK", row.values[0], {}), id=row.id)
+      for row in NOT_TRANSFORMABLE],
     pytest.param(
-        {}, "text/html", "200 OK", [("Content-Encoding", "identity, br")], {},
-        id="identity then br",
+        Passed({"statuses": [200]}, "text/html", "404 Not Found", (), {}),
+        id="status not selected",
     ),
-    pytest.param(
-        {}, "text/html", "200 OK", [("Content-Encoding", "br"), ("Content-Encoding", "identity")],
-        {}, id="br then identity in two headers",
-    ),
-    pytest.param(
-        {}, "text/html", "200 OK", [("Content-Encoding", "identity, identity")], {},
-        id="identity twice",
-    ),
-    pytest.param(
-        {}, "text/html", "200 OK", [("Cache-Control", "public, No-Transform")], {},
-        id="no-transform",
-    ),
-    pytest.param(
-        {}, "text/html", "200 OK",
-        [("Cache-Control", "max-age=60"), ("cache-control", "no-transform")], {},
-        id="no-transform in a second header",
-    ),
-    pytest.param(
-        {"statuses": [200]}, "text/html", "404 Not Found", (), {}, id="status not selected"
-    ),
-    pytest.param({"content_types": ["*/*"]}, None, "200 OK", (), {}, id="no Content-Type"),
-    pytest.param({}, "text/html", "204 No Content", (), {}, id="204"),
-    pytest.param({}, "text/html", "304 Not Modified", (), {}, id="304"),
-    pytest.param({}, "text/html", "103 Early Hints", (), {}, id="1xx"),
+    pytest.param(Passed({"content_types": ["*/*"]}, None, "200 OK", (), {}), id="no Content-Type"),
+    pytest.param(Passed({}, "text/html", "204 No Content", (), {}), id="204"),
+    pytest.param(Passed({}, "text/html", "304 Not Modified", (), {}), id="304"),
+    pytest.param(Passed({}, "text/html", "103 Early Hints", (), {}), id="1xx"),
 ]  # fmt: skip
 # Buffered mode only: streaming has no limit.
 DECLARED_TOO_LONG = pytest.param(
-    {"buffer_limit": 3}, "text/html", "200 OK", [("Content-Length", "11")], {},
+    Passed({"buffer_limit": 3}, "text/html", "200 OK", [("Content-Length", "11")], {}),
     id="declared length over the limit",
-)  # fmt: skip
+)
 HEAD = {"REQUEST_METHOD": "HEAD"}
 # HEAD follows GET's selection: every response a GET passes through, HEAD does too.
 HEAD_PASS_THROUGH = [
-    pytest.param(options, content_type, status, extra, HEAD, id=f"HEAD, {case.id}")
+    pytest.param(case.values[0]._replace(environ=HEAD), id=f"HEAD, {case.id}")
     for case in [*PASS_THROUGH, DECLARED_TOO_LONG]
-    for options, content_type, status, extra, _ in [case.values]
 ]
 
 
 @pytest.mark.parametrize(
-    ("mode", "options", "content_type", "status", "extra", "environ"),
+    ("mode", "case"),
     [
         *[pytest.param(mode, *case.values, id=f"{mode}: {case.id}") for case in PASS_THROUGH
           for mode in ("rewrite", "stream")],
         pytest.param("rewrite", *DECLARED_TOO_LONG.values, id=DECLARED_TOO_LONG.id),
         # A selected HEAD has its headers edited, but its body is not read either.
-        *[pytest.param(mode, {}, "text/html", "200 OK", (), HEAD, id=f"{mode}: selected HEAD")
+        *[pytest.param(mode, Passed({}, "text/html", "200 OK", (), HEAD),
+                       id=f"{mode}: selected HEAD")
           for mode in ("rewrite", "stream")],
     ],
 )  # fmt: skip
-def test_pass_through_is_unbuffered(
-    mode: str,
-    options: dict[str, Any],
-    content_type: str | None,
-    status: str,
-    extra: Iterable[tuple[str, str]],
-    environ: dict[str, str],
-) -> None:
+def test_pass_through_is_unbuffered(mode: str, case: Passed) -> None:
     """The second chunk is produced only after the server saw the first one."""
-    handshake = Handshake(content_type=content_type or "text/html", status=status)
-    app = reheader(handshake, add=extra, drop=() if content_type else ["Content-Type"])
-    rewriter = BodyRewriter(app, **{mode: never}, **options)
-    assert handshake.drive(rewriter, environ) == [b"first", b"second"]
+    handshake = Handshake(content_type=case.content_type or "text/html", status=case.status)
+    drop = () if case.content_type else ["Content-Type"]
+    app = reheader(handshake, add=case.extra, drop=drop)
+    rewriter = BodyRewriter(app, **{mode: never}, **case.options)
+    assert handshake.drive(rewriter, case.environ) == [b"first", b"second"]
     assert handshake.second_produced
 
 
-@pytest.mark.parametrize(
-    ("options", "content_type", "status", "extra", "environ"),
-    [*PASS_THROUGH, DECLARED_TOO_LONG, *HEAD_PASS_THROUGH],
-)
-def test_pass_through_returns_the_app_iterable_and_headers(
-    options: dict[str, Any],
-    content_type: str | None,
-    status: str,
-    extra: Iterable[tuple[str, str]],
-    environ: dict[str, str],
-) -> None:
+@pytest.mark.parametrize("case", [*PASS_THROUGH, DECLARED_TOO_LONG, *HEAD_PASS_THROUGH])
+def test_pass_through_returns_the_app_iterable_and_headers(case: Passed) -> None:
     """The server gets the app's own iterable (file_wrapper works) and its headers as sent."""
     tracked = Tracked([b"<p>a", b"b</p>"])
-    headers = [*([("Content-Type", content_type)] if content_type else []), *extra]
+    headers = [*([("Content-Type", case.content_type)] if case.content_type else []), *case.extra]
     sent_headers = [*headers, ("ETag", '"strong"'), ("Content-MD5", "x")]
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        start_response(status, list(sent_headers))
+        start_response(case.status, list(sent_headers))
         return tracked
 
-    calls, body, result = run_wsgi(BodyRewriter(app, never, **options), environ)
+    calls, body, result = run_wsgi(BodyRewriter(app, never, **case.options), case.environ)
     assert result is tracked
-    assert calls == [(status, sent_headers)]
+    assert calls == [(case.status, sent_headers)]
     assert b"".join(body) == b"<p>ab</p>"
     assert tracked.closes == 1
 
@@ -778,14 +750,7 @@ def test_stream_error_after_body_started_is_reraised(caplog: pytest.LogCaptureFi
 
 
 @pytest.mark.parametrize("fail_at", [0, 1])
-@pytest.mark.parametrize(
-    "rewriter",
-    [
-        pytest.param(rewrite_only(rewrite=upper), id="buffered"),
-        pytest.param(rewrite_only(stream=upper_stream), id="streaming"),
-        pytest.param(partial(InjectHTML, snippet=SNIPPET), id="inject"),
-    ],
-)
+@pytest.mark.parametrize("rewriter", every_mode())
 def test_app_errors_are_not_disguised(
     rewriter: Callable[[WSGIApplication], WSGIApplication],
     fail_at: int,
@@ -799,14 +764,7 @@ def test_app_errors_are_not_disguised(
     assert not [r for r in caplog.records if r.name == "wsgikit.rewrite"]
 
 
-@pytest.mark.parametrize(
-    "rewriter",
-    [
-        pytest.param(rewrite_only(rewrite=never), id="buffered"),
-        pytest.param(rewrite_only(stream=never), id="streaming"),
-        pytest.param(partial(InjectHTML, snippet=SNIPPET), id="inject"),
-    ],
-)
+@pytest.mark.parametrize("rewriter", every_mode(rewrite=never, stream=never))
 def test_app_raising_before_start_response_propagates(
     rewriter: Callable[[WSGIApplication], WSGIApplication], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -818,14 +776,7 @@ def test_app_raising_before_start_response_propagates(
 # --- exc_info ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "rewriter",
-    [
-        pytest.param(rewrite_only(rewrite=upper), id="buffered"),
-        pytest.param(rewrite_only(stream=upper_stream), id="streaming"),
-        pytest.param(partial(InjectHTML, snippet=SNIPPET), id="inject"),
-    ],
-)
+@pytest.mark.parametrize("rewriter", every_mode())
 def test_exc_info_replacement_before_body_wins(
     rewriter: Callable[[WSGIApplication], WSGIApplication],
 ) -> None:
@@ -864,21 +815,6 @@ def test_exc_info_replacement_after_pass_through_is_still_rewritten() -> None:
     assert b"".join(body) == b"<p>error</p><hr>"
 
 
-def exc_after_body_app(content_type: str) -> WSGIApplication:
-    """Sends a first chunk, then fails and calls start_response with exc_info."""
-
-    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
-        start_response("200 OK", [("Content-Type", content_type)])
-        yield b"<p>partial"
-        try:
-            raise KeyError("after the body started")
-        except KeyError:
-            start_response("500 Error", [("Content-Type", "text/plain")], sys.exc_info())
-        yield b"never"
-
-    return app
-
-
 @pytest.mark.parametrize(
     ("content_type", "rewriter"),
     [
@@ -889,8 +825,9 @@ def exc_after_body_app(content_type: str) -> WSGIApplication:
 def test_exc_info_after_body_is_reraised_by_the_server(
     content_type: str, rewriter: Callable[[WSGIApplication], WSGIApplication]
 ) -> None:
+    app = late_exc_info_app(b"<p>partial", b"never", content_type=content_type, error=KeyError)
     with pytest.raises(KeyError, match="after the body started"):
-        run_wsgi(linted(exc_after_body_app(content_type), rewriter))
+        run_wsgi(linted(app, rewriter))
 
 
 # --- framework apps ------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 import pytest
-from helpers import exc_info_app, lazy_app, run_wsgi, testapp, text_app, write_app
+from helpers import APP_KINDS, run_wsgi, testapp, text_app
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -100,15 +100,8 @@ def test_error_responses_get_headers_too() -> None:
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-@pytest.mark.parametrize(
-    "app",
-    [
-        pytest.param(lazy_app(), id="lazy generator"),
-        pytest.param(write_app(), id="write()"),
-        pytest.param(exc_info_app(), id="exc_info replacement"),
-    ],
-)
-def test_unusual_apps(app: Any) -> None:
+@pytest.mark.parametrize("app", APP_KINDS)
+def test_every_kind_of_app(app: Any) -> None:
     response = testapp(app, SecurityHeaders).get("/", expect_errors=True)
     assert response.headers["X-Frame-Options"] == "DENY"
 
