@@ -191,20 +191,58 @@ def test_x_port_leaves_an_invalid_client_host_alone(
     assert "\n" not in record.getMessage()
 
 
-@pytest.mark.parametrize(
-    ("host", "written"),
-    [
-        pytest.param("shop.example", "shop.example:443", id="name"),
-        pytest.param("shop.example:8080", "shop.example:443", id="name:port"),
-        pytest.param("[::1]", "[::1]:443", id="IPv6 literal"),
-        pytest.param("[2001:db8::1]:8080", "[2001:db8::1]:443", id="IPv6 literal:port"),
-        pytest.param("127.0.0.1:80", "127.0.0.1:443", id="IPv4:port"),
-    ],
-)
-def test_x_port_rewrites_a_valid_client_host(host: str, written: str) -> None:
-    environ = through(ProxyFix, x_port=1)(HTTP_HOST=host, HTTP_X_FORWARDED_PORT="00443")
-    assert (environ["HTTP_HOST"], environ["SERVER_PORT"]) == (written, "443")
-    assert environ[ORIG_KEY]["HTTP_HOST"] == host
+#: (options, what the client sent, what the app sees): a valid value is written, and the
+#: original of every key written is kept.
+WRITTEN = [
+    *(
+        pytest.param(
+            {"x_port": 1},
+            {"HTTP_HOST": host, "HTTP_X_FORWARDED_PORT": "00443"},
+            {"HTTP_HOST": written, "SERVER_PORT": "443"},
+            id=f"port into the client's Host: {case}",
+        )
+        for host, written, case in [
+            ("shop.example", "shop.example:443", "name"),
+            ("shop.example:8080", "shop.example:443", "name:port"),
+            ("[::1]", "[::1]:443", "IPv6 literal"),
+            ("[2001:db8::1]:8080", "[2001:db8::1]:443", "IPv6 literal:port"),
+            ("127.0.0.1:80", "127.0.0.1:443", "IPv4:port"),
+        ]
+    ),
+    *(
+        pytest.param(
+            {"x_prefix": 1},
+            {"HTTP_X_FORWARDED_PREFIX": value},
+            {"SCRIPT_NAME": script_name},
+            id=f"prefix: {case}",
+        )
+        for value, script_name, case in [
+            ("/app", "/app", "one segment"),
+            ("/app/", "/app", "trailing slash dropped"),
+            ("/a/b/", "/a/b", "two segments, trailing slash"),
+            ("/a/b-c_d.e~f", "/a/b-c_d.e~f", "unreserved"),
+            ("/v1/api:x@y", "/v1/api:x@y", "colon and at"),
+            ("/...", "/...", "three dots"),
+            ("/a/.well-known", "/a/.well-known", "dot file"),
+        ]
+    ),
+    pytest.param(
+        {"x_prefix": 1},
+        {"SCRIPT_NAME": "/app", "HTTP_X_FORWARDED_PREFIX": "/"},
+        {"SCRIPT_NAME": ""},
+        id="prefix: root is an empty SCRIPT_NAME",
+    ),
+]
+
+
+@pytest.mark.parametrize(("options", "sent", "written"), WRITTEN)
+def test_valid_value_is_written_and_the_original_kept(
+    options: dict[str, int], sent: dict[str, str], written: dict[str, str]
+) -> None:
+    environ = through(ProxyFix, **options)(**sent)
+    assert {key: environ[key] for key in written} == written
+    before = make_environ(**sent)
+    assert environ[ORIG_KEY] == {key: before[key] for key in written}
 
 
 @settings(max_examples=300, deadline=None)
@@ -222,28 +260,6 @@ def test_x_port_writes_only_hosts_a_forwarded_host_could_be(host: str) -> None:
         assert environ["HTTP_HOST"] == as_forwarded["SERVER_NAME"] + ":443"
     else:
         assert environ["HTTP_HOST"] == host
-
-
-def test_root_prefix_is_an_empty_script_name() -> None:
-    environ = through(ProxyFix, x_prefix=1)(SCRIPT_NAME="/app", HTTP_X_FORWARDED_PREFIX="/")
-    assert (environ["SCRIPT_NAME"], environ[ORIG_KEY]) == ("", {"SCRIPT_NAME": "/app"})
-
-
-@pytest.mark.parametrize(
-    ("value", "script_name"),
-    [
-        pytest.param("/app", "/app", id="one segment"),
-        pytest.param("/app/", "/app", id="trailing slash dropped"),
-        pytest.param("/a/b/", "/a/b", id="two segments, trailing slash"),
-        pytest.param("/a/b-c_d.e~f", "/a/b-c_d.e~f", id="unreserved"),
-        pytest.param("/v1/api:x@y", "/v1/api:x@y", id="colon and at"),
-        pytest.param("/...", "/...", id="three dots"),
-        pytest.param("/a/.well-known", "/a/.well-known", id="dot file"),
-    ],
-)
-def test_clean_prefix_is_believed(value: str, script_name: str) -> None:
-    environ = through(ProxyFix, x_prefix=1)(HTTP_X_FORWARDED_PREFIX=value)
-    assert environ["SCRIPT_NAME"] == script_name
 
 
 @pytest.mark.parametrize(

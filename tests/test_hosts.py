@@ -31,9 +31,7 @@ def status_for(host: str, scheme: str = "http", hosts: list[str] = HOSTS) -> int
         pytest.param("example.com", "http", 200, id="allowed: exact"),
         pytest.param("EXAMPLE.com", "http", 200, id="allowed: case-insensitive"),
         pytest.param("example.com.", "http", 200, id="allowed: trailing dot"),
-        pytest.param(
-            "example.com:8080", "http", 200, id="allowed: port ignored without one in the pattern"
-        ),
+        pytest.param("example.com:8080", "http", 200, id="allowed: port not in the pattern"),
         pytest.param("www.example.com", "http", 200, id="allowed: wildcard subdomain"),
         pytest.param("a.b.example.com", "https", 200, id="allowed: wildcard any depth"),
         pytest.param("api.example.org:8443", "http", 200, id="allowed: port matched"),
@@ -42,9 +40,7 @@ def status_for(host: str, scheme: str = "http", hosts: list[str] = HOSTS) -> int
         pytest.param("[0:0::1]:8000", "http", 200, id="allowed: IPv6 in another spelling"),
         # Near misses and malformed hosts.
         pytest.param("example.com.evil.net", "http", 400, id="refused: suffix trick"),
-        pytest.param(
-            "evilexample.com", "http", 400, id="refused: no dot before the wildcard's domain"
-        ),
+        pytest.param("evilexample.com", "http", 400, id="refused: no dot before wildcard domain"),
         pytest.param("example.org", "http", 400, id="refused: other domain"),
         pytest.param("api.example.org", "http", 400, id="refused: default port 80 is not 8443"),
         pytest.param("api.example.org:443", "https", 400, id="refused: other port"),
