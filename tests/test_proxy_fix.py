@@ -9,7 +9,6 @@ import ipaddress
 import json
 import logging
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -923,7 +922,7 @@ def test_body_streams(layer: Layer) -> None:
     assert handshake.second_produced
 
 
-# --- lint, real frameworks, server, PasteDeploy --------------------------------
+# --- lint, real frameworks, server (the INI options: test_paste.py) -------------
 
 
 def test_both_pass_wsgi_lint(echo_app: WSGIApplication) -> None:
@@ -1053,93 +1052,6 @@ def test_end_to_end_through_a_real_server(serve: Any) -> None:
     assert body["x_forwarded_for"] is None
 
 
-def write_ini(tmp_path: Path, filters: str, pipeline: str) -> str:
-    path = tmp_path / "proxy.ini"
-    path.write_text(
-        f"""
-[app:echo]
-use = call:e2e_proxy_apps:make_whoami
-
-{filters}
-
-[pipeline:main]
-pipeline = {pipeline} echo
-"""
-    )
-    return "config:" + str(path)
-
-
-def test_paste_factories_build_the_stack(tmp_path: Path) -> None:
-    from paste.deploy import loadapp
-
-    uri = write_ini(
-        tmp_path,
-        """
-[filter:fake]
-paste.filter_app_factory = wsgikit.paste:fake_forwarded_for
-real_ip = 2001:db8::7
-proxies = 10.0.0.5, 10.0.0.4
-proto = https
-host = shop.example
-port = 8443
-forwarded = true
-
-[filter:proxy]
-paste.filter_app_factory = wsgikit.paste:proxy_fix
-x_host = 1
-x_port = 1
-forwarded = 1
-trusted =
-    10.0.0.0/8
-    127.0.0.1
-clear_untrusted = yes
-""",
-        "fake proxy",
-    )
-    app = loadapp(uri)
-    body = testapp(app).get("/", extra_environ={"REMOTE_ADDR": "127.0.0.1"}).json
-    assert body["REMOTE_ADDR"] == "2001:db8::7"
-    assert (body["wsgi.url_scheme"], body["HTTP_HOST"]) == ("https", "shop.example:8443")
-
-
-@pytest.mark.parametrize(
-    ("factory", "option", "message"),
-    [
-        pytest.param("proxy_fix", "x_for = one", "x_for"),
-        pytest.param("proxy_fix", "trusted = 10.0.0.0/33", "trusted"),
-        pytest.param("proxy_fix", "bogus = 1", "bogus"),
-        pytest.param("fake_forwarded_for", "real_ip = nope", "real_ip"),
-        pytest.param("fake_forwarded_for", "override = maybe", "override"),
-    ],
-)
-def test_paste_factories_reject_bad_options(
-    tmp_path: Path, factory: str, option: str, message: str
-) -> None:
-    from paste.deploy import loadapp
-
-    section = f"[filter:f]\npaste.filter_app_factory = wsgikit.paste:{factory}\n{option}\n"
-    uri = write_ini(tmp_path, section, "f")
-    with pytest.raises(ValueError, match=message):
-        loadapp(uri)
-
-
-# ("trusted = none" is refused like none in every option that takes no None:
-# tests/test_options.py walks them all.)
-@pytest.mark.parametrize("value", ["", "  ,  "])
-def test_paste_empty_trusted_is_refused_as_in_python(tmp_path: Path, value: str) -> None:
-    """An empty ``trusted =`` used to mean ``None``: hop counting, believing
-    any client's headers. It fails at load time, with Python's message."""
-    from paste.deploy import loadapp
-
-    with pytest.raises(ValueError) as python:
-        ProxyFix(Capture(), trusted="")
-    section = f"[filter:f]\npaste.filter_app_factory = wsgikit.paste:proxy_fix\ntrusted = {value}\n"
-    with pytest.raises(ValueError) as ini:
-        loadapp(write_ini(tmp_path, section, "f"))
-    assert str(python.value) in str(ini.value)
-    assert "leave it out" in str(python.value)
-
-
 @pytest.mark.parametrize(
     ("chain", "kept"),
     [
@@ -1172,40 +1084,6 @@ def test_bool_hop_counts_are_one_and_zero() -> None:
     assert all(type(hops) is int for hops in (fix.x_for, fix.x_proto, fix.forwarded))
     environ = through(ProxyFix, forwarded=True)(HTTP_FORWARDED="for=203.0.113.7")
     assert environ["REMOTE_ADDR"] == "203.0.113.7"
-
-
-@pytest.mark.parametrize(
-    ("text", "hops"),
-    [
-        pytest.param("true", 1, id="true"),
-        pytest.param("Yes", 1, id="yes"),
-        pytest.param("on", 1, id="on"),
-        pytest.param("false", 0, id="false"),
-        pytest.param("no", 0, id="no"),
-        pytest.param("OFF", 0, id="off"),
-        pytest.param("2", 2, id="two"),
-        pytest.param("0", 0, id="zero"),
-    ],
-)
-def test_paste_proxy_fix_hops_accept_booleans(tmp_path: Path, text: str, hops: int) -> None:
-    from paste.deploy import loadapp
-
-    section = (
-        "[filter:f]\nuse = egg:wsgikit#proxy_fix\n"
-        f"forwarded = {text}\nx_host = {text}\nx_for = {text}\n"
-    )
-    app = loadapp(write_ini(tmp_path, section, "f"))
-    assert isinstance(app, ProxyFix)
-    assert (app.forwarded, app.x_host, app.x_for) == (hops, hops, hops)
-
-
-@pytest.mark.parametrize("text", ["maybe", "1.5", "-1", "y"])
-def test_paste_proxy_fix_hops_reject_other_words(tmp_path: Path, text: str) -> None:
-    from paste.deploy import loadapp
-
-    section = f"[filter:f]\nuse = egg:wsgikit#proxy_fix\nforwarded = {text}\n"
-    with pytest.raises(ValueError, match="forwarded"):
-        loadapp(write_ini(tmp_path, section, "f"))
 
 
 # --- a server that strips forwarded headers is made visible (#10) -------------------
