@@ -705,58 +705,75 @@ def test_clear_untrusted_in_hop_count_mode_removes_overridden_x_headers() -> Non
     assert environ["REMOTE_ADDR"] == "6.6.6.6"
 
 
+FWD, XFF, XFP = "HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO"
 FORGED_CHAIN = (
     "for=6.6.6.6;host=evil.example, for=203.0.113.7;proto=HTTPS;host=shop.example;secret=x"
 )
 
 
+def trims(
+    options: dict[str, Any], remote: str, header: str, value: str, kept: str | None, case: str
+) -> Any:
+    """A row of test_clear_untrusted_trims_chains: one header sent, ``kept`` left of it."""
+    return pytest.param(options, remote, {header: value}, {header: kept}, id=case)
+
+
+XFF_XFP = {"x_for": 2, "x_proto": 1}
+
+
 @pytest.mark.parametrize(
-    ("options", "remote", "header", "kept"),
+    ("options", "remote", "sent", "kept"),
     [
-        pytest.param({"forwarded": 2}, "10.0.0.1", FORGED_CHAIN + ", for=10.0.0.5;by=_lb",
-                     "for=203.0.113.7;proto=https;host=shop.example, for=10.0.0.5;by=_lb",
-                     id="hops: forged element dropped, believed one reduced"),
-        pytest.param({"forwarded": 1}, "10.0.0.1", 'for=203.0.113.7;host="evil/x";by=_a',
-                     "for=203.0.113.7;by=_a", id="hops: invalid parameter dropped"),
-        pytest.param({"forwarded": 1}, "10.0.0.1", 'for="[2001:db8::1]:4711";host="h:8443"',
-                     'for="[2001:db8::1]:4711";host="h:8443"', id="hops: quoted values"),
-        pytest.param({"forwarded": 3}, "10.0.0.1", "for=1.2.3.4, for=10.0.0.5", None,
-                     id="hops: fewer elements than hops"),
-        pytest.param({"forwarded": 1}, "10.0.0.1", "for=garbage;proto=gopher", None,
-                     id="hops: nothing valid in the believed element"),
-        pytest.param({"forwarded": 2}, "10.0.0.1", "for=garbage, for=10.0.0.5", "for=10.0.0.5",
-                     id="hops: only the proxy's element"),
-        pytest.param({"forwarded": 1}, "10.0.0.1", 'for="1.2.3.4', None,
-                     id="hops: unclosed quote"),
-        pytest.param({"forwarded": 1, "trusted": TRUSTED}, "10.0.0.1",
-                     FORGED_CHAIN + ", for=10.0.0.5",
-                     "for=203.0.113.7;proto=https;host=shop.example, for=10.0.0.5",
-                     id="trusted: walked to the client"),
-        pytest.param({"forwarded": 1, "trusted": TRUSTED}, "10.0.0.1",
-                     "for=10.0.0.9;proto=http, for=10.0.0.5",
-                     "for=10.0.0.9;proto=http, for=10.0.0.5",
-                     id="trusted: all trusted, leftmost is the client"),
-        pytest.param({"forwarded": 1, "trusted": TRUSTED}, "10.0.0.1",
-                     "for=6.6.6.6, for=unknown;proto=https;evil=1, for=10.0.0.5",
-                     "for=unknown;proto=https, for=10.0.0.5", id="trusted: unknown client"),
-        pytest.param({"forwarded": 1, "trusted": TRUSTED}, "203.0.113.9", FORGED_CHAIN, None,
-                     id="trusted: untrusted peer"),
+        trims({"forwarded": 2}, "10.0.0.1", FWD, FORGED_CHAIN + ", for=10.0.0.5;by=_lb",
+              "for=203.0.113.7;proto=https;host=shop.example, for=10.0.0.5;by=_lb",
+              "hops: forged element dropped, believed one reduced"),
+        trims({"forwarded": 1}, "10.0.0.1", FWD, 'for=203.0.113.7;host="evil/x";by=_a',
+              "for=203.0.113.7;by=_a", "hops: invalid parameter dropped"),
+        trims({"forwarded": 1}, "10.0.0.1", FWD, 'for="[2001:db8::1]:4711";host="h:8443"',
+              'for="[2001:db8::1]:4711";host="h:8443"', "hops: quoted values"),
+        trims({"forwarded": 3}, "10.0.0.1", FWD, "for=1.2.3.4, for=10.0.0.5", None,
+              "hops: fewer elements than hops"),
+        trims({"forwarded": 1}, "10.0.0.1", FWD, "for=garbage;proto=gopher", None,
+              "hops: nothing valid in the believed element"),
+        trims({"forwarded": 2}, "10.0.0.1", FWD, "for=garbage, for=10.0.0.5", "for=10.0.0.5",
+              "hops: only the proxy's element"),
+        trims({"forwarded": 1}, "10.0.0.1", FWD, 'for="1.2.3.4', None, "hops: unclosed quote"),
+        trims({"forwarded": 1, "trusted": TRUSTED}, "10.0.0.1", FWD,
+              FORGED_CHAIN + ", for=10.0.0.5",
+              "for=203.0.113.7;proto=https;host=shop.example, for=10.0.0.5",
+              "trusted: walked to the client"),
+        trims({"forwarded": 1, "trusted": TRUSTED}, "10.0.0.1", FWD,
+              "for=10.0.0.9;proto=http, for=10.0.0.5", "for=10.0.0.9;proto=http, for=10.0.0.5",
+              "trusted: all trusted, leftmost is the client"),
+        trims({"forwarded": 1, "trusted": TRUSTED}, "10.0.0.1", FWD,
+              "for=6.6.6.6, for=unknown;proto=https;evil=1, for=10.0.0.5",
+              "for=unknown;proto=https, for=10.0.0.5", "trusted: unknown client"),
+        trims({"forwarded": 1, "trusted": TRUSTED}, "203.0.113.9", FWD, FORGED_CHAIN, None,
+              "trusted: untrusted peer"),
+        # X-Forwarded-For and -Proto in hop-count mode: the entries believed and after.
+        pytest.param(XFF_XFP, "127.0.0.1",
+                     {XFF: "6.6.6.6, 203.0.113.7, 10.0.0.5", XFP: "http, https"},
+                     {XFF: "203.0.113.7, 10.0.0.5", XFP: "https"}, id="x-forwarded: trimmed"),
+        pytest.param(XFF_XFP, "127.0.0.1",
+                     {XFF: "6.6.6.6, garbage, 10.0.0.5", XFP: "http, https"},
+                     {XFF: "10.0.0.5", XFP: "https"}, id="x-forwarded: invalid client dropped"),
+        pytest.param(XFF_XFP, "127.0.0.1", {XFF: "garbage, 10.0.0.5", XFP: "http, https"},
+                     {XFF: "10.0.0.5", XFP: "https"}, id="x-forwarded: only the proxy's entry"),
     ],
 )  # fmt: skip
-def test_clear_untrusted_trims_forwarded(
-    options: dict[str, Any], remote: str, header: str, kept: str | None
+def test_clear_untrusted_trims_chains(
+    options: dict[str, Any], remote: str, sent: dict[str, str], kept: dict[str, str | None]
 ) -> None:
-    """``Forwarded`` says only what was believed, like ``X-Forwarded-For``:
-    the believed element with its valid parameters, and the proxies' elements
-    after it; nothing at all when nothing was believed."""
-    environ = through(ProxyFix, clear_untrusted=True, **options)(
-        REMOTE_ADDR=remote, HTTP_FORWARDED=header
-    )
-    assert environ.get("HTTP_FORWARDED") == kept
-    assert environ[ORIG_KEY]["HTTP_FORWARDED"] == header
-    if kept is not None:
-        # What is left reads back as the same believed element.
-        again = through(ProxyFix, **options)(REMOTE_ADDR=remote, HTTP_FORWARDED=kept)
+    """A chain says only what was believed: the believed element (with its
+    valid parameters) or entry, and the proxies' after it; nothing at all when
+    nothing was believed."""
+    environ = through(ProxyFix, clear_untrusted=True, **options)(REMOTE_ADDR=remote, **sent)
+    assert {key: environ.get(key) for key in kept} == kept
+    assert {key: environ[ORIG_KEY][key] for key in sent} == sent
+    left = {key: value for key, value in kept.items() if value is not None}
+    if left:
+        # What is left reads back as the same believed client.
+        again = through(ProxyFix, **options)(REMOTE_ADDR=remote, **left)
         assert again.get(FORWARDED_KEY) == environ.get(FORWARDED_KEY)
         assert seen(again) == seen(environ)
 
@@ -1050,23 +1067,6 @@ def test_end_to_end_through_a_real_server(serve: Any) -> None:
     response.close()
     assert body["REMOTE_ADDR"] == "127.0.0.1"
     assert body["x_forwarded_for"] is None
-
-
-@pytest.mark.parametrize(
-    ("chain", "kept"),
-    [
-        pytest.param("6.6.6.6, 203.0.113.7, 10.0.0.5", "203.0.113.7, 10.0.0.5", id="trimmed"),
-        pytest.param("6.6.6.6, garbage, 10.0.0.5", "10.0.0.5", id="invalid client dropped"),
-        pytest.param("garbage, 10.0.0.5", "10.0.0.5", id="only the proxy's entry"),
-    ],
-)
-def test_clear_untrusted_trims_x_forwarded_for_in_hop_count_mode(chain: str, kept: str) -> None:
-    environ = through(ProxyFix, x_for=2, x_proto=1, clear_untrusted=True)(
-        HTTP_X_FORWARDED_FOR=chain, HTTP_X_FORWARDED_PROTO="http, https"
-    )
-    assert environ["HTTP_X_FORWARDED_FOR"] == kept
-    assert environ["HTTP_X_FORWARDED_PROTO"] == "https"
-    assert environ[ORIG_KEY]["HTTP_X_FORWARDED_FOR"] == chain
 
 
 def test_ipv4_mapped_trusted_networks_are_stored_as_ipv4() -> None:
