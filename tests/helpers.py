@@ -639,3 +639,14 @@ class RedisServer:
 
 def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+# --- proxy/paste/cli tables ---
+
+
+def rows(first: Any, label: str, *cases: tuple[Any, str]) -> list[Any]:
+    """Rows ``(first, value)`` of a parametrize table that share ``first``: one per
+    ``(value, case)`` pair, with the id ``"<label>: <case>"``."""
+    import pytest  # only these table builders need it
+
+    return [pytest.param(first, value, id=f"{label}: {case}") for value, case in cases]
