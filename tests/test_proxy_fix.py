@@ -51,199 +51,86 @@ BEHIND = {"REMOTE_ADDR": "192.168.0.2", "HTTP_HOST": "spam", "SERVER_NAME": "spa
 SAME: dict[str, tuple[str, str]] = {}
 
 
-# (options, headers, differences): the request through werkzeug's ProxyFix and
-# ours. ``differences`` maps an environ key to (ours, werkzeug's) where we
-# deliberately differ (ProxyFix's docstring lists why); every other key of
-# PROXY_FIX_KEYS must be the same. A header value of None deletes the key.
+def both(
+    case: str,
+    options: dict[str, int],
+    differences: dict[str, tuple[str, str]] = SAME,
+    **headers: str | None,
+) -> Any:
+    """A row of WERKZEUG_CASES: the request with ``headers`` (None deletes the
+    key) through werkzeug's ProxyFix and ours, both with ``options``.
+    ``differences`` maps an environ key to (ours, werkzeug's) where we
+    deliberately differ (ProxyFix's docstring lists why); every other key of
+    PROXY_FIX_KEYS must be the same."""
+    return pytest.param(options, headers, differences, id=case)
+
+
 WERKZEUG_CASES = [
-    pytest.param({}, {}, SAME, id="no headers"),
-    pytest.param(
-        {},
-        {"HTTP_X_FORWARDED_FOR": "192.168.0.1", "HTTP_X_FORWARDED_PROTO": "https"},
-        SAME,
-        id="defaults: for and proto",
-    ),
-    pytest.param(
-        {"x_host": 1}, {"HTTP_X_FORWARDED_HOST": "example.com"}, SAME, id="host without port"
-    ),
-    pytest.param(
-        {"x_host": 1}, {"HTTP_X_FORWARDED_HOST": "example.com:8443"}, SAME, id="host with port"
-    ),
-    pytest.param({"x_port": 1}, {"HTTP_X_FORWARDED_PORT": "8080"}, SAME, id="port alone"),
-    pytest.param(
-        {"x_host": 1, "x_port": 1},
-        {"HTTP_X_FORWARDED_HOST": "example.com:81", "HTTP_X_FORWARDED_PORT": "8080"},
-        SAME,
-        id="port wins over host's port",
-    ),
-    pytest.param(
-        {"x_port": 1},
-        {"HTTP_HOST": "spam:9000", "HTTP_X_FORWARDED_PORT": "8080"},
-        SAME,
-        id="port replaces Host's port",
-    ),
-    pytest.param(
-        {"x_port": 1},
-        {"HTTP_HOST": "[2001:db8::a]:9000", "HTTP_X_FORWARDED_PORT": "8080"},
-        SAME,
-        id="port replaces IPv6 Host's port",
-    ),
-    pytest.param(
-        {"x_port": 1},
-        {"HTTP_HOST": "[::1]", "HTTP_X_FORWARDED_PORT": "8080"},
-        SAME,
-        id="port added to bracketed IPv6 Host",
-    ),
-    pytest.param(
-        {"x_port": 1},
-        {"HTTP_HOST": None, "SERVER_PORT": "9000", "HTTP_X_FORWARDED_PORT": "8080"},
-        SAME,
-        id="port without Host header",
-    ),
-    pytest.param({"x_prefix": 1}, {"HTTP_X_FORWARDED_PREFIX": "/bar"}, SAME, id="prefix"),
-    pytest.param(
-        {"x_for": 2}, {"HTTP_X_FORWARDED_FOR": "192.168.0.1, 192.168.0.3"}, SAME, id="two hops"
-    ),
-    pytest.param(
-        {"x_for": 2}, {"HTTP_X_FORWARDED_FOR": "192.168.0.3"}, SAME, id="fewer values than hops"
-    ),
-    pytest.param(
-        {"x_for": 2}, {"HTTP_X_FORWARDED_FOR": ", 192.168.0.3"}, SAME, id="empty first item"
-    ),
-    pytest.param(
-        {"x_for": 1},
-        {"HTTP_X_FORWARDED_FOR": "6.6.6.6, 192.168.0.1"},
-        SAME,
-        id="spoofed leftmost ignored",
-    ),
-    pytest.param(
-        {"x_for": 0, "x_proto": 0},
-        {"HTTP_X_FORWARDED_FOR": "1.2.3.4", "HTTP_X_FORWARDED_PROTO": "https"},
-        SAME,
-        id="switched off",
-    ),
-    pytest.param(
-        {"x_for": 1},
-        {"HTTP_X_FORWARDED_FOR": " 1.2.3.4 ,\t, 5.6.7.8 ,"},
-        SAME,
-        id="blanks and empty items",
-    ),
-    pytest.param(
-        {"x_for": 2}, {"HTTP_X_FORWARDED_FOR": '"1.2.3.4", "5.6.7.8"'}, SAME, id="quoted items"
-    ),
-    pytest.param(
-        {"x_for": 1}, {"HTTP_X_FORWARDED_FOR": '1.2.3.4, "5.6.7.8'}, SAME, id="unclosed quote"
-    ),
-    pytest.param({"x_for": 1}, {"HTTP_X_FORWARDED_FOR": ""}, SAME, id="empty header"),
-    pytest.param(
-        {"x_for": 1}, {"HTTP_X_FORWARDED_FOR": "2001:db8::1, ::1"}, SAME, id="IPv6 entries"
-    ),
-    pytest.param(
-        {"x_for": 3, "x_proto": 2, "x_host": 2},
-        {
-            "HTTP_X_FORWARDED_FOR": "10.0.0.9, 203.0.113.7, 10.0.0.5, 10.0.0.4",
-            "HTTP_X_FORWARDED_PROTO": "https, http",
-            "HTTP_X_FORWARDED_HOST": "shop.example, internal:8080",
-        },
-        SAME,
-        id="mixed hop counts",
-    ),
-    pytest.param(
-        {"x_for": 2, "x_prefix": 1},
-        {"HTTP_X_FORWARDED_FOR": "192.168.0.1, 192.168.0.3", "HTTP_X_FORWARDED_PREFIX": "/a, /b"},
-        SAME,
-        id="prefix hops below for hops",
-    ),
-    pytest.param(
-        {"x_host": 1}, {"HTTP_X_FORWARDED_HOST": "[2001:db8::1]"}, SAME, id="IPv6 host, no port"
-    ),
-    pytest.param(
-        {"x_host": 1},
-        {"HTTP_X_FORWARDED_HOST": "[2001:db8::1]:8443"},
-        SAME,
-        id="IPv6 host and port",
-    ),
-    pytest.param(
-        {"x_host": 1, "x_prefix": 1, "x_port": 1},
-        {"HTTP_X_FORWARDED_PORT": "443", "HTTP_X_FORWARDED_PREFIX": "/a/b"},
-        SAME,
-        id="port and prefix without host",
-    ),
-    pytest.param(
-        {"x_for": 1, "x_proto": 1, "x_host": 1, "x_port": 1, "x_prefix": 1},
-        {
-            "HTTP_HOST": "spam:9000",
-            "HTTP_X_FORWARDED_FOR": "192.168.0.1",
-            "HTTP_X_FORWARDED_PROTO": "https",
-            "HTTP_X_FORWARDED_HOST": "eggs",
-            "HTTP_X_FORWARDED_PORT": "443",
-            "HTTP_X_FORWARDED_PREFIX": "/ham",
-        },
-        SAME,
-        id="all five",
-    ),
+    both("no headers", {}),
+    both("defaults: for and proto", {}, HTTP_X_FORWARDED_FOR="192.168.0.1",
+         HTTP_X_FORWARDED_PROTO="https"),
+    both("host without port", {"x_host": 1}, HTTP_X_FORWARDED_HOST="example.com"),
+    both("host with port", {"x_host": 1}, HTTP_X_FORWARDED_HOST="example.com:8443"),
+    both("port alone", {"x_port": 1}, HTTP_X_FORWARDED_PORT="8080"),
+    both("port wins over host's port", {"x_host": 1, "x_port": 1},
+         HTTP_X_FORWARDED_HOST="example.com:81", HTTP_X_FORWARDED_PORT="8080"),
+    both("port replaces Host's port", {"x_port": 1}, HTTP_HOST="spam:9000",
+         HTTP_X_FORWARDED_PORT="8080"),
+    both("port replaces IPv6 Host's port", {"x_port": 1}, HTTP_HOST="[2001:db8::a]:9000",
+         HTTP_X_FORWARDED_PORT="8080"),
+    both("port added to bracketed IPv6 Host", {"x_port": 1}, HTTP_HOST="[::1]",
+         HTTP_X_FORWARDED_PORT="8080"),
+    both("port without Host header", {"x_port": 1}, HTTP_HOST=None, SERVER_PORT="9000",
+         HTTP_X_FORWARDED_PORT="8080"),
+    both("prefix", {"x_prefix": 1}, HTTP_X_FORWARDED_PREFIX="/bar"),
+    both("two hops", {"x_for": 2}, HTTP_X_FORWARDED_FOR="192.168.0.1, 192.168.0.3"),
+    both("fewer values than hops", {"x_for": 2}, HTTP_X_FORWARDED_FOR="192.168.0.3"),
+    both("empty first item", {"x_for": 2}, HTTP_X_FORWARDED_FOR=", 192.168.0.3"),
+    both("spoofed leftmost ignored", {"x_for": 1}, HTTP_X_FORWARDED_FOR="6.6.6.6, 192.168.0.1"),
+    both("switched off", {"x_for": 0, "x_proto": 0}, HTTP_X_FORWARDED_FOR="1.2.3.4",
+         HTTP_X_FORWARDED_PROTO="https"),
+    both("blanks and empty items", {"x_for": 1}, HTTP_X_FORWARDED_FOR=" 1.2.3.4 ,\t, 5.6.7.8 ,"),
+    both("quoted items", {"x_for": 2}, HTTP_X_FORWARDED_FOR='"1.2.3.4", "5.6.7.8"'),
+    both("unclosed quote", {"x_for": 1}, HTTP_X_FORWARDED_FOR='1.2.3.4, "5.6.7.8'),
+    both("empty header", {"x_for": 1}, HTTP_X_FORWARDED_FOR=""),
+    both("IPv6 entries", {"x_for": 1}, HTTP_X_FORWARDED_FOR="2001:db8::1, ::1"),
+    both("mixed hop counts", {"x_for": 3, "x_proto": 2, "x_host": 2},
+         HTTP_X_FORWARDED_FOR="10.0.0.9, 203.0.113.7, 10.0.0.5, 10.0.0.4",
+         HTTP_X_FORWARDED_PROTO="https, http", HTTP_X_FORWARDED_HOST="shop.example, internal:8080"),
+    both("prefix hops below for hops", {"x_for": 2, "x_prefix": 1},
+         HTTP_X_FORWARDED_FOR="192.168.0.1, 192.168.0.3", HTTP_X_FORWARDED_PREFIX="/a, /b"),
+    both("IPv6 host, no port", {"x_host": 1}, HTTP_X_FORWARDED_HOST="[2001:db8::1]"),
+    both("IPv6 host and port", {"x_host": 1}, HTTP_X_FORWARDED_HOST="[2001:db8::1]:8443"),
+    both("port and prefix without host", {"x_host": 1, "x_prefix": 1, "x_port": 1},
+         HTTP_X_FORWARDED_PORT="443", HTTP_X_FORWARDED_PREFIX="/a/b"),
+    both("all five", {"x_for": 1, "x_proto": 1, "x_host": 1, "x_port": 1, "x_prefix": 1},
+         HTTP_HOST="spam:9000", HTTP_X_FORWARDED_FOR="192.168.0.1", HTTP_X_FORWARDED_PROTO="https",
+         HTTP_X_FORWARDED_HOST="eggs", HTTP_X_FORWARDED_PORT="443", HTTP_X_FORWARDED_PREFIX="/ham"),
     # Valid input werkzeug copies raw, or copies in a form that breaks URLs.
-    pytest.param(
-        {},
-        {"HTTP_X_FORWARDED_FOR": "1.2.3.4:5678"},
-        {"REMOTE_ADDR": ("1.2.3.4", "1.2.3.4:5678")},
-        id="differs: ip:port",
-    ),
-    pytest.param(
-        {},
-        {"HTTP_X_FORWARDED_FOR": "[2001:db8::1]:4711"},
-        {"REMOTE_ADDR": ("2001:db8::1", "[2001:db8::1]:4711")},
-        id="differs: [v6]:port",
-    ),
-    pytest.param(
-        {},
-        {"HTTP_X_FORWARDED_FOR": "[2001:db8::1]"},
-        {"REMOTE_ADDR": ("2001:db8::1", "[2001:db8::1]")},
-        id="differs: [v6]",
-    ),
-    pytest.param(
-        {},
-        {"HTTP_X_FORWARDED_PROTO": "HTTPS"},
-        {"wsgi.url_scheme": ("https", "HTTPS")},
-        id="differs: upper case scheme",
-    ),
-    pytest.param(
-        {},
-        {"HTTP_X_FORWARDED_PROTO": "wss"},
-        {"wsgi.url_scheme": ("https", "wss")},
-        id="differs: wss is https",
-    ),
-    pytest.param(
-        {},
-        {"HTTP_X_FORWARDED_PROTO": "ws"},
-        {"wsgi.url_scheme": ("http", "ws")},
-        id="differs: ws is http",
-    ),
-    pytest.param(
-        {"x_prefix": 1},
-        {"HTTP_X_FORWARDED_PREFIX": "/app/"},
-        {"SCRIPT_NAME": ("/app", "/app/")},
-        id="differs: prefix trailing slash",
-    ),
-    pytest.param(
-        {"x_port": 1},
-        {"HTTP_X_FORWARDED_PORT": "00443"},
-        {"SERVER_PORT": ("443", "00443"), "HTTP_HOST": ("spam:443", "spam:00443")},
-        id="differs: port with leading zeros",
-    ),
-    pytest.param(
-        {"x_host": 1},
-        {"HTTP_X_FORWARDED_HOST": "ex.com:00080"},
-        {"SERVER_PORT": ("80", "00080"), "HTTP_HOST": ("ex.com:80", "ex.com:00080")},
-        id="differs: host port with leading zeros",
-    ),
-    pytest.param(
-        {"x_host": 1},
-        {"HTTP_X_FORWARDED_HOST": "[::1]:08443"},
-        {"SERVER_PORT": ("8443", "08443"), "HTTP_HOST": ("[::1]:8443", "[::1]:08443")},
-        id="differs: IPv6 host port with leading zero",
-    ),
-]
+    both("differs: ip:port", {}, {"REMOTE_ADDR": ("1.2.3.4", "1.2.3.4:5678")},
+         HTTP_X_FORWARDED_FOR="1.2.3.4:5678"),
+    both("differs: [v6]:port", {}, {"REMOTE_ADDR": ("2001:db8::1", "[2001:db8::1]:4711")},
+         HTTP_X_FORWARDED_FOR="[2001:db8::1]:4711"),
+    both("differs: [v6]", {}, {"REMOTE_ADDR": ("2001:db8::1", "[2001:db8::1]")},
+         HTTP_X_FORWARDED_FOR="[2001:db8::1]"),
+    both("differs: upper case scheme", {}, {"wsgi.url_scheme": ("https", "HTTPS")},
+         HTTP_X_FORWARDED_PROTO="HTTPS"),
+    both("differs: wss is https", {}, {"wsgi.url_scheme": ("https", "wss")},
+         HTTP_X_FORWARDED_PROTO="wss"),
+    both("differs: ws is http", {}, {"wsgi.url_scheme": ("http", "ws")},
+         HTTP_X_FORWARDED_PROTO="ws"),
+    both("differs: prefix trailing slash", {"x_prefix": 1}, {"SCRIPT_NAME": ("/app", "/app/")},
+         HTTP_X_FORWARDED_PREFIX="/app/"),
+    both("differs: port with leading zeros", {"x_port": 1},
+         {"SERVER_PORT": ("443", "00443"), "HTTP_HOST": ("spam:443", "spam:00443")},
+         HTTP_X_FORWARDED_PORT="00443"),
+    both("differs: host port with leading zeros", {"x_host": 1},
+         {"SERVER_PORT": ("80", "00080"), "HTTP_HOST": ("ex.com:80", "ex.com:00080")},
+         HTTP_X_FORWARDED_HOST="ex.com:00080"),
+    both("differs: IPv6 host port with leading zero", {"x_host": 1},
+         {"SERVER_PORT": ("8443", "08443"), "HTTP_HOST": ("[::1]:8443", "[::1]:08443")},
+         HTTP_X_FORWARDED_HOST="[::1]:08443"),
+]  # fmt: skip
 
 
 def run_both(options: dict[str, int], headers: dict[str, str | None]) -> list[WSGIEnvironment]:
