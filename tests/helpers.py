@@ -765,3 +765,14 @@ def vary_cases(field: str) -> list[Any]:
         pytest.param(["*"], ["*"], id="star left alone"),
         pytest.param([two, one], [f"{two}, {one}, {field}"], id="several merged"),
     ]
+
+
+# --- proxy/paste/cli tables ---
+
+
+def rows(first: Any, label: str, *cases: tuple[Any, str]) -> list[Any]:
+    """Rows ``(first, value)`` of a parametrize table that share ``first``: one per
+    ``(value, case)`` pair, with the id ``"<label>: <case>"``."""
+    import pytest  # only these table builders need it
+
+    return [pytest.param(first, value, id=f"{label}: {case}") for value, case in cases]

@@ -30,6 +30,15 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def one_line_error(*args: str) -> str:
+    """The one stderr line of a ``wsgikit`` call that fails with status 2."""
+    result = run_cli(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
 def test_demo_answers_over_http(serve: Any) -> None:
     server = serve(None)
     response = server.get("/")
@@ -94,15 +103,28 @@ def test_ini_target(serve: Any, tmp_path: Path) -> None:
         pytest.param(
             ["serve", "e2e_core_apps:hello", "--with", "sessionz"], "unknown filter", id="filter"
         ),
+        # --with FILTER:option=value,... (#8): the errors of the same options in an INI file.
+        *(
+            pytest.param(
+                ["serve", "e2e_core_apps:hello", "--with", spec],
+                f"--with {spec.partition(':')[0]}: {message}",
+                id=f"--with {spec}",
+            )
+            for spec, message in {
+                "proxy_fix:x_for": "'x_for' is not option=value",
+                "proxy_fix:=1": "'=1' is not option=value",
+                "proxy_fix:x_for=one": "option x_for: not a whole number: 'one'",
+                "proxy_fix:x_four=1": "unknown option(s) x_four",
+                "inject_html": "option snippet: is required",
+                "compress:level=42": "option level:",
+            }.items()
+        ),
     ],
 )
 def test_bad_targets_give_one_line_errors(args: list[str], message: str) -> None:
-    result = run_cli(*args)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("wsgikit serve: error:")
-    assert message in lines[0]
+    line = one_line_error(*args)
+    assert line.startswith("wsgikit serve: error: ")
+    assert message in line
 
 
 @pytest.mark.parametrize(
@@ -232,12 +254,9 @@ def test_broken_ini_gives_one_line_naming_file_section_option(
 ) -> None:
     path = tmp_path / "site.ini"
     path.write_text(ini)
-    result = run_cli("serve", str(path))
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"wsgikit serve: error: {path} ")
-    assert where in lines[0]
+    line = one_line_error("serve", str(path))
+    assert line.startswith(f"wsgikit serve: error: {path} ")
+    assert where in line
 
 
 # --- --with FILTER:option=value,... (#8) -------------------------------------------------
@@ -259,26 +278,6 @@ def test_broken_ini_gives_one_line_naming_file_section_option(
 )
 def test_with_spec_is_split_into_ini_strings(spec: str, options: dict[str, str]) -> None:
     assert cli.parse_with(spec) == (spec.partition(":")[0], options)
-
-
-@pytest.mark.parametrize(
-    ("spec", "message"),
-    [
-        pytest.param("proxy_fix:x_for", "'x_for' is not option=value", id="no ="),
-        pytest.param("proxy_fix:=1", "'=1' is not option=value", id="no name"),
-        pytest.param("proxy_fix:x_for=one", "option x_for: not a whole number: 'one'", id="type"),
-        pytest.param("proxy_fix:x_four=1", "unknown option(s) x_four", id="unknown"),
-        pytest.param("inject_html", "option snippet: is required", id="required"),
-        pytest.param("compress:level=42", "option level:", id="constructor"),
-    ],
-)
-def test_with_option_errors_are_the_ini_errors(spec: str, message: str) -> None:
-    result = run_cli("serve", "e2e_core_apps:hello", "--with", spec)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"wsgikit serve: error: --with {spec.partition(':')[0]}: ")
-    assert message in lines[0]
 
 
 def test_with_options_configure_the_filters(serve: Any) -> None:

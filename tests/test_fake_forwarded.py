@@ -1,5 +1,6 @@
 """wsgikit.fake_forwarded.FakeForwardedFor (also wsgikit.proxy.FakeForwardedFor):
-the headers it sends, what it keeps, its options."""
+the headers it sends, what it keeps; and the refused options of both proxy-header
+middlewares, FakeForwardedFor's and ProxyFix's, in one table."""
 
 from __future__ import annotations
 
@@ -86,6 +87,9 @@ def test_fake_chain_is_understood_by_proxy_fix(proxy_fix: dict[str, Any]) -> Non
     )
 
 
+# --- options: FakeForwardedFor's and ProxyFix's refusals, one table ------------
+
+
 @pytest.mark.parametrize(
     ("middleware", "options", "error", "message"),
     [
@@ -123,6 +127,25 @@ def test_fake_chain_is_understood_by_proxy_fix(proxy_fix: dict[str, Any]) -> Non
         pytest.param(
             FakeForwardedFor, {"forwarded": "yes"}, TypeError, "forwarded", id="forwarded str"
         ),
+        # ProxyFix
+        pytest.param(ProxyFix, {"x_for": "1"}, TypeError, "x_for", id="x_for str"),
+        pytest.param(ProxyFix, {"x_proto": "true"}, TypeError, "x_proto", id="x_proto str"),
+        pytest.param(ProxyFix, {"x_host": -1}, ValueError, "x_host", id="x_host negative"),
+        pytest.param(ProxyFix, {"x_port": 1.0}, TypeError, "x_port", id="x_port float"),
+        pytest.param(ProxyFix, {"x_prefix": None}, TypeError, "x_prefix", id="x_prefix None"),
+        pytest.param(ProxyFix, {"forwarded": -2}, ValueError, "forwarded", id="forwarded negative"),
+        pytest.param(ProxyFix, {"trusted": []}, ValueError, "trusted", id="trusted empty"),
+        pytest.param(
+            ProxyFix, {"trusted": ["10.0.0.300"]}, ValueError, "trusted", id="trusted bad"
+        ),
+        pytest.param(
+            ProxyFix, {"trusted": ["fe80::1%eth0"]}, ValueError, "trusted", id="trusted scope"
+        ),
+        pytest.param(ProxyFix, {"trusted": [10]}, TypeError, "trusted", id="trusted int item"),
+        pytest.param(ProxyFix, {"trusted": 10}, TypeError, "trusted", id="trusted int"),
+        pytest.param(
+            ProxyFix, {"clear_untrusted": "yes"}, TypeError, "clear_untrusted", id="clear str"
+        ),
     ],
 )
 def test_bad_options_are_rejected(
@@ -133,19 +156,34 @@ def test_bad_options_are_rejected(
 
 
 @pytest.mark.parametrize(
-    ("options", "words"),
+    ("middleware", "options", "words"),
     [
-        ({"port": 0}, "ValueError: port: must be a whole number between 1 and 65535 or None,"
-         " not 0"),
-        ({"proto": "ftp"}, "ValueError: proto: must be 'http' or 'https' or None, not 'ftp'"),
-        ({"host": 1}, "TypeError: host: must be a host name or IP literal with an optional port"
-         " or None, not 1"),
-        ({"real_ip": "x"}, "ValueError: real_ip: must be a plain IPv4 or IPv6 address, not 'x'"),
-        ({"override": 1}, "TypeError: override: must be True or False, not 1"),
+        (FakeForwardedFor, {"port": 0},
+         "ValueError: port: must be a whole number between 1 and 65535 or None, not 0"),
+        (FakeForwardedFor, {"proto": "ftp"},
+         "ValueError: proto: must be 'http' or 'https' or None, not 'ftp'"),
+        (FakeForwardedFor, {"host": 1},
+         "TypeError: host: must be a host name or IP literal with an optional port or None,"
+         " not 1"),
+        (FakeForwardedFor, {"real_ip": "x"},
+         "ValueError: real_ip: must be a plain IPv4 or IPv6 address, not 'x'"),
+        (FakeForwardedFor, {"override": 1}, "TypeError: override: must be True or False, not 1"),
+        (ProxyFix, {"x_for": "1"},
+         "TypeError: x_for: must be a whole number of hops >= 0, not '1'"),
+        (ProxyFix, {"x_host": -1},
+         "ValueError: x_host: must be a whole number of hops >= 0, not -1"),
+        (ProxyFix, {"clear_untrusted": "yes"},
+         "TypeError: clear_untrusted: must be True or False, not 'yes'"),
+        (ProxyFix, {"trusted": [10]},
+         "TypeError: trusted: must be addresses or networks (a list of str, "
+         "or one str of items separated by commas or spaces, or ipaddress objects), "
+         "not a list holding 10"),
     ],
 )  # fmt: skip
-def test_option_errors_use_the_shared_wording(options: dict[str, Any], words: str) -> None:
+def test_option_errors_use_the_shared_wording(
+    middleware: Any, options: dict[str, Any], words: str
+) -> None:
     """The "<option>: must be ..., not ..." wording of wsgikit._options (#9)."""
     with pytest.raises((TypeError, ValueError)) as caught:
-        FakeForwardedFor(Capture(), **options)
+        middleware(Capture(), **options)
     assert f"{type(caught.value).__name__}: {caught.value}" == words

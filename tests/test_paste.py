@@ -11,7 +11,7 @@ import os
 import pkgutil
 import re
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -74,19 +74,6 @@ def test_asbool_false_spellings(text: Any) -> None:
     assert asbool(text) is False
 
 
-@pytest.mark.parametrize("text", ["maybe", "2", "yess", "tru", "none"])
-def test_asbool_rejects_anything_else(text: str) -> None:
-    with pytest.raises(ValueError, match="not a boolean"):
-        asbool(text)
-
-
-@pytest.mark.parametrize("text", ["", "  "])
-def test_asbool_refuses_an_empty_value(text: str) -> None:
-    """``httponly =`` used to be False: an empty line switched a default off."""
-    with pytest.raises(ValueError, match="empty value; leave the option out"):
-        asbool(text)
-
-
 def test_asint_and_asfloat() -> None:
     assert asint(" 42 ") == 42
     assert asint("1_000") == 1000
@@ -130,18 +117,45 @@ def test_asduration(text: str, seconds: int) -> None:
     assert asduration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "h", "1x", "1h garbage", "-5", "one hour", "1h-30m"])
-def test_asduration_rejects_garbage(text: str) -> None:
-    with pytest.raises(ValueError, match="not a duration"):
-        asduration(text)
-
-
 @given(st.text(max_size=30))
 def test_converters_raise_only_value_error(text: str) -> None:
     for convert in (asbool, asint, asfloat, asduration):
         with contextlib.suppress(ValueError):
             convert(text)
     assert all(isinstance(item, str) and item for item in aslist(text))
+
+
+@pytest.mark.parametrize(
+    ("convert", "text", "message"),
+    [
+        *(
+            pytest.param(asbool, text, "not a boolean", id=f"asbool {text!r}")
+            for text in ["maybe", "2", "yess", "tru", "none"]
+        ),
+        # ``httponly =`` used to be False: an empty line switched a default off.
+        *(
+            pytest.param(asbool, text, "empty value; leave the option out", id=f"asbool {text!r}")
+            for text in ["", "  "]
+        ),
+        *(
+            pytest.param(asduration, text, "not a duration", id=f"asduration {text!r}")
+            for text in ["", "h", "1x", "1h garbage", "-5", "one hour", "1h-30m"]
+        ),
+        pytest.param(
+            asexception,
+            "NoSuchError",
+            "builtin exception without a module",
+            id="asexception unknown",
+        ),
+        pytest.param(asexception, "len", "not an exception class", id="asexception function"),
+        pytest.param(asexception, "os:sep", "not an exception class", id="asexception not a class"),
+    ],
+)
+def test_converters_refuse_naming_the_problem(
+    convert: Callable[[str], Any], text: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        convert(text)
 
 
 def test_assecret_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -302,13 +316,19 @@ EMPTY_VALUE_CASES = [
 ]
 
 
-def load_layer(tmp_path: Path, lines: str, app: str = "call:wsgikit.demo:demo_paste_app") -> Any:
-    """``[pipeline:main] = layer app`` with ``lines`` as ``[filter:layer]``."""
+def load_layer(
+    tmp_path: Path, lines: str, app: str = "call:wsgikit.demo:demo_paste_app", *more: str
+) -> Any:
+    """``[pipeline:main] = layer app`` with ``lines`` as ``[filter:layer]``; each of
+    ``more`` is one more ``[filter:...]`` section, inside the ones before it."""
+    layers = [f"layer{index or ''}" for index in range(1 + len(more))]
+    sections = "".join(
+        f"[filter:{name}]\n{textwrap.dedent(text).strip()}\n\n"
+        for name, text in zip(layers, (lines, *more), strict=True)
+    )
     ini = tmp_path / "layer.ini"
     ini.write_text(
-        "[pipeline:main]\npipeline = layer app\n\n[filter:layer]\n"
-        + textwrap.dedent(lines).strip()
-        + f"\n\n[app:app]\nuse = {app}\n",
+        f"[pipeline:main]\npipeline = {' '.join(layers)} app\n\n{sections}[app:app]\nuse = {app}\n",
         encoding="utf-8",
     )
     return loadapp(f"config:{ini}")
@@ -324,6 +344,20 @@ def test_empty_ini_values_are_refused_naming_the_option(
 ) -> None:
     with pytest.raises(ValueError, match=option):
         load_filter(tmp_path, factory, lines)
+
+
+# ("trusted = none" is refused like none in every option that takes no None:
+# tests/test_options.py walks them all.)
+@pytest.mark.parametrize("value", ["", "  ,  "], ids=["empty", "only a comma"])
+def test_paste_empty_trusted_is_refused_as_in_python(tmp_path: Path, value: str) -> None:
+    """An empty ``trusted =`` used to mean ``None``: hop counting, believing
+    any client's headers. It fails at load time, with Python's message."""
+    with pytest.raises(ValueError) as python:
+        ProxyFix(text_app(), trusted="")
+    with pytest.raises(ValueError) as ini:
+        load_filter(tmp_path, "proxy_fix", f"trusted = {value}")
+    assert str(python.value) in str(ini.value)
+    assert "leave it out" in str(python.value)
 
 
 def test_empty_secret_from_the_environment_is_refused(
@@ -511,19 +545,6 @@ def test_missing_required_option_is_named() -> None:
 )
 def test_asexception(text: str, expected: type[BaseException]) -> None:
     assert asexception(text) is expected
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        pytest.param("NoSuchError", "builtin exception without a module", id="unknown"),
-        pytest.param("len", "not an exception class", id="builtin function"),
-        pytest.param("os:sep", "not an exception class", id="not a class"),
-    ],
-)
-def test_asexception_refuses(text: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        asexception(text)
 
 
 def timeout_app_factory(global_conf: dict[str, str], **local_conf: str) -> WSGIApplication:
@@ -795,6 +816,24 @@ INI_CASES = [
     pytest.param(
         SESSION + "store = none", SessionMiddleware, {"store": None}, id="session: no store"
     ),
+    *(
+        pytest.param(
+            f"use = egg:wsgikit#proxy_fix\nforwarded = {text}\nx_host = {text}\nx_for = {text}",
+            ProxyFix,
+            dict.fromkeys(("forwarded", "x_host", "x_for"), hops),
+            id=f"proxy_fix: hops {text!r} is {hops}",
+        )
+        for text, hops in [
+            ("true", 1),
+            ("Yes", 1),
+            ("on", 1),
+            ("false", 0),
+            ("no", 0),
+            ("OFF", 0),
+            ("2", 2),
+            ("0", 0),
+        ]
+    ),
     pytest.param("use = egg:wsgikit#auth", AuthParser, {}, id="auth"),
     pytest.param(
         """
@@ -884,6 +923,19 @@ BAD_INI_CASES = [
         "not callable",
         id="auth verify not callable",
     ),
+    *(
+        pytest.param(
+            f"use = egg:wsgikit#proxy_fix\nforwarded = {text}",
+            "forwarded",
+            id=f"proxy_fix: hops {text!r}",
+        )
+        for text in ["maybe", "1.5", "-1", "y"]
+    ),
+    pytest.param(EXPLICIT + "proxy_fix\nx_for = one", "x_for", id="proxy_fix x_for word"),
+    pytest.param(EXPLICIT + "proxy_fix\ntrusted = 10.0.0.0/33", "trusted", id="proxy_fix trusted"),
+    pytest.param(EXPLICIT + "proxy_fix\nbogus = 1", "bogus", id="proxy_fix unknown option"),
+    pytest.param(EXPLICIT + "fake_forwarded_for\nreal_ip = nope", "real_ip", id="fake real_ip"),
+    pytest.param(EXPLICIT + "fake_forwarded_for\noverride = maybe", "override", id="fake bool"),
     pytest.param(EXPLICIT + "compress\nlevle = 3", "unknown option", id="compress unknown"),
     pytest.param(EXPLICIT + "compress\nlevel = high", "level", id="compress not a number"),
     pytest.param(EXPLICIT + "compress\nlevel = 11", "level", id="compress out of range"),
@@ -1082,6 +1134,35 @@ def test_ini_session_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     app = load_layer(tmp_path, SESSION + "store = env:WSGIKIT_TEST_REDIS")
     assert isinstance(app.store, RedisStore)
     app.store.client.close()
+
+
+def test_ini_fake_forwarded_for_in_front_of_proxy_fix(tmp_path: Path) -> None:
+    app = load_layer(
+        tmp_path,
+        f"""
+        {EXPLICIT}fake_forwarded_for
+        real_ip = 2001:db8::7
+        proxies = 10.0.0.5, 10.0.0.4
+        proto = https
+        host = shop.example
+        port = 8443
+        forwarded = true
+        """,
+        "call:e2e_proxy_apps:make_whoami",
+        f"""
+        {EXPLICIT}proxy_fix
+        x_host = 1
+        x_port = 1
+        forwarded = 1
+        trusted =
+            10.0.0.0/8
+            127.0.0.1
+        clear_untrusted = yes
+        """,
+    )
+    body = testapp(app).get("/", extra_environ={"REMOTE_ADDR": "127.0.0.1"}).json
+    assert body["REMOTE_ADDR"] == "2001:db8::7"
+    assert (body["wsgi.url_scheme"], body["HTTP_HOST"]) == ("https", "shop.example:8443")
 
 
 # --- the app factory: http_proxy ------------------------------------------------------
