@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
+import importlib.util
 import io
 import json
 import os
@@ -38,6 +40,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from wsgiref.validate import validator
@@ -319,6 +322,7 @@ def header_value(headers: Iterable[tuple[str, str]], name: str) -> str | None:
     return values[0] if values else None
 
 
+@dataclasses.dataclass(eq=False)
 class Response:
     """What :func:`call` saw: the final status and headers, the body, and how
     many times the application iterable's ``close()`` ran.
@@ -326,20 +330,12 @@ class Response:
     Unpacks as ``status, header_list, body`` for tests that want the raw list.
     """
 
-    def __init__(
-        self,
-        status: str,
-        header_list: list[tuple[str, str]],
-        body: bytes,
-        close_count: int,
-        calls: list[tuple[str, list[tuple[str, str]]]],
-    ) -> None:
-        self.status = status
-        self.header_list = header_list
-        self.body = body
-        self.close_count = close_count
-        #: Every ``start_response`` call (status, headers), the last one won.
-        self.calls = calls
+    status: str
+    header_list: list[tuple[str, str]]
+    body: bytes
+    close_count: int
+    #: Every ``start_response`` call (status, headers), the last one won.
+    calls: list[tuple[str, list[tuple[str, str]]]]
 
     @property
     def status_code(self) -> int:
@@ -639,3 +635,25 @@ class RedisServer:
 
 def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+# --- sessions/auth/errors tables ---
+
+
+def import_file(path: Path, name: str) -> ModuleType:
+    """Import the file at ``path`` as a fresh module called ``name``.
+
+    The module is registered in ``sys.modules`` (dataclasses and pickling look
+    their module up there); whatever it adds to ``sys.path`` while importing is
+    undone, so one test's example or bench script cannot shadow another's.
+    """
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    saved = list(sys.path)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = saved
+    return module

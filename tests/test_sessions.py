@@ -28,7 +28,17 @@ import itsdangerous
 import pytest
 import requests
 import webtest
-from helpers import Handshake, Tracked, call, header_values, linted, make_environ, run_wsgi, testapp
+from helpers import (
+    Handshake,
+    Tracked,
+    call,
+    header_values,
+    import_file,
+    linted,
+    make_environ,
+    run_wsgi,
+    testapp,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import Markup
@@ -1334,15 +1344,7 @@ def test_examples_read_the_secret_key_from_the_environment(
 
 
 def _load_example(path: Path, tag: str) -> Any:
-    import importlib.util
-    import sys
-
-    spec = importlib.util.spec_from_file_location(f"session_example_{path.stem}_{tag}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_file(path, f"session_example_{path.stem}_{tag}")
 
 
 def test_options_are_public_attributes() -> None:
