@@ -47,6 +47,7 @@ from wsgiref.validate import validator
 
 import bcrypt
 import webtest
+from hypothesis import strategies as st
 
 TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
@@ -657,3 +658,39 @@ def import_file(path: Path, name: str) -> ModuleType:
     finally:
         sys.path[:] = saved
     return module
+
+
+#: Any text a client may put in a Cookie header (every ISO-8859-1 character).
+COOKIE_TEXT = st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=200)
+
+
+def cookie_headers(planted: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """Cookie header values: any text, ``session=`` with any value, or the
+    values of ``planted`` (a real or near-real session cookie among noise)."""
+    return st.one_of(COOKIE_TEXT, st.builds("session=".__add__, COOKIE_TEXT), planted)
+
+
+#: Any JSON value (no NaN or infinity, which JSON cannot carry).
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def session_data(min_size: int = 0) -> st.SearchStrategy[dict[str, Any]]:
+    """Session dicts of JSON values, and long repetitive ones so that the
+    signed cookie's zlib form is taken too."""
+    return st.dictionaries(
+        st.text(max_size=12), JSON_VALUES, min_size=min_size, max_size=6
+    ) | st.builds(
+        lambda word, n: {"cart": [word] * n},
+        st.text(min_size=1, max_size=8),
+        st.integers(min_size, 80),
+    )

@@ -29,14 +29,18 @@ import pytest
 import requests
 import webtest
 from helpers import (
+    COOKIE_TEXT,
+    JSON_VALUES,
     Handshake,
     Tracked,
     call,
+    cookie_headers,
     header_values,
     import_file,
     linted,
     make_environ,
     run_wsgi,
+    session_data,
     testapp,
 )
 from hypothesis import HealthCheck, given, settings
@@ -1382,15 +1386,10 @@ def test_custom_serializer() -> None:
 # --- property tests -------------------------------------------------------------------
 
 
-COOKIE_TEXT = st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=200)
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    header_value=st.one_of(
-        COOKIE_TEXT,
-        st.builds(lambda v: "session=" + v, COOKIE_TEXT),
-        st.builds(lambda a, b: f"{a}session={signed({'a': 1})}{b}", COOKIE_TEXT, COOKIE_TEXT),
+    header_value=cookie_headers(
+        st.builds(lambda a, b: f"{a}session={signed({'a': 1})}{b}", COOKIE_TEXT, COOKIE_TEXT)
     )
 )
 def test_any_cookie_header_gives_a_dict_session(header_value: str) -> None:
@@ -1401,19 +1400,6 @@ def test_any_cookie_header_gives_a_dict_session(header_value: str) -> None:
     [(kind, data)] = seen
     assert kind is Session and isinstance(data, dict)
     assert data in ({}, {"a": 1})
-
-
-JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
 
 
 @settings(max_examples=100, deadline=None)
@@ -1935,27 +1921,8 @@ def _read_through(app: SessionMiddleware, value: str) -> dict[str, Any]:
     return seen[0]
 
 
-JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.text()
-    | st.floats(allow_nan=False, allow_infinity=False),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-SESSIONS = st.dictionaries(st.text(max_size=10), JSON_VALUES, min_size=1, max_size=6) | st.builds(
-    # repetitive sessions, so that the zlib form is taken too
-    lambda word, n: {"cart": [word] * n},
-    st.text(min_size=1, max_size=8),
-    st.integers(1, 80),
-)
-
-
 @settings(max_examples=1500, deadline=None)
-@given(data=SESSIONS, fallbacks=st.integers(0, 2), signer=st.integers(0, 2))
+@given(data=session_data(min_size=1), fallbacks=st.integers(0, 2), signer=st.integers(0, 2))
 def test_cookies_are_itsdangerous_bytes_both_ways_through_the_middleware(
     data: dict[str, Any], fallbacks: int, signer: int
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
+from helpers import JSON_VALUES, session_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from itsdangerous import (
@@ -55,21 +56,7 @@ def codec(keys: list[bytes], salt: str, digest: str, serializer: Any = _JSON) ->
     return CookieCodec(keys, salt.encode(), digest, serializer.dumps, serializer.loads)
 
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.text()
-    | st.floats(allow_nan=False, allow_infinity=False),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=20,
-)
-sessions = st.dictionaries(st.text(max_size=12), json_values, max_size=6) | st.builds(
-    # long repetitive sessions, so that the zlib form is taken too
-    lambda word, n: {"cart": [word] * n},
-    st.text(min_size=1, max_size=8),
-    st.integers(0, 60),
-)
+sessions = session_data()
 key_sets = st.lists(st.binary(min_size=1, max_size=40), min_size=1, max_size=3)
 
 
@@ -108,7 +95,7 @@ def test_the_zlib_form_is_used_exactly_when_itsdangerous_uses_it() -> None:
 
 tagged = st.dictionaries(
     st.text(max_size=8),
-    json_values | st.tuples(st.integers(), st.text()) | st.binary(max_size=20) | st.uuids(),
+    JSON_VALUES | st.tuples(st.integers(), st.text()) | st.binary(max_size=20) | st.uuids(),
     max_size=5,
 )
 
