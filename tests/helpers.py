@@ -664,10 +664,14 @@ def import_file(path: Path, name: str) -> ModuleType:
 COOKIE_TEXT = st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=200)
 
 
-def cookie_headers(planted: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    """Cookie header values: any text, ``session=`` with any value, or the
-    values of ``planted`` (a real or near-real session cookie among noise)."""
-    return st.one_of(COOKIE_TEXT, st.builds("session=".__add__, COOKIE_TEXT), planted)
+def cookie_headers(planted: Callable[[str, str], str]) -> st.SearchStrategy[str]:
+    """Cookie header values: any text, ``session=`` with any value, or a
+    ``session=`` cookie of value ``planted(a, b)`` between any texts a and b."""
+    return st.one_of(
+        COOKIE_TEXT,
+        st.builds("session=".__add__, COOKIE_TEXT),
+        st.builds(lambda a, b: f"{a}session={planted(a, b)}{b}", COOKIE_TEXT, COOKIE_TEXT),
+    )
 
 
 #: Any JSON value (no NaN or infinity, which JSON cannot carry).
@@ -694,3 +698,73 @@ def session_data(min_size: int = 0) -> st.SearchStrategy[dict[str, Any]]:
         st.text(min_size=1, max_size=8),
         st.integers(min_size, 80),
     )
+
+
+def flask_demo(name: str) -> Any:
+    """A small Flask app: ``/`` HTML, ``/json``, ``/boom`` raises, ``/missing``
+    aborts 404, ``/env`` shows what Flask sees of the request, ``/go``
+    redirects (302) to ``/items/``, which Flask itself redirects ``/items`` to (308)."""
+    import flask
+
+    app = flask.Flask(name)
+
+    @app.route("/")
+    def index() -> str:
+        return "<html><body><h1>Flask</h1></body></html>"
+
+    @app.route("/json")
+    def as_json() -> Any:
+        return flask.jsonify(ok=True)
+
+    @app.route("/boom")
+    def boom() -> str:
+        raise RuntimeError("flask internal detail")
+
+    @app.route("/missing")
+    def missing() -> str:
+        flask.abort(404, description="No such thing here.")
+
+    @app.route("/env")
+    def env() -> Any:
+        req = flask.request
+        return flask.jsonify(
+            remote_addr=req.remote_addr, scheme=req.scheme, host_url=req.host_url, url=req.url
+        )
+
+    @app.route("/items/")
+    def items() -> str:
+        return "items"
+
+    @app.route("/go")
+    def go() -> Any:
+        return flask.redirect("/items/")
+
+    return app
+
+
+def json_view_app(
+    framework: str, path: str, view: Callable[[WSGIEnvironment], dict[str, Any]]
+) -> WSGIApplication:
+    """A real ``framework`` app ("flask", "pyramid" or "bottle") whose route
+    ``path`` answers the JSON of ``view(environ)``, through the framework's own
+    routing, request object and JSON response."""
+    if framework == "flask":
+        import flask
+
+        flask_app = flask.Flask(f"wsgikit_test_{framework}")
+        flask_app.add_url_rule(path, "view", lambda: flask.jsonify(view(flask.request.environ)))
+        return flask_app
+    if framework == "pyramid":
+        from pyramid.config import Configurator
+        from pyramid.response import Response
+
+        with Configurator() as config:
+            config.add_route("view", path)
+            config.add_view(lambda req: Response(json_body=view(req.environ)), route_name="view")
+            return config.make_wsgi_app()
+    assert framework == "bottle", framework
+    import bottle
+
+    bottle_app = bottle.Bottle()
+    bottle_app.route(path, callback=lambda: view(bottle.request.environ))
+    return bottle_app

@@ -21,6 +21,7 @@ from helpers import (
     call,
     exc_info_app,
     header_values,
+    json_view_app,
     lazy_app,
     linted,
     raising_app,
@@ -654,41 +655,14 @@ def test_basic_auth_answers_any_header_with_401(value: str) -> None:
 # --- BasicAuth: real frameworks -----------------------------------------------------------
 
 
+def remote_user(environ: WSGIEnvironment) -> dict[str, Any]:
+    return {"user": environ.get("REMOTE_USER"), "type": environ.get("AUTH_TYPE")}
+
+
 @pytest.fixture(params=["flask", "pyramid", "bottle"])
 def whoami_framework(request: pytest.FixtureRequest) -> WSGIApplication:
     """A real framework app whose ``/whoami`` returns the user it was given."""
-    if request.param == "flask":
-        import flask
-
-        flask_app = flask.Flask("wsgikit_test_auth")
-
-        @flask_app.route("/whoami")
-        def flask_whoami() -> Any:
-            req = flask.request
-            return flask.jsonify(user=req.remote_user, type=req.environ.get("AUTH_TYPE"))
-
-        return flask_app
-    if request.param == "pyramid":
-        from pyramid.config import Configurator
-        from pyramid.response import Response
-
-        def pyramid_whoami(req: Any) -> Response:
-            return Response(json_body={"user": req.remote_user, "type": req.authorization[0]})
-
-        with Configurator() as config:
-            config.add_route("whoami", "/whoami")
-            config.add_view(pyramid_whoami, route_name="whoami")
-            return config.make_wsgi_app()
-    import bottle
-
-    bottle_app = bottle.Bottle()
-
-    @bottle_app.route("/whoami")
-    def bottle_whoami() -> dict[str, Any]:
-        req = bottle.request
-        return {"user": req.environ.get("REMOTE_USER"), "type": req.environ.get("AUTH_TYPE")}
-
-    return bottle_app
+    return json_view_app(request.param, "/whoami", remote_user)
 
 
 def test_remote_user_reaches_real_frameworks(whoami_framework: WSGIApplication) -> None:

@@ -29,7 +29,6 @@ import pytest
 import requests
 import webtest
 from helpers import (
-    COOKIE_TEXT,
     JSON_VALUES,
     Handshake,
     Tracked,
@@ -37,6 +36,7 @@ from helpers import (
     cookie_headers,
     header_values,
     import_file,
+    json_view_app,
     linted,
     make_environ,
     run_wsgi,
@@ -1387,11 +1387,7 @@ def test_custom_serializer() -> None:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    header_value=cookie_headers(
-        st.builds(lambda a, b: f"{a}session={signed({'a': 1})}{b}", COOKIE_TEXT, COOKIE_TEXT)
-    )
-)
+@given(header_value=cookie_headers(lambda a, b: signed({"a": 1})))
 def test_any_cookie_header_gives_a_dict_session(header_value: str) -> None:
     seen: list[Any] = []
     app = middleware(lambda s: seen.append((type(s), dict(s))))
@@ -1737,46 +1733,16 @@ def test_flask_mode_merges_with_an_inner_wsgi_layer() -> None:
 # --- real frameworks use the session via the environ -----------------------------------
 
 
+def count_visits(environ: WSGIEnvironment) -> dict[str, Any]:
+    session = get_session(environ)
+    session["n"] = session.get("n", 0) + 1
+    return {"n": session["n"]}
+
+
 @pytest.fixture(params=["flask", "pyramid", "bottle"])
 def counting_app(request: pytest.FixtureRequest) -> WSGIApplication:
     """A framework app counting visits in ``get_session(environ)["n"]`` at ``/``."""
-    kind = request.param
-    if kind == "flask":
-        import flask
-
-        app = flask.Flask("count")
-
-        @app.route("/")
-        def index() -> Any:
-            session = get_session(flask.request.environ)
-            session["n"] = session.get("n", 0) + 1
-            return flask.jsonify(n=session["n"])
-
-        return app
-    if kind == "pyramid":
-        from pyramid.config import Configurator
-        from pyramid.response import Response
-
-        def view(req: Any) -> Response:
-            session = get_session(req.environ)
-            session["n"] = session.get("n", 0) + 1
-            return Response(json_body={"n": session["n"]})
-
-        with Configurator() as config:
-            config.add_route("index", "/")
-            config.add_view(view, route_name="index")
-            return config.make_wsgi_app()
-    import bottle
-
-    bottle_app = bottle.Bottle()
-
-    @bottle_app.route("/")
-    def bottle_index() -> dict[str, int]:
-        session = get_session(bottle.request.environ)
-        session["n"] = session.get("n", 0) + 1
-        return {"n": session["n"]}
-
-    return bottle_app
+    return json_view_app(request.param, "/", count_visits)
 
 
 def test_frameworks_keep_a_session_across_requests(counting_app: WSGIApplication) -> None:

@@ -19,9 +19,8 @@ import pytest
 import redis
 import requests
 import webtest
-from helpers import COOKIE_TEXT, cookie_headers, free_port, run_wsgi, testapp
+from helpers import cookie_headers, free_port, run_wsgi, testapp
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from wsgikit import JSONErrors, MemoryStore, RedisStore, SessionStoreError
 from wsgikit.sessions import Session, SessionMiddleware, get_session
@@ -315,11 +314,7 @@ MEMORY = MemoryStore()
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    header_value=cookie_headers(
-        st.builds(lambda a, b: f"{a}session={a}.{b}", COOKIE_TEXT, COOKIE_TEXT)
-    )
-)
+@given(header_value=cookie_headers(lambda a, b: f"{a}.{b}"))  # an id-like "id.signature"
 def test_any_cookie_header_gives_a_dict_session_with_a_store(header_value: str) -> None:
     seen: list[Any] = []
 
