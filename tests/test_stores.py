@@ -70,6 +70,17 @@ def client(store: Any, app: WSGIApplication = counter_app, **options: Any) -> we
     return testapp(app, partial(SessionMiddleware, secret_key=SECRET, store=store, **options))
 
 
+def seeded(store: Any, app: WSGIApplication) -> tuple[webtest.TestApp, str]:
+    """A client of ``app`` holding the cookie of a stored session ``{"n": 1}``
+    (written by :func:`counter_app`), and that cookie."""
+    seed = client(store)
+    seed.get("/")
+    cookie: str = seed.cookies["session"]
+    holder = client(store, app)
+    holder.set_cookie("session", cookie)
+    return holder, cookie
+
+
 def session_id(cookie: str) -> str:
     """The session ID a cookie value carries, verified with itsdangerous directly."""
     signer = itsdangerous.TimestampSigner(
@@ -270,11 +281,7 @@ def test_concurrent_requests_keep_each_others_keys(store: Any) -> None:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"ok"]
 
-    first = client(store)
-    first.get("/")
-    cookie = first.cookies["session"]
-    app = client(store, app)
-    app.set_cookie("session", cookie)
+    app, cookie = seeded(store, app)
     errors: list[BaseException] = []
 
     def worker(number: int) -> None:
@@ -435,11 +442,7 @@ def test_an_app_that_swallows_the_store_error_cannot_overwrite_the_session() -> 
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"ok"]
 
-    seed = client(store)
-    seed.get("/")
-    cookie = seed.cookies["session"]
-    careless = client(store, app)
-    careless.set_cookie("session", cookie)
+    careless, cookie = seeded(store, app)
     store.failures = 1
     careless.get("/")  # the write loads the session again (now up): nothing lost
     assert {k: json.loads(v) for k, v in store.load(session_id(cookie)).items()} == {
