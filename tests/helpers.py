@@ -46,6 +46,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from wsgiref.validate import validator
 
 import bcrypt
+import pytest
 import webtest
 from hypothesis import strategies as st
 
@@ -768,3 +769,10 @@ def json_view_app(
     bottle_app = bottle.Bottle()
     bottle_app.route(path, callback=lambda: view(bottle.request.environ))
     return bottle_app
+
+
+def bad_option(error: type[Exception], case: str, match: str = "", **options: Any) -> Any:
+    """One row ``(options, error, match)`` of a bad-options table, with the id
+    ``case``: the constructor given ``options`` raises ``error`` whose message
+    matches ``match``, by default the (first) option's own name."""
+    return pytest.param(options, error, match or next(iter(options)), id=case)
