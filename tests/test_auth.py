@@ -485,21 +485,34 @@ def test_head_challenge_has_no_body() -> None:
 
 
 @pytest.mark.parametrize(
-    "realm",
+    ("realm", "quoted"),
     [
-        pytest.param('Say "hi"', id="quotes"),
-        pytest.param("back\\slash", id="backslash"),
-        pytest.param("a, b=c", id="comma and equals"),
-        pytest.param("plain", id="token"),
+        pytest.param('Say "hi"', r'"Say \"hi\""', id="quotes"),
+        pytest.param("back\\slash", r'"back\\slash"', id="backslash"),
+        pytest.param("a, b=c", '"a, b=c"', id="comma and equals"),
+        pytest.param("plain", '"plain"', id="token"),
     ],
 )
-def test_realm_is_quoted_and_escaped(realm: str) -> None:
-    _, headers, _ = call(BasicAuth(text_app(), users=USERS, realm=realm))
+@pytest.mark.parametrize(
+    ("layer", "expected_scheme", "other_params"),
+    [
+        pytest.param(partial(BasicAuth, users=USERS), "Basic", {"charset": "UTF-8"}, id="Basic"),
+        pytest.param(partial(BearerAuth, verify=lambda token: None), "Bearer", {}, id="Bearer"),
+    ],
+)
+def test_realm_is_quoted_and_escaped(
+    realm: str,
+    quoted: str,
+    layer: Callable[..., WSGIApplication],
+    expected_scheme: str,
+    other_params: dict[str, str],
+) -> None:
+    _, headers, _ = call(layer(text_app(), realm=realm))
     (challenge,) = header_values(headers, "WWW-Authenticate")
     scheme, _, params = challenge.partition(" ")
-    assert scheme == "Basic"
-    assert params.startswith('realm="')
-    assert parse_dict_header(params) == {"realm": realm, "charset": "UTF-8"}
+    assert scheme == expected_scheme
+    assert params.startswith(f"realm={quoted}")
+    assert parse_dict_header(params) == {"realm": realm, **other_params}
 
 
 @pytest.mark.parametrize(
