@@ -13,7 +13,7 @@ from typing import Any
 from wsgiref.types import WSGIApplication
 
 import pytest
-from helpers import DJANGO_PROJECT, TESTS_DIR, RedisServer, Server, stop_by_pid
+from helpers import DJANGO_PROJECT, TESTS_DIR, RedisServer, Server, flask_demo, stop_by_pid
 from hypothesis import HealthCheck, settings
 
 # Property tests: no per-example deadline (a loaded 2-core CI machine is not a
@@ -34,34 +34,7 @@ settings.load_profile("wsgikit")
 @pytest.fixture
 def flask_app() -> WSGIApplication:
     """A small Flask app: ``/`` HTML, ``/json``, ``/boom`` raises, ``/missing`` aborts 404."""
-    import flask
-
-    app = flask.Flask("wsgikit_test_flask")
-
-    @app.route("/")
-    def index() -> str:
-        return "<html><body><h1>Flask</h1></body></html>"
-
-    @app.route("/json")
-    def as_json() -> Any:
-        return flask.jsonify(ok=True)
-
-    @app.route("/boom")
-    def boom() -> str:
-        raise RuntimeError("flask internal detail")
-
-    @app.route("/missing")
-    def missing() -> str:
-        flask.abort(404, description="No such thing here.")
-
-    @app.route("/env")
-    def env() -> Any:
-        req = flask.request
-        return flask.jsonify(
-            remote_addr=req.remote_addr, scheme=req.scheme, host_url=req.host_url, url=req.url
-        )
-
-    return app
+    return flask_demo("wsgikit_test_flask")  # type: ignore[no-any-return]
 
 
 @pytest.fixture

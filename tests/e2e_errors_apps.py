@@ -6,25 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import flask
+from helpers import flask_demo
 
 from wsgikit.errors import JSONErrors
 
-flask_app = flask.Flask("wsgikit_e2e_errors")
-
-
-@flask_app.route("/json")
-def as_json() -> Any:
-    return flask.jsonify(ok=True)
-
-
-@flask_app.route("/boom")
-def boom() -> str:
-    raise RuntimeError("flask internal detail")
-
-
-@flask_app.route("/missing")
-def missing() -> str:
-    flask.abort(404, description="No such thing here.")
+flask_app = flask_demo("wsgikit_e2e_errors")  # /json, /boom, /missing, ...
 
 
 @flask_app.route("/stream")

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
+import importlib.util
 import io
 import json
 import os
@@ -38,6 +40,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from wsgiref.validate import validator
@@ -45,6 +48,7 @@ from wsgiref.validate import validator
 import bcrypt
 import pytest
 import webtest
+from hypothesis import strategies as st
 
 TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
@@ -320,6 +324,7 @@ def header_value(headers: Iterable[tuple[str, str]], name: str) -> str | None:
     return values[0] if values else None
 
 
+@dataclasses.dataclass(eq=False)
 class Response:
     """What :func:`call` saw: the final status and headers, the body, and how
     many times the application iterable's ``close()`` ran.
@@ -327,20 +332,12 @@ class Response:
     Unpacks as ``status, header_list, body`` for tests that want the raw list.
     """
 
-    def __init__(
-        self,
-        status: str,
-        header_list: list[tuple[str, str]],
-        body: bytes,
-        close_count: int,
-        calls: list[tuple[str, list[tuple[str, str]]]],
-    ) -> None:
-        self.status = status
-        self.header_list = header_list
-        self.body = body
-        self.close_count = close_count
-        #: Every ``start_response`` call (status, headers), the last one won.
-        self.calls = calls
+    status: str
+    header_list: list[tuple[str, str]]
+    body: bytes
+    close_count: int
+    #: Every ``start_response`` call (status, headers), the last one won.
+    calls: list[tuple[str, list[tuple[str, str]]]]
 
     @property
     def status_code(self) -> int:
@@ -668,6 +665,108 @@ def late_exc_info_app(
             start_response("500 Internal Server Error", list(error_headers), sys.exc_info())
         yield from replacement
 
+
+# --- sessions/auth/errors tables ---
+
+
+def import_file(path: Path, name: str) -> ModuleType:
+    """Import the file at ``path`` as a fresh module called ``name``.
+
+    The module is registered in ``sys.modules`` (dataclasses and pickling look
+    their module up there); whatever it adds to ``sys.path`` while importing is
+    undone, so one test's example or bench script cannot shadow another's.
+    """
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    saved = list(sys.path)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = saved
+    return module
+
+
+#: Any text a client may put in a Cookie header (every ISO-8859-1 character).
+COOKIE_TEXT = st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=200)
+
+
+def cookie_headers(planted: Callable[[str, str], str]) -> st.SearchStrategy[str]:
+    """Cookie header values: any text, ``session=`` with any value, or a
+    ``session=`` cookie of value ``planted(a, b)`` between any texts a and b."""
+    return st.one_of(
+        COOKIE_TEXT,
+        st.builds("session=".__add__, COOKIE_TEXT),
+        st.builds(lambda a, b: f"{a}session={planted(a, b)}{b}", COOKIE_TEXT, COOKIE_TEXT),
+    )
+
+
+#: Any JSON value (no NaN or infinity, which JSON cannot carry).
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def session_data(min_size: int = 0) -> st.SearchStrategy[dict[str, Any]]:
+    """Session dicts of JSON values, and long repetitive ones so that the
+    signed cookie's zlib form is taken too."""
+    return st.dictionaries(
+        st.text(max_size=12), JSON_VALUES, min_size=min_size, max_size=6
+    ) | st.builds(
+        lambda word, n: {"cart": [word] * n},
+        st.text(min_size=1, max_size=8),
+        st.integers(min_size, 80),
+    )
+
+
+def flask_demo(name: str) -> Any:
+    """A small Flask app: ``/`` HTML, ``/json``, ``/boom`` raises, ``/missing``
+    aborts 404, ``/env`` shows what Flask sees of the request, ``/go``
+    redirects (302) to ``/items/``, which Flask itself redirects ``/items`` to (308)."""
+    import flask
+
+    app = flask.Flask(name)
+
+    @app.route("/")
+    def index() -> str:
+        return "<html><body><h1>Flask</h1></body></html>"
+
+    @app.route("/json")
+    def as_json() -> Any:
+        return flask.jsonify(ok=True)
+
+    @app.route("/boom")
+    def boom() -> str:
+        raise RuntimeError("flask internal detail")
+
+    @app.route("/missing")
+    def missing() -> str:
+        flask.abort(404, description="No such thing here.")
+
+    @app.route("/env")
+    def env() -> Any:
+        req = flask.request
+        return flask.jsonify(
+            remote_addr=req.remote_addr, scheme=req.scheme, host_url=req.host_url, url=req.url
+        )
+
+    @app.route("/items/")
+    def items() -> str:
+        return "items"
+
+    @app.route("/go")
+    def go() -> Any:
+        return flask.redirect("/items/")
+
     return app
 
 
@@ -776,3 +875,38 @@ def rows(first: Any, label: str, *cases: tuple[Any, str]) -> list[Any]:
     import pytest  # only these table builders need it
 
     return [pytest.param(first, value, id=f"{label}: {case}") for value, case in cases]
+
+
+def json_view_app(
+    framework: str, path: str, view: Callable[[WSGIEnvironment], dict[str, Any]]
+) -> WSGIApplication:
+    """A real ``framework`` app ("flask", "pyramid" or "bottle") whose route
+    ``path`` answers the JSON of ``view(environ)``, through the framework's own
+    routing, request object and JSON response."""
+    if framework == "flask":
+        import flask
+
+        flask_app = flask.Flask(f"wsgikit_test_{framework}")
+        flask_app.add_url_rule(path, "view", lambda: flask.jsonify(view(flask.request.environ)))
+        return flask_app
+    if framework == "pyramid":
+        from pyramid.config import Configurator
+        from pyramid.response import Response
+
+        with Configurator() as config:
+            config.add_route("view", path)
+            config.add_view(lambda req: Response(json_body=view(req.environ)), route_name="view")
+            return config.make_wsgi_app()
+    assert framework == "bottle", framework
+    import bottle
+
+    bottle_app = bottle.Bottle()
+    bottle_app.route(path, callback=lambda: view(bottle.request.environ))
+    return bottle_app
+
+
+def bad_option(error: type[Exception], case: str, match: str = "", **options: Any) -> Any:
+    """One row ``(options, error, match)`` of a bad-options table, with the id
+    ``case``: the constructor given ``options`` raises ``error`` whose message
+    matches ``match``, by default the (first) option's own name."""
+    return pytest.param(options, error, match or next(iter(options)), id=case)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from helpers import ROOT, import_file
 
 # A server-like process tree: the parent idles, a live child (a "worker")
 # burns CPU, says so, and stays alive.
@@ -31,15 +28,7 @@ time.sleep(60)
 
 @pytest.fixture(scope="module")
 def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_load_under_test", BENCH / "load.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    saved = list(sys.path)
-    try:
-        spec.loader.exec_module(module)  # puts bench/ on sys.path for load_apps
-    finally:
-        sys.path[:] = saved
-    return module
+    return import_file(ROOT / "bench" / "load.py", "bench_load_under_test")
 
 
 def test_server_cpu_and_faults_count_live_workers(load: ModuleType) -> None:

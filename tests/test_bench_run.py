@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
-import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from helpers import ROOT, import_file
 
 
 @pytest.fixture(scope="module")
 def run() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_run_under_test", BENCH / "run.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    saved = list(sys.path)
-    try:
-        spec.loader.exec_module(module)  # puts bench/ on sys.path for harness
-    finally:
-        sys.path[:] = saved
-    return module
+    return import_file(ROOT / "bench" / "run.py", "bench_run_under_test")
 
 
 def test_rounds_rotate_the_order_of_the_cases(run: ModuleType) -> None:
@@ -45,15 +33,21 @@ def test_rounds_rotate_the_order_of_the_cases(run: ModuleType) -> None:
     assert [len(member.samples) for member in members] == [4, 4, 4]
 
 
+def group_rows(run: ModuleType, **samples: list[float]) -> dict[str, Any]:
+    """The rows of group "g" whose cases ``floor``, ``anchor`` and ``ours`` (the
+    wsgikit role) took the given times per round, by case name."""
+    roles = {"floor": "floor", "anchor": "anchor", "ours": "wsgikit"}
+    members = []
+    for name, times in samples.items():
+        member = run.Case("g", name, roles[name], lambda: None)
+        member.samples = times
+        members.append(member)
+    return {row["case"]: row for row in run.group_rows("g", members)}
+
+
 def test_overheads_and_ratios_are_medians_of_per_round_figures(run: ModuleType) -> None:
-    floor = run.Case("g", "floor", "floor", lambda: None)
-    anchor = run.Case("g", "anchor", "anchor", lambda: None)
-    ours = run.Case("g", "ours", "wsgikit", lambda: None)
     # Round 2 is slow for everybody: per round, ours costs half the anchor's overhead.
-    floor.samples = [1.0, 5.0, 1.0]
-    anchor.samples = [3.0, 9.0, 3.2]
-    ours.samples = [2.0, 7.0, 2.1]
-    rows = {row["case"]: row for row in run.group_rows("g", [floor, anchor, ours])}
+    rows = group_rows(run, floor=[1.0, 5.0, 1.0], anchor=[3.0, 9.0, 3.2], ours=[2.0, 7.0, 2.1])
     row = rows["ours"]
     assert row["overhead_us"] == pytest.approx(1.1e6)  # median of 1.0, 2.0, 1.1 (s -> us)
     assert row["x_anchor_overhead"] == pytest.approx(0.5)  # 0.5, 0.5, 0.55
@@ -65,13 +59,8 @@ def test_overheads_and_ratios_are_medians_of_per_round_figures(run: ModuleType) 
 
 
 def test_rounds_where_the_anchor_costs_nothing_give_no_ratio(run: ModuleType) -> None:
-    floor = run.Case("g", "floor", "floor", lambda: None)
-    anchor = run.Case("g", "anchor", "anchor", lambda: None)
-    ours = run.Case("g", "ours", "wsgikit", lambda: None)
-    floor.samples = [1.0, 1.0, 1.0]
-    anchor.samples = [2.0, 0.9, 3.0]
-    ours.samples = [1.5, 1.5, 1.5]
-    (row,) = [row for row in run.group_rows("g", [floor, anchor, ours]) if row["case"] == "ours"]
+    rows = group_rows(run, floor=[1.0, 1.0, 1.0], anchor=[2.0, 0.9, 3.0], ours=[1.5, 1.5, 1.5])
+    row = rows["ours"]
     assert row["x_anchor_rounds_excluded"] == 1
     assert row["x_anchor_overhead"] == pytest.approx((0.5 + 0.25) / 2)
 

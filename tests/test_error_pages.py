@@ -143,6 +143,30 @@ VIEW_TEXT = "The item ID must be a number."
 MISSING_TEXT = "No such thing here."
 
 
+def _site(
+    abort: Callable[[int, str | None], None], bad_text: str | None = VIEW_TEXT
+) -> dict[str, Callable[..., None]]:
+    """The site each framework serves, path -> view: refusals through the
+    framework's own ``abort(status, text)`` (no text: its default page) and two crashes."""
+
+    def refuse(status: int, text: str | None) -> Callable[..., None]:
+        return lambda *request: abort(status, text)
+
+    def crash(error: type[Exception]) -> Callable[..., None]:
+        def view(*request: Any) -> None:
+            raise error(SECRET)
+
+        return view
+
+    return {
+        "/bad": refuse(400, bad_text),
+        "/forbidden": refuse(403, None),
+        "/items/9": refuse(404, MISSING_TEXT),
+        "/crash": crash(RuntimeError),
+        "/slow": crash(TimeoutError),
+    }
+
+
 def _flask_site(debug: bool, propagate: bool | None = None) -> WSGIApplication:
     import flask
 
@@ -150,56 +174,25 @@ def _flask_site(debug: bool, propagate: bool | None = None) -> WSGIApplication:
     app.debug = debug
     if propagate is not None:
         app.config["PROPAGATE_EXCEPTIONS"] = propagate
-
-    @app.route("/bad")
-    def bad() -> str:
-        flask.abort(400)
-
-    @app.route("/forbidden")
-    def forbidden() -> str:
-        flask.abort(403)
-
-    @app.route("/items/9")
-    def missing() -> str:
-        flask.abort(404, description=MISSING_TEXT)
-
-    @app.route("/crash")
-    def crash() -> str:
-        raise RuntimeError(SECRET)
-
-    @app.route("/slow")
-    def slow() -> str:
-        raise TimeoutError(SECRET)
-
+    # Flask's /bad keeps werkzeug's own 400 text.
+    site = _site(lambda status, text: flask.abort(status, description=text), bad_text=None)
+    for path, view in site.items():
+        app.add_url_rule(path, path, view)
     return app
 
 
 def _bottle_site(catchall: bool = True) -> WSGIApplication:
     import bottle
 
+    def abort(status: int, text: str | None) -> None:
+        if text is None:
+            bottle.abort(status)  # Bottle's default text
+        bottle.abort(status, text)
+
     app = bottle.Bottle()
     app.config["catchall"] = catchall  # Bottle 0.12: Bottle(catchall=...)
-
-    @app.route("/bad")
-    def bad() -> None:
-        bottle.abort(400, VIEW_TEXT)
-
-    @app.route("/forbidden")
-    def forbidden() -> None:
-        bottle.abort(403)
-
-    @app.route("/items/9")
-    def missing() -> None:
-        bottle.abort(404, MISSING_TEXT)
-
-    @app.route("/crash")
-    def crash() -> None:
-        raise RuntimeError(SECRET)
-
-    @app.route("/slow")
-    def slow() -> None:
-        raise TimeoutError(SECRET)
-
+    for path, view in _site(abort).items():
+        app.route(path, callback=view)
     return app
 
 
@@ -208,36 +201,17 @@ def _pyramid_site(debug: bool = False, exception_view: bool = False) -> WSGIAppl
     from pyramid.config import Configurator
     from pyramid.response import Response
 
-    def bad(request: Any) -> Response:
-        raise px.HTTPBadRequest(VIEW_TEXT)
-
-    def forbidden(request: Any) -> Response:
-        raise px.HTTPForbidden()
-
-    def missing(request: Any) -> Response:
-        raise px.HTTPNotFound(MISSING_TEXT)
-
-    def crash(request: Any) -> Response:
-        raise RuntimeError(SECRET)
-
-    def slow(request: Any) -> Response:
-        raise TimeoutError(SECRET)
+    def abort(status: int, text: str | None) -> None:
+        raise px.exception_response(status, detail=text)
 
     def failed(exc: Exception, request: Any) -> Response:
         return Response("<html><body><p>Sorry.</p></body></html>", status=500)
 
     settings = {"pyramid.debug_notfound": debug, "pyramid.debug_authorization": debug}
     with Configurator(settings=settings) as config:
-        for name, view in [
-            ("bad", bad),
-            ("forbidden", forbidden),
-            ("crash", crash),
-            ("slow", slow),
-        ]:
-            config.add_route(name, f"/{name}")
-            config.add_view(view, route_name=name)
-        config.add_route("missing", "/items/9")
-        config.add_view(missing, route_name="missing")
+        for path, view in _site(abort).items():
+            config.add_route(path, path)
+            config.add_view(view, route_name=path)
         if exception_view:
             config.add_exception_view(failed, context=Exception)
         return config.make_wsgi_app()

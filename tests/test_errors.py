@@ -17,6 +17,7 @@ from helpers import (
     SECRET,
     Handshake,
     Tracked,
+    bad_option,
     call,
     exc_info_app,
     header_values,
@@ -470,39 +471,37 @@ def test_types_and_content_type_options() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("path", "instance"),
-    [
-        pytest.param("/a b/%", "/a%20b/%25", id="quoted"),
-        pytest.param("/caf\xc3\xa9", "/caf%C3%A9", id="utf-8 bytes in latin-1"),
-        pytest.param("", "/", id="empty"),
-    ],
-)
-def test_instance_is_the_quoted_path(path: str, instance: str) -> None:
-    _, headers, body = call(JSONErrors(text_app(b"", "404 Not Found")), PATH_INFO=path)
-    assert problem(headers, body)["instance"] == instance
-
-
-# --- request id -------------------------------------------------------------------
+def request_id_row(value: str, echoed: bool, case: str) -> Any:
+    """A row: the incoming request ID ``value`` is echoed in the problem, or left out."""
+    expected = value if echoed else None
+    return pytest.param(
+        {"HTTP_X_REQUEST_ID": value}, "request_id", expected, id="request id " + case
+    )
 
 
 @pytest.mark.parametrize(
-    ("value", "echoed"),
+    ("environ", "member", "expected"),
     [
-        pytest.param("4bf92f35-77b3-4da6-a3ce-929d0e0e4736", True, id="uuid"),
-        pytest.param("req:1/abc+def==", True, id="base64ish"),
-        pytest.param("x" * 128, True, id="128 chars"),
-        pytest.param("x" * 129, False, id="too long"),
-        pytest.param('<script>alert("x")</script>', False, id="markup"),
-        pytest.param("a b", False, id="space"),
-        pytest.param("caf\xe9", False, id="non-ascii"),
-        pytest.param("", False, id="empty"),
+        pytest.param({"PATH_INFO": "/a b/%"}, "instance", "/a%20b/%25", id="instance quoted"),
+        pytest.param({"PATH_INFO": "/caf\xc3\xa9"}, "instance", "/caf%C3%A9", id="instance utf-8"),
+        pytest.param({"PATH_INFO": ""}, "instance", "/", id="instance empty"),
+        request_id_row("4bf92f35-77b3-4da6-a3ce-929d0e0e4736", True, "uuid"),
+        request_id_row("req:1/abc+def==", True, "base64ish"),
+        request_id_row("x" * 128, True, "128 chars"),
+        request_id_row("x" * 129, False, "too long"),
+        request_id_row('<script>alert("x")</script>', False, "markup"),
+        request_id_row("a b", False, "space"),
+        request_id_row("caf\xe9", False, "non-ascii"),
+        request_id_row("", False, "empty"),
     ],
 )
-def test_request_id_is_echoed_only_when_plausible(value: str, echoed: bool) -> None:
-    _, headers, body = call(JSONErrors(raising_app), HTTP_X_REQUEST_ID=value)
-    data = problem(headers, body)
-    assert data.get("request_id") == (value if echoed else None)
+@pytest.mark.parametrize("app", [raising_app, text_app(b"", "404 Not Found")], ids=["500", "404"])
+def test_problem_members_taken_from_the_request(
+    app: WSGIApplication, environ: dict[str, str], member: str, expected: str | None
+) -> None:
+    """``instance`` is the quoted path; a request ID is echoed only when plausible."""
+    _, headers, body = call(JSONErrors(app), **environ)
+    assert problem(headers, body).get(member) == expected
 
 
 def test_request_id_header_is_configurable() -> None:
@@ -641,18 +640,18 @@ def test_statuses_and_header_sets(
 @pytest.mark.parametrize(
     ("options", "error", "match"),
     [
-        pytest.param({"format": "xml"}, ValueError, "format", id="format name"),
-        pytest.param({"format": 3}, TypeError, "format", id="format type"),
-        pytest.param({"debug": "yes"}, TypeError, "debug", id="debug"),
-        pytest.param({"negotiate": 1}, TypeError, "negotiate", id="negotiate"),
-        pytest.param({"duck_typing": "no"}, TypeError, "duck_typing", id="duck_typing"),
-        pytest.param({"exceptions": [TimeoutError]}, TypeError, "exceptions", id="exc type"),
-        pytest.param({"exceptions": {"x": 500}}, TypeError, "exceptions", id="exc key"),
-        pytest.param({"exceptions": {TimeoutError: 200}}, ValueError, "exceptions", id="exc 2xx"),
-        pytest.param({"request_id_header": "bad header"}, ValueError, "request_id", id="rid"),
-        pytest.param({"types": {404: ""}}, ValueError, "types", id="types uri"),
-        pytest.param({"types": {302: "x"}}, ValueError, "types", id="types status"),
-        pytest.param({"content_type": "text/html"}, ValueError, "content_type", id="ctype"),
+        bad_option(ValueError, "format name", format="xml"),
+        bad_option(TypeError, "format type", format=3),
+        bad_option(TypeError, "debug", debug="yes"),
+        bad_option(TypeError, "negotiate", negotiate=1),
+        bad_option(TypeError, "duck_typing", duck_typing="no"),
+        bad_option(TypeError, "exc type", exceptions=[TimeoutError]),
+        bad_option(TypeError, "exc key", exceptions={"x": 500}),
+        bad_option(ValueError, "exc 2xx", exceptions={TimeoutError: 200}),
+        bad_option(ValueError, "rid", request_id_header="bad header"),
+        bad_option(ValueError, "types uri", types={404: ""}),
+        bad_option(ValueError, "types status", types={302: "x"}),
+        bad_option(ValueError, "ctype", content_type="text/html"),
     ],
 )
 def test_bad_options_are_rejected(options: dict[str, Any], error: type, match: str) -> None:

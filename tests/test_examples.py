@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 from wsgiref.types import WSGIApplication
@@ -11,17 +9,9 @@ from wsgiref.validate import validator
 
 import pytest
 import webtest
+from helpers import ROOT, import_file
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"example_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+EXAMPLES = ROOT / "examples"
 
 
 def wsgi_app(module: ModuleType) -> WSGIApplication:
@@ -39,6 +29,6 @@ def test_example_answers_without_a_server_error(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.syspath_prepend(str(EXAMPLES))
-    app = wsgi_app(load(path))
+    app = wsgi_app(import_file(path, f"example_{path.stem}"))
     response = webtest.TestApp(validator(app)).get("/", expect_errors=True)
     assert response.status_int < 500, response.body[:300]

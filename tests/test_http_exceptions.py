@@ -11,7 +11,17 @@ from typing import Any
 from wsgiref.types import StartResponse, WSGIEnvironment
 
 import pytest
-from helpers import SECRET, call, header_values, linted, problem, raising, run_wsgi, testapp
+from helpers import (
+    SECRET,
+    call,
+    flask_demo,
+    header_values,
+    linted,
+    problem,
+    raising,
+    run_wsgi,
+    testapp,
+)
 
 from wsgikit.errors import DETAILS, JSONErrors
 
@@ -417,19 +427,7 @@ def test_redirect_like_exceptions_without_a_response_are_500s(
 
 
 def test_framework_redirects_pass_through() -> None:
-    import flask
-
-    app = flask.Flask("wsgikit_test_redirects")
-
-    @app.route("/items/")
-    def items() -> str:
-        return "items"
-
-    @app.route("/go")
-    def go() -> Any:
-        return flask.redirect("/items/")
-
-    client = testapp(app, JSONErrors)
+    client = testapp(flask_demo("wsgikit_test_redirects"), JSONErrors)
     response = client.get("/items", status=308)
     assert response.headers["Location"].endswith("/items/")
     response = client.get("/go", status=302)

@@ -28,7 +28,22 @@ import itsdangerous
 import pytest
 import requests
 import webtest
-from helpers import Handshake, Tracked, call, header_values, linted, make_environ, run_wsgi, testapp
+from helpers import (
+    JSON_VALUES,
+    Handshake,
+    Tracked,
+    bad_option,
+    call,
+    cookie_headers,
+    header_values,
+    import_file,
+    json_view_app,
+    linted,
+    make_environ,
+    run_wsgi,
+    session_data,
+    testapp,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import Markup
@@ -187,19 +202,29 @@ def test_known_answer_compressed_cookie(clock: Clock) -> None:
     assert unsign(value) == {"text": "ab" * 200}
 
 
-def flask_cookie(data: dict[str, Any], secret: str = SECRET) -> str:
-    """The session cookie a real Flask app writes for ``data``."""
+def flask_session_app(data: dict[str, Any], secret: str = SECRET) -> Any:
+    """A real Flask app: ``/write`` puts ``data`` in Flask's own session,
+    ``/read`` shows the session Flask read."""
     import flask
 
     app = flask.Flask("known_answer")
     app.secret_key = secret
 
-    @app.route("/")
-    def index() -> str:
+    @app.route("/write")
+    def write() -> str:
         flask.session.update(data)
         return "ok"
 
-    response = app.test_client().get("/")
+    @app.route("/read")
+    def read() -> Any:
+        return repr(sorted(flask.session.items()))
+
+    return app
+
+
+def flask_cookie(data: dict[str, Any], secret: str = SECRET) -> str:
+    """The session cookie a real Flask app writes for ``data``."""
+    response = flask_session_app(data, secret).test_client().get("/write")
     return response.headers["Set-Cookie"]
 
 
@@ -278,19 +303,46 @@ def test_change_writes_a_cookie_that_reads_back() -> None:
 
 
 @pytest.mark.parametrize(
-    ("vary", "expected"),
+    ("vary", "expected", "write"),
     [
-        pytest.param([], ["Cookie"], id="none"),
-        pytest.param(["Accept-Encoding"], ["Accept-Encoding, Cookie"], id="merged"),
-        pytest.param(["accept-encoding, COOKIE"], ["accept-encoding, COOKIE"], id="already there"),
-        pytest.param(["*"], ["*"], id="star"),
-        pytest.param(["Accept", "Origin"], ["Accept, Origin, Cookie"], id="two headers, one out"),
+        pytest.param([], ["Cookie"], False, id="none"),
+        pytest.param(["Accept-Encoding"], ["Accept-Encoding, Cookie"], False, id="merged"),
+        pytest.param(
+            ["accept-encoding, COOKIE"], ["accept-encoding, COOKIE"], False, id="already there"
+        ),
+        pytest.param(["*"], ["*"], False, id="star"),
+        pytest.param(
+            ["Accept", "Origin"], ["Accept, Origin, Cookie"], False, id="two headers, one out"
+        ),
+        pytest.param(["Accept"], ["Accept, Cookie"], True, id="merged, cookie set"),
+        pytest.param(["cookie"], ["cookie"], True, id="names Cookie already, cookie set"),
+        pytest.param(["*"], ["*"], True, id="star, cookie set"),
     ],
 )
-def test_vary_cookie_is_merged(vary: list[str], expected: list[str]) -> None:
-    app = SessionMiddleware(session_app(lambda s: s.get("x"), [("Vary", v) for v in vary]), SECRET)
-    _, headers, _ = call(app)
+def test_vary_cookie_is_merged_into_a_copy_of_the_app_headers(
+    vary: list[str], expected: list[str], write: bool
+) -> None:
+    """Read or written, the session's response varies on Cookie; the list the
+    app passed to start_response is left as it was."""
+    app_headers = [("Content-Type", "text/plain"), *[("Vary", value) for value in vary]]
+    sent = list(app_headers)
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        session = get_session(environ)
+        if write:
+            session["a"] = 1
+        else:
+            session.get("a")
+        start_response("200 OK", app_headers)
+        return [b""]
+
+    _, headers, _ = call(SessionMiddleware(app, SECRET))
+    assert app_headers == sent
     assert header_values(headers, "Vary") == expected
+    if write:
+        assert unsign(value_of(set_cookie(headers))) == {"a": 1}
+    else:
+        assert set_cookie(headers) is None
 
 
 @pytest.mark.parametrize(
@@ -1100,28 +1152,6 @@ def test_head_request_gets_the_cookie() -> None:
     assert unsign(value_of(set_cookie(headers))) == {"a": 1}
 
 
-@pytest.mark.parametrize(
-    ("vary", "sent"),
-    [
-        pytest.param("Accept", "Accept, Cookie", id="Vary merged"),
-        pytest.param("cookie", "cookie", id="Vary names Cookie already"),
-        pytest.param("*", "*", id="Vary *"),
-    ],
-)
-def test_app_headers_are_not_mutated(vary: str, sent: str) -> None:
-    app_headers = [("Content-Type", "text/plain"), ("Vary", vary)]
-
-    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        get_session(environ)["a"] = 1
-        start_response("200 OK", app_headers)
-        return [b""]
-
-    _, headers, _ = call(SessionMiddleware(app, SECRET))
-    assert app_headers == [("Content-Type", "text/plain"), ("Vary", vary)]
-    assert header_values(headers, "Vary") == [sent]
-    assert unsign(value_of(set_cookie(headers))) == {"a": 1}
-
-
 def test_session_beside_a_cookie_that_is_not_utf8_is_read() -> None:
     """Another cookie's non-UTF-8 bytes (werkzeug.http.parse_cookie raises on
     them) do not cost the session."""
@@ -1191,60 +1221,42 @@ def test_error_in_our_start_response_closes_a_lazy_iterable_once() -> None:
 @pytest.mark.parametrize(
     ("options", "error", "match"),
     [
-        pytest.param({"secret_key": ""}, ValueError, "secret_key", id="empty key"),
-        pytest.param({"secret_key": None}, TypeError, "secret_key", id="no key"),
-        pytest.param({"secret_key": 42}, TypeError, "secret_key", id="int key"),
-        pytest.param({"fallback_keys": "old"}, TypeError, "fallback_keys", id="one str fallback"),
-        pytest.param({"fallback_keys": [""]}, ValueError, "fallback_keys", id="empty fallback"),
-        pytest.param({"fallback_keys": [1]}, TypeError, "fallback_keys", id="int fallback"),
-        pytest.param({"cookie_name": "a b"}, ValueError, "cookie_name", id="space in name"),
-        pytest.param({"cookie_name": "a;b"}, ValueError, "cookie_name", id="; in name"),
-        pytest.param({"cookie_name": ""}, ValueError, "cookie_name", id="empty name"),
-        pytest.param({"cookie_name": b"s"}, TypeError, "cookie_name", id="bytes name"),
-        pytest.param({"max_age": 0}, ValueError, "max_age", id="zero max_age"),
-        pytest.param({"max_age": -5}, ValueError, "max_age", id="negative max_age"),
-        pytest.param({"max_age": "3600"}, TypeError, "max_age", id="str max_age"),
-        pytest.param({"max_age": True}, TypeError, "max_age", id="bool max_age"),
-        pytest.param({"max_age": 1.5}, TypeError, "max_age", id="float max_age"),
-        pytest.param({"samesite": "sometimes"}, ValueError, "samesite", id="bad samesite"),
-        pytest.param({"samesite": "None"}, ValueError, "secure", id="SameSite=None not secure"),
-        pytest.param({"partitioned": True}, ValueError, "secure", id="partitioned not secure"),
-        pytest.param({"secure": "yes"}, TypeError, "secure", id="str secure"),
-        pytest.param({"httponly": 1}, TypeError, "httponly", id="int httponly"),
-        pytest.param({"flask_compatible": None}, TypeError, "flask_compatible", id="None flag"),
-        pytest.param({"refresh_each_request": "no"}, TypeError, "refresh", id="str refresh"),
-        pytest.param({"domain": "exa mple.com"}, ValueError, "domain", id="bad domain"),
-        pytest.param({"domain": 5}, TypeError, "domain", id="int domain"),
-        pytest.param({"path": "app"}, ValueError, "path", id="relative path"),
-        pytest.param({"path": "/a;b"}, ValueError, "path", id="; in path"),
-        pytest.param({"salt": 5}, TypeError, "salt", id="int salt"),
-        pytest.param({"digest": "md4x"}, ValueError, "digest", id="unknown digest"),
-        pytest.param({"digest": "shake_128"}, ValueError, "digest", id="variable digest"),
-        pytest.param({"digest": hashlib.sha256}, TypeError, "digest", id="digest function"),
-        pytest.param({"serializer": object()}, TypeError, "serializer", id="bad serializer"),
-        pytest.param({"oversize": "ignore"}, ValueError, "oversize", id="bad oversize"),
-        pytest.param({"oversize": None}, ValueError, "oversize", id="None oversize"),
-        pytest.param({"permanent": "no"}, TypeError, "permanent", id="str permanent"),
-        pytest.param({"detect_changes": 1}, TypeError, "detect_changes", id="int detect"),
-        pytest.param({"serializer": json}, TypeError, "serializer", id="json module is text"),
-        pytest.param(
-            {"cookie_name": "__Host-s", "secure": True, "path": "/a"},
-            ValueError,
-            "__Host-",
-            id="__Host- with a path",
-        ),
-        pytest.param({"cookie_name": "__Secure-s"}, ValueError, "__Secure-", id="__Secure- plain"),
-        # Browsers apply the prefix rules case-insensitively (#8).
-        pytest.param({"cookie_name": "__host-sid"}, ValueError, "__Host-", id="__host- plain"),
-        pytest.param({"cookie_name": "__HOST-sid"}, ValueError, "__Host-", id="__HOST- plain"),
-        pytest.param(
-            {"cookie_name": "__hOsT-sid", "secure": True, "domain": "example.com"},
-            ValueError,
-            "__Host-",
-            id="__hOsT- with a domain",
-        ),
-        pytest.param({"cookie_name": "__secure-sid"}, ValueError, "__Secure-", id="__secure-"),
-        pytest.param({"cookie_name": "__SECURE-sid"}, ValueError, "__Secure-", id="__SECURE-"),
+        bad_option(ValueError, "empty key", secret_key=""),
+        bad_option(TypeError, "no key", secret_key=None),
+        bad_option(TypeError, "int key", secret_key=42),
+        bad_option(TypeError, "one str fallback", fallback_keys="old"),
+        bad_option(ValueError, "empty fallback", fallback_keys=[""]),
+        bad_option(TypeError, "int fallback", fallback_keys=[1]),
+        bad_option(ValueError, "space in name", cookie_name="a b"),
+        bad_option(ValueError, "; in name", cookie_name="a;b"),
+        bad_option(ValueError, "empty name", cookie_name=""),
+        bad_option(TypeError, "bytes name", cookie_name=b"s"),
+        bad_option(ValueError, "zero max_age", max_age=0),
+        bad_option(ValueError, "negative max_age", max_age=-5),
+        bad_option(TypeError, "str max_age", max_age="3600"),
+        bad_option(TypeError, "bool max_age", max_age=True),
+        bad_option(TypeError, "float max_age", max_age=1.5),
+        bad_option(ValueError, "bad samesite", samesite="sometimes"),
+        bad_option(ValueError, "SameSite=None not secure", "secure", samesite="None"),
+        bad_option(ValueError, "partitioned not secure", "secure", partitioned=True),
+        bad_option(TypeError, "str secure", secure="yes"),
+        bad_option(TypeError, "int httponly", httponly=1),
+        bad_option(TypeError, "None flag", flask_compatible=None),
+        bad_option(TypeError, "str refresh", refresh_each_request="no"),
+        bad_option(ValueError, "bad domain", domain="exa mple.com"),
+        bad_option(TypeError, "int domain", domain=5),
+        bad_option(ValueError, "relative path", path="app"),
+        bad_option(ValueError, "; in path", path="/a;b"),
+        bad_option(TypeError, "int salt", salt=5),
+        bad_option(ValueError, "unknown digest", digest="md4x"),
+        bad_option(ValueError, "variable digest", digest="shake_128"),
+        bad_option(TypeError, "digest function", digest=hashlib.sha256),
+        bad_option(TypeError, "bad serializer", serializer=object()),
+        bad_option(ValueError, "bad oversize", oversize="ignore"),
+        bad_option(ValueError, "None oversize", oversize=None),
+        bad_option(TypeError, "str permanent", permanent="no"),
+        bad_option(TypeError, "int detect", detect_changes=1),
+        bad_option(TypeError, "json module is text", serializer=json),
     ],
 )
 def test_bad_options_fail_at_construction(
@@ -1255,6 +1267,34 @@ def test_bad_options_fail_at_construction(
         options["serializer"] = _BytesSerializer()
     with pytest.raises(error, match=match):
         SessionMiddleware(ignoring_app, secret, **options)
+
+
+@pytest.mark.parametrize(
+    ("cookie_name", "options", "prefix"),
+    [
+        pytest.param(
+            "__Host-s", {"secure": True, "path": "/a"}, "__Host-", id="__Host- with a path"
+        ),
+        pytest.param("__Secure-s", {}, "__Secure-", id="__Secure- plain"),
+        # Browsers apply the prefix rules case-insensitively (#8).
+        pytest.param("__host-sid", {}, "__Host-", id="__host- plain"),
+        pytest.param("__HOST-sid", {}, "__Host-", id="__HOST- plain"),
+        pytest.param(
+            "__hOsT-sid",
+            {"secure": True, "domain": "example.com"},
+            "__Host-",
+            id="__hOsT- with a domain",
+        ),
+        pytest.param("__secure-sid", {}, "__Secure-", id="__secure-"),
+        pytest.param("__SECURE-sid", {}, "__Secure-", id="__SECURE-"),
+    ],
+)
+def test_cookie_name_prefix_rules_fail_at_construction(
+    cookie_name: str, options: dict[str, Any], prefix: str
+) -> None:
+    """A ``__Secure-`` name needs ``secure``; a ``__Host-`` name also path ``/`` and no domain."""
+    with pytest.raises(ValueError, match=prefix):
+        SessionMiddleware(ignoring_app, SECRET, cookie_name=cookie_name, **options)
 
 
 class _BytesSerializer:
@@ -1334,15 +1374,7 @@ def test_examples_read_the_secret_key_from_the_environment(
 
 
 def _load_example(path: Path, tag: str) -> Any:
-    import importlib.util
-    import sys
-
-    spec = importlib.util.spec_from_file_location(f"session_example_{path.stem}_{tag}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_file(path, f"session_example_{path.stem}_{tag}")
 
 
 def test_options_are_public_attributes() -> None:
@@ -1380,17 +1412,8 @@ def test_custom_serializer() -> None:
 # --- property tests -------------------------------------------------------------------
 
 
-COOKIE_TEXT = st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=200)
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    header_value=st.one_of(
-        COOKIE_TEXT,
-        st.builds(lambda v: "session=" + v, COOKIE_TEXT),
-        st.builds(lambda a, b: f"{a}session={signed({'a': 1})}{b}", COOKIE_TEXT, COOKIE_TEXT),
-    )
-)
+@given(header_value=cookie_headers(lambda a, b: signed({"a": 1})))
 def test_any_cookie_header_gives_a_dict_session(header_value: str) -> None:
     seen: list[Any] = []
     app = middleware(lambda s: seen.append((type(s), dict(s))))
@@ -1399,19 +1422,6 @@ def test_any_cookie_header_gives_a_dict_session(header_value: str) -> None:
     [(kind, data)] = seen
     assert kind is Session and isinstance(data, dict)
     assert data in ({}, {"a": 1})
-
-
-JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
 
 
 @settings(max_examples=100, deadline=None)
@@ -1489,24 +1499,6 @@ def test_tagged_json_reads_what_flask_reads(value: Any, escaped: bool) -> None:
 # --- Flask interoperability ----------------------------------------------------------
 
 
-def _flask_app() -> Any:
-    import flask
-
-    app = flask.Flask("interop")
-    app.secret_key = SECRET
-
-    @app.route("/write")
-    def write() -> str:
-        flask.session.update(TAGGED)
-        return "ok"
-
-    @app.route("/read")
-    def read() -> Any:
-        return repr(sorted(flask.session.items()))
-
-    return app
-
-
 def test_flask_writes_we_read() -> None:
     cookie = flask_cookie(TAGGED)
     seen: list[dict[str, Any]] = []
@@ -1518,7 +1510,7 @@ def test_flask_writes_we_read() -> None:
 
 def test_we_write_flask_reads() -> None:
     _, headers, _ = call(middleware(setter(**TAGGED), flask_compatible=True))
-    flask_app = _flask_app()
+    flask_app = flask_session_app(TAGGED)
     client = flask_app.test_client()
     client.set_cookie("session", value_of(set_cookie(headers)))
     assert client.get("/read").text == repr(sorted(TAGGED.items()))
@@ -1749,46 +1741,16 @@ def test_flask_mode_merges_with_an_inner_wsgi_layer() -> None:
 # --- real frameworks use the session via the environ -----------------------------------
 
 
+def count_visits(environ: WSGIEnvironment) -> dict[str, Any]:
+    session = get_session(environ)
+    session["n"] = session.get("n", 0) + 1
+    return {"n": session["n"]}
+
+
 @pytest.fixture(params=["flask", "pyramid", "bottle"])
 def counting_app(request: pytest.FixtureRequest) -> WSGIApplication:
     """A framework app counting visits in ``get_session(environ)["n"]`` at ``/``."""
-    kind = request.param
-    if kind == "flask":
-        import flask
-
-        app = flask.Flask("count")
-
-        @app.route("/")
-        def index() -> Any:
-            session = get_session(flask.request.environ)
-            session["n"] = session.get("n", 0) + 1
-            return flask.jsonify(n=session["n"])
-
-        return app
-    if kind == "pyramid":
-        from pyramid.config import Configurator
-        from pyramid.response import Response
-
-        def view(req: Any) -> Response:
-            session = get_session(req.environ)
-            session["n"] = session.get("n", 0) + 1
-            return Response(json_body={"n": session["n"]})
-
-        with Configurator() as config:
-            config.add_route("index", "/")
-            config.add_view(view, route_name="index")
-            return config.make_wsgi_app()
-    import bottle
-
-    bottle_app = bottle.Bottle()
-
-    @bottle_app.route("/")
-    def bottle_index() -> dict[str, int]:
-        session = get_session(bottle.request.environ)
-        session["n"] = session.get("n", 0) + 1
-        return {"n": session["n"]}
-
-    return bottle_app
+    return json_view_app(request.param, "/", count_visits)
 
 
 def test_frameworks_keep_a_session_across_requests(counting_app: WSGIApplication) -> None:
@@ -1933,27 +1895,8 @@ def _read_through(app: SessionMiddleware, value: str) -> dict[str, Any]:
     return seen[0]
 
 
-JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.text()
-    | st.floats(allow_nan=False, allow_infinity=False),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-SESSIONS = st.dictionaries(st.text(max_size=10), JSON_VALUES, min_size=1, max_size=6) | st.builds(
-    # repetitive sessions, so that the zlib form is taken too
-    lambda word, n: {"cart": [word] * n},
-    st.text(min_size=1, max_size=8),
-    st.integers(1, 80),
-)
-
-
 @settings(max_examples=1500, deadline=None)
-@given(data=SESSIONS, fallbacks=st.integers(0, 2), signer=st.integers(0, 2))
+@given(data=session_data(min_size=1), fallbacks=st.integers(0, 2), signer=st.integers(0, 2))
 def test_cookies_are_itsdangerous_bytes_both_ways_through_the_middleware(
     data: dict[str, Any], fallbacks: int, signer: int
 ) -> None:
