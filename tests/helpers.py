@@ -665,6 +665,8 @@ def late_exc_info_app(
             start_response("500 Internal Server Error", list(error_headers), sys.exc_info())
         yield from replacement
 
+    return app
+
 
 # --- sessions/auth/errors tables ---
 
