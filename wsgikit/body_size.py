@@ -119,6 +119,9 @@ class MaxBodySize:
         if not (length.isdigit() and length.isascii()):
             logger.info("invalid Content-Length %s: answered 400", log_escape(length[:64]))
             return answer(environ, start_response, BAD_REQUEST, [_PLAIN_TEXT], _INVALID_LENGTH)
+        if len(length) < self._digits:
+            # Fewer digits than the limit: below it, whatever they are.
+            return self.app(environ, start_response)
         digits = length.lstrip("0")
         if len(digits) > self._digits or int(digits or "0") > self.limit:
             # Compared by length first: int() refuses over 4300 digits.

@@ -204,8 +204,9 @@ class JSONErrors:
             raise ValueError(f"content_type: must be a JSON media type, not {content_type!r}")
         self.content_type = content_type
 
-        # Precomputed for the request path.
+        # Precomputed for the request path: bound once, not per request.
         self._decide_plan = self._decide
+        self._on_error = self._on_body_error
         # Whether this instance's server has a status is known only inside the
         # core; the environ is the one per-request place shared with decide()
         # that costs nothing (a per-request object would add ~0.35 us to every
@@ -235,7 +236,7 @@ class JSONErrors:
         kind = type(app_iter)
         if kind is list or kind is tuple:
             return app_iter
-        return guard_body(app_iter, environ, start_response, self._on_body_error)
+        return guard_body(app_iter, environ, start_response, self._on_error)
 
     # --- responses the application made -------------------------------------
 
@@ -323,10 +324,13 @@ class JSONErrors:
                 if served is not None:
                     return served
         code, detail, extra_headers = _classify(exc, registered, trusted, environ)
-        method, path = request_line(environ)
         if code < 500:
-            logger.info("%s %s: %s answered with %d", method, path, type(exc).__name__, code)
+            # Checked first: escaping the request line is most of a record's cost.
+            if logger.isEnabledFor(logging.INFO):
+                method, path = request_line(environ)
+                logger.info("%s %s: %s answered with %d", method, path, type(exc).__name__, code)
         else:
+            method, path = request_line(environ)
             logger.error(
                 "%s %s: unhandled exception, answered with %d",
                 method,
@@ -376,8 +380,12 @@ class JSONErrors:
         a ready-made response) through the same decision as any response:
         1xx-3xx go out untouched, 4xx/5xx pages become JSON. ``None`` when
         the exception failed to make its response."""
-        method, path = request_line(environ)
-        logger.debug("%s %s: %s answered with its own response", method, path, type(exc).__name__)
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if debug:
+            method, path = request_line(environ)
+            logger.debug(
+                "%s %s: %s answered with its own response", method, path, type(exc).__name__
+            )
         exc_info: ExcInfo | None = None
         if environ.get(self._started_key):
             # The server has the app's status already: replace it (PEP 3333).
@@ -385,17 +393,18 @@ class JSONErrors:
         try:
             body = intercept(own, environ, start_response, self._decide_plan, exc_info)
         except Exception:
-            logger.debug(
-                "%s %s: %s could not make its response",
-                method,
-                path,
-                type(exc).__name__,
-                exc_info=True,
-            )
+            if debug:
+                logger.debug(
+                    "%s %s: %s could not make its response",
+                    method,
+                    path,
+                    type(exc).__name__,
+                    exc_info=True,
+                )
             return None
         finally:
             exc_info = None  # break the frame <-> traceback cycle
-        return guard_body(body, environ, start_response, self._on_body_error)
+        return guard_body(body, environ, start_response, self._on_error)
 
 
 # --- private helpers -------------------------------------------------------------
