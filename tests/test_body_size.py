@@ -467,3 +467,23 @@ def test_a_post_without_length_on_an_unterminated_input_has_no_body() -> None:
         MaxBodySize(reader, LIMIT), lint=False, body=b"x" * 100, REQUEST_METHOD="POST"
     )
     assert (status, body) == ("200 OK", b"BytesIO")
+
+
+@given(limit=st.integers(0, 10**7), length=st.from_regex(r"\A[0-9]{1,10}\Z"))
+def test_a_declared_length_passes_exactly_when_int_says_it_is_within_the_limit(
+    limit: int, length: str
+) -> None:
+    """A length with fewer digits than the limit passes without being parsed;
+    whatever the digits and leading zeros, the answer is int()'s."""
+    reached: list[bool] = []
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        reached.append(True)
+        start_response("200 OK", [])
+        return []
+
+    environ = make_environ(REQUEST_METHOD="POST", CONTENT_LENGTH=length)
+    calls, _, _ = run_wsgi(MaxBodySize(app, limit), environ)
+    within = int(length) <= limit
+    assert reached == ([True] if within else [])
+    assert calls[0][0] == ("200 OK" if within else "413 Content Too Large")

@@ -1,4 +1,10 @@
-"""Reporting an unhandled exception, for :class:`~wsgikit.errors.JSONErrors`.
+"""Exceptions from an application: watching its body for them, answering in
+place of its response, and reporting them.
+
+:func:`guard_body` and :func:`answer` serve every layer that turns an
+exception into a response of its own (:class:`~wsgikit.errors.JSONErrors`, and
+:class:`~wsgikit.body_size.MaxBodySize` for :class:`~wsgikit.body_size.BodyTooLarge`).
+The rest reports an unhandled exception for JSONErrors.
 
 A 5xx exception's traceback goes to logging (logger ``wsgikit.errors``) and to
 the server's ``wsgi.errors`` stream -- once: most servers give ``sys.stderr`` as
@@ -13,11 +19,66 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
-from wsgiref.types import WSGIEnvironment
+from collections.abc import Callable, Iterable
+from functools import partial
+from types import TracebackType
+from typing import TypeAlias, cast
+from wsgiref.types import StartResponse, WSGIEnvironment
 
+from ._bodies import guard
 from ._http import log_safe
+from ._types import Headers
+
+#: ``on_error(environ, start_response, exc, sent)``: what :func:`guard_body`
+#: calls for an exception raised while the server iterates the body; returns
+#: a replacement body, or ``None`` to re-raise.
+OnBodyError: TypeAlias = Callable[
+    [WSGIEnvironment, StartResponse, BaseException, bool], Iterable[bytes] | None
+]
 
 logger = logging.getLogger("wsgikit.errors")
+
+
+def guard_body(
+    body: Iterable[bytes],
+    environ: WSGIEnvironment,
+    start_response: StartResponse,
+    on_error: OnBodyError,
+) -> Iterable[bytes]:
+    """``body`` (what :func:`~wsgikit._response.intercept` returned) with an
+    exception raised while the server iterates it handed to ``on_error``
+    (see :func:`~wsgikit._bodies.guard`); a file wrapper reaches the server
+    unwrapped. A caller on a hot path checks for a ``list`` or ``tuple``
+    first: those are returned as they are, but only after building the
+    callback."""
+    return guard(body, partial(on_error, environ, start_response), environ.get("wsgi.file_wrapper"))
+
+
+def answer(
+    environ: WSGIEnvironment,
+    start_response: StartResponse,
+    status: str,
+    headers: Headers,
+    body: bytes,
+    replaces: BaseException | None = None,
+) -> list[bytes]:
+    """Send ``body`` with ``headers`` (a new list, extended here) and its
+    ``Content-Length``; no body for ``HEAD``. With ``replaces``, the exception
+    that interrupted a response whose status the server already has, it goes
+    as PEP 3333 ``exc_info``: the server replaces the status, or re-raises if
+    the headers went out."""
+    headers.append(("Content-Length", str(len(body))))
+    if replaces is None:
+        start_response(status, headers)
+    else:
+        exc_info = (type(replaces), replaces, cast(TracebackType, replaces.__traceback__))
+        try:
+            start_response(status, headers, exc_info)
+        finally:
+            del replaces, exc_info  # break the frame <-> traceback cycle
+    if environ.get("REQUEST_METHOD") == "HEAD":
+        return []
+    return [body]
 
 
 def request_line(environ: WSGIEnvironment) -> tuple[str, str]:

@@ -4,9 +4,9 @@ werkzeug (and so Flask), WebOb, Pyramid and Bottle signal "answer with this
 status" by raising an exception. This module tells those apart from any other
 exception without importing a framework -- by class name and top-level package
 along the MRO -- and reads what they carry: the status (an ``int`` ``code`` or
-``status_code``), the headers (werkzeug's ``get_headers()``, WebOb's and
-Bottle's ``headerlist``) and, for redirects and other statuses below 400, the
-response they make themselves.
+``status_code``), the description, the headers (werkzeug's ``get_headers()``,
+WebOb's and Bottle's ``headerlist``) and, for redirects and other statuses
+below 400, the response they make themselves.
 
 Everything is duck-typed and defensive: an exception whose attributes raise or
 hold the wrong types yields "nothing known", never an error. Whether a status
@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+from ._error_pages import one_line
 
 logger = logging.getLogger("wsgikit.errors")
 
@@ -82,6 +84,23 @@ def exception_headers(exc: Exception, environ: WSGIEnvironment) -> list[tuple[st
         and isinstance(item[0], str)
         and isinstance(item[1], str)
     ]
+
+
+def exception_text(exc: Exception) -> str | None:
+    """The description an exception carries, on one line (werkzeug's
+    ``description``, WebOb's ``detail`` and ``explanation``, Bottle's
+    ``body``; a class registered with JSONErrors is read the same way), or
+    ``None``. Whether it may be shown is the caller's decision."""
+    for attr in ("description", "detail", "explanation", "body"):
+        try:
+            value = getattr(exc, attr, None)
+        except Exception:
+            continue
+        if isinstance(value, str):
+            text = one_line(value)
+            if text:
+                return text
+    return None
 
 
 def own_response(exc: Exception) -> WSGIApplication | None:

@@ -18,15 +18,12 @@ JSON.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from functools import partial
-from types import TracebackType
-from typing import cast
+from collections.abc import Callable, Iterable, Iterator
 from wsgiref.types import InputStream, StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ._bodies import guard
+from ._error_log import answer, guard_body
 from ._http import log_escape
 from ._options import check_int
 from ._response import Headers, Plan, intercept
@@ -35,6 +32,8 @@ logger = logging.getLogger("wsgikit.body_size")
 
 TOO_LARGE = "413 Content Too Large"
 BAD_REQUEST = "400 Bad Request"
+_PLAIN_TEXT = ("Content-Type", "text/plain; charset=utf-8")
+_INVALID_LENGTH = b"Invalid Content-Length header.\n"
 # Methods whose body is not bounded when it has no declared length.
 _NO_BODY = frozenset({"GET", "HEAD"})
 
@@ -119,7 +118,10 @@ class MaxBodySize:
             return self.app(environ, start_response)
         if not (length.isdigit() and length.isascii()):
             logger.info("invalid Content-Length %s: answered 400", log_escape(length[:64]))
-            return _answer(environ, start_response, BAD_REQUEST, "Invalid Content-Length header.")
+            return answer(environ, start_response, BAD_REQUEST, [_PLAIN_TEXT], _INVALID_LENGTH)
+        if len(length) < self._digits:
+            # Fewer digits than the limit: below it, whatever they are.
+            return self.app(environ, start_response)
         digits = length.lstrip("0")
         if len(digits) > self._digits or int(digits or "0") > self.limit:
             # Compared by length first: int() refuses over 4300 digits.
@@ -138,14 +140,7 @@ class MaxBodySize:
             body = intercept(self.app, environ, start_response, stream.decide)
         except BodyTooLarge as exc:
             return self._too_large(environ, start_response, exc if stream.started else None)
-        kind = type(body)
-        if kind is list or kind is tuple:
-            return body
-        return guard(
-            body,
-            partial(self._on_body_error, environ, start_response),
-            environ.get("wsgi.file_wrapper"),
-        )
+        return guard_body(body, environ, start_response, self._on_body_error)
 
     def _on_body_error(
         self,
@@ -166,8 +161,8 @@ class MaxBodySize:
         start_response: StartResponse,
         exc: BodyTooLarge | None,
     ) -> Iterable[bytes]:
-        text = f"The request body is larger than the limit of {self.limit} bytes."
-        return _answer(environ, start_response, TOO_LARGE, text, exc)
+        body = f"The request body is larger than the limit of {self.limit} bytes.\n".encode()
+        return answer(environ, start_response, TOO_LARGE, [_PLAIN_TEXT], body, exc)
 
 
 class _LimitedInput:
@@ -191,27 +186,17 @@ class _LimitedInput:
         return None
 
     def read(self, size: int | None = -1) -> bytes:
-        left = self._check()
-        if size is not None and 0 <= size <= left:
-            data = self._stream.read(size)
-            self._left = left - len(data)
-            return data
         if size is not None and size >= 0:
-            return self._take(self._stream.read(left + 1))
+            return self._bounded(self._stream.read, size)
         parts: list[bytes] = []
         while True:  # read() to the end: in steps that cannot pass the limit unseen
-            data = self._take(self._stream.read(self._left + 1))
+            data = self._bounded(self._stream.read, None)
             if not data:
                 return b"".join(parts)
             parts.append(data)
 
     def readline(self, size: int | None = -1) -> bytes:
-        left = self._check()
-        if size is not None and 0 <= size <= left:
-            line = self._stream.readline(size)
-            self._left = left - len(line)
-            return line
-        return self._take(self._stream.readline(left + 1))
+        return self._bounded(self._stream.readline, size)
 
     def readlines(self, hint: int | None = -1) -> list[bytes]:
         lines: list[bytes] = []
@@ -234,11 +219,18 @@ class _LimitedInput:
             raise StopIteration
         return line
 
-    def _check(self) -> int:
+    def _bounded(self, read: Callable[[int], bytes], size: int | None) -> bytes:
+        """``read(size)`` when ``size`` fits in what is left; else (``None``,
+        negative or too large) ``read`` of one byte more than is left, which
+        raises if the data does not fit. Raises once the limit was crossed."""
         left = self._left
         if left < 0:
             raise BodyTooLarge(self.limit)
-        return left
+        if size is not None and 0 <= size <= left:
+            data = read(size)
+            self._left = left - len(data)
+            return data
+        return self._take(read(left + 1))
 
     def _take(self, data: bytes) -> bytes:
         """``data`` if it fits in what is left, counted; else raise."""
@@ -251,28 +243,3 @@ class _LimitedInput:
             raise BodyTooLarge(self.limit)
         self._left -= len(data)
         return data
-
-
-def _answer(
-    environ: WSGIEnvironment,
-    start_response: StartResponse,
-    status: str,
-    text: str,
-    exc: BaseException | None = None,
-) -> list[bytes]:
-    """Send a short plain-text answer; with ``exc`` it replaces a status the
-    server already has (PEP 3333 ``exc_info``, the server re-raises if the
-    headers went out)."""
-    body = f"{text}\n".encode()
-    headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
-    if exc is None:
-        start_response(status, headers)
-    else:
-        exc_info = (type(exc), exc, cast(TracebackType, exc.__traceback__))
-        try:
-            start_response(status, headers, exc_info)
-        finally:
-            del exc, exc_info  # break the frame <-> traceback cycle
-    if environ.get("REQUEST_METHOD") == "HEAD":
-        return []
-    return [body]

@@ -13,8 +13,9 @@ endless error stream would be read to its end.
 
 This module decides *when* and *with which status*; the rest lives in private
 modules: ``_error_pages`` (the description found in a framework's error page),
-``_http_exceptions`` (recognising a framework's HTTP exception), ``_problem``
-(the JSON body) and ``_error_log`` (writing a traceback once).
+``_http_exceptions`` (recognising a framework's HTTP exception and reading
+what it carries), ``_problem`` (the JSON body) and ``_error_log`` (guarding
+the body, sending the answer, writing a traceback once).
 """
 
 from __future__ import annotations
@@ -29,8 +30,14 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from ._bodies import guard
-from ._error_log import format_traceback, request_line, safe_str, write_errors
+from ._error_log import (
+    answer,
+    format_traceback,
+    guard_body,
+    request_line,
+    safe_str,
+    write_errors,
+)
 from ._error_pages import DESCRIPTION_MAX_LENGTH as DESCRIPTION_MAX_LENGTH
 from ._error_pages import DESCRIPTION_SCAN_LIMIT as DESCRIPTION_SCAN_LIMIT
 from ._error_pages import HTML_TYPES, description_from_body, one_line, parse_content_type
@@ -39,6 +46,7 @@ from ._http import TOKEN, media_type, status_code, with_vary
 from ._http_exceptions import (
     carried_status,
     exception_headers,
+    exception_text,
     is_framework_exception,
     own_response,
 )
@@ -196,8 +204,9 @@ class JSONErrors:
             raise ValueError(f"content_type: must be a JSON media type, not {content_type!r}")
         self.content_type = content_type
 
-        # Precomputed for the request path.
+        # Precomputed for the request path: bound once, not per request.
         self._decide_plan = self._decide
+        self._on_error = self._on_body_error
         # Whether this instance's server has a status is known only inside the
         # core; the environ is the one per-request place shared with decide()
         # that costs nothing (a per-request object would add ~0.35 us to every
@@ -227,18 +236,7 @@ class JSONErrors:
         kind = type(app_iter)
         if kind is list or kind is tuple:
             return app_iter
-        return self._guarded(environ, start_response, app_iter)
-
-    def _guarded(
-        self, environ: WSGIEnvironment, start_response: StartResponse, body: Iterable[bytes]
-    ) -> Iterable[bytes]:
-        """``body`` with exceptions raised while it is iterated handled by
-        :meth:`_on_body_error`; a file wrapper reaches the server unwrapped."""
-        return guard(
-            body,
-            partial(self._on_body_error, environ, start_response),
-            environ.get("wsgi.file_wrapper"),
-        )
+        return guard_body(app_iter, environ, start_response, self._on_error)
 
     # --- responses the application made -------------------------------------
 
@@ -326,10 +324,13 @@ class JSONErrors:
                 if served is not None:
                     return served
         code, detail, extra_headers = _classify(exc, registered, trusted, environ)
-        method, path = request_line(environ)
         if code < 500:
-            logger.info("%s %s: %s answered with %d", method, path, type(exc).__name__, code)
+            # Checked first: escaping the request line is most of a record's cost.
+            if logger.isEnabledFor(logging.INFO):
+                method, path = request_line(environ)
+                logger.info("%s %s: %s answered with %d", method, path, type(exc).__name__, code)
         else:
+            method, path = request_line(environ)
             logger.error(
                 "%s %s: unhandled exception, answered with %d",
                 method,
@@ -349,24 +350,14 @@ class JSONErrors:
         environ[EXCEPTION_KEY] = exc
         body = self._render(code, title, detail, environ, trace)
         headers = [*extra_headers, ("Content-Type", self.content_type)]
-        headers.append(("Content-Length", str(len(body))))
-        if environ.get(self._started_key):
-            # The server has the app's status already: replace it (PEP 3333).
-            # It raises again if the headers went out. A raised exception
-            # always has a traceback.
-            exc_info = (type(exc), exc, cast(TracebackType, exc.__traceback__))
-            try:
-                start_response(f"{code} {title}", headers, exc_info)
-            finally:
-                del exc, exc_info  # break the frame <-> traceback cycle
-        else:
-            # First call: no exc_info, which some test clients (werkzeug's)
-            # would re-raise even though nothing was sent.
-            del exc
-            start_response(f"{code} {title}", headers)
-        if environ.get("REQUEST_METHOD") == "HEAD":
-            return []
-        return [body]
+        # exc_info only when the server has the app's status already (PEP
+        # 3333): on a first call some test clients (werkzeug's) would re-raise
+        # it even though nothing was sent.
+        replaces = exc if environ.get(self._started_key) else None
+        try:
+            return answer(environ, start_response, f"{code} {title}", headers, body, replaces)
+        finally:
+            del exc, replaces  # break the frame <-> traceback cycle
 
     def _registered_status(self, exc: Exception) -> int | None:
         """The status ``exceptions`` gives ``exc`` (its nearest class listed)."""
@@ -389,8 +380,12 @@ class JSONErrors:
         a ready-made response) through the same decision as any response:
         1xx-3xx go out untouched, 4xx/5xx pages become JSON. ``None`` when
         the exception failed to make its response."""
-        method, path = request_line(environ)
-        logger.debug("%s %s: %s answered with its own response", method, path, type(exc).__name__)
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if debug:
+            method, path = request_line(environ)
+            logger.debug(
+                "%s %s: %s answered with its own response", method, path, type(exc).__name__
+            )
         exc_info: ExcInfo | None = None
         if environ.get(self._started_key):
             # The server has the app's status already: replace it (PEP 3333).
@@ -398,19 +393,18 @@ class JSONErrors:
         try:
             body = intercept(own, environ, start_response, self._decide_plan, exc_info)
         except Exception:
-            logger.debug(
-                "%s %s: %s could not make its response",
-                method,
-                path,
-                type(exc).__name__,
-                exc_info=True,
-            )
+            if debug:
+                logger.debug(
+                    "%s %s: %s could not make its response",
+                    method,
+                    path,
+                    type(exc).__name__,
+                    exc_info=True,
+                )
             return None
         finally:
             exc_info = None  # break the frame <-> traceback cycle
-        return self._guarded(environ, start_response, body)
-
-    # --- the body -----------------------------------------------------------
+        return guard_body(body, environ, start_response, self._on_error)
 
 
 # --- private helpers -------------------------------------------------------------
@@ -481,7 +475,7 @@ def _classify(
         code = carried_status(exc, 400) if trusted else None
         if code is None:
             return 500, None, []
-    text = _exception_text(exc) if code < 500 else None
+    text = exception_text(exc) if code < 500 else None
     headers = [
         (name, value)
         for name, value in exception_headers(exc, environ)
@@ -491,18 +485,3 @@ def _classify(
         and "\r" not in value
     ]
     return code, text, headers
-
-
-def _exception_text(exc: Exception) -> str | None:
-    """The description an exception given a 4xx status carries (werkzeug's,
-    WebOb's, Bottle's attribute names; a registered class is read the same way)."""
-    for attr in ("description", "detail", "explanation", "body"):
-        try:
-            value = getattr(exc, attr, None)
-        except Exception:
-            continue
-        if isinstance(value, str):
-            text = one_line(value)
-            if text:
-                return text
-    return None

@@ -96,6 +96,7 @@ class RequestID:
         self._lower = header.lower()
         self._custom: Callable[[], str] = generator or new_request_id
         self._make = new_request_id if generator is None else self._checked
+        self._edit_headers = self._edit  # bound once, not per request
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request_id = None
@@ -110,7 +111,7 @@ class RequestID:
             request_id = self._make()
         environ[ENVIRON_KEY] = request_id
         # Headers only: the body goes back to the server untouched.
-        return intercept_headers(self.app, environ, start_response, self._edit)
+        return intercept_headers(self.app, environ, start_response, self._edit_headers)
 
     def _edit(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Headers:
         request_id = environ.get(ENVIRON_KEY)
