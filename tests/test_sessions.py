@@ -1741,8 +1741,8 @@ def test_flask_mode_merges_with_an_inner_wsgi_layer() -> None:
 # --- real frameworks use the session via the environ -----------------------------------
 
 
-def count_visits(environ: WSGIEnvironment) -> dict[str, Any]:
-    session = get_session(environ)
+def count_visits(request: Any) -> dict[str, Any]:
+    session = get_session(request.environ)
     session["n"] = session.get("n", 0) + 1
     return {"n": session["n"]}
 
