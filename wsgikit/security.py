@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._answer import plain_response, redirect
@@ -123,14 +123,13 @@ class SecurityHeaders:
                 f"content_type_options: must be True, False or None, not {content_type_options!r}"
             )
         self.content_type_options = bool(content_type_options)
-        self.frame_options = _value("frame_options", frame_options)
-        if self.frame_options is not None:
-            self.frame_options = self.frame_options.upper()
-            if self.frame_options not in _FRAME_OPTIONS:
-                raise ValueError(
-                    f"frame_options: must be 'DENY' or 'SAMEORIGIN' (or None), not "
-                    f"{frame_options!r}; ALLOW-FROM is obsolete: use csp frame-ancestors"
-                )
+        self.frame_options = _one_of(
+            "frame_options",
+            frame_options,
+            _FRAME_OPTIONS,
+            str.upper,
+            "; ALLOW-FROM is obsolete: use csp frame-ancestors",
+        )
         self.referrer_policy = _value("referrer_policy", referrer_policy)
         if self.referrer_policy is not None:
             tokens = [token.strip().lower() for token in self.referrer_policy.split(",")]
@@ -143,14 +142,7 @@ class SecurityHeaders:
             self.referrer_policy = ", ".join(tokens)
         self.csp = _value("csp", csp)
         self.permissions_policy = _value("permissions_policy", permissions_policy)
-        self.coop = _value("coop", coop)
-        if self.coop is not None:
-            self.coop = self.coop.lower()
-            if self.coop not in _COOP_VALUES:
-                raise ValueError(
-                    f"coop: must be one of {', '.join(sorted(_COOP_VALUES))} (or None), "
-                    f"not {coop!r}"
-                )
+        self.coop = _one_of("coop", coop, _COOP_VALUES, str.lower)
         self.https_redirect = check_bool("https_redirect", https_redirect)
 
         common: Headers = []
@@ -245,3 +237,22 @@ def _value(option: str, value: object) -> str | None:
             f"{option}: must be header text, or None/False to switch it off, not {value!r}"
         )
     return check_header_value(option, value)
+
+
+def _one_of(
+    option: str,
+    value: object,
+    allowed: frozenset[str],
+    normalise: Callable[[str], str],
+    hint: str = "",
+) -> str | None:
+    """A header value option with a fixed vocabulary, compared (and sent) as
+    ``normalise`` spells it; ``None``/``False`` for off, as :func:`_value`."""
+    text = _value(option, value)
+    if text is None:
+        return None
+    text = normalise(text)
+    if text not in allowed:
+        choices = ", ".join(repr(choice) for choice in sorted(allowed))
+        raise ValueError(f"{option}: must be one of {choices} (or None), not {value!r}{hint}")
+    return text
