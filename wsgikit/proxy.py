@@ -197,9 +197,11 @@ class ProxyFix:
         # The pass-through test in __call__ checks three keys written out: a
         # loop over self._reads costs ~0.05 us more per request (a third of
         # the pass-through cost; the call itself is most of the rest). Fewer
-        # keys are padded with one no environ has; a 4th to 6th (x_port,
+        # keys are padded by repeating the first (a str key: dicts look those
+        # up fastest), or with one no environ has; a 4th to 6th (x_port,
         # x_prefix, forwarded, clear_untrusted) are left in _more_reads.
-        self._read_1, self._read_2, self._read_3 = (*self._reads, _NO_KEY, _NO_KEY, _NO_KEY)[:3]
+        padding = self._reads[:1] or (_NO_KEY,)
+        self._read_1, self._read_2, self._read_3 = (*self._reads, *padding * 3)[:3]
         self._more_reads = self._reads[3:]
         # The single-valued headers read the same way in both modes, in the
         # order they are applied (X-Forwarded-Port after -Host: its port wins),
@@ -225,6 +227,10 @@ class ProxyFix:
         # so exactly one thread sees the limit.
         self._watching = bool(self._reads)
         self._quiet = itertools.count(1)
+        # Whether a request without the first three headers needs a second
+        # look (while counting, or for a 4th to 6th header): one flag, so the
+        # usual pass-through tests three keys and one attribute (#11).
+        self._look_again = self._watching or bool(self._more_reads)
         # werkzeug's configuration (hop counts, X-Forwarded-For/-Proto and
         # maybe -Host, nothing else): __call__ takes a path that makes the
         # same checks and writes without the general path's helper calls.
@@ -233,18 +239,23 @@ class ProxyFix:
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if (
-            self._read_1 not in environ
-            and self._read_2 not in environ
-            and self._read_3 not in environ
-            and (not self._more_reads or _none_in(environ, self._more_reads))
-        ):
-            if self._watching:  # only the first QUIET_REQUESTS requests pay more
-                self._count_quiet(environ)
-            return self.app(environ, start_response)
-        self._watching = False
+        # self.app is read into a local before the call: "self.app(...)" is
+        # a method-call lookup that CPython 3.11 cannot specialise for an
+        # instance attribute, and it costs more than the attribute read.
+        if not (self._read_1 in environ or self._read_2 in environ or self._read_3 in environ):
+            if not self._look_again:
+                app = self.app
+                return app(environ, start_response)
+            if _none_in(environ, self._more_reads):
+                if self._watching:  # only the first QUIET_REQUESTS requests pay more
+                    self._count_quiet(environ)
+                app = self.app
+                return app(environ, start_response)
+        if self._watching:
+            self._stop_watching()
         if self._hops_only:
-            return self.app(self._by_hops_only(environ), start_response)
+            app = self.app
+            return app(self._by_hops_only(environ), start_response)
 
         orig: dict[str, str | None] = {}
         believed: dict[str, str] = {}  # header key -> what clear_untrusted leaves
@@ -269,7 +280,8 @@ class ProxyFix:
         if self.clear_untrusted:
             keep_only(environ, orig, believed)
         environ[ORIG_KEY] = orig
-        return self.app(environ, start_response)
+        app = self.app
+        return app(environ, start_response)
 
     def _by_hops_only(self, environ: WSGIEnvironment) -> WSGIEnvironment:
         """The general path of :meth:`__call__` for hop counts with only
@@ -319,12 +331,18 @@ class ProxyFix:
         environ[ORIG_KEY] = orig
         return environ
 
+    def _stop_watching(self) -> None:
+        """No more counting of quiet requests (a forwarded header was seen, or
+        the warning was given): only a 4th to 6th header needs a second look."""
+        self._watching = False
+        self._look_again = bool(self._more_reads)
+
     def _count_quiet(self, environ: WSGIEnvironment) -> None:
         """One more request without forwarded headers; at QUIET_REQUESTS,
         warn once, naming the server's setting that most likely strips them."""
         if next(self._quiet) != QUIET_REQUESTS or not self._watching:
             return
-        self._watching = False
+        self._stop_watching()
         software = str(environ.get("SERVER_SOFTWARE", ""))
         waitress = (
             "waitress deletes X-Forwarded-For/-Proto/-Host/-Port and Forwarded before"
