@@ -5,10 +5,10 @@ address, scheme, host, port or path prefix), the value it replaces kept in the
 and with ``clear_untrusted`` the forwarded headers cut down to what was
 believed. The grammar of the headers themselves is :mod:`wsgikit._forwarded`.
 
-Every function takes the request's ``environ`` and ``orig`` and returns
-whether (or what) it wrote; a refused value is logged on ``wsgikit.proxy`` at
-the ``level`` the caller chose (DEBUG, or WARNING when a trusted proxy passed
-it on).
+The ``set_*`` functions take the request's ``environ``, its ``orig`` and the
+forwarded value, and return whether they wrote it; a refused value is logged
+on ``wsgikit.proxy`` at the ``level`` the caller chose (DEBUG, or WARNING
+when a trusted proxy passed it on).
 """
 
 from __future__ import annotations
