@@ -558,3 +558,32 @@ def test_refusal_log_line_escapes_quotes_and_non_ascii(caplog: pytest.LogCapture
     message = record.getMessage()
     assert 'origin "https://evil.example\\"\\xe9" for "P\\xe9UT' in message
     assert "\xe9" not in message and len(message) < 300
+
+
+# --- header names remembered per spelling (#11) ---------------------------------
+
+
+@pytest.mark.parametrize("origin", [None, SITE])
+def test_vary_and_cors_headers_are_recognised_after_many_distinct_names(
+    origin: str | None,
+) -> None:
+    """CORS remembers which response header-name spellings are Vary or
+    Access-Control-* (bounded); past the bound, a new spelling is still judged."""
+    spellings = ["VARY", "vary", "ACCESS-CONTROL-ALLOW-ORIGIN", "Access-Control-Max-Age"]
+    names = [f"X-Custom-{number}" for number in range(700)] + spellings
+
+    def app(environ: Any, start_response: Any) -> Any:
+        name = environ["PATH_INFO"][1:]
+        start_response("200 OK", [("Content-Type", "text/plain"), (name, "Accept")])
+        return [b"x"]
+
+    middleware = CORS(app, allow_origins=[SITE])
+    environ = {} if origin is None else {"HTTP_ORIGIN": origin}
+    for name in names:
+        calls, _, _ = run_wsgi(middleware, {**environ, "PATH_INFO": f"/{name}"})
+        headers = [(key.lower(), value) for key, value in calls[-1][1]]
+        varies = [value for key, value in headers if key == "vary"]
+        allowed = [value for key, value in headers if key == "access-control-allow-origin"]
+        assert varies == (["Accept, Origin"] if name.lower() == "vary" else ["Origin"]), name
+        assert allowed == ([] if origin is None else [SITE]), name
+        assert ("access-control-max-age", "Accept") not in headers, name

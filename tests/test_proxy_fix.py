@@ -1190,3 +1190,53 @@ def test_hop_count_fast_path_equals_werkzeug_on_valid_input(
     }
     theirs, ours = run_both(options, headers)
     assert seen(ours) == seen(theirs)
+
+
+# --- the pass-through test does not depend on the instance's history (#11) ----------
+
+_ONE_OF_EACH = {
+    "HTTP_X_FORWARDED_FOR": "203.0.113.7",
+    "HTTP_X_FORWARDED_PROTO": "https",
+    "HTTP_X_FORWARDED_HOST": "shop.example",
+    "HTTP_X_FORWARDED_PORT": "8443",
+    "HTTP_X_FORWARDED_PREFIX": "/app",
+    "HTTP_FORWARDED": "for=198.51.100.1;proto=https",
+}
+
+
+def _handed_on(layer: ProxyFix, capture: Capture, headers: Iterable[str]) -> dict[str, Any]:
+    run_wsgi(layer, {key: _ONE_OF_EACH[key] for key in headers})
+    environ = capture.environ
+    left = {key: environ.get(key) for key in FORWARDED_HEADERS}
+    return {**seen(environ), **left, ORIG_KEY: environ.get(ORIG_KEY)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hops=st.tuples(*[st.integers(0, 1)] * 6),
+    clear=st.booleans(),
+    quiet_first=st.sampled_from([0, QUIET_REQUESTS - 1, QUIET_REQUESTS + 1]),
+    requests=st.lists(st.sets(st.sampled_from(sorted(_ONE_OF_EACH))), min_size=1, max_size=6),
+)
+def test_each_request_is_handled_as_by_a_fresh_instance(
+    hops: tuple[int, ...], clear: bool, quiet_first: int, requests: list[set[str]]
+) -> None:
+    """Whether a request is passed straight on or read depends on its headers
+    only: not on how many quiet requests came before (the QUIET_REQUESTS
+    count and its warning), nor on earlier forwarded requests, whichever of
+    the 1 to 6 headers the configuration reads."""
+    names = ("x_for", "x_proto", "x_host", "x_port", "x_prefix", "forwarded")
+    options: dict[str, Any] = dict(zip(names, hops, strict=True))
+    capture = Capture()
+    used = ProxyFix(capture, **options, clear_untrusted=clear)
+    logging.getLogger("wsgikit.proxy").disabled = True  # the quiet warning, on purpose
+    try:
+        for _ in range(quiet_first):
+            assert _handed_on(used, capture, ())[ORIG_KEY] is None
+        for headers in requests:
+            fresh_capture = Capture()
+            fresh = ProxyFix(fresh_capture, **options, clear_untrusted=clear)
+            expected = _handed_on(fresh, fresh_capture, headers)
+            assert _handed_on(used, capture, headers) == expected, headers
+    finally:
+        logging.getLogger("wsgikit.proxy").disabled = False

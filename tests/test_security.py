@@ -247,3 +247,28 @@ def test_invalid_host_log_line_escapes_quotes_and_non_ascii(
     message = record.getMessage()
     assert 'invalid host "a b\\"\\xe9xxx' in message
     assert "\xe9" not in message and len(message) < 300
+
+
+# --- header names remembered per spelling (#11) ---------------------------------
+
+
+def test_names_are_judged_in_any_spelling_after_many_distinct_names() -> None:
+    """SecurityHeaders remembers the header-name spellings it has seen (bounded);
+    past the bound, a new spelling of one of its headers is still recognised."""
+    spellings = ["X-FRAME-OPTIONS", "x-Frame-options", "X-Frame-Options"]
+    names = [f"X-Custom-{number}" for number in range(700)] + spellings
+
+    def app(environ: Any, start_response: Any) -> Any:
+        name = environ["PATH_INFO"][1:]
+        start_response("200 OK", [("Content-Type", "text/plain"), (name, "own")])
+        return [b"x"]
+
+    layer = SecurityHeaders(app)
+    for name in names:
+        calls, _, _ = run_wsgi(layer, {"PATH_INFO": f"/{name}"})
+        ((_, headers),) = calls
+        sent = [(key.lower(), value) for key, value in headers]
+        own = "own" if name in spellings else "DENY"
+        assert sent.count(("x-frame-options", own)) == 1, name
+        assert len([key for key, _ in sent if key == "x-frame-options"]) == 1, name
+        assert ("x-content-type-options", "nosniff") in sent

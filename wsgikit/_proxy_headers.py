@@ -1,12 +1,13 @@
-"""The header rewriting of :class:`wsgikit.http_proxy.HTTPProxy`: hop-by-hop
-headers filtered out both ways (RFC 9110 §7.6.1), and the ``Location``,
-``Content-Location`` and ``Set-Cookie`` values of the upstream rewritten to
-the client's URL space. Plain functions of strings and the environ, no I/O."""
+"""The header rewriting of :class:`wsgikit.http_proxy.HTTPProxy`: the request
+headers it sends built from the environ, hop-by-hop headers filtered out both
+ways (RFC 9110 §7.6.1), and the ``Location``, ``Content-Location`` and
+``Set-Cookie`` values of the upstream rewritten to the client's URL space.
+Plain functions of strings and the environ, no I/O."""
 
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from wsgiref.types import WSGIEnvironment
 
 #: Hop-by-hop headers: RFC 9110 §7.6.1 (Connection, Proxy-Connection,
@@ -46,6 +47,55 @@ def end_to_end(
     for name, value in pairs:
         if name.lower() not in dropped:
             yield name, value
+
+
+def request_headers(environ: WSGIEnvironment, host: str) -> dict[str, str]:
+    """The headers to send upstream: ``Host: host``, the client's end-to-end
+    ``HTTP_*`` headers and ``Content-Type``, minus :data:`SET_BY_PROXY`."""
+    from urllib3.util import SKIP_HEADER
+
+    pairs = [
+        (key[5:].replace("_", "-").title(), value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_") and key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH")
+    ]
+    if environ.get("CONTENT_TYPE"):
+        pairs.append(("Content-Type", environ["CONTENT_TYPE"]))
+    headers = {"Host": host}
+    headers.update(end_to_end(pairs, also_drop=SET_BY_PROXY))
+    # urllib3 would add its own User-Agent and "Accept-Encoding: identity":
+    # the upstream must see only what the client sent.
+    for name in ("User-Agent", "Accept-Encoding"):
+        headers.setdefault(name, SKIP_HEADER)
+    return headers
+
+
+def response_headers(
+    status: int,
+    pairs: Iterable[tuple[str, str]],
+    environ: WSGIEnvironment,
+    *,
+    location: Callable[[str, WSGIEnvironment], str] | None,
+    cookie: Callable[[str, WSGIEnvironment], str] | None,
+) -> list[tuple[str, str]]:
+    """The upstream's response headers as the client gets them: end-to-end
+    only, unfolded, ``Location``/``Content-Location`` passed through
+    ``location`` and ``Set-Cookie`` through ``cookie`` (``None``: kept)."""
+    # No content, so no content type: PEP 3333 checkers (wsgiref.validate)
+    # refuse the one some upstreams send with a 204 or 304.
+    drop = ("content-type",) if status in (204, 304) else ()
+    headers = []
+    for name, value in end_to_end(pairs, also_drop=drop):
+        lower = name.lower()
+        # An obsolete folded header line keeps its line break in
+        # http.client; PEP 3333 values must not contain one.
+        value = " ".join(value.split()) if "\r" in value or "\n" in value else value
+        if location is not None and lower in ("location", "content-location"):
+            value = location(value, environ)
+        elif cookie is not None and lower == "set-cookie":
+            value = cookie(value, environ)
+        headers.append((name, value))
+    return headers
 
 
 def client_url(

@@ -31,6 +31,8 @@ from wsgiref.types import WSGIApplication
 from ._cli_load import CLIError as CLIError
 from ._cli_load import describe_option_error
 from ._cli_load import load_target as load_target
+from ._converters import asint
+from ._options import check_int
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -290,26 +292,21 @@ def wrap(app: WSGIApplication, layers: Sequence[str]) -> WSGIApplication:
     return app
 
 
-def _port(value: str) -> int:
-    """argparse type: a TCP port number."""
-    try:
-        port = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port {port} is not in 0-65535")
-    return port
+def _whole_number(option: str, minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: the text read as the INI files read a whole number,
+    then range-checked, in the words of :func:`wsgikit._options.check_int`."""
+
+    def whole_number(text: str) -> int:
+        try:
+            return check_int(option, asint(text), minimum=minimum, maximum=maximum)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return whole_number
 
 
-def _threads(value: str) -> int:
-    """argparse type: a thread count of at least 1."""
-    try:
-        threads = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if threads < 1:
-        raise argparse.ArgumentTypeError("at least 1 thread is needed")
-    return threads
+_port = _whole_number("port", 0, 65535)
+_threads = _whole_number("threads", 1)
 
 
 def _url_host(host: str) -> str:

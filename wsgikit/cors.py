@@ -270,6 +270,10 @@ class CORS:
         # value or None when refused, the header editor for the response).
         # Bounded: a client can send any number of distinct values.
         self._verdicts: dict[str | None, _Verdict] = {}
+        # Response header-name spelling -> whether it is Vary or
+        # Access-Control-* (the editors' test; bounded, as the names come
+        # from the application, which may pass on an upstream's).
+        self._spellings: dict[str, bool] = {}
         self._vary: Headers = [] if self._any_origin else [("Vary", "Origin")]
         self._refused: _Verdict = (None, self._editor(self._vary))
         self._wildcard: _Verdict = (
@@ -279,14 +283,16 @@ class CORS:
         # (Origin, method, requested headers, private network) -> preflight answer.
         self._answers: dict[tuple[str, str, str, bool], tuple[str, Headers, str | None]] = {}
         self._verdicts[None] = self._wildcard if self._any_origin else self._refused
+        self._no_origin = self._verdicts[None][1]
 
     # --- the request -----------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         origin = environ.get("HTTP_ORIGIN")
+        if origin is None:  # not cross-origin: no verdict to look up (#11)
+            return intercept_headers(self.app, environ, start_response, self._no_origin)
         if (
-            origin is not None
-            and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ  # rare: checked first
+            "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ  # rare: checked first
             and environ.get("REQUEST_METHOD") == "OPTIONS"
         ):
             return self._preflight(environ, origin, start_response)
@@ -296,16 +302,20 @@ class CORS:
 
     def _editor(self, add: Headers) -> EditFunction:
         """The header edit adding ``add`` to a response (one per verdict)."""
-        merge = self._merge
+        merge, spellings = self._merge, self._spellings
 
         def edit(environ: WSGIEnvironment, status: str, headers: Headers) -> Headers:
             for name, _ in headers:
                 # Only Access-Control-* and Vary need a closer look (and a
-                # merge); the first letter rules out most names without lower().
-                if name[:1] in "AaVv":
+                # merge); each spelling of a name is judged once.
+                ours = spellings.get(name)
+                if ours is None:
                     lower = name.lower()
-                    if lower == "vary" or lower[:15] == "access-control-":
-                        return merge(headers, add)
+                    ours = lower == "vary" or lower[:15] == "access-control-"
+                    if len(spellings) < _CACHE_SIZE:
+                        spellings[name] = ours
+                if ours:
+                    return merge(headers, add)
             return [*headers, *add]
 
         return edit

@@ -142,7 +142,8 @@ class TrustedHosts:
                 self._verdicts.clear()
             self._verdicts[key] = allowed
         if allowed:
-            return self.app(environ, start_response)
+            app = self.app  # a local: cheaper than a method-call lookup of self.app
+            return app(environ, start_response)
         return self._refused(raw, environ, start_response)
 
     def allows(self, host: str, scheme: str = "http") -> bool:

@@ -50,10 +50,10 @@ from ._http import LOG_CHARS, log_safe
 from ._options import check_bool, check_int, check_seconds
 from ._proxy_headers import (
     DEFAULT_PORTS,
-    SET_BY_PROXY,
     client_cookie,
     client_url,
-    end_to_end,
+    request_headers,
+    response_headers,
 )
 from ._proxy_headers import HOP_BY_HOP as HOP_BY_HOP
 
@@ -294,43 +294,19 @@ class HTTPProxy:
         return self._origin + (f"{target}?{query}" if query else target)
 
     def _request_headers(self, environ: WSGIEnvironment) -> dict[str, str]:
-        from urllib3.util import SKIP_HEADER
-
-        pairs = [
-            (key[5:].replace("_", "-").title(), value)
-            for key, value in environ.items()
-            if key.startswith("HTTP_") and key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH")
-        ]
-        if environ.get("CONTENT_TYPE"):
-            pairs.append(("Content-Type", environ["CONTENT_TYPE"]))
-        headers = {"Host": self._netloc}
-        if self.preserve_host and environ.get("HTTP_HOST"):
-            headers["Host"] = environ["HTTP_HOST"]
-        headers.update(end_to_end(pairs, also_drop=SET_BY_PROXY))
-        # urllib3 would add its own User-Agent and "Accept-Encoding: identity":
-        # the upstream must see only what the client sent.
-        for name in ("User-Agent", "Accept-Encoding"):
-            headers.setdefault(name, SKIP_HEADER)
-        return headers
+        host = environ.get("HTTP_HOST") if self.preserve_host else None
+        return request_headers(environ, host or self._netloc)
 
     def _response_headers(
         self, response: urllib3.BaseHTTPResponse, environ: WSGIEnvironment
     ) -> list[tuple[str, str]]:
-        # No content, so no content type: PEP 3333 checkers (wsgiref.validate)
-        # refuse the one some upstreams send with a 204 or 304.
-        drop = ("content-type",) if response.status in (204, 304) else ()
-        headers = []
-        for name, value in end_to_end(response.headers.items(), also_drop=drop):
-            lower = name.lower()
-            # An obsolete folded header line keeps its line break in
-            # http.client; PEP 3333 values must not contain one.
-            value = " ".join(value.split()) if "\r" in value or "\n" in value else value
-            if self.rewrite_location and lower in ("location", "content-location"):
-                value = self._client_url(value, environ)
-            elif self.rewrite_cookies and lower == "set-cookie":
-                value = self._client_cookie(value, environ)
-            headers.append((name, value))
-        return headers
+        return response_headers(
+            response.status,
+            response.headers.items(),
+            environ,
+            location=self._client_url if self.rewrite_location else None,
+            cookie=self._client_cookie if self.rewrite_cookies else None,
+        )
 
     def _client_url(self, value: str, environ: WSGIEnvironment) -> str:
         """``value`` (a URL the upstream sent) as the client should see it."""

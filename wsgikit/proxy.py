@@ -18,10 +18,13 @@ choose their own IP address, scheme or host.
 
 The header grammar (list splitting, ``Forwarded`` elements, the checks of
 addresses, hosts and prefixes, the size limits) lives in
-:mod:`wsgikit._forwarded`. :class:`~wsgikit.fake_forwarded.FakeForwardedFor`,
-the test-side counterpart that *sends* these headers, lives in
-:mod:`wsgikit.fake_forwarded` and is re-exported here because the documented
-import is ``from wsgikit.proxy import FakeForwardedFor``.
+:mod:`wsgikit._forwarded`; the writes of believed values into the environ
+(with their originals kept, and ``clear_untrusted``'s trimming) in
+:mod:`wsgikit._proxy_fix_writes`. This module decides what to believe.
+:class:`~wsgikit.fake_forwarded.FakeForwardedFor`, the test-side counterpart
+that *sends* these headers, lives in :mod:`wsgikit.fake_forwarded` and is
+re-exported here because the documented import is
+``from wsgikit.proxy import FakeForwardedFor``.
 """
 
 from __future__ import annotations
@@ -48,21 +51,28 @@ from ._forwarded import (
     Address,
     Network,
     client_address,
-    format_element,
     from_right,
     list_header,
-    node_is_valid,
     parse_element,
     parse_networks,
     reject,
     trust_verdict,
     unquote,
     valid_host,
-    valid_port,
-    valid_prefix,
 )
 from ._http import log_safe
 from ._options import check_bool, check_int
+from ._proxy_fix_writes import (
+    apply_element,
+    keep_forwarded,
+    keep_only,
+    set_client,
+    set_host,
+    set_port,
+    set_prefix,
+    set_scheme,
+    store,
+)
 from .fake_forwarded import FakeForwardedFor as FakeForwardedFor
 
 logger = logging.getLogger("wsgikit.proxy")
@@ -187,9 +197,11 @@ class ProxyFix:
         # The pass-through test in __call__ checks three keys written out: a
         # loop over self._reads costs ~0.05 us more per request (a third of
         # the pass-through cost; the call itself is most of the rest). Fewer
-        # keys are padded with one no environ has; a 4th to 6th (x_port,
+        # keys are padded by repeating the first (a str key: dicts look those
+        # up fastest), or with one no environ has; a 4th to 6th (x_port,
         # x_prefix, forwarded, clear_untrusted) are left in _more_reads.
-        self._read_1, self._read_2, self._read_3 = (*self._reads, _NO_KEY, _NO_KEY, _NO_KEY)[:3]
+        padding = self._reads[:1] or (_NO_KEY,)
+        self._read_1, self._read_2, self._read_3 = (*self._reads, *padding * 3)[:3]
         self._more_reads = self._reads[3:]
         # The single-valued headers read the same way in both modes, in the
         # order they are applied (X-Forwarded-Port after -Host: its port wins),
@@ -197,10 +209,10 @@ class ProxyFix:
         self._values = tuple(
             (key, hops, setter, NAMES[key])
             for key, hops, setter in (
-                (X_PROTO, self.x_proto, _set_scheme),
-                (X_HOST, self.x_host, _set_host),
-                (X_PORT, self.x_port, _set_port),
-                (X_PREFIX, self.x_prefix, _set_prefix),
+                (X_PROTO, self.x_proto, set_scheme),
+                (X_HOST, self.x_host, set_host),
+                (X_PORT, self.x_port, set_port),
+                (X_PREFIX, self.x_prefix, set_prefix),
             )
             if hops
         )
@@ -215,6 +227,10 @@ class ProxyFix:
         # so exactly one thread sees the limit.
         self._watching = bool(self._reads)
         self._quiet = itertools.count(1)
+        # Whether a request without the first three headers needs a second
+        # look (while counting, or for a 4th to 6th header): one flag, so the
+        # usual pass-through tests three keys and one attribute (#11).
+        self._look_again = self._watching or bool(self._more_reads)
         # werkzeug's configuration (hop counts, X-Forwarded-For/-Proto and
         # maybe -Host, nothing else): __call__ takes a path that makes the
         # same checks and writes without the general path's helper calls.
@@ -223,18 +239,23 @@ class ProxyFix:
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if (
-            self._read_1 not in environ
-            and self._read_2 not in environ
-            and self._read_3 not in environ
-            and (not self._more_reads or _none_in(environ, self._more_reads))
-        ):
-            if self._watching:  # only the first QUIET_REQUESTS requests pay more
-                self._count_quiet(environ)
-            return self.app(environ, start_response)
-        self._watching = False
+        # self.app is read into a local before the call: "self.app(...)" is
+        # a method-call lookup that CPython 3.11 cannot specialise for an
+        # instance attribute, and it costs more than the attribute read.
+        if not (self._read_1 in environ or self._read_2 in environ or self._read_3 in environ):
+            if not self._look_again:
+                app = self.app
+                return app(environ, start_response)
+            if _none_in(environ, self._more_reads):
+                if self._watching:  # only the first QUIET_REQUESTS requests pay more
+                    self._count_quiet(environ)
+                app = self.app
+                return app(environ, start_response)
+        if self._watching:
+            self._stop_watching()
         if self._hops_only:
-            return self.app(self._by_hops_only(environ), start_response)
+            app = self.app
+            return app(self._by_hops_only(environ), start_response)
 
         orig: dict[str, str | None] = {}
         believed: dict[str, str] = {}  # header key -> what clear_untrusted leaves
@@ -257,9 +278,10 @@ class ProxyFix:
             if value is not None and setter(environ, orig, value, name, level):
                 believed[key] = value
         if self.clear_untrusted:
-            _keep_only(environ, orig, believed)
+            keep_only(environ, orig, believed)
         environ[ORIG_KEY] = orig
-        return self.app(environ, start_response)
+        app = self.app
+        return app(environ, start_response)
 
     def _by_hops_only(self, environ: WSGIEnvironment) -> WSGIEnvironment:
         """The general path of :meth:`__call__` for hop counts with only
@@ -295,7 +317,7 @@ class ProxyFix:
                 if parsed is None:
                     reject(NAMES[X_HOST], value, level)
                 else:
-                    # As _set_host: SERVER_PORT only changes when the host names one.
+                    # As set_host: SERVER_PORT only changes when the host names one.
                     name, port = parsed
                     orig["HTTP_HOST"] = environ.get("HTTP_HOST")
                     if port is None:
@@ -309,12 +331,18 @@ class ProxyFix:
         environ[ORIG_KEY] = orig
         return environ
 
+    def _stop_watching(self) -> None:
+        """No more counting of quiet requests (a forwarded header was seen, or
+        the warning was given): only a 4th to 6th header needs a second look."""
+        self._watching = False
+        self._look_again = bool(self._more_reads)
+
     def _count_quiet(self, environ: WSGIEnvironment) -> None:
         """One more request without forwarded headers; at QUIET_REQUESTS,
         warn once, naming the server's setting that most likely strips them."""
         if next(self._quiet) != QUIET_REQUESTS or not self._watching:
             return
-        self._watching = False
+        self._stop_watching()
         software = str(environ.get("SERVER_SOFTWARE", ""))
         waitress = (
             "waitress deletes X-Forwarded-For/-Proto/-Host/-Port and Forwarded before"
@@ -352,14 +380,13 @@ class ProxyFix:
         if by_forwarded:
             _, found = list_header(environ, FORWARDED, level)
             if len(found) >= self.forwarded:
-                element = parse_element(found[-self.forwarded], level)
-                seen = {} if element is None else self._apply_element(environ, orig, element, level)
-                if self.clear_untrusted:
-                    _keep_forwarded(believed, seen, found[len(found) - self.forwarded + 1 :])
+                hops = self.forwarded
+                element = parse_element(found[-hops], level)
+                self._believe_element(environ, orig, believed, element, found, hops, level)
         elif self.x_for:
             client = from_right(environ, X_FOR, self.x_for, level)
             if client is not None:
-                keep = self.x_for if _set_client(environ, orig, client, level) else self.x_for - 1
+                keep = self.x_for if set_client(environ, orig, client, level) else self.x_for - 1
                 if keep and self.clear_untrusted:
                     chain = list_header(environ, X_FOR, level)[1][-keep:]
                     believed[X_FOR] = ", ".join(map(unquote, chain))
@@ -385,9 +412,7 @@ class ProxyFix:
                 node = None if element is None else element.get("for")
                 if node is None or not (verdicts.get(node) or verdict(node))[1]:
                     break
-            seen = {} if element is None else self._apply_element(environ, orig, element, level)
-            if self.clear_untrusted and found:
-                _keep_forwarded(believed, seen, found[len(found) - depth + 1 :])
+            self._believe_element(environ, orig, believed, element, found, depth, level)
             return depth
         if not self.x_for:
             return depth
@@ -404,13 +429,33 @@ class ProxyFix:
                 break
         keep = depth
         if client is not None:
-            _store(environ, orig, "REMOTE_ADDR", client)
+            store(environ, orig, "REMOTE_ADDR", client)
         else:
             reject("X-Forwarded-For", chain[-depth], level)
             keep -= 1
         if keep:
             believed[X_FOR] = ", ".join(chain[-keep:])
         return depth
+
+    def _believe_element(
+        self,
+        environ: WSGIEnvironment,
+        orig: dict[str, str | None],
+        believed: dict[str, str],
+        element: dict[str, str | None] | None,
+        found: list[str],
+        depth: int,
+        level: int,
+    ) -> None:
+        """Apply the ``Forwarded`` element at ``depth`` from the right of
+        ``found`` (``None``: too long to parse) and, with ``clear_untrusted``,
+        note what the header keeps: that element's valid parameters and the
+        elements after it, which the believed proxies added."""
+        seen = {} if element is None else apply_element(environ, orig, element, level)
+        if seen:
+            environ[FORWARDED_KEY] = seen
+        if self.clear_untrusted:
+            keep_forwarded(believed, seen, found[len(found) - depth + 1 :])
 
     def _verdict(self, node: str) -> tuple[str | None, bool]:
         """(the node's address or None if invalid, whether it is trusted),
@@ -424,39 +469,6 @@ class ProxyFix:
         self._verdicts[node] = result
         return result
 
-    def _apply_element(
-        self,
-        environ: WSGIEnvironment,
-        orig: dict[str, str | None],
-        element: dict[str, str | None],
-        level: int,
-    ) -> dict[str, str]:
-        """Copy a believed RFC 7239 element's ``for``/``proto``/``host``;
-        returns its valid parameters (``for``, ``by``, ``proto``, ``host``)."""
-        seen: dict[str, str] = {}
-        if "for" in element:
-            node = element["for"]
-            if node is not None and node_is_valid(node):
-                seen["for"] = node
-                address = client_address(node)
-                if address is not None:
-                    _store(environ, orig, "REMOTE_ADDR", address)
-                # else: "unknown" or obfuscated; the client stays unknown.
-            else:
-                reject("Forwarded for", node or "", level)
-        by = element.get("by")
-        if by is not None and node_is_valid(by):
-            seen["by"] = by
-        proto = element.get("proto")
-        if proto is not None and _set_scheme(environ, orig, proto, "Forwarded proto", level):
-            seen["proto"] = proto.lower()
-        host = element.get("host")
-        if host is not None and _set_host(environ, orig, host, "Forwarded host", level):
-            seen["host"] = host
-        if seen:
-            environ[FORWARDED_KEY] = seen
-        return seen
-
 
 # --- private helpers ----------------------------------------------------------
 
@@ -469,113 +481,3 @@ def _hops(name: str, value: object) -> int:
 
 def _none_in(environ: WSGIEnvironment, keys: tuple[str, ...]) -> bool:
     return not any(key in environ for key in keys)
-
-
-def _store(environ: WSGIEnvironment, orig: dict[str, str | None], key: str, value: str) -> None:
-    """Write a believed value, keeping the key's value before in ``orig``."""
-    if key not in orig:
-        orig[key] = environ.get(key)
-    environ[key] = value
-
-
-def _set_client(
-    environ: WSGIEnvironment, orig: dict[str, str | None], value: str, level: int
-) -> bool:
-    address = client_address(value) if len(value) <= MAX_NODE else None
-    if address is None:
-        reject("X-Forwarded-For", value, level)
-        return False
-    _store(environ, orig, "REMOTE_ADDR", address)
-    return True
-
-
-def _set_scheme(
-    environ: WSGIEnvironment, orig: dict[str, str | None], value: str, what: str, level: int
-) -> bool:
-    scheme = SCHEMES.get(value.lower())
-    if scheme is None:
-        reject(what, value, level)
-        return False
-    _store(environ, orig, "wsgi.url_scheme", scheme)
-    return True
-
-
-def _set_host(
-    environ: WSGIEnvironment, orig: dict[str, str | None], value: str, what: str, level: int
-) -> bool:
-    parsed = valid_host(value) if len(value) <= MAX_HOST else None
-    if parsed is None:
-        reject(what, value, level)
-        return False
-    name, port = parsed
-    # As werkzeug: SERVER_PORT only changes when the host names a port.
-    if port is None:
-        _store(environ, orig, "HTTP_HOST", name)
-    else:
-        _store(environ, orig, "HTTP_HOST", f"{name}:{port}")
-        _store(environ, orig, "SERVER_PORT", port)
-    _store(environ, orig, "SERVER_NAME", name)
-    return True
-
-
-def _set_port(
-    environ: WSGIEnvironment, orig: dict[str, str | None], value: str, what: str, level: int
-) -> bool:
-    if not valid_port(value):
-        reject(what, value, level)
-        return False
-    port = str(int(value))  # "00443" -> "443"
-    host = environ.get("HTTP_HOST")
-    if host:
-        # The client's own Host is written only if it passes the check a
-        # forwarded host must pass: "evil/x" must not become "evil/x:443".
-        parsed = valid_host(host) if len(host) <= MAX_HOST else None
-        if parsed is None:
-            # DEBUG in both modes: the Host header comes from the client.
-            logger.debug('not adding %s to invalid Host "%s"', what, log_safe(host, LOG_CHARS))
-        else:
-            _store(environ, orig, "HTTP_HOST", f"{parsed[0]}:{port}")
-    _store(environ, orig, "SERVER_PORT", port)
-    return True
-
-
-def _set_prefix(
-    environ: WSGIEnvironment, orig: dict[str, str | None], value: str, what: str, level: int
-) -> bool:
-    if value == "/":
-        # Mounted at the root: PEP 3333 spells that as an empty SCRIPT_NAME.
-        _store(environ, orig, "SCRIPT_NAME", "")
-        return True
-    if not valid_prefix(value):
-        reject(what, value, level)
-        return False
-    # "/app/" + PATH_INFO "/page" would make "/app//page" URLs.
-    _store(environ, orig, "SCRIPT_NAME", value[:-1] if value.endswith("/") else value)
-    return True
-
-
-def _keep_forwarded(believed: dict[str, str], seen: dict[str, str], after: list[str]) -> None:
-    """``clear_untrusted``: what ``Forwarded`` keeps. The believed element is
-    rebuilt from its valid parameters only (dropped if it has none); the
-    elements after it, added by the proxies that were trusted, stay as
-    they came. Without any, the header is deleted (see :func:`_keep_only`)."""
-    parts = after
-    if seen:
-        parts = [format_element(seen), *after]
-    if parts:
-        believed[FORWARDED] = ", ".join(parts)
-
-
-def _keep_only(
-    environ: WSGIEnvironment, orig: dict[str, str | None], believed: dict[str, str]
-) -> None:
-    """``clear_untrusted``: leave each forwarded header saying only what was
-    believed (X-Forwarded-For trimmed to the believed chain, the others
-    reduced to the believed value); delete the ones not believed."""
-    for key in ALL_HEADERS:
-        if key in environ:
-            if key in believed:
-                _store(environ, orig, key, believed[key])
-            else:
-                orig.setdefault(key, environ[key])
-                del environ[key]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._answer import plain_response, redirect
@@ -54,6 +54,8 @@ _COOP_VALUES = frozenset(
     {"same-origin", "same-origin-allow-popups", "noopener-allow-popups", "unsafe-none"}
 )
 _FRAME_OPTIONS = frozenset({"DENY", "SAMEORIGIN"})
+# Header-name spellings remembered per SecurityHeaders (a few dozen in practice).
+_SPELLINGS = 512
 
 
 class SecurityHeaders:
@@ -123,14 +125,13 @@ class SecurityHeaders:
                 f"content_type_options: must be True, False or None, not {content_type_options!r}"
             )
         self.content_type_options = bool(content_type_options)
-        self.frame_options = _value("frame_options", frame_options)
-        if self.frame_options is not None:
-            self.frame_options = self.frame_options.upper()
-            if self.frame_options not in _FRAME_OPTIONS:
-                raise ValueError(
-                    f"frame_options: must be 'DENY' or 'SAMEORIGIN' (or None), not "
-                    f"{frame_options!r}; ALLOW-FROM is obsolete: use csp frame-ancestors"
-                )
+        self.frame_options = _one_of(
+            "frame_options",
+            frame_options,
+            _FRAME_OPTIONS,
+            str.upper,
+            "; ALLOW-FROM is obsolete: use csp frame-ancestors",
+        )
         self.referrer_policy = _value("referrer_policy", referrer_policy)
         if self.referrer_policy is not None:
             tokens = [token.strip().lower() for token in self.referrer_policy.split(",")]
@@ -143,14 +144,7 @@ class SecurityHeaders:
             self.referrer_policy = ", ".join(tokens)
         self.csp = _value("csp", csp)
         self.permissions_policy = _value("permissions_policy", permissions_policy)
-        self.coop = _value("coop", coop)
-        if self.coop is not None:
-            self.coop = self.coop.lower()
-            if self.coop not in _COOP_VALUES:
-                raise ValueError(
-                    f"coop: must be one of {', '.join(sorted(_COOP_VALUES))} (or None), "
-                    f"not {coop!r}"
-                )
+        self.coop = _one_of("coop", coop, _COOP_VALUES, str.lower)
         self.https_redirect = check_bool("https_redirect", https_redirect)
 
         common: Headers = []
@@ -169,10 +163,7 @@ class SecurityHeaders:
         # (lower-case name, header) pairs, for http and for https responses.
         self._plain = tuple((name.lower(), (name, value)) for name, value in common)
         self._secure = tuple((name.lower(), (name, value)) for name, value in [*secure, *common])
-        self._plain_names = frozenset(lower for lower, _ in self._plain)
-        self._secure_names = frozenset(lower for lower, _ in self._secure)
         self._plain_headers = tuple(header for _, header in self._plain)
-        self._lengths = frozenset(len(lower) for lower in self._secure_names)
         self._secure_headers = tuple(header for _, header in self._secure)
         self._edit = self._editor()
         self._bad_host = plain_response(
@@ -185,38 +176,50 @@ class SecurityHeaders:
         secure = environ.get("wsgi.url_scheme") == "https"
         if not secure and self.https_redirect:
             return self._redirect(environ, start_response)
+        app = self.app  # a local: cheaper than a method-call lookup of self.app
         if not (self._secure if secure else self._plain):
-            return self.app(environ, start_response)
-        return intercept_headers(self.app, environ, start_response, self._edit)
+            return app(environ, start_response)
+        return intercept_headers(app, environ, start_response, self._edit)
 
     def _editor(self) -> EditFunction:
         """The header edit, with its tables bound as locals: it runs for every
         response. The scheme is read on the response (as a ProxyFix inside
         may have set it)."""
-        secure_table, plain_table = self._secure, self._plain
-        secure_names, plain_names = self._secure_names, self._plain_names
+        # Each header of ours is one bit; a response's headers are summed up
+        # as the bits of the names it has (case-insensitive).
+        bits = {lower: 1 << index for index, (lower, _) in enumerate(self._secure)}
+        secure_table = tuple((bits[lower], header) for lower, header in self._secure)
+        plain_table = tuple((bits[lower], header) for lower, header in self._plain)
+        secure_all = sum(bit for bit, _ in secure_table)
+        plain_all = sum(bit for bit, _ in plain_table)
         secure_headers, plain_headers = self._secure_headers, self._plain_headers
-        lengths = self._lengths
+        lengths = frozenset(len(lower) for lower in bits)
+        # The bit (0: not ours) of each header-name spelling seen, so that a
+        # name is lowered once, not on every response; bounded, as an app
+        # that proxies passes on whatever names its upstream chose.
+        spellings: dict[str, int] = {}
 
         def edit(environ: WSGIEnvironment, status: str, headers: Headers) -> Headers:
-            secure = environ.get("wsgi.url_scheme") == "https"
-            names = secure_names if secure else plain_names
-            present: set[str] | None = None
+            found = 0
             for name, _ in headers:
                 # The length rules out most names (Content-Type,
-                # Content-Length, Set-Cookie, ...) without lower().
+                # Content-Length, Set-Cookie, ...) at the least cost.
                 if len(name) in lengths:
-                    lower = name.lower()
-                    if lower in names:  # the application set one itself: keep it
-                        if present is None:
-                            present = set()
-                        present.add(lower)
-            if present is None:
+                    bit = spellings.get(name)
+                    if bit is None:
+                        bit = bits.get(name.lower(), 0)
+                        if len(spellings) < _SPELLINGS:
+                            spellings[name] = bit
+                    found |= bit
+            secure = environ.get("wsgi.url_scheme") == "https"
+            if not found:
                 return [*headers, *(secure_headers if secure else plain_headers)]
-            if len(present) == len(names):
+            wanted = secure_all if secure else plain_all
+            found &= wanted
+            if found == wanted:  # the application set them all itself
                 return headers
-            wanted = secure_table if secure else plain_table
-            return [*headers, *(header for lower, header in wanted if lower not in present)]
+            table = secure_table if secure else plain_table
+            return [*headers, *(header for bit, header in table if not found & bit)]
 
         return edit
 
@@ -245,3 +248,22 @@ def _value(option: str, value: object) -> str | None:
             f"{option}: must be header text, or None/False to switch it off, not {value!r}"
         )
     return check_header_value(option, value)
+
+
+def _one_of(
+    option: str,
+    value: object,
+    allowed: frozenset[str],
+    normalise: Callable[[str], str],
+    hint: str = "",
+) -> str | None:
+    """A header value option with a fixed vocabulary, compared (and sent) as
+    ``normalise`` spells it; ``None``/``False`` for off, as :func:`_value`."""
+    text = _value(option, value)
+    if text is None:
+        return None
+    text = normalise(text)
+    if text not in allowed:
+        choices = ", ".join(repr(choice) for choice in sorted(allowed))
+        raise ValueError(f"{option}: must be one of {choices} (or None), not {value!r}{hint}")
+    return text

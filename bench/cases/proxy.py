@@ -38,6 +38,16 @@ def cases() -> list[Case]:
     def function_layer(environ: dict[str, Any], start_response: Any) -> Any:
         return app(environ, start_response)
 
+    class ClassLayer:
+        """A middleware class whose ``__call__`` only calls the app."""
+
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+            app = self.app
+            return app(environ, start_response)
+
     ours = ProxyFix(app, x_for=1, x_proto=1, x_host=1)
     theirs = WerkzeugProxyFix(app, x_for=1, x_proto=1, x_host=1)
     trusted = ProxyFix(app, x_host=1, trusted=["10.0.0.0/8", "192.168.0.0/16", "fd00::/8"])
@@ -65,6 +75,13 @@ def cases() -> list[Case]:
             "wsgikit",
             request(function_layer),
             note="the least a middleware can cost",
+        ),
+        Case(
+            group,
+            "do-nothing class layer",
+            "wsgikit",
+            request(ClassLayer(app)),
+            note="the least a middleware class can cost (its __call__)",
         ),
         Case(group, "ProxyFix(x_for=x_proto=x_host=1)", "wsgikit", request(ours)),
         Case(group, "ProxyFix(trusted=3 networks)", "wsgikit", request(trusted)),
