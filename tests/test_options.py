@@ -277,6 +277,12 @@ SAME_WORDS = [
     ("statuses", [204], [BodyRewriter, InjectHTML],
      "ValueError: statuses: must be a list of status codes 200-599 except 204, 206 and 304, "
      "not a list holding 204"),
+    ("format", 3, [AccessLog, JSONErrors],
+     "TypeError: format: must be a str or a callable, not int"),
+    ("format", "xml", [AccessLog],
+     "ValueError: format: must be 'combined', 'json' or a callable, not 'xml'"),
+    ("format", "xml", [JSONErrors],
+     "ValueError: format: must be 'problem', 'simple' or a callable, not 'xml'"),
     ("csp", "a\rb", [SecurityHeaders],
      "ValueError: csp: must be header text (latin-1, not empty, no CR, LF or other control "
      "characters), not 'a\\rb'"),

@@ -128,6 +128,21 @@ def check_items(option: str, values: object, what: str) -> tuple[object, ...]:
     return tuple(values)
 
 
+def check_format(option: str, value: object, names: tuple[str, ...]) -> None:
+    """A ``format`` option: the name of a built-in format (one of ``names``)
+    or a callable that makes the output itself.
+
+    :raises ValueError: For a str that names no built-in format.
+    :raises TypeError: For anything else that is not callable.
+    """
+    if isinstance(value, str):
+        if value not in names:
+            listed = ", ".join(map(repr, names))
+            raise ValueError(f"{option}: must be {listed} or a callable, not {value!r}")
+    elif not callable(value):
+        raise TypeError(f"{option}: must be a str or a callable, not {type(value).__name__}")
+
+
 def check_token(option: str, value: object, what: str = "a header name") -> str:
     """A header name, or another RFC 9110 token (``what`` words it: ``"a
     cookie name"``).

@@ -33,6 +33,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._edit import intercept_headers
 from ._http import get_header, log_escape, status_code
+from ._options import check_format
 from ._types import Headers
 from .request_id import ENVIRON_KEY as REQUEST_ID_KEY
 
@@ -140,13 +141,7 @@ class AccessLog:
                 f"logger: must be a logger name or a logging.Logger, not {type(logger).__name__}"
             )
         self.logger = logger
-        if isinstance(format, str):
-            if format not in FORMATS:
-                raise ValueError(
-                    f"format: must be 'combined', 'json' or a callable, not {format!r}"
-                )
-        elif not callable(format):
-            raise TypeError(f"format: must be a str or a callable, not {type(format).__name__}")
+        check_format("format", format, FORMATS)
         self.format = format
         # Precomputed for the request path.
         self._render: Callable[[_Entry, int, int, float], str] = (

@@ -50,7 +50,7 @@ from ._http_exceptions import (
     is_framework_exception,
     own_response,
 )
-from ._options import check_bool, check_token
+from ._options import check_bool, check_format, check_token
 from ._problem import CLIENT_ERROR as CLIENT_ERROR
 from ._problem import DETAILS as DETAILS
 from ._problem import REQUEST_ID_KEY as REQUEST_ID_KEY
@@ -177,13 +177,7 @@ class JSONErrors:
         content_type: str | None = None,
     ) -> None:
         self.app = app
-        if isinstance(format, str):
-            if format not in FORMATS:
-                raise ValueError(
-                    f"format: must be 'problem', 'simple' or a callable, not {format!r}"
-                )
-        elif not callable(format):
-            raise TypeError(f"format: must be a str or a callable, not {type(format).__name__}")
+        check_format("format", format, FORMATS)
         self.format = format
         self.debug = check_bool("debug", debug)
         self.negotiate = check_bool("negotiate", negotiate)
