@@ -43,26 +43,14 @@ from typing import TypeAlias
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.datastructures import Accept
-from werkzeug.http import (
-    parse_accept_header,
-    parse_etags,
-    quote_etag,
-    unquote_etag,
-)
+from werkzeug.http import parse_accept_header
 
 from . import _deflate
-from ._codecs import check_encodings, make_codec
-from ._http import (
-    STALE_AFTER_TRANSFORM,
-    MediaMatcher,
-    log_safe,
-    media_patterns,
-    requote_etag,
-    transformable,
-    with_vary,
-)
+from ._codecs import check_encodings, encode_stream, make_codec
+from ._http import MediaMatcher, log_safe, media_patterns, transformable, with_vary
 from ._options import check_int
 from ._response import Buffer, Decide, EditHeaders, Headers, Plan, Stream, intercept
+from ._variants import expand_condition, not_modified_headers, variant_headers
 
 logger = logging.getLogger("wsgikit.compress")
 
@@ -107,9 +95,6 @@ _CACHE_KEY_MAX = 200
 # A negotiation result: coding, identity refused, decide for GET, for HEAD.
 _Choice: TypeAlias = tuple[str | None, bool, Decide, Decide]
 _NOTHING_HELD: frozenset[str] = frozenset()
-# Headers a compressed variant loses: those describing the uncoded bytes (the
-# digests cover the content coding, RFC 9530) and the length (the core's job).
-_DROPPED = STALE_AFTER_TRANSFORM | {"content-length", "content-encoding"}
 # What a Content-Type value means here (cached per value).
 _NOT_COMPRESSIBLE, _COMPRESSIBLE, _FLUSH_EACH = 0, 1, 2
 
@@ -294,11 +279,11 @@ class Compress:
         if head:
             decide = decide_head
         if coding is not None and "HTTP_IF_NONE_MATCH" in environ:
-            held = self._expand_condition(environ, "HTTP_IF_NONE_MATCH", ((f"-{coding}", coding),))
+            held = expand_condition(environ, "HTTP_IF_NONE_MATCH", ((f"-{coding}", coding),))
             if held:
                 decide = partial(self._decide, coding, identity_refused, head, held)
         if "HTTP_IF_MATCH" in environ:
-            self._expand_condition(environ, "HTTP_IF_MATCH", self._suffixes)
+            expand_condition(environ, "HTTP_IF_MATCH", self._suffixes)
         return intercept(self.app, environ, start_response, decide)
 
     def _choice(self, coding: str | None, identity_refused: bool) -> _Choice:
@@ -355,36 +340,6 @@ class Compress:
             best = None
         return best, identity_q == 0
 
-    def _expand_condition(
-        self, environ: WSGIEnvironment, key: str, suffixes: tuple[tuple[str, str], ...]
-    ) -> frozenset[str]:
-        """Add the identity tag of every variant tag in ``environ[key]``;
-        return the identity tags added."""
-        value = environ[key]
-        if not isinstance(value, str) or "-" not in value:
-            return frozenset()
-        etags = parse_etags(value)
-        added: list[str] = []
-        bases: set[str] = set()
-        # Sorted, for a stable header; werkzeug may yield None for an empty tag.
-        for tag in sorted(tag for tag in etags.as_set(include_weak=True) if tag):
-            for suffix, _name in suffixes:
-                if tag.endswith(suffix) and len(tag) > len(suffix):
-                    base = tag[: -len(suffix)]
-                    try:
-                        if etags.is_strong(tag):
-                            added.append(quote_etag(base))
-                        if etags.is_weak(tag):
-                            added.append(quote_etag(base, weak=True))
-                    except ValueError:
-                        continue
-                    bases.add(base)
-        if not added:
-            return frozenset()
-        environ.setdefault("wsgikit.compress.orig", {})[key] = value
-        environ[key] = f"{value}, {', '.join(added)}"
-        return frozenset(bases)
-
     # --- the response ------------------------------------------------------------
 
     def _decide(
@@ -431,14 +386,13 @@ class Compress:
             return None if varied is headers else EditHeaders(status, varied)
 
         codec = self._codecs[coding]
-        compressed = _compressed_headers(varied, coding)
+        compressed = variant_headers(varied, coding)
         if head:
             return Stream(status, compressed, _nothing)
         flush_each = kind == _FLUSH_EACH
         if flush_each or length is None or length > self.buffer_limit:
-            return Stream(
-                status, compressed, partial(_stream, codec.stream, flush_each, self.flush_size)
-            )
+            encode = partial(encode_stream, codec.stream, flush_each, self.flush_size)
+            return Stream(status, compressed, encode)
         return Buffer(
             partial(_finish, compressed, None if identity_refused else varied, codec.whole),
             limit=self.buffer_limit,
@@ -451,12 +405,8 @@ class Compress:
         """Map the ``ETag`` of a 304 answering a compressed variant's tag."""
         if coding is None or not held:
             return None
-        out: Headers = []
-        for name, value in headers:
-            if name.lower() == "etag" and unquote_etag(value.strip())[0] in held:
-                value = requote_etag(value, suffix=f"-{coding}") or value
-            out.append((name, value))
-        return EditHeaders(status, with_vary(out, "Accept-Encoding"))
+        mapped = not_modified_headers(headers, coding, held)
+        return EditHeaders(status, with_vary(mapped, "Accept-Encoding"))
 
     def _classify(self, content_type: str) -> int:
         """Whether a ``Content-Type`` value is compressible (and flushed after
@@ -480,25 +430,6 @@ def _parse_length(value: str | None) -> int | None:
         return None
     value = value.strip()
     return int(value) if value.isdigit() and value.isascii() else None
-
-
-def _compressed_headers(headers: Headers, coding: str) -> Headers:
-    """``headers`` for the compressed variant: coding set, variant ``ETag``,
-    length, digests and ranges dropped (the core sets the new length)."""
-    out: Headers = []
-    for name, value in headers:
-        lower = name.lower()
-        if lower in _DROPPED:
-            continue
-        if lower == "etag":
-            variant = requote_etag(value, suffix=f"-{coding}")
-            if variant is None:
-                logger.debug("dropping an ETag that cannot be re-quoted: %s", log_safe(value))
-                continue
-            value = variant
-        out.append((name, value))
-    out.append(("Content-Encoding", coding))
-    return out
 
 
 def _finish(
@@ -526,29 +457,3 @@ def _overflowed(size: int) -> None:
 def _nothing(chunks: Iterator[bytes]) -> Iterable[bytes]:
     """The body of a ``HEAD`` response: none (the application's is not read)."""
     return ()
-
-
-def _stream(
-    open_encoder: Callable[
-        [], tuple[Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]]
-    ],
-    flush_each: bool,
-    flush_size: int,
-    chunks: Iterator[bytes],
-) -> Iterator[bytes]:
-    """Compress ``chunks`` as they come, flushing as the class docstring says."""
-    compress, flush, finish = open_encoder()
-    unflushed = 0
-    first = True
-    for chunk in chunks:
-        if not chunk:
-            yield b""
-            continue
-        out = compress(chunk)
-        unflushed += len(chunk)
-        if first or flush_each or unflushed >= flush_size:
-            out += flush()
-            unflushed = 0
-            first = False
-        yield out
-    yield finish()
