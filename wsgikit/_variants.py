@@ -13,7 +13,7 @@ from wsgiref.types import WSGIEnvironment
 
 from werkzeug.http import parse_etags, quote_etag, unquote_etag
 
-from ._http import STALE_AFTER_TRANSFORM, log_safe, requote_etag
+from ._http import STALE_AFTER_TRANSFORM, requote_etag, transformed_headers
 from ._types import Headers
 
 # Compress's logger: these are its log lines.
@@ -27,18 +27,7 @@ _DROPPED = STALE_AFTER_TRANSFORM | {"content-length", "content-encoding"}
 def variant_headers(headers: Headers, coding: str) -> Headers:
     """``headers`` for the compressed variant: coding set, variant ``ETag``,
     length, digests and ranges dropped (the core sets the new length)."""
-    out: Headers = []
-    for name, value in headers:
-        lower = name.lower()
-        if lower in _DROPPED:
-            continue
-        if lower == "etag":
-            variant = requote_etag(value, suffix=f"-{coding}")
-            if variant is None:
-                logger.debug("dropping an ETag that cannot be re-quoted: %s", log_safe(value))
-                continue
-            value = variant
-        out.append((name, value))
+    out = transformed_headers(headers, _DROPPED, logger, suffix=f"-{coding}")
     out.append(("Content-Encoding", coding))
     return out
 
