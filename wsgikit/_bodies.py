@@ -1,11 +1,17 @@
-"""Bodies handed to the server that need nothing of the interception state
-machine (:mod:`wsgikit._response`): :class:`ClosingBody`, which relays a body
-the core read ahead of, and :func:`guard`, which watches a body while the
-server iterates it (errors during iteration). :func:`guard` takes a
-:class:`ClosingBody` apart, so the two live together. The streamed body, which
-switches plans with the state machine, stays in :mod:`wsgikit._response`.
+"""The bodies the core hands to the server in place of the application's
+iterable, all apart from the interception state machine
+(:mod:`wsgikit._response`) that decides which one a response gets:
 
-Both close the application's iterable exactly once, and are classes with a
+- :class:`ClosingBody` relays a body the core read ahead of;
+- :class:`StreamedBody` yields what a :class:`~wsgikit._plans.Stream` plan's
+  transform makes of the application's chunks. It follows the state machine
+  through the ``_Call`` it is given -- its plan, the ``write()`` output
+  pending, and the generation bumped by each replacement -- and starts the
+  transform afresh when the application replaces its response;
+- :func:`guard` watches a body while the server iterates it (errors during
+  iteration). It takes a :class:`ClosingBody` apart, so the two live together.
+
+All close the application's iterable exactly once, and are classes with a
 ``close()`` method, never generators, because an unstarted generator's
 ``close()`` runs no ``finally``.
 """
@@ -14,6 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
+from types import TracebackType
+from typing import TYPE_CHECKING, cast
+
+from ._plans import Stream
+
+if TYPE_CHECKING:
+    from ._response import _Call
 
 
 def close_iterable(app_iter: Iterable[bytes]) -> None:
@@ -153,3 +166,138 @@ class _Guarded:
             replacement, self._replacement = self._replacement, None
             if replacement is not None:
                 close_iterable(replacement)
+
+
+class StreamedBody:
+    """Yields what the plan's transform makes of the app's chunks and ``write()``
+    data; made by the state machine for a :class:`~wsgikit._plans.Stream` plan."""
+
+    __slots__ = (
+        "_call",
+        "_app_iter",
+        "_iterator",
+        "_out",
+        "_generation",
+        "_closed",
+        "_sent",
+        "_app_failed",
+    )
+
+    def __init__(self, call: _Call, app_iter: Iterable[bytes], iterator: Iterator[bytes]) -> None:
+        self._call = call
+        self._app_iter = app_iter
+        self._iterator = iterator
+        self._closed = False
+        self._generation = -1
+        self._out: Iterator[bytes] = iter(())
+        # A non-empty chunk went out: too late for a replacement.
+        self._sent = False
+        # The application (not the transform) raised: its error passes as it is.
+        self._app_failed = False
+
+    def __iter__(self) -> StreamedBody:
+        return self
+
+    def _chunks(self) -> Iterator[bytes]:
+        """The app's body in order: read-ahead and ``write()`` data, then chunks."""
+        call = self._call
+        generation = call.generation
+        iterator = self._iterator
+        while True:
+            if call.pending:
+                yield from self._checked(call.take_pending())
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                break
+            except BaseException:
+                self._app_failed = True
+                raise
+            if type(chunk) is not bytes:
+                self._checked([chunk])
+            if call.generation != generation:
+                # Replaced while producing this chunk, so the chunk belongs to
+                # the new response: keep it for the next plan and stop here.
+                call.pending.append(chunk)
+                return
+            if call.pending:  # write() called while producing this chunk
+                yield from self._checked(call.take_pending())
+            yield chunk
+        if call.pending:
+            yield from self._checked(call.take_pending())
+
+    def _checked(self, chunks: list[bytes]) -> list[bytes]:
+        """``chunks`` from the application, which must be bytes (PEP 3333)."""
+        for chunk in cast(list[object], chunks):
+            if not isinstance(chunk, bytes | bytearray | memoryview):
+                self._app_failed = True
+                raise TypeError(
+                    "the application's response body must be bytes (PEP 3333), "
+                    f"not {type(chunk).__name__}"
+                )
+        return chunks
+
+    def _restart(self) -> None:
+        """Build the output for the current plan (again, after a replacement)."""
+        old = self._out
+        close = getattr(old, "close", None)
+        if close is not None:
+            close()
+        call = self._call
+        self._generation = call.generation
+        plan = call.plan
+        chunks = self._chunks()
+        self._out = iter(plan.transform(chunks)) if type(plan) is Stream else chunks
+
+    def __next__(self) -> bytes:
+        call = self._call
+        while True:
+            try:
+                if self._generation != call.generation:
+                    self._restart()
+                chunk = next(self._out)
+            except StopIteration:
+                if self._generation == call.generation:
+                    raise
+                continue  # the app replaced its response while we read it
+            except Exception as exc:
+                if not self._recover(exc):
+                    raise
+                continue
+            if self._generation == call.generation:
+                if chunk:
+                    self._sent = True
+                return chunk
+            # Output the old transform made of a replaced response: stale.
+
+    def _recover(self, exc: Exception) -> bool:
+        """A failure of the transform: send the plan's replacement if it has one
+        and nothing went out yet. False: re-raise."""
+        plan = self._call.plan
+        if self._app_failed or type(plan) is not Stream or plan.on_error is None:
+            return False
+        replacement = plan.on_error(exc, self._sent)
+        if replacement is None or self._sent:
+            return False
+        close = getattr(self._out, "close", None)
+        if close is not None:
+            close()
+        call = self._call
+        # The stream's headers went to the server: replace them (PEP 3333).
+        call.replaced = (type(exc), exc, cast(TracebackType, exc.__traceback__))
+        try:
+            self._out = iter(call.send(*replacement))
+        finally:
+            call.replaced = None
+        return True
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            close = getattr(self._out, "close", None)
+            if close is not None:
+                close()
+        finally:
+            close_iterable(self._app_iter)

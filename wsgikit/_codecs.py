@@ -1,13 +1,14 @@
 """The content codings :class:`~wsgikit.Compress` offers -- ``gzip`` (written
 by a backend of :mod:`wsgikit._deflate`), ``br`` (the ``brotli`` package) and
 ``zstd`` (the ``zstandard`` package) -- each as a whole-body function and a
-stream encoder, and the check of the ``encodings`` option. Kept apart from
-the middleware, which only negotiates and plans."""
+stream encoder, the flush policy of a compressed stream
+(:func:`encode_stream`), and the check of the ``encodings`` option. Kept apart
+from the middleware, which only negotiates and plans."""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from types import ModuleType
@@ -88,3 +89,35 @@ def make_codec(name: str, level: int, backend: str, brotli_quality: int, zstd_le
         return encoder.compress, partial(encoder.flush, flush_block), encoder.flush
 
     return Codec(name, zstd_whole, zstd_stream)
+
+
+def encode_stream(
+    open_encoder: _deflate.Opener,
+    flush_each: bool,
+    flush_size: int,
+    chunks: Iterator[bytes],
+) -> Iterator[bytes]:
+    """Compress ``chunks`` as they come, with an encoder from ``open_encoder``.
+
+    The first non-empty chunk is flushed at once (the head of a page leaves
+    before the application's slow part); after that the encoder is flushed
+    after a chunk once ``flush_size`` bytes went in since the last flush, or
+    after every chunk when ``flush_each`` (Server-Sent Events). Each chunk
+    gives at least one (possibly empty) output chunk, as PEP 3333 asks of
+    middleware.
+    """
+    compress, flush, finish = open_encoder()
+    unflushed = 0
+    first = True
+    for chunk in chunks:
+        if not chunk:
+            yield b""
+            continue
+        out = compress(chunk)
+        unflushed += len(chunk)
+        if first or flush_each or unflushed >= flush_size:
+            out += flush()
+            unflushed = 0
+            first = False
+        yield out
+    yield finish()

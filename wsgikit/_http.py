@@ -6,12 +6,14 @@ status line, a header list or an option value.
 - Status and header helpers: :func:`status_code`, :func:`body_forbidden`,
   :func:`get_header`, :func:`without_headers`, :func:`with_vary`,
   :func:`media_type`; :func:`requote_etag` for a changed body's ``ETag``;
-  :data:`STALE_AFTER_TRANSFORM`, the headers a transformed body invalidates.
+  :data:`STALE_AFTER_TRANSFORM`, the headers a transformed body invalidates,
+  and :func:`transformed_headers`, which drops them and re-quotes the ``ETag``.
 - :func:`transformable` says whether a response body may be transformed
   (compressed, rewritten).
 - :func:`media_patterns` checks a ``content_types``-like option, the same way
   for every middleware, and :class:`MediaMatcher` matches ``Content-Type``
-  values against the patterns.
+  values against the patterns; :func:`select_by_type` makes the *decide*
+  function that looks at a response's ``Content-Type`` first.
 - :func:`log_escape` makes client text (a path, a header value, a user name)
   safe to quote in a log line; :func:`log_safe` is the same, cut to a length.
 - :data:`REQUEST_ID`: what a request ID taken from a client may look like (a
@@ -24,9 +26,12 @@ status line, a header list or an option value.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
+from typing import TypeVar
+from wsgiref.types import WSGIEnvironment
 
 from werkzeug.http import parse_cache_control_header, quote_etag, unquote_etag
 
@@ -156,6 +161,33 @@ STALE_AFTER_TRANSFORM = frozenset(
 )
 
 
+def transformed_headers(
+    headers: Headers,
+    stale: frozenset[str],
+    logger: logging.Logger,
+    suffix: str = "",
+    weak: bool = False,
+) -> Headers:
+    """A copy of ``headers`` for a transformed (compressed, rewritten) body:
+    the ``stale`` headers (lower-case names) dropped, the ``ETag`` given
+    ``suffix`` and made weak when ``weak``, as :func:`requote_etag` does. An
+    ``ETag`` that cannot be quoted again is dropped, with a debug line to
+    ``logger``."""
+    out: Headers = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower in stale:
+            continue
+        if lower == "etag":
+            tag = requote_etag(value, suffix=suffix, weak=weak)
+            if tag is None:
+                logger.debug("dropping an ETag that cannot be re-quoted: %s", log_safe(value))
+                continue
+            value = tag
+        out.append((name, value))
+    return out
+
+
 # --- media type patterns (content_types, flush_types) ------------------------
 
 # A name in a media type (RFC 6838 section 4.2 characters, lower case).
@@ -231,6 +263,57 @@ class MediaMatcher:
             return True
         _, plus, tail = sub.rpartition("+")
         return bool(plus) and tail in self._suffixes
+
+
+K = TypeVar("K")
+R = TypeVar("R")
+
+# Classifications cached per Content-Type value by select_by_type (an
+# application sends a handful of values); longer values are not cached.
+_TYPE_CACHE_SIZE = 256
+_TYPE_CACHE_KEY_MAX = 200
+
+
+def select_by_type(
+    kind_of: Callable[[str], K],
+    then: Callable[[WSGIEnvironment, str, Headers, K], R],
+    cache: dict[str, K] | None = None,
+) -> Callable[[WSGIEnvironment, str, Headers], R | None]:
+    """Return a *decide* function (``decide(environ, status, headers)``) that
+    looks at the response's media type first, since that sends most responses
+    through untouched.
+
+    ``kind_of(value)`` classifies the first ``Content-Type`` value, once per
+    distinct value (the answers are kept in ``cache``: give several decide
+    functions one dict to share them); it must not return ``None``. A
+    response without ``Content-Type``, or whose kind is false, gets ``None``
+    (pass through) at the cost of one scan of the headers and a dict lookup;
+    any other gets ``then(environ, status, headers, kind)``.
+    """
+    known = {} if cache is None else cache
+    lookup = known.get
+
+    def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> R | None:
+        content_type = None
+        for name, value in headers:
+            # The usual spelling first: it spares a lower() per response.
+            if name == "Content-Type" or name.lower() == "content-type":
+                content_type = value
+                break
+        if content_type is None:
+            return None
+        kind = lookup(content_type)
+        if kind is None:
+            kind = kind_of(content_type)
+            if len(content_type) <= _TYPE_CACHE_KEY_MAX:
+                if len(known) >= _TYPE_CACHE_SIZE:
+                    known.clear()
+                known[content_type] = kind
+        if not kind:
+            return None
+        return then(environ, status, headers, kind)
+
+    return decide
 
 
 #: An RFC 9110 token (section 5.6.2): a header name, a method, an auth scheme,

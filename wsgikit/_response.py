@@ -2,9 +2,10 @@
 interception state machine, and nothing else (the small header, status and
 media type helpers the middlewares share live in :mod:`wsgikit._http`; the
 plans in :mod:`wsgikit._plans`, re-exported here; the header-only path
-:func:`~wsgikit._edit.intercept_headers` in :mod:`wsgikit._edit`; the relay
-after a read-ahead and :func:`~wsgikit._bodies.guard`, for errors while the
-server iterates a body, in :mod:`wsgikit._bodies`).
+:func:`~wsgikit._edit.intercept_headers` in :mod:`wsgikit._edit`; the bodies
+handed to the server -- the relay after a read-ahead, the streamed body of a
+:class:`Stream` plan, and :func:`~wsgikit._bodies.guard`, for errors while the
+server iterates a body -- in :mod:`wsgikit._bodies`).
 
 Every middleware that changes an application's response (headers, body,
 errors) goes through :func:`intercept`, or
@@ -75,11 +76,10 @@ PEP 3333 rules kept here, so that no middleware has to remember them:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from types import TracebackType
 from typing import cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from ._bodies import ClosingBody, close_iterable
+from ._bodies import ClosingBody, StreamedBody, close_iterable
 from ._http import body_forbidden, status_code, without_headers
 from ._plans import Buffer as Buffer
 from ._plans import Decide as Decide
@@ -136,12 +136,12 @@ def intercept(
     except BaseException:
         call.replaced = None  # break the frame <-> traceback cycle
         raise
-    call.returned = _STREAMED if type(body) is _StreamedBody else _RETURNED
+    call.returned = _STREAMED if type(body) is StreamedBody else _RETURNED
     return body
 
 
 # _Call.returned: the application is running, or its body was handed back (a
-# _StreamedBody, or a body the core can no longer transform).
+# StreamedBody, or a body the core can no longer transform).
 _RUNNING, _RETURNED, _STREAMED = 0, 1, 2
 
 
@@ -169,7 +169,7 @@ class _Call:
         # True once the server's start_response has been called.
         "committed",
         # Once intercept() handed a body back to the server: _RETURNED, or
-        # _STREAMED when that body is a _StreamedBody (which can switch plans).
+        # _STREAMED when that body is a StreamedBody (which can switch plans).
         "returned",
         # True once slow_path() set the fields it sets.
         "slow",
@@ -364,15 +364,15 @@ class _Call:
 
     def _relay(self, app_iter: Iterable[bytes], iterator: Iterator[bytes]) -> Iterable[bytes]:
         if type(self.plan) is Stream:
-            return _StreamedBody(self, app_iter, iterator)
-        return ClosingBody(iter(self._take_pending()), app_iter, iterator)
+            return StreamedBody(self, app_iter, iterator)
+        return ClosingBody(iter(self.take_pending()), app_iter, iterator)
 
     def _join_pending(self) -> bytes:
         data = b"".join(self.pending)
         self.pending.clear()
         return data
 
-    def _take_pending(self) -> list[bytes]:
+    def take_pending(self) -> list[bytes]:
         # Copied and cleared, not swapped for a new list: a streamed response's
         # write() callable is this list's append.
         pending = self.pending[:]
@@ -410,7 +410,7 @@ class _Call:
         if status is None:  # pragma: no cover - finish() guarantees a status
             raise RuntimeError("no status to send")
         status, headers, body = current.finish(status, self.headers, self._join_pending())
-        return self._send(status, headers, body)
+        return self.send(status, headers, body)
 
     def _overflow(
         self, plan: Buffer, size: int, app_iter: Iterable[bytes], iterator: Iterator[bytes]
@@ -422,7 +422,7 @@ class _Call:
         self.commit(cast(str, self.status), self.headers)
         return self._relay(app_iter, iterator)
 
-    def _send(self, status: str, headers: Headers, body: bytes) -> list[bytes]:
+    def send(self, status: str, headers: Headers, body: bytes) -> list[bytes]:
         headers = [item for item in headers if item[0].lower() != "content-length"]
         if body_forbidden(status_code(status)):
             self.commit(status, headers)
@@ -432,137 +432,3 @@ class _Call:
         if self.environ.get("REQUEST_METHOD") == "HEAD":
             return []
         return [body]
-
-
-class _StreamedBody:
-    """Yields what the plan's transform makes of the app's chunks and ``write()`` data."""
-
-    __slots__ = (
-        "_call",
-        "_app_iter",
-        "_iterator",
-        "_out",
-        "_generation",
-        "_closed",
-        "_sent",
-        "_app_failed",
-    )
-
-    def __init__(self, call: _Call, app_iter: Iterable[bytes], iterator: Iterator[bytes]) -> None:
-        self._call = call
-        self._app_iter = app_iter
-        self._iterator = iterator
-        self._closed = False
-        self._generation = -1
-        self._out: Iterator[bytes] = iter(())
-        # A non-empty chunk went out: too late for a replacement.
-        self._sent = False
-        # The application (not the transform) raised: its error passes as it is.
-        self._app_failed = False
-
-    def __iter__(self) -> _StreamedBody:
-        return self
-
-    def _chunks(self) -> Iterator[bytes]:
-        """The app's body in order: read-ahead and ``write()`` data, then chunks."""
-        call = self._call
-        generation = call.generation
-        iterator = self._iterator
-        while True:
-            if call.pending:
-                yield from self._checked(call._take_pending())
-            try:
-                chunk = next(iterator)
-            except StopIteration:
-                break
-            except BaseException:
-                self._app_failed = True
-                raise
-            if type(chunk) is not bytes:
-                self._checked([chunk])
-            if call.generation != generation:
-                # Replaced while producing this chunk, so the chunk belongs to
-                # the new response: keep it for the next plan and stop here.
-                call.pending.append(chunk)
-                return
-            if call.pending:  # write() called while producing this chunk
-                yield from self._checked(call._take_pending())
-            yield chunk
-        if call.pending:
-            yield from self._checked(call._take_pending())
-
-    def _checked(self, chunks: list[bytes]) -> list[bytes]:
-        """``chunks`` from the application, which must be bytes (PEP 3333)."""
-        for chunk in cast(list[object], chunks):
-            if not isinstance(chunk, bytes | bytearray | memoryview):
-                self._app_failed = True
-                raise TypeError(
-                    "the application's response body must be bytes (PEP 3333), "
-                    f"not {type(chunk).__name__}"
-                )
-        return chunks
-
-    def _restart(self) -> None:
-        """Build the output for the current plan (again, after a replacement)."""
-        old = self._out
-        close = getattr(old, "close", None)
-        if close is not None:
-            close()
-        call = self._call
-        self._generation = call.generation
-        plan = call.plan
-        chunks = self._chunks()
-        self._out = iter(plan.transform(chunks)) if type(plan) is Stream else chunks
-
-    def __next__(self) -> bytes:
-        call = self._call
-        while True:
-            try:
-                if self._generation != call.generation:
-                    self._restart()
-                chunk = next(self._out)
-            except StopIteration:
-                if self._generation == call.generation:
-                    raise
-                continue  # the app replaced its response while we read it
-            except Exception as exc:
-                if not self._recover(exc):
-                    raise
-                continue
-            if self._generation == call.generation:
-                if chunk:
-                    self._sent = True
-                return chunk
-            # Output the old transform made of a replaced response: stale.
-
-    def _recover(self, exc: Exception) -> bool:
-        """A failure of the transform: send the plan's replacement if it has one
-        and nothing went out yet. False: re-raise."""
-        plan = self._call.plan
-        if self._app_failed or type(plan) is not Stream or plan.on_error is None:
-            return False
-        replacement = plan.on_error(exc, self._sent)
-        if replacement is None or self._sent:
-            return False
-        close = getattr(self._out, "close", None)
-        if close is not None:
-            close()
-        call = self._call
-        # The stream's headers went to the server: replace them (PEP 3333).
-        call.replaced = (type(exc), exc, cast(TracebackType, exc.__traceback__))
-        try:
-            self._out = iter(call._send(*replacement))
-        finally:
-            call.replaced = None
-        return True
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            close = getattr(self._out, "close", None)
-            if close is not None:
-                close()
-        finally:
-            close_iterable(self._app_iter)

@@ -43,26 +43,21 @@ from typing import TypeAlias
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.datastructures import Accept
-from werkzeug.http import (
-    parse_accept_header,
-    parse_etags,
-    quote_etag,
-    unquote_etag,
-)
+from werkzeug.http import parse_accept_header
 
 from . import _deflate
-from ._codecs import check_encodings, make_codec
+from ._codecs import check_encodings, encode_stream, make_codec
 from ._http import (
-    STALE_AFTER_TRANSFORM,
     MediaMatcher,
     log_safe,
     media_patterns,
-    requote_etag,
+    select_by_type,
     transformable,
     with_vary,
 )
 from ._options import check_int
 from ._response import Buffer, Decide, EditHeaders, Headers, Plan, Stream, intercept
+from ._variants import expand_condition, not_modified_headers, variant_headers
 
 logger = logging.getLogger("wsgikit.compress")
 
@@ -106,10 +101,6 @@ _CACHE_SIZE = 256
 _CACHE_KEY_MAX = 200
 # A negotiation result: coding, identity refused, decide for GET, for HEAD.
 _Choice: TypeAlias = tuple[str | None, bool, Decide, Decide]
-_NOTHING_HELD: frozenset[str] = frozenset()
-# Headers a compressed variant loses: those describing the uncoded bytes (the
-# digests cover the content coding, RFC 9530) and the length (the core's job).
-_DROPPED = STALE_AFTER_TRANSFORM | {"content-length", "content-encoding"}
 # What a Content-Type value means here (cached per value).
 _NOT_COMPRESSIBLE, _COMPRESSIBLE, _FLUSH_EACH = 0, 1, 2
 
@@ -272,6 +263,9 @@ class Compress:
         self._suffixes = tuple((f"-{name}", name) for name in self.encodings)
         self._compressible = MediaMatcher(self.content_types)
         self._flushed = MediaMatcher(self.flush_types)
+        # Content-Type value -> what it means here (see _classify), shared by
+        # the decide functions.
+        self._kinds: dict[str, int] = {}
         # Per (coding, identity refused): the decide functions for GET and
         # HEAD, made once, so that a request allocates no closure.
         self._choices = {
@@ -282,7 +276,6 @@ class Compress:
         self._no_coding = self._choices[None, False]
         # Accept-Encoding value -> one of the _choices.
         self._negotiated: dict[str, _Choice] = {}
-        self._kinds: dict[str, int] = {}
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         accept = environ.get("HTTP_ACCEPT_ENCODING")
@@ -294,19 +287,29 @@ class Compress:
         if head:
             decide = decide_head
         if coding is not None and "HTTP_IF_NONE_MATCH" in environ:
-            held = self._expand_condition(environ, "HTTP_IF_NONE_MATCH", ((f"-{coding}", coding),))
+            held = expand_condition(environ, "HTTP_IF_NONE_MATCH", ((f"-{coding}", coding),))
             if held:
-                decide = partial(self._decide, coding, identity_refused, head, held)
+                decide = partial(self._decide_held, coding, held, decide)
         if "HTTP_IF_MATCH" in environ:
-            self._expand_condition(environ, "HTTP_IF_MATCH", self._suffixes)
+            expand_condition(environ, "HTTP_IF_MATCH", self._suffixes)
         return intercept(self.app, environ, start_response, decide)
 
     def _choice(self, coding: str | None, identity_refused: bool) -> _Choice:
+        # The media type is looked at first: most responses that pass through
+        # stop there, at the cost of one Python call.
+        if coding is None:
+            # Vary only, for GET and HEAD alike.
+            decide = select_by_type(self._classify, self._vary_only, self._kinds)
+            return coding, identity_refused, decide, decide
         return (
             coding,
             identity_refused,
-            partial(self._decide, coding, identity_refused, False, _NOTHING_HELD),
-            partial(self._decide, coding, identity_refused, True, _NOTHING_HELD),
+            select_by_type(
+                self._classify, partial(self._decide, coding, identity_refused, False), self._kinds
+            ),
+            select_by_type(
+                self._classify, partial(self._decide, coding, identity_refused, True), self._kinds
+            ),
         )
 
     # --- negotiation -----------------------------------------------------------
@@ -355,120 +358,84 @@ class Compress:
             best = None
         return best, identity_q == 0
 
-    def _expand_condition(
-        self, environ: WSGIEnvironment, key: str, suffixes: tuple[tuple[str, str], ...]
-    ) -> frozenset[str]:
-        """Add the identity tag of every variant tag in ``environ[key]``;
-        return the identity tags added."""
-        value = environ[key]
-        if not isinstance(value, str) or "-" not in value:
-            return frozenset()
-        etags = parse_etags(value)
-        added: list[str] = []
-        bases: set[str] = set()
-        # Sorted, for a stable header; werkzeug may yield None for an empty tag.
-        for tag in sorted(tag for tag in etags.as_set(include_weak=True) if tag):
-            for suffix, _name in suffixes:
-                if tag.endswith(suffix) and len(tag) > len(suffix):
-                    base = tag[: -len(suffix)]
-                    try:
-                        if etags.is_strong(tag):
-                            added.append(quote_etag(base))
-                        if etags.is_weak(tag):
-                            added.append(quote_etag(base, weak=True))
-                    except ValueError:
-                        continue
-                    bases.add(base)
-        if not added:
-            return frozenset()
-        environ.setdefault("wsgikit.compress.orig", {})[key] = value
-        environ[key] = f"{value}, {', '.join(added)}"
-        return frozenset(bases)
-
     # --- the response ------------------------------------------------------------
+
+    def _vary_only(
+        self, environ: WSGIEnvironment, status: str, headers: Headers, kind: int
+    ) -> Plan:
+        """A compressible media type, no coding to use: ``Vary`` only."""
+        facts = transformable(status, headers)
+        if facts is None:
+            return None
+        # Without a Vary header the answer is plain; with_vary would scan the
+        # headers again (measurable on the "adds Vary" pass-through path).
+        if not facts[1]:
+            return EditHeaders(status, [*headers, ("Vary", "Accept-Encoding")])
+        varied = with_vary(headers, "Accept-Encoding")
+        return None if varied is headers else EditHeaders(status, varied)
 
     def _decide(
         self,
-        coding: str | None,
+        coding: str,
         identity_refused: bool,
         head: bool,
-        held: frozenset[str],
         environ: WSGIEnvironment,
         status: str,
         headers: Headers,
+        kind: int,
     ) -> Plan:
-        if status[:3] == "304":
-            return self._not_modified(status, headers, coding, held)
-        # Find the media type first: most responses that pass through stop here.
-        content_type = None
-        for name, value in headers:
-            # The usual spelling first: it spares a lower() per response.
-            if name == "Content-Type" or name.lower() == "content-type":
-                content_type = value
-                break
-        if content_type is None:
-            return None
-        kind = self._kinds.get(content_type)
-        if kind is None:
-            kind = self._classify(content_type)
-        if not kind:
-            return None
+        """A compressible media type and a coding to use: compress, or add ``Vary``."""
         facts = transformable(status, headers)
         if facts is None:
             return None
         content_length, has_vary = facts
-        # Without a Vary header the answer is plain; with_vary would scan the
-        # headers again (measurable on the "adds Vary" pass-through path).
+        # As in _vary_only.
         varied = (
             with_vary(headers, "Accept-Encoding")
             if has_vary
             else [*headers, ("Vary", "Accept-Encoding")]
         )
-        if coding is None:
-            return None if varied is headers else EditHeaders(status, varied)
         length = _parse_length(content_length)
         if length is not None and length < self.min_size and not identity_refused:
             return None if varied is headers else EditHeaders(status, varied)
 
         codec = self._codecs[coding]
-        compressed = _compressed_headers(varied, coding)
+        compressed = variant_headers(varied, coding)
         if head:
             return Stream(status, compressed, _nothing)
         flush_each = kind == _FLUSH_EACH
         if flush_each or length is None or length > self.buffer_limit:
-            return Stream(
-                status, compressed, partial(_stream, codec.stream, flush_each, self.flush_size)
-            )
+            encode = partial(encode_stream, codec.stream, flush_each, self.flush_size)
+            return Stream(status, compressed, encode)
         return Buffer(
             partial(_finish, compressed, None if identity_refused else varied, codec.whole),
             limit=self.buffer_limit,
             on_overflow=_overflowed,
         )
 
-    def _not_modified(
-        self, status: str, headers: Headers, coding: str | None, held: frozenset[str]
+    def _decide_held(
+        self,
+        coding: str,
+        held: frozenset[str],
+        decide: Decide,
+        environ: WSGIEnvironment,
+        status: str,
+        headers: Headers,
     ) -> Plan:
-        """Map the ``ETag`` of a 304 answering a compressed variant's tag."""
-        if coding is None or not held:
-            return None
-        out: Headers = []
-        for name, value in headers:
-            if name.lower() == "etag" and unquote_etag(value.strip())[0] in held:
-                value = requote_etag(value, suffix=f"-{coding}") or value
-            out.append((name, value))
-        return EditHeaders(status, with_vary(out, "Accept-Encoding"))
+        """``decide`` for a request holding a compressed variant (``held``: the
+        identity tags its ``If-None-Match`` named): a 304 gets the variant's
+        ``ETag`` back."""
+        if status[:3] == "304":
+            mapped = not_modified_headers(headers, coding, held)
+            return EditHeaders(status, with_vary(mapped, "Accept-Encoding"))
+        return decide(environ, status, headers)
 
     def _classify(self, content_type: str) -> int:
         """Whether a ``Content-Type`` value is compressible (and flushed after
-        every chunk); cached, since an application sends a handful of values."""
-        kind = _NOT_COMPRESSIBLE
-        if self._compressible(content_type):
-            kind = _FLUSH_EACH if self._flushed(content_type) else _COMPRESSIBLE
-        if len(content_type) <= _CACHE_KEY_MAX:
-            if len(self._kinds) >= _CACHE_SIZE:
-                self._kinds.clear()
-            self._kinds[content_type] = kind
-        return kind
+        every chunk); the decide functions cache the answer per value."""
+        if not self._compressible(content_type):
+            return _NOT_COMPRESSIBLE
+        return _FLUSH_EACH if self._flushed(content_type) else _COMPRESSIBLE
 
 
 # --- private helpers ---------------------------------------------------------------
@@ -480,25 +447,6 @@ def _parse_length(value: str | None) -> int | None:
         return None
     value = value.strip()
     return int(value) if value.isdigit() and value.isascii() else None
-
-
-def _compressed_headers(headers: Headers, coding: str) -> Headers:
-    """``headers`` for the compressed variant: coding set, variant ``ETag``,
-    length, digests and ranges dropped (the core sets the new length)."""
-    out: Headers = []
-    for name, value in headers:
-        lower = name.lower()
-        if lower in _DROPPED:
-            continue
-        if lower == "etag":
-            variant = requote_etag(value, suffix=f"-{coding}")
-            if variant is None:
-                logger.debug("dropping an ETag that cannot be re-quoted: %s", log_safe(value))
-                continue
-            value = variant
-        out.append((name, value))
-    out.append(("Content-Encoding", coding))
-    return out
 
 
 def _finish(
@@ -526,29 +474,3 @@ def _overflowed(size: int) -> None:
 def _nothing(chunks: Iterator[bytes]) -> Iterable[bytes]:
     """The body of a ``HEAD`` response: none (the application's is not read)."""
     return ()
-
-
-def _stream(
-    open_encoder: Callable[
-        [], tuple[Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]]
-    ],
-    flush_each: bool,
-    flush_size: int,
-    chunks: Iterator[bytes],
-) -> Iterator[bytes]:
-    """Compress ``chunks`` as they come, flushing as the class docstring says."""
-    compress, flush, finish = open_encoder()
-    unflushed = 0
-    first = True
-    for chunk in chunks:
-        if not chunk:
-            yield b""
-            continue
-        out = compress(chunk)
-        unflushed += len(chunk)
-        if first or flush_each or unflushed >= flush_size:
-            out += flush()
-            unflushed = 0
-            first = False
-        yield out
-    yield finish()

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Iterable
-from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+from wsgiref.types import WSGIApplication
 
 from ._http import log_safe
-from ._response import Headers, Plan, intercept
+from ._response import Headers, Plan
 from .rewrite import DEFAULT_BUFFER_LIMIT, _Rewriter, declared_charset, logger
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -101,18 +101,11 @@ class InjectHTML(_Rewriter):
         # (snippet, lower-case marker) encoded per codec; None: cannot inject.
         self._encoded: dict[str, tuple[bytes, bytes | None] | None] = {}
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        return intercept(self.app, environ, start_response, self._decide)
-
-    def _decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
-        if not self._selected(environ, status, headers):
+    def _head_plan(self, status: str, headers: Headers) -> Plan:
+        # A GET in an unsearchable charset goes out unchanged: so does HEAD.
+        if self._encoded_for(declared_charset(headers) or "utf-8") is None:
             return None
-        if environ.get("REQUEST_METHOD") == "HEAD":
-            # A GET in an unsearchable charset goes out unchanged: so does HEAD.
-            if self._encoded_for(declared_charset(headers) or "utf-8") is None:
-                return None
-            return self._head_plan(status, headers)
-        return self._buffer_plan(environ)
+        return super()._head_plan(status, headers)
 
     def _apply(self, headers: Headers, body: bytes) -> bytes:
         charset = declared_charset(headers) or "utf-8"

@@ -66,9 +66,10 @@ from ._http import (
     get_header,
     log_safe,
     media_patterns,
-    requote_etag,
+    select_by_type,
     status_code,
     transformable,
+    transformed_headers,
 )
 from ._options import check_int, check_items
 from ._response import Buffer, EditHeaders, Headers, Plan, Stream, intercept
@@ -110,8 +111,9 @@ class _Rewriter:
         statuses: Iterable[int] | None,
     ) -> None:
         self.content_types = media_patterns("content_types", content_types)
-        self._matches = MediaMatcher(self.content_types)
-        self._type_matches: dict[str, bool] = {}
+        # The media type first: it rejects most pass-through responses, and
+        # this runs on every request.
+        self._decide = select_by_type(MediaMatcher(self.content_types), self._decide_typed)
 
         if buffer_limit is not None:
             buffer_limit = check_int("buffer_limit", buffer_limit, unit="bytes", none=True)
@@ -119,35 +121,28 @@ class _Rewriter:
 
         self.statuses = None if statuses is None else _status_set(statuses)
 
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return intercept(self.app, environ, start_response, self._decide)
+
+    def _decide_typed(
+        self, environ: WSGIEnvironment, status: str, headers: Headers, matched: bool
+    ) -> Plan:
+        """The plan for a response of a selected media type."""
+        if not self._selected(environ, status, headers):
+            return None
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            return self._head_plan(status, headers)
+        return self._body_plan(environ, status, headers)
+
     def _selected(self, environ: WSGIEnvironment, status: str, headers: Headers) -> bool:
-        """True when this response is to be rewritten (see the module docstring)."""
-        # The content type first: it rejects most pass-through responses, and
-        # this path runs on every request.
-        content_type = None
-        for name, value in headers:
-            if name == "Content-Type" or name.lower() == "content-type":
-                content_type = value
-                break
-        if content_type is None:
-            return False
-        matches = self._type_matches.get(content_type)
-        if matches is None:
-            matches = self._match_type(content_type)
-        if not matches:
-            return False
+        """True when a response of a selected media type is to be rewritten
+        (see the module docstring)."""
         facts = transformable(status, headers)
         if facts is None:
             return False
         if self.statuses is not None and status_code(status) not in self.statuses:
             return False
         return not self._too_long(environ, facts[0])
-
-    def _match_type(self, content_type: str) -> bool:
-        matches = self._matches(content_type)
-        # An application sends few distinct Content-Type values: remember them.
-        if len(self._type_matches) < 256:
-            self._type_matches[content_type] = matches
-        return matches
 
     def _too_long(self, environ: WSGIEnvironment, length: str | None) -> bool:
         """Pass through, without reading it, a body declared larger than the limit."""
@@ -167,12 +162,13 @@ class _Rewriter:
         )
         return True
 
-    def _head_plan(self, status: str, headers: Headers) -> EditHeaders:
+    def _head_plan(self, status: str, headers: Headers) -> Plan:
         """A selected ``HEAD``: the headers a rewritten ``GET`` gets, without
         ``Content-Length`` (unknown without rewriting); the body is not read."""
         return EditHeaders(status, _rewritten_headers(headers, _STALE_FOR_HEAD))
 
-    def _buffer_plan(self, environ: WSGIEnvironment) -> Buffer:
+    def _body_plan(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        """A selected ``GET`` (or other method): rewrite the body, buffered."""
         return Buffer(
             partial(self._finish, environ),
             limit=self.buffer_limit,
@@ -305,27 +301,13 @@ class BodyRewriter(_Rewriter):
         self._streaming = stream is not None
         self._configure(content_types, buffer_limit, statuses)
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    def _body_plan(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
         if self.stream is None:
-            return intercept(self.app, environ, start_response, self._decide)
-        return intercept(self.app, environ, start_response, self._decide_stream)
-
-    def _decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
-        if not self._selected(environ, status, headers):
-            return None
-        if environ.get("REQUEST_METHOD") == "HEAD":
-            return self._head_plan(status, headers)
-        return self._buffer_plan(environ)
-
-    def _decide_stream(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
-        if not self._selected(environ, status, headers):
-            return None
-        if environ.get("REQUEST_METHOD") == "HEAD":
-            return self._head_plan(status, headers)
+            return super()._body_plan(environ, status, headers)
         return Stream(
             status,
             _rewritten_headers(headers),
-            partial(_stream_bytes, cast(StreamRewrite, self.stream)),
+            partial(_stream_bytes, self.stream),
             on_error=partial(_stream_failed, environ),
         )
 
@@ -363,19 +345,7 @@ def _rewritten_headers(headers: Headers, stale: frozenset[str] = STALE_AFTER_TRA
     """A copy of ``headers`` fit for a rewritten body: strong ``ETag`` made weak
     (dropped when it cannot be quoted again), ``Content-MD5``, digests and
     ``Accept-Ranges`` (all ``stale`` headers) removed."""
-    result: Headers = []
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered in stale:
-            continue
-        if lowered == "etag":
-            weak = requote_etag(value, weak=True)
-            if weak is None:
-                logger.debug("dropping an ETag that cannot be re-quoted: %s", log_safe(value))
-                continue
-            value = weak
-        result.append((name, value))
-    return result
+    return transformed_headers(headers, stale, logger, weak=True)
 
 
 def _status_set(statuses: Iterable[int]) -> frozenset[int]:
