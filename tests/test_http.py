@@ -22,8 +22,10 @@ from wsgikit._http import (
     log_safe,
     media_patterns,
     media_type,
+    select_by_type,
     status_code,
     transformable,
+    transformed_headers,
     with_vary,
     without_headers,
 )
@@ -310,3 +312,77 @@ def test_with_vary_fast_path_equals_general_merge(headers: Headers, field: str) 
         assert len(result) == len(others) + 1
     else:
         assert result == [*headers, ("Vary", merged)]
+
+
+# --- select_by_type and transformed_headers -------------------------------------------
+
+
+def _recording_selector() -> tuple[Callable[..., object], list[str], dict[str, int]]:
+    """A decide function made by select_by_type, the values it classified and
+    its cache: text/* is kind 2, anything else kind 0."""
+    classified: list[str] = []
+    cache: dict[str, int] = {}
+
+    def kind_of(value: str) -> int:
+        classified.append(value)
+        return 2 if value.startswith("text/") else 0
+
+    def then(environ: dict[str, Any], status: str, headers: Headers, kind: int) -> object:
+        return ("planned", status, kind)
+
+    return select_by_type(kind_of, then, cache), classified, cache
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        pytest.param([("Content-Type", "text/html")], ("planned", "200 OK", 2), id="selected"),
+        pytest.param([("content-TYPE", "text/plain")], ("planned", "200 OK", 2), id="any case"),
+        pytest.param([("Content-Type", "image/png")], None, id="false kind"),
+        pytest.param([("Content-Length", "3")], None, id="no Content-Type"),
+        pytest.param([], None, id="no headers"),
+        pytest.param(
+            [("Content-Type", "image/png"), ("Content-Type", "text/html")], None, id="first counts"
+        ),
+    ],
+)
+def test_select_by_type_plans_only_selected_media_types(headers: Headers, expected: object) -> None:
+    decide, _, _ = _recording_selector()
+    assert decide({}, "200 OK", headers) == expected
+
+
+def test_select_by_type_classifies_each_value_once_and_bounds_its_cache() -> None:
+    decide, classified, cache = _recording_selector()
+    for _ in range(3):
+        decide({}, "200 OK", [("Content-Type", "text/html")])
+        decide({}, "200 OK", [("Content-Type", "image/png")])
+    assert classified == ["text/html", "image/png"]
+    long_value = "text/html; " + "x" * 300
+    decide({}, "200 OK", [("Content-Type", long_value)])
+    assert long_value not in cache  # too long to keep
+    for index in range(300):
+        decide({}, "200 OK", [("Content-Type", f"text/x-{index}")])
+    assert len(cache) <= 256
+
+
+def test_transformed_headers_drops_stale_headers_and_requotes_the_etag(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logger = logging.getLogger("wsgikit.test")
+    headers = [
+        ("Content-Type", "text/html"),
+        ("ETag", '"abc"'),
+        ("Content-MD5", "x"),
+        ("Accept-Ranges", "bytes"),
+        ("X-Kept", "1"),
+    ]
+    stale = frozenset({"content-md5", "accept-ranges"})
+    assert transformed_headers(headers, stale, logger, suffix="-gzip") == [
+        ("Content-Type", "text/html"),
+        ("ETag", '"abc-gzip"'),
+        ("X-Kept", "1"),
+    ]
+    assert transformed_headers(headers, stale, logger, weak=True)[1] == ("ETag", 'W/"abc"')
+    with caplog.at_level(logging.DEBUG, logger="wsgikit.test"):
+        assert transformed_headers([("ETag", " ")], stale, logger) == []
+    assert "cannot be re-quoted" in caplog.text
