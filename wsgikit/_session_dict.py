@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from wsgiref.types import WSGIEnvironment
 
-from ._response import EditHeaders, Headers, Plan
+from ._types import Headers
 
 if TYPE_CHECKING:
     from .sessions import SessionMiddleware
@@ -183,8 +183,9 @@ class Session(dict[str, Any]):
             )
         self._modified = True
 
-    def _decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
-        """The plan for the response (``intercept``'s decide)."""
+    def _edit(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Headers:
+        """The response's headers (``intercept_headers``' edit): the app's own
+        list when the session adds nothing."""
         self._sealed = True  # a change made from now on (in the body) is too late
         if self._pending:
             if not self._modified:
@@ -203,11 +204,10 @@ class Session(dict[str, Any]):
                         ):
                             middleware._warn_clash()
                             break
-                return None
+                return headers
             self._load()  # only `modified = True` was set
-        # Only the middleware's own (lazy) sessions are asked to decide.
-        middleware = self._middleware  # type: ignore[assignment]
-        return EditHeaders(status, middleware._response_headers(self, headers))
+        # Only the middleware's own (lazy) sessions are asked.
+        return self._middleware._response_headers(self, headers)  # type: ignore[union-attr]
 
     # --- reading --------------------------------------------------------------
 
@@ -303,7 +303,15 @@ class Session(dict[str, Any]):
         if self._pending:
             self._load()
         dict.__setitem__(self, key, value)
-        self._changed(key)
+        # _changed(key), inlined: the common write.
+        touched = self._touched
+        if touched is None:
+            self._touched = {key}
+        else:
+            touched.add(key)
+        if self._sealed:
+            self._changed()  # only to log the late change
+        self._modified = True
 
     def __delitem__(self, key: str) -> None:
         if self._pending:

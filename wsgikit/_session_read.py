@@ -103,7 +103,9 @@ class CookieReader:
         if self.stored is not None:
             return self.stored.load(payload.decode("ascii"), self._name)
         try:
-            text, data = self.decode(payload)
+            # decode(), inlined: every read of a session comes here.
+            text = self._codec.load_text(payload)
+            data = self._loads(text)
         except Exception as error:  # anything a serializer raises on client input
             cause = getattr(error, "original_error", None) or error
             self.log_bad(

@@ -56,10 +56,13 @@ logger = logging.getLogger("wsgikit.sessions")
 # urlsafe base64 <-> standard base64, for binascii's C codec.
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
-_URLSAFE_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 _b2a = binascii.b2a_base64
+_a2b = binascii.a2b_base64
+# The "=" that padless base64 of each length (mod 4) lacks; a length of 1
+# (mod 4) is impossible, and "===" makes a2b_base64 say so.
+_PADDING = (b"", b"===", b"==", b"=")
 
 
 def b64encode(data: bytes) -> bytes:
@@ -73,9 +76,12 @@ def b64decode(text: bytes) -> bytes:
     :raises ValueError: On a character outside the alphabet, an impossible
         length, or unused bits that are not zero (a text no encoder writes).
     """
-    if len(text) % 4 == 1 or not _URLSAFE_ALPHABET.issuperset(text):
-        raise ValueError("not canonical base64url")
-    data = binascii.a2b_base64(text.translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4))
+    # a2b_base64 skips characters outside its alphabet and ignores unused
+    # bits: only a text that encodes back to itself is canonical.
+    try:
+        data = _a2b(text.translate(_FROM_URLSAFE) + _PADDING[len(text) & 3])
+    except binascii.Error:
+        raise ValueError("not canonical base64url") from None
     if b64encode(data) != text:
         raise ValueError("not canonical base64url")
     return data
@@ -188,11 +194,18 @@ class CookieCodec:
         payload, dot, stamp = message.rpartition(b".")
         if not dot:
             raise BadTimeSignature("timestamp missing")
+        # b64decode(), inlined: the canonical text of at most 8 bytes, no
+        # leading zero byte (itsdangerous' int_to_bytes writes none).
         try:
-            decoded = b64decode(stamp)
-        except ValueError:
+            decoded = _a2b(stamp.translate(_FROM_URLSAFE) + _PADDING[len(stamp) & 3])
+        except binascii.Error:
             decoded = b""
-        if not decoded or len(decoded) > 8 or decoded[0] == 0:
+        if (
+            not decoded
+            or len(decoded) > 8
+            or decoded[0] == 0
+            or _b2a(decoded, newline=False).translate(_TO_URLSAFE).rstrip(b"=") != stamp
+        ):
             raise BadTimeSignature("malformed timestamp")
         timestamp = int.from_bytes(decoded, "big")
         if max_age is not None:

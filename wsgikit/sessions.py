@@ -38,10 +38,10 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.sansio.http import parse_cookie
 
+from ._edit import intercept_headers
 from ._flask_json import TaggedJSON as TaggedJSON
 from ._http import with_vary
 from ._options import check_bool
-from ._response import Headers, intercept
 from ._session_cookie import CookieTemplate, set_cookie_indexes
 from ._session_dict import SESSION_KEY as SESSION_KEY
 from ._session_dict import Session as Session
@@ -67,6 +67,7 @@ from ._session_util import (
     _store,
 )
 from ._signing import make_codec
+from ._types import Headers
 from .stores import SessionStore
 
 logger = logging.getLogger("wsgikit.sessions")
@@ -351,7 +352,7 @@ class SessionMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         session = _lazy_session(self, environ.get("HTTP_COOKIE"))
         environ[SESSION_KEY] = session
-        return intercept(self.app, environ, start_response, session._decide)
+        return intercept_headers(self.app, environ, start_response, session._edit)
 
     # --- writing: called from start_response ---------------------------------
 
