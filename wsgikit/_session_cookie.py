@@ -51,6 +51,28 @@ def cookie_values(header: str, name: str) -> list[str] | None:
     return values
 
 
+#: :func:`header_flags`: the response has a ``Vary`` header.
+VARY = 1
+#: :func:`header_flags`: the response sets a cookie of the name asked.
+OURS = 2
+
+
+def header_flags(headers: list[tuple[str, str]], name: str) -> int:
+    """Whether a response's headers hold a ``Vary`` (:data:`VARY`) and a
+    ``Set-Cookie`` for cookie ``name`` (:data:`OURS`), in one pass."""
+    # Every response of a session comes here, and most have neither: only
+    # names of the two lengths are lower-cased.
+    flags = 0
+    for key, value in headers:
+        size = len(key)
+        if size == 4:
+            if key.lower() == "vary":
+                flags |= VARY
+        elif size == 10 and key.lower() == "set-cookie" and value.split("=", 1)[0].strip() == name:
+            flags |= OURS
+    return flags
+
+
 def set_cookie_indexes(headers: list[tuple[str, str]], name: str) -> list[int]:
     """The indexes of the ``Set-Cookie`` headers (of a response) for cookie ``name``."""
     return [

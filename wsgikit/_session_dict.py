@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from wsgiref.types import WSGIEnvironment
 
+from ._session_cookie import OURS, header_flags
 from ._types import Headers
 
 if TYPE_CHECKING:
@@ -192,18 +193,10 @@ class Session(dict[str, Any]):
                 # The app never touched the session: nothing to do, but an
                 # app cookie of our name is a clash (Pyramid's cookie session
                 # is named "session" too) and must not pass silently.
-                # (Inlined, and no cast() call: this is every untouched request.)
+                # (No cast() call: this is every untouched request.)
                 middleware: SessionMiddleware = self._middleware  # type: ignore[assignment]
-                if middleware._watch_clash:
-                    name = middleware.cookie_name
-                    for key, value in headers:
-                        if (
-                            len(key) == 10  # most headers are not: skip lower()
-                            and key.lower() == "set-cookie"
-                            and value.split("=", 1)[0].strip() == name
-                        ):
-                            middleware._warn_clash()
-                            break
+                if middleware._watch_clash and header_flags(headers, middleware.cookie_name) & OURS:
+                    middleware._warn_clash()
                 return headers
             self._load()  # only `modified = True` was set
         # Only the middleware's own (lazy) sessions are asked.
@@ -384,23 +377,3 @@ class _Unloaded:
 
 
 _UNLOADED: Any = _Unloaded()
-
-
-def _lazy_session(middleware: SessionMiddleware, cookie: str | None) -> Session:
-    """A session that loads ``cookie`` on first access (``__init__`` skipped: hot path)."""
-    session = Session.__new__(Session)
-    session._modified = False
-    session._everything = False
-    session._new = True
-    session._pending = True
-    session._cookie = cookie
-    session._middleware = middleware
-    session._sealed = False
-    # The rest of the state (_had_cookie, _touched, _sid ...) is set by
-    # _load(), which runs before anything reads it: an untouched session
-    # (most requests) does not pay for it.
-    # A placeholder entry, so that C code reading the dict's storage directly
-    # (the json module's encoder checks the size first) does not see an empty
-    # dict but goes through items(), which loads the cookie.
-    dict.__setitem__(session, _UNLOADED, None)
-    return session
