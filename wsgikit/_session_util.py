@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -120,18 +121,21 @@ def _samesite(value: object) -> str | None:
 def _domain(value: object) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise TypeError(f"domain: must be a str or None, not {type(value).__name__}")
-    if not _DOMAIN_RE.fullmatch(value):
-        raise ValueError(f"domain {value!r} is not a host name")
-    return value
+    return _matching("domain", value, _DOMAIN_RE, "a str or None", "is not a host name")
 
 
 def _path(value: object) -> str:
+    return _matching(
+        "path", value, _PATH_RE, "a str", "must start with / and hold no spaces, controls or ;"
+    )
+
+
+def _matching(option: str, value: object, pattern: re.Pattern[str], kind: str, rule: str) -> str:
+    """``value``, a str that ``pattern`` matches whole (else ``TypeError``, ``ValueError``)."""
     if not isinstance(value, str):
-        raise TypeError(f"path: must be a str, not {type(value).__name__}")
-    if not _PATH_RE.fullmatch(value):
-        raise ValueError(f"path {value!r} must start with / and hold no spaces, controls or ;")
+        raise TypeError(f"{option}: must be {kind}, not {type(value).__name__}")
+    if not pattern.fullmatch(value):
+        raise ValueError(f"{option} {value!r} {rule}")
     return value
 
 
@@ -220,3 +224,24 @@ def _serializer(value: Any, default: Serializer) -> Serializer:
     if not isinstance(value.dumps({}), str):
         raise TypeError("serializer.dumps() must return str")
     return value  # type: ignore[no-any-return]
+
+
+class LogThrottle:
+    """Says when a recurring problem is due a log line at its own level: at
+    most once per ``interval`` seconds (DEBUG in between).
+
+    A bad cookie is sent again on every request, and a failing store fails
+    every request: unbounded, either line would flood the log.
+    """
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._quiet_until = 0.0
+
+    def due(self) -> bool:
+        """``True`` (and a quiet interval starts) unless within one."""
+        now = time.monotonic()
+        if now < self._quiet_until:
+            return False
+        self._quiet_until = now + self.interval
+        return True
