@@ -8,7 +8,6 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from wsgiref.types import WSGIEnvironment
 
-from ._session_cookie import OURS, header_flags
 from ._types import Headers
 
 if TYPE_CHECKING:
@@ -159,6 +158,11 @@ class Session(dict[str, Any]):
         # session over the stored one.
         found, self._had_cookie = middleware._open(self._cookie)
         self._pending = False
+        # Until now only `modified = True` could change the session, and it
+        # sets both flags alike; the middleware leaves _everything and _new
+        # to this method (an untouched session never pays for them).
+        self._everything = self._modified
+        self._new = True
         dict.pop(self, _UNLOADED, None)
         self._touched = None
         self._cleared = self._rotated = False
@@ -195,8 +199,18 @@ class Session(dict[str, Any]):
                 # is named "session" too) and must not pass silently.
                 # (No cast() call: this is every untouched request.)
                 middleware: SessionMiddleware = self._middleware  # type: ignore[assignment]
-                if middleware._watch_clash and header_flags(headers, middleware.cookie_name) & OURS:
-                    middleware._warn_clash()
+                if middleware._watch_clash:
+                    # header_flags(headers, name) & OURS, inlined (one call
+                    # less on every untouched request).
+                    name = middleware.cookie_name
+                    for key, value in headers:
+                        if (
+                            len(key) == 10  # most headers are not: skip lower()
+                            and key.lower() == "set-cookie"
+                            and value.split("=", 1)[0].strip() == name
+                        ):
+                            middleware._warn_clash()
+                            break
                 return headers
             self._load()  # only `modified = True` was set
         # Only the middleware's own (lazy) sessions are asked.

@@ -354,13 +354,11 @@ class SessionMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # A session that loads the cookie on first access. Session.__init__
         # is skipped and only the fields read before that are set here:
-        # _load() sets the rest (_had_cookie, _touched, _sid ...), so an
+        # _load() sets the rest (_new, _had_cookie, _touched ...), so an
         # untouched session (most requests) pays for neither. (Inlined: a
         # function call costs as much as the rest of this.)
         session = _new(Session)
         session._modified = False
-        session._everything = False
-        session._new = True
         session._pending = True
         session._cookie = environ.get("HTTP_COOKIE")
         session._middleware = self
