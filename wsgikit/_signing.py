@@ -58,6 +58,8 @@ _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
+# b2a_base64's text ends with a newline: rstrip(b"=\n") drops it with the padding
+# (cheaper than its newline=False, a keyword argument parsed on every call).
 _b2a = binascii.b2a_base64
 _a2b = binascii.a2b_base64
 # The "=" that padless base64 of each length (mod 4) lacks; a length of 1
@@ -67,7 +69,7 @@ _PADDING = (b"", b"===", b"==", b"=")
 
 def b64encode(data: bytes) -> bytes:
     """URL-safe base64 without padding (itsdangerous' ``base64_encode``)."""
-    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+    return _b2a(data).translate(_TO_URLSAFE).rstrip(b"=\n")
 
 
 def b64decode(text: bytes) -> bytes:
@@ -131,9 +133,9 @@ class CookieCodec:
         # decides the cookie's bytes, so no shortcut may guess it.
         compressed = zlib.compress(text)
         if len(compressed) < len(text) - 1:
-            payload = b"." + _b2a(compressed, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+            payload = b"." + _b2a(compressed).translate(_TO_URLSAFE).rstrip(b"=\n")
         else:
-            payload = _b2a(text, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+            payload = _b2a(text).translate(_TO_URLSAFE).rstrip(b"=\n")
         return self.sign_payload(payload, now)
 
     def sign_payload(self, payload: bytes, now: int | None = None) -> str:
@@ -151,7 +153,7 @@ class CookieCodec:
         mac.update(message)
         final = outer.copy()
         final.update(mac.digest())
-        signature = _b2a(final.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+        signature = _b2a(final.digest()).translate(_TO_URLSAFE).rstrip(b"=\n")
         return (message + b"." + signature).decode("ascii")
 
     # --- reading ------------------------------------------------------------
@@ -186,7 +188,7 @@ class CookieCodec:
             final = outer.copy()
             final.update(mac.digest())
             # Compared as text: only the canonical base64 of the MAC matches.
-            expected = _b2a(final.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+            expected = _b2a(final.digest()).translate(_TO_URLSAFE).rstrip(b"=\n")
             if hmac.compare_digest(expected, signature):
                 break
         else:
@@ -204,7 +206,7 @@ class CookieCodec:
             not decoded
             or len(decoded) > 8
             or decoded[0] == 0
-            or _b2a(decoded, newline=False).translate(_TO_URLSAFE).rstrip(b"=") != stamp
+            or _b2a(decoded).translate(_TO_URLSAFE).rstrip(b"=\n") != stamp
         ):
             raise BadTimeSignature("malformed timestamp")
         timestamp = int.from_bytes(decoded, "big")
