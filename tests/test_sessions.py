@@ -2084,3 +2084,52 @@ def test_set_cookie_template_is_dump_cookie(
                 **attributes,
             )
             assert template.lasting(value, now) == expected
+
+
+def _outcome(function: Callable[[Any], Any], argument: Any) -> Any:
+    """What ``function(argument)`` returns, or its exception's type and text."""
+    try:
+        return ("value", function(argument))
+    except Exception as error:
+        return ("error", type(error), str(error))
+
+
+_CIRCULAR: list[Any] = []
+_CIRCULAR.append(_CIRCULAR)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a":[1,2.5,null,true]}', '"text"', "7", " {}", "{} ", "{}x", "", "\ufeff{}", "[1,", "NaN"],
+)
+def test_default_serializer_reads_as_json_loads(text: str) -> None:
+    """The direct C scanner, and json.loads itself for all it does not take whole."""
+    from wsgikit._session_util import _JSON
+
+    expected = _outcome(json.loads, text)
+    got = _outcome(_JSON.loads, text)
+    assert repr(got) == repr(expected)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": [1, 2.5, None, True], "é": '\u2028\x00"\\'},
+        "text",
+        -0.0,
+        {1: 2},
+        _CIRCULAR,
+        float("nan"),
+        {"x": object()},
+        {(1,): 2},
+    ],
+    ids=["object", "str", "float", "int key", "circular", "nan", "object()", "tuple key"],
+)
+def test_default_serializer_writes_as_json_dumps(value: Any) -> None:
+    """The prebuilt C encoder: json.dumps' text and errors (a cycle too)."""
+    from wsgikit._session_util import _JSON
+
+    def reference(obj: Any) -> str:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+    assert _outcome(_JSON.dumps, value) == _outcome(reference, value)

@@ -585,3 +585,17 @@ def test_memory_store_drops_a_write_to_an_expired_session(
     monkeypatch.setattr(time, "monotonic", lambda: now + 11)
     store.save("s", {"a": "2"}, (), 10)
     assert store.load("s") == {} and len(store) == 0
+
+
+def test_a_server_that_lost_the_script_still_merges_and_guards(redis_url: str) -> None:
+    """The write's script is run by its SHA; a Redis that forgot it (restarted,
+    SCRIPT FLUSH) gets it again, with the same checks."""
+    store = RedisStore(redis_url)
+    store.save("lost", {"a": "1"}, (), 60, fresh=True)
+    store.client.script_flush()
+    store.save("lost", {"b": "2"}, (), 60)
+    assert store.load("lost") == {"a": "1", "b": "2"}
+    store.client.script_flush()
+    store.delete("lost")
+    store.save("lost", {"c": "3"}, (), 60)  # ended meanwhile: never re-created
+    assert store.load("lost") == {}

@@ -22,8 +22,9 @@ from werkzeug.http import dump_cookie, http_date
 from werkzeug.sansio.http import parse_cookie
 
 # What a value signed by itsdangerous is made of (base64url and dots): werkzeug
-# reads such a value as it is, and writes it unquoted.
-_SIGNED_VALUE = re.compile(r"[A-Za-z0-9_.\-]*")
+# reads such a value as it is, and writes it unquoted. (A value is made of
+# them when deleting them leaves nothing: half the time of a regex match.)
+_SIGNED_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
 
 
 def cookie_values(header: str, name: str) -> list[str] | None:
@@ -37,7 +38,7 @@ def cookie_values(header: str, name: str) -> list[str] | None:
     # The common request: "name=<signed value>" and nothing else.
     if header.startswith(name) and header[len(name) : len(name) + 1] == "=":
         value = header[len(name) + 1 :]
-        if _SIGNED_VALUE.fullmatch(value):
+        if value.isascii() and not value.encode().translate(None, _SIGNED_CHARS):
             return [value]
     # PEP 3333 headers are latin-1; cookies are UTF-8 on the wire. Not
     # werkzeug.http.parse_cookie, which does this step strictly: it raises
@@ -49,6 +50,28 @@ def cookie_values(header: str, name: str) -> list[str] | None:
     if not values and re.search(rf"(?:^|[;,\s]){re.escape(name)}\s*=", text):
         return None
     return values
+
+
+#: :func:`header_flags`: the response has a ``Vary`` header.
+VARY = 1
+#: :func:`header_flags`: the response sets a cookie of the name asked.
+OURS = 2
+
+
+def header_flags(headers: list[tuple[str, str]], name: str) -> int:
+    """Whether a response's headers hold a ``Vary`` (:data:`VARY`) and a
+    ``Set-Cookie`` for cookie ``name`` (:data:`OURS`), in one pass."""
+    # Every response of a session comes here, and most have neither: only
+    # names of the two lengths are lower-cased.
+    flags = 0
+    for key, value in headers:
+        size = len(key)
+        if size == 4:
+            if key.lower() == "vary":
+                flags |= VARY
+        elif size == 10 and key.lower() == "set-cookie" and value.split("=", 1)[0].strip() == name:
+            flags |= OURS
+    return flags
 
 
 def set_cookie_indexes(headers: list[tuple[str, str]], name: str) -> list[int]:

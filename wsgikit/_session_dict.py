@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from wsgiref.types import WSGIEnvironment
 
-from ._response import EditHeaders, Headers, Plan
+from ._types import Headers
 
 if TYPE_CHECKING:
     from .sessions import SessionMiddleware
@@ -158,6 +158,11 @@ class Session(dict[str, Any]):
         # session over the stored one.
         found, self._had_cookie = middleware._open(self._cookie)
         self._pending = False
+        # Until now only `modified = True` could change the session, and it
+        # sets both flags alike; the middleware leaves _everything and _new
+        # to this method (an untouched session never pays for them).
+        self._everything = self._modified
+        self._new = True
         dict.pop(self, _UNLOADED, None)
         self._touched = None
         self._cleared = self._rotated = False
@@ -183,17 +188,20 @@ class Session(dict[str, Any]):
             )
         self._modified = True
 
-    def _decide(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
-        """The plan for the response (``intercept``'s decide)."""
+    def _edit(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Headers:
+        """The response's headers (``intercept_headers``' edit): the app's own
+        list when the session adds nothing."""
         self._sealed = True  # a change made from now on (in the body) is too late
         if self._pending:
             if not self._modified:
                 # The app never touched the session: nothing to do, but an
                 # app cookie of our name is a clash (Pyramid's cookie session
                 # is named "session" too) and must not pass silently.
-                # (Inlined, and no cast() call: this is every untouched request.)
+                # (No cast() call: this is every untouched request.)
                 middleware: SessionMiddleware = self._middleware  # type: ignore[assignment]
                 if middleware._watch_clash:
+                    # header_flags(headers, name) & OURS, inlined (one call
+                    # less on every untouched request).
                     name = middleware.cookie_name
                     for key, value in headers:
                         if (
@@ -203,11 +211,10 @@ class Session(dict[str, Any]):
                         ):
                             middleware._warn_clash()
                             break
-                return None
+                return headers
             self._load()  # only `modified = True` was set
-        # Only the middleware's own (lazy) sessions are asked to decide.
-        middleware = self._middleware  # type: ignore[assignment]
-        return EditHeaders(status, middleware._response_headers(self, headers))
+        # Only the middleware's own (lazy) sessions are asked.
+        return self._middleware._response_headers(self, headers)  # type: ignore[union-attr]
 
     # --- reading --------------------------------------------------------------
 
@@ -303,7 +310,15 @@ class Session(dict[str, Any]):
         if self._pending:
             self._load()
         dict.__setitem__(self, key, value)
-        self._changed(key)
+        # _changed(key), inlined: the common write.
+        touched = self._touched
+        if touched is None:
+            self._touched = {key}
+        else:
+            touched.add(key)
+        if self._sealed:
+            self._changed()  # only to log the late change
+        self._modified = True
 
     def __delitem__(self, key: str) -> None:
         if self._pending:
@@ -376,23 +391,3 @@ class _Unloaded:
 
 
 _UNLOADED: Any = _Unloaded()
-
-
-def _lazy_session(middleware: SessionMiddleware, cookie: str | None) -> Session:
-    """A session that loads ``cookie`` on first access (``__init__`` skipped: hot path)."""
-    session = Session.__new__(Session)
-    session._modified = False
-    session._everything = False
-    session._new = True
-    session._pending = True
-    session._cookie = cookie
-    session._middleware = middleware
-    session._sealed = False
-    # The rest of the state (_had_cookie, _touched, _sid ...) is set by
-    # _load(), which runs before anything reads it: an untouched session
-    # (most requests) does not pay for it.
-    # A placeholder entry, so that C code reading the dict's storage directly
-    # (the json module's encoder checks the size first) does not see an empty
-    # dict but goes through items(), which loads the cookie.
-    dict.__setitem__(session, _UNLOADED, None)
-    return session

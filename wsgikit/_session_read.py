@@ -5,7 +5,6 @@ a bounded log line why the session starts empty)."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +12,7 @@ from itsdangerous import BadData, SignatureExpired
 
 from ._session_cookie import cookie_values
 from ._session_store import Found, StoredSessions
+from ._session_util import LogThrottle
 from ._signing import Codec
 
 logger = logging.getLogger("wsgikit.sessions")
@@ -47,7 +47,7 @@ class CookieReader:
         #: With a store: the cookie holds an ID, the data is there.
         self.stored: StoredSessions | None = None
         # Bad cookies are logged at their level once per interval, else DEBUG.
-        self._quiet_until = 0.0
+        self._throttle = LogThrottle(BAD_COOKIE_LOG_INTERVAL)
 
     def open(self, header: str | None) -> tuple[Found | None, bool]:
         """Return what the request's cookie holds, and whether one was sent.
@@ -103,7 +103,9 @@ class CookieReader:
         if self.stored is not None:
             return self.stored.load(payload.decode("ascii"), self._name)
         try:
-            text, data = self.decode(payload)
+            # decode(), inlined: every read of a session comes here.
+            text = self._codec.load_text(payload)
+            data = self._loads(text)
         except Exception as error:  # anything a serializer raises on client input
             cause = getattr(error, "original_error", None) or error
             self.log_bad(
@@ -137,11 +139,9 @@ class CookieReader:
         so the browser sends it again on every request: unbounded, the line
         would flood the log.
         """
-        now = time.monotonic()
-        if now < self._quiet_until:
+        if not self._throttle.due():
             logger.debug(message, *args)
             return
-        self._quiet_until = now + BAD_COOKIE_LOG_INTERVAL
         logger.log(
             level,
             message + " (more bad cookies in the next %d s are logged at DEBUG)",

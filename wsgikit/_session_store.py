@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from collections.abc import Callable
 from typing import Any
 
 from ._session_dict import Session
+from ._session_util import LogThrottle
 from .stores import SessionStore, SessionStoreError
 
 logger = logging.getLogger("wsgikit.sessions")
@@ -49,7 +49,7 @@ class StoredSessions:
         self._serialise = serialise
         self._loads = loads
         self._log_bad = log_bad
-        self._quiet_until = 0.0
+        self._throttle = LogThrottle(FAILURE_LOG_INTERVAL)
 
     def load(self, sid: str, cookie_name: str) -> Found | None:
         """The stored session ``sid``: its data, ID and field texts (``None``:
@@ -131,9 +131,6 @@ class StoredSessions:
 
     def failed(self, error: SessionStoreError) -> SessionStoreError:
         """Log a store failure (ERROR, then DEBUG for a minute) and return it to raise."""
-        now = time.monotonic()
-        level = logging.DEBUG if now < self._quiet_until else logging.ERROR
-        if level == logging.ERROR:
-            self._quiet_until = now + FAILURE_LOG_INTERVAL
+        level = logging.ERROR if self._throttle.due() else logging.DEBUG
         logger.log(level, "session store failed, the request fails with a 503: %s", error)
         return error

@@ -56,15 +56,20 @@ logger = logging.getLogger("wsgikit.sessions")
 # urlsafe base64 <-> standard base64, for binascii's C codec.
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
-_URLSAFE_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
+# b2a_base64's text ends with a newline: rstrip(b"=\n") drops it with the padding
+# (cheaper than its newline=False, a keyword argument parsed on every call).
 _b2a = binascii.b2a_base64
+_a2b = binascii.a2b_base64
+# The "=" that padless base64 of each length (mod 4) lacks; a length of 1
+# (mod 4) is impossible, and "===" makes a2b_base64 say so.
+_PADDING = (b"", b"===", b"==", b"=")
 
 
 def b64encode(data: bytes) -> bytes:
     """URL-safe base64 without padding (itsdangerous' ``base64_encode``)."""
-    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+    return _b2a(data).translate(_TO_URLSAFE).rstrip(b"=\n")
 
 
 def b64decode(text: bytes) -> bytes:
@@ -73,9 +78,12 @@ def b64decode(text: bytes) -> bytes:
     :raises ValueError: On a character outside the alphabet, an impossible
         length, or unused bits that are not zero (a text no encoder writes).
     """
-    if len(text) % 4 == 1 or not _URLSAFE_ALPHABET.issuperset(text):
-        raise ValueError("not canonical base64url")
-    data = binascii.a2b_base64(text.translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4))
+    # a2b_base64 skips characters outside its alphabet and ignores unused
+    # bits: only a text that encodes back to itself is canonical.
+    try:
+        data = _a2b(text.translate(_FROM_URLSAFE) + _PADDING[len(text) & 3])
+    except binascii.Error:
+        raise ValueError("not canonical base64url") from None
     if b64encode(data) != text:
         raise ValueError("not canonical base64url")
     return data
@@ -125,9 +133,9 @@ class CookieCodec:
         # decides the cookie's bytes, so no shortcut may guess it.
         compressed = zlib.compress(text)
         if len(compressed) < len(text) - 1:
-            payload = b"." + _b2a(compressed, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+            payload = b"." + _b2a(compressed).translate(_TO_URLSAFE).rstrip(b"=\n")
         else:
-            payload = _b2a(text, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+            payload = _b2a(text).translate(_TO_URLSAFE).rstrip(b"=\n")
         return self.sign_payload(payload, now)
 
     def sign_payload(self, payload: bytes, now: int | None = None) -> str:
@@ -145,7 +153,7 @@ class CookieCodec:
         mac.update(message)
         final = outer.copy()
         final.update(mac.digest())
-        signature = _b2a(final.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+        signature = _b2a(final.digest()).translate(_TO_URLSAFE).rstrip(b"=\n")
         return (message + b"." + signature).decode("ascii")
 
     # --- reading ------------------------------------------------------------
@@ -180,7 +188,7 @@ class CookieCodec:
             final = outer.copy()
             final.update(mac.digest())
             # Compared as text: only the canonical base64 of the MAC matches.
-            expected = _b2a(final.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+            expected = _b2a(final.digest()).translate(_TO_URLSAFE).rstrip(b"=\n")
             if hmac.compare_digest(expected, signature):
                 break
         else:
@@ -188,11 +196,18 @@ class CookieCodec:
         payload, dot, stamp = message.rpartition(b".")
         if not dot:
             raise BadTimeSignature("timestamp missing")
+        # b64decode(), inlined: the canonical text of at most 8 bytes, no
+        # leading zero byte (itsdangerous' int_to_bytes writes none).
         try:
-            decoded = b64decode(stamp)
-        except ValueError:
+            decoded = _a2b(stamp.translate(_FROM_URLSAFE) + _PADDING[len(stamp) & 3])
+        except binascii.Error:
             decoded = b""
-        if not decoded or len(decoded) > 8 or decoded[0] == 0:
+        if (
+            not decoded
+            or len(decoded) > 8
+            or decoded[0] == 0
+            or _b2a(decoded).translate(_TO_URLSAFE).rstrip(b"=\n") != stamp
+        ):
             raise BadTimeSignature("malformed timestamp")
         timestamp = int.from_bytes(decoded, "big")
         if max_age is not None:
@@ -229,11 +244,14 @@ class CookieCodec:
 
         :raises BadPayload: When it is not base64url, zlib or UTF-8.
         """
+        # The payload is covered by the signature: what a key holder signed is
+        # decoded exactly as itsdangerous decodes it (leniently).
         try:
             if payload[:1] == b".":
-                raw = zlib.decompress(_b64decode_lenient(payload[1:]))
+                text = payload[1:]
+                raw = zlib.decompress(_a2b(text.translate(_FROM_URLSAFE) + _PADDING[len(text) & 3]))
             else:
-                raw = _b64decode_lenient(payload)
+                raw = _a2b(payload.translate(_FROM_URLSAFE) + _PADDING[len(payload) & 3])
             return raw.decode("utf-8")
         except Exception as error:
             raise BadPayload("cannot decode the payload", original_error=error) from error
@@ -254,12 +272,6 @@ def _pads(key: bytes, digest: str) -> tuple[Any, Any]:
     inner.update(key.translate(_IPAD))
     outer.update(key.translate(_OPAD))
     return inner, outer
-
-
-def _b64decode_lenient(text: bytes) -> bytes:
-    # The payload is covered by the signature: what a key holder signed is
-    # decoded exactly as itsdangerous decodes it.
-    return binascii.a2b_base64(text.translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4))
 
 
 class Codec(Protocol):

@@ -38,14 +38,14 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.sansio.http import parse_cookie
 
+from ._edit import intercept_headers
 from ._flask_json import TaggedJSON as TaggedJSON
 from ._http import with_vary
 from ._options import check_bool
-from ._response import Headers, intercept
-from ._session_cookie import CookieTemplate, set_cookie_indexes
+from ._session_cookie import OURS, VARY, CookieTemplate, header_flags, set_cookie_indexes
+from ._session_dict import _UNLOADED
 from ._session_dict import SESSION_KEY as SESSION_KEY
 from ._session_dict import Session as Session
-from ._session_dict import _lazy_session
 from ._session_dict import get_session as get_session
 from ._session_read import BAD_COOKIE_LOG_INTERVAL as BAD_COOKIE_LOG_INTERVAL
 from ._session_read import CookieReader
@@ -67,9 +67,12 @@ from ._session_util import (
     _store,
 )
 from ._signing import make_codec
+from ._types import Headers
 from .stores import SessionStore
 
 logger = logging.getLogger("wsgikit.sessions")
+
+_new = Session.__new__
 
 
 #: werkzeug's rule of thumb for the largest ``Set-Cookie`` value every browser keeps.
@@ -349,9 +352,23 @@ class SessionMiddleware:
         self._watch_clash = not self.flask_compatible
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        session = _lazy_session(self, environ.get("HTTP_COOKIE"))
+        # A session that loads the cookie on first access. Session.__init__
+        # is skipped and only the fields read before that are set here:
+        # _load() sets the rest (_new, _had_cookie, _touched ...), so an
+        # untouched session (most requests) pays for neither. (Inlined: a
+        # function call costs as much as the rest of this.)
+        session = _new(Session)
+        session._modified = False
+        session._pending = True
+        session._cookie = environ.get("HTTP_COOKIE")
+        session._middleware = self
+        session._sealed = False
+        # A placeholder entry, so that C code reading the dict's storage
+        # directly (the json module's encoder checks the size first) does not
+        # see an empty dict but goes through items(), which loads the cookie.
+        dict.__setitem__(session, _UNLOADED, None)
         environ[SESSION_KEY] = session
-        return intercept(self.app, environ, start_response, session._decide)
+        return intercept_headers(self.app, environ, start_response, session._edit)
 
     # --- writing: called from start_response ---------------------------------
 
@@ -367,10 +384,12 @@ class SessionMiddleware:
 
         The app's list is never modified: a new list is returned when a header is added.
         """
-        varied = with_vary(headers, "Cookie")
-        theirs = set_cookie_indexes(varied, self.cookie_name)
+        flags = header_flags(headers, self.cookie_name)
+        # with_vary() when there is a Vary to merge into; else its result, directly.
+        varied = with_vary(headers, "Cookie") if flags & VARY else [*headers, ("Vary", "Cookie")]
+        theirs = set_cookie_indexes(varied, self.cookie_name) if flags & OURS else []
         if theirs and self.flask_compatible:
-            if not session.modified:
+            if not session._modified:
                 return varied  # Flask wrote the shared session; this side only read it
             # Both sides wrote the one shared session: Flask's cookie is the
             # base, this request's changes go on top, one cookie is sent.
@@ -397,10 +416,10 @@ class SessionMiddleware:
         ):
             session.modified = True  # a change inside a stored value
         if dict.__len__(session):
-            if session.modified or self.refresh_each_request:
+            if session._modified or self.refresh_each_request:
                 data = dict(dict.items(session))
                 cookie = self._cookie(self._encode(data), data)
-        elif session._had_cookie and session.modified:
+        elif session._had_cookie and session._modified:
             # Emptied by the app. A cookie that merely failed verification is
             # never deleted: during a rolling key rotation this process may
             # lack the key that signed it, and the next one can read it.

@@ -11,7 +11,8 @@ imports ``werkzeug.security.safe_str_cmp``, removed in Werkzeug 2.1, so it
 cannot be imported next to Werkzeug 3.
 
 ``python bench/cases/sessions.py`` prints the Python-level function calls of
-one request per row (cProfile; deterministic, unlike timings).
+one request per row (cProfile; deterministic, unlike timings);
+``python bench/cases/sessions.py --steps`` the time of each step by itself.
 """
 
 from __future__ import annotations
@@ -393,7 +394,68 @@ def count_calls(call: Callable[[], object], requests: int = 200) -> float:
     return stats.total_calls / requests  # type: ignore[attr-defined]
 
 
+def step_times(number: int = 20_000, repeat: int = 9) -> list[tuple[str, float]]:
+    """µs per call of each step of a session request, by themselves (best of
+    ``repeat`` CPU-timed runs): where the time of the rows above goes."""
+    import time
+    import timeit
+    import zlib
+
+    from wsgikit._edit import intercept_headers
+    from wsgikit._session_cookie import cookie_values, header_flags
+
+    middleware = SessionMiddleware(bare_app(), SECRET)
+    codec: Any = middleware._codec
+    value = _ours_pool(1)[0]
+    header = "session=" + value
+    payload = codec.unsign(value)
+    text = codec.load_text(payload)
+    data = json.loads(text)
+    raw = text.encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", "7")]
+    env = environ(HTTP_COOKIE=header)
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        return _discard
+
+    bare = bare_app()
+    steps: dict[str, Callable[[], object]] = {
+        "read: find the cookie in the header": lambda: cookie_values(header, "session"),
+        "read: verify (HMAC, timestamp)": lambda: codec.unsign_timed(value, DEFAULT_MAX_AGE),
+        "read: base64 + UTF-8": lambda: codec.load_text(payload),
+        "read: JSON": lambda: middleware.serializer.loads(text),
+        "read: all of the above": lambda: middleware._open(header),
+        "write: JSON": lambda: middleware.serializer.dumps(data),
+        "write: zlib.compress (tried on every write)": lambda: zlib.compress(raw),
+        "write: sign a payload (HMAC, timestamp)": lambda: codec.sign_payload(payload),
+        "write: all of signing": lambda: codec.sign(data),
+        "write: Set-Cookie": lambda: middleware._cookie(value, data),
+        "response: scan the headers (Vary, Set-Cookie)": lambda: header_flags(headers, "session"),
+        "response: the header-only core path": lambda: intercept_headers(
+            bare, env, start_response, lambda environ, status, headers: headers
+        ),
+        "request: the bare app": lambda: bare(env, start_response),
+        "request: untouched session": lambda: middleware(env, start_response),
+    }
+    return [
+        (
+            name,
+            min(timeit.repeat(step, number=number, repeat=repeat, timer=time.process_time))
+            / number
+            * 1e6,
+        )
+        for name, step in steps.items()
+    ]
+
+
+DEFAULT_MAX_AGE = 14 * 24 * 3600
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--steps"]:
+        for name, micros in step_times():
+            print(f"{micros:7.3f} µs  {name}")
+        sys.exit()
     for case in cases():
         if "Flask app" not in case.group:
             print(f"{count_calls(case.call):7.1f}  {case.group[10:]}: {case.name}")
