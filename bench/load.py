@@ -4,6 +4,7 @@ a bare app that gzips itself, and the anchor stack, in one run.
     python bench/load.py                          # gunicorn and waitress, JSON and HTML
     python bench/load.py --servers gunicorn --responses json --rounds 5 --duration 5
     python bench/load.py --json                   # machine-readable
+    python bench/load.py --responses html --compress isal:1   # wsgikit with a fast deflate
 
 For each server (gunicorn with 2 sync workers, waitress with 4 threads) the
 four stacks of ``bench/load_apps.py`` are started at once on free 127.0.0.1
@@ -395,7 +396,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per load")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--compress",
+        metavar="BACKEND:LEVEL",
+        help="the wsgikit stack's Compress backend and level (e.g. isal:1, zlib-ng:6); "
+        "the anchor stack and selfgzip keep zlib level 6",
+    )
     args = parser.parse_args(argv)
+    if args.compress:
+        # Read by load_apps in the server processes, which inherit this environment.
+        os.environ["LOAD_COMPRESS"] = args.compress
     rows = run(args)
     if args.json:
         print(json.dumps(rows, indent=2))

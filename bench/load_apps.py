@@ -82,10 +82,14 @@ def selfgzip() -> Any:
     return app
 
 
-def _backend() -> dict[str, str]:
-    """``Compress(backend=...)`` from ``LOAD_BACKEND``, when the run names one."""
-    name = os.environ.get("LOAD_BACKEND")
-    return {"backend": name} if name else {}
+def _compress_options() -> dict[str, Any]:
+    """``Compress`` options: level 6, or ``LOAD_COMPRESS`` (``BACKEND:LEVEL``,
+    set by ``bench/load.py --compress``) for the wsgikit stack."""
+    spec = os.environ.get("LOAD_COMPRESS")
+    if not spec:
+        return {"level": LEVEL}
+    backend, _, level = spec.partition(":")
+    return {"backend": backend, "level": int(level) if level else LEVEL}
 
 
 def wsgikit() -> Any:
@@ -113,7 +117,7 @@ def wsgikit() -> Any:
         app,
         lambda a: ProxyFix(a, x_for=1, x_proto=1),
         JSONErrors,
-        lambda a: Compress(a, level=LEVEL, **_backend()),
+        lambda a: Compress(a, **_compress_options()),
         lambda a: SessionMiddleware(a, SECRET),
         AuthParser,
     )
