@@ -686,6 +686,51 @@ def test_intercept_headers_hands_a_replacement_to_the_server() -> None:
     assert body == [b"replacement error page"]
 
 
+def test_intercept_headers_refuses_a_second_call_before_editing() -> None:
+    """The core's rule: the second call without exc_info raises, and the edit
+    (which may write a session) does not run for it."""
+    edits: list[str] = []
+
+    def edit(environ: WSGIEnvironment, status: str, headers: Headers) -> Headers:
+        edits.append(status)
+        return [*headers]
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        start_response("500 Oops", [("Content-Type", "text/plain")])
+        return [b"never"]
+
+    calls: list[str] = []
+
+    def server_start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        calls.append(status)  # a server that would accept anything
+
+    with pytest.raises(RuntimeError, match="called twice without exc_info"):
+        intercept_headers(app, make_environ(), server_start_response, edit)
+    assert edits == calls == ["200 OK"]
+
+
+def test_intercept_headers_drops_exc_info_on_a_first_call() -> None:
+    """An app answering an error with exc_info on its first call (Bottle does)
+    gets a plain first call: nothing reached the server from this layer."""
+    given: list[Any] = []
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            raise ValueError("route failed")
+        except ValueError:
+            start_response(
+                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
+            )
+        return [b"error page"]
+
+    def server_start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        given.append((status, dict(headers)["X-Tag"], exc_info))
+
+    assert intercept_headers(app, make_environ(), server_start_response, _tag) == [b"error page"]
+    assert given == [("500 Internal Server Error", "500", None)]
+
+
 # --- the core owns replacements ----------------------------------------------------
 
 

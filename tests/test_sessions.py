@@ -12,6 +12,7 @@ import json
 import logging
 import operator
 import random
+import sys
 import threading
 import time
 import uuid
@@ -48,7 +49,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import Markup
 
-from wsgikit import JSONErrors, SessionTooLarge
+from wsgikit import JSONErrors, MemoryStore, SessionTooLarge
 from wsgikit.sessions import (
     MAX_COOKIE_SIZE,
     SESSION_KEY,
@@ -2133,3 +2134,44 @@ def test_default_serializer_writes_as_json_dumps(value: Any) -> None:
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
     assert _outcome(_JSON.dumps, value) == _outcome(reference, value)
+
+
+# --- the core's start_response rules hold on the header-only path ----------------------
+
+
+def test_a_second_start_response_is_refused_before_the_session_is_written() -> None:
+    """The app's bug (two calls without exc_info) raises before the second
+    edit: no second, orphaned stored session after a rotate()."""
+    store = MemoryStore()
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        session = get_session(environ)
+        session["n"] = 1
+        session.rotate()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    with pytest.raises(RuntimeError, match="called twice without exc_info"):
+        run_wsgi(SessionMiddleware(app, SECRET, store=store, max_age=60))
+    assert len(store) == 1
+
+
+def test_an_error_page_started_with_exc_info_keeps_its_session_cookie() -> None:
+    """Bottle answers an unhandled error with exc_info on its first call;
+    werkzeug's test client re-raises any exc_info it is handed."""
+    from werkzeug.test import Client
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        get_session(environ)["seen"] = True
+        try:
+            raise ValueError("route failed")
+        except ValueError:
+            start_response(
+                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
+            )
+        return [b"error page"]
+
+    response = Client(SessionMiddleware(app, SECRET)).get("/")
+    assert (response.status_code, response.data) == (500, b"error page")
+    assert "session=" in response.headers["Set-Cookie"]

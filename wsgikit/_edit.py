@@ -34,17 +34,27 @@ def intercept_headers(
     which calls the server's at once: the application gets the server's own
     ``write()``, and its iterable goes back to the server itself (never
     wrapped, so ``wsgi.file_wrapper`` works and ``close()`` is the server's
-    to call). A replacement with ``exc_info`` is edited too and handed to the
-    server with the ``exc_info``: the server decides (it re-raises once
-    headers are out). A second call without ``exc_info`` is the server's to
-    refuse. ``edit`` must return a new list, never change ``headers``.
+    to call). The rules are the core's: a second call without ``exc_info``
+    raises :exc:`RuntimeError` before ``edit`` runs (an edit may have side
+    effects: a session is written); a first call with ``exc_info`` is a plain
+    first call (nothing was sent, and some servers and test clients re-raise
+    any ``exc_info`` they are given); a later replacement with ``exc_info`` is
+    edited too and handed to the server with the ``exc_info``: the server
+    decides (it re-raises once headers are out). ``edit`` must return a new
+    list, never change ``headers``.
     """
+    started = False
 
     def edited_start_response(
         status: str, headers: Headers, exc_info: ExcInfo | None = None
     ) -> Write:
-        if exc_info is None:
+        nonlocal started
+        if not started:
+            started = True
+            exc_info = None  # nothing reached the server from this layer yet
             return start_response(status, edit(environ, status, headers))
+        if exc_info is None:
+            raise RuntimeError("start_response() called twice without exc_info")
         try:
             return start_response(status, edit(environ, status, headers), exc_info)
         finally:
