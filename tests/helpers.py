@@ -268,6 +268,25 @@ def exc_info_app(
     return app
 
 
+def error_first_app(
+    before: Callable[[WSGIEnvironment], object] = lambda environ: None,
+) -> WSGIApplication:
+    """Answers a 500 text page whose *first* start_response carries exc_info,
+    as Bottle does for an unhandled error; ``before(environ)`` runs first."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        before(environ)
+        try:
+            raise ValueError("route failed")
+        except ValueError:
+            start_response(
+                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
+            )
+        return [b"error page"]
+
+    return app
+
+
 class Handshake:
     """A generator app whose second chunk is produced only after the test saw
     the first: proves a middleware streams instead of buffering."""

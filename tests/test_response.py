@@ -16,6 +16,7 @@ from helpers import (
     APP_KINDS,
     Handshake,
     Tracked,
+    error_first_app,
     exc_info_app,
     late_exc_info_app,
     lazy_app,
@@ -715,19 +716,11 @@ def test_intercept_headers_drops_exc_info_on_a_first_call() -> None:
     gets a plain first call: nothing reached the server from this layer."""
     given: list[Any] = []
 
-    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            raise ValueError("route failed")
-        except ValueError:
-            start_response(
-                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
-            )
-        return [b"error page"]
-
     def server_start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
         given.append((status, dict(headers)["X-Tag"], exc_info))
 
-    assert intercept_headers(app, make_environ(), server_start_response, _tag) == [b"error page"]
+    body = intercept_headers(error_first_app(), make_environ(), server_start_response, _tag)
+    assert body == [b"error page"]
     assert given == [("500 Internal Server Error", "500", None)]
 
 

@@ -12,7 +12,6 @@ import json
 import logging
 import operator
 import random
-import sys
 import threading
 import time
 import uuid
@@ -36,6 +35,7 @@ from helpers import (
     bad_option,
     call,
     cookie_headers,
+    error_first_app,
     header_values,
     import_file,
     json_view_app,
@@ -2162,16 +2162,9 @@ def test_an_error_page_started_with_exc_info_keeps_its_session_cookie() -> None:
     werkzeug's test client re-raises any exc_info it is handed."""
     from werkzeug.test import Client
 
-    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    def touch(environ: WSGIEnvironment) -> None:
         get_session(environ)["seen"] = True
-        try:
-            raise ValueError("route failed")
-        except ValueError:
-            start_response(
-                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
-            )
-        return [b"error page"]
 
-    response = Client(SessionMiddleware(app, SECRET)).get("/")
+    response = Client(SessionMiddleware(error_first_app(touch), SECRET)).get("/")
     assert (response.status_code, response.data) == (500, b"error page")
     assert "session=" in response.headers["Set-Cookie"]
