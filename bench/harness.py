@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 import random
+import signal
+import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,3 +136,19 @@ def html(size: int, seed: int = 1) -> bytes:
         total += len(row)
     page = "<html><body><table>\n" + "".join(rows) + "</table></body></html>\n"
     return page.encode()[:size]
+
+
+def stop(*processes: subprocess.Popen[bytes], group: bool = False) -> None:
+    """Stop servers by PID: SIGTERM to each still running (to its whole process
+    group with ``group``, for a server started with ``start_new_session`` and
+    its workers), then wait; SIGKILL whatever is still there after 10 s."""
+    kill = os.killpg if group else os.kill
+    for process in processes:
+        if process.poll() is None:
+            kill(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            kill(process.pid, signal.SIGKILL)
+            process.wait()

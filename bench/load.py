@@ -39,7 +39,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -57,6 +56,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import load_apps  # noqa: E402
+from harness import stop  # noqa: E402
 
 STACKS = ("bare", "selfgzip", "wsgikit", "anchor")
 SESSION_STACKS = ("wsgikit", "anchor")
@@ -110,15 +110,7 @@ def servers(server: str, stacks: tuple[str, ...]) -> Iterator[dict[str, tuple[in
                 wait_ready(ports[stack], procs[stack], log)
             yield {stack: (ports[stack], procs[stack].pid) for stack in stacks}
         finally:
-            for proc in procs.values():
-                if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGTERM)
-            for proc in procs.values():
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            stop(*procs.values(), group=True)
 
 
 def wait_ready(

@@ -41,7 +41,6 @@ import io
 import json
 import os
 import pstats
-import signal
 import statistics
 import subprocess
 import sys
@@ -56,6 +55,7 @@ sys.path.insert(0, str(HERE))
 
 import load  # noqa: E402
 import load_apps  # noqa: E402
+from harness import stop  # noqa: E402
 
 Key = tuple[str, int, str]
 
@@ -81,16 +81,6 @@ def start(
     )
     load.wait_ready(port, proc, log)
     return proc, port
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def hammer(port: int, path: str, cookie: str, count: int) -> None:
@@ -130,7 +120,7 @@ def in_server(stack: str, args: argparse.Namespace, out: Path) -> tuple[float, f
         cpu1, faults1 = load.usage(proc.pid)
         timed = json.loads(wait_for(out, before, ".time.json").read_text())
     finally:
-        stop(proc)
+        stop(proc, group=True)
     return (
         (cpu1 - cpu0) / args.requests * 1e6,
         timed["app_ns"] / timed["requests"] / 1e3,
@@ -150,7 +140,7 @@ def profiled_server(
         hammer(port, args.path, cookie, args.warmup + args.requests)
         prof = wait_for(out, before, ".prof")
     finally:
-        stop(proc)
+        stop(proc, group=True)
     environ = json.loads((out / f"{prof.stem}.environ.json").read_text())
     return pstats.Stats(str(prof)), environ, cookie
 

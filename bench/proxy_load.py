@@ -37,7 +37,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -49,6 +48,10 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from harness import stop  # noqa: E402
+
 BODY = json.dumps({"ok": True, "items": [1, 2, 3]}).encode()
 BLOCK = b"x" * (64 * 1024)
 
@@ -151,16 +154,6 @@ def start(args: list[str]) -> tuple[subprocess.Popen[bytes], int]:
             time.sleep(0.05)
     stop(process)
     raise RuntimeError(f"{args} did not start")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 def load(port: int, path: str, seconds: float, connections: int) -> tuple[float, str]:
