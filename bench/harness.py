@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import io
 import os
 import random
 import signal
 import subprocess
+import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,3 +155,34 @@ def stop(*processes: subprocess.Popen[bytes], group: bool = False) -> None:
         except subprocess.TimeoutExpired:
             kill(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def python_load(
+    port: int, path: str, headers: dict[str, str], seconds: float, connections: int
+) -> tuple[int, int]:
+    """The load client for a machine without ``wrk``: ``connections`` threads,
+    each sending ``GET path`` on one keep-alive connection to 127.0.0.1:``port``
+    for ``seconds``. Returns (responses, responses not 2xx)."""
+    counts = [0] * connections
+    bad = [0] * connections
+    deadline = time.monotonic() + seconds
+
+    def worker(slot: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            while time.monotonic() < deadline:
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                counts[slot] += 1
+                if not 200 <= response.status < 300:
+                    bad[slot] += 1
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts), sum(bad)

@@ -44,7 +44,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,6 +54,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import harness  # noqa: E402
 import load_apps  # noqa: E402
 from harness import stop  # noqa: E402
 
@@ -245,31 +245,9 @@ def load(port: int, path: str, cookie: str, seconds: float, connections: int) ->
 def python_load(
     port: int, path: str, cookie: str, seconds: float, connections: int
 ) -> tuple[int, int]:
-    """The fallback client: ``connections`` threads, each on one keep-alive connection."""
-    counts = [0] * connections
-    bad = [0] * connections
-    deadline = time.monotonic() + seconds
+    """The fallback client (no ``wrk``), with the headers of every request."""
     headers = {"Accept-Encoding": "gzip", **FORWARDED, **({"Cookie": cookie} if cookie else {})}
-
-    def worker(slot: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        try:
-            while time.monotonic() < deadline:
-                conn.request("GET", path, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                counts[slot] += 1
-                if not 200 <= response.status < 300:
-                    bad[slot] += 1
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sum(counts), sum(bad)
+    return harness.python_load(port, path, headers, seconds, connections)
 
 
 def run(args: argparse.Namespace) -> list[dict[str, object]]:

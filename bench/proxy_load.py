@@ -40,7 +40,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -50,6 +49,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import harness  # noqa: E402
 from harness import stop  # noqa: E402
 
 BODY = json.dumps({"ok": True, "items": [1, 2, 3]}).encode()
@@ -176,26 +176,11 @@ def load(port: int, path: str, seconds: float, connections: int) -> tuple[float,
 
 
 def python_load(port: int, path: str, seconds: float, connections: int) -> float:
-    counts = [0] * connections
-    deadline = time.monotonic() + seconds
-
-    def worker(index: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        while time.monotonic() < deadline:
-            connection.request("GET", path)
-            response = connection.getresponse()
-            response.read()
-            if response.status != 200:
-                raise RuntimeError(f"status {response.status}")
-            counts[index] += 1
-        connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sum(counts) / seconds
+    """Requests/s from the fallback client (no ``wrk``); any non-2xx is an error."""
+    done, bad = harness.python_load(port, path, {}, seconds, connections)
+    if bad:
+        raise RuntimeError(f"{bad} of {done} responses were not 2xx")
+    return done / seconds
 
 
 def memory_kib(pid: int) -> dict[str, int]:
