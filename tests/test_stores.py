@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -599,3 +600,31 @@ def test_a_server_that_lost_the_script_still_merges_and_guards(redis_url: str) -
     store.delete("lost")
     store.save("lost", {"c": "3"}, (), 60)  # ended meanwhile: never re-created
     assert store.load("lost") == {}
+
+
+@pytest.mark.parametrize("rotate", [False, True], ids=["new session", "rotated"])
+def test_a_response_replaced_with_exc_info_stores_the_session_once(rotate: bool) -> None:
+    """The session is written for the first start_response and again for the
+    replacement: both writes go to one stored ID, the one the cookie names."""
+    store = MemoryStore()
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        session = get_session(environ)
+        session["user"] = "alice"
+        if rotate:
+            session.rotate()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            raise ValueError("failed before the body")
+        except ValueError:
+            start_response(
+                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
+            )
+        return [b"error page"]
+
+    calls, body, _ = run_wsgi(SessionMiddleware(app, SECRET, store=store, max_age=HOUR))
+    assert [status for status, _ in calls] == ["200 OK", "500 Internal Server Error"]
+    assert len(store) == 1
+    cookie = dict(calls[-1][1])["Set-Cookie"]
+    sid = cookie.split("=", 1)[1].split(";", 1)[0].split(".", 1)[0]
+    assert store.load(sid) == {"user": '"alice"'}

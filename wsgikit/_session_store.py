@@ -111,6 +111,12 @@ class StoredSessions:
                 fields = {key: self._serialise(value) for key, value in data.items()}
                 retire = sid if session._cleared or session._rotated else None
                 store.save(new, fields, (), self._ttl, fresh=True, retire=retire)
+                # The session now lives under ``new``: a second write in this
+                # request (the response replaced with exc_info) updates it
+                # rather than storing another, orphaned copy.
+                session._sid = new
+                session._cleared = session._rotated = False
+                session._seen = fields
                 return new
             touched = session._touched or set()
             deleted = [key for key in touched if key not in data]
