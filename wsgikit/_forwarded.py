@@ -107,11 +107,6 @@ _ITEM_RE = re.compile(
 # --- addresses and networks -----------------------------------------------------
 
 
-def split_words(text: str) -> list[str]:
-    """A list option given as one string: split on commas and blanks."""
-    return [word for word in re.split(r"[\s,]+", text) if word]
-
-
 def parse_networks(trusted: object) -> tuple[Network, ...]:
     """``trusted=`` as networks; a single address becomes a /32 or /128, and
     an IPv4-mapped network (inside ``::ffff:0:0/96``) the IPv4 one. The list

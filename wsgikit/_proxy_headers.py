@@ -10,6 +10,8 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from wsgiref.types import WSGIEnvironment
 
+from ._host import request_host
+
 #: Hop-by-hop headers: RFC 9110 §7.6.1 (Connection, Proxy-Connection,
 #: Keep-Alive, TE, Transfer-Encoding, Upgrade), RFC 9110 §6.6.2 (Trailer) and
 #: the proxy authentication pair, which concerns this hop only (RFC 9110 §11.7).
@@ -130,7 +132,7 @@ def client_url(
     if not (url.scheme or url.netloc):
         return urllib.parse.urlunsplit(("", "", path, url.query, url.fragment))
     scheme = str(environ["wsgi.url_scheme"])
-    return urllib.parse.urlunsplit((scheme, client_host(environ), path, url.query, url.fragment))
+    return urllib.parse.urlunsplit((scheme, request_host(environ), path, url.query, url.fragment))
 
 
 def client_cookie(value: str, environ: WSGIEnvironment, hostname: str, prefix: str) -> str:
@@ -158,14 +160,3 @@ def under(path: str, prefix: str) -> str | None:
     if path == prefix or path.startswith(prefix + "/"):
         return path[len(prefix) :]
     return None
-
-
-def client_host(environ: WSGIEnvironment) -> str:
-    host = environ.get("HTTP_HOST")
-    if host:
-        return str(host)
-    port = str(environ.get("SERVER_PORT", ""))
-    name = environ.get("SERVER_NAME", "")
-    if port and port != str(DEFAULT_PORTS.get(environ["wsgi.url_scheme"])):
-        return f"{name}:{port}"
-    return str(name)
