@@ -60,11 +60,11 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from werkzeug.http import parse_options_header
 
+from ._error_log import request_line
 from ._http import (
     STALE_AFTER_TRANSFORM,
     MediaMatcher,
     get_header,
-    log_safe,
     media_patterns,
     select_by_type,
     status_code,
@@ -372,8 +372,9 @@ def _error_headers() -> Headers:
 
 
 def _request_line(environ: WSGIEnvironment) -> str:
-    """Method and path of the request, escaped for a log line."""
-    return log_safe(f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}")
+    """Method and path of the request, escaped for a log line (the one
+    escaper's, as every layer's log lines)."""
+    return " ".join(request_line(environ))
 
 
 def _log_overflow(environ: WSGIEnvironment, limit: int | None, size: int) -> None:
