@@ -40,8 +40,8 @@ def intercept_headers(
     first call (nothing was sent, and some servers and test clients re-raise
     any ``exc_info`` they are given); a later replacement with ``exc_info`` is
     edited too and handed to the server with the ``exc_info``: the server
-    decides (it re-raises once headers are out). ``edit`` must return a new
-    list, never change ``headers``.
+    decides (it re-raises once headers are out). ``edit`` must not change
+    ``headers``: it returns them as they are, or a new list.
     """
     started = False
 

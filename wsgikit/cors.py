@@ -269,7 +269,7 @@ class CORS:
         # Raw Origin value (None: no Origin) -> (Access-Control-Allow-Origin
         # value or None when refused, the header editor for the response).
         # Bounded: a client can send any number of distinct values.
-        self._verdicts: dict[str | None, _Verdict] = {}
+        self._verdicts: dict[str, _Verdict] = {}
         # Response header-name spelling -> whether it is Vary or
         # Access-Control-* (the editors' test; bounded, as the names come
         # from the application, which may pass on an upstream's).
@@ -282,8 +282,8 @@ class CORS:
         )
         # (Origin, method, requested headers, private network) -> preflight answer.
         self._answers: dict[tuple[str, str, str, bool], tuple[str, Headers, str | None]] = {}
-        self._verdicts[None] = self._wildcard if self._any_origin else self._refused
-        self._no_origin = self._verdicts[None][1]
+        # A request without Origin is not cross-origin: no verdict is looked up.
+        self._no_origin = (self._wildcard if self._any_origin else self._refused)[1]
 
     # --- the request -----------------------------------------------------------
 
@@ -333,27 +333,22 @@ class CORS:
         verdict = self._verdicts.get(origin)
         return (verdict or self._verdict(origin))[0]
 
-    def _verdict(self, origin: str | None) -> _Verdict:
+    def _verdict(self, origin: str) -> _Verdict:
         verdict = self._wildcard if self._any_origin else self._judged(origin)
         verdicts = self._verdicts
         if len(verdicts) >= _CACHE_SIZE:
             verdicts.clear()
-            verdicts[None] = self._wildcard if self._any_origin else self._refused
         verdicts[origin] = verdict
         return verdict
 
-    def _judged(self, origin: str | None) -> _Verdict:
-        normal = None if origin is None else parse_origin(origin)
-        if (
-            origin is not None
-            and normal is not None
-            and (
-                normal in self._origins
-                or (
-                    normal != "null"
-                    and self.allow_origin_regex is not None
-                    and self.allow_origin_regex.fullmatch(normal) is not None
-                )
+    def _judged(self, origin: str) -> _Verdict:
+        normal = parse_origin(origin)
+        if normal is not None and (
+            normal in self._origins
+            or (
+                normal != "null"
+                and self.allow_origin_regex is not None
+                and self.allow_origin_regex.fullmatch(normal) is not None
             )
         ):
             # Echo what the browser sent: it compares byte for byte with its
