@@ -487,3 +487,43 @@ def test_a_declared_length_passes_exactly_when_int_says_it_is_within_the_limit(
     within = int(length) <= limit
     assert reached == ([True] if within else [])
     assert calls[0][0] == ("200 OK" if within else "413 Content Too Large")
+
+
+class _ReadingBody:
+    """An app iterable that reads the request body when iterated, and counts
+    its close() calls."""
+
+    def __init__(self, environ: WSGIEnvironment) -> None:
+        self.environ = environ
+        self.closes = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.environ["wsgi.input"].read()
+
+    def close(self) -> None:
+        self.closes += 1
+
+
+def test_a_body_over_the_limit_read_while_iterating_closes_the_app_once() -> None:
+    bodies: list[_ReadingBody] = []
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        bodies.append(_ReadingBody(environ))
+        return bodies[0]
+
+    status, _, _ = call(linted(MaxBodySize(app, LIMIT)), lint=False, body=b"x" * 11, **CHUNKED)
+    assert status == "413 Content Too Large"
+    assert bodies[0].closes == 1
+
+
+def test_a_body_over_the_limit_read_after_write_is_reraised() -> None:
+    """Bytes went out through write(): no 413 can replace the response."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"started")
+        return [environ["wsgi.input"].read()]
+
+    with pytest.raises(BodyTooLarge):
+        call(MaxBodySize(app, LIMIT), lint=False, body=b"x" * 11, **CHUNKED)

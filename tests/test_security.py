@@ -126,6 +126,7 @@ def test_plain_http_is_redirected_with_308_for_any_method(method: str) -> None:
     )
     assert response.headers["Location"] == "https://example.com/shop/caf%C3%A9?q=a%20b&x=1"
     assert "Strict-Transport-Security" not in response.headers
+    assert (response.body == b"") == (method == "HEAD")
 
 
 @pytest.mark.parametrize(

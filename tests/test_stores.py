@@ -20,7 +20,7 @@ import pytest
 import redis
 import requests
 import webtest
-from helpers import cookie_headers, free_port, run_wsgi, testapp
+from helpers import Tracked, cookie_headers, free_port, linted, run_wsgi, testapp
 from hypothesis import HealthCheck, given, settings
 
 from wsgikit import JSONErrors, MemoryStore, RedisStore, SessionStoreError
@@ -628,3 +628,45 @@ def test_a_response_replaced_with_exc_info_stores_the_session_once(rotate: bool)
     cookie = dict(calls[-1][1])["Set-Cookie"]
     sid = cookie.split("=", 1)[1].split(";", 1)[0].split(".", 1)[0]
     assert store.load(sid) == {"user": '"alice"'}
+
+
+def _stored_session_app(kind: str, tracked: Tracked) -> WSGIApplication:
+    """Sets a session key, then answers as ``kind``: a list body, a body that
+    raises mid-way, the write() callable, or a 204/304 without a body."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        get_session(environ)["kind"] = kind
+        status = kind if kind[:3] in ("204", "304") else "200 OK"
+        write = start_response(
+            status, [("Content-Type", "text/plain")] if status == "200 OK" else []
+        )
+        if kind == "write()":
+            write(b"written")
+        return tracked
+
+    return app
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize(
+    "kind", ["list", "raises mid-body", "write()", "204 No Content", "304 Not Modified"]
+)
+def test_a_stored_session_is_saved_once_on_every_kind_of_response(kind: str, method: str) -> None:
+    """With store=, as with cookies: the data is stored under the ID the
+    cookie names, exactly one session per request, the app's body closed once."""
+    store = MemoryStore()
+    bodyless = kind[:3] in ("204", "304")
+    tracked = Tracked(
+        [] if bodyless else [b"a", b"b"], fail_at=1 if kind == "raises mid-body" else None
+    )
+    app = SessionMiddleware(_stored_session_app(kind, tracked), SECRET, store=store, max_age=HOUR)
+    if kind == "raises mid-body":
+        with pytest.raises(RuntimeError, match="boom"):
+            run_wsgi(linted(app), {"REQUEST_METHOD": method})
+    else:
+        calls, _, _ = run_wsgi(linted(app), {"REQUEST_METHOD": method})
+        cookie = dict(calls[-1][1])["Set-Cookie"]
+        sid = cookie.split("=", 1)[1].split(";", 1)[0].split(".", 1)[0]
+        assert store.load(sid) == {"kind": json.dumps(kind)}
+    assert len(store) == 1
+    assert tracked.closes == 1
