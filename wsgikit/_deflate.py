@@ -72,12 +72,6 @@ def gzip_whole(backend: str, level: int) -> Callable[[bytes], bytes]:
     return cast(Callable[[bytes], bytes], partial(module.compress, level=level, wbits=_GZIP_WBITS))
 
 
-def gzip_encoder(backend: str, level: int) -> Any:
-    """A new streaming encoder (``compress(data)``, ``flush(mode)``) writing gzip."""
-    module: Any = load(backend)
-    return module.compressobj(level, module.DEFLATED, _GZIP_WBITS)
-
-
 #: ``open() -> (compress, sync_flush, finish)``: a new gzip stream encoder.
 Opener = Callable[[], tuple[Callable[[bytes], bytes], Callable[[], bytes], Callable[[], bytes]]]
 
