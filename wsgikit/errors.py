@@ -40,7 +40,7 @@ from ._error_log import (
 )
 from ._error_pages import DESCRIPTION_MAX_LENGTH as DESCRIPTION_MAX_LENGTH
 from ._error_pages import DESCRIPTION_SCAN_LIMIT as DESCRIPTION_SCAN_LIMIT
-from ._error_pages import HTML_TYPES, description_from_body, one_line, parse_content_type
+from ._error_pages import HTML_TYPES, description_from_body, one_line
 from ._http import REQUEST_ID as REQUEST_ID  # a request ID is echoed only when it matches
 from ._http import TOKEN, media_type, status_code, with_vary
 from ._http_exceptions import (
@@ -249,7 +249,7 @@ class JSONErrors:
         if self._may_keep(code, mime) and not _prefers_json(environ.get("HTTP_ACCEPT")):
             environ[self._started_key] = True
             return EditHeaders(status, with_vary(headers, "Accept"))
-        return Buffer(partial(self._finish, environ))
+        return Buffer(partial(self._finish, environ, mime))
 
     def _may_keep(self, code: int, mime: str) -> bool:
         """Whether an error page of type ``mime`` stays as it is for a client
@@ -259,8 +259,10 @@ class JSONErrors:
         return self.negotiate or (self.debug and code >= 500 and mime in HTML_TYPES)
 
     def _finish(
-        self, environ: WSGIEnvironment, status: str, headers: Headers, body: bytes
+        self, environ: WSGIEnvironment, mime: str, status: str, headers: Headers, body: bytes
     ) -> tuple[str, Headers, bytes]:
+        """The problem document for an error page ``_decide`` chose to replace
+        (``mime``: its media type, as ``_decide`` read it)."""
         code = status_code(status)
         phrase = status[4:].strip()
         title = status_title(code, phrase)
@@ -280,7 +282,7 @@ class JSONErrors:
             detail = description_from_body(body, content_type, encoding, code, phrase, environ)
         if detail is None:
             detail = standard_detail(code)
-        if self._may_keep(code, parse_content_type(content_type)[0]):
+        if self._may_keep(code, mime):
             kept = with_vary(kept, "Accept")  # the page would have stayed for an HTML client
         kept.append(("Content-Type", self.content_type))
         return status, kept, self._render(code, title, detail, environ, None)
