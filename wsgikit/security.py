@@ -183,8 +183,9 @@ class SecurityHeaders:
 
     def _editor(self) -> EditFunction:
         """The header edit, with its tables bound as locals: it runs for every
-        response. The scheme is read on the response (as a ProxyFix inside
-        may have set it)."""
+        response. It reads the scheme again, but a plain-http request with
+        nothing to add never reaches it: ProxyFix goes outside this layer
+        (the stack-order check warns otherwise)."""
         # Each header of ours is one bit; a response's headers are summed up
         # as the bits of the names it has (case-insensitive).
         bits = {lower: 1 << index for index, (lower, _) in enumerate(self._secure)}
