@@ -7,11 +7,9 @@ from the middleware, which only negotiates and plans."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from types import ModuleType
 
 from . import _deflate
 from ._options import check_strings
@@ -32,26 +30,22 @@ class Codec:
     stream: _deflate.Opener
 
 
-def load(module: str) -> ModuleType | None:
-    """Import an optional codec package; ``None`` when it is not installed."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
-
-
 def check_encodings(encodings: object, preference: tuple[str, ...]) -> tuple[str, ...]:
     """The ``encodings`` option, checked: lower-case names, each installed.
     ``None``: every installed coding of ``preference``, in its order."""
     if encodings is None:
-        return tuple(name for name in preference if name not in _MODULES or load(_MODULES[name]))
+        return tuple(
+            name
+            for name in preference
+            if name not in _MODULES or _deflate.optional_module(_MODULES[name])
+        )
     names = tuple(name.lower() for name in check_strings("encodings", encodings))
     if not names:
         raise ValueError("encodings: give at least one of br, zstd, gzip")
     for name in names:
         if name not in AVAILABLE:
             raise ValueError(f"encodings: unknown coding {name!r}; use br, zstd or gzip")
-        if name in _MODULES and load(_MODULES[name]) is None:
+        if name in _MODULES and _deflate.optional_module(_MODULES[name]) is None:
             raise ValueError(
                 f"encodings: {name} needs the {_MODULES[name]} package "
                 f"(pip install wsgikit[{_EXTRAS[name]}])"
@@ -67,7 +61,7 @@ def make_codec(name: str, level: int, backend: str, brotli_quality: int, zstd_le
         return Codec(
             name, _deflate.gzip_whole(backend, level), _deflate.gzip_opener(backend, level)
         )
-    module = load(_MODULES[name])
+    module = _deflate.optional_module(_MODULES[name])
     if module is None:  # checked first; installed packages do not vanish
         raise ValueError(f"encodings: {name} needs the {_MODULES[name]} package")
     if name == "br":

@@ -32,12 +32,17 @@ _LEVELS = {"zlib": range(1, 10), "zlib-ng": range(1, 10), "isal": range(0, 4)}
 _GZIP_WBITS = 31  # 16 + 15: a gzip wrapper around a 32 KiB window
 
 
-def load(name: str) -> ModuleType | None:
-    """The module of backend ``name``, or ``None`` when it is not installed."""
+def optional_module(path: str) -> ModuleType | None:
+    """Import an optional package's module; ``None`` when it is not installed."""
     try:
-        return importlib.import_module(_MODULES[name])
+        return importlib.import_module(path)
     except ImportError:
         return None
+
+
+def load(name: str) -> ModuleType | None:
+    """The module of backend ``name``, or ``None`` when it is not installed."""
+    return optional_module(_MODULES[name])
 
 
 def choose(backend: str | None, level: int) -> str:
