@@ -216,13 +216,6 @@ class CookieCodec:
                 raise SignatureExpired(f"signature age {age} not in 0..{max_age} seconds")
         return payload, timestamp
 
-    def signed_at(self, value: str) -> int | None:
-        """When a validly signed ``value`` was signed (Unix time), or ``None``."""
-        try:
-            return self.unsign_timed(value)[1]
-        except BadSignature:
-            return None
-
     def loads(self, value: str, max_age: int | None = None, now: int | None = None) -> Any:
         """Verify ``value`` and return its data.
 
