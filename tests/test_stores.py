@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -20,7 +19,15 @@ import pytest
 import redis
 import requests
 import webtest
-from helpers import Tracked, cookie_headers, free_port, linted, run_wsgi, testapp
+from helpers import (
+    Tracked,
+    cookie_headers,
+    exc_info_app,
+    free_port,
+    linted,
+    run_wsgi,
+    testapp,
+)
 from hypothesis import HealthCheck, given, settings
 
 from wsgikit import JSONErrors, MemoryStore, RedisStore, SessionStoreError
@@ -607,22 +614,16 @@ def test_a_response_replaced_with_exc_info_stores_the_session_once(rotate: bool)
     """The session is written for the first start_response and again for the
     replacement: both writes go to one stored ID, the one the cookie names."""
     store = MemoryStore()
+    replacing = exc_info_app(content_type="text/plain")  # a 200, then a 500 with exc_info
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         session = get_session(environ)
         session["user"] = "alice"
         if rotate:
             session.rotate()
-        start_response("200 OK", [("Content-Type", "text/plain")])
-        try:
-            raise ValueError("failed before the body")
-        except ValueError:
-            start_response(
-                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
-            )
-        return [b"error page"]
+        return replacing(environ, start_response)
 
-    calls, body, _ = run_wsgi(SessionMiddleware(app, SECRET, store=store, max_age=HOUR))
+    calls, _, _ = run_wsgi(SessionMiddleware(app, SECRET, store=store, max_age=HOUR))
     assert [status for status, _ in calls] == ["200 OK", "500 Internal Server Error"]
     assert len(store) == 1
     cookie = dict(calls[-1][1])["Set-Cookie"]
