@@ -550,20 +550,6 @@ def test_disabled_logger_passes_through_untouched() -> None:
     assert result is body
 
 
-@pytest.mark.parametrize(
-    ("options", "error", "match"),
-    [
-        pytest.param({"logger": ""}, ValueError, "logger", id="empty logger"),
-        pytest.param({"logger": 3}, TypeError, "logger", id="logger type"),
-        pytest.param({"format": "common"}, ValueError, "format", id="unknown format"),
-        pytest.param({"format": 3}, TypeError, "format", id="format type"),
-    ],
-)
-def test_options_are_validated(options: dict[str, Any], error: type, match: str) -> None:
-    with pytest.raises(error, match=match):
-        AccessLog(text_app(), **options)
-
-
 def test_works_under_lint_with_real_frameworks(access: Lines, framework_app: Any) -> None:
     app = testapp(framework_app, RequestID, AccessLog)
     response = app.get("/missing", status=404)

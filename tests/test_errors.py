@@ -17,7 +17,6 @@ from helpers import (
     SECRET,
     Handshake,
     Tracked,
-    bad_option,
     call,
     exc_info_app,
     header_values,
@@ -632,31 +631,6 @@ def test_statuses_and_header_sets(
         h for h in original if h[0].lower() in kept_names
     ]
     assert not {"etag", "content-md5", "last-modified"} & {h[0].lower() for h in headers}
-
-
-# --- options ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("options", "error", "match"),
-    [
-        bad_option(ValueError, "format name", format="xml"),
-        bad_option(TypeError, "format type", format=3),
-        bad_option(TypeError, "debug", debug="yes"),
-        bad_option(TypeError, "negotiate", negotiate=1),
-        bad_option(TypeError, "duck_typing", duck_typing="no"),
-        bad_option(TypeError, "exc type", exceptions=[TimeoutError]),
-        bad_option(TypeError, "exc key", exceptions={"x": 500}),
-        bad_option(ValueError, "exc 2xx", exceptions={TimeoutError: 200}),
-        bad_option(ValueError, "rid", request_id_header="bad header"),
-        bad_option(ValueError, "types uri", types={404: ""}),
-        bad_option(ValueError, "types status", types={302: "x"}),
-        bad_option(ValueError, "ctype", content_type="text/html"),
-    ],
-)
-def test_bad_options_are_rejected(options: dict[str, Any], error: type, match: str) -> None:
-    with pytest.raises(error, match=match):
-        JSONErrors(text_app(), **options)
 
 
 # --- end to end ----------------------------------------------------------------------

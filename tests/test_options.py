@@ -1,6 +1,7 @@
 """One contract per option name (#9): the shared checks of ``wsgikit._options``,
-the same wording for the same bad value in every middleware, and one meaning
-of the INI word ``none``."""
+the same wording for the same bad value in every middleware, every bad option
+of every middleware refused at construction (one table), and one meaning of the
+INI word ``none``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from wsgiref.types import StartResponse, WSGIEnvironment
 
 import pytest
+from helpers import bad_option
 
 from wsgikit import (
     CORS,
@@ -340,6 +342,283 @@ def test_a_list_option_takes_one_string_like_an_ini_file(
     from_list = cls(**{**base, option: as_list})
     assert getattr(from_string, option) == getattr(from_list, option)
     assert len(getattr(from_string, option)) == len(as_list)
+
+
+# --- every bad option refused at construction, naming it ---------------------------
+
+SITE = "https://app.example.com"
+
+# Per class, rows (options, error, match): the constructor given these options
+# over the arguments _classes() gives it raises ``error`` matching ``match``.
+# The words of options that several classes share are in SAME_WORDS above.
+REFUSED: dict[Callable[..., object], list[Any]] = {
+    AccessLog: [
+        pytest.param({"logger": ""}, ValueError, "logger", id="empty logger"),
+        pytest.param({"logger": 3}, TypeError, "logger", id="logger type"),
+        pytest.param({"format": "common"}, ValueError, "format", id="unknown format"),
+        pytest.param({"format": 3}, TypeError, "format", id="format type"),
+    ],
+    BasicAuth: [
+        pytest.param(
+            {"users": None}, ValueError, "exactly one of users, verify or htpasswd", id="no source"
+        ),
+        pytest.param(
+            {"verify": lambda u, p: True}, ValueError, r"got users, verify", id="two sources"
+        ),
+        pytest.param({"users": [("a", "b")]}, TypeError, "users: must be a mapping", id="list"),
+        pytest.param(
+            {"users": None, "verify": "module:func"},
+            TypeError,
+            "verify: must be callable",
+            id="verify",
+        ),
+        pytest.param(
+            {"users": None, "htpasswd": 42},
+            TypeError,
+            "htpasswd: must be a file path",
+            id="htpasswd",
+        ),
+        pytest.param({"realm": "a\r\nb"}, ValueError, "realm", id="realm CRLF"),
+        pytest.param({"realm": ""}, ValueError, "realm", id="realm empty"),
+        pytest.param({"realm": "Zürich"}, ValueError, "realm", id="realm non-ASCII"),
+        pytest.param({"realm": b"x"}, TypeError, "realm: must be a str", id="bytes"),
+        pytest.param({"exempt": "/"}, ValueError, "every path", id="exempt root"),
+        pytest.param({"exempt": ["health"]}, ValueError, "absolute", id="relative"),
+        pytest.param({"exempt": ["/a/../b"]}, ValueError, "segment", id="dots"),
+        pytest.param({"exempt": [b"/a"]}, TypeError, "exempt", id="exempt bytes"),
+        pytest.param({"exempt": 3}, TypeError, "exempt", id="exempt int"),
+        pytest.param({"cache_ttl": -1}, ValueError, "cache_ttl", id="ttl<0"),
+        pytest.param({"cache_size": 1.5}, TypeError, "cache_size", id="size float"),
+        pytest.param({"reload_interval": "1"}, TypeError, "reload_interval", id="reload str"),
+    ],
+    BearerAuth: [
+        pytest.param({"verify": "nope"}, TypeError, "verify: must be callable", id="verify"),
+        pytest.param({"realm": "a\nb"}, ValueError, "realm", id="realm"),
+        pytest.param({"invalid_token_errors": [ValueError, "x"]}, TypeError, "exception", id="e"),
+    ],
+    BodyRewriter: [
+        pytest.param({"rewrite": None}, TypeError, "rewrite", id="neither rewrite nor stream"),
+        pytest.param({"stream": iter}, TypeError, "stream", id="both rewrite and stream"),
+        pytest.param({"rewrite": b"x"}, TypeError, "rewrite", id="rewrite bytes"),
+        pytest.param({"rewrite": None, "stream": 3}, TypeError, "stream", id="stream int"),
+        pytest.param(
+            {"content_types": ["html"]},
+            ValueError,
+            "content_types",
+            id="content type without slash",
+        ),
+        pytest.param(
+            {"content_types": ["text/ html"]},
+            ValueError,
+            "content_types",
+            id="content type with space",
+        ),
+        pytest.param(
+            {"content_types": ["*/html"]}, ValueError, "content_types", id="wildcard major type"
+        ),
+        pytest.param({"content_types": 5}, TypeError, "content_types", id="content types int"),
+        pytest.param(
+            {"content_types": [b"text/html"]}, TypeError, "content_types", id="content type bytes"
+        ),
+        pytest.param({"content_types": []}, ValueError, "content_types", id="no content types"),
+        pytest.param({"buffer_limit": -1}, ValueError, "buffer_limit", id="negative limit"),
+        pytest.param({"buffer_limit": "10"}, TypeError, "buffer_limit", id="limit str"),
+        pytest.param({"buffer_limit": True}, TypeError, "buffer_limit", id="limit bool"),
+        pytest.param({"statuses": [206]}, ValueError, "statuses", id="status 206"),
+        pytest.param({"statuses": [99]}, ValueError, "statuses", id="status out of range"),
+        pytest.param({"statuses": ["200"]}, TypeError, "statuses", id="status str"),
+        pytest.param({"statuses": 200}, TypeError, "statuses", id="statuses int"),
+    ],
+    Compress: [
+        pytest.param({"min_size": -1}, ValueError, "min_size", id="negative min_size"),
+        pytest.param({"min_size": "500"}, TypeError, "min_size", id="min_size str"),
+        pytest.param({"level": 0}, ValueError, "level", id="level 0"),
+        pytest.param({"level": 10}, ValueError, "level", id="level 10"),
+        pytest.param({"level": True}, TypeError, "level", id="level bool"),
+        pytest.param({"level": 6.0}, TypeError, "level", id="level float"),
+        pytest.param({"buffer_limit": -1}, ValueError, "buffer_limit", id="negative limit"),
+        pytest.param({"flush_size": 0}, ValueError, "flush_size", id="flush_size 0"),
+        pytest.param({"brotli_quality": 12}, ValueError, "brotli_quality", id="quality 12"),
+        pytest.param({"zstd_level": 0}, ValueError, "zstd_level", id="zstd level 0"),
+        pytest.param({"zstd_level": 23}, ValueError, "zstd_level", id="zstd level 23"),
+        pytest.param({"encodings": ("deflate",)}, ValueError, "encodings", id="deflate"),
+        pytest.param({"encodings": ()}, ValueError, "encodings", id="no encodings"),
+        pytest.param({"encodings": ("gzip", "GZIP")}, ValueError, "encodings", id="twice"),
+        pytest.param({"encodings": b"gzip"}, TypeError, "encodings", id="encodings bytes"),
+        pytest.param({"encodings": (1,)}, TypeError, "encodings", id="encoding int"),
+        pytest.param({"content_types": ("text",)}, ValueError, "content_types", id="no slash"),
+        pytest.param({"content_types": ("text/ html",)}, ValueError, "content_types", id="space"),
+        pytest.param({"content_types": ()}, ValueError, "content_types", id="no types"),
+        pytest.param({"flush_types": ("+",)}, ValueError, "flush_types", id="empty suffix"),
+        pytest.param({"backend": "brotli"}, ValueError, "^backend: use one of", id="backend"),
+        pytest.param({"backend": "ZLIB"}, ValueError, "^backend: use one of", id="backend case"),
+        pytest.param({"backend": 1}, TypeError, "^backend: must be a str", id="backend int"),
+        pytest.param({"level": 0}, ValueError, "^level: the automatic backend", id="auto 0"),
+        pytest.param({"backend": "isal"}, ValueError, "^level: backend 'isal' takes", id="isal 6"),
+        pytest.param({"backend": "zlib", "level": 0}, ValueError, "^level: backend", id="zlib 0"),
+    ],
+    CORS: [
+        pytest.param(
+            {"allow_origins": ["*"], "allow_credentials": True},
+            ValueError,
+            "credentials",
+            id="* + credentials",
+        ),
+        pytest.param({"allow_origins": ["*", SITE]}, ValueError, "allow_origins", id="* and more"),
+        pytest.param({"allow_origins": SITE.encode()}, TypeError, "allow_origins", id="bytes"),
+        pytest.param(
+            {"allow_origins": [f"{SITE}/"]}, ValueError, "trailing slash", id="trailing slash"
+        ),
+        pytest.param(
+            {"allow_origins": ["app.example.com"]}, ValueError, "allow_origins", id="no scheme"
+        ),
+        pytest.param({"allow_origins": [1]}, TypeError, "allow_origins", id="not a str"),
+        pytest.param({"allow_origin_regex": "("}, ValueError, "allow_origin_regex", id="bad regex"),
+        pytest.param({"allow_origin_regex": 1}, TypeError, "allow_origin_regex", id="regex type"),
+        pytest.param({"allow_methods": ["GET POST"]}, ValueError, "allow_methods", id="bad method"),
+        pytest.param({"allow_headers": ["X A"]}, ValueError, "allow_headers", id="bad header"),
+        pytest.param(
+            {"expose_headers": ["*"], "allow_credentials": True, "allow_origins": [SITE]},
+            ValueError,
+            "expose_headers",
+            id="expose * + credentials",
+        ),
+        pytest.param({"max_age": -1}, ValueError, "max_age", id="negative max_age"),
+        pytest.param({"max_age": True}, TypeError, "max_age", id="bool max_age"),
+        pytest.param({"max_age": 1.5}, TypeError, "max_age", id="float max_age"),
+        pytest.param(
+            {"allow_credentials": "true"}, TypeError, "allow_credentials", id="credentials str"
+        ),
+        pytest.param(
+            {"allow_private_network": 1}, TypeError, "allow_private_network", id="pna int"
+        ),
+    ],
+    FakeForwardedFor: [
+        pytest.param({"real_ip": "nope"}, ValueError, "real_ip", id="real_ip word"),
+        pytest.param({"real_ip": "1.2.3.4:80"}, ValueError, "real_ip", id="real_ip port"),
+        pytest.param({"real_ip": "fe80::1%eth0"}, ValueError, "real_ip", id="real_ip scope"),
+        pytest.param({"real_ip": 1}, TypeError, "real_ip", id="real_ip int"),
+        pytest.param({"proxies": ["10.0.0.1", "x"]}, ValueError, "proxies", id="proxies word"),
+        pytest.param({"proxies": [b"10.0.0.1"]}, TypeError, "proxies", id="proxies bytes"),
+        pytest.param({"proxies": 5}, TypeError, "proxies", id="proxies int"),
+        pytest.param({"override": 1}, TypeError, "override", id="override int"),
+        pytest.param({"proto": "ftp"}, ValueError, "proto", id="proto ftp"),
+        pytest.param({"host": "a/b"}, ValueError, "host", id="host path"),
+        pytest.param({"host": "a\r\nb"}, ValueError, "host", id="host CRLF"),
+        pytest.param({"port": 0}, ValueError, "port", id="port 0"),
+        pytest.param({"port": "80"}, TypeError, "port", id="port str"),
+        pytest.param({"proto": b"http"}, TypeError, "proto", id="proto bytes"),
+        pytest.param({"host": 8080}, TypeError, "host", id="host int"),
+        pytest.param({"prefix": 1}, TypeError, "prefix", id="prefix int"),
+        pytest.param({"prefix": "//evil"}, ValueError, "prefix", id="prefix //"),
+        pytest.param({"forwarded": "yes"}, TypeError, "forwarded", id="forwarded str"),
+    ],
+    HTTPProxy: [
+        pytest.param({"upstream": "ftp://x"}, ValueError, "upstream", id="scheme"),
+        pytest.param({"upstream": "http://"}, ValueError, "upstream", id="no host"),
+        pytest.param({"upstream": "http://x/?a=1"}, ValueError, "query", id="query"),
+        pytest.param({"upstream": "http://u:p@x"}, ValueError, "credentials", id="credentials"),
+        pytest.param({"upstream": "http://x:99999"}, ValueError, "upstream", id="port"),
+        pytest.param({"upstream": b"http://x"}, TypeError, "upstream", id="bytes"),
+        pytest.param({"timeout": 0}, ValueError, "timeout", id="timeout zero"),
+        pytest.param({"timeout": -1.5}, ValueError, "timeout", id="timeout negative"),
+        pytest.param({"timeout": float("nan")}, ValueError, "timeout", id="timeout nan"),
+        pytest.param({"timeout": "5"}, TypeError, "timeout", id="timeout str"),
+        pytest.param({"timeout": True}, TypeError, "timeout", id="timeout bool"),
+        pytest.param({"pool_size": 0}, ValueError, "pool_size", id="pool zero"),
+        pytest.param({"pool_size": 2.5}, TypeError, "pool_size", id="pool float"),
+        pytest.param({"preserve_host": 1}, TypeError, "preserve_host", id="flag int"),
+        pytest.param({"rewrite_cookies": "no"}, TypeError, "rewrite_cookies", id="flag str"),
+        pytest.param({"verify": 1}, TypeError, "verify", id="verify int"),
+    ],
+    InjectHTML: [
+        pytest.param({"snippet": 3}, TypeError, "snippet", id="snippet int"),
+        pytest.param({"snippet": ""}, ValueError, "snippet", id="empty snippet"),
+        pytest.param({"marker": ""}, ValueError, "marker", id="empty marker"),
+        pytest.param({"marker": b"</body>"}, TypeError, "marker", id="marker bytes"),
+        pytest.param(
+            {"content_types": ["nope"]}, ValueError, "content_types", id="inject bad content type"
+        ),
+    ],
+    JSONErrors: [
+        bad_option(ValueError, "format name", format="xml"),
+        bad_option(TypeError, "format type", format=3),
+        bad_option(TypeError, "debug", debug="yes"),
+        bad_option(TypeError, "negotiate", negotiate=1),
+        bad_option(TypeError, "duck_typing", duck_typing="no"),
+        bad_option(TypeError, "exc type", exceptions=[TimeoutError]),
+        bad_option(TypeError, "exc key", exceptions={"x": 500}),
+        bad_option(ValueError, "exc 2xx", exceptions={TimeoutError: 200}),
+        bad_option(ValueError, "rid", request_id_header="bad header"),
+        bad_option(ValueError, "types uri", types={404: ""}),
+        bad_option(ValueError, "types status", types={302: "x"}),
+        bad_option(ValueError, "ctype", content_type="text/html"),
+    ],
+    ProxyFix: [
+        pytest.param({"x_for": "1"}, TypeError, "x_for", id="x_for str"),
+        pytest.param({"x_proto": "true"}, TypeError, "x_proto", id="x_proto str"),
+        pytest.param({"x_host": -1}, ValueError, "x_host", id="x_host negative"),
+        pytest.param({"x_port": 1.0}, TypeError, "x_port", id="x_port float"),
+        pytest.param({"x_prefix": None}, TypeError, "x_prefix", id="x_prefix None"),
+        pytest.param({"forwarded": -2}, ValueError, "forwarded", id="forwarded negative"),
+        pytest.param({"trusted": []}, ValueError, "trusted", id="trusted empty"),
+        pytest.param({"trusted": ["10.0.0.300"]}, ValueError, "trusted", id="trusted bad"),
+        pytest.param({"trusted": ["fe80::1%eth0"]}, ValueError, "trusted", id="trusted scope"),
+        pytest.param({"trusted": [10]}, TypeError, "trusted", id="trusted int item"),
+        pytest.param({"trusted": 10}, TypeError, "trusted", id="trusted int"),
+        pytest.param({"clear_untrusted": "yes"}, TypeError, "clear_untrusted", id="clear str"),
+    ],
+    RequestID: [
+        pytest.param({"header": "bad header"}, ValueError, "header", id="header"),
+        pytest.param({"header": ""}, ValueError, "header", id="empty header"),
+        pytest.param({"trust_incoming": "yes"}, TypeError, "trust_incoming", id="trust"),
+        pytest.param({"generator": "uuid4"}, TypeError, "generator", id="not callable"),
+        pytest.param({"generator": lambda: "a b"}, ValueError, "generator", id="bad output"),
+        pytest.param({"generator": lambda: 42}, ValueError, "generator", id="not str"),
+    ],
+    SecurityHeaders: [
+        pytest.param({"hsts": "includeSubDomains"}, ValueError, "hsts", id="hsts without max-age"),
+        pytest.param({"hsts": "max-age=abc"}, ValueError, "hsts", id="hsts bad max-age"),
+        pytest.param({"hsts": 31536000}, TypeError, "hsts", id="hsts int"),
+        pytest.param({"csp": "default-src 'self'\r\nX-Evil: 1"}, ValueError, "csp", id="CRLF"),
+        pytest.param({"csp": "   "}, ValueError, "csp", id="empty csp"),
+        pytest.param(
+            {"permissions_policy": "camera=(\u2603)"},
+            ValueError,
+            "permissions_policy",
+            id="non-latin-1",
+        ),
+        pytest.param(
+            {"frame_options": "ALLOW-FROM https://a.example"},
+            ValueError,
+            "frame_options",
+            id="ALLOW-FROM",
+        ),
+        pytest.param({"referrer_policy": "never"}, ValueError, "referrer_policy", id="referrer"),
+        pytest.param({"coop": "same-site"}, ValueError, "coop", id="coop"),
+        pytest.param(
+            {"content_type_options": "nosniff"}, TypeError, "content_type_options", id="cto str"
+        ),
+        pytest.param({"https_redirect": "yes"}, TypeError, "https_redirect", id="redirect str"),
+        pytest.param({"frame_options": True}, TypeError, "frame_options", id="True is no value"),
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("cls", "options", "error", "match"),
+    [
+        pytest.param(cls, *row.values, id=f"{cls.__name__}: {row.id}")
+        for cls, rows in REFUSED.items()
+        for row in rows
+    ],
+)
+def test_bad_options_are_refused_at_construction(
+    cls: Callable[..., object], options: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    bases = dict(_classes())
+    with pytest.raises(error, match=match):
+        cls(**{**bases[cls], **options})
 
 
 # --- INI: "none" means Python None, or is refused naming the option -------------------
