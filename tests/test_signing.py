@@ -21,7 +21,14 @@ from itsdangerous import (
     URLSafeTimedSerializer,
 )
 
-from wsgikit._signing import CookieCodec, ReferenceCodec, b64decode, b64encode, make_codec
+from wsgikit._signing import (
+    CodecSettings,
+    CookieCodec,
+    ReferenceCodec,
+    b64decode,
+    b64encode,
+    make_codec,
+)
 from wsgikit.sessions import TaggedJSON
 
 NOW = 1_765_000_000
@@ -53,7 +60,9 @@ def reference(keys: list[bytes], salt: str, digest: str, serializer: Any = _JSON
 
 
 def codec(keys: list[bytes], salt: str, digest: str, serializer: Any = _JSON) -> CookieCodec:
-    return CookieCodec(keys, salt.encode(), digest, serializer.dumps, serializer.loads)
+    return CookieCodec(
+        CodecSettings(keys, salt.encode(), digest, serializer.dumps, serializer.loads)
+    )
 
 
 sessions = session_data()
@@ -187,7 +196,7 @@ def test_b64decode_refuses_or_round_trips_anything(text: bytes) -> None:
 
 def test_no_keys_is_refused() -> None:
     with pytest.raises(ValueError, match="key"):
-        CookieCodec([], b"s", "sha256", _dumps, json.loads)
+        CookieCodec(CodecSettings([], b"s", "sha256", _dumps, json.loads))
 
 
 @settings(max_examples=200)
@@ -196,7 +205,7 @@ def test_the_reference_codec_is_the_same_codec(signing: Signing) -> None:
     """The fallback (itsdangerous itself) behind the same methods gives the same answers."""
     data, keys, digest = signing
     fast = codec(keys, "s", digest)
-    slow = ReferenceCodec(keys, b"s", digest, _dumps, json.loads)
+    slow = ReferenceCodec(CodecSettings(keys, b"s", digest, _dumps, json.loads))
     value = fast.sign(data, now=NOW)
     assert slow.sign(data, now=NOW) == value
     assert slow.sign_payload(b"an-id", now=NOW) == fast.sign_payload(b"an-id", now=NOW)
@@ -208,4 +217,6 @@ def test_the_reference_codec_is_the_same_codec(signing: Signing) -> None:
 
 
 def test_make_codec_picks_the_fast_codec_when_it_matches() -> None:
-    assert isinstance(make_codec([b"k", b"j"], b"s", "sha256", _dumps, json.loads), CookieCodec)
+    assert isinstance(
+        make_codec(CodecSettings([b"k", b"j"], b"s", "sha256", _dumps, json.loads)), CookieCodec
+    )

@@ -39,7 +39,7 @@ import logging
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from itsdangerous import (
     BadPayload,
@@ -89,25 +89,26 @@ def b64decode(text: bytes) -> bytes:
     return data
 
 
+class CodecSettings(NamedTuple):
+    """What a codec signs with, and how it turns data into text and back."""
+
+    #: Secret keys, the newest (the one that signs) last; every key verifies.
+    keys: Sequence[bytes]
+    #: The salt the keys are derived with.
+    salt: bytes
+    #: The hash's name for :mod:`hashlib`, e.g. ``"sha256"``.
+    digest: str
+    #: Turns the data into text (JSON, or Flask's tagged JSON).
+    dumps: Callable[[Any], str]
+    #: Turns that text back into the data.
+    loads: Callable[[str], Any]
+
+
 class CookieCodec:
-    """Serialise, compress, sign, and the way back, as itsdangerous does.
+    """Serialise, compress, sign, and the way back, as itsdangerous does."""
 
-    :param keys: Secret keys, the newest (the one that signs) last; every key
-        verifies.
-    :param salt: The salt the keys are derived with.
-    :param digest: The hash's name for :mod:`hashlib`, e.g. ``"sha256"``.
-    :param dumps: Turns the data into text (JSON, or Flask's tagged JSON).
-    :param loads: Turns that text back into the data.
-    """
-
-    def __init__(
-        self,
-        keys: Sequence[bytes],
-        salt: bytes,
-        digest: str,
-        dumps: Callable[[Any], str],
-        loads: Callable[[str], Any],
-    ) -> None:
+    def __init__(self, settings: CodecSettings) -> None:
+        keys, salt, digest, self._dumps, self._loads = settings
         if not keys:
             raise ValueError("at least one key is needed")
         # Per key, the HMAC (RFC 2104) of its derived key with the inner and
@@ -117,8 +118,6 @@ class CookieCodec:
             _pads(hmac.new(key, salt, digest).digest(), digest)
             for key in reversed(keys)  # newest first: most cookies use it
         ]
-        self._dumps = dumps
-        self._loads = loads
         self._stamp: tuple[int, bytes] = (-1, b"")
 
     # --- writing ------------------------------------------------------------
@@ -284,23 +283,15 @@ class ReferenceCodec:
 
     The fallback for a configuration the fast codec cannot reproduce (see
     :func:`make_codec`). It accepts non-canonical base64, as itsdangerous does.
-    Parameters as for :class:`CookieCodec`.
     """
 
-    def __init__(
-        self,
-        keys: Sequence[bytes],
-        salt: bytes,
-        digest: str,
-        dumps: Callable[[Any], str],
-        loads: Callable[[str], Any],
-    ) -> None:
+    def __init__(self, settings: CodecSettings) -> None:
         self._serializer = URLSafeTimedSerializer(
-            list(keys),
-            salt=salt,
-            serializer=_Functions(dumps, loads),
+            list(settings.keys),
+            salt=settings.salt,
+            serializer=_Functions(settings.dumps, settings.loads),
             signer=_Signer,
-            signer_kwargs={"key_derivation": "hmac", "digest_method": digest},
+            signer_kwargs={"key_derivation": "hmac", "digest_method": settings.digest},
         )
         self._signer = cast(TimestampSigner, self._serializer.make_signer())
 
@@ -343,13 +334,7 @@ class ReferenceCodec:
             raise BadPayload("cannot decode the payload", original_error=error) from error
 
 
-def make_codec(
-    keys: Sequence[bytes],
-    salt: bytes,
-    digest: str,
-    dumps: Callable[[Any], str],
-    loads: Callable[[str], Any],
-) -> Codec:
+def make_codec(settings: CodecSettings) -> Codec:
     """A :class:`CookieCodec`, checked once against itsdangerous; else a
     :class:`ReferenceCodec` (logged at INFO).
 
@@ -357,22 +342,22 @@ def make_codec(
     should a platform's ``hmac`` refuse the digest or differ from what
     itsdangerous computes, the sessions keep working, at itsdangerous' speed.
     """
-    reference = ReferenceCodec(keys, salt, digest, dumps, loads)
+    reference = ReferenceCodec(settings)
     try:
-        fast = CookieCodec(keys, salt, digest, dumps, loads)
+        fast = CookieCodec(settings)
         probe = b"wsgikit.probe"  # with every key: each one's pads are checked
         same = all(
-            CookieCodec([key], salt, digest, dumps, loads).sign_payload(probe, now=_PROBE_TIME)
-            == ReferenceCodec([key], salt, digest, dumps, loads).sign_payload(
-                probe, now=_PROBE_TIME
-            )
-            for key in keys
+            CookieCodec(one).sign_payload(probe, now=_PROBE_TIME)
+            == ReferenceCodec(one).sign_payload(probe, now=_PROBE_TIME)
+            for one in (settings._replace(keys=[key]) for key in settings.keys)
         )
     except Exception as error:  # whatever this platform's hashlib does
         logger.info("signing with itsdangerous itself: %s", error)
         return reference
     if not same:
-        logger.info("signing with itsdangerous itself: the fast codec differs for %s", digest)
+        logger.info(
+            "signing with itsdangerous itself: the fast codec differs for %s", settings.digest
+        )
         return reference
     return fast
 

@@ -66,7 +66,7 @@ from ._session_util import (
     _serializer,
     _store,
 )
-from ._signing import make_codec
+from ._signing import CodecSettings, make_codec
 from ._types import Headers
 from .stores import SessionStore
 
@@ -326,7 +326,7 @@ class SessionMiddleware:
         # its own so that an ID and a data cookie can never pass for each other.
         salt_bytes = _bytes(self.salt) + (b"" if store is None else b".id")
         dumps, loads = self.serializer.dumps, self.serializer.loads
-        self._codec = make_codec(keys, salt_bytes, self.digest, dumps, loads)
+        self._codec = make_codec(CodecSettings(keys, salt_bytes, self.digest, dumps, loads))
         # Reading happens in the reader: the session calls _open on first access.
         self._reader = CookieReader(
             self.cookie_name, self._codec, self.max_age, loads, self.detect_changes
