@@ -55,7 +55,7 @@ sys.path.insert(0, str(HERE))
 
 import load  # noqa: E402
 import load_apps  # noqa: E402
-from harness import stop  # noqa: E402
+from harness import drain, stop  # noqa: E402
 
 Key = tuple[str, int, str]
 
@@ -164,14 +164,7 @@ def loop_environ(captured: dict[str, Any], path: str, cookie: str) -> dict[str, 
 def one_request(app: Any, base: dict[str, Any]) -> None:
     env = dict(base)
     env["wsgi.input"] = io.BytesIO()
-    result = app(env, _start_response)
-    try:
-        for _chunk in result:
-            pass
-    finally:
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
+    drain(app(env, _start_response))
 
 
 def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

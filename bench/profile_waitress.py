@@ -52,7 +52,7 @@ if str(HERE) not in sys.path:
 
 import load  # noqa: E402
 import load_apps  # noqa: E402
-from harness import stop  # noqa: E402
+from harness import drain, stop  # noqa: E402
 
 App = Callable[[dict[str, Any], Any], Iterable[bytes]]
 TIMING_PATH = "/__timing"
@@ -242,14 +242,7 @@ def in_loop(stack: str, args: argparse.Namespace) -> float:
         env = dict(base, **{"wsgi.input": io.BytesIO()})
         if cookie:
             env["HTTP_COOKIE"] = cookie[0]  # the session of the previous request
-        result = app(env, start_response)
-        try:
-            for _chunk in result:
-                pass
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
+        drain(app(env, start_response))
 
     for _ in range(200):
         one()
