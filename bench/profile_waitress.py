@@ -135,7 +135,7 @@ def timing(port: int) -> dict[str, int]:
     return data
 
 
-def in_server(stack: str, args: argparse.Namespace) -> dict[str, float]:
+def in_server(stack: str, args: argparse.Namespace) -> dict[str, Any]:
     port = load.free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), str(ROOT)]))
     env["PROFILE_STACK"] = stack
@@ -171,7 +171,7 @@ def in_server(stack: str, args: argparse.Namespace) -> dict[str, float]:
         "cpu_us": inside["cpu_ns"] / n / 1e3,
         "wall_us": inside["wall_ns"] / n / 1e3,
         "switches": switched / done,
-        "samples": samples,  # type: ignore[dict-item]
+        "samples": samples,
     }
 
 
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {stack} | {r['rate']:,.0f} | {r['server_us']:.1f} | {r['cpu_us']:.1f} "
             f"| {r['wall_us']:.1f} | {r['switches']:.2f} | {loops[stack]:.1f} |"
         )
-    samples: list[tuple[str, int]] = results.get("wsgikit", {}).get("samples") or []  # type: ignore[assignment]
+    samples: list[tuple[str, int]] = results.get("wsgikit", {}).get("samples") or []
     if samples:
         total = sum(count for _, count in samples)
         print(f"\nwsgikit: the lines its {total} samples inside wsgikit end in")
