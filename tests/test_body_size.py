@@ -128,15 +128,23 @@ def test_no_body_passes_through_untouched() -> None:
     assert result is body
 
 
-def test_head_413_has_no_body() -> None:
-    status, _, body = call(
-        MaxBodySize(Reader(), LIMIT),
-        lint=False,
-        body=b"",
-        REQUEST_METHOD="HEAD",
-        CONTENT_LENGTH="99",
-    )
-    assert (status, body) == ("413 Content Too Large", b"")
+@pytest.mark.parametrize(
+    ("environ", "sent"),
+    [
+        pytest.param({"CONTENT_LENGTH": "99"}, b"", id="declared"),
+        pytest.param(CHUNKED, b"x" * 100, id="chunked, read past the limit"),
+    ],
+)
+def test_head_413_has_no_body_and_the_get_headers(environ: dict[str, str], sent: bytes) -> None:
+    def answer(method: str) -> Any:
+        reader = Reader(lambda stream: stream.read(100))
+        return call(
+            MaxBodySize(reader, LIMIT), lint=False, body=sent, REQUEST_METHOD=method, **environ
+        )
+
+    head, get = answer("HEAD"), answer("GET")
+    assert (head.status, head.body) == ("413 Content Too Large", b"")
+    assert get.body and head.header_list == get.header_list
 
 
 @pytest.mark.parametrize(

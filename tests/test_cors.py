@@ -346,6 +346,37 @@ def test_body_is_not_buffered_or_wrapped() -> None:
     assert ("Access-Control-Allow-Origin", SITE) in calls[0][1]
 
 
+@pytest.mark.parametrize("status", ["200 OK", "204 No Content", "304 Not Modified"])
+def test_bodiless_answers_and_head_get_the_same_headers_and_no_body(status: str) -> None:
+    """204 and 304 (no body, no Content-Length) and HEAD: the CORS headers are
+    added, nothing else changes, and HEAD's headers are GET's."""
+    own = {
+        "200": [("Content-Type", "text/plain"), ("Content-Length", "2")],
+        "204": [("X-Request-ID", "r1")],
+        "304": [("ETag", '"v1"')],
+    }[status[:3]]
+
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response(status, list(own))
+        return [b""] if environ["REQUEST_METHOD"] == "HEAD" or status[:3] != "200" else [b"ok"]
+
+    test = testapp(app, partial(CORS, allow_origins=[SITE], expose_headers=["ETag"]))
+    answers = {
+        method: getattr(test, method)("/", headers={"Origin": SITE}, status=int(status[:3]))
+        for method in ("get", "head")
+    }
+    for method, response in answers.items():
+        assert sorted(response.headerlist) == sorted(
+            [
+                *own,
+                ("Vary", "Origin"),
+                ("Access-Control-Allow-Origin", SITE),
+                ("Access-Control-Expose-Headers", "ETag"),
+            ]
+        ), method
+        assert response.body == (b"ok" if method == "get" and status[:3] == "200" else b"")
+
+
 # --- a real Flask app: preflight and the actual request --------------------------------
 
 

@@ -476,6 +476,31 @@ def test_client_gone_mid_download_frees_the_connection(raw_upstream: tuple[str, 
     assert proxy.pool.num_connections == 1  # its pool slot was
 
 
+def test_a_server_start_response_that_raises_frees_the_connection(
+    raw_upstream: tuple[str, Path],
+) -> None:
+    """The server refuses the upstream's headers (its start_response raises):
+    the error goes on, and the connection, its body unread, is closed and its
+    pool slot given back, so it is neither leaked nor used again."""
+    url, markers = raw_upstream
+    name = uuid.uuid4().hex
+    proxy = HTTPProxy(url, pool_size=2)
+    assert proxy.pool.pool is not None
+    before = echo(testapp(proxy).get("/echo"))["connection"]
+
+    def refusing(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        raise ConnectionResetError("the client is gone")
+
+    environ = make_environ(PATH_INFO=f"/big/{100 * 1024 * 1024}", QUERY_STRING=f"name={name}")
+    with pytest.raises(ConnectionResetError, match="the client is gone"):
+        proxy(environ, refusing)
+    assert proxy.pool.pool.qsize() == 2
+    assert wait_for(markers / name), "the upstream never saw the connection close"
+    after = echo(testapp(proxy).get("/echo"))["connection"]
+    assert after != before
+    assert proxy.pool.num_connections == 1
+
+
 def test_a_body_cut_short_by_the_upstream_is_not_passed_as_complete(
     raw_upstream: tuple[str, Path], caplog: pytest.LogCaptureFixture
 ) -> None:
