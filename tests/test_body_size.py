@@ -288,21 +288,6 @@ def test_flask_answers_413_itself(flask_app: Any) -> None:
     assert "Request Entity Too Large" in response.text
 
 
-@pytest.mark.parametrize(
-    ("limit", "error"),
-    [
-        pytest.param(-1, ValueError, id="negative"),
-        pytest.param("10", TypeError, id="str"),
-        pytest.param(1.5, TypeError, id="float"),
-        pytest.param(True, TypeError, id="bool"),
-        pytest.param(None, TypeError, id="None"),
-    ],
-)
-def test_limit_is_validated(limit: Any, error: type) -> None:
-    with pytest.raises(error, match="limit"):
-        MaxBodySize(Reader(), limit)
-
-
 @given(st.text(max_size=30))
 def test_any_content_length_gives_a_documented_outcome(length: str) -> None:
     reader = Reader(lambda stream: b"")

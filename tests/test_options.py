@@ -5,7 +5,9 @@ INI word ``none``."""
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -348,9 +350,21 @@ def test_a_list_option_takes_one_string_like_an_ini_file(
 
 SITE = "https://app.example.com"
 
+
+class BytesJSON:
+    """A serializer whose ``dumps`` gives bytes (the session needs text)."""
+
+    def dumps(self, obj: Any) -> bytes:
+        return json.dumps(obj).encode()
+
+    def loads(self, text: Any) -> Any:
+        return json.loads(text)
+
+
 # Per class, rows (options, error, match): the constructor given these options
 # over the arguments _classes() gives it raises ``error`` matching ``match``.
-# The words of options that several classes share are in SAME_WORDS above.
+# The words of options that several classes share are in SAME_WORDS above; bad
+# entries of a BasicAuth users table (password hashes) are in test_passwords.py.
 REFUSED: dict[Callable[..., object], list[Any]] = {
     AccessLog: [
         pytest.param({"logger": ""}, ValueError, "logger", id="empty logger"),
@@ -390,6 +404,12 @@ REFUSED: dict[Callable[..., object], list[Any]] = {
         pytest.param({"cache_ttl": -1}, ValueError, "cache_ttl", id="ttl<0"),
         pytest.param({"cache_size": 1.5}, TypeError, "cache_size", id="size float"),
         pytest.param({"reload_interval": "1"}, TypeError, "reload_interval", id="reload str"),
+        pytest.param({"reload_interval": -1}, ValueError, "reload_interval", id="reload<0"),
+        pytest.param({"reload_interval": True}, TypeError, "reload_interval", id="reload bool"),
+        pytest.param({"cache_ttl": float("nan")}, ValueError, "cache_ttl", id="ttl NaN"),
+        pytest.param({"cache_ttl": "60"}, TypeError, "cache_ttl", id="ttl str"),
+        pytest.param({"cache_size": -1}, ValueError, "cache_size", id="size<0"),
+        pytest.param({"cache_size": True}, TypeError, "cache_size", id="size bool"),
     ],
     BearerAuth: [
         pytest.param({"verify": "nope"}, TypeError, "verify: must be callable", id="verify"),
@@ -554,6 +574,13 @@ REFUSED: dict[Callable[..., object], list[Any]] = {
         bad_option(ValueError, "types status", types={302: "x"}),
         bad_option(ValueError, "ctype", content_type="text/html"),
     ],
+    MaxBodySize: [
+        pytest.param({"limit": -1}, ValueError, "limit", id="negative"),
+        pytest.param({"limit": "10"}, TypeError, "limit", id="str"),
+        pytest.param({"limit": 1.5}, TypeError, "limit", id="float"),
+        pytest.param({"limit": True}, TypeError, "limit", id="bool"),
+        pytest.param({"limit": None}, TypeError, "limit", id="None"),
+    ],
     ProxyFix: [
         pytest.param({"x_for": "1"}, TypeError, "x_for", id="x_for str"),
         pytest.param({"x_proto": "true"}, TypeError, "x_proto", id="x_proto str"),
@@ -568,6 +595,17 @@ REFUSED: dict[Callable[..., object], list[Any]] = {
         pytest.param({"trusted": 10}, TypeError, "trusted", id="trusted int"),
         pytest.param({"clear_untrusted": "yes"}, TypeError, "clear_untrusted", id="clear str"),
     ],
+    RedisStore: [
+        pytest.param({"url": "http://x"}, ValueError, "url", id="http url"),
+        pytest.param({"url": 42}, TypeError, "url", id="int url"),
+        pytest.param({"url": "redis://x", "prefix": 1}, TypeError, "prefix", id="int prefix"),
+        pytest.param({"url": "redis://x", "timeout": 0}, ValueError, "timeout", id="zero timeout"),
+        pytest.param(
+            {"url": "redis://x", "timeout": True}, TypeError, "timeout", id="bool timeout"
+        ),
+        pytest.param({"url": "redis://x", "timeout": "1"}, TypeError, "timeout", id="str timeout"),
+        pytest.param({"url": "redis://x", "timeout": -1.0}, ValueError, "timeout", id="negative"),
+    ],
     RequestID: [
         pytest.param({"header": "bad header"}, ValueError, "header", id="header"),
         pytest.param({"header": ""}, ValueError, "header", id="empty header"),
@@ -575,6 +613,52 @@ REFUSED: dict[Callable[..., object], list[Any]] = {
         pytest.param({"generator": "uuid4"}, TypeError, "generator", id="not callable"),
         pytest.param({"generator": lambda: "a b"}, ValueError, "generator", id="bad output"),
         pytest.param({"generator": lambda: 42}, ValueError, "generator", id="not str"),
+    ],
+    SessionMiddleware: [
+        bad_option(ValueError, "empty key", secret_key=""),
+        bad_option(TypeError, "no key", secret_key=None),
+        bad_option(TypeError, "int key", secret_key=42),
+        bad_option(TypeError, "one str fallback", fallback_keys="old"),
+        bad_option(ValueError, "empty fallback", fallback_keys=[""]),
+        bad_option(TypeError, "int fallback", fallback_keys=[1]),
+        bad_option(ValueError, "space in name", cookie_name="a b"),
+        bad_option(ValueError, "; in name", cookie_name="a;b"),
+        bad_option(ValueError, "empty name", cookie_name=""),
+        bad_option(TypeError, "bytes name", cookie_name=b"s"),
+        bad_option(ValueError, "zero max_age", max_age=0),
+        bad_option(ValueError, "negative max_age", max_age=-5),
+        bad_option(TypeError, "str max_age", max_age="3600"),
+        bad_option(TypeError, "bool max_age", max_age=True),
+        bad_option(TypeError, "float max_age", max_age=1.5),
+        bad_option(ValueError, "bad samesite", samesite="sometimes"),
+        bad_option(ValueError, "SameSite=None not secure", "secure", samesite="None"),
+        bad_option(ValueError, "partitioned not secure", "secure", partitioned=True),
+        bad_option(TypeError, "str secure", secure="yes"),
+        bad_option(TypeError, "int httponly", httponly=1),
+        bad_option(TypeError, "None flag", flask_compatible=None),
+        bad_option(TypeError, "str refresh", refresh_each_request="no"),
+        bad_option(ValueError, "bad domain", domain="exa mple.com"),
+        bad_option(TypeError, "int domain", domain=5),
+        bad_option(ValueError, "relative path", path="app"),
+        bad_option(ValueError, "; in path", path="/a;b"),
+        bad_option(TypeError, "int salt", salt=5),
+        bad_option(ValueError, "unknown digest", digest="md4x"),
+        bad_option(ValueError, "variable digest", digest="shake_128"),
+        bad_option(TypeError, "digest function", digest=hashlib.sha256),
+        bad_option(TypeError, "bad serializer", serializer=object()),
+        bad_option(ValueError, "bad oversize", oversize="ignore"),
+        bad_option(ValueError, "None oversize", oversize=None),
+        bad_option(TypeError, "str permanent", permanent="no"),
+        bad_option(TypeError, "int detect", detect_changes=1),
+        bad_option(TypeError, "a serializer writing bytes", serializer=BytesJSON()),
+        pytest.param({"store": object()}, TypeError, "store", id="not a store"),
+        pytest.param({"store": MemoryStore(), "max_age": None}, ValueError, "max_age", id="no ttl"),
+        pytest.param(
+            {"store": MemoryStore(), "flask_compatible": True},
+            ValueError,
+            "flask_compatible",
+            id="flask cookie",
+        ),
     ],
     SecurityHeaders: [
         pytest.param({"hsts": "includeSubDomains"}, ValueError, "hsts", id="hsts without max-age"),
@@ -601,6 +685,16 @@ REFUSED: dict[Callable[..., object], list[Any]] = {
         ),
         pytest.param({"https_redirect": "yes"}, TypeError, "https_redirect", id="redirect str"),
         pytest.param({"frame_options": True}, TypeError, "frame_options", id="True is no value"),
+    ],
+    TrustedHosts: [
+        pytest.param({"hosts": b"example.com"}, TypeError, "hosts", id="bytes, not a list"),
+        pytest.param({"hosts": []}, ValueError, "hosts", id="empty"),
+        pytest.param({"hosts": [b"example.com"]}, TypeError, "hosts", id="bytes item"),
+        pytest.param({"hosts": ["example.com/path"]}, ValueError, "hosts", id="path"),
+        pytest.param({"hosts": ["*.[::1]"]}, ValueError, "hosts", id="wildcard IPv6"),
+        pytest.param({"hosts": ["exa mple.com"]}, ValueError, "hosts", id="space"),
+        pytest.param({"hosts": ["\udcff.example"]}, ValueError, "hosts", id="not encodable"),
+        pytest.param({"www_redirect": "yes"}, TypeError, "www_redirect", id="www_redirect str"),
     ],
 }
 

@@ -127,24 +127,6 @@ def test_bcrypt_password_over_72_bytes_is_truncated_like_htpasswd() -> None:
     assert status.startswith("401")
 
 
-@pytest.mark.parametrize(
-    ("options", "error", "match"),
-    [
-        pytest.param({"reload_interval": -1}, ValueError, "reload_interval", id="reload<0"),
-        pytest.param({"reload_interval": True}, TypeError, "reload_interval", id="reload bool"),
-        pytest.param({"cache_ttl": float("nan")}, ValueError, "cache_ttl", id="ttl NaN"),
-        pytest.param({"cache_ttl": "60"}, TypeError, "cache_ttl", id="ttl str"),
-        pytest.param({"cache_size": -1}, ValueError, "cache_size", id="size<0"),
-        pytest.param({"cache_size": True}, TypeError, "cache_size", id="size bool"),
-    ],
-)
-def test_table_options_are_checked(
-    options: dict[str, Any], error: type[Exception], match: str
-) -> None:
-    with pytest.raises(error, match=match):
-        BasicAuth(text_app(), users=USERS, **options)
-
-
 # --- checking ---------------------------------------------------------------------------
 
 

@@ -32,7 +32,6 @@ from helpers import (
     JSON_VALUES,
     Handshake,
     Tracked,
-    bad_option,
     call,
     cookie_headers,
     error_first_app,
@@ -1220,57 +1219,6 @@ def test_error_in_our_start_response_closes_a_lazy_iterable_once() -> None:
 
 
 @pytest.mark.parametrize(
-    ("options", "error", "match"),
-    [
-        bad_option(ValueError, "empty key", secret_key=""),
-        bad_option(TypeError, "no key", secret_key=None),
-        bad_option(TypeError, "int key", secret_key=42),
-        bad_option(TypeError, "one str fallback", fallback_keys="old"),
-        bad_option(ValueError, "empty fallback", fallback_keys=[""]),
-        bad_option(TypeError, "int fallback", fallback_keys=[1]),
-        bad_option(ValueError, "space in name", cookie_name="a b"),
-        bad_option(ValueError, "; in name", cookie_name="a;b"),
-        bad_option(ValueError, "empty name", cookie_name=""),
-        bad_option(TypeError, "bytes name", cookie_name=b"s"),
-        bad_option(ValueError, "zero max_age", max_age=0),
-        bad_option(ValueError, "negative max_age", max_age=-5),
-        bad_option(TypeError, "str max_age", max_age="3600"),
-        bad_option(TypeError, "bool max_age", max_age=True),
-        bad_option(TypeError, "float max_age", max_age=1.5),
-        bad_option(ValueError, "bad samesite", samesite="sometimes"),
-        bad_option(ValueError, "SameSite=None not secure", "secure", samesite="None"),
-        bad_option(ValueError, "partitioned not secure", "secure", partitioned=True),
-        bad_option(TypeError, "str secure", secure="yes"),
-        bad_option(TypeError, "int httponly", httponly=1),
-        bad_option(TypeError, "None flag", flask_compatible=None),
-        bad_option(TypeError, "str refresh", refresh_each_request="no"),
-        bad_option(ValueError, "bad domain", domain="exa mple.com"),
-        bad_option(TypeError, "int domain", domain=5),
-        bad_option(ValueError, "relative path", path="app"),
-        bad_option(ValueError, "; in path", path="/a;b"),
-        bad_option(TypeError, "int salt", salt=5),
-        bad_option(ValueError, "unknown digest", digest="md4x"),
-        bad_option(ValueError, "variable digest", digest="shake_128"),
-        bad_option(TypeError, "digest function", digest=hashlib.sha256),
-        bad_option(TypeError, "bad serializer", serializer=object()),
-        bad_option(ValueError, "bad oversize", oversize="ignore"),
-        bad_option(ValueError, "None oversize", oversize=None),
-        bad_option(TypeError, "str permanent", permanent="no"),
-        bad_option(TypeError, "int detect", detect_changes=1),
-        bad_option(TypeError, "json module is text", serializer=json),
-    ],
-)
-def test_bad_options_fail_at_construction(
-    options: dict[str, Any], error: type[Exception], match: str
-) -> None:
-    secret = options.pop("secret_key", SECRET)
-    if options.get("serializer") is json:
-        options["serializer"] = _BytesSerializer()
-    with pytest.raises(error, match=match):
-        SessionMiddleware(ignoring_app, secret, **options)
-
-
-@pytest.mark.parametrize(
     ("cookie_name", "options", "prefix"),
     [
         pytest.param(
@@ -1296,14 +1244,6 @@ def test_cookie_name_prefix_rules_fail_at_construction(
     """A ``__Secure-`` name needs ``secure``; a ``__Host-`` name also path ``/`` and no domain."""
     with pytest.raises(ValueError, match=prefix):
         SessionMiddleware(ignoring_app, SECRET, cookie_name=cookie_name, **options)
-
-
-class _BytesSerializer:
-    def dumps(self, obj: Any) -> bytes:
-        return json.dumps(obj).encode()
-
-    def loads(self, text: Any) -> Any:
-        return json.loads(text)
 
 
 @pytest.mark.parametrize(

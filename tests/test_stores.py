@@ -482,43 +482,6 @@ def test_store_error_is_a_503_class() -> None:
 # --- options ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("options", "error", "match"),
-    [
-        pytest.param({"store": object()}, TypeError, "store", id="not a store"),
-        pytest.param({"store": MemoryStore(), "max_age": None}, ValueError, "max_age", id="no ttl"),
-        pytest.param(
-            {"store": MemoryStore(), "flask_compatible": True},
-            ValueError,
-            "flask_compatible",
-            id="flask cookie",
-        ),
-    ],
-)
-def test_bad_store_options(options: dict[str, Any], error: type[Exception], match: str) -> None:
-    with pytest.raises(error, match=match):
-        SessionMiddleware(counter_app, SECRET, **options)
-
-
-@pytest.mark.parametrize(
-    ("args", "kwargs", "error", "match"),
-    [
-        pytest.param(("http://x",), {}, ValueError, "url", id="http url"),
-        pytest.param((42,), {}, TypeError, "url", id="int url"),
-        pytest.param(("redis://x",), {"prefix": 1}, TypeError, "prefix", id="int prefix"),
-        pytest.param(("redis://x",), {"timeout": 0}, ValueError, "timeout", id="zero timeout"),
-        pytest.param(("redis://x",), {"timeout": True}, TypeError, "timeout", id="bool timeout"),
-        pytest.param(("redis://x",), {"timeout": "1"}, TypeError, "timeout", id="str timeout"),
-        pytest.param(("redis://x",), {"timeout": -1.0}, ValueError, "timeout", id="negative"),
-    ],
-)
-def test_bad_redis_store_options(
-    args: tuple[Any, ...], kwargs: dict[str, Any], error: type[Exception], match: str
-) -> None:
-    with pytest.raises(error, match=match):
-        RedisStore(*args, **kwargs)
-
-
 def test_redis_store_accepts_a_client_object(redis_url: str) -> None:
     made = redis.Redis.from_url(redis_url)
     store = RedisStore(made, prefix="custom:")
