@@ -364,7 +364,8 @@ class BytesJSON:
 # Per class, rows (options, error, match): the constructor given these options
 # over the arguments _classes() gives it raises ``error`` matching ``match``.
 # The words of options that several classes share are in SAME_WORDS above; bad
-# entries of a BasicAuth users table (password hashes) are in test_passwords.py.
+# entries of a BasicAuth users table (password hashes) are in test_passwords.py,
+# and the cookie-name prefix rules (__Host-, __Secure-) in test_sessions.py.
 REFUSED: dict[Callable[..., object], list[Any]] = {
     AccessLog: [
         pytest.param({"logger": ""}, ValueError, "logger", id="empty logger"),
@@ -580,6 +581,9 @@ REFUSED: dict[Callable[..., object], list[Any]] = {
         pytest.param({"limit": 1.5}, TypeError, "limit", id="float"),
         pytest.param({"limit": True}, TypeError, "limit", id="bool"),
         pytest.param({"limit": None}, TypeError, "limit", id="None"),
+    ],
+    MemoryStore: [
+        pytest.param({"sweep": 0}, ValueError, "sweep", id="sweep 0"),
     ],
     ProxyFix: [
         pytest.param({"x_for": "1"}, TypeError, "x_for", id="x_for str"),

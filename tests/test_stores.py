@@ -490,11 +490,6 @@ def test_redis_store_accepts_a_client_object(redis_url: str) -> None:
     made.close()
 
 
-def test_memory_store_bad_sweep() -> None:
-    with pytest.raises(ValueError, match="sweep"):
-        MemoryStore(sweep=0)
-
-
 # --- review fixes -------------------------------------------------------------------
 
 
