@@ -52,7 +52,7 @@ if str(HERE) not in sys.path:
 
 import load  # noqa: E402
 import load_apps  # noqa: E402
-from harness import drain, stop  # noqa: E402
+from harness import drain, environ, stop  # noqa: E402
 
 App = Callable[[dict[str, Any], Any], Iterable[bytes]]
 TIMING_PATH = "/__timing"
@@ -222,14 +222,9 @@ def inside_wsgikit(raw: str) -> list[tuple[str, int]]:
 def in_loop(stack: str, args: argparse.Namespace) -> float:
     """Thread CPU µs per request of the stack called in this process."""
     app = build(stack)
-    base = {
-        "REQUEST_METHOD": "GET", "PATH_INFO": args.path, "SCRIPT_NAME": "", "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1", "HTTP_ACCEPT_ENCODING": "gzip",
-        "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.errors": io.StringIO(),
-        "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
-    }  # fmt: skip
-    base.update(("HTTP_" + k.upper().replace("-", "_"), v) for k, v in load.FORWARDED.items())
+    forwarded = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in load.FORWARDED.items()}
+    base = environ(PATH_INFO=args.path, HTTP_ACCEPT_ENCODING="gzip", **forwarded)
+    base["wsgi.multithread"] = True  # as under waitress
     cookie: list[str] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
