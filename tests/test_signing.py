@@ -220,3 +220,23 @@ def test_make_codec_picks_the_fast_codec_when_it_matches() -> None:
     assert isinstance(
         make_codec(CodecSettings([b"k", b"j"], b"s", "sha256", _dumps, json.loads)), CookieCodec
     )
+
+
+def test_make_codec_falls_back_when_one_key_signs_differently(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The probe signs with every key: a fast codec that differs from
+    itsdangerous for the second key alone is not used."""
+    real = CookieCodec.sign_payload
+    signed: list[str] = []
+
+    def second_differs(self: CookieCodec, payload: bytes, now: int | None = None) -> str:
+        signed.append(real(self, payload, now))
+        return signed[-1] + ("x" if len(signed) == 2 else "")
+
+    monkeypatch.setattr(CookieCodec, "sign_payload", second_differs)
+    with caplog.at_level("INFO", "wsgikit.sessions"):
+        codec = make_codec(CodecSettings([b"k", b"j"], b"s", "sha256", _dumps, json.loads))
+    assert len(signed) == 2  # one probe per key
+    assert isinstance(codec, ReferenceCodec)
+    assert "the fast codec differs for sha256" in caplog.text
