@@ -85,13 +85,24 @@ def test_inject_keeps_the_declared_charset(
 def test_inject_leaves_unsearchable_charsets_alone(
     charset: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Passed through as the app sent it (its own iterable: not buffered),
+    with one warning per charset, not one per response."""
     body = "<p>x</p></body>".encode("utf-16") if charset == "utf-16" else b"<p>x</p></body>"
     app = text_app(body, content_type=f"text/html; charset={charset}", headers=[("ETag", '"e"')])
     with caplog.at_level(logging.WARNING, logger="wsgikit.rewrite"):
         calls, sent, _ = run_wsgi(linted(app, partial(InjectHTML, snippet=SNIPPET)))
-    assert b"".join(sent) == body
-    assert header_value(calls[-1][1], "ETag") == '"e"'
-    assert charset in caplog.text
+        assert b"".join(sent) == body
+        assert header_value(calls[-1][1], "ETag") == '"e"'
+        own = [body]
+
+        def returning_own(environ: Any, start_response: Any) -> Any:
+            app(environ, start_response)
+            return own
+
+        middleware = InjectHTML(returning_own, SNIPPET)
+        results = [run_wsgi(middleware)[2] for _ in range(2)]
+    assert all(result is own for result in results)
+    assert [charset in record.getMessage() for record in caplog.records] == [True, True]
 
 
 @pytest.mark.parametrize(

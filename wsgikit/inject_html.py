@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Iterable
-from wsgiref.types import WSGIApplication
+from wsgiref.types import WSGIApplication, WSGIEnvironment
 
 from ._http import log_safe
 from ._response import Headers, Plan
@@ -45,8 +45,9 @@ class InjectHTML(_Rewriter):
       ``Content-Type`` (UTF-8 when none is declared); characters that charset
       cannot represent become HTML character references. A ``bytes`` snippet
       is inserted as given. Responses in a charset that is unknown, or not
-      ASCII-compatible (UTF-16, UTF-32, EBCDIC), are sent unmodified with a
-      warning: their markup cannot be searched byte-wise.
+      ASCII-compatible (UTF-16, UTF-32, EBCDIC), pass through unmodified and
+      unbuffered, with one warning per charset: their markup cannot be
+      searched byte-wise.
     - Only ``text/html`` and ``application/xhtml+xml`` are touched, and the
       pass-through rules, ``ETag``/``Content-MD5`` handling and 500 on failure
       are those of :class:`BodyRewriter` (buffered mode), ``buffer_limit``
@@ -107,13 +108,16 @@ class InjectHTML(_Rewriter):
             return None
         return super()._head_plan(status, headers)
 
+    def _body_plan(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        # An unsearchable charset is known from the headers: the body passes
+        # through, streamed, instead of being buffered for nothing.
+        if self._encoded_for(declared_charset(headers) or "utf-8") is None:
+            return None
+        return super()._body_plan(environ, status, headers)
+
     def _apply(self, headers: Headers, body: bytes) -> bytes:
-        charset = declared_charset(headers) or "utf-8"
-        encoded = self._encoded_for(charset)
-        if encoded is None:
-            logger.warning(
-                "charset %s is not ASCII-compatible: nothing injected", log_safe(charset)
-            )
+        encoded = self._encoded_for(declared_charset(headers) or "utf-8")
+        if encoded is None:  # pragma: no cover - _body_plan passed such a body through
             return body
         snippet, marker = encoded
         position = -1 if marker is None else _rfind_ascii_nocase(body, marker)
@@ -132,12 +136,25 @@ class InjectHTML(_Rewriter):
         return encoded
 
     def _encode_for(self, charset: str) -> tuple[bytes, bytes | None] | None:
-        """Encode the snippet and marker for ``charset``; ``None`` if unusable."""
+        """Encode the snippet and marker for ``charset``; ``None`` if unusable
+        (logged at WARNING, once per charset while the cache holds it)."""
         try:
             codec = codecs.lookup(charset).name
-            if "<x>".encode(codec) != b"<x>":
-                return None
-        except (LookupError, UnicodeError, ValueError):
+        except (LookupError, ValueError):
+            logger.warning(
+                "charset %s is unknown: responses in it are sent without the snippet",
+                log_safe(charset),
+            )
+            return None
+        try:
+            searchable = "<x>".encode(codec) == b"<x>"
+        except (UnicodeError, ValueError):
+            searchable = False
+        if not searchable:
+            logger.warning(
+                "charset %s is not ASCII-compatible: responses in it are sent without the snippet",
+                log_safe(charset),
+            )
             return None
         snippet = self.snippet
         if isinstance(snippet, str):
