@@ -452,6 +452,75 @@ def test_exc_info_replacement_accepted_mid_stream_switches_transform() -> None:
     assert b"".join(body) == b"second response"
 
 
+def test_a_replaced_streams_transform_is_closed() -> None:
+    """The transform of the response a replacement ends is closed then (its
+    encoder or file freed), not left for the garbage collector."""
+    made: list[ClosableTransform] = []
+
+    def transform(chunks: Iterator[bytes]) -> ClosableTransform:
+        made.append(ClosableTransform(chunks))
+        return made[-1]
+
+    def decide(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+        return Stream(status, headers, transform)
+
+    app = late_exc_info_app(b"first response", b"second response")
+    calls, body, _ = run_wsgi(validator(Intercepting(app, decide)))
+    assert [status for status, _ in calls] == ["200 OK", "500 Internal Server Error"]
+    assert b"".join(body) == b"second response"
+    assert [transform.closed for transform in made] == [True, True]
+
+
+class ClosableTransform:
+    """A transform that sends the whole body at its end, as an object (which
+    the test keeps alive, so only an explicit close() closes it)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks: Iterator[bytes] | None = chunks
+        self.closed = False
+
+    def __iter__(self) -> ClosableTransform:
+        return self
+
+    def __next__(self) -> bytes:
+        if self.chunks is None:
+            raise StopIteration
+        held, self.chunks = b"".join(self.chunks), None
+        return held
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_read_ahead_relay_closes_the_app_iterable_once_however_often_closed() -> None:
+    """A lazy app's body goes back as a relay of the chunk read ahead and the
+    rest; a server (or middleware) that closes it twice closes the app's once."""
+    tracked = Tracked([b"lazy ", b"body"])
+
+    class LazyTracked:
+        def __init__(self, start_response: StartResponse) -> None:
+            self.start_response = start_response
+
+        def __iter__(self) -> Iterator[bytes]:
+            self.start_response("200 OK", [("Content-Type", "text/plain")])
+            return iter(tracked)
+
+        def close(self) -> None:
+            tracked.close()
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return LazyTracked(start_response)
+
+    calls: list[str] = []
+    body = Intercepting(app, decide_pass)(
+        make_environ(), lambda status, headers, exc_info=None: calls.append(status)
+    )
+    assert b"".join(body) == b"lazy body"
+    for _ in range(2):
+        body.close()  # type: ignore[attr-defined]
+    assert (calls, tracked.closes) == (["200 OK"], 1)
+
+
 # --- guard() -----------------------------------------------------------------------
 
 
@@ -871,6 +940,23 @@ def test_transform_failure_after_a_byte_went_out_is_reraised(answer: bool) -> No
     with pytest.raises(ValueError, match="transform failed"):
         run_wsgi(linted(tracked_app(tracked), layer(stream_with(on_error))))
     assert on_error.calls == [("transform failed", True)]
+    assert tracked.closes == 1
+    # A server that would accept a replacement all the same is not offered one.
+    statuses: list[str] = []
+
+    def lenient(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        statuses.append(status)
+        return lambda data: None
+
+    tracked = Tracked([b"good", b"bad"])
+    body = Intercepting(tracked_app(tracked), stream_with(Recovering(answer)))(
+        make_environ(), lenient
+    )
+    with pytest.raises(ValueError, match="transform failed"):
+        for _chunk in body:
+            pass
+    body.close()  # type: ignore[attr-defined]
+    assert statuses == ["200 OK"]
     assert tracked.closes == 1
 
 
