@@ -1130,6 +1130,71 @@ def test_json_errors_inside_compress_sends_matching_headers_and_body(
     assert header_value(headers, "content-length") in (None, str(len(raw)))
 
 
+#: Accept-Encoding values that leave no coding to use: Compress only adds Vary.
+NO_CODING = {"absent": None, "identity": "identity", "unknown coding": "compress", "q=0": "gzip;q=0"}
+
+
+@pytest.mark.parametrize("point", REPLACEMENT_POINTS)
+@pytest.mark.parametrize("accept", NO_CODING.values(), ids=NO_CODING.keys())
+def test_a_replacement_without_a_coding_to_use_is_sent_with_vary(
+    accept: str | None, point: str
+) -> None:
+    """No coding to use (the header-only path): the replacement's own headers
+    reach the server, with ``Vary`` as the final page is compressible, and the
+    body is the app's."""
+    environ = {} if accept is None else {"HTTP_ACCEPT_ENCODING": accept}
+    calls, written, _ = run_wsgi(
+        linted(replacing_app([("Content-Type", "image/png")], point), compress()), environ
+    )
+    status, headers = calls[-1]
+    assert status == "500 Internal Server Error"
+    assert header_value(headers, "content-encoding") is None
+    assert header_value(headers, "vary") == "Accept-Encoding"
+    assert header_value(headers, "content-length") == str(len(HTML))
+    assert b"".join(written) == HTML
+
+
+@pytest.mark.parametrize("accept", NO_CODING.values(), ids=NO_CODING.keys())
+def test_without_a_coding_to_use_the_apps_iterable_goes_to_the_server(accept: str | None) -> None:
+    body = Tracked([HTML[:100], HTML[100:]])
+    app = tracked_app(body, content_type="text/html")
+    environ = {} if accept is None else {"HTTP_ACCEPT_ENCODING": accept}
+    calls, written, result = run_wsgi(compress()(app), environ)
+    assert result is body  # not wrapped, so wsgi.file_wrapper and sendfile work
+    assert body.closes == 1
+    assert b"".join(written) == HTML
+    assert header_value(calls[-1][1], "vary") == "Accept-Encoding"
+
+
+@pytest.mark.parametrize("accept", NO_CODING.values(), ids=NO_CODING.keys())
+def test_without_a_coding_to_use_a_second_start_response_needs_exc_info(
+    accept: str | None,
+) -> None:
+    def twice(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        start_response("500 Internal Server Error", [("Content-Type", "text/html")])
+        return [b""]
+
+    environ = {} if accept is None else {"HTTP_ACCEPT_ENCODING": accept}
+    with pytest.raises(RuntimeError, match="twice"):
+        run_wsgi(compress()(twice), environ)
+
+
+@pytest.mark.parametrize("accept", NO_CODING.values(), ids=NO_CODING.keys())
+def test_without_a_coding_to_use_a_lazy_or_writing_app_is_sent_as_it_is(
+    accept: str | None,
+) -> None:
+    environ = {} if accept is None else {"HTTP_ACCEPT_ENCODING": accept}
+    for app, expected in (
+        (lazy_app([b"lazy " * 200, b"body"]), b"lazy " * 200 + b"body"),
+        (write_app([b"written "], [b"returned"]), b"written returned"),
+    ):
+        _, headers, body = call(app, compress(), **environ)
+        assert header_value(headers, "content-encoding") is None
+        assert header_value(headers, "vary") == "Accept-Encoding"
+        assert body == expected
+
+
 def test_exc_info_after_compressed_bytes_left_is_reraised() -> None:
     app = late_exc_info_app(HTML, b"too late")
     with pytest.raises(ValueError, match="failed after the body started"):

@@ -47,6 +47,7 @@ from werkzeug.http import parse_accept_header
 
 from . import _deflate
 from ._codecs import check_encodings, encode_stream, make_codec
+from ._edit import intercept_headers
 from ._http import (
     MediaMatcher,
     log_safe,
@@ -266,6 +267,7 @@ class Compress:
         # Content-Type value -> what it means here (see _classify), shared by
         # the decide functions.
         self._kinds: dict[str, int] = {}
+        self._vary_decide = select_by_type(self._classify, self._vary_headers, self._kinds)
         # Per (coding, identity refused): the decide functions for GET and
         # HEAD, made once, so that a request allocates no closure.
         self._choices = {
@@ -282,25 +284,28 @@ class Compress:
         choice = self._negotiated.get(accept) if accept else self._no_coding
         if choice is None:
             choice = self._choices[self.negotiate(accept)]
+        if "HTTP_IF_MATCH" in environ:
+            expand_condition(environ, "HTTP_IF_MATCH", self._suffixes)
         coding, identity_refused, decide, decide_head = choice
-        head = environ.get("REQUEST_METHOD") == "HEAD"
-        if head:
+        if coding is None:
+            # Nothing to encode: at most `Vary: Accept-Encoding` is added, a
+            # header edit, so the header-only path will do (it costs less than
+            # intercept() on every request that accepts no coding).
+            return intercept_headers(self.app, environ, start_response, self._vary_edit)
+        if environ.get("REQUEST_METHOD") == "HEAD":
             decide = decide_head
-        if coding is not None and "HTTP_IF_NONE_MATCH" in environ:
+        if "HTTP_IF_NONE_MATCH" in environ:
             held = expand_condition(environ, "HTTP_IF_NONE_MATCH", ((f"-{coding}", coding),))
             if held:
                 decide = partial(self._decide_held, coding, held, decide)
-        if "HTTP_IF_MATCH" in environ:
-            expand_condition(environ, "HTTP_IF_MATCH", self._suffixes)
         return intercept(self.app, environ, start_response, decide)
 
     def _choice(self, coding: str | None, identity_refused: bool) -> _Choice:
         # The media type is looked at first: most responses that pass through
         # stop there, at the cost of one Python call.
         if coding is None:
-            # Vary only, for GET and HEAD alike.
-            decide = select_by_type(self._classify, self._vary_only, self._kinds)
-            return coding, identity_refused, decide, decide
+            # Vary only, for GET and HEAD alike (__call__ takes _vary_edit).
+            return coding, identity_refused, _pass, _pass
         return (
             coding,
             identity_refused,
@@ -360,19 +365,25 @@ class Compress:
 
     # --- the response ------------------------------------------------------------
 
-    def _vary_only(
+    def _vary_edit(self, environ: WSGIEnvironment, status: str, headers: Headers) -> Headers:
+        """The header edit for a request that accepts no coding: ``Vary:
+        Accept-Encoding`` on a response that would be compressed for another."""
+        varied = self._vary_decide(environ, status, headers)
+        return headers if varied is None else varied
+
+    def _vary_headers(
         self, environ: WSGIEnvironment, status: str, headers: Headers, kind: int
-    ) -> Plan:
-        """A compressible media type, no coding to use: ``Vary`` only."""
+    ) -> Headers | None:
+        """A compressible media type: the headers with ``Vary``, or ``None``
+        when the body may not be transformed."""
         facts = transformable(status, headers)
         if facts is None:
             return None
         # Without a Vary header the answer is plain; with_vary would scan the
-        # headers again (measurable on the "adds Vary" pass-through path).
+        # headers again (measurable on this pass-through path).
         if not facts[1]:
-            return EditHeaders(status, [*headers, ("Vary", "Accept-Encoding")])
-        varied = with_vary(headers, "Accept-Encoding")
-        return None if varied is headers else EditHeaders(status, varied)
+            return [*headers, ("Vary", "Accept-Encoding")]
+        return with_vary(headers, "Accept-Encoding")
 
     def _decide(
         self,
@@ -389,7 +400,7 @@ class Compress:
         if facts is None:
             return None
         content_length, has_vary = facts
-        # As in _vary_only.
+        # As in _vary_headers.
         varied = (
             with_vary(headers, "Accept-Encoding")
             if has_vary
@@ -469,6 +480,12 @@ def _overflowed(size: int) -> None:
     logger.warning(
         "response body passed its Content-Length (%d bytes read): sent uncompressed", size
     )
+
+
+def _pass(environ: WSGIEnvironment, status: str, headers: Headers) -> Plan:
+    """The decide functions of the no-coding choices, which ``__call__`` never
+    calls (it edits headers only, with ``_vary_edit``)."""
+    return None
 
 
 def _nothing(chunks: Iterator[bytes]) -> Iterable[bytes]:
