@@ -141,6 +141,19 @@ def html(size: int, seed: int = 1) -> bytes:
     return page.encode()[:size]
 
 
+def documentation_page(module: str = "json") -> bytes:
+    """A real generated page: Python's own HTML documentation of ``module``
+    (``pydoc``; the ``json`` module's is ~43 KiB). Unlike :func:`html`, whose
+    rows draw from a 23-word list, it has the mix of markup, names and prose
+    of a page a site serves; it is the same on every machine with the same
+    Python version."""
+    import importlib
+    import pydoc
+
+    page = pydoc.html.page(module, pydoc.html.document(importlib.import_module(module)))
+    return page.encode("utf-8")
+
+
 def stop(*processes: subprocess.Popen[bytes], group: bool = False) -> None:
     """Stop servers by PID: SIGTERM to each still running (to its whole process
     group with ``group``, for a server started with ``start_new_session`` and

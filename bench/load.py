@@ -5,6 +5,7 @@ a bare app that gzips itself, and the anchor stack, in one run.
     python bench/load.py --servers gunicorn --responses json --rounds 5 --duration 5
     python bench/load.py --json                   # machine-readable
     python bench/load.py --responses html --compress isal:1   # wsgikit with a fast deflate
+    python bench/load.py --responses html --page pydoc        # a real page instead of word rows
 
 For each server (gunicorn with 2 sync workers, waitress with 4 threads) the
 four stacks of ``bench/load_apps.py`` are started at once on free 127.0.0.1
@@ -167,7 +168,7 @@ def check(stack: str, port: int) -> str:
         body = gzip.decompress(body)
     elif stack != "bare":
         raise AssertionError(f"{stack}: /html was not gzipped")
-    if body != load_apps.HTML:
+    if body != load_apps.page():
         raise AssertionError(f"{stack}: /html body differs from the original")
     status, headers, body = get(port, "/whoami")
     if headers.get("content-encoding") == "gzip":  # paste.gzipper gzips any size
@@ -372,9 +373,17 @@ def main(argv: list[str] | None = None) -> int:
         help="the wsgikit stack's Compress backend and level (e.g. isal:1, zlib-ng:6); "
         "the anchor stack and selfgzip keep zlib level 6",
     )
+    parser.add_argument(
+        "--page",
+        choices=load_apps.PAGES,
+        default="words",
+        help="the /html body: 20 KiB of word rows (words) or pydoc's 20 KiB page of the "
+        "secrets module (pydoc), a real generated page",
+    )
     args = parser.parse_args(argv)
+    # Read by load_apps in the server processes, which inherit this environment.
+    os.environ["LOAD_PAGE"] = args.page
     if args.compress:
-        # Read by load_apps in the server processes, which inherit this environment.
         os.environ["LOAD_COMPRESS"] = args.compress
     rows = run(args)
     if args.json:

@@ -1,7 +1,7 @@
 """The apps the load benchmark (``bench/load.py``) serves, one factory per stack.
 
-Every app answers ``GET /json`` (a small JSON body) and ``GET /html`` (a
-20 KiB HTML page), and ``GET /whoami`` (the client address and scheme the app
+Every app answers ``GET /json`` (a small JSON body), ``GET /html`` (a
+20 KiB HTML page: :func:`page`) and ``GET /whoami`` (the client address and scheme the app
 sees: how ``bench/load.py`` checks that the proxy-header layers work). The
 stacks with a session read one session key and write one on every page
 request, so the session data changes from request to request:
@@ -25,11 +25,29 @@ import logging
 import os
 from typing import Any
 
-from harness import html
+from harness import documentation_page, html
 
 SECRET = "load-bench-secret-key-0123456789abcdef"
-HTML = html(20 * 1024)
 LEVEL = 6
+#: The /html pages ``bench/load.py --page`` chooses from (``LOAD_PAGE``).
+PAGES = ("words", "pydoc")
+
+
+def page(kind: str | None = None) -> bytes:
+    """The ``/html`` body for ``kind`` (default: ``LOAD_PAGE``, else ``words``):
+    ``words``, 20 KiB of table rows drawn from a 23-word list
+    (:func:`harness.html`); ``pydoc``, pydoc's page of the ``secrets`` module,
+    a real generated page of 20 KiB (its mix of markup and prose compresses
+    differently: see the gzip backends in docs/middlewares/compress.md)."""
+    kind = os.environ.get("LOAD_PAGE", "words") if kind is None else kind
+    if kind == "words":
+        return html(20 * 1024)
+    if kind == "pydoc":
+        return documentation_page("secrets")
+    raise ValueError(f"page: one of {', '.join(PAGES)}, not {kind!r}")
+
+
+HTML = page()
 
 
 def _body(path: str, session: dict[str, Any] | None) -> tuple[bytes, str]:

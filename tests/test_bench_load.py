@@ -57,3 +57,21 @@ def test_ratios_are_per_round(load: ModuleType) -> None:
     assert row["wsgikit/anchor rounds"] == [2.0, 1.5]
     assert row["wsgikit/bare"] == pytest.approx(0.85)
     assert row["loadavg"] == [1.5, 2.5]
+
+
+def test_the_html_page_is_chosen_by_load_page(
+    load: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apps = load.load_apps
+    words, pydoc = apps.page("words"), apps.page("pydoc")
+    assert words != pydoc
+    assert len(words) == 20 * 1024
+    assert 15 * 1024 < len(pydoc) < 25 * 1024  # 20,520 bytes on Python 3.11
+    assert pydoc.startswith(b"<!DOCTYPE html>") and b"secrets" in pydoc
+    assert apps.page("pydoc") == pydoc  # the same page every time
+    monkeypatch.setenv("LOAD_PAGE", "pydoc")
+    assert apps.page() == pydoc
+    monkeypatch.delenv("LOAD_PAGE")
+    assert apps.page() == words
+    with pytest.raises(ValueError, match="one of words, pydoc"):
+        apps.page("lorem")

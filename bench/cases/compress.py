@@ -15,7 +15,7 @@ from typing import Any
 
 import brotli
 import zstandard
-from harness import Case, bare_app, html, request
+from harness import Case, bare_app, documentation_page, html, request
 from paste.gzipper import middleware as paste_gzipper
 
 from wsgikit import _deflate
@@ -168,6 +168,7 @@ def cases() -> list[Case]:
         *_size_group("1 MB body", big),
         *_backend_group("20 KiB HTML", html(20 * 1024)),
         *_backend_group("1 MiB HTML", html(1024 * 1024, seed=2)),
+        *_backend_group("a real page: pydoc's page of json", documentation_page("json")),
         *_codec_group(page, "br", _brotli, "brotli quality 4"),
         *_codec_group(page, "zstd", _zstd, "zstandard level 3"),
         Case(group, "bare app (image/png)", "floor", request(png)),
