@@ -1131,7 +1131,12 @@ def test_json_errors_inside_compress_sends_matching_headers_and_body(
 
 
 #: Accept-Encoding values that leave no coding to use: Compress only adds Vary.
-NO_CODING = {"absent": None, "identity": "identity", "unknown coding": "compress", "q=0": "gzip;q=0"}
+NO_CODING = {
+    "absent": None,
+    "identity": "identity",
+    "unknown coding": "compress",
+    "q=0": "gzip;q=0",
+}
 
 
 @pytest.mark.parametrize("point", REPLACEMENT_POINTS)
