@@ -281,7 +281,18 @@ def run(args: argparse.Namespace) -> list[dict[str, object]]:
                         loads.append(loadavg())
                 for stack in STACKS:
                     check(stack, running[stack][0])  # still right after the load
-                rows.append(summary(server, response, rates, cpu, faults, loads))
+                rows.append(
+                    summary(
+                        server,
+                        response,
+                        rates,
+                        cpu,
+                        faults,
+                        loads,
+                        page=args.page if response == "html" else None,
+                        compress=args.compress,
+                    )
+                )
     return rows
 
 
@@ -295,10 +306,14 @@ def summary(
     cpu: dict[str, list[float]],
     faults: dict[str, list[float]],
     loads: list[float],
+    *,
+    page: str | None = None,
+    compress: str | None = None,
 ) -> dict[str, object]:
     """One row: medians, spreads, and each ratio per round (the two stacks of a
     ratio ran back to back in the same round, so the ratio survives a
-    machine whose load changes between rounds better than the rates do)."""
+    machine whose load changes between rounds better than the rates do).
+    ``page`` and ``compress`` say what ``--page`` and ``--compress`` were."""
 
     def per_round(a: str, b: str) -> list[float]:
         return [round(x / y, 3) for x, y in zip(rates[a], rates[b], strict=True)]
@@ -306,6 +321,8 @@ def summary(
     row: dict[str, object] = {
         "server": server,
         "response": response,
+        "page": page,
+        "compress": compress,
         "req_s": {s: round(statistics.median(v)) for s, v in rates.items()},
         "req_s_spread": {s: [round(min(v)), round(max(v))] for s, v in rates.items()},
         "cpu_us_per_req": {s: round(statistics.median(v), 1) for s, v in cpu.items()},
@@ -318,6 +335,16 @@ def summary(
         row[f"{a}/{b}"] = round(statistics.median(rounds), 3)
         row[f"{a}/{b} rounds"] = rounds
     return row
+
+
+def _response(row: dict[str, object]) -> str:
+    """The response column: the path, and the page and engine when chosen."""
+    text = str(row["response"])
+    if row.get("page"):
+        text += f", {row['page']} page"
+    if row.get("compress"):
+        text += f", --compress {row['compress']}"
+    return text
 
 
 def print_table(rows: list[dict[str, object]]) -> None:
@@ -338,7 +365,7 @@ def print_table(rows: list[dict[str, object]]) -> None:
             assert isinstance(rounds, list)
             cells.append(f"{row[f'{a}/{b}']} ({' '.join(f'{x:.2f}' for x in rounds)})")
         print(
-            f"| {row['server']} | {row['response']} | {rate['bare']} | " + " | ".join(cells) + " |"
+            f"| {row['server']} | {_response(row)} | {rate['bare']} | " + " | ".join(cells) + " |"
         )
     print()
     print(
@@ -350,7 +377,7 @@ def print_table(rows: list[dict[str, object]]) -> None:
         cpu, faults, loads = row["cpu_us_per_req"], row["minflt_per_req"], row["loadavg"]
         assert isinstance(cpu, dict) and isinstance(faults, dict) and isinstance(loads, list)
         print(
-            f"| {row['server']} | {row['response']} "
+            f"| {row['server']} | {_response(row)} "
             f"| {' / '.join(str(cpu[s]) for s in STACKS)} "
             f"| {' / '.join(str(faults[s]) for s in STACKS)} "
             f"| {loads[0]:.2f}–{loads[1]:.2f} |"

@@ -10,7 +10,9 @@ libraries a user would otherwise pick, measured in the same run.
 Each case module in ``bench/cases/`` exposes ``cases() -> list[Case]``. A case
 belongs to a *group* (one job done on one request) and has a *role*:
 ``floor`` (the bare app, or plain zlib: the least the job can cost),
-``wsgikit`` (ours) or ``anchor`` (what users would otherwise pick).
+``wsgikit`` (ours) or ``anchor`` (what users would otherwise pick). A group's
+first ``anchor`` case is the one ``÷anchor+`` divides by; further anchor cases
+are shown with their own ratio to it.
 
 How a group is measured (interleaved rounds): every case is first calibrated
 to a number of calls that takes about ``--slice`` seconds (20 ms) and warmed

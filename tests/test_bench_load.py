@@ -66,7 +66,7 @@ def test_the_html_page_is_chosen_by_load_page(
     words, pydoc = apps.page("words"), apps.page("pydoc")
     assert words != pydoc
     assert len(words) == 20 * 1024
-    assert 15 * 1024 < len(pydoc) < 25 * 1024  # 20,520 bytes on Python 3.11
+    assert 15 * 1024 < len(pydoc) < 25 * 1024  # 20,451 bytes on Python 3.11
     assert pydoc.startswith(b"<!DOCTYPE html>") and b"secrets" in pydoc
     assert apps.page("pydoc") == pydoc  # the same page every time
     monkeypatch.setenv("LOAD_PAGE", "pydoc")
@@ -75,3 +75,20 @@ def test_the_html_page_is_chosen_by_load_page(
     assert apps.page() == words
     with pytest.raises(ValueError, match="one of words, pydoc"):
         apps.page("lorem")
+
+
+def test_rows_say_which_page_and_engine(
+    load: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rates = {stack: [100.0] for stack in load.STACKS}
+    row = load.summary(
+        "waitress", "html", rates, rates, rates, [1.0], page="pydoc", compress="isal:1"
+    )
+    assert (row["page"], row["compress"]) == ("pydoc", "isal:1")
+    plain = load.summary("waitress", "json", rates, rates, rates, [1.0])
+    load.print_table([row, plain])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" | ")[1] for line in lines if line.startswith("| waitress")] == [
+        "html, pydoc page, --compress isal:1",
+        "json",
+    ] * 2

@@ -251,12 +251,22 @@ def test_buffered_body_that_shrinks_is_compressed() -> None:
     assert len(body) < len(HTML)
 
 
+#: Accept-Encoding values that leave no coding to use: Compress only adds Vary.
+NO_CODING = {
+    "absent": None,
+    "identity": "identity",
+    "unknown coding": "compress",
+    "q=0": "gzip;q=0",
+}
+
+
 def test_nothing_acceptable_sends_identity() -> None:
     status, headers, body = call(
         text_app(HTML, content_type="text/html"), compress(), HTTP_ACCEPT_ENCODING="*;q=0"
     )
     assert status == "200 OK"
     assert header_value(headers, "content-encoding") is None
+    assert header_value(headers, "vary") == "Accept-Encoding"
     assert body == HTML
 
 
@@ -908,6 +918,27 @@ def test_condition_headers_expanded_with_originals_kept(
     assert seen.get("wsgikit.compress.orig") == (originals or None)
 
 
+@pytest.mark.parametrize("accept", NO_CODING.values(), ids=NO_CODING.keys())
+def test_if_match_is_expanded_without_a_coding_to_use(accept: str | None) -> None:
+    """A PUT carrying the ETag of a compressed GET needs no Accept-Encoding
+    of its own: If-Match still gets the identity tag, If-None-Match does not
+    (no variant is served)."""
+    environ = {} if accept is None else {"HTTP_ACCEPT_ENCODING": accept}
+    _, headers, body = call(
+        echo_environ_app,
+        compress(),
+        REQUEST_METHOD="PUT",
+        HTTP_IF_MATCH='"a-gzip"',
+        HTTP_IF_NONE_MATCH='"b-gzip"',
+        **environ,
+    )
+    assert header_value(headers, "content-encoding") is None
+    seen = json.loads(body)
+    assert seen["HTTP_IF_MATCH"] == '"a-gzip", "a"'
+    assert seen["HTTP_IF_NONE_MATCH"] == '"b-gzip"'
+    assert seen["wsgikit.compress.orig"] == {"HTTP_IF_MATCH": '"a-gzip"'}
+
+
 @settings(max_examples=100, deadline=None)
 @given(value=st.text(alphabet=st.characters(max_codepoint=255), max_size=60))
 def test_hostile_if_none_match_never_raises(value: str) -> None:
@@ -1128,15 +1159,6 @@ def test_json_errors_inside_compress_sends_matching_headers_and_body(
     assert status == "500 Internal Server Error"
     assert json.loads(decode(header_value(headers, "content-encoding"), raw))["status"] == 500
     assert header_value(headers, "content-length") in (None, str(len(raw)))
-
-
-#: Accept-Encoding values that leave no coding to use: Compress only adds Vary.
-NO_CODING = {
-    "absent": None,
-    "identity": "identity",
-    "unknown coding": "compress",
-    "q=0": "gzip;q=0",
-}
 
 
 @pytest.mark.parametrize("point", REPLACEMENT_POINTS)

@@ -27,8 +27,8 @@ def intercept_headers(
     For a middleware that only ever adds or replaces headers (CORS, security
     headers): the :class:`~wsgikit._response.EditHeaders` plan of
     :func:`~wsgikit._response.intercept` without its machinery -- no plan
-    object, no per-response state -- at a fifth of the cost, since these
-    layers touch every response.
+    object, no per-response state -- at about half the cost (``python
+    bench/run.py core``), since these layers touch every response.
 
     ``edit`` runs inside the ``start_response`` given to the application,
     which calls the server's at once: the application gets the server's own

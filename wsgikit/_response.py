@@ -23,7 +23,7 @@ application passed to ``start_response`` and answers with a plan:
 - :class:`EditHeaders` -- send another status or other headers; the body
   streams through untouched, exactly as above. A middleware that only ever
   edits headers uses :func:`~wsgikit._edit.intercept_headers` instead: the
-  same outcome through a much cheaper path.
+  same outcome through a cheaper path.
 - :class:`Stream` -- map the chunk iterator to a new one. ``Content-Length``
   is dropped so the server frames the body itself; memory stays bounded. When
   the transform (not the application) fails before a byte went out, the
