@@ -1194,6 +1194,38 @@ def test_without_a_coding_to_use_the_apps_iterable_goes_to_the_server(accept: st
 
 
 @pytest.mark.parametrize("accept", NO_CODING.values(), ids=NO_CODING.keys())
+@pytest.mark.parametrize(
+    ("method", "status", "vary"),
+    [
+        ("HEAD", "200 OK", "Accept-Encoding"),
+        ("GET", "204 No Content", None),
+        ("GET", "304 Not Modified", None),
+        ("GET", "206 Partial Content", None),
+    ],
+)
+def test_without_a_coding_to_use_head_and_bodiless_statuses(
+    accept: str | None, method: str, status: str, vary: str | None
+) -> None:
+    """HEAD gets GET's headers (Vary, the length); 204, 304 and 206 are never
+    transformed, so they owe no Vary, even when a sloppy app labels a 204 or
+    304 text/html (which wsgiref.validate refuses, so it is off for those).
+    The headers are otherwise the app's."""
+    environ = {} if accept is None else {"HTTP_ACCEPT_ENCODING": accept}
+    bodiless = status[:3] in ("204", "304")
+    body = b"" if bodiless else HTML
+    app = text_app(body, status=status, content_type="text/html")
+    calls, _, _ = run_wsgi(
+        compress()(app) if bodiless else linted(app, compress()),
+        {"REQUEST_METHOD": method, **environ},
+    )
+    sent_status, headers = calls[-1]
+    assert sent_status == status
+    assert header_value(headers, "vary") == vary
+    assert header_value(headers, "content-encoding") is None
+    assert header_value(headers, "content-length") == str(len(body))
+
+
+@pytest.mark.parametrize("accept", NO_CODING.values(), ids=NO_CODING.keys())
 def test_without_a_coding_to_use_a_second_start_response_needs_exc_info(
     accept: str | None,
 ) -> None:
